@@ -1,0 +1,64 @@
+/* netlab up: start a lab's switches and VMs and return when every VM has run
+ * its startup scripts. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "lab.h"
+#include "run.h"
+#include "state.h"
+#include "util.h"
+
+static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
+  g_autofree char *d = NULL, *accel = NULL, *kernel = NULL;
+  int timeout = 300;
+  const GOptionEntry entries[] = {
+      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
+      {"accel", 0, 0, G_OPTION_ARG_STRING, &accel, "kvm, tcg or auto (default)", "A"},
+      {"kernel", 'k', 0, G_OPTION_ARG_FILENAME, &kernel,
+       "Boot this kernel instead of the lab's", "PATH"},
+      {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
+       "Seconds to wait for every VM to be ready (300)", "S"},
+      {NULL}};
+  if (!nl_cmd_parse("up", "start a lab", entries, &argc, &argv, error)) return -1;
+
+  NlUpOptions o = {.uri = g->uri, .accel = NL_ACCEL_AUTO, .timeout_s = timeout};
+  if (!accel || strcmp(accel, "auto") == 0)
+    o.accel = NL_ACCEL_AUTO;
+  else if (strcmp(accel, "kvm") == 0)
+    o.accel = NL_ACCEL_KVM;
+  else if (strcmp(accel, "tcg") == 0)
+    o.accel = NL_ACCEL_TCG;
+  else {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                "up: --accel takes kvm, tcg or auto, not '%s'", accel);
+    return -1;
+  }
+  if (timeout <= 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "up: --timeout must be positive");
+    return -1;
+  }
+  g_autofree char *kpath = NULL;
+  if (kernel) {
+    kpath = nl_realpath(kernel, error);
+    if (!kpath) {
+      (*error)->code = NL_ERROR_INPUT;
+      return -1;
+    }
+    o.kernel = kpath;
+  }
+
+  g_autofree char *labdir = nl_cmd_labdir(d, argc, argv, error);
+  if (!labdir) return -1;
+  g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(NlLab) lab = nl_lab_load(labdir, warnings, error);
+  for (guint i = 0; i < warnings->len; i++)
+    fprintf(stderr, "netlab: warning: %s\n", (char *)warnings->pdata[i]);
+  if (!lab) return -1;
+
+  g_autoptr(NlState) st = nl_state_for(labdir, error);
+  if (!st || !nl_state_lock(st, TRUE, error)) return -1;
+  return nl_run_up(lab, st, &o, error) ? 0 : -1;
+}
+
+const NlCmd nl_cmd_up = {"up", NULL, "start a lab and wait until every VM is ready", run};

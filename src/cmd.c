@@ -1,0 +1,34 @@
+#include <string.h>
+
+#include "cmd.h"
+#include "util.h"
+
+gboolean nl_cmd_parse(const char *name, const char *args, const GOptionEntry *entries,
+                      int *argc, char ***argv, GError **error) {
+  g_autofree char *param = g_strdup_printf("%s - %s", name, args);
+  g_autoptr(GOptionContext) ctx = g_option_context_new(param);
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  g_autoptr(GError) local = NULL;
+  if (!g_option_context_parse(ctx, argc, argv, &local)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s: %s", name, local->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+char *nl_cmd_labdir(const char *d_opt, int argc, char **argv, GError **error) {
+  const char *dir = d_opt ? d_opt : argc > 1 ? argv[1] : ".";
+  if (d_opt && argc > 1) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                "give the lab directory either with -d or as an argument, not both");
+    return NULL;
+  }
+  if (argc > 2) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "unexpected argument '%s'", argv[2]);
+    return NULL;
+  }
+  g_autoptr(GError) local = NULL;
+  char *abs = nl_realpath(dir, &local);
+  if (!abs) g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s", local->message);
+  return abs;
+}

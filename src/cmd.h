@@ -1,0 +1,30 @@
+/* The subcommands: one file each, found through the table in main.c. */
+#pragma once
+
+#include <glib.h>
+
+typedef struct {
+  const char *uri; /* --connect / NETLAB_CONNECT; NULL: embedded */
+} NlGlobal;
+
+typedef struct {
+  const char *name;
+  const char *alias;
+  const char *summary;
+  /* ARGV[0] is the command's name. Returns the exit status, or -1 with
+   * ERROR set (main prints it and picks 1 or 2 from its code). */
+  int (*run)(int argc, char **argv, const NlGlobal *g, GError **error);
+} NlCmd;
+
+extern const NlCmd nl_cmd_up;
+extern const NlCmd nl_cmd_down;
+extern const NlCmd nl_cmd_status;
+
+/* The lab directory as every command finds it: -d DIR, else the first
+ * positional argument, else the current directory; made absolute. */
+char *nl_cmd_labdir(const char *d_opt, int argc, char **argv, GError **error);
+
+/* Parses ARGV with ENTRIES for command NAME, with ARGS describing the
+ * positional arguments in --help. */
+gboolean nl_cmd_parse(const char *name, const char *args, const GOptionEntry *entries,
+                      int *argc, char ***argv, GError **error);

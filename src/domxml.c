@@ -1,0 +1,204 @@
+#include "domxml.h"
+
+#include <string.h>
+
+void nl_vm_paths_init(NlVmPaths *p, const char *statedir, const char *labdir,
+                      const char *node) {
+  p->dir = g_build_filename(statedir, "vm", node, NULL);
+  p->conf = g_build_filename(p->dir, "conf", NULL);
+  p->console = g_build_filename(p->dir, "console.sock", NULL);
+  p->ctl = g_build_filename(p->dir, "ctl.sock", NULL);
+  p->gdb = g_build_filename(p->dir, "gdb.sock", NULL);
+  g_autofree char *logname = g_strconcat(node, ".console.log", NULL);
+  p->log = g_build_filename(labdir, ".netlab", "logs", logname, NULL);
+}
+
+void nl_vm_paths_clear(NlVmPaths *p) {
+  g_free(p->dir);
+  g_free(p->conf);
+  g_free(p->console);
+  g_free(p->ctl);
+  g_free(p->gdb);
+  g_free(p->log);
+  memset(p, 0, sizeof(*p));
+}
+
+char *nl_lan_sock(const char *statedir, const char *lan) {
+  return g_build_filename(statedir, "lan", lan, NULL);
+}
+
+char *nl_domain_cmdline(const NlLab *lab, const NlNode *node) {
+  GString *s = g_string_new(
+      "console=ttyS0 "
+      /* A panic reboots at once, and <on_reboot>destroy</on_reboot> turns
+       * that into a stopped domain the host notices. */
+      "panic=-1 quiet "
+      /* The crypto self-tests cost ~270 ms under TCG. */
+      "cryptomgr.notests mitigations=off no_timer_check audit=0 apparmor=0 "
+      /* Without it the TSC is distrusted under TCG and the clock falls back
+       * to jiffies after ~10 s. */
+      "tsc=reliable "
+      "8250.nr_uarts=1 "
+      /* Symbols from vmlinux must match for `netlab gdb`. */
+      "nokaslr net.ifnames=0 rdinit=/init");
+  if (lab->append) g_string_append_printf(s, " %s", lab->append);
+  if (node->append) g_string_append_printf(s, " %s", node->append);
+  return g_string_free(s, FALSE);
+}
+
+static void esc(GString *s, const char *text) {
+  g_autofree char *e = g_markup_escape_text(text, -1);
+  g_string_append(s, e);
+}
+
+static void share(GString *x, const char *src, const char *tag, gboolean ro,
+                  gboolean remap) {
+  /* "squash" is QEMU's security_model=none: files are created as the user
+   * QEMU runs as, and ownership changes the host refuses are ignored. */
+  g_string_append_printf(x, "    <filesystem type='mount' accessmode='squash'%s>\n",
+                         remap ? " multidevs='remap'" : "");
+  g_string_append(x, "      <source dir='");
+  esc(x, src);
+  g_string_append(x, "'/>\n      <target dir='");
+  esc(x, tag);
+  g_string_append_printf(x, "'/>\n%s    </filesystem>\n",
+                         ro ? "      <readonly/>\n" : "");
+}
+
+static void qarg(GString *x, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void qarg(GString *x, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *v = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_string_append(x, "    <qemu:arg value='");
+  esc(x, v);
+  g_string_append(x, "'/>\n");
+}
+
+/* NICs sit in fixed PCI slots from here on, so that the kernel, which names
+ * them in PCI order, makes eth0, eth1... in lab.conf order. libvirt places its
+ * own devices from slot 2 upwards and never gets this far. */
+#define NIC_FIRST_SLOT 0x10
+
+char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *spec) {
+  GString *x = g_string_new(NULL);
+  NlVmPaths p;
+  nl_vm_paths_init(&p, spec->statedir, lab->dir, node->name);
+
+  g_string_append_printf(
+      x, "<domain type='%s' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n",
+      spec->kvm ? "kvm" : "qemu");
+  g_string_append(x, "  <name>");
+  esc(x, spec->domain);
+  g_string_append(x, "</name>\n  <metadata>\n"
+                     "    <netlab:node xmlns:netlab='https://netlab.invalid/xmlns/node/1' lab='");
+  esc(x, lab->dir);
+  g_string_append(x, "' name='");
+  esc(x, node->name);
+  g_string_append(x, "'/>\n  </metadata>\n");
+  g_string_append_printf(x, "  <memory unit='MiB'>%u</memory>\n  <vcpu>%u</vcpu>\n",
+                         spec->mem_mib, spec->cpus);
+  g_string_append(x, "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n"
+                     "    <kernel>");
+  esc(x, spec->kernel);
+  g_string_append(x, "</kernel>\n");
+  if (spec->initrd) {
+    g_string_append(x, "    <initrd>");
+    esc(x, spec->initrd);
+    g_string_append(x, "</initrd>\n");
+  }
+  g_string_append(x, "    <cmdline>");
+  esc(x, spec->cmdline);
+  g_string_append(x, "</cmdline>\n  </os>\n");
+  /* ACPI is what lets `poweroff -f` in the guest end the domain. */
+  g_string_append(x, "  <features>\n    <acpi/>\n");
+  if (!spec->kvm)
+    /* QEMU's TCG translation cache defaults to 1 GiB per VM and fills up:
+     * 64 MiB keeps an idle VM near 275 MB resident at no cost in boot time. */
+    g_string_append(x, "    <tcg>\n      <tb-cache unit='MiB'>64</tb-cache>\n"
+                       "    </tcg>\n");
+  g_string_append(x, "  </features>\n");
+  if (spec->kvm) g_string_append(x, "  <cpu mode='host-passthrough'/>\n");
+  g_string_append(x, "  <clock offset='utc'/>\n"
+                     "  <on_poweroff>destroy</on_poweroff>\n"
+                     "  <on_reboot>destroy</on_reboot>\n"
+                     "  <on_crash>destroy</on_crash>\n"
+                     "  <devices>\n    <emulator>");
+  esc(x, spec->emulator);
+  g_string_append(x, "</emulator>\n"
+                     "    <controller type='usb' model='none'/>\n"
+                     "    <memballoon model='none'/>\n"
+                     "    <video><model type='none'/></video>\n");
+  share(x, "/", "/dev/root", TRUE, TRUE);
+  share(x, p.conf, "netlab", TRUE, FALSE);
+  share(x, lab->dir, "hostlab", FALSE, FALSE);
+  if (spec->have_shared) {
+    g_autofree char *shared = g_build_filename(lab->dir, "shared", NULL);
+    share(x, shared, "shared", FALSE, FALSE);
+  }
+
+  g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");
+  esc(x, p.console);
+  g_string_append(x, "'/>\n      <log file='");
+  esc(x, p.log);
+  g_string_append(x, "' append='off'/>\n      <target port='0'/>\n    </serial>\n");
+  g_string_append(x, "    <channel type='unix'>\n      <source mode='bind' path='");
+  esc(x, p.ctl);
+  g_string_append(x, "'/>\n      <target type='virtio' name='netlab.ctl'/>\n"
+                     "    </channel>\n  </devices>\n");
+
+  /* libvirt has no VDE interface type: the NICs and the GDB stub go to QEMU
+   * directly. */
+  g_string_append(x, "  <qemu:commandline>\n");
+  for (guint i = 0; i < node->nics->len; i++) {
+    const NlNic *nic = node->nics->pdata[i];
+    g_autofree char *sock = nl_lan_sock(spec->statedir, nic->lan);
+    char mac[18];
+    nl_mac_format(nic->mac, mac);
+    qarg(x, "-netdev");
+    qarg(x, "vde,id=nl%u,sock=%s", i, sock);
+    qarg(x, "-device");
+    /* romfile= skips loading iPXE, which nothing here boots from. */
+    qarg(x, "virtio-net-pci,netdev=nl%u,mac=%s,addr=0x%x,romfile=", i, mac,
+         NIC_FIRST_SLOT + i);
+  }
+  qarg(x, "-gdb");
+  qarg(x, "unix:%s,server=on,wait=off", p.gdb);
+  g_string_append(x, "  </qemu:commandline>\n</domain>\n");
+  nl_vm_paths_clear(&p);
+  return g_string_free(x, FALSE);
+}
+
+GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared) {
+  GHashTable *files = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+  GString *sh = g_string_new(NULL);
+  g_autofree char *qname = g_shell_quote(node->name);
+  g_string_append_printf(sh, "NL_NAME=%s\nNL_MACS='", qname);
+  for (guint i = 0; i < node->nics->len; i++) {
+    char mac[18];
+    nl_mac_format(((NlNic *)node->nics->pdata[i])->mac, mac);
+    g_string_append_printf(sh, "%s%s", i ? " " : "", mac);
+  }
+  g_string_append(sh, "'\n");
+  for (guint i = 0; i < node->env->len; i++) {
+    const char *kv = node->env->pdata[i];
+    const char *eq = strchr(kv, '=');
+    g_autofree char *val = g_shell_quote(eq + 1);
+    g_string_append_printf(sh, "export %.*s=%s\n", (int)(eq - kv), kv, val);
+  }
+  g_hash_table_insert(files, "node.sh", g_string_free(sh, FALSE));
+
+  GString *sysctl = g_string_new(NULL);
+  for (guint i = 0; i < node->sysctl->len; i++)
+    g_string_append_printf(sysctl, "%s\n", (char *)node->sysctl->pdata[i]);
+  g_hash_table_insert(files, "sysctl", g_string_free(sysctl, FALSE));
+
+  GString *exec = g_string_new(NULL);
+  for (guint i = 0; i < node->exec->len; i++)
+    g_string_append_printf(exec, "%s\n", (char *)node->exec->pdata[i]);
+  g_hash_table_insert(files, "exec", g_string_free(exec, FALSE));
+
+  g_hash_table_insert(files, "mounts", g_strdup(have_shared ? "shared\n" : ""));
+  return files;
+}

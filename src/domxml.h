@@ -1,0 +1,49 @@
+/* From the lab model to what libvirt and the guest read: the domain XML and
+ * the node's configuration files. Pure functions: no I/O, tested without a VM. */
+#pragma once
+
+#include "lab.h"
+
+/* Where one VM's sockets and files live. All paths are inside the lab's state
+ * directory but the console log, which outlives `down`. */
+typedef struct {
+  char *dir;      /* STATE/vm/NODE */
+  char *conf;     /* STATE/vm/NODE/conf: shared read-only with the guest */
+  char *console;  /* STATE/vm/NODE/console.sock: ttyS0 */
+  char *ctl;      /* STATE/vm/NODE/ctl.sock: virtio-serial port netlab.ctl */
+  char *gdb;      /* STATE/vm/NODE/gdb.sock: QEMU's GDB stub */
+  char *log;      /* LABDIR/.netlab/logs/NODE.console.log */
+} NlVmPaths;
+
+void nl_vm_paths_init(NlVmPaths *p, const char *statedir, const char *labdir,
+                      const char *node);
+void nl_vm_paths_clear(NlVmPaths *p);
+
+/* STATE/lan/NAME: the vde_switch control directory QEMU plugs into. */
+char *nl_lan_sock(const char *statedir, const char *lan);
+
+/* Everything about one VM that is not in the lab model. */
+typedef struct {
+  const char *domain;    /* libvirt domain name */
+  const char *emulator;  /* /usr/bin/qemu-system-x86_64 */
+  gboolean kvm;          /* else TCG */
+  const char *kernel;    /* image QEMU boots */
+  const char *initrd;    /* NULL: the kernel mounts its root itself */
+  const char *cmdline;
+  const char *statedir;
+  guint mem_mib;
+  guint cpus;
+  gboolean have_shared;  /* LABDIR/shared exists: mount it at /shared */
+} NlDomainSpec;
+
+/* The kernel command line netlab always passes, then LAB_APPEND, then the
+ * node's append. Each piece is there for boot speed or to run without an init
+ * system; see the comments in domxml.c. */
+char *nl_domain_cmdline(const NlLab *lab, const NlNode *node);
+
+char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *spec);
+
+/* The node's configuration for templates/stage2, as files: name -> content.
+ * node.sh (sourced: NL_NAME, NL_MACS, the env lines exported), sysctl and exec
+ * (one per line), mounts (which optional shares exist). */
+GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared);

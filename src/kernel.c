@@ -1,0 +1,178 @@
+#include "kernel.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void nl_kernel_free(NlKernel *k) {
+  if (!k) return;
+  g_free(k->path);
+  g_free(k->version);
+  g_free(k->boot);
+  g_free(k->moddir);
+  g_free(k);
+}
+
+static int version_cmp(gconstpointer a, gconstpointer b) {
+  return -strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *newest_boot_kernel(GError **error) {
+  g_autoptr(GDir) dir = g_dir_open("/boot", 0, NULL);
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func(g_free);
+  const char *n;
+  while (dir && (n = g_dir_read_name(dir)))
+    if (g_str_has_prefix(n, "vmlinuz-")) g_ptr_array_add(found, g_strdup(n));
+  if (found->len == 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "no kernel in /boot (install linux-image-amd64, or name one "
+                "with LAB_KERNEL= or --kernel)");
+    return NULL;
+  }
+  g_ptr_array_sort(found, version_cmp);
+  return g_build_filename("/boot", found->pdata[0], NULL);
+}
+
+gboolean nl_elf_has_pvh(const guint8 *data, gsize len) {
+  if (len < sizeof(Elf64_Ehdr) || memcmp(data, ELFMAG, SELFMAG) != 0 ||
+      data[EI_CLASS] != ELFCLASS64)
+    return FALSE;
+  const Elf64_Ehdr *eh = (const Elf64_Ehdr *)data;
+  for (guint i = 0; i < eh->e_phnum; i++) {
+    gsize off = eh->e_phoff + (gsize)i * eh->e_phentsize;
+    if (off + sizeof(Elf64_Phdr) > len) return FALSE;
+    const Elf64_Phdr *ph = (const Elf64_Phdr *)(data + off);
+    if (ph->p_type != PT_NOTE || ph->p_offset + ph->p_filesz > len) continue;
+    gsize p = ph->p_offset, end = ph->p_offset + ph->p_filesz;
+    while (p + sizeof(Elf64_Nhdr) <= end) {
+      const Elf64_Nhdr *nh = (const Elf64_Nhdr *)(data + p);
+      gsize name = p + sizeof(Elf64_Nhdr);
+      gsize desc = name + ((nh->n_namesz + 3) & ~3u);
+      /* XEN_ELFNOTE_PHYS32_ENTRY: the 32-bit entry point QEMU uses for PVH. */
+      if (nh->n_type == 18 && nh->n_namesz == 4 && name + 4 <= end &&
+          memcmp(data + name, "Xen", 4) == 0)
+        return TRUE;
+      p = desc + ((nh->n_descsz + 3) & ~3u);
+    }
+  }
+  return FALSE;
+}
+
+/* The version string a bzImage carries in its setup header ("HdrS"). */
+static char *bzimage_version(const guint8 *d, gsize len) {
+  if (len < 0x210 || memcmp(d + 0x202, "HdrS", 4) != 0) return NULL;
+  gsize off = 0x200 + (d[0x20e] | d[0x20f] << 8);
+  if (off >= len) return NULL;
+  gsize end = off;
+  while (end < len && end - off < 256 && d[end] && d[end] != ' ') end++;
+  return g_strndup((const char *)d + off, end - off);
+}
+
+/* Decompresses the payload of a bzImage into an ELF vmlinux, as the kernel's
+ * scripts/extract-vmlinux does: find the compressor's magic, feed everything
+ * from there to the decompressor, keep the output if it is an ELF. Under TCG
+ * the kernel's own decompression costs seconds on every boot. */
+static GBytes *extract_vmlinux(const char *path, const guint8 *d, gsize len) {
+  static const struct {
+    const char *magic;
+    gsize mlen;
+    const char *cmd;
+  } fmts[] = {
+      {"\xfd" "7zXZ\0", 6, "xz"},
+      {"\x28\xb5\x2f\xfd", 4, "zstd"},
+      {"\x1f\x8b\x08", 3, "gzip"},
+  };
+  for (gsize f = 0; f < G_N_ELEMENTS(fmts); f++) {
+    const guint8 *at = memmem(d, len, fmts[f].magic, fmts[f].mlen);
+    if (!at) continue;
+    /* The decompressor reads the image from the payload on and stops at its
+     * end, leaving the rest unread: a file, not a pipe we would have to fill. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || lseek(fd, at - d, SEEK_SET) < 0) {
+      if (fd >= 0) close(fd);
+      return NULL;
+    }
+    g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(
+        G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+    g_subprocess_launcher_take_stdin_fd(l, fd);
+    g_autoptr(GSubprocess) p = g_subprocess_launcher_spawn(l, NULL, fmts[f].cmd, "-dc", NULL);
+    if (!p) continue;
+    g_autoptr(GBytes) out = NULL;
+    /* Trailing data after the compressed stream makes the tools exit non-zero
+     * although the output is whole: judge by the output. */
+    g_subprocess_communicate(p, NULL, NULL, &out, NULL, NULL);
+    if (out && nl_elf_has_pvh(g_bytes_get_data(out, NULL), g_bytes_get_size(out)))
+      return g_steal_pointer(&out);
+  }
+  return NULL;
+}
+
+NlKernel *nl_kernel_find(const char *path, GError **error) {
+  g_autoptr(NlKernel) k = g_new0(NlKernel, 1);
+  k->path = path ? g_strdup(path) : newest_boot_kernel(error);
+  if (!k->path) return NULL;
+
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_autoptr(GError) local = NULL;
+  if (!g_file_get_contents(k->path, &data, &len, &local)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s",
+                k->path, local->message);
+    return NULL;
+  }
+  const guint8 *d = (const guint8 *)data;
+
+  if (nl_elf_has_pvh(d, len)) {
+    /* A built tree's vmlinux: its version is in its modules dir, if any. */
+    k->boot = g_strdup(k->path);
+    g_autofree char *base = g_path_get_basename(k->path);
+    k->version = g_strdup(base);
+    return g_steal_pointer(&k);
+  }
+
+  k->version = bzimage_version(d, len);
+  if (!k->version) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "'%s' is neither a bzImage nor an ELF kernel with a PVH entry",
+                k->path);
+    return NULL;
+  }
+  g_autofree char *moddir = g_build_filename("/lib/modules", k->version, NULL);
+  if (g_file_test(moddir, G_FILE_TEST_IS_DIR)) k->moddir = g_steal_pointer(&moddir);
+
+  g_autofree char *cache = nl_cache_dir(error);
+  if (!cache) return NULL;
+  struct stat st;
+  if (stat(k->path, &st) != 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot stat '%s': %s", k->path,
+                g_strerror(errno));
+    return NULL;
+  }
+  g_autofree char *name = g_strdup_printf("vmlinux-%s-%lld-%lld", k->version,
+                                          (long long)st.st_size,
+                                          (long long)st.st_mtime);
+  g_autofree char *dir = g_build_filename(cache, "kernels", NULL);
+  g_autofree char *elf = g_build_filename(dir, name, NULL);
+  if (g_file_test(elf, G_FILE_TEST_EXISTS)) {
+    k->boot = g_steal_pointer(&elf);
+    return g_steal_pointer(&k);
+  }
+  g_autoptr(GBytes) out = extract_vmlinux(k->path, d, len);
+  if (!out) {
+    /* No PVH entry or no decompressor: boot the bzImage, only slower. */
+    k->boot = g_strdup(k->path);
+    return g_steal_pointer(&k);
+  }
+  if (g_mkdir_with_parents(dir, 0700) != 0 ||
+      !nl_write_file(elf, g_bytes_get_data(out, NULL), g_bytes_get_size(out),
+                     0644, error))
+    return NULL;
+  k->boot = g_steal_pointer(&elf);
+  return g_steal_pointer(&k);
+}

@@ -1,0 +1,21 @@
+/* Finding the kernel a node boots, and the fastest form of it to boot. */
+#pragma once
+
+#include <glib.h>
+
+typedef struct {
+  char *path;     /* the kernel as found or named: /boot/vmlinuz-6.1.0-56-amd64 */
+  char *version;  /* from the image's header: 6.1.0-56-amd64 */
+  char *boot;     /* what QEMU boots: the uncompressed ELF (PVH entry) when the
+                   * image has one, extracted once into the cache, else PATH */
+  char *moddir;   /* /lib/modules/<version>, or NULL when it does not exist */
+} NlKernel;
+
+/* PATH names a bzImage or an ELF vmlinux; NULL means the newest /boot/vmlinuz-*. */
+NlKernel *nl_kernel_find(const char *path, GError **error);
+void nl_kernel_free(NlKernel *k);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlKernel, nl_kernel_free)
+
+/* True when the ELF image DATA has a PVH entry point (Xen ELF note 18), which
+ * is what lets QEMU boot it directly. */
+gboolean nl_elf_has_pvh(const guint8 *data, gsize len);

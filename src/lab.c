@@ -1,0 +1,881 @@
+/* The lab model: reads a Kathará lab directory (lab.conf and the optional
+ * lab.dep) into an NlLab. Every problem is collected with its file and line
+ * and reported at once, so a user fixes a lab in one pass. */
+#include "lab.h"
+
+#include <string.h>
+
+#include "util.h"
+
+#define MAX_NICS 16
+#define MIN_MEM_MIB 64
+#define MAX_MEM_MIB 65536
+#define MAX_CPUS 64
+
+#define EXPECTED_CONF_LINE \
+  "expected NODE[N]=LAN, NODE[OPTION]=VALUE or LAB_KEY=VALUE"
+
+/* Kathará options that only make sense for containers. */
+static const char *const container_options[] = {
+    "image", "port",       "bridged",    "ipv6", "shell",  "num_terms",
+    "ulimit", "privileged", "entrypoint", "args", "volume", NULL,
+};
+
+/* Names Kathará refuses for nodes, as they are directories of the lab with
+ * another meaning (shared/ is mounted in every node). */
+static const char *const reserved_names[] = {"shared", "_test", NULL};
+
+/* One problem found in the lab; all are reported together, sorted. */
+typedef struct {
+  const char *file; /* lab->conf_path or lab->dep_path */
+  guint line;       /* 0: about the file as a whole */
+  guint seq;        /* keeps the problems of one line in the order found */
+  char *text;
+} Problem;
+
+typedef struct {
+  NlLab *lab;
+  GPtrArray *problems; /* Problem* */
+  GPtrArray *warnings; /* the caller's, or NULL to drop them */
+  GHashTable *set_at;  /* "r1[mem]" -> line where it was last set */
+  GHashTable *dep_at;  /* node name -> line of its first lab.dep rule */
+} Parser;
+
+/* One NODE[ARG]=VALUE line of lab.conf. */
+typedef struct {
+  guint line;
+  NlNode *node;
+  const char *arg;   /* interface index or option name */
+  const char *value; /* quotes removed */
+  gboolean quoted;
+} Assignment;
+
+static void problem_free(gpointer data) {
+  Problem *problem = data;
+
+  g_free(problem->text);
+  g_free(problem);
+}
+
+static void parser_clear(Parser *p) {
+  g_clear_pointer(&p->problems, g_ptr_array_unref);
+  g_clear_pointer(&p->set_at, g_hash_table_unref);
+  g_clear_pointer(&p->dep_at, g_hash_table_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Parser, parser_clear)
+
+G_GNUC_PRINTF(4, 5)
+static void add_problem(Parser *p, const char *file, guint line,
+                        const char *format, ...) {
+  Problem *problem = g_new0(Problem, 1);
+  va_list args;
+
+  va_start(args, format);
+  problem->text = g_strdup_vprintf(format, args);
+  va_end(args);
+  problem->file = file;
+  problem->line = line;
+  problem->seq = p->problems->len;
+  g_ptr_array_add(p->problems, problem);
+}
+
+#define conf_error(p, line, ...) \
+  add_problem((p), (p)->lab->conf_path, (line), __VA_ARGS__)
+#define dep_error(p, line, ...) \
+  add_problem((p), (p)->lab->dep_path, (line), __VA_ARGS__)
+
+G_GNUC_PRINTF(3, 4)
+static void conf_warning(Parser *p, guint line, const char *format, ...) {
+  g_autofree char *text = NULL;
+  va_list args;
+
+  if (!p->warnings)
+    return;
+  va_start(args, format);
+  text = g_strdup_vprintf(format, args);
+  va_end(args);
+  g_ptr_array_add(p->warnings, g_strdup_printf("%s:%u: %s", p->lab->conf_path,
+                                               line, text));
+}
+
+/* Matches TEXT against PATTERN (a constant, so it compiles); captures are
+ * read from *MATCH_INFO (may be NULL), which keeps the regex alive. */
+static gboolean match(const char *pattern, const char *text,
+                      GMatchInfo **match_info) {
+  g_autoptr(GRegex) regex = g_regex_new(pattern, 0, 0, NULL);
+
+  return g_regex_match(regex, text, 0, match_info);
+}
+
+static gboolean all_digits(const char *s) {
+  return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+/* A plain decimal number: no sign, no spaces, and at most 18 digits so that
+ * it fits; larger numbers are out of every range we check anyway. */
+static gboolean parse_number(const char *s, guint64 *number) {
+  if (!all_digits(s) || strlen(s) > 18)
+    return FALSE;
+  *number = g_ascii_strtoull(s, NULL, 10);
+  return TRUE;
+}
+
+static int compare_strings(gconstpointer a, gconstpointer b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ---- The model's own memory ---- */
+
+static void nic_free(gpointer data) {
+  NlNic *nic = data;
+
+  g_free(nic->lan);
+  g_free(nic);
+}
+
+static void node_free(gpointer data) {
+  NlNode *node = data;
+
+  g_free(node->name);
+  g_ptr_array_unref(node->nics);
+  g_ptr_array_unref(node->exec);
+  g_ptr_array_unref(node->sysctl);
+  g_ptr_array_unref(node->env);
+  g_free(node->kernel);
+  g_free(node->append);
+  g_ptr_array_unref(node->deps);
+  g_free(node);
+}
+
+void nl_lab_free(NlLab *lab) {
+  if (!lab)
+    return;
+  g_free(lab->dir);
+  g_free(lab->conf_path);
+  g_free(lab->dep_path);
+  g_free(lab->name);
+  g_free(lab->description);
+  g_free(lab->author);
+  g_free(lab->email);
+  g_free(lab->web);
+  g_free(lab->version);
+  g_free(lab->kernel);
+  g_free(lab->append);
+  g_ptr_array_unref(lab->nodes);
+  g_ptr_array_unref(lab->lans);
+  g_free(lab);
+}
+
+NlNode *nl_lab_find_node(const NlLab *lab, const char *name) {
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    NlNode *node = g_ptr_array_index(lab->nodes, i);
+
+    if (g_str_equal(node->name, name))
+      return node;
+  }
+  return NULL;
+}
+
+void nl_mac_format(const guint8 mac[6], char buf[18]) {
+  g_snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+             mac[3], mac[4], mac[5]);
+}
+
+/* The node named NAME, created at its first mention. */
+static NlNode *get_node(Parser *p, const char *name, guint line) {
+  NlNode *node = nl_lab_find_node(p->lab, name);
+
+  if (node)
+    return node;
+  node = g_new0(NlNode, 1);
+  node->name = g_strdup(name);
+  node->nics = g_ptr_array_new_with_free_func(nic_free);
+  node->exec = g_ptr_array_new_with_free_func(g_free);
+  node->sysctl = g_ptr_array_new_with_free_func(g_free);
+  node->env = g_ptr_array_new_with_free_func(g_free);
+  node->deps = g_ptr_array_new_with_free_func(g_free);
+  node->loc = (NlLoc){p->lab->conf_path, line};
+  g_ptr_array_add(p->lab->nodes, node);
+  return node;
+}
+
+/* ---- lab.conf values ---- */
+
+/* Kathará's value grammar: a run of characters or a string in "..." or
+ * '...', neither holding a quote; after a closing quote, only " # comment".
+ * An unquoted value runs to the end of the line, a '#' included. */
+static char *parse_value(const char *raw, gboolean *quoted, const char **why) {
+  const char *end;
+  const char *rest;
+
+  *quoted = raw[0] == '"' || raw[0] == '\'';
+  if (!*quoted) {
+    if (!*raw) {
+      *why = "missing value";
+      return NULL;
+    }
+    if (strpbrk(raw, "\"'")) {
+      *why = "a value cannot hold quotes";
+      return NULL;
+    }
+    return g_strdup(raw);
+  }
+
+  end = strchr(raw + 1, raw[0]);
+  if (!end) {
+    *why = "unterminated quote";
+    return NULL;
+  }
+  if (end == raw + 1) {
+    *why = "missing value";
+    return NULL;
+  }
+  if (strpbrk(raw + 1, "\"'") != end) {
+    *why = "a value cannot hold quotes";
+    return NULL;
+  }
+  rest = end + 1;
+  if (*rest && !match("^\\s+#", rest, NULL)) {
+    *why = "only ' # comment' may follow the closing quote";
+    return NULL;
+  }
+  return g_strndup(raw + 1, end - raw - 1);
+}
+
+/* Kathará keeps a '#' comment after an unquoted value in the value: point
+ * at that when it is the likely cause of an error. */
+static const char *comment_hint(const Assignment *a) {
+  if (!a->quoted && match("\\s#", a->value, NULL))
+    return " (a '#' after an unquoted value is part of it: quote the value)";
+  return "";
+}
+
+static void bad_value(Parser *p, const Assignment *a, const char *expected) {
+  conf_error(p, a->line, "invalid value '%s' for %s[%s]: %s%s", a->value,
+             a->node->name, a->arg, expected, comment_hint(a));
+}
+
+/* "XX:XX:XX:XX:XX:XX", hex digits in either case. */
+static gboolean parse_mac(const char *text, guint8 mac[6]) {
+  for (int i = 0; i < 6; i++) {
+    int high = g_ascii_xdigit_value(text[0]);
+    int low = high < 0 ? -1 : g_ascii_xdigit_value(text[1]);
+    char separator = i < 5 ? ':' : '\0';
+
+    if (high < 0 || low < 0 || text[2] != separator)
+      return FALSE;
+    mac[i] = high << 4 | low;
+    text += 3;
+  }
+  return TRUE;
+}
+
+/* Netlab names files after collision domains, hence no '/' nor a leading
+ * '.' (no "..") nor a leading '-' (no option lookalikes). */
+static gboolean valid_lan_name(const char *name) {
+  return match("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$", name, NULL);
+}
+
+static NlNic *find_nic(const NlNode *node, guint index) {
+  for (guint i = 0; i < node->nics->len; i++) {
+    NlNic *nic = g_ptr_array_index(node->nics, i);
+
+    if (nic->index == index)
+      return nic;
+  }
+  return NULL;
+}
+
+/* NODE[N]=LAN or NODE[N]=LAN/MAC */
+static void add_interface(Parser *p, const Assignment *a) {
+  NlNode *node = a->node;
+  const char *slash = strchr(a->value, '/');
+  const char *mac = slash ? slash + 1 : NULL;
+  guint64 index;
+  NlNic *nic;
+
+  if (!parse_number(a->arg, &index) || index >= MAX_NICS) {
+    conf_error(p, a->line,
+               "interface %s of '%s' is out of range: a node has at most %d "
+               "interfaces, 0 to %d",
+               a->arg, node->name, MAX_NICS, MAX_NICS - 1);
+    return;
+  }
+  nic = find_nic(node, index);
+  if (nic) {
+    conf_error(p, a->line, "interface %u of '%s' defined twice (first at line %u)",
+               nic->index, node->name, nic->loc.line);
+    return;
+  }
+
+  /* Kept even when invalid, so that its index is not also reported as a gap. */
+  nic = g_new0(NlNic, 1);
+  nic->index = index;
+  nic->lan = slash ? g_strndup(a->value, slash - a->value) : g_strdup(a->value);
+  nic->loc = (NlLoc){p->lab->conf_path, a->line};
+  g_ptr_array_add(node->nics, nic);
+
+  if (!valid_lan_name(nic->lan))
+    conf_error(p, a->line,
+               "invalid collision domain name '%s': use 1 to 32 of A-Z, a-z, "
+               "0-9, _, ., - not starting with . or -%s",
+               nic->lan, comment_hint(a));
+  if (!mac)
+    return;
+  if (!parse_mac(mac, nic->mac))
+    conf_error(p, a->line,
+               "malformed MAC address '%s': expected six hex pairs such as "
+               "02:00:00:00:00:01%s",
+               mac, comment_hint(a));
+  else if (nic->mac[0] & 1)
+    conf_error(p, a->line,
+               "MAC address '%s' is multicast: its first octet must be even",
+               mac);
+  else
+    nic->mac_given = TRUE;
+}
+
+/* Kathará's sizes: a number and an optional unit among b, k, m, g (any case);
+ * no unit means MiB. Rounded down to whole MiB. */
+static gboolean parse_mem_mib(const char *text, guint64 *mib) {
+  size_t len = strlen(text);
+  char unit = len ? g_ascii_tolower(text[len - 1]) : '\0';
+  gboolean has_unit = unit && strchr("bkmg", unit);
+  g_autofree char *digits = g_strndup(text, has_unit ? len - 1 : len);
+  guint64 n;
+
+  if (!parse_number(digits, &n))
+    return FALSE;
+  switch (has_unit ? unit : 'm') {
+  case 'b':
+    *mib = n >> 20;
+    break;
+  case 'k':
+    *mib = n >> 10;
+    break;
+  case 'm':
+    *mib = n;
+    break;
+  default: /* 'g' */
+    *mib = n > G_MAXUINT64 >> 10 ? G_MAXUINT64 : n << 10;
+    break;
+  }
+  return TRUE;
+}
+
+/* An absolute path, relative ones taken from the lab directory. */
+static char *resolve_kernel(Parser *p, guint line, const char *value) {
+  g_autofree char *path = g_canonicalize_filename(value, p->lab->dir);
+
+  if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+    conf_error(p, line, "kernel '%s' does not exist", path);
+    return NULL;
+  }
+  return g_steal_pointer(&path);
+}
+
+/* Kathará keeps the last value of an option given twice, with a warning. */
+static void warn_if_set_again(Parser *p, const Assignment *a) {
+  char *key = g_strdup_printf("%s[%s]", a->node->name, a->arg);
+  gpointer before = g_hash_table_lookup(p->set_at, key);
+
+  if (before)
+    conf_warning(p, a->line, "%s set again: the value from line %u is overwritten",
+                 key, GPOINTER_TO_UINT(before));
+  g_hash_table_insert(p->set_at, key, GUINT_TO_POINTER(a->line));
+}
+
+static void set_mem(Parser *p, const Assignment *a) {
+  guint64 mib;
+
+  if (!parse_mem_mib(a->value, &mib))
+    bad_value(p, a, "expected a size such as 256m or 1g");
+  else if (mib < MIN_MEM_MIB || mib > MAX_MEM_MIB)
+    bad_value(p, a, "must be from 64m to 64g");
+  else
+    a->node->mem_mib = mib;
+}
+
+static void set_cpus(Parser *p, const Assignment *a) {
+  guint64 cpus;
+
+  if (parse_number(a->value, &cpus) && cpus >= 1 && cpus <= MAX_CPUS)
+    a->node->cpus = cpus;
+  else if (match("^[0-9]*\\.[0-9]+$", a->value, NULL))
+    /* Kathará takes fractions (a container's CPU quota); a VM has whole vCPUs. */
+    bad_value(p, a, "a VM has whole CPUs, expected an integer from 1 to 64");
+  else
+    bad_value(p, a, "expected an integer from 1 to 64");
+}
+
+/* NODE[OPTION]=VALUE */
+static void set_option(Parser *p, const Assignment *a) {
+  NlNode *node = a->node;
+  const char *option = a->arg;
+
+  if (g_str_equal(option, "exec")) {
+    g_ptr_array_add(node->exec, g_strdup(a->value));
+  } else if (g_str_equal(option, "sysctl")) {
+    if (match("^[a-z0-9_./-]+=", a->value, NULL))
+      g_ptr_array_add(node->sysctl, g_strdup(a->value));
+    else
+      bad_value(p, a, "expected key=value such as net.ipv4.ip_forward=1");
+  } else if (g_str_equal(option, "env")) {
+    if (match("^[A-Za-z_][A-Za-z0-9_]*=", a->value, NULL))
+      g_ptr_array_add(node->env, g_strdup(a->value));
+    else
+      bad_value(p, a, "expected NAME=value, NAME a shell variable name");
+  } else if (g_str_equal(option, "mem")) {
+    warn_if_set_again(p, a);
+    set_mem(p, a);
+  } else if (g_str_equal(option, "cpus")) {
+    warn_if_set_again(p, a);
+    set_cpus(p, a);
+  } else if (g_str_equal(option, "kernel")) {
+    char *path = resolve_kernel(p, a->line, a->value);
+
+    warn_if_set_again(p, a);
+    if (path) {
+      g_free(node->kernel);
+      node->kernel = path;
+    }
+  } else if (g_str_equal(option, "append")) {
+    warn_if_set_again(p, a);
+    g_free(node->append);
+    node->append = g_strdup(a->value);
+  } else if (g_strv_contains(container_options, option)) {
+    conf_warning(p, a->line, "option '%s' of '%s' is ignored by netlab", option,
+                 node->name);
+  } else {
+    conf_warning(p, a->line, "unknown option '%s' of '%s', ignored", option,
+                 node->name);
+  }
+}
+
+static gboolean check_node_name(Parser *p, guint line, const char *name) {
+  if (!match("^[a-z0-9_]{1,30}$", name, NULL)) {
+    conf_error(p, line, "invalid node name '%s': use 1 to 30 of a-z, 0-9, _",
+               name);
+    return FALSE;
+  }
+  if (g_strv_contains(reserved_names, name)) {
+    conf_error(p, line, "invalid node name '%s': the name is reserved", name);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* NODE[ARG]=VALUE, matched loosely so that a bad node name gets its own
+ * message rather than "invalid line". */
+static void parse_assignment(Parser *p, guint line, const char *text,
+                             GMatchInfo *match_info) {
+  g_autofree char *name = g_match_info_fetch(match_info, 1);
+  g_autofree char *arg = g_match_info_fetch(match_info, 2);
+  g_autofree char *raw = g_match_info_fetch(match_info, 3);
+  g_autofree char *value = NULL;
+  const char *why = NULL;
+  Assignment a = {.line = line, .arg = arg};
+
+  if (!check_node_name(p, line, name))
+    return;
+  if (!match("^[A-Za-z0-9_]+$", arg, NULL)) {
+    conf_error(p, line, "invalid line: '%s' (%s)", text, EXPECTED_CONF_LINE);
+    return;
+  }
+  value = parse_value(raw, &a.quoted, &why);
+  if (!value) {
+    conf_error(p, line, "invalid line: '%s' (%s)", text, why);
+    return;
+  }
+  a.value = value;
+  a.node = get_node(p, name, line);
+  if (all_digits(arg))
+    add_interface(p, &a);
+  else
+    set_option(p, &a);
+}
+
+static char **lab_field(NlLab *lab, const char *key) {
+  if (g_str_equal(key, "NAME"))
+    return &lab->name;
+  if (g_str_equal(key, "DESCRIPTION"))
+    return &lab->description;
+  if (g_str_equal(key, "VERSION"))
+    return &lab->version;
+  if (g_str_equal(key, "AUTHOR"))
+    return &lab->author;
+  if (g_str_equal(key, "EMAIL"))
+    return &lab->email;
+  if (g_str_equal(key, "WEB"))
+    return &lab->web;
+  if (g_str_equal(key, "APPEND"))
+    return &lab->append;
+  return NULL;
+}
+
+/* LAB_KEY=VALUE: the value runs to the end of the line, as in Kathará; one
+ * pair of enclosing quotes is removed. */
+static void set_lab_key(Parser *p, guint line, const char *key,
+                        const char *raw) {
+  size_t len = strlen(raw);
+  gboolean quoted = len >= 2 && (raw[0] == '"' || raw[0] == '\'') &&
+                    raw[len - 1] == raw[0];
+  g_autofree char *value =
+      quoted ? g_strndup(raw + 1, len - 2) : g_strdup(raw);
+  char **field = lab_field(p->lab, key);
+
+  if (g_str_equal(key, "KERNEL")) {
+    char *path = resolve_kernel(p, line, value);
+
+    if (path) {
+      g_free(p->lab->kernel);
+      p->lab->kernel = path;
+    }
+  } else if (field) {
+    g_free(*field);
+    *field = g_steal_pointer(&value);
+  } else {
+    conf_warning(p, line, "unknown key 'LAB_%s', ignored", key);
+  }
+}
+
+static void parse_conf_line(Parser *p, guint line, const char *text) {
+  g_autoptr(GMatchInfo) node_line = NULL;
+  g_autoptr(GMatchInfo) lab_line = NULL;
+
+  if (*text == '\0' || *text == '#')
+    return;
+  if (match("^([^\\[\\]=\\s]*)\\[([^\\]]*)\\]=(.*)$", text, &node_line)) {
+    parse_assignment(p, line, text, node_line);
+  } else if (match("^LAB_([A-Za-z0-9_]+)=(.*)$", text, &lab_line)) {
+    g_autofree char *key = g_match_info_fetch(lab_line, 1);
+    g_autofree char *value = g_match_info_fetch(lab_line, 2);
+
+    set_lab_key(p, line, key, value);
+  } else {
+    conf_error(p, line, "invalid line: '%s' (%s)", text, EXPECTED_CONF_LINE);
+  }
+}
+
+/* ---- Checks over the whole lab.conf ---- */
+
+static int compare_nics(gconstpointer a, gconstpointer b) {
+  const NlNic *x = *(NlNic *const *)a;
+  const NlNic *y = *(NlNic *const *)b;
+
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Locally administered (0x02), unicast, and stable: the same lab directory
+ * gets the same MACs on every run, so captures and ARP caches stay valid. */
+static void derive_mac(const char *dir, const char *node, guint index,
+                       guint8 mac[6]) {
+  g_autoptr(GChecksum) sha = g_checksum_new(G_CHECKSUM_SHA256);
+  g_autofree char *seed = g_strdup_printf("%s\n%s\n%u", dir, node, index);
+  guint8 digest[32];
+  gsize len = sizeof digest;
+
+  g_checksum_update(sha, (const guchar *)seed, -1);
+  g_checksum_get_digest(sha, digest, &len);
+  mac[0] = 0x02;
+  memcpy(mac + 1, digest, 5);
+}
+
+/* Sorts the interfaces, reports gaps, and derives the MACs not given. */
+static void check_nics(Parser *p, NlNode *node) {
+  guint expected = 0;
+
+  g_ptr_array_sort(node->nics, compare_nics);
+  for (guint i = 0; i < node->nics->len; i++) {
+    NlNic *nic = g_ptr_array_index(node->nics, i);
+
+    if (nic->index != expected)
+      conf_error(p, nic->loc.line, "'%s' has interface %u but no interface %u",
+                 node->name, nic->index, expected);
+    expected = nic->index + 1;
+    if (!nic->mac_given)
+      derive_mac(p->lab->dir, node->name, nic->index, nic->mac);
+  }
+}
+
+typedef struct {
+  const NlNode *node;
+  const NlNic *nic;
+} NicRef;
+
+static int compare_nic_lines(gconstpointer a, gconstpointer b) {
+  guint x = ((const NicRef *)a)->nic->loc.line;
+  guint y = ((const NicRef *)b)->nic->loc.line;
+
+  return (x > y) - (x < y);
+}
+
+/* In file order, so that the later of two interfaces gets the error. */
+static void check_unique_macs(Parser *p) {
+  g_autoptr(GArray) refs = g_array_new(FALSE, FALSE, sizeof(NicRef));
+  g_autoptr(GHashTable) seen =
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < p->lab->nodes->len; i++) {
+    const NlNode *node = g_ptr_array_index(p->lab->nodes, i);
+
+    for (guint j = 0; j < node->nics->len; j++) {
+      NicRef ref = {node, g_ptr_array_index(node->nics, j)};
+
+      g_array_append_val(refs, ref);
+    }
+  }
+  g_array_sort(refs, compare_nic_lines);
+
+  for (guint i = 0; i < refs->len; i++) {
+    const NicRef *ref = &g_array_index(refs, NicRef, i);
+    const NicRef *first;
+    char mac[18];
+
+    nl_mac_format(ref->nic->mac, mac);
+    first = g_hash_table_lookup(seen, mac);
+    if (first)
+      conf_error(p, ref->nic->loc.line,
+                 "MAC address '%s' of %s eth%u is already used by %s eth%u "
+                 "(line %u)",
+                 mac, ref->node->name, ref->nic->index, first->node->name,
+                 first->nic->index, first->nic->loc.line);
+    else
+      g_hash_table_insert(seen, g_strdup(mac), (gpointer)ref);
+  }
+}
+
+static void collect_lans(NlLab *lab) {
+  g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = g_ptr_array_index(lab->nodes, i);
+
+    for (guint j = 0; j < node->nics->len; j++) {
+      const NlNic *nic = g_ptr_array_index(node->nics, j);
+
+      if (g_hash_table_add(seen, nic->lan))
+        g_ptr_array_add(lab->lans, g_strdup(nic->lan));
+    }
+  }
+  g_ptr_array_sort(lab->lans, compare_strings);
+}
+
+/* ---- lab.dep ---- */
+
+/* "NODE: NODE NODE...": the first node starts after the others. */
+static void parse_dep_line(Parser *p, guint line, const char *text) {
+  g_autoptr(GMatchInfo) rule = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *list = NULL;
+  g_auto(GStrv) deps = NULL;
+  NlNode *node;
+
+  if (*text == '\0' || *text == '#')
+    return;
+  if (!match("^([^\\s:]+)\\s*:\\s*([^:]+)$", text, &rule)) {
+    dep_error(p, line, "invalid line: '%s' (expected NODE: NODE...)", text);
+    return;
+  }
+  name = g_match_info_fetch(rule, 1);
+  list = g_match_info_fetch(rule, 2);
+  node = nl_lab_find_node(p->lab, name);
+  if (!node)
+    dep_error(p, line, "lab.dep names unknown node '%s'", name);
+  else if (!g_hash_table_contains(p->dep_at, name))
+    g_hash_table_insert(p->dep_at, g_strdup(name), GUINT_TO_POINTER(line));
+
+  deps = g_regex_split_simple("\\s+", list, 0, 0);
+  for (guint i = 0; deps[i]; i++) {
+    if (!*deps[i])
+      continue;
+    if (!nl_lab_find_node(p->lab, deps[i]))
+      dep_error(p, line, "lab.dep names unknown node '%s'", deps[i]);
+    else if (node && !g_ptr_array_find_with_equal_func(node->deps, deps[i],
+                                                       g_str_equal, NULL))
+      g_ptr_array_add(node->deps, g_strdup(deps[i]));
+  }
+}
+
+enum { UNSEEN, ON_PATH, DONE };
+
+/* PATH holds the names from the DFS root to NODE; DEP, on it, closes a loop. */
+static void report_cycle(Parser *p, const NlNode *node, const NlNode *dep,
+                         GPtrArray *path) {
+  g_autoptr(GString) cycle = g_string_new(NULL);
+  guint start = 0;
+
+  g_ptr_array_find(path, dep->name, &start);
+  for (guint i = start; i < path->len; i++)
+    g_string_append_printf(cycle, "%s -> ", (char *)g_ptr_array_index(path, i));
+  g_string_append(cycle, dep->name);
+  dep_error(p, GPOINTER_TO_UINT(g_hash_table_lookup(p->dep_at, node->name)),
+            "dependency cycle: %s", cycle->str);
+}
+
+static void visit(Parser *p, NlNode *node, GHashTable *state, GPtrArray *path) {
+  g_hash_table_insert(state, node, GUINT_TO_POINTER(ON_PATH));
+  g_ptr_array_add(path, node->name);
+  for (guint i = 0; i < node->deps->len; i++) {
+    NlNode *dep = nl_lab_find_node(p->lab, g_ptr_array_index(node->deps, i));
+    guint seen = GPOINTER_TO_UINT(g_hash_table_lookup(state, dep));
+
+    if (seen == ON_PATH)
+      report_cycle(p, node, dep, path);
+    else if (seen == UNSEEN)
+      visit(p, dep, state, path);
+  }
+  g_ptr_array_remove_index(path, path->len - 1);
+  g_hash_table_insert(state, node, GUINT_TO_POINTER(DONE));
+}
+
+static void check_dep_cycles(Parser *p) {
+  g_autoptr(GHashTable) state = g_hash_table_new(NULL, NULL);
+  g_autoptr(GPtrArray) path = g_ptr_array_new();
+
+  for (guint i = 0; i < p->lab->nodes->len; i++) {
+    NlNode *node = g_ptr_array_index(p->lab->nodes, i);
+
+    if (!g_hash_table_contains(state, node))
+      visit(p, node, state, path);
+  }
+}
+
+/* ---- Loading ---- */
+
+static char *resolve_lab_dir(const char *dir, GError **error) {
+  if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+    g_autofree char *shown = g_canonicalize_filename(dir, NULL);
+
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s: %s", shown,
+                g_file_test(dir, G_FILE_TEST_EXISTS) ? "not a directory"
+                                                     : "no such directory");
+    return NULL;
+  }
+  return nl_realpath(dir, error);
+}
+
+/* The text of PATH; NULL with *MISSING set and no error if it is absent. */
+static char *read_lab_file(const char *path, gboolean *missing,
+                           GError **error) {
+  g_autoptr(GError) local = NULL;
+  g_autofree char *contents = NULL;
+  gsize len;
+
+  *missing = FALSE;
+  if (!g_file_get_contents(path, &contents, &len, &local)) {
+    *missing = g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+    if (!*missing)
+      g_set_error_literal(error, NL_ERROR, NL_ERROR_INPUT, local->message);
+    return NULL;
+  }
+  /* Also refuses NUL bytes, which would cut lines short. */
+  if (!g_utf8_validate(contents, len, NULL)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s: not UTF-8 text", path);
+    return NULL;
+  }
+  return g_steal_pointer(&contents);
+}
+
+static void parse_lines(Parser *p, const char *contents,
+                        void (*parse_line)(Parser *, guint, const char *)) {
+  g_auto(GStrv) lines = g_strsplit(contents, "\n", -1);
+
+  /* Stripping also drops the '\r' of files written on Windows. */
+  for (guint i = 0; lines[i]; i++)
+    parse_line(p, i + 1, g_strstrip(lines[i]));
+}
+
+/* lab.conf before lab.dep, each by line: the order of a compiler's errors. */
+static int compare_problems(gconstpointer a, gconstpointer b,
+                            gpointer user_data) {
+  const Problem *x = *(Problem *const *)a;
+  const Problem *y = *(Problem *const *)b;
+  const NlLab *lab = user_data;
+  gboolean x_dep = x->file == lab->dep_path;
+  gboolean y_dep = y->file == lab->dep_path;
+
+  if (x_dep != y_dep)
+    return x_dep - y_dep;
+  if (x->line != y->line)
+    return (x->line > y->line) - (x->line < y->line);
+  return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static void report_problems(Parser *p, GError **error) {
+  g_autoptr(GString) message = g_string_new(NULL);
+
+  g_ptr_array_sort_with_data(p->problems, compare_problems, p->lab);
+  for (guint i = 0; i < p->problems->len; i++) {
+    const Problem *problem = g_ptr_array_index(p->problems, i);
+
+    if (i > 0)
+      g_string_append_c(message, '\n');
+    if (problem->line)
+      g_string_append_printf(message, "%s:%u: %s", problem->file,
+                             problem->line, problem->text);
+    else
+      g_string_append_printf(message, "%s: %s", problem->file, problem->text);
+  }
+  g_set_error_literal(error, NL_ERROR, NL_ERROR_INPUT, message->str);
+}
+
+static NlLab *lab_new(char *dir) {
+  NlLab *lab = g_new0(NlLab, 1);
+
+  lab->dir = dir;
+  lab->conf_path = g_build_filename(dir, "lab.conf", NULL);
+  lab->dep_path = g_build_filename(dir, "lab.dep", NULL);
+  lab->nodes = g_ptr_array_new_with_free_func(node_free);
+  lab->lans = g_ptr_array_new_with_free_func(g_free);
+  return lab;
+}
+
+NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
+  g_autofree char *abs_dir = resolve_lab_dir(dir, error);
+  g_autoptr(NlLab) lab = NULL;
+  g_autofree char *conf = NULL;
+  g_autofree char *dep = NULL;
+  g_auto(Parser) p = {0};
+  gboolean missing;
+
+  if (!abs_dir)
+    return NULL;
+  lab = lab_new(g_steal_pointer(&abs_dir));
+
+  conf = read_lab_file(lab->conf_path, &missing, error);
+  if (missing)
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                "%s: no such file (is '%s' a lab directory?)", lab->conf_path,
+                lab->dir);
+  if (!conf)
+    return NULL;
+  dep = read_lab_file(lab->dep_path, &missing, error);
+  if (!dep && !missing)
+    return NULL;
+
+  p.lab = lab;
+  p.problems = g_ptr_array_new_with_free_func(problem_free);
+  p.warnings = warnings;
+  p.set_at = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  p.dep_at = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+  parse_lines(&p, conf, parse_conf_line);
+  for (guint i = 0; i < lab->nodes->len; i++)
+    check_nics(&p, g_ptr_array_index(lab->nodes, i));
+  check_unique_macs(&p);
+  if (dep) {
+    parse_lines(&p, dep, parse_dep_line);
+    check_dep_cycles(&p);
+  }
+  /* Only when nothing else is wrong: with bad lines, it is just noise. */
+  if (lab->nodes->len == 0 && p.problems->len == 0)
+    conf_error(&p, 0, "defines no nodes");
+
+  if (p.problems->len > 0) {
+    report_problems(&p, error);
+    return NULL;
+  }
+  collect_lans(lab);
+  return g_steal_pointer(&lab);
+}

@@ -1,0 +1,64 @@
+/* The lab model: what a lab directory describes, with no I/O of its own
+ * beyond reading the lab's files. Every other part reads this model. */
+#pragma once
+
+#include <glib.h>
+
+/* Where a thing was written down, for messages like "lab.conf:14: ...". */
+typedef struct {
+  const char *file; /* points into NlLab.conf_path or NlLab.dep_path */
+  guint line;
+} NlLoc;
+
+typedef struct {
+  guint index;          /* ethN */
+  char *lan;            /* collision domain name */
+  guint8 mac[6];
+  gboolean mac_given;   /* from "LAN/MAC"; else derived, see nl_lab_load() */
+  NlLoc loc;
+} NlNic;
+
+typedef struct {
+  char *name;           /* [a-z0-9_]{1,30} */
+  GPtrArray *nics;      /* NlNic*, sorted by index, no gaps: nics[i]->index == i */
+  guint mem_mib;        /* 0: netlab's default */
+  guint cpus;           /* 0: netlab's default */
+  GPtrArray *exec;      /* char*, r1[exec]=..., in file order */
+  GPtrArray *sysctl;    /* char*, "key=value", in file order */
+  GPtrArray *env;       /* char*, "KEY=value", in file order */
+  char *kernel;         /* r1[kernel]=, absolute path; NULL: the lab's */
+  char *append;         /* r1[append]=, extra kernel command line */
+  GPtrArray *deps;      /* char*, nodes that must be ready first (lab.dep) */
+  NlLoc loc;            /* first mention */
+} NlNode;
+
+typedef struct {
+  char *dir;            /* absolute path of the lab directory */
+  char *conf_path;      /* dir/lab.conf */
+  char *dep_path;       /* dir/lab.dep */
+  char *name;           /* LAB_NAME, or NULL */
+  char *description;    /* LAB_DESCRIPTION */
+  char *author;         /* LAB_AUTHOR */
+  char *email;          /* LAB_EMAIL */
+  char *web;            /* LAB_WEB */
+  char *version;        /* LAB_VERSION */
+  char *kernel;         /* LAB_KERNEL, absolute path, or NULL: the host's newest */
+  char *append;         /* LAB_APPEND */
+  GPtrArray *nodes;     /* NlNode*, in order of first mention in lab.conf */
+  GPtrArray *lans;      /* char*, collision domain names, sorted */
+} NlLab;
+
+/* Reads DIR/lab.conf and DIR/lab.dep (optional). On a bad lab returns NULL and
+ * sets an NL_ERROR_INPUT error whose message holds every problem found, one per
+ * line, each as "FILE:LINE: what is wrong". Warnings (unknown keys, which
+ * Kathará ignores too) are appended to WARNINGS as "FILE:LINE: ..." strings.
+ * MACs not given are derived from the lab's absolute path, the node name and
+ * the interface index: locally administered, unicast, stable across runs. */
+NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error);
+void nl_lab_free(NlLab *lab);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlLab, nl_lab_free)
+
+NlNode *nl_lab_find_node(const NlLab *lab, const char *name);
+
+/* "52:54:00:aa:bb:cc" into BUF (18 bytes). */
+void nl_mac_format(const guint8 mac[6], char buf[18]);

@@ -1,0 +1,77 @@
+/* netlab: global options, the command table, errors to exit codes. */
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "util.h"
+
+#include "config.h"
+
+static const NlCmd *const commands[] = {&nl_cmd_up, &nl_cmd_down, &nl_cmd_status};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: netlab [--connect URI] COMMAND [ARGS...]\n\ncommands:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
+    fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+  fprintf(f, "\n`netlab COMMAND --help` shows a command's options.\n");
+}
+
+static void print_error(const GError *error) {
+  g_auto(GStrv) lines = g_strsplit(error->message, "\n", -1);
+  for (char **l = lines; *l; l++) fprintf(stderr, "netlab: %s\n", *l);
+}
+
+int main(int argc, char **argv) {
+  setlocale(LC_ALL, "");
+  /* A closed socket is an error to handle where it happens, not a death. */
+  signal(SIGPIPE, SIG_IGN);
+  NlGlobal g = {.uri = g_getenv("NETLAB_CONNECT")};
+  if (g.uri && !*g.uri) g.uri = NULL;
+
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    if (strcmp(argv[i], "--connect") == 0 || strcmp(argv[i], "-c") == 0) {
+      if (++i == argc) {
+        fprintf(stderr, "netlab: --connect needs a libvirt URI\n");
+        return 2;
+      }
+      g.uri = argv[i];
+    } else if (g_str_has_prefix(argv[i], "--connect=")) {
+      g.uri = argv[i] + strlen("--connect=");
+    } else if (strcmp(argv[i], "--version") == 0) {
+      printf("netlab %s\n", NETLAB_VERSION);
+      return 0;
+    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      usage(stdout);
+      return 0;
+    } else {
+      fprintf(stderr, "netlab: unknown option '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (i == argc) {
+    usage(stderr);
+    return 2;
+  }
+  const NlCmd *cmd = NULL;
+  for (gsize c = 0; c < G_N_ELEMENTS(commands); c++)
+    if (strcmp(argv[i], commands[c]->name) == 0 ||
+        (commands[c]->alias && strcmp(argv[i], commands[c]->alias) == 0))
+      cmd = commands[c];
+  if (!cmd) {
+    fprintf(stderr, "netlab: unknown command '%s'\n", argv[i]);
+    usage(stderr);
+    return 2;
+  }
+
+  g_autoptr(GError) error = NULL;
+  int rc = cmd->run(argc - i, argv + i, &g, &error);
+  if (rc < 0) {
+    print_error(error);
+    return g_error_matches(error, NL_ERROR, NL_ERROR_INPUT) ? 2 : 1;
+  }
+  return rc;
+}

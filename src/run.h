@@ -1,0 +1,27 @@
+/* Bringing a lab up and down: switches, kernels, VMs, waiting for readiness,
+ * and tearing down whatever was started when anything fails. */
+#pragma once
+
+#include "lab.h"
+#include "state.h"
+
+typedef enum { NL_ACCEL_AUTO, NL_ACCEL_KVM, NL_ACCEL_TCG } NlAccel;
+
+typedef struct {
+  const char *uri;     /* libvirt URI; NULL: the embedded driver */
+  NlAccel accel;
+  const char *kernel;  /* --kernel: overrides LAB_KERNEL and r1[kernel] */
+  guint timeout_s;     /* for every VM to become ready */
+} NlUpOptions;
+
+/* Decides between KVM and TCG. *WHY says why KVM is not used, if it is not. */
+gboolean nl_accel_pick(NlAccel want, gboolean *kvm, char **why, GError **error);
+
+/* ST must be locked by the caller. On failure, everything started is
+ * stopped again and the state directory removed. */
+gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
+                   GError **error);
+
+/* Stops every VM and switch of the lab and removes its state directory.
+ * Works whatever state a crashed or killed `up` left. ST must be locked. */
+gboolean nl_run_down(NlState *st, GError **error);

@@ -1,0 +1,186 @@
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+char *nl_state_base(GError **error) {
+  g_autofree char *base = NULL;
+  if (geteuid() == 0)
+    base = g_strdup("/run/netlab");
+  else if (g_getenv("XDG_RUNTIME_DIR") && *g_getenv("XDG_RUNTIME_DIR"))
+    base = g_build_filename(g_getenv("XDG_RUNTIME_DIR"), "netlab", NULL);
+  else
+    base = g_strdup_printf("/tmp/netlab-%u", (unsigned)geteuid());
+
+  if (mkdir(base, 0700) != 0 && errno != EEXIST) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", base,
+                g_strerror(errno));
+    return NULL;
+  }
+  /* As tmux does for its socket directory: a directory someone else owns or
+   * can write to could hand us their sockets. */
+  struct stat st;
+  if (lstat(base, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+      (st.st_mode & 077) != 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "'%s' is not a directory of mode 0700 owned by uid %u", base,
+                (unsigned)geteuid());
+    return NULL;
+  }
+  return g_steal_pointer(&base);
+}
+
+NlState *nl_state_for(const char *labdir, GError **error) {
+  g_autofree char *base = nl_state_base(error);
+  if (!base) return NULL;
+  g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, labdir, -1);
+  g_autofree char *bn = g_path_get_basename(labdir);
+  /* Only a short, tame part of the name: it is for people reading `ls`, and
+   * socket paths must stay under 108 bytes. */
+  GString *id = g_string_new(NULL);
+  for (const char *c = bn; *c && id->len < 16; c++)
+    g_string_append_c(id, g_ascii_isalnum(*c) || *c == '_' || *c == '-' ? *c : '_');
+  g_string_append_printf(id, "-%.8s", hash);
+
+  NlState *st = g_new0(NlState, 1);
+  st->id = g_string_free(id, FALSE);
+  st->dir = g_build_filename(base, st->id, NULL);
+  st->lock_fd = -1;
+  return st;
+}
+
+void nl_state_free(NlState *st) {
+  if (!st) return;
+  if (st->lock_fd >= 0) close(st->lock_fd);
+  g_free(st->dir);
+  g_free(st->id);
+  g_free(st);
+}
+
+char *nl_state_path(const NlState *st, const char *key) {
+  return g_build_filename(st->dir, key, NULL);
+}
+
+gboolean nl_state_exists(const NlState *st) {
+  return g_file_test(st->dir, G_FILE_TEST_IS_DIR);
+}
+
+gboolean nl_state_lock(NlState *st, gboolean create, GError **error) {
+  g_autofree char *lock = nl_state_path(st, "lock");
+  for (;;) {
+    if (create && mkdir(st->dir, 0700) != 0 && errno != EEXIST) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s",
+                  st->dir, g_strerror(errno));
+      return FALSE;
+    }
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", lock,
+                  g_strerror(errno));
+      return FALSE;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      char pid[32] = "";
+      ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+      pid[n > 0 ? n : 0] = '\0';
+      g_strchomp(pid);
+      close(fd);
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "another netlab (pid %s) is working on this lab (%s)",
+                  *pid ? pid : "?", st->dir);
+      return FALSE;
+    }
+    /* The holder we waited for may have been a `down` that removed the
+     * directory: then our lock is on a deleted file, so start over. */
+    struct stat a, b;
+    if (fstat(fd, &a) == 0 && stat(lock, &b) == 0 && a.st_ino == b.st_ino &&
+        a.st_dev == b.st_dev) {
+      g_autofree char *me = g_strdup_printf("%d\n", (int)getpid());
+      if (ftruncate(fd, 0) != 0 || pwrite(fd, me, strlen(me), 0) < 0) {
+        /* Only informative: the lock holds without it. */
+      }
+      st->lock_fd = fd;
+      return TRUE;
+    }
+    close(fd);
+  }
+}
+
+gboolean nl_state_set(const NlState *st, const char *key, const char *value,
+                      GError **error) {
+  g_autofree char *path = nl_state_path(st, key);
+  return nl_write_file(path, value, -1, 0600, error);
+}
+
+char *nl_state_get(const NlState *st, const char *key) {
+  g_autofree char *path = nl_state_path(st, key);
+  char *v = NULL;
+  if (!g_file_get_contents(path, &v, NULL, NULL)) return NULL;
+  return g_strchomp(v);
+}
+
+static gboolean remove_tree(const char *path, GError **error) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return errno == ENOENT ? TRUE : FALSE;
+  if (S_ISDIR(st.st_mode)) {
+    g_autoptr(GDir) d = g_dir_open(path, 0, error);
+    if (!d) return FALSE;
+    const char *n;
+    while ((n = g_dir_read_name(d))) {
+      g_autofree char *child = g_build_filename(path, n, NULL);
+      if (!remove_tree(child, error)) return FALSE;
+    }
+    if (rmdir(path) == 0) return TRUE;
+  } else if (unlink(path) == 0) {
+    return TRUE;
+  }
+  if (errno == ENOENT) return TRUE;
+  if (error && !*error)
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot remove '%s': %s", path,
+                g_strerror(errno));
+  return FALSE;
+}
+
+gboolean nl_state_remove(NlState *st, GError **error) {
+  return remove_tree(st->dir, error);
+}
+
+static char *proc_field(int pid, const char *file) {
+  g_autofree char *path = g_strdup_printf("/proc/%d/%s", pid, file);
+  char *v = NULL;
+  if (!g_file_get_contents(path, &v, NULL, NULL)) return NULL;
+  return v;
+}
+
+gboolean nl_pid_gone(int pid) {
+  g_autofree char *status = proc_field(pid, "status");
+  return !status || strstr(status, "\nState:\tZ") != NULL;
+}
+
+int nl_pidfile_alive(const char *pidfile, const char *comm) {
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents(pidfile, &text, NULL, NULL)) return 0;
+  int pid = atoi(text);
+  if (pid <= 0 || nl_pid_gone(pid)) return 0;
+  g_autofree char *c = proc_field(pid, "comm");
+  if (!c || strcmp(g_strchomp(c), comm) != 0) return 0;
+  return pid;
+}
+
+void nl_pid_stop(int pid, guint timeout_ms) {
+  if (pid <= 0 || kill(pid, SIGTERM) != 0) return;
+  for (guint t = 0; t < timeout_ms; t += 10) {
+    if (nl_pid_gone(pid)) return;
+    g_usleep(10 * 1000);
+  }
+  kill(pid, SIGKILL);
+  for (guint t = 0; t < 2000 && !nl_pid_gone(pid); t += 10) g_usleep(10 * 1000);
+}

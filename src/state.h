@@ -1,0 +1,49 @@
+/* The per-lab runtime state directory: where sockets, pidfiles and libvirt's
+ * embedded root live while a lab runs. One per lab, named from the lab's
+ * absolute path, so labs with the same node names run side by side. */
+#pragma once
+
+#include <glib.h>
+
+typedef struct {
+  char *dir;      /* BASE/<id>, mode 0700 */
+  char *id;       /* <basename>-<8 hex of sha256(lab path)> */
+  int lock_fd;    /* flock()ed DIR/lock, or -1 */
+} NlState;
+
+/* BASE is /run/netlab for root, else $XDG_RUNTIME_DIR/netlab, else
+ * /tmp/netlab-<uid>; created 0700 and refused if another user owns it. */
+char *nl_state_base(GError **error);
+
+/* The state directory LABDIR would use, without creating anything. */
+NlState *nl_state_for(const char *labdir, GError **error);
+
+/* Creates the state directory if needed and takes its lock; fails at once if
+ * another netlab holds it ("another netlab is working on ..."). */
+gboolean nl_state_lock(NlState *st, gboolean create, GError **error);
+
+gboolean nl_state_exists(const NlState *st);
+
+/* Small named values kept in the directory: lab path, libvirt URI... */
+gboolean nl_state_set(const NlState *st, const char *key, const char *value,
+                      GError **error);
+char *nl_state_get(const NlState *st, const char *key);
+
+/* Removes the directory and everything in it (with the lock still held). */
+gboolean nl_state_remove(NlState *st, GError **error);
+
+void nl_state_free(NlState *st);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlState, nl_state_free)
+
+/* Path of KEY inside the state directory. */
+char *nl_state_path(const NlState *st, const char *key);
+
+/* Reads a pid from PIDFILE and returns it if that process is alive and its
+ * command name is COMM (guards against a recycled pid), else 0. */
+int nl_pidfile_alive(const char *pidfile, const char *comm);
+
+/* TRUE when PID is gone or a zombie (this sandbox's init reaps late). */
+gboolean nl_pid_gone(int pid);
+
+/* Sends SIGTERM, waits up to TIMEOUT_MS for PID to go, then SIGKILL. */
+void nl_pid_stop(int pid, guint timeout_ms);

@@ -1,0 +1,25 @@
+/* Small helpers every module shares: the error domain and file utilities. */
+#pragma once
+
+#include <glib.h>
+
+/* Exit codes follow the error code: NL_ERROR_INPUT is a usage or topology
+ * error (exit 2), everything else an operation that failed (exit 1). */
+typedef enum {
+  NL_ERROR_FAILED = 1,
+  NL_ERROR_INPUT = 2,
+} NlErrorCode;
+
+#define NL_ERROR (nl_error_quark())
+GQuark nl_error_quark(void);
+
+/* Writes CONTENTS to PATH atomically (temporary file, then rename). */
+gboolean nl_write_file(const char *path, const char *contents, gssize len,
+                       int mode, GError **error);
+
+/* Returns the absolute, symlink-free form of PATH, or NULL with an error. */
+char *nl_realpath(const char *path, GError **error);
+
+/* Per-user cache directory for netlab (kernels, initramfs, libvirt's
+ * capabilities), created on demand: $XDG_CACHE_HOME/netlab. */
+char *nl_cache_dir(GError **error);

@@ -1,0 +1,41 @@
+/* The libvirt backend: the only part of netlab that includes libvirt.h.
+ * By default the embedded QEMU driver with its root in the lab's state
+ * directory, so no daemon has to run; any other URI works the same. */
+#pragma once
+
+#include <glib.h>
+
+typedef struct NlVirt NlVirt;
+
+/* URI NULL: qemu:///embed?root=STATEDIR, with a qemu.conf that needs no
+ * libvirt user, no virtlogd and changes no file's owner. */
+NlVirt *nl_virt_open(const char *uri, const char *statedir, GError **error);
+void nl_virt_close(NlVirt *v);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlVirt, nl_virt_close)
+
+const char *nl_virt_uri(const NlVirt *v);
+
+/* Starts a transient domain. Safe to call from several threads at once. */
+gboolean nl_virt_create(NlVirt *v, const char *xml, GError **error);
+
+typedef struct {
+  char *name;
+  const char *state;  /* running, paused, shut off, crashed... */
+  int pid;            /* QEMU's, 0 when unknown */
+} NlDomainInfo;
+void nl_domain_info_free(NlDomainInfo *d);
+
+/* Domains whose names start with PREFIX (all when PREFIX is ""). */
+GPtrArray *nl_virt_list(NlVirt *v, const char *prefix, GError **error);
+
+/* Stops the domain at once (its disk is a tmpfs: nothing to lose). A domain
+ * that is already gone is not an error. */
+gboolean nl_virt_destroy(NlVirt *v, const char *name, GError **error);
+
+/* The domain name for NODE: the node's own name in an embedded root, which
+ * belongs to one lab; "netlab-<lab id>-<node>" on a shared libvirt. */
+char *nl_domain_name(const NlVirt *v, const char *lab_id, const char *node);
+
+/* Copies libvirt's QEMU capabilities between the state directory and the
+ * user's cache, so only the first lab pays for probing QEMU (~4 s). */
+void nl_virt_save_caps(const char *statedir);

@@ -1,0 +1,72 @@
+/* Topology to libvirt domain XML and guest configuration: pure functions. */
+#include <string.h>
+
+#include "domxml.h"
+#include "lab.h"
+#include "tap.h"
+
+static NlLab *load(const char *name) {
+  g_autofree char *dir = g_build_filename(g_getenv("NETLAB_TEST_DATA"), "domxml", name, NULL);
+  g_autoptr(GError) error = NULL;
+  NlLab *lab = nl_lab_load(dir, NULL, &error);
+  if (!lab) printf("# %s\n", error->message);
+  return lab;
+}
+
+static char *expected(const char *name, const NlLab *lab) {
+  g_autofree char *path =
+      g_build_filename(g_getenv("NETLAB_TEST_DATA"), "domxml", name, NULL);
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents(path, &text, NULL, NULL)) return g_strdup("(missing)");
+  g_auto(GStrv) parts = g_strsplit(text, "@LAB@", -1);
+  g_autofree char *dir = g_markup_escape_text(lab->dir, -1);
+  return g_strjoinv(dir, parts);
+}
+
+int main(void) {
+  g_autoptr(NlLab) lab = load("two&lab");
+  TAP_OK(lab != NULL, "the test lab loads");
+  if (!lab) return tap_done();
+  NlNode *r1 = nl_lab_find_node(lab, "r1");
+  NlNode *r2 = nl_lab_find_node(lab, "r2");
+
+  g_autofree char *cmdline = nl_domain_cmdline(lab, r1);
+  TAP_OK(g_str_has_prefix(cmdline, "console=ttyS0 "), "console on ttyS0");
+  TAP_OK(strstr(cmdline, " nokaslr") != NULL, "nokaslr, so gdb symbols match");
+  TAP_OK(g_str_has_suffix(cmdline, " lab.append=1 node.append=1"),
+         "LAB_APPEND then r1[append] end the command line: %s", cmdline);
+
+  NlDomainSpec spec = {
+      .domain = "r1", .emulator = "/usr/bin/qemu-system-x86_64", .kvm = FALSE,
+      .kernel = "/cache/vmlinux", .initrd = "/cache/initramfs.cpio",
+      .cmdline = "console=ttyS0", .statedir = "/run/netlab/two-12345678",
+      .mem_mib = 128, .cpus = 2, .have_shared = TRUE,
+  };
+  g_autofree char *xml = nl_domain_xml(lab, r1, &spec);
+  g_autofree char *want = expected("r1.xml", lab);
+  TAP_STREQ(xml, want, "r1's domain XML under TCG");
+
+  spec.domain = "netlab-two-12345678-r2";
+  spec.kvm = TRUE;
+  spec.have_shared = FALSE;
+  spec.initrd = NULL;
+  g_autofree char *xml2 = nl_domain_xml(lab, r2, &spec);
+  TAP_OK(strstr(xml2, "<domain type='kvm'") != NULL, "KVM domain type");
+  TAP_OK(strstr(xml2, "<tb-cache") == NULL, "no TCG cache setting under KVM");
+  TAP_OK(strstr(xml2, "host-passthrough") != NULL, "the host's CPU under KVM");
+  TAP_OK(strstr(xml2, "<initrd>") == NULL, "no initrd when none is given");
+  TAP_OK(strstr(xml2, "'shared'") == NULL, "no /shared without LABDIR/shared");
+  TAP_OK(strstr(xml2, "<name>netlab-two-12345678-r2</name>") != NULL, "domain name");
+  TAP_OK(strstr(xml2, "&amp;") != NULL, "a lab path with '&' is escaped in XML");
+
+  g_autoptr(GHashTable) conf = nl_guest_conf(r1, TRUE);
+  TAP_STREQ(g_hash_table_lookup(conf, "node.sh"),
+            "NL_NAME='r1'\nNL_MACS='52:54:00:12:34:56 02:00:00:00:00:b1'\n"
+            "export GREETING='hello world'\n", "node.sh");
+  TAP_STREQ(g_hash_table_lookup(conf, "sysctl"),
+            "net.ipv4.ip_forward=1\nnet.ipv6.conf.all.forwarding=1\n", "sysctl lines");
+  TAP_STREQ(g_hash_table_lookup(conf, "exec"), "echo one\nip addr add 10.0.0.1/24 dev eth0\n",
+            "exec lines");
+  TAP_STREQ(g_hash_table_lookup(conf, "mounts"), "shared\n", "mounts");
+  return tap_done();
+}

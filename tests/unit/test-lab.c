@@ -1,0 +1,357 @@
+/* The lab model against the labs in tests/data/lab: good-* labs are checked
+ * field by field (and their warnings against a 'warnings' file), bad-* labs
+ * must fail with exactly the message in their 'expected' file. In both files
+ * @DIR@ stands for the lab's absolute directory. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lab.h"
+#include "tap.h"
+#include "util.h"
+
+static char *labs_dir; /* absolute, symlink-free: what nl_lab_load() reports */
+
+static char *lab_path(const char *name) {
+  return g_build_filename(labs_dir, name, NULL);
+}
+
+/* FILE of lab directory DIR, @DIR@ replaced, without its final newline;
+ * NULL if there is no such file. */
+static char *read_expected(const char *dir, const char *file) {
+  g_autofree char *path = g_build_filename(dir, file, NULL);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) parts = NULL;
+  gsize len;
+
+  if (!g_file_get_contents(path, &text, &len, NULL))
+    return NULL;
+  if (len > 0 && text[len - 1] == '\n')
+    text[len - 1] = '\0';
+  parts = g_strsplit(text, "@DIR@", -1);
+  return g_strjoinv(dir, parts);
+}
+
+static char *join_lines(GPtrArray *lines) {
+  g_autoptr(GString) text = g_string_new(NULL);
+
+  for (guint i = 0; i < lines->len; i++)
+    g_string_append_printf(text, "%s%s", i ? "\n" : "",
+                           (char *)g_ptr_array_index(lines, i));
+  return g_string_free(g_steal_pointer(&text), FALSE);
+}
+
+static char *mac_string(const guint8 mac[6]) {
+  char buf[18];
+
+  nl_mac_format(mac, buf);
+  return g_strdup(buf);
+}
+
+/* Loads a good lab and checks its warnings against its 'warnings' file. */
+static NlLab *load_good(const char *name) {
+  g_autofree char *dir = lab_path(name);
+  g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *want = read_expected(dir, "warnings");
+  g_autofree char *got = NULL;
+  NlLab *lab = nl_lab_load(dir, warnings, &error);
+
+  TAP_OK(lab != NULL, "%s loads", name);
+  if (error)
+    printf("#   %s\n", error->message);
+  got = join_lines(warnings);
+  TAP_STREQ(got, want, "%s: warnings", name);
+  return lab;
+}
+
+static void check_nic(const NlNode *node, guint index, const char *lan,
+                      const char *mac) {
+  const NlNic *nic;
+  g_autofree char *got_mac = NULL;
+
+  TAP_OK(index < node->nics->len, "%s has eth%u", node->name, index);
+  if (index >= node->nics->len)
+    return;
+  nic = g_ptr_array_index(node->nics, index);
+  TAP_OK(nic->index == index, "%s eth%u: index", node->name, index);
+  TAP_STREQ(nic->lan, lan, "%s eth%u: lan", node->name, index);
+  if (mac) {
+    got_mac = mac_string(nic->mac);
+    TAP_STREQ(got_mac, mac, "%s eth%u: given MAC", node->name, index);
+  }
+  TAP_OK(nic->mac_given == (mac != NULL), "%s eth%u: mac_given", node->name,
+         index);
+}
+
+static void check_strings(GPtrArray *got, const char *const *want,
+                          const char *what) {
+  g_autofree char *got_text = join_lines(got);
+  g_autofree char *want_text = g_strjoinv("\n", (char **)want);
+
+  TAP_STREQ(got_text, want_text, "%s", what);
+}
+
+/* What the spec says a derived MAC is: 02 then SHA-256("DIR\nNODE\nINDEX"). */
+static char *derived_mac(const char *dir, const char *node, guint index) {
+  g_autoptr(GChecksum) sha = g_checksum_new(G_CHECKSUM_SHA256);
+  g_autofree char *seed = g_strdup_printf("%s\n%s\n%u", dir, node, index);
+  guint8 digest[32];
+  gsize len = sizeof digest;
+  guint8 mac[6] = {0x02};
+
+  g_checksum_update(sha, (const guchar *)seed, -1);
+  g_checksum_get_digest(sha, digest, &len);
+  memcpy(mac + 1, digest, 5);
+  return mac_string(mac);
+}
+
+static void test_good_kathara(void) {
+  g_autoptr(NlLab) lab = load_good("good-kathara");
+  g_autoptr(NlLab) again = NULL;
+  g_autofree char *dir = lab_path("good-kathara");
+  g_autofree char *kernel = g_build_filename(dir, "kernels", "test-bzImage", NULL);
+  NlNode *r1, *r2, *pc1, *pc2, *mon;
+  const NlNic *r1_eth0, *r2_eth0;
+  g_autofree char *mac = NULL;
+  g_autofree char *mac_again = NULL;
+  g_autofree char *want_mac = NULL;
+  g_autofree char *other_mac = NULL;
+
+  if (!lab)
+    return;
+  TAP_STREQ(lab->dir, dir, "dir");
+  TAP_STREQ(lab->name, "ospf-basic", "LAB_NAME, quotes removed");
+  TAP_STREQ(lab->description, "Two routers running OSPF between two LANs",
+            "LAB_DESCRIPTION");
+  TAP_STREQ(lab->version, "1.0", "LAB_VERSION, unquoted");
+  TAP_STREQ(lab->author, "Netlab Tests", "LAB_AUTHOR, single quotes removed");
+  TAP_STREQ(lab->email, "tests@example.org", "LAB_EMAIL");
+  TAP_STREQ(lab->web, "https://example.org/labs/ospf-basic", "LAB_WEB");
+  TAP_STREQ(lab->append, "console=ttyS0 quiet", "LAB_APPEND");
+  TAP_OK(lab->kernel == NULL, "no LAB_KERNEL");
+
+  TAP_OK(lab->nodes->len == 5, "5 nodes (got %u)", lab->nodes->len);
+  if (lab->nodes->len != 5)
+    return;
+  r1 = g_ptr_array_index(lab->nodes, 0);
+  r2 = g_ptr_array_index(lab->nodes, 1);
+  pc1 = g_ptr_array_index(lab->nodes, 2);
+  pc2 = g_ptr_array_index(lab->nodes, 3);
+  mon = g_ptr_array_index(lab->nodes, 4);
+  TAP_STREQ(r1->name, "r1", "first mentioned first");
+  TAP_STREQ(r2->name, "r2", "node 2");
+  TAP_STREQ(pc1->name, "pc1", "node 3");
+  TAP_STREQ(pc2->name, "pc2", "node 4");
+  TAP_STREQ(mon->name, "mon", "a node with options only is a node");
+  TAP_OK(nl_lab_find_node(lab, "pc2") == pc2, "find_node");
+  TAP_OK(nl_lab_find_node(lab, "nope") == NULL, "find_node, unknown");
+  TAP_OK(r1->loc.line == 10 && r1->loc.file == lab->conf_path,
+         "r1 first mentioned at lab.conf:10");
+
+  TAP_OK(r1->nics->len == 2, "r1: 2 nics");
+  check_nic(r1, 0, "A", NULL);
+  check_nic(r1, 1, "B", "02:42:ac:11:00:02");
+  TAP_OK(r1->mem_mib == 256, "r1: 256m");
+  TAP_OK(r1->cpus == 2, "r1: 2 cpus");
+  check_strings(r1->sysctl,
+                (const char *const[]){"net.ipv4.ip_forward=1",
+                                      "net.ipv6.conf.all.forwarding=1", NULL},
+                "r1: sysctls in order");
+  check_strings(r1->exec,
+                (const char *const[]){"ip link set eth0 up", "echo r1 ready",
+                                      NULL},
+                "r1: execs in order");
+  TAP_OK(r1->env->len == 0 && r1->deps->len == 0, "r1: no env, no deps");
+  TAP_OK(r1->kernel == NULL && r1->append == NULL, "r1: lab's kernel");
+
+  TAP_OK(r2->nics->len == 2, "r2: 2 nics");
+  check_nic(r2, 0, "B", NULL);
+  check_nic(r2, 1, "C", NULL);
+  TAP_OK(r2->mem_mib == 1024, "r2: 1G is 1024 MiB");
+  TAP_OK(r2->cpus == 0, "r2: default cpus");
+  TAP_STREQ(r2->kernel, kernel, "r2: kernel resolved against the lab dir");
+  TAP_STREQ(r2->append, "nokaslr", "r2: append");
+  check_strings(r2->env, (const char *const[]){"ROLE=core", "DEBUG=1", NULL},
+                "r2: env in order");
+
+  check_nic(pc1, 0, "A", NULL);
+  check_strings(pc1->deps, (const char *const[]){"r1", NULL}, "pc1: deps");
+  check_nic(pc2, 0, "C", NULL);
+  TAP_OK(pc2->mem_mib == 128, "pc2: a bare number is MiB");
+  check_strings(pc2->deps, (const char *const[]){"r2", "r1", NULL},
+                "pc2: deps in order");
+  TAP_OK(mon->nics->len == 0 && mon->mem_mib == 512, "mon: no nic, 512M");
+
+  check_strings(lab->lans, (const char *const[]){"A", "B", "C", NULL},
+                "lans sorted, unique");
+
+  /* Derived MACs: as specified, and the same on every load. */
+  r1_eth0 = g_ptr_array_index(r1->nics, 0);
+  r2_eth0 = g_ptr_array_index(r2->nics, 0);
+  mac = mac_string(r1_eth0->mac);
+  want_mac = derived_mac(dir, "r1", 0);
+  other_mac = mac_string(r2_eth0->mac);
+  TAP_OK(r1_eth0->mac[0] == 0x02, "derived MAC: locally administered unicast");
+  TAP_STREQ(mac, want_mac, "derived MAC: 02 + SHA-256 of dir, node, index");
+  TAP_OK(strcmp(mac, other_mac) != 0, "derived MACs differ between nodes");
+  again = nl_lab_load(dir, NULL, NULL);
+  TAP_OK(again != NULL, "loads again, warnings dropped");
+  if (again) {
+    NlNode *r1_again = nl_lab_find_node(again, "r1");
+    mac_again = mac_string(((NlNic *)g_ptr_array_index(r1_again->nics, 0))->mac);
+    TAP_STREQ(mac_again, mac, "derived MAC: stable across loads");
+  }
+}
+
+static void test_good_minimal(void) {
+  g_autoptr(NlLab) lab = load_good("good-minimal");
+  g_autofree char *kernel =
+      g_build_filename(labs_dir, "good-kathara", "kernels", "test-bzImage", NULL);
+  NlNode *solo;
+
+  if (!lab)
+    return;
+  TAP_STREQ(lab->kernel, kernel, "LAB_KERNEL: relative, '..' resolved");
+  TAP_OK(lab->name == NULL && lab->append == NULL, "no LAB_NAME, LAB_APPEND");
+  solo = nl_lab_find_node(lab, "solo");
+  TAP_OK(solo && solo->mem_mib == 64 && solo->cpus == 64,
+         "limits: 64m, 64 cpus");
+  check_strings(lab->lans, (const char *const[]){"lan.2-x", "lan_1", NULL},
+                "lan names with '.', '-', '_', sorted bytewise");
+}
+
+static void test_good_warnings(void) {
+  g_autoptr(NlLab) lab = load_good("good-warnings");
+
+  if (lab)
+    TAP_OK(nl_lab_find_node(lab, "r1")->mem_mib == 256, "the last mem wins");
+}
+
+static void test_bad_lab(const char *name) {
+  g_autofree char *dir = lab_path(name);
+  g_autofree char *want = read_expected(dir, "expected");
+  g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlLab) lab = nl_lab_load(dir, warnings, &error);
+
+  TAP_OK(want != NULL, "%s has an 'expected' file", name);
+  TAP_OK(lab == NULL && g_error_matches(error, NL_ERROR, NL_ERROR_INPUT),
+         "%s fails with NL_ERROR_INPUT", name);
+  TAP_STREQ(error ? error->message : NULL, want, "%s: message", name);
+}
+
+/* g_ptr_array_sort() passes pointers to the elements. */
+static int compare_names(gconstpointer a, gconstpointer b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_bad_labs(void) {
+  g_autoptr(GDir) dir = g_dir_open(labs_dir, 0, NULL);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+  const char *name;
+
+  while (dir && (name = g_dir_read_name(dir)))
+    if (g_str_has_prefix(name, "bad-"))
+      g_ptr_array_add(names, g_strdup(name));
+  g_ptr_array_sort(names, compare_names);
+  TAP_OK(names->len >= 14, "found %u bad labs", names->len);
+  for (guint i = 0; i < names->len; i++)
+    test_bad_lab(g_ptr_array_index(names, i));
+}
+
+static void test_not_a_lab_dir(void) {
+  g_autofree char *missing = lab_path("no-such-lab");
+  g_autofree char *file = g_build_filename(labs_dir, "good-kathara", "lab.conf", NULL);
+  g_autofree char *want_missing = g_strdup_printf("%s: no such directory", missing);
+  g_autofree char *want_file = g_strdup_printf("%s: not a directory", file);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) error2 = NULL;
+
+  TAP_OK(nl_lab_load(missing, NULL, &error) == NULL, "missing dir fails");
+  TAP_STREQ(error ? error->message : NULL, want_missing, "missing dir: message");
+  TAP_OK(nl_lab_load(file, NULL, &error2) == NULL, "a file as dir fails");
+  TAP_STREQ(error2 ? error2->message : NULL, want_file, "file as dir: message");
+}
+
+/* Last: it changes the working directory. */
+static void test_relative_dir(void) {
+  g_autofree char *want = lab_path("good-minimal");
+  g_autoptr(NlLab) lab = NULL;
+
+  TAP_OK(g_chdir(labs_dir) == 0, "chdir to the labs");
+  lab = nl_lab_load("./good-minimal/", NULL, NULL);
+  TAP_STREQ(lab ? lab->dir : NULL, want, "a relative dir is made absolute");
+}
+
+static void test_util(const char *tmp) {
+  g_autofree char *path = g_build_filename(tmp, "state", NULL);
+  g_autofree char *contents = NULL;
+  g_autofree char *cache = NULL;
+  g_autofree char *want_cache = g_build_filename(tmp, "cache", "netlab", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) error2 = NULL;
+  g_autofree char *resolved = NULL;
+  struct stat st;
+
+  TAP_OK(nl_write_file(path, "one", -1, 0600, NULL), "write_file");
+  TAP_OK(nl_write_file(path, "two\n", 4, 0600, NULL), "write_file replaces");
+  TAP_OK(g_file_get_contents(path, &contents, NULL, NULL) &&
+             g_str_equal(contents, "two\n"),
+         "write_file: contents");
+  TAP_OK(g_stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
+         "write_file: mode");
+  TAP_OK(!nl_write_file("/nonexistent/netlab/x", "", 0, 0600, &error) &&
+             g_error_matches(error, NL_ERROR, NL_ERROR_FAILED),
+         "write_file: NL_ERROR_FAILED");
+
+  resolved = nl_realpath(tmp, NULL);
+  TAP_STREQ(resolved, tmp, "realpath");
+  TAP_OK(nl_realpath("/nonexistent/x", &error2) == NULL, "realpath fails");
+  TAP_STREQ(error2 ? error2->message : NULL,
+            "cannot resolve '/nonexistent/x': No such file or directory",
+            "realpath: message");
+
+  cache = nl_cache_dir(NULL);
+  TAP_STREQ(cache, want_cache, "cache dir under XDG_CACHE_HOME");
+  TAP_OK(g_stat(want_cache, &st) == 0 && (st.st_mode & 0777) == 0700,
+         "cache dir created 0700");
+
+  g_remove(path);
+  g_rmdir(want_cache);
+}
+
+int main(void) {
+  const char *data = g_getenv("NETLAB_TEST_DATA");
+  g_autofree char *tmp_made = g_dir_make_tmp("netlab-test-lab-XXXXXX", NULL);
+  g_autofree char *tmp = tmp_made ? nl_realpath(tmp_made, NULL) : NULL;
+  g_autofree char *cache_home = tmp ? g_build_filename(tmp, "cache", NULL) : NULL;
+  g_autofree char *labs = NULL;
+
+  if (!data || !tmp) {
+    printf("Bail out! NETLAB_TEST_DATA unset or no temporary directory\n");
+    return 1;
+  }
+  /* Before anything asks GLib for the cache dir: it reads this only once. */
+  g_setenv("XDG_CACHE_HOME", cache_home, TRUE);
+  labs = g_build_filename(data, "lab", NULL);
+  labs_dir = nl_realpath(labs, NULL);
+  if (!labs_dir) {
+    printf("Bail out! no %s\n", labs);
+    return 1;
+  }
+
+  test_good_kathara();
+  test_good_minimal();
+  test_good_warnings();
+  test_bad_labs();
+  test_not_a_lab_dir();
+  test_util(tmp);
+  test_relative_dir();
+
+  g_rmdir(cache_home);
+  g_rmdir(tmp);
+  g_free(labs_dir);
+  return tap_done();
+}
