@@ -221,14 +221,14 @@ static void created(GObject *src, GAsyncResult *res, gpointer data) {
     fail(up, vm, "%s", error->message);
     return;
   }
-  if (up->error) return; /* torn down anyway */
+  vm->phase = VM_BOOTING;
+  if (up->error) return; /* being torn down */
   vm->ctl_fd = connect_unix(vm->paths.ctl);
   if (vm->ctl_fd < 0) {
     fail(up, vm, "cannot connect to the control socket of '%s' (%s): %s",
          vm->node->name, vm->paths.ctl, g_strerror(errno));
     return;
   }
-  vm->phase = VM_BOOTING;
   vm->ctl_buf = g_string_new(NULL);
   vm->ctl_watch = g_unix_fd_add(vm->ctl_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_ctl, vm);
   draw(up, vm);

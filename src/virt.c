@@ -186,6 +186,10 @@ static int domain_pid(const NlVirt *v, const char *name) {
   return g_file_get_contents(path, &text, NULL, NULL) ? atoi(text) : 0;
 }
 
+static int by_name(gconstpointer a, gconstpointer b) {
+  return strcmp((*(NlDomainInfo *const *)a)->name, (*(NlDomainInfo *const *)b)->name);
+}
+
 GPtrArray *nl_virt_list(NlVirt *v, const char *prefix, GError **error) {
   virDomainPtr *doms = NULL;
   int n = virConnectListAllDomains(v->conn, &doms, 0);
@@ -209,6 +213,7 @@ GPtrArray *nl_virt_list(NlVirt *v, const char *prefix, GError **error) {
     virDomainFree(doms[i]);
   }
   free(doms);
+  g_ptr_array_sort(out, by_name);
   return out;
 }
 

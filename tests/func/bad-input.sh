@@ -1,2 +1,43 @@
 #!/bin/sh
-echo 1..0
+# Every broken lab of tests/data/lab/bad-* through the real binary: status 2,
+# the exact "netlab: FILE:LINE: ..." lines, and nothing started or created.
+. "$(dirname "$0")/lib.sh"
+
+before=$(ls /run/netlab "${XDG_RUNTIME_DIR:-/nonexistent}/netlab" "/tmp/netlab-$(id -u)" 2>/dev/null | sort)
+for src in "$NETLAB_SRC"/tests/data/lab/bad-*; do
+  name=${src##*/}
+  lab=$tmp/$name
+  cp -r "$src" "$lab"
+  "$NETLAB" up "$lab" >"$tmp/out" 2>"$tmp/all"
+  rc=$?
+  grep -v '^netlab: warning: ' "$tmp/all" >"$tmp/err"
+  sed "s|@DIR@|$lab|g; s|^|netlab: |" "$lab/expected" >"$tmp/want"
+  [ $rc -eq 2 ] && cmp -s "$tmp/err" "$tmp/want"
+  ok $? "$name: status 2 ($rc) and the exact message"
+  cmp -s "$tmp/err" "$tmp/want" || diff "$tmp/want" "$tmp/err" | diag
+  [ -z "$(procs_of "$lab")" ] && [ ! -e "$lab/.netlab" ]
+  ok $? "$name: nothing started, nothing written in the lab"
+done
+after=$(ls /run/netlab "${XDG_RUNTIME_DIR:-/nonexistent}/netlab" "/tmp/netlab-$(id -u)" 2>/dev/null | sort)
+[ "$before" = "$after" ]
+ok $? "no state directory was created"
+
+"$NETLAB" up "$tmp/no-such-lab" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "no-such-lab" "$tmp/err"
+ok $? "a lab directory that does not exist: status 2, named"
+"$NETLAB" up --accel fast "$tmp" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "accel" "$tmp/err"
+ok $? "an unknown --accel value: status 2"
+"$NETLAB" frobnicate >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "unknown command 'frobnicate'" "$tmp/err"
+ok $? "an unknown command: status 2"
+
+# A warning names file and line and starts the lab all the same.
+w=$(copy_lab hello "$tmp/warn")
+echo 'r1[image]="kathara/frr"' >>"$w/lab.conf"
+"$NETLAB" up "$w" >/dev/null 2>"$tmp/err"
+ok $? "a lab with an option netlab ignores still comes up"
+grep -q "^netlab: warning: $w/lab.conf:[0-9]*: option 'image' of 'r1' is ignored by netlab" "$tmp/err"
+ok $? "and the warning names file and line"
+"$NETLAB" down "$w" >/dev/null 2>&1
+finish

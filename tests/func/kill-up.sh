@@ -1,2 +1,46 @@
 #!/bin/sh
-echo 1..0
+# `up` killed with -9 while VMs boot, then `down`: nothing may be left. Also
+# `up` interrupted with Ctrl-C tears down what it started by itself.
+. "$(dirname "$0")/lib.sh"
+
+wait_for_qemu() { # LAB: until a QEMU of LAB runs (at most 60 s)
+  for _ in $(seq 600); do
+    sd=$(ls -d /run/netlab/* "${XDG_RUNTIME_DIR:-/nonexistent}"/netlab/* /tmp/netlab-"$(id -u)"/* 2>/dev/null |
+      while read -r d; do [ "$(cat "$d/lab" 2>/dev/null)" = "$1" ] && echo "$d"; done)
+    [ -n "$sd" ] && ls "$sd"/run/qemu/*.pid >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+lab=$(copy_lab hello "$tmp/k")
+"$NETLAB" up "$lab" >"$tmp/up.out" 2>&1 &
+up=$!
+wait_for_qemu "$lab"
+ok $? "a QEMU of the lab started"
+kill -9 $up
+wait $up 2>/dev/null
+[ -n "$(procs_of "$sd")" ]
+ok $? "after kill -9 of up, its VMs and switch are still there ($(procs_of "$sd" | wc -l) processes)"
+"$NETLAB" down "$lab" >"$tmp/down.out" 2>&1
+ok $? "netlab down"
+diag <"$tmp/down.out"
+left=$(procs_of "$sd")
+[ -z "$left" ]
+ok $? "no QEMU or vde_switch left ($left)"
+[ ! -e "$sd" ]
+ok $? "no state directory left"
+
+lab2=$(copy_lab hello "$tmp/i")
+"$NETLAB" up "$lab2" >"$tmp/up2.out" 2>&1 &
+up=$!
+wait_for_qemu "$lab2"
+kill -INT $up
+wait $up
+rc=$?
+[ $rc -ne 0 ] && grep -q interrupted "$tmp/up2.out"
+ok $? "Ctrl-C makes up fail ($rc) and say so"
+diag <"$tmp/up2.out"
+[ -z "$(procs_of "$sd")" ] && [ ! -e "$sd" ]
+ok $? "and it leaves no process and no state directory"
+finish

@@ -1,2 +1,57 @@
 #!/bin/sh
-echo 1..0
+# labs/hello up, r1 reaches r2, status, a second lab with the same node names
+# beside it, the lock, and a down that leaves nothing behind.
+. "$(dirname "$0")/lib.sh"
+
+a=$(copy_lab hello "$tmp/a")
+"$NETLAB" up "$a" >"$tmp/up.out" 2>&1
+ok $? "netlab up labs/hello"
+diag <"$tmp/up.out"
+
+grep -qx 'r1 reached r2' "$a/.netlab/ping.r1" 2>/dev/null
+ok $? "r1's startup script reached r2 (checked through /hostlab)"
+
+"$NETLAB" status --json "$a" >"$tmp/status.json"
+ok $? "status --json"
+n=$(grep -c '"domain": .*"state": "running", "pid": [1-9]' "$tmp/status.json")
+[ "$n" -eq 2 ]
+ok $? "status shows both VMs running with a QEMU pid ($n)"
+"$NETLAB" ps -d "$a" | grep -q '^r1 .*running'
+ok $? "'ps -d LABDIR' is status, in text"
+sd=$(state_dir "$a")
+[ -n "$sd" ] && [ "$(stat -c %a "$sd")" = 700 ]
+ok $? "state directory $sd has mode 0700"
+
+grep -q 'netlab: r1 is ready' "$a/.netlab/logs/r1.console.log"
+ok $? "r1's console is logged"
+
+"$NETLAB" up "$a" >"$tmp/again.out" 2>&1
+rc=$?
+[ $rc -ne 0 ] && grep -q 'already up' "$tmp/again.out"
+ok $? "a second up of a running lab is refused (status $rc)"
+diag <"$tmp/again.out"
+
+b=$(copy_lab hello "$tmp/b")
+"$NETLAB" up -d "$b" >"$tmp/up-b.out" 2>&1
+ok $? "a second lab with the same node names comes up beside the first"
+grep -qx 'r1 reached r2' "$b/.netlab/ping.r1" 2>/dev/null
+ok $? "and its r1 reaches its own r2"
+sdb=$(state_dir "$b")
+[ -n "$sdb" ] && [ "$sdb" != "$sd" ]
+ok $? "each lab has its own state directory"
+
+"$NETLAB" down "$a" >/dev/null 2>&1
+ok $? "netlab down"
+[ -z "$(procs_of "$sd")" ]
+ok $? "no QEMU or vde_switch of the lab is left"
+[ ! -e "$sd" ]
+ok $? "the state directory is gone"
+[ "$("$NETLAB" status --json "$b" | grep -c '"domain": .*"state": "running", "pid": [1-9]')" -eq 2 ]
+ok $? "the other lab still runs"
+"$NETLAB" down "$a" >/dev/null 2>&1
+ok $? "down again is harmless"
+
+"$NETLAB" down "$b" >/dev/null 2>&1
+[ -z "$(procs_of "$sdb")" ] && [ ! -e "$sdb" ]
+ok $? "the second lab is down too, with nothing left"
+finish

@@ -1,0 +1,62 @@
+# Shared by the functional tests: TAP output, a private copy of a lab, and a
+# teardown that runs whatever happens (NETLAB_KEEP=1 keeps the lab for a look).
+# Each test boots real VMs with the real QEMU, vde_switch and libvirt.
+set -u
+
+: "${NETLAB:?set by meson: the netlab binary}"
+: "${NETLAB_SRC:?set by meson: the source tree}"
+
+tap_n=0
+tap_failed=0
+ok() { # ok CONDITION-STATUS DESCRIPTION
+  tap_n=$((tap_n + 1))
+  if [ "$1" -eq 0 ]; then
+    echo "ok $tap_n - $2"
+  else
+    echo "not ok $tap_n - $2"
+    tap_failed=$((tap_failed + 1))
+  fi
+}
+diag() { sed 's/^/# /'; }
+
+tmp=$(mktemp -d /tmp/netlab-test.XXXXXX)
+chmod 755 "$tmp"
+labs_up=""
+cleanup() {
+  if [ "${NETLAB_KEEP:-}" = 1 ]; then
+    echo "# kept: $tmp ($labs_up)"
+    return
+  fi
+  for l in $labs_up; do "$NETLAB" down "$l" >/dev/null 2>&1; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# copy_lab NAME [DEST]: a private copy of labs/NAME, so that tests never share
+# a state directory with each other or with a user's lab.
+copy_lab() {
+  dest=${2:-$tmp/$1}
+  cp -r "$NETLAB_SRC/labs/$1" "$dest"
+  rm -rf "$dest/.netlab"
+  labs_up="$labs_up $dest"
+  echo "$dest"
+}
+
+# state_dir LAB: where `netlab status --json` says the lab's state lives.
+state_dir() {
+  "$NETLAB" status --json "$1" | sed -n 's/.*"state_dir": "\([^"]*\)".*/\1/p'
+}
+
+# procs_of DIR: pids of live processes whose command line names DIR/.
+procs_of() {
+  for p in /proc/[0-9]*; do
+    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$1/" || continue
+    grep -q '^State:.*Z' "$p/status" 2>/dev/null && continue
+    echo "${p#/proc/}"
+  done
+}
+
+finish() {
+  echo "1..$tap_n"
+  [ "$tap_failed" -eq 0 ]
+}
