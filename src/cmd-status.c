@@ -34,7 +34,7 @@ static GPtrArray *lans_of(const char *statedir) {
   while (d && (n = g_dir_read_name(d)))
     if (g_str_has_suffix(n, ".pid"))
       g_ptr_array_add(lans, g_strndup(n, strlen(n) - 4));
-  g_ptr_array_sort(lans, (GCompareFunc)g_strcmp0);
+  g_ptr_array_sort(lans, nl_strv_cmp);
   return lans;
 }
 

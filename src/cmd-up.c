@@ -50,10 +50,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
 
   g_autofree char *labdir = nl_cmd_labdir(d, argc, argv, error);
   if (!labdir) return -1;
-  g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
-  g_autoptr(NlLab) lab = nl_lab_load(labdir, warnings, error);
-  for (guint i = 0; i < warnings->len; i++)
-    fprintf(stderr, "netlab: warning: %s\n", (char *)warnings->pdata[i]);
+  g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
   if (!lab) return -1;
 
   g_autoptr(NlState) st = nl_state_for(labdir, error);

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -31,4 +32,20 @@ char *nl_cmd_labdir(const char *d_opt, int argc, char **argv, GError **error) {
   char *abs = nl_realpath(dir, &local);
   if (!abs) g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s", local->message);
   return abs;
+}
+
+char *nl_cmd_vm_labdir(const char *dir_opt, GError **error) {
+  const char *dir = dir_opt ? dir_opt : g_getenv("NETLAB_LAB");
+  g_autoptr(GError) local = NULL;
+  char *abs = nl_realpath(dir && *dir ? dir : ".", &local);
+  if (!abs) g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s", local->message);
+  return abs;
+}
+
+NlLab *nl_cmd_load_lab(const char *labdir, GError **error) {
+  g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+  NlLab *lab = nl_lab_load(labdir, warnings, error);
+  for (guint i = 0; i < warnings->len; i++)
+    fprintf(stderr, "netlab: warning: %s\n", (char *)warnings->pdata[i]);
+  return lab;
 }

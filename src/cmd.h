@@ -19,10 +19,25 @@ typedef struct {
 extern const NlCmd nl_cmd_up;
 extern const NlCmd nl_cmd_down;
 extern const NlCmd nl_cmd_status;
+extern const NlCmd nl_cmd_exec;
+extern const NlCmd nl_cmd_test;
+extern const NlCmd nl_cmd_console;
+extern const NlCmd nl_cmd_gdb;
+extern const NlCmd nl_cmd_monitor;
+extern const NlCmd nl_cmd_tmux;
 
 /* The lab directory as every command finds it: -d DIR, else the first
  * positional argument, else the current directory; made absolute. */
 char *nl_cmd_labdir(const char *d_opt, int argc, char **argv, GError **error);
+
+/* The lab of a command whose positional argument is a VM: -d/--dir DIR,
+ * else $NETLAB_LAB (set by `netlab test` for a lab's tests), else the
+ * current directory; made absolute. */
+char *nl_cmd_vm_labdir(const char *dir_opt, GError **error);
+
+/* Reads the lab in LABDIR, printing its warnings to stderr. */
+#include "lab.h"
+NlLab *nl_cmd_load_lab(const char *labdir, GError **error);
 
 /* Parses ARGV with ENTRIES for command NAME, with ARGS describing the
  * positional arguments in --help. */

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "agent-proto.h"
+
 void nl_vm_paths_init(NlVmPaths *p, const char *statedir, const char *labdir,
                       const char *node) {
   p->dir = g_build_filename(statedir, "vm", node, NULL);
@@ -9,6 +11,7 @@ void nl_vm_paths_init(NlVmPaths *p, const char *statedir, const char *labdir,
   p->console = g_build_filename(p->dir, "console.sock", NULL);
   p->ctl = g_build_filename(p->dir, "ctl.sock", NULL);
   p->gdb = g_build_filename(p->dir, "gdb.sock", NULL);
+  p->serial1 = g_build_filename(p->dir, "serial1.sock", NULL);
   g_autofree char *logname = g_strconcat(node, ".console.log", NULL);
   p->log = g_build_filename(labdir, ".netlab", "logs", logname, NULL);
 }
@@ -19,6 +22,7 @@ void nl_vm_paths_clear(NlVmPaths *p) {
   g_free(p->console);
   g_free(p->ctl);
   g_free(p->gdb);
+  g_free(p->serial1);
   g_free(p->log);
   memset(p, 0, sizeof(*p));
 }
@@ -38,7 +42,8 @@ char *nl_domain_cmdline(const NlLab *lab, const NlNode *node) {
       /* Without it the TSC is distrusted under TCG and the clock falls back
        * to jiffies after ~10 s. */
       "tsc=reliable "
-      "8250.nr_uarts=1 "
+      /* ttyS1 carries gdbserver's protocol for `netlab gdb --serial`. */
+      "8250.nr_uarts=2 "
       /* Symbols from vmlinux must match for `netlab gdb`. */
       "nokaslr net.ifnames=0 rdinit=/init");
   if (lab->append) g_string_append_printf(s, " %s", lab->append);
@@ -143,10 +148,22 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
   g_string_append(x, "'/>\n      <log file='");
   esc(x, p.log);
   g_string_append(x, "' append='off'/>\n      <target port='0'/>\n    </serial>\n");
+  /* No log: a binary protocol (gdbserver's) is what runs on it. */
+  g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");
+  esc(x, p.serial1);
+  g_string_append(x, "'/>\n      <target port='1'/>\n    </serial>\n");
   g_string_append(x, "    <channel type='unix'>\n      <source mode='bind' path='");
   esc(x, p.ctl);
   g_string_append(x, "'/>\n      <target type='virtio' name='netlab.ctl'/>\n"
-                     "    </channel>\n  </devices>\n");
+                     "    </channel>\n");
+  for (int i = 0; i < NLA_PORTS; i++) {
+    g_autofree char *sock = g_strdup_printf("%s/agent-%d.sock", p.dir, i);
+    g_string_append(x, "    <channel type='unix'>\n      <source mode='bind' path='");
+    esc(x, sock);
+    g_string_append_printf(x, "'/>\n      <target type='virtio' name='netlab.agent.%d'/>\n"
+                              "    </channel>\n", i);
+  }
+  g_string_append(x, "  </devices>\n");
 
   /* libvirt has no VDE interface type: the NICs and the GDB stub go to QEMU
    * directly. */
@@ -170,7 +187,8 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
   return g_string_free(x, FALSE);
 }
 
-GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared) {
+GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared,
+                          const char *agent) {
   GHashTable *files = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
   GString *sh = g_string_new(NULL);
   g_autofree char *qname = g_shell_quote(node->name);
@@ -180,7 +198,8 @@ GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared) {
     nl_mac_format(((NlNic *)node->nics->pdata[i])->mac, mac);
     g_string_append_printf(sh, "%s%s", i ? " " : "", mac);
   }
-  g_string_append(sh, "'\n");
+  g_autofree char *qagent = g_shell_quote(agent);
+  g_string_append_printf(sh, "'\nNL_AGENT=%s\n", qagent);
   for (guint i = 0; i < node->env->len; i++) {
     const char *kv = node->env->pdata[i];
     const char *eq = strchr(kv, '=');

@@ -12,6 +12,8 @@ typedef struct {
   char *console;  /* STATE/vm/NODE/console.sock: ttyS0 */
   char *ctl;      /* STATE/vm/NODE/ctl.sock: virtio-serial port netlab.ctl */
   char *gdb;      /* STATE/vm/NODE/gdb.sock: QEMU's GDB stub */
+  char *serial1;  /* STATE/vm/NODE/serial1.sock: ttyS1, for gdbserver */
+  /* the agent's session ports: STATE/vm/NODE/agent-N.sock, N < NLA_PORTS */
   char *log;      /* LABDIR/.netlab/logs/NODE.console.log */
 } NlVmPaths;
 
@@ -45,5 +47,7 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
 
 /* The node's configuration for templates/stage2, as files: name -> content.
  * node.sh (sourced: NL_NAME, NL_MACS, the env lines exported), sysctl and exec
- * (one per line), mounts (which optional shares exist). */
-GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared);
+ * (one per line), mounts (which optional shares exist). AGENT is the path of
+ * netlab-agent, which the guest runs from the shared root. */
+GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared,
+                          const char *agent);

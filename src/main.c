@@ -9,7 +9,9 @@
 
 #include "config.h"
 
-static const NlCmd *const commands[] = {&nl_cmd_up, &nl_cmd_down, &nl_cmd_status};
+static const NlCmd *const commands[] = {&nl_cmd_up, &nl_cmd_down, &nl_cmd_status,
+                                        &nl_cmd_exec, &nl_cmd_console, &nl_cmd_gdb,
+                                        &nl_cmd_monitor, &nl_cmd_tmux, &nl_cmd_test};
 
 static void usage(FILE *f) {
   fprintf(f, "usage: netlab [--connect URI] COMMAND [ARGS...]\n\ncommands:\n");
@@ -71,7 +73,8 @@ int main(int argc, char **argv) {
   int rc = cmd->run(argc - i, argv + i, &g, &error);
   if (rc < 0) {
     print_error(error);
-    return g_error_matches(error, NL_ERROR, NL_ERROR_INPUT) ? 2 : 1;
+    if (error->domain == NL_ERROR && error->code >= NL_ERROR_INPUT) return error->code;
+    return 1;
   }
   return rc;
 }

@@ -332,13 +332,14 @@ static gboolean check_sock_path(const char *path, GError **error) {
 }
 
 static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
-                                 gboolean have_shared, GError **error) {
+                                 gboolean have_shared, const char *agent,
+                                 GError **error) {
   if (g_mkdir_with_parents(p->conf, 0700) != 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", p->conf,
                 g_strerror(errno));
     return FALSE;
   }
-  g_autoptr(GHashTable) files = nl_guest_conf(node, have_shared);
+  g_autoptr(GHashTable) files = nl_guest_conf(node, have_shared, agent);
   GHashTableIter it;
   gpointer name, text;
   g_hash_table_iter_init(&it, files);
@@ -349,8 +350,24 @@ static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
   return TRUE;
 }
 
+/* netlab-agent sits beside netlab in the build tree, or where it is installed. */
+static char *agent_path(GError **error) {
+  g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+  g_autofree char *dir = self ? g_path_get_dirname(self) : NULL;
+  g_autofree char *beside = dir ? g_build_filename(dir, "netlab-agent", NULL) : NULL;
+  if (beside && g_file_test(beside, G_FILE_TEST_IS_EXECUTABLE))
+    return g_steal_pointer(&beside);
+  if (g_file_test(NETLAB_AGENT_INSTALLED, G_FILE_TEST_IS_EXECUTABLE))
+    return g_strdup(NETLAB_AGENT_INSTALLED);
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+              "netlab-agent is neither beside netlab nor at %s", NETLAB_AGENT_INSTALLED);
+  return NULL;
+}
+
 gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
                    GError **error) {
+  g_autofree char *agent = agent_path(error);
+  if (!agent) return FALSE;
   gboolean kvm = FALSE;
   g_autofree char *why = NULL;
   if (!nl_accel_pick(o->accel, &kvm, &why, error)) return FALSE;
@@ -423,7 +440,7 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
     if (!check_sock_path(vm->paths.console, error) ||
         !check_sock_path(vm->paths.ctl, error) ||
         !check_sock_path(vm->paths.gdb, error) ||
-        !write_guest_conf(node, &vm->paths, have_shared, error))
+        !write_guest_conf(node, &vm->paths, have_shared, agent, error))
       goto out;
   }
 

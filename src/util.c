@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 G_DEFINE_QUARK(netlab-error-quark, nl_error)
 
@@ -45,4 +46,8 @@ char *nl_cache_dir(GError **error) {
     return NULL;
   }
   return g_steal_pointer(&dir);
+}
+
+int nl_strv_cmp(gconstpointer a, gconstpointer b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
 }

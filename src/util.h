@@ -4,10 +4,14 @@
 #include <glib.h>
 
 /* Exit codes follow the error code: NL_ERROR_INPUT is a usage or topology
- * error (exit 2), everything else an operation that failed (exit 1). */
+ * error (exit 2), NL_ERROR_EXEC exits 125, everything else an operation that
+ * failed (exit 1). */
 typedef enum {
   NL_ERROR_FAILED = 1,
   NL_ERROR_INPUT = 2,
+  /* `exec` returns the remote command's status, so netlab's own failures
+   * there use 125, as docker exec does. */
+  NL_ERROR_EXEC = 125,
 } NlErrorCode;
 
 #define NL_ERROR (nl_error_quark())
@@ -19,6 +23,9 @@ gboolean nl_write_file(const char *path, const char *contents, gssize len,
 
 /* Returns the absolute, symlink-free form of PATH, or NULL with an error. */
 char *nl_realpath(const char *path, GError **error);
+
+/* For g_ptr_array_sort() of strings: it passes pointers to the elements. */
+int nl_strv_cmp(gconstpointer a, gconstpointer b);
 
 /* Per-user cache directory for netlab (kernels, initramfs, libvirt's
  * capabilities), created on demand: $XDG_CACHE_HOME/netlab. */

@@ -1,6 +1,7 @@
 #include "virt.h"
 
 #include <libvirt/libvirt.h>
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 #include <string.h>
 #include <unistd.h>
@@ -227,4 +228,20 @@ gboolean nl_virt_destroy(NlVirt *v, const char *name, GError **error) {
   g_autofree char *what = g_strdup_printf("cannot stop VM '%s'", name);
   set_virt_error(error, what);
   return FALSE;
+}
+
+char *nl_virt_hmp(NlVirt *v, const char *name, const char *command, GError **error) {
+  g_autoptr(NlDomain) dom = virDomainLookupByName(v->conn, name);
+  char *out = NULL;
+  if (!dom || virDomainQemuMonitorCommand(dom, command, &out,
+                                          VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP) < 0) {
+    g_autofree char *what =
+        g_strdup_printf("cannot run '%s' in the monitor of VM '%s'", command, name);
+    set_virt_error(error, what);
+    return NULL;
+  }
+  /* libvirt allocates with malloc; callers free with g_free. */
+  char *text = g_strdup(out);
+  free(out);
+  return text;
 }

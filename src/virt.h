@@ -32,6 +32,10 @@ GPtrArray *nl_virt_list(NlVirt *v, const char *prefix, GError **error);
  * that is already gone is not an error. */
 gboolean nl_virt_destroy(NlVirt *v, const char *name, GError **error);
 
+/* Runs COMMAND in the QEMU human monitor (HMP) of domain NAME and returns
+ * its output, as `virsh qemu-monitor-command --hmp` does. */
+char *nl_virt_hmp(NlVirt *v, const char *name, const char *command, GError **error);
+
 /* The domain name for NODE: the node's own name in an embedded root, which
  * belongs to one lab; "netlab-<lab id>-<node>" on a shared libvirt. */
 char *nl_domain_name(const NlVirt *v, const char *lab_id, const char *node);

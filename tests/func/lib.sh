@@ -17,7 +17,7 @@ ok() { # ok CONDITION-STATUS DESCRIPTION
     tap_failed=$((tap_failed + 1))
   fi
 }
-diag() { sed 's/^/# /'; }
+diag() { sed -e 's/^/# /' -e '$a\'; }
 
 tmp=$(mktemp -d /tmp/netlab-test.XXXXXX)
 chmod 755 "$tmp"

@@ -59,9 +59,10 @@ int main(void) {
   TAP_OK(strstr(xml2, "<name>netlab-two-12345678-r2</name>") != NULL, "domain name");
   TAP_OK(strstr(xml2, "&amp;") != NULL, "a lab path with '&' is escaped in XML");
 
-  g_autoptr(GHashTable) conf = nl_guest_conf(r1, TRUE);
+  g_autoptr(GHashTable) conf = nl_guest_conf(r1, TRUE, "/build/netlab-agent");
   TAP_STREQ(g_hash_table_lookup(conf, "node.sh"),
             "NL_NAME='r1'\nNL_MACS='52:54:00:12:34:56 02:00:00:00:00:b1'\n"
+            "NL_AGENT='/build/netlab-agent'\n"
             "export GREETING='hello world'\n", "node.sh");
   TAP_STREQ(g_hash_table_lookup(conf, "sysctl"),
             "net.ipv4.ip_forward=1\nnet.ipv6.conf.all.forwarding=1\n", "sysctl lines");

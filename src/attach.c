@@ -1,0 +1,575 @@
+#include "attach.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "lab.h"
+#include "util.h"
+
+/* As lab.conf allows: also keeps a name from walking out of the state
+ * directory. */
+static gboolean valid_node(const char *s) {
+  gsize n = strlen(s);
+  if (n == 0 || n > 30) return FALSE;
+  for (; *s; s++)
+    if (!g_ascii_islower(*s) && !g_ascii_isdigit(*s) && *s != '_') return FALSE;
+  return TRUE;
+}
+
+static gboolean check_node(const char *node, GError **error) {
+  if (valid_node(node)) return TRUE;
+  g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "'%s' is not a VM name", node);
+  return FALSE;
+}
+
+static int by_name(gconstpointer a, gconstpointer b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+GPtrArray *nl_vm_names(const NlState *st) {
+  g_autofree char *dir = nl_state_path(st, "vm");
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+  const char *n;
+  while (d && (n = g_dir_read_name(d)))
+    if (valid_node(n)) g_ptr_array_add(names, g_strdup(n));
+  g_ptr_array_sort(names, by_name);
+  return names;
+}
+
+void nl_vm_free(NlVm *vm) {
+  if (!vm) return;
+  g_free(vm->labdir);
+  g_free(vm->node);
+  nl_state_free(vm->st);
+  nl_vm_paths_clear(&vm->paths);
+  g_free(vm);
+}
+
+NlVm *nl_vm_find(const char *labdir, const char *node, GError **error) {
+  if (!check_node(node, error)) return NULL;
+  g_autoptr(NlState) st = nl_state_for(labdir, error);
+  if (!st) return NULL;
+  if (!nl_state_exists(st)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "lab '%s' is not up", labdir);
+    return NULL;
+  }
+  g_autoptr(NlVm) vm = g_new0(NlVm, 1);
+  vm->labdir = g_strdup(labdir);
+  vm->node = g_strdup(node);
+  nl_vm_paths_init(&vm->paths, st->dir, labdir, node);
+  if (!g_file_test(vm->paths.dir, G_FILE_TEST_IS_DIR)) {
+    g_autoptr(GPtrArray) names = nl_vm_names(st);
+    g_ptr_array_add(names, NULL);
+    g_autofree char *list = g_strjoinv(", ", (char **)names->pdata);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "lab '%s' has no VM '%s' (its VMs: %s)",
+                labdir, node, *list ? list : "none");
+    return NULL;
+  }
+  vm->st = g_steal_pointer(&st);
+  return g_steal_pointer(&vm);
+}
+
+int nl_unix_connect(const char *path, GError **error) {
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  g_autofree char *via = NULL;
+  int dirfd = -1;
+  if (strlen(path) >= sizeof sa.sun_path) {
+    /* As conmon does: reach the socket through its directory's fd, whose
+     * /proc path is short, however deep the directory is. */
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", dir,
+                  g_strerror(errno));
+      return -1;
+    }
+    via = g_strdup_printf("/proc/self/fd/%d/%s", dirfd, base);
+  }
+  const char *target = via ? via : path;
+  int fd = -1, rc = -1, err = ENAMETOOLONG;
+  if (strlen(target) < sizeof sa.sun_path) {
+    memcpy(sa.sun_path, target, strlen(target) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    rc = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    err = errno;
+  }
+  if (dirfd >= 0) close(dirfd);
+  if (rc != 0) {
+    if (fd >= 0) close(fd);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot connect to '%s': %s", path,
+                g_strerror(err));
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
+
+static gboolean write_all(int fd, const void *data, gsize len) {
+  const char *p = data;
+  while (len > 0) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return FALSE;
+    p += w;
+    len -= w;
+  }
+  return TRUE;
+}
+
+/* QEMU's socket chardev serves one client; a second connection waits
+ * silently in the listen queue. So attached consoles hold a lock, which
+ * holds their pid for a clear refusal or for --force to stop them. */
+static int console_lock(const NlVm *vm, gboolean force, GError **error) {
+  g_autofree char *path = g_build_filename(vm->paths.dir, "console.lock", NULL);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", path,
+                g_strerror(errno));
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char text[32] = "";
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    text[n > 0 ? n : 0] = '\0';
+    int pid = atoi(text);
+    if (!force) {
+      close(fd);
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "the console of '%s' is in use by another netlab console (pid %d): "
+                  "detach that one, or take over with --force",
+                  vm->node, pid);
+      return -1;
+    }
+    if (pid > 0) kill(pid, SIGTERM);
+    /* It restores its terminal and exits at once, unless it is stuck. */
+    gboolean got = FALSE;
+    for (int t = 0; t < 400 && !got; t++) {
+      if (t == 200 && pid > 0) kill(pid, SIGKILL);
+      got = flock(fd, LOCK_EX | LOCK_NB) == 0;
+      if (!got) g_usleep(10 * 1000);
+    }
+    if (!got) {
+      close(fd);
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "cannot take over the console of '%s' from pid %d", vm->node, pid);
+      return -1;
+    }
+  }
+  g_autofree char *me = g_strdup_printf("%d\n", (int)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, me, strlen(me), 0) < 0) {
+    /* Only informative: the lock holds without it. */
+  }
+  return fd;
+}
+
+/* After stdin ends, console output is read until it is quiet this long,
+ * or for DRAIN_MAX_US at most (a command piped in may print forever). */
+#define QUIET_US (500 * 1000)
+#define DRAIN_MAX_US (5 * 1000 * 1000)
+/* Input not yet taken by QEMU, which reads only as fast as the guest's UART
+ * drains; past this much, stdin waits. */
+#define TOSOCK_MAX (64 * 1024)
+#define ESCAPE 0x1d /* Ctrl-] */
+
+typedef enum { END_ESCAPE, END_INPUT, END_CLOSED, END_SIGNAL, END_OUTPUT } End;
+
+typedef struct {
+  int sock, sigfd;
+  gboolean tty;
+  struct signalfd_siginfo sig;
+} Relay;
+
+static End relay(Relay *r, GError **error) {
+  g_autoptr(GByteArray) tosock = g_byte_array_new();
+  gboolean in_open = TRUE, escaped = FALSE;
+  gint64 drain_start = 0, last_out = 0;
+  char buf[8192];
+  for (;;) {
+    int timeout = -1;
+    if (!in_open && tosock->len == 0) {
+      gint64 now = g_get_monotonic_time();
+      if (!drain_start) drain_start = last_out = now;
+      gint64 left = MIN(last_out + QUIET_US, drain_start + DRAIN_MAX_US) - now;
+      if (left <= 0) return END_INPUT;
+      timeout = (int)(left / 1000) + 1;
+    }
+    struct pollfd p[3] = {
+        {r->sock, POLLIN | (tosock->len ? POLLOUT : 0), 0},
+        {r->sigfd, POLLIN, 0},
+        {in_open && tosock->len < TOSOCK_MAX ? STDIN_FILENO : -1, POLLIN, 0},
+    };
+    if (poll(p, G_N_ELEMENTS(p), timeout) < 0) {
+      if (errno == EINTR) continue;
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "poll: %s", g_strerror(errno));
+      return END_CLOSED;
+    }
+    if (p[1].revents & POLLIN) {
+      if (read(r->sigfd, &r->sig, sizeof r->sig) == sizeof r->sig &&
+          r->sig.ssi_signo != SIGWINCH)
+        return END_SIGNAL;
+    }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = read(r->sock, buf, sizeof buf);
+      if (n > 0) {
+        if (!write_all(STDOUT_FILENO, buf, n)) return END_OUTPUT;
+        last_out = g_get_monotonic_time();
+      } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        return END_CLOSED;
+      }
+    }
+    if ((p[0].revents & POLLOUT) && tosock->len) {
+      ssize_t n = write(r->sock, tosock->data, tosock->len);
+      if (n > 0) g_byte_array_remove_range(tosock, 0, n);
+      else if (n < 0 && errno != EAGAIN && errno != EINTR) return END_CLOSED;
+    }
+    if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+      if (n > 0) {
+        const char *esc = r->tty ? memchr(buf, ESCAPE, n) : NULL;
+        if (esc) {
+          n = esc - buf;
+          escaped = TRUE;
+        }
+        g_byte_array_append(tosock, (guint8 *)buf, n);
+      } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        in_open = FALSE;
+        /* A terminal that hangs up is gone: nothing to wait for. */
+        if (r->tty) return END_INPUT;
+      }
+    }
+    if (escaped) {
+      /* What was typed before the escape still goes, if QEMU takes it now. */
+      if (tosock->len && write(r->sock, tosock->data, tosock->len) < 0) {
+        /* Detaching anyway. */
+      }
+      return END_ESCAPE;
+    }
+  }
+}
+
+gboolean nl_console_attach(const NlVm *vm, gboolean force, GError **error) {
+  int lock = console_lock(vm, force, error);
+  if (lock < 0) return FALSE;
+  g_autoptr(GError) local = NULL;
+  int sock = nl_unix_connect(vm->paths.console, &local);
+  if (sock < 0) {
+    gboolean down = errno == ECONNREFUSED || errno == ENOENT;
+    close(lock);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot attach to the console of '%s': %s%s",
+                vm->node, local->message, down ? " (is the VM running?)" : "");
+    return FALSE;
+  }
+  /* Our own fd: stdin and stdout may share theirs with the shell, so they
+   * stay blocking and are only read once poll says so. */
+  fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
+
+  /* Signals arrive as data, so the terminal is always put back. */
+  sigset_t mask, old;
+  sigemptyset(&mask);
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH};
+  for (gsize i = 0; i < G_N_ELEMENTS(sigs); i++) sigaddset(&mask, sigs[i]);
+  sigprocmask(SIG_BLOCK, &mask, &old);
+  Relay r = {.sock = sock, .sigfd = signalfd(-1, &mask, SFD_CLOEXEC)};
+
+  struct termios saved;
+  r.tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+  if (r.tty) {
+    fprintf(stderr, "Connected to %s (escape character is ^])\n", vm->node);
+    struct termios raw = saved;
+    cfmakeraw(&raw);
+    tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
+  }
+  End end = relay(&r, error);
+  if (r.tty) tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
+
+  close(r.sigfd);
+  close(sock);
+  close(lock);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  switch (end) {
+    case END_ESCAPE:
+      fputc('\n', stderr);
+      break;
+    case END_CLOSED:
+      if (error && *error) return FALSE;
+      fprintf(stderr, "%snetlab: the console of '%s' closed: the VM stopped\n",
+              r.tty ? "\n" : "", vm->node);
+      break;
+    case END_SIGNAL:
+      if (r.sig.ssi_signo == SIGTERM)
+        fprintf(stderr, "%snetlab: detached from '%s' by pid %u (another console "
+                "took over?)\n", r.tty ? "\n" : "", vm->node, r.sig.ssi_pid);
+      break;
+    case END_INPUT:
+    case END_OUTPUT:
+      break;
+  }
+  return TRUE;
+}
+
+gboolean nl_console_log(const char *labdir, const char *node, gboolean follow,
+                        GError **error) {
+  if (!check_node(node, error)) return FALSE;
+  g_autofree char *name = g_strconcat(node, ".console.log", NULL);
+  g_autofree char *path = g_build_filename(labdir, ".netlab", "logs", name, NULL);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "no console log of '%s' in '%s' (was the lab ever up?): %s", node, labdir,
+                g_strerror(errno));
+    return FALSE;
+  }
+  struct stat st;
+  fstat(fd, &st);
+  off_t pos = 0;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n > 0) {
+      /* A closed stdout (`| head`) just ends the listing. */
+      if (!write_all(STDOUT_FILENO, buf, n)) break;
+      pos += n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || !follow) break;
+    /* A new `up` truncates the log (or a new file replaces it): start over. */
+    struct stat now;
+    if (stat(path, &now) == 0 &&
+        (now.st_ino != st.st_ino || now.st_dev != st.st_dev || now.st_size < pos)) {
+      int nfd = open(path, O_RDONLY | O_CLOEXEC);
+      if (nfd >= 0) {
+        close(fd);
+        fd = nfd;
+        fstat(fd, &st);
+        pos = 0;
+      }
+      continue;
+    }
+    /* Polling is simple and survives the file being replaced. */
+    g_usleep(200 * 1000);
+  }
+  close(fd);
+  return TRUE;
+}
+
+/* ---- kernel symbols ---- */
+
+void nl_kernel_syms_free(NlKernelSyms *k) {
+  if (!k) return;
+  g_free(k->kernel);
+  g_free(k->version);
+  g_free(k->vmlinux);
+  g_free(k->scripts);
+  g_free(k);
+}
+
+/* The command line of the QEMU that serves the GDB socket SOCK, or NULL. */
+static char **qemu_cmdline(const char *sock) {
+  g_autofree char *needle = g_strdup_printf("unix:%s,", sock);
+  g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
+  const char *n;
+  while (d && (n = g_dir_read_name(d))) {
+    int pid = atoi(n);
+    if (pid <= 0) continue;
+    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", pid);
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    if (!g_file_get_contents(path, &text, &len, NULL) || len == 0 ||
+        !memmem(text, len, needle, strlen(needle)) || nl_pid_gone(pid))
+      continue;
+    GPtrArray *args = g_ptr_array_new();
+    for (gsize i = 0; i < len; i += strlen(text + i) + 1)
+      g_ptr_array_add(args, g_strdup(text + i));
+    g_ptr_array_add(args, NULL);
+    return (char **)g_ptr_array_free(args, FALSE);
+  }
+  return NULL;
+}
+
+typedef struct {
+  gboolean elf;
+  gboolean symtab;  /* has a non-empty .symtab */
+  char *build_id;   /* hex, or NULL */
+} ElfInfo;
+
+static void elf_info_clear(ElfInfo *e) { g_free(e->build_id); }
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ElfInfo, elf_info_clear)
+
+static char *note_build_id(const guint8 *d, gsize len) {
+  gsize off = 0;
+  while (off + sizeof(Elf64_Nhdr) <= len) {
+    const Elf64_Nhdr *nh = (const Elf64_Nhdr *)(d + off);
+    gsize name = off + sizeof *nh;
+    gsize desc = name + ((nh->n_namesz + 3) & ~3u);
+    gsize next = desc + ((nh->n_descsz + 3) & ~3u);
+    if (next > len || next <= off) break;
+    if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+        memcmp(d + name, "GNU", 4) == 0) {
+      GString *hex = g_string_new(NULL);
+      for (guint i = 0; i < nh->n_descsz; i++) g_string_append_printf(hex, "%02x", d[desc + i]);
+      return g_string_free(hex, FALSE);
+    }
+    off = next;
+  }
+  return NULL;
+}
+
+/* Reads only the headers: a vmlinux with debug info is hundreds of MB. */
+static void elf_info(const char *path, ElfInfo *e) {
+  memset(e, 0, sizeof *e);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  Elf64_Ehdr eh;
+  if (pread(fd, &eh, sizeof eh, 0) == sizeof eh && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+      eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_shentsize == sizeof(Elf64_Shdr) &&
+      eh.e_shnum > 0) {
+    e->elf = TRUE;
+    g_autofree Elf64_Shdr *sh = g_new(Elf64_Shdr, eh.e_shnum);
+    gsize size = (gsize)eh.e_shnum * sizeof *sh;
+    if (pread(fd, sh, size, eh.e_shoff) == (ssize_t)size) {
+      for (guint i = 0; i < eh.e_shnum; i++) {
+        if (sh[i].sh_type == SHT_SYMTAB && sh[i].sh_size > sizeof(Elf64_Sym)) e->symtab = TRUE;
+        if (sh[i].sh_type == SHT_NOTE && !e->build_id && sh[i].sh_size < (1 << 20)) {
+          g_autofree guint8 *notes = g_malloc(sh[i].sh_size);
+          if (pread(fd, notes, sh[i].sh_size, sh[i].sh_offset) == (ssize_t)sh[i].sh_size)
+            e->build_id = note_build_id(notes, sh[i].sh_size);
+        }
+      }
+    }
+  }
+  close(fd);
+}
+
+/* The version in the kernel's banner ("Linux version 6.1.0-56-amd64 (...)"),
+ * or, for a bzImage, in its boot header. */
+static char *kernel_version(const char *path) {
+  g_autoptr(GMappedFile) m = g_mapped_file_new(path, FALSE, NULL);
+  if (!m) return NULL;
+  const char *d = g_mapped_file_get_contents(m);
+  gsize len = g_mapped_file_get_length(m);
+  if (len > 0x210 && memcmp(d + 0x202, "HdrS", 4) == 0) {
+    gsize off = 0x200 + ((guint8)d[0x20e] | (guint8)d[0x20f] << 8);
+    gsize n = 0;
+    while (off + n < len && n < 64 && d[off + n] > ' ' && d[off + n] < 127) n++;
+    return n ? g_strndup(d + off, n) : NULL;
+  }
+  static const char tag[] = "Linux version ";
+  for (const char *p = d; (p = memmem(p, len - (p - d), tag, sizeof tag - 1));
+       p += sizeof tag - 1) {
+    const char *v = p + sizeof tag - 1, *end = d + len;
+    if (v >= end || !g_ascii_isdigit(*v)) continue;
+    const char *e = v;
+    while (e < end && e - v < 64 && *e > ' ' && *e < 127) e++;
+    return g_strndup(v, e - v);
+  }
+  return NULL;
+}
+
+/* The kernel image the lab names for NODE (node's, else the lab's), or NULL
+ * for the host's. `up --kernel` is not recorded: that one is not found. */
+static char *lab_kernel(const char *labdir, const char *node) {
+  g_autoptr(NlLab) lab = nl_lab_load(labdir, NULL, NULL);
+  if (!lab) return NULL;
+  const NlNode *n = nl_lab_find_node(lab, node);
+  return g_strdup(n && n->kernel ? n->kernel : lab->kernel);
+}
+
+NlKernelSyms *nl_kernel_syms(const NlVm *vm, GError **error) {
+  g_auto(GStrv) args = qemu_cmdline(vm->paths.gdb);
+  if (!args) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "VM '%s' of lab '%s' is not running (no QEMU serves '%s')", vm->node,
+                vm->labdir, vm->paths.gdb);
+    return NULL;
+  }
+  g_autoptr(NlKernelSyms) k = g_new0(NlKernelSyms, 1);
+  for (char **a = args; *a && a[1]; a++)
+    if (strcmp(*a, "-kernel") == 0) k->kernel = g_strdup(a[1]);
+  if (!k->kernel) return g_steal_pointer(&k);
+  k->version = kernel_version(k->kernel);
+  g_auto(ElfInfo) boot;
+  elf_info(k->kernel, &boot);
+
+  g_autoptr(GPtrArray) cand = g_ptr_array_new_with_free_func(g_free);
+  g_ptr_array_add(cand, g_strdup(k->kernel));
+  /* A built tree: its vmlinux is next to the image or a few levels up
+   * (arch/x86/boot/bzImage). */
+  g_autofree char *named = lab_kernel(vm->labdir, vm->node);
+  if (named) {
+    g_ptr_array_add(cand, g_strdup(named));
+    g_autofree char *dir = g_path_get_dirname(named);
+    for (int up = 0; up < 4; up++) {
+      g_ptr_array_add(cand, g_build_filename(dir, "vmlinux", NULL));
+      char *parent = g_path_get_dirname(dir);
+      g_free(dir);
+      dir = parent;
+    }
+  }
+  if (boot.build_id && strlen(boot.build_id) > 2) {
+    g_autofree char *file = g_strconcat(boot.build_id + 2, ".debug", NULL);
+    g_autofree char *sub = g_strndup(boot.build_id, 2);
+    g_ptr_array_add(cand, g_build_filename("/usr/lib/debug/.build-id", sub, file, NULL));
+  }
+  if (k->version) {
+    g_autofree char *file = g_strconcat("vmlinux-", k->version, NULL);
+    g_ptr_array_add(cand, g_build_filename("/usr/lib/debug/boot", file, NULL));
+    g_ptr_array_add(cand, g_build_filename("/usr/lib/debug/lib/modules", k->version,
+                                           "vmlinux", NULL));
+  }
+
+  for (guint i = 0; i < cand->len && !k->vmlinux; i++) {
+    const char *c = cand->pdata[i];
+    g_auto(ElfInfo) e;
+    elf_info(c, &e);
+    /* Symbols of another build would name the wrong functions. */
+    if (e.symtab && (!boot.build_id || !e.build_id || strcmp(boot.build_id, e.build_id) == 0))
+      k->vmlinux = g_strdup(c);
+  }
+  if (k->vmlinux) {
+    g_autofree char *dir = g_path_get_dirname(k->vmlinux);
+    /* The tree's vmlinux-gdb.py (a link to scripts/gdb/ made by the build)
+     * brings lx-dmesg, lx-ps, lx-symbols... */
+    g_autofree char *top = g_build_filename(dir, "vmlinux-gdb.py", NULL);
+    g_autofree char *src = g_build_filename(dir, "scripts", "gdb", "vmlinux-gdb.py", NULL);
+    if (g_file_test(top, G_FILE_TEST_EXISTS))
+      k->scripts = g_steal_pointer(&top);
+    else if (g_file_test(src, G_FILE_TEST_EXISTS))
+      k->scripts = g_steal_pointer(&src);
+  }
+  return g_steal_pointer(&k);
+}
+
+gboolean nl_tmux(const char *const *argv, GError **error) {
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+  g_strv_builder_add(b, "tmux");
+  g_strv_builder_addv(b, (const char **)argv);
+  g_auto(GStrv) full = g_strv_builder_end(b);
+  g_autofree char *err = NULL;
+  int status = 0;
+  g_autoptr(GError) local = NULL;
+  if (!g_spawn_sync(NULL, full, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                    NULL, NULL, &err, &status, &local)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot run tmux: %s", local->message);
+    return FALSE;
+  }
+  if (g_spawn_check_wait_status(status, NULL)) return TRUE;
+  g_strstrip(err);
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "tmux %s: %s", argv[0],
+              *err ? err : "failed");
+  return FALSE;
+}

@@ -1,0 +1,91 @@
+/* netlab gdb: gdb on a VM's kernel through QEMU's GDB stub, with the
+ * kernel's symbols when they can be found; or, with --serial, on a program
+ * run by gdbserver in the VM on its second serial port (ttyS1). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "cmd.h"
+#include "util.h"
+
+static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
+  /* What follows "--" is gdb's, options included. */
+  int ours = argc;
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--") == 0) {
+      ours = i;
+      break;
+    }
+  g_autofree char **opts = g_new0(char *, ours + 1);
+  memcpy(opts, argv, ours * sizeof *opts);
+  int n = ours;
+  char **v = opts;
+
+  g_autofree char *d = NULL, *serial = NULL;
+  const GOptionEntry entries[] = {
+      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
+      {"serial", 0, 0, G_OPTION_ARG_FILENAME, &serial,
+       "Debug PROG, run in the VM by `gdbserver /dev/ttyS1 PROG`", "PROG"},
+      {NULL}};
+  if (!nl_cmd_parse("gdb", "VM [-- GDB-ARGS...]: debug a VM's kernel (or a program in it)",
+                    entries, &n, &v, error))
+    return -1;
+  if (n != 2) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                "gdb: usage: netlab gdb [-d LABDIR] [--serial PROG] VM [-- GDB-ARGS...]");
+    return -1;
+  }
+  if (serial && !g_file_test(serial, G_FILE_TEST_IS_REGULAR)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "gdb: no program '%s'", serial);
+    return -1;
+  }
+  g_autofree char *labdir = nl_cmd_vm_labdir(d, error);
+  if (!labdir) return -1;
+  g_autoptr(NlVm) vm = nl_vm_find(labdir, v[1], error);
+  if (!vm) return -1;
+
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+  g_strv_builder_add_many(b, "gdb", "-q", NULL);
+  g_autofree char *target = NULL;
+  if (serial) {
+    if (!g_file_test(vm->paths.serial1, G_FILE_TEST_EXISTS)) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "VM '%s' has no second serial port ('%s'): is it running, and was it "
+                  "started by this netlab?", vm->node, vm->paths.serial1);
+      return -1;
+    }
+    /* The VM runs on the host's root: its libraries are the host's, and
+     * reading them here beats fetching them over a serial line. */
+    g_strv_builder_add_many(b, "-iex", "set sysroot /", serial, NULL);
+    target = g_strdup_printf("target remote %s", vm->paths.serial1);
+  } else {
+    g_autoptr(NlKernelSyms) k = nl_kernel_syms(vm, error);
+    if (!k) return -1;
+    if (k->vmlinux) {
+      g_strv_builder_add(b, k->vmlinux);
+    } else {
+      const char *ver = k->version ? k->version : "<version>";
+      fprintf(stderr,
+              "netlab: no symbols for kernel %s: install linux-image-%s-dbg or use a "
+              "built kernel\n", k->version ? k->version : k->kernel, ver);
+    }
+    if (k->scripts) {
+      g_autofree char *src = g_strdup_printf("source %s", k->scripts);
+      g_strv_builder_add_many(b, "-ex", src, NULL);
+    }
+    target = g_strdup_printf("target remote %s", vm->paths.gdb);
+  }
+  g_strv_builder_add_many(b, "-ex", target, NULL);
+  for (int i = ours + 1; i < argc; i++) g_strv_builder_add(b, argv[i]);
+  g_auto(GStrv) gdb = g_strv_builder_end(b);
+
+  fflush(NULL);
+  execvp(gdb[0], gdb);
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot run gdb: %s", g_strerror(errno));
+  return -1;
+}
+
+const NlCmd nl_cmd_gdb = {"gdb", NULL, "debug a VM's kernel, or a program in it, with gdb",
+                          run};

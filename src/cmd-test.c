@@ -1,0 +1,270 @@
+/* netlab test: bring a lab up (unless it is up), run the executables in
+ * LABDIR/tests/ in name order on the host, report TAP (and JUnit), keep
+ * artifacts of a failure, and take the lab down again. */
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "domxml.h"
+#include "exec.h"
+#include "run.h"
+#include "state.h"
+#include "util.h"
+
+typedef struct {
+  char *name;
+  gboolean passed;
+  double secs;
+  char *output;
+  char *why;
+} Result;
+
+static void result_free(Result *r) {
+  g_free(r->name);
+  g_free(r->output);
+  g_free(r->why);
+  g_free(r);
+}
+
+static GPtrArray *find_tests(const char *labdir, GError **error) {
+  g_autofree char *dir = g_build_filename(labdir, "tests", NULL);
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  GPtrArray *tests = g_ptr_array_new_with_free_func(g_free);
+  const char *n;
+  while (d && (n = g_dir_read_name(d))) {
+    g_autofree char *path = g_build_filename(dir, n, NULL);
+    struct stat st;
+    if (n[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+        (st.st_mode & 0111))
+      g_ptr_array_add(tests, g_strdup(n));
+  }
+  g_ptr_array_sort(tests, nl_strv_cmp);
+  if (tests->len == 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "no tests in '%s' (executable files, run in name order)", dir);
+    g_ptr_array_unref(tests);
+    return NULL;
+  }
+  return tests;
+}
+
+/* A test that prints TAP fails on any "not ok" (not marked TODO) or when it
+ * ran fewer tests than it planned; any test fails on a non-zero status. */
+static gboolean tap_verdict(const char *out, char **why) {
+  g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+  int planned = -1, ran = 0, failed = 0;
+  for (char **l = lines; *l; l++) {
+    if (g_str_has_prefix(*l, "ok")) {
+      ran++;
+    } else if (g_str_has_prefix(*l, "not ok")) {
+      ran++;
+      if (!strstr(*l, "# TODO")) failed++;
+    } else if (g_str_has_prefix(*l, "1..")) {
+      planned = atoi(*l + 3);
+    }
+  }
+  if (failed) *why = g_strdup_printf("%d of its %d TAP tests failed", failed, ran);
+  else if (planned >= 0 && planned != ran)
+    *why = g_strdup_printf("planned %d TAP tests, ran %d", planned, ran);
+  return !failed && (planned < 0 || planned == ran);
+}
+
+static gboolean on_test_timeout(gpointer data) {
+  g_subprocess_send_signal(data, SIGKILL);
+  return G_SOURCE_REMOVE;
+}
+
+static Result *run_test(const char *labdir, const char *name, guint timeout_s) {
+  Result *r = g_new0(Result, 1);
+  r->name = g_strdup(name);
+  g_autofree char *path = g_build_filename(labdir, "tests", name, NULL);
+  g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+  g_autofree char *bindir = self ? g_path_get_dirname(self) : g_strdup("");
+  g_autofree char *pathenv = g_strdup_printf("%s:%s", bindir, g_getenv("PATH"));
+
+  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE |
+      G_SUBPROCESS_FLAGS_STDIN_INHERIT);
+  g_subprocess_launcher_set_cwd(l, labdir);
+  g_subprocess_launcher_setenv(l, "NETLAB_LAB", labdir, TRUE);
+  g_subprocess_launcher_setenv(l, "NETLAB", self ? self : "netlab", TRUE);
+  g_subprocess_launcher_setenv(l, "PATH", pathenv, TRUE);
+  g_autoptr(GError) error = NULL;
+  gint64 t0 = g_get_monotonic_time();
+  g_autoptr(GSubprocess) p = g_subprocess_launcher_spawn(l, &error, path, NULL);
+  if (!p) {
+    r->why = g_strdup(error->message);
+    r->output = g_strdup("");
+    return r;
+  }
+  guint timer = g_timeout_add_seconds(timeout_s, on_test_timeout, p);
+  g_autofree char *out = NULL;
+  g_subprocess_communicate_utf8(p, NULL, NULL, &out, NULL, &error);
+  g_source_remove(timer);
+  r->secs = (g_get_monotonic_time() - t0) / 1e6;
+  r->output = out ? g_steal_pointer(&out) : g_strdup("");
+  gboolean tap_ok = tap_verdict(r->output, &r->why);
+  if (g_subprocess_get_if_signaled(p)) {
+    g_free(r->why);
+    r->why = g_strdup_printf("killed by signal %d%s", g_subprocess_get_term_sig(p),
+                             r->secs >= timeout_s ? " (timed out)" : "");
+  } else if (g_subprocess_get_exit_status(p) != 0) {
+    g_free(r->why);
+    r->why = g_strdup_printf("exited with status %d", g_subprocess_get_exit_status(p));
+  }
+  r->passed = tap_ok && !r->why;
+  return r;
+}
+
+/* What a person needs to see why a network test failed, from every VM. */
+static void collect(const NlLab *lab, const NlState *st, const char *dir,
+                    GPtrArray *results) {
+  static const struct {
+    const char *file;
+    const char *cmd;
+  } probes[] = {
+      {"ip-addr.txt", "ip -d addr"},     {"ip-route.txt", "ip route"},
+      {"ip6-route.txt", "ip -6 route"},  {"ip-maddr.txt", "ip maddr"},
+      {"dmesg.txt", "dmesg"},
+  };
+  for (guint i = 0; i < results->len; i++) {
+    Result *r = results->pdata[i];
+    g_autofree char *file = g_strconcat(r->name, ".log", NULL);
+    g_autofree char *path = g_build_filename(dir, file, NULL);
+    nl_write_file(path, r->output, -1, 0644, NULL);
+  }
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    g_autofree char *vmdir = g_build_filename(dir, node->name, NULL);
+    g_mkdir_with_parents(vmdir, 0755);
+    NlVmPaths p;
+    nl_vm_paths_init(&p, st->dir, lab->dir, node->name);
+    g_autofree char *log = NULL;
+    gsize len = 0;
+    g_autofree char *dst = g_build_filename(vmdir, "console.log", NULL);
+    if (g_file_get_contents(p.log, &log, &len, NULL)) nl_write_file(dst, log, len, 0644, NULL);
+    nl_vm_paths_clear(&p);
+    for (gsize k = 0; k < G_N_ELEMENTS(probes); k++) {
+      g_autofree char *out = g_build_filename(vmdir, probes[k].file, NULL);
+      int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0) continue;
+      char *argv[] = {"sh", "-c", (char *)probes[k].cmd, NULL};
+      NlExec x = {.statedir = st->dir, .vm = node->name, .argv = argv,
+                  .timeout_s = 20, .in_fd = -1, .out_fd = fd, .err_fd = fd};
+      g_autoptr(GError) e = NULL;
+      if (nl_exec_run(&x, &e) < 0) dprintf(fd, "netlab: %s\n", e->message);
+      close(fd);
+    }
+  }
+}
+
+static void junit(const char *file, const NlLab *lab, GPtrArray *results, GError **error) {
+  GString *x = g_string_new("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+  guint failures = 0;
+  double total = 0;
+  for (guint i = 0; i < results->len; i++) {
+    Result *r = results->pdata[i];
+    failures += !r->passed;
+    total += r->secs;
+  }
+  g_autofree char *name = g_markup_escape_text(lab->name ? lab->name : lab->dir, -1);
+  g_string_append_printf(x,
+                         "<testsuite name=\"%s\" tests=\"%u\" failures=\"%u\" "
+                         "time=\"%.3f\">\n",
+                         name, results->len, failures, total);
+  for (guint i = 0; i < results->len; i++) {
+    Result *r = results->pdata[i];
+    g_autofree char *tn = g_markup_escape_text(r->name, -1);
+    g_autofree char *out = g_markup_escape_text(r->output, -1);
+    g_string_append_printf(x, "  <testcase classname=\"%s\" name=\"%s\" time=\"%.3f\">\n",
+                           name, tn, r->secs);
+    if (!r->passed) {
+      g_autofree char *why = g_markup_escape_text(r->why ? r->why : "failed", -1);
+      g_string_append_printf(x, "    <failure message=\"%s\"/>\n", why);
+    }
+    g_string_append_printf(x, "    <system-out>%s</system-out>\n  </testcase>\n", out);
+  }
+  g_string_append(x, "</testsuite>\n");
+  nl_write_file(file, x->str, x->len, 0644, error);
+  g_string_free(x, TRUE);
+}
+
+static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
+  g_autofree char *d = NULL, *junit_file = NULL, *artifacts = NULL;
+  gboolean keep = FALSE;
+  int timeout = 600;
+  const GOptionEntry entries[] = {
+      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
+      {"keep", 0, 0, G_OPTION_ARG_NONE, &keep, "Leave the lab up afterwards", NULL},
+      {"junit", 0, 0, G_OPTION_ARG_FILENAME, &junit_file, "Also write JUnit XML", "FILE"},
+      {"artifacts", 0, 0, G_OPTION_ARG_FILENAME, &artifacts,
+       "Where to keep what a failure leaves (LABDIR/.netlab/artifacts/TIME)", "DIR"},
+      {"test-timeout", 0, 0, G_OPTION_ARG_INT, &timeout,
+       "Kill a test after S seconds (600)", "S"},
+      {NULL}};
+  if (!nl_cmd_parse("test", "run a lab's tests", entries, &argc, &argv, error)) return -1;
+  g_autofree char *labdir = nl_cmd_labdir(d, argc, argv, error);
+  if (!labdir) return -1;
+  g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
+  if (!lab) return -1;
+  g_autoptr(GPtrArray) tests = find_tests(labdir, error);
+  if (!tests) return -1;
+  g_autoptr(NlState) st = nl_state_for(labdir, error);
+  if (!st) return -1;
+
+  /* A lab someone brought up by hand stays up; one we start, we stop. */
+  gboolean ours = !nl_state_exists(st);
+  if (ours) {
+    NlUpOptions o = {.uri = g->uri, .accel = NL_ACCEL_AUTO, .timeout_s = 300};
+    if (!nl_state_lock(st, TRUE, error) || !nl_run_up(lab, st, &o, error)) return -1;
+    /* `netlab exec` from the tests needs no lock; `down` takes it again. */
+    close(st->lock_fd);
+    st->lock_fd = -1;
+  }
+
+  printf("1..%u\n", tests->len);
+  fflush(stdout);
+  g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func((GDestroyNotify)result_free);
+  guint failed = 0;
+  for (guint i = 0; i < tests->len; i++) {
+    Result *r = run_test(labdir, tests->pdata[i], timeout);
+    g_ptr_array_add(results, r);
+    g_auto(GStrv) lines = g_strsplit(r->output, "\n", -1);
+    for (char **l = lines; *l; l++)
+      if (**l || l[1]) printf("# %s\n", *l);
+    printf("%s %u - %s (%.1f s)%s%s\n", r->passed ? "ok" : "not ok", i + 1, r->name,
+           r->secs, r->why ? ": " : "", r->why ? r->why : "");
+    fflush(stdout);
+    failed += !r->passed;
+  }
+
+  if (failed) {
+    g_autofree char *dir = NULL;
+    if (artifacts) {
+      dir = g_strdup(artifacts);
+    } else {
+      g_autoptr(GDateTime) now = g_date_time_new_now_local();
+      g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
+      dir = g_build_filename(labdir, ".netlab", "artifacts", stamp, NULL);
+    }
+    g_mkdir_with_parents(dir, 0755);
+    collect(lab, st, dir, results);
+    printf("# %u of %u tests failed; artifacts in %s\n", failed, tests->len, dir);
+  }
+  if (junit_file) junit(junit_file, lab, results, error);
+
+  if (ours && !keep) {
+    g_autoptr(GError) down = NULL;
+    if (!nl_state_lock(st, TRUE, &down) || !nl_run_down(st, &down))
+      fprintf(stderr, "netlab: %s\n", down->message);
+  }
+  if (error && *error) return -1;
+  return failed ? 1 : 0;
+}
+
+const NlCmd nl_cmd_test = {"test", NULL, "run a lab's tests (TAP), up and down around them",
+                           run};

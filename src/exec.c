@@ -1,0 +1,264 @@
+#include "exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "agent-proto.h"
+#include "util.h"
+
+/* How long the agent may take to start a command before we call it dead. */
+#define START_TIMEOUT_MS 15000
+/* How long to wait for a free session port when NLA_PORTS are in use. */
+#define PORT_WAIT_MS 60000
+
+static void frame(GByteArray *out, char type, const void *data, guint32 len) {
+  NlaHeader h = {{NLA_MAGIC0, NLA_MAGIC1}, type, 0, len};
+  g_byte_array_append(out, (const guint8 *)&h, sizeof h);
+  if (len) g_byte_array_append(out, data, len);
+}
+
+static void frame_int(GByteArray *out, char type, gint32 v) {
+  frame(out, type, &v, sizeof v);
+}
+
+static void entry(GByteArray *req, const char *kind, const char *value) {
+  g_byte_array_append(req, (const guint8 *)kind, strlen(kind));
+  g_byte_array_append(req, (const guint8 *)value, strlen(value) + 1);
+}
+
+static gboolean write_all(int fd, const guint8 *data, gsize len) {
+  while (len) {
+    ssize_t n = write(fd, data, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return FALSE;
+    data += n, len -= n;
+  }
+  return TRUE;
+}
+
+/* Takes one of the VM's session ports: a port serves one client at a time,
+ * and a second client's connection would only queue, so an flock per port
+ * says which are in use. Returns the connected socket, the lock in *LOCK. */
+static int claim_port(const char *vmdir, const char *vm, int *lock, GError **error) {
+  gint64 deadline = g_get_monotonic_time() + PORT_WAIT_MS * 1000;
+  for (;;) {
+    for (int i = 0; i < NLA_PORTS; i++) {
+      g_autofree char *lp = g_strdup_printf("%s/agent-%d.lock", vmdir, i);
+      int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) {
+        g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "cannot open '%s': %s", lp,
+                    g_strerror(errno));
+        return -1;
+      }
+      if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        continue;
+      }
+      g_autofree char *sp = g_strdup_printf("%s/agent-%d.sock", vmdir, i);
+      struct sockaddr_un sa = {.sun_family = AF_UNIX};
+      g_strlcpy(sa.sun_path, sp, sizeof sa.sun_path);
+      int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        if (s >= 0) close(s);
+        close(fd);
+        g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "VM '%s' is not running (%s: %s)",
+                    vm, sp, g_strerror(e));
+        return -1;
+      }
+      *lock = fd;
+      return s;
+    }
+    if (g_get_monotonic_time() > deadline) {
+      g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
+                  "all %d sessions of VM '%s' stayed busy for %d s", NLA_PORTS, vm,
+                  PORT_WAIT_MS / 1000);
+      return -1;
+    }
+    g_usleep(20 * 1000);
+  }
+}
+
+typedef struct {
+  struct termios saved;
+  gboolean raw;
+} Term;
+
+static void term_raw(Term *t, int fd) {
+  if (!isatty(fd) || tcgetattr(fd, &t->saved) != 0) return;
+  struct termios raw = t->saved;
+  cfmakeraw(&raw);
+  t->raw = tcsetattr(fd, TCSADRAIN, &raw) == 0;
+}
+
+static void term_restore(Term *t, int fd) {
+  if (t->raw) tcsetattr(fd, TCSADRAIN, &t->saved);
+}
+
+static void winsize_of(int fd, guint16 rc[2]) {
+  struct winsize ws = {0};
+  ioctl(fd, TIOCGWINSZ, &ws);
+  rc[0] = ws.ws_row ? ws.ws_row : 24;
+  rc[1] = ws.ws_col ? ws.ws_col : 80;
+}
+
+int nl_exec_run(const NlExec *x, GError **error) {
+  if (!x->vm[0] || strchr(x->vm, '/') || g_str_equal(x->vm, ".") ||
+      g_str_equal(x->vm, "..")) {
+    g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "invalid VM name '%s'", x->vm);
+    return -1;
+  }
+  g_autofree char *vmdir = g_build_filename(x->statedir, "vm", x->vm, NULL);
+  if (!g_file_test(vmdir, G_FILE_TEST_IS_DIR)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "the lab has no VM '%s'", x->vm);
+    return -1;
+  }
+  int lock = -1;
+  int sock = claim_port(vmdir, x->vm, &lock, error);
+  if (sock < 0) return -1;
+  fcntl(sock, F_SETFL, O_NONBLOCK);
+
+  int tty_fd = x->in_fd >= 0 && isatty(x->in_fd) ? x->in_fd : -1;
+  g_autoptr(GByteArray) req = g_byte_array_new();
+  for (char **a = x->argv; *a; a++) entry(req, "a:", *a);
+  for (char **e = x->env; e && *e; e++) entry(req, "e:", *e);
+  if (x->cwd) entry(req, "w:", x->cwd);
+  if (x->detach) entry(req, "d:", "");
+  if (x->tty) {
+    guint16 rc[2] = {24, 80};
+    if (tty_fd >= 0) winsize_of(tty_fd, rc);
+    const char *term = g_getenv("TERM");
+    g_autofree char *t = g_strdup_printf("%u %u %s", rc[0], rc[1], term ? term : "xterm");
+    entry(req, "t:", t);
+  }
+  g_autoptr(GByteArray) out = g_byte_array_new();
+  frame(out, NLA_EXEC, req->data, req->len);
+
+  sigset_t mask, old;
+  sigemptyset(&mask);
+  if (x->forward_signals) {
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+  }
+  sigaddset(&mask, SIGWINCH);
+  sigprocmask(SIG_BLOCK, &mask, &old);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+  Term term = {0};
+  gboolean started = FALSE, in_open = x->in_fd >= 0 && !x->detach, timed_out = FALSE;
+  int status = -1, interrupts = 0;
+  gint64 t0 = g_get_monotonic_time();
+  g_autoptr(GByteArray) in = g_byte_array_new();
+
+  while (status < 0) {
+    gint64 now = g_get_monotonic_time();
+    int wait_ms = -1;
+    if (!started) {
+      wait_ms = START_TIMEOUT_MS - (now - t0) / 1000;
+      if (wait_ms <= 0) {
+        g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
+                    "the agent of VM '%s' does not answer (is the VM still booting?)",
+                    x->vm);
+        break;
+      }
+    } else if (x->timeout_s && !timed_out) {
+      wait_ms = MAX(0, (gint64)x->timeout_s * 1000 - (now - t0) / 1000);
+      if (wait_ms == 0) {
+        frame_int(out, NLA_SIGNAL, SIGKILL);
+        timed_out = TRUE;
+        wait_ms = -1;
+      }
+    }
+    struct pollfd pfd[3] = {
+        {sock, POLLIN | (out->len ? POLLOUT : 0), 0},
+        {sfd, POLLIN, 0},
+        /* Read input only once the last of it went out: back-pressure. */
+        {in_open && started && !out->len ? x->in_fd : -1, POLLIN, 0},
+    };
+    if (poll(pfd, 3, wait_ms) < 0 && errno != EINTR) break;
+
+    if (pfd[0].revents & POLLOUT) {
+      ssize_t n = write(sock, out->data, out->len);
+      if (n > 0) g_byte_array_remove_range(out, 0, n);
+    }
+    if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      guint8 buf[65536];
+      ssize_t n = read(sock, buf, sizeof buf);
+      if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
+        g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
+                    "VM '%s' closed the session (did it stop?)", x->vm);
+        break;
+      }
+      if (n > 0) g_byte_array_append(in, buf, n);
+    }
+    while (in->len >= sizeof(NlaHeader)) {
+      NlaHeader h;
+      memcpy(&h, in->data, sizeof h);
+      if (h.magic[0] != NLA_MAGIC0 || h.magic[1] != NLA_MAGIC1) {
+        /* Output of an earlier session on this port: skip to our frames. */
+        g_byte_array_remove_index(in, 0);
+        continue;
+      }
+      if (in->len < sizeof h + h.len) break;
+      const guint8 *p = in->data + sizeof h;
+      gint32 v = 0;
+      if (h.len == 4) memcpy(&v, p, 4);
+      switch (h.type) {
+        case NLA_STARTED:
+          started = TRUE;
+          if (x->tty && tty_fd >= 0) term_raw(&term, tty_fd);
+          break;
+        case NLA_STDOUT: write_all(x->out_fd, p, h.len); break;
+        case NLA_STDERR: write_all(x->err_fd, p, h.len); break;
+        case NLA_FAILED:
+          started = TRUE;
+          write_all(x->err_fd, (const guint8 *)"netlab: ", 8);
+          write_all(x->err_fd, p, h.len);
+          write_all(x->err_fd, (const guint8 *)"\n", 1);
+          break;
+        case NLA_EXIT: status = timed_out ? 124 : v; break;
+      }
+      g_byte_array_remove_range(in, 0, sizeof h + h.len);
+    }
+    if (pfd[1].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGWINCH && x->tty && tty_fd >= 0) {
+          guint16 rc[2];
+          winsize_of(tty_fd, rc);
+          frame(out, NLA_WINSIZE, rc, sizeof rc);
+        } else if (si.ssi_signo != SIGWINCH) {
+          /* A second Ctrl-C means it: the command did not stop. */
+          frame_int(out, NLA_SIGNAL, ++interrupts > 1 ? SIGKILL : (int)si.ssi_signo);
+        }
+      }
+    }
+    if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+      guint8 buf[16384];
+      ssize_t n = read(x->in_fd, buf, sizeof buf);
+      if (n > 0) {
+        frame(out, NLA_STDIN, buf, n);
+      } else if (n == 0 || errno != EAGAIN) {
+        frame(out, NLA_STDIN, NULL, 0);
+        in_open = FALSE;
+      }
+    }
+  }
+  term_restore(&term, tty_fd);
+  close(sfd);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  close(sock);
+  close(lock);
+  return status;
+}

@@ -1,0 +1,126 @@
+#!/bin/sh
+# netlab exec through the guest agent, and netlab test on a passing and a
+# failing lab.
+. "$(dirname "$0")/lib.sh"
+
+lab=$(copy_lab hello "$tmp/x")
+"$NETLAB" up "$lab" >"$tmp/up.out" 2>&1
+ok $? "up"
+export NETLAB_LAB="$lab"
+
+"$NETLAB" exec r1 -- sh -c 'echo out; echo err >&2; exit 3' >"$tmp/o" 2>"$tmp/e"
+rc=$?
+[ $rc -eq 3 ] && [ "$(cat "$tmp/o")" = out ] && [ "$(cat "$tmp/e")" = err ]
+ok $? "stdout and stderr apart, status 3 ($rc)"
+
+[ "$(echo hello | "$NETLAB" exec r1 -- cat)" = hello ]
+ok $? "stdin is forwarded"
+
+head -c 300000 /dev/urandom >"$tmp/big"
+"$NETLAB" exec r1 -- cat <"$tmp/big" | cmp -s - "$tmp/big"
+ok $? "300 kB through cat and back, unchanged"
+
+env --default-signal=INT "$NETLAB" exec r1 -- sleep 100 &
+p=$!
+sleep 2
+kill -INT $p
+wait $p
+rc=$?
+[ $rc -eq 130 ]
+ok $? "SIGINT reaches the remote sleep: status 130 ($rc)"
+"$NETLAB" exec r1 -- sh -c '! pgrep -x sleep'
+ok $? "and the remote sleep is gone"
+
+for i in 1 2 3 4 5; do
+  "$NETLAB" exec r1 -- sh -c "sleep 1; echo session $i; exit $i" >"$tmp/c$i" 2>&1 &
+  eval "c$i=\$!"
+done
+good=0
+for i in 1 2 3 4 5; do
+  eval "wait \$c$i"
+  [ $? -eq $i ] && [ "$(cat "$tmp/c$i")" = "session $i" ] && good=$((good + 1))
+done
+[ $good -eq 5 ]
+ok $? "5 concurrent execs on one VM, each with its own output and status ($good)"
+
+script -qec "$NETLAB exec -t r1 -- sh -c 'tty; stty size'" /dev/null </dev/null >"$tmp/t" 2>&1
+grep -q '/dev/pts/' "$tmp/t"
+ok $? "-t gives a pseudo-terminal"
+printf 'echo $((6 * 7))\nexit 5\n' | script -qec "$NETLAB exec -t r1 -- sh" /dev/null >"$tmp/t2" 2>&1
+rc=$?
+tr -d '\r' <"$tmp/t2" | grep -qE '(^|# )42$' && [ $rc -eq 5 ]
+ok $? "an interactive shell through -t ($rc)"
+tr -d '\r' <"$tmp/t2" | diag
+
+t0=$(date +%s)
+"$NETLAB" exec -d r1 -- sleep 30
+rc=$?
+[ $rc -eq 0 ] && [ $(($(date +%s) - t0)) -lt 5 ]
+ok $? "-d returns at once"
+"$NETLAB" exec r1 -- pgrep -x sleep >/dev/null
+ok $? "and the detached command runs on"
+
+"$NETLAB" exec -e GREETING=hi -w /tmp r1 -- sh -c 'echo "$GREETING $(pwd)"' >"$tmp/ew"
+[ "$(cat "$tmp/ew")" = "hi /tmp" ]
+ok $? "-e and -w"
+
+"$NETLAB" exec --timeout 2 r1 -- sleep 60 2>/dev/null
+rc=$?
+[ $rc -eq 124 ]
+ok $? "--timeout kills the command: status 124 ($rc)"
+
+"$NETLAB" exec r1 -- no-such-command 2>"$tmp/e"
+rc=$?
+[ $rc -eq 127 ] && grep -q "no-such-command" "$tmp/e"
+ok $? "a command that does not exist: 127 ($rc)"
+
+"$NETLAB" exec r9 -- true 2>"$tmp/e"
+rc=$?
+[ $rc -eq 125 ] && grep -q "no VM 'r9'" "$tmp/e"
+ok $? "an unknown VM: 125 and a clear message ($rc)"
+"$NETLAB" exec --dir "$tmp" r1 -- true 2>"$tmp/e"
+rc=$?
+[ $rc -eq 125 ] && grep -q "not up" "$tmp/e"
+ok $? "a lab that is not up: 125 ($rc)"
+
+"$NETLAB" monitor r1 stop >/dev/null 2>&1
+t0=$(date +%s)
+"$NETLAB" exec r1 -- true 2>"$tmp/e"
+rc=$?
+[ $rc -ge 125 ] && [ $(($(date +%s) - t0)) -lt 30 ] && grep -q "does not answer" "$tmp/e"
+ok $? "an agent that does not answer (VM paused): $rc within $(($(date +%s) - t0)) s"
+"$NETLAB" monitor r1 cont >/dev/null 2>&1
+
+sd=$(state_dir "$lab")
+pid=$("$NETLAB" status --json "$lab" | sed -n 's/.*"name": "r2".*"pid": \([0-9]*\).*/\1/p')
+kill -9 "$pid"
+sleep 1
+"$NETLAB" exec r2 -- true 2>"$tmp/e"
+rc=$?
+[ $rc -eq 125 ] && grep -q "not running" "$tmp/e"
+ok $? "a stopped VM: 125 and 'not running' ($rc)"
+"$NETLAB" down "$lab" >/dev/null 2>&1
+unset NETLAB_LAB
+
+t=$(copy_lab hello "$tmp/passing")
+"$NETLAB" test "$t" --junit "$tmp/junit.xml" >"$tmp/test.out" 2>&1
+ok $? "netlab test labs/hello passes"
+grep -q '^ok 1 - 01-reach' "$tmp/test.out" && grep -q '<testsuite name="hello" tests="1" failures="0"' "$tmp/junit.xml"
+ok $? "TAP on stdout and JUnit XML"
+"$NETLAB" status "$t" | grep -q 'is not up'
+ok $? "and the lab is down afterwards"
+
+f=$(copy_lab hello "$tmp/f")
+printf '#!/bin/sh\necho "checking something"\nnetlab exec r1 -- false\n' >"$f/tests/02-fails"
+chmod +x "$f/tests/02-fails"
+"$NETLAB" test "$f" --artifacts "$tmp/art" >"$tmp/ftest.out" 2>&1
+rc=$?
+[ $rc -ne 0 ] && grep -q '^not ok 2 - 02-fails' "$tmp/ftest.out"
+ok $? "a failing test makes netlab test fail ($rc)"
+diag <"$tmp/ftest.out"
+[ -s "$tmp/art/r1/console.log" ] && [ -s "$tmp/art/r2/console.log" ] &&
+  grep -q 'checking something' "$tmp/art/02-fails.log" && grep -q 'eth0' "$tmp/art/r1/ip-addr.txt" &&
+  [ -s "$tmp/art/r1/dmesg.txt" ] && [ -f "$tmp/art/r1/ip-maddr.txt" ]
+ok $? "its artifacts hold console logs, the test's output, ip state and dmesg"
+ls -R "$tmp/art" | diag
+finish
