@@ -28,6 +28,7 @@ typedef struct {
 #define NLA_STDIN 'I'  /* data; an empty payload is end of input */
 #define NLA_SIGNAL 'S' /* int32 signal number for the process group */
 #define NLA_WINSIZE 'W'/* uint16 rows, uint16 cols */
+#define NLA_PING 'p'   /* answered by an NLA_EXIT 0 at once: the transport alone */
 
 /* guest -> host */
 #define NLA_STARTED 'P' /* int32 pid */

@@ -262,7 +262,9 @@ done:
 }
 
 static void handle_frame(Port *p, char type, char *data, uint32_t len) {
-  if (type == NLA_EXEC && p->state == WAITING) {
+  if (type == NLA_PING && p->state == WAITING) {
+    send_int(p, NLA_EXIT, 0);
+  } else if (type == NLA_EXEC && p->state == WAITING) {
     p->tty = 0;
     start(p, data, len);
   } else if (type == NLA_STDIN && p->state == RUNNING) {

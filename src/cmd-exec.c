@@ -14,7 +14,7 @@
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *dir = NULL, *workdir = NULL;
   g_auto(GStrv) env = NULL;
-  gboolean tty = FALSE, detach = FALSE;
+  gboolean tty = FALSE, detach = FALSE, ping = FALSE;
   int timeout = 0;
   const GOptionEntry entries[] = {
       {"dir", 0, 0, G_OPTION_ARG_FILENAME, &dir, "Lab directory", "LABDIR"},
@@ -26,6 +26,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
        "DIR"},
       {"timeout", 0, 0, G_OPTION_ARG_INT, &timeout,
        "Kill the command after S seconds (status 124)", "S"},
+      {"ping", 0, 0, G_OPTION_ARG_NONE, &ping,
+       "Run nothing: a round trip to the agent, for benchmarks", NULL},
       {NULL}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("VM [--] COMMAND [ARG...]");
   g_option_context_set_summary(ctx, "Run a command in a VM. Exit status: the "
@@ -42,7 +44,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (i < argc && g_str_equal(argv[i], "--")) i++;
   const char *vm = i < argc ? argv[i++] : NULL;
   if (i < argc && g_str_equal(argv[i], "--")) i++;
-  if (!vm || i >= argc) {
+  if (!vm || (i >= argc && !ping)) {
     g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
                 "exec: usage: netlab exec [OPTION...] VM -- COMMAND [ARG...]");
     return -1;
@@ -74,6 +76,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       .out_fd = 1,
       .err_fd = 2,
       .forward_signals = TRUE,
+      .ping = ping,
   };
   int status = nl_exec_run(&x, error);
   if (status == 124 && timeout > 0)

@@ -142,7 +142,10 @@ int nl_exec_run(const NlExec *x, GError **error) {
     entry(req, "t:", t);
   }
   g_autoptr(GByteArray) out = g_byte_array_new();
-  frame(out, NLA_EXEC, req->data, req->len);
+  if (x->ping)
+    frame(out, NLA_PING, NULL, 0);
+  else
+    frame(out, NLA_EXEC, req->data, req->len);
 
   sigset_t mask, old;
   sigemptyset(&mask);
@@ -227,7 +230,10 @@ int nl_exec_run(const NlExec *x, GError **error) {
           write_all(x->err_fd, p, h.len);
           write_all(x->err_fd, (const guint8 *)"\n", 1);
           break;
-        case NLA_EXIT: status = timed_out ? 124 : v; break;
+        case NLA_EXIT:
+          started = TRUE;
+          status = timed_out ? 124 : v;
+          break;
       }
       g_byte_array_remove_range(in, 0, sizeof h + h.len);
     }

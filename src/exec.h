@@ -16,6 +16,7 @@ typedef struct {
   int in_fd;              /* forwarded as stdin; -1: none */
   int out_fd, err_fd;     /* where the command's stdout and stderr go */
   gboolean forward_signals; /* SIGINT, SIGTERM, SIGHUP go to the command */
+  gboolean ping;          /* run nothing: time the agent's round trip */
 } NlExec;
 
 /* Returns the command's exit status (128 + N when killed by signal N; 124

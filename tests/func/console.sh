@@ -10,21 +10,22 @@ export TMUX_TMPDIR="$tmp"
 unset TMUX
 trap 'tmux kill-server >/dev/null 2>&1; cleanup' EXIT
 
-# wait_for SECONDS COMMAND...: until COMMAND succeeds, polling every 0.2 s.
+# wait_for SECONDS COMMAND...: until COMMAND succeeds, for SECONDS at most.
 wait_for() {
-  t=$(($1 * 5))
+  end=$(($(date +%s) + $1))
   shift
-  while [ $t -gt 0 ]; do
-    "$@" && return 0
+  until "$@"; do
+    [ "$(date +%s)" -lt $end ] || return 1
     sleep 0.2
-    t=$((t - 1))
   done
-  return 1
 }
 pane() { tmux capture-pane -p -J -S - -t "$1" 2>/dev/null; }
 pane_has() { pane "$1" | grep -q -- "$2"; }
-# piped CMD: what r1's console prints for CMD fed from a pipe, without CRs.
-piped() { echo "$1" | "$NETLAB" console -d "$a" r1 2>&1 | tr -d '\r'; }
+# clean: console output without CRs and terminal escapes (bash's bracketed
+# paste mode wraps every command's output in them).
+clean() { tr -d '\r' | sed 's/\x1b\[[?0-9;]*[A-Za-z]//g'; }
+# piped CMD: what r1's console prints for CMD fed from a pipe.
+piped() { echo "$1" | "$NETLAB" console -d "$a" r1 2>&1 | clean; }
 answers() { piped 'echo ans-$((40+2))' | grep -q '^ans-42$'; }
 
 a=$(copy_lab hello "$tmp/a")
@@ -82,7 +83,7 @@ ok $? "and its console answers a new client"
 tmux new-session -d -s u -x 200 -y 50 \
   "$NETLAB console -d '$a' r1; echo console-exit=\$?; sleep 600"
 wait_for 10 pane_has u 'Connected to r1'
-echo hostname | "$NETLAB" console --force -d "$a" r1 2>&1 | tr -d '\r' | grep -qx r1
+echo hostname | "$NETLAB" console --force -d "$a" r1 2>&1 | clean | grep -qx r1
 ok $? "--force takes the console over"
 wait_for 10 pane_has u "detached from 'r1' by pid"
 ok $? "and the client it replaced says so and exits"
@@ -93,7 +94,8 @@ ok $? "--log prints the console log"
 "$NETLAB" console --log -f -d "$a" r1 >"$tmp/follow.out" 2>&1 &
 follower=$!
 piped 'echo mark-$((6*7))' >/dev/null
-wait_for 10 grep -q '^mark-42' "$tmp/follow.out"
+followed() { clean <"$tmp/follow.out" | grep -q '^mark-42'; }
+wait_for 10 followed
 ok $? "--log -f follows what the console prints"
 kill $follower 2>/dev/null
 wait $follower 2>/dev/null

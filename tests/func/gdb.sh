@@ -5,17 +5,20 @@
 # netlab monitor.
 . "$(dirname "$0")/lib.sh"
 
-wait_for() { # wait_for SECONDS COMMAND...
-  t=$(($1 * 5))
+# wait_for SECONDS COMMAND...: until COMMAND succeeds, for SECONDS at most.
+wait_for() {
+  end=$(($(date +%s) + $1))
   shift
-  while [ $t -gt 0 ]; do
-    "$@" && return 0
+  until "$@"; do
+    [ "$(date +%s)" -lt $end ] || return 1
     sleep 0.2
-    t=$((t - 1))
   done
-  return 1
 }
-piped() { echo "$1" | "$NETLAB" console -d "$a" r1 2>&1 | tr -d '\r'; }
+# clean: console output without CRs and terminal escapes (bash's bracketed
+# paste mode wraps every command's output in them).
+clean() { tr -d '\r' | sed 's/\x1b\[[?0-9;]*[A-Za-z]//g'; }
+# piped CMD: what r1's console prints for CMD fed from a pipe.
+piped() { echo "$1" | "$NETLAB" console -d "$a" r1 2>&1 | clean; }
 answers() { piped 'echo ans-$((40+2))' | grep -q '^ans-42$'; }
 
 a=$(copy_lab hello "$tmp/a")

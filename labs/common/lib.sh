@@ -1,0 +1,76 @@
+# Shared by the multicast and VXLAN labs' tests, which `netlab test` runs on
+# the host with NETLAB_LAB set and netlab on PATH. Source it from a test:
+#   . "$(dirname "$0")/lib.sh"                 (a test in labs/common/)
+#   COMMON=$(dirname "$0")/../../common         (a test in labs/LAB/tests/)
+#   . "$COMMON/lib.sh"
+# It gives TAP output (ok, diag, finish), bounded waits (wait_for), and
+# helpers to run things in VMs.
+set -u
+: "${NETLAB_LAB:?run me through netlab test LABDIR (or set NETLAB_LAB)}"
+COMMON=${COMMON:-$(dirname "$0")}
+
+tap_n=0
+tap_failed=0
+ok() { # ok STATUS DESCRIPTION
+  tap_n=$((tap_n + 1))
+  if [ "$1" -eq 0 ]; then
+    echo "ok $tap_n - $2"
+  else
+    echo "not ok $tap_n - $2"
+    tap_failed=$((tap_failed + 1))
+  fi
+}
+diag() { sed -e 's/^/# /'; }
+finish() {
+  echo "1..$tap_n"
+  [ "$tap_failed" -eq 0 ]
+}
+
+# on VM CMD...: run CMD in VM through a shell (quiet about netlab's own errors
+# going to stderr, which the test output shows anyway).
+on() {
+  vm=$1
+  shift
+  netlab exec "$vm" -- sh -c "$*"
+}
+
+# wait_for SECS CMD...: run CMD every second until it succeeds (status 0) or
+# SECS seconds have passed. Status: CMD's last.
+wait_for() {
+  deadline=$(($(date +%s) + $1))
+  shift
+  while :; do
+    "$@" >/dev/null 2>&1 && return 0
+    [ "$(date +%s)" -ge "$deadline" ] && return 1
+    sleep 1
+  done
+}
+
+# bg VM NAME CMD: start CMD detached in VM, its pid in /tmp/NAME.pid and its
+# output in /tmp/NAME.out; stop it with `stop VM NAME`.
+bg() {
+  vm=$1 name=$2
+  shift 2
+  netlab exec -d "$vm" -- sh -c "echo \$\$ >/tmp/$name.pid; exec $* >/tmp/$name.out 2>&1"
+}
+stop() {
+  netlab exec "$1" -- sh -c "[ -f /tmp/$2.pid ] && kill \$(cat /tmp/$2.pid) 2>/dev/null; rm -f /tmp/$2.pid; true"
+}
+
+# put VM FILE: copy a host file to /tmp/ in VM (a lab copied elsewhere does
+# not see labs/common/ inside its VMs).
+put() {
+  netlab exec "$1" -- sh -c "cat >/tmp/${2##*/} && chmod +x /tmp/${2##*/}" <"$2"
+}
+
+# capture_start VM IFACE NAME FILTER: tcpdump on IFACE into /tmp/NAME.pcap,
+# returning once tcpdump listens. capture_stop VM NAME ends it.
+capture_start() {
+  vm=$1 ifc=$2 name=$3
+  shift 3
+  bg "$vm" "$name" tcpdump -i "$ifc" -n -U -w "/tmp/$name.pcap" "'$*'"
+  wait_for 30 on "$vm" "grep -q 'listening on' /tmp/$name.out"
+}
+capture_stop() {
+  stop "$1" "$2"
+}
