@@ -497,8 +497,8 @@ out:
 
 /* ---- down --------------------------------------------------------------- */
 
-/* The last resort after a crash: any process whose command line names a
- * path inside the state directory is one of ours (QEMU, vde_switch). */
+/* Any process whose command line names a path inside the state directory is
+ * one of ours (QEMU, vde_switch), whatever state a crash left behind. */
 static void kill_leftovers(const char *statedir) {
   g_autofree char *needle = g_strconcat(statedir, "/", NULL);
   g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
@@ -526,10 +526,11 @@ static void kill_leftovers(const char *statedir) {
 gboolean nl_run_down(NlState *st, GError **error) {
   g_autofree char *uri = nl_state_get(st, "uri");
   g_autofree char *prefix = NULL;
-  /* A state directory that never got as far as libvirt has no root to open;
-   * opening one would create it. */
-  g_autofree char *embed_run = g_build_filename(st->dir, "run", NULL);
-  if (uri || g_file_test(embed_run, G_FILE_TEST_IS_DIR)) {
+  /* A shared libvirt must hear of it. The embedded driver's whole root goes
+   * with the state directory, and opening it only to destroy domains costs
+   * a reconnect to every QEMU and, per domain, the ~1.4 s this sandbox's
+   * init takes to reap a daemonized QEMU, which libvirt waits for. */
+  if (uri) {
     g_autoptr(GError) local = NULL;
     g_autoptr(NlVirt) virt = nl_virt_open(uri, st->dir, &local);
     g_autoptr(GPtrArray) doms = NULL;
@@ -545,7 +546,6 @@ gboolean nl_run_down(NlState *st, GError **error) {
     }
     if (local) fprintf(stderr, "netlab: warning: %s\n", local->message);
   }
-  nl_vde_stop_all(st->dir);
   kill_leftovers(st->dir);
   return nl_state_remove(st, error);
 }

@@ -174,13 +174,3 @@ int nl_pidfile_alive(const char *pidfile, const char *comm) {
   if (!c || strcmp(g_strchomp(c), comm) != 0) return 0;
   return pid;
 }
-
-void nl_pid_stop(int pid, guint timeout_ms) {
-  if (pid <= 0 || kill(pid, SIGTERM) != 0) return;
-  for (guint t = 0; t < timeout_ms; t += 10) {
-    if (nl_pid_gone(pid)) return;
-    g_usleep(10 * 1000);
-  }
-  kill(pid, SIGKILL);
-  for (guint t = 0; t < 2000 && !nl_pid_gone(pid); t += 10) g_usleep(10 * 1000);
-}

@@ -44,6 +44,3 @@ int nl_pidfile_alive(const char *pidfile, const char *comm);
 
 /* TRUE when PID is gone or a zombie (this sandbox's init reaps late). */
 gboolean nl_pid_gone(int pid);
-
-/* Sends SIGTERM, waits up to TIMEOUT_MS for PID to go, then SIGKILL. */
-void nl_pid_stop(int pid, guint timeout_ms);

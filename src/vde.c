@@ -57,14 +57,3 @@ gboolean nl_vde_start(const char *statedir, const char *lan, GError **error) {
               "the switch of '%s' did not come up (no '%s')", lan, ctl);
   return FALSE;
 }
-
-void nl_vde_stop_all(const char *statedir) {
-  g_autofree char *landir = g_build_filename(statedir, "lan", NULL);
-  g_autoptr(GDir) d = g_dir_open(landir, 0, NULL);
-  const char *n;
-  while (d && (n = g_dir_read_name(d))) {
-    if (!g_str_has_suffix(n, ".pid")) continue;
-    g_autofree char *pidfile = g_build_filename(landir, n, NULL);
-    nl_pid_stop(nl_pidfile_alive(pidfile, "vde_switch"), 1000);
-  }
-}

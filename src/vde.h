@@ -8,8 +8,5 @@
  * Returns once QEMU can plug into it. */
 gboolean nl_vde_start(const char *statedir, const char *lan, GError **error);
 
-/* Stops every switch whose pidfile is in STATEDIR/lan. */
-void nl_vde_stop_all(const char *statedir);
-
 /* The pid of LAN's running switch, or 0. */
 int nl_vde_pid(const char *statedir, const char *lan);
