@@ -3,11 +3,13 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -180,6 +182,8 @@ static int console_lock(const NlVm *vm, gboolean force, GError **error) {
  * or for DRAIN_MAX_US at most (a command piped in may print forever). */
 #define QUIET_US (500 * 1000)
 #define DRAIN_MAX_US (5 * 1000 * 1000)
+/* A guest that takes no console input for this long is not going to. */
+#define STUCK_US (10 * 1000 * 1000)
 /* Input not yet taken by QEMU, which reads only as fast as the guest's UART
  * drains; past this much, stdin waits. */
 #define TOSOCK_MAX (64 * 1024)
@@ -188,6 +192,7 @@ static int console_lock(const NlVm *vm, gboolean force, GError **error) {
 typedef enum { END_ESCAPE, END_INPUT, END_CLOSED, END_SIGNAL, END_OUTPUT } End;
 
 typedef struct {
+  const char *node;
   int sock, sigfd;
   gboolean tty;
   struct signalfd_siginfo sig;
@@ -196,12 +201,27 @@ typedef struct {
 static End relay(Relay *r, GError **error) {
   g_autoptr(GByteArray) tosock = g_byte_array_new();
   gboolean in_open = TRUE, escaped = FALSE;
-  gint64 drain_start = 0, last_out = 0;
+  gint64 drain_start = 0, last_out = 0, stuck_since = 0;
+  int last_unread = 0;
   char buf[8192];
   for (;;) {
-    int timeout = -1;
-    if (!in_open && tosock->len == 0) {
-      gint64 now = g_get_monotonic_time();
+    int timeout = -1, unread = 0;
+    gint64 now = g_get_monotonic_time();
+    /* QEMU drops what it has not read yet when the client goes, and reads
+     * only as fast as the guest drains its UART: the drain starts once
+     * the socket is empty. */
+    if (!in_open && tosock->len == 0 && ioctl(r->sock, SIOCOUTQ, &unread) == 0 &&
+        unread > 0) {
+      if (unread != last_unread) stuck_since = now;
+      last_unread = unread;
+      if (now - stuck_since > STUCK_US) {
+        g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                    "'%s' has not read its console input for %d s (is it paused?)",
+                    r->node, STUCK_US / 1000000);
+        return END_CLOSED;
+      }
+      timeout = 20;
+    } else if (!in_open && tosock->len == 0) {
       if (!drain_start) drain_start = last_out = now;
       gint64 left = MIN(last_out + QUIET_US, drain_start + DRAIN_MAX_US) - now;
       if (left <= 0) return END_INPUT;
@@ -269,12 +289,13 @@ gboolean nl_console_attach(const NlVm *vm, gboolean force, GError **error) {
   if (sock < 0) {
     gboolean down = errno == ECONNREFUSED || errno == ENOENT;
     close(lock);
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot attach to the console of '%s': %s%s",
-                vm->node, local->message, down ? " (is the VM running?)" : "");
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "cannot attach to the console of '%s': %s%s", vm->node, local->message,
+                down ? " (is the VM running?)" : "");
     return FALSE;
   }
-  /* Our own fd: stdin and stdout may share theirs with the shell, so they
-   * stay blocking and are only read once poll says so. */
+  /* Only the socket is non-blocking: stdin and stdout may share their file
+   * description with the shell, which must not find it changed. */
   fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
 
   /* Signals arrive as data, so the terminal is always put back. */
@@ -283,7 +304,7 @@ gboolean nl_console_attach(const NlVm *vm, gboolean force, GError **error) {
   static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH};
   for (gsize i = 0; i < G_N_ELEMENTS(sigs); i++) sigaddset(&mask, sigs[i]);
   sigprocmask(SIG_BLOCK, &mask, &old);
-  Relay r = {.sock = sock, .sigfd = signalfd(-1, &mask, SFD_CLOEXEC)};
+  Relay r = {.node = vm->node, .sock = sock, .sigfd = signalfd(-1, &mask, SFD_CLOEXEC)};
 
   struct termios saved;
   r.tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
@@ -421,7 +442,8 @@ static char *note_build_id(const guint8 *d, gsize len) {
     if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
         memcmp(d + name, "GNU", 4) == 0) {
       GString *hex = g_string_new(NULL);
-      for (guint i = 0; i < nh->n_descsz; i++) g_string_append_printf(hex, "%02x", d[desc + i]);
+      for (guint i = 0; i < nh->n_descsz; i++)
+        g_string_append_printf(hex, "%02x", d[desc + i]);
       return g_string_free(hex, FALSE);
     }
     off = next;
@@ -435,15 +457,16 @@ static void elf_info(const char *path, ElfInfo *e) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   Elf64_Ehdr eh;
-  if (pread(fd, &eh, sizeof eh, 0) == sizeof eh && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
-      eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_shentsize == sizeof(Elf64_Shdr) &&
+  if (pread(fd, &eh, sizeof eh, 0) == sizeof eh &&
+      memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_shentsize == sizeof(Elf64_Shdr) &&
       eh.e_shnum > 0) {
     e->elf = TRUE;
     g_autofree Elf64_Shdr *sh = g_new(Elf64_Shdr, eh.e_shnum);
     gsize size = (gsize)eh.e_shnum * sizeof *sh;
     if (pread(fd, sh, size, eh.e_shoff) == (ssize_t)size) {
       for (guint i = 0; i < eh.e_shnum; i++) {
-        if (sh[i].sh_type == SHT_SYMTAB && sh[i].sh_size > sizeof(Elf64_Sym)) e->symtab = TRUE;
+        if (sh[i].sh_type == SHT_SYMTAB && sh[i].sh_size > sizeof(Elf64_Sym))
+          e->symtab = TRUE;
         if (sh[i].sh_type == SHT_NOTE && !e->build_id && sh[i].sh_size < (1 << 20)) {
           g_autofree guint8 *notes = g_malloc(sh[i].sh_size);
           if (pread(fd, notes, sh[i].sh_size, sh[i].sh_offset) == (ssize_t)sh[i].sh_size)
@@ -537,7 +560,8 @@ NlKernelSyms *nl_kernel_syms(const NlVm *vm, GError **error) {
     g_auto(ElfInfo) e;
     elf_info(c, &e);
     /* Symbols of another build would name the wrong functions. */
-    if (e.symtab && (!boot.build_id || !e.build_id || strcmp(boot.build_id, e.build_id) == 0))
+    if (e.symtab &&
+        (!boot.build_id || !e.build_id || strcmp(boot.build_id, e.build_id) == 0))
       k->vmlinux = g_strdup(c);
   }
   if (k->vmlinux) {
@@ -545,7 +569,8 @@ NlKernelSyms *nl_kernel_syms(const NlVm *vm, GError **error) {
     /* The tree's vmlinux-gdb.py (a link to scripts/gdb/ made by the build)
      * brings lx-dmesg, lx-ps, lx-symbols... */
     g_autofree char *top = g_build_filename(dir, "vmlinux-gdb.py", NULL);
-    g_autofree char *src = g_build_filename(dir, "scripts", "gdb", "vmlinux-gdb.py", NULL);
+    g_autofree char *src =
+        g_build_filename(dir, "scripts", "gdb", "vmlinux-gdb.py", NULL);
     if (g_file_test(top, G_FILE_TEST_EXISTS))
       k->scripts = g_steal_pointer(&top);
     else if (g_file_test(src, G_FILE_TEST_EXISTS))
@@ -562,8 +587,8 @@ gboolean nl_tmux(const char *const *argv, GError **error) {
   g_autofree char *err = NULL;
   int status = 0;
   g_autoptr(GError) local = NULL;
-  if (!g_spawn_sync(NULL, full, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
-                    NULL, NULL, &err, &status, &local)) {
+  if (!g_spawn_sync(NULL, full, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                    NULL, NULL, NULL, &err, &status, &local)) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot run tmux: %s", local->message);
     return FALSE;
   }

@@ -66,14 +66,22 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     if (k->vmlinux) {
       g_strv_builder_add(b, k->vmlinux);
     } else {
-      const char *ver = k->version ? k->version : "<version>";
+      const char *what = k->version ? k->version : k->kernel ? k->kernel : "?";
       fprintf(stderr,
               "netlab: no symbols for kernel %s: install linux-image-%s-dbg or use a "
-              "built kernel\n", k->version ? k->version : k->kernel, ver);
+              "built kernel\n", what, k->version ? k->version : "<version>");
     }
     if (k->scripts) {
-      g_autofree char *src = g_strdup_printf("source %s", k->scripts);
-      g_strv_builder_add_many(b, "-ex", src, NULL);
+      /* gdb loads <vmlinux>-gdb.py itself, with the symbols, once its
+       * directory is trusted; a script elsewhere has to be sourced. */
+      g_autofree char *dir = g_path_get_dirname(k->scripts);
+      g_autofree char *safe = g_strdup_printf("add-auto-load-safe-path %s", dir);
+      g_strv_builder_add_many(b, "-iex", safe, NULL);
+      g_autofree char *own = k->vmlinux ? g_strconcat(k->vmlinux, "-gdb.py", NULL) : NULL;
+      if (!own || strcmp(own, k->scripts) != 0) {
+        g_autofree char *src = g_strdup_printf("source %s", k->scripts);
+        g_strv_builder_add_many(b, "-ex", src, NULL);
+      }
     }
     target = g_strdup_printf("target remote %s", vm->paths.gdb);
   }

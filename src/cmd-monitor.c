@@ -101,5 +101,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return 0;
 }
 
-const NlCmd nl_cmd_monitor = {"monitor", NULL, "QEMU's monitor of a VM: one command or a prompt",
-                              run};
+const NlCmd nl_cmd_monitor = {"monitor", NULL,
+                              "QEMU's monitor of a VM: one command or a prompt", run};

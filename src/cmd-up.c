@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "kernel.h"
 #include "lab.h"
 #include "run.h"
 #include "state.h"
@@ -16,7 +17,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
       {"accel", 0, 0, G_OPTION_ARG_STRING, &accel, "kvm, tcg or auto (default)", "A"},
       {"kernel", 'k', 0, G_OPTION_ARG_FILENAME, &kernel,
-       "Boot this kernel instead of the lab's", "PATH"},
+       "Boot this kernel instead of the lab's: a path, or a name from `netlab kernel list`",
+       "KERNEL"},
       {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
        "Seconds to wait for every VM to be ready (300)", "S"},
       {NULL}};
@@ -40,7 +42,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   }
   g_autofree char *kpath = NULL;
   if (kernel) {
-    kpath = nl_realpath(kernel, error);
+    g_autofree char *named = nl_kernel_resolve(kernel, NULL);
+    kpath = nl_realpath(named, error);
     if (!kpath) {
       (*error)->code = NL_ERROR_INPUT;
       return -1;

@@ -549,19 +549,22 @@ static void remove_stale(const char *dir, const char *version,
 
 char *nl_initramfs_get(const char *moddir, const char *templates,
                        GError **error) {
-  g_autofree char *version = g_path_get_basename(moddir);
-  if (!g_file_test(moddir, G_FILE_TEST_IS_DIR)) {
+  /* One archive serves every kernel without modules. */
+  g_autofree char *version = moddir ? g_path_get_basename(moddir) : g_strdup("nomodules");
+  if (moddir && !g_file_test(moddir, G_FILE_TEST_IS_DIR)) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
                 "kernel modules for '%s' not found in %s (install the matching "
                 "linux-image package)",
                 version, moddir);
     return NULL;
   }
-  g_autofree char *dep_path = g_build_filename(moddir, "modules.dep", NULL);
   g_autoptr(GBytes) dep_bytes = NULL;
-  if (!read_bytes(dep_path, &dep_bytes, error)) return NULL;
+  if (moddir) {
+    g_autofree char *dep_path = g_build_filename(moddir, "modules.dep", NULL);
+    if (!read_bytes(dep_path, &dep_bytes, error)) return NULL;
+  }
   /* g_file_get_contents NUL-terminates what it reads. */
-  const char *modules_dep = g_bytes_get_data(dep_bytes, NULL);
+  const char *modules_dep = dep_bytes ? g_bytes_get_data(dep_bytes, NULL) : "";
 
   GStatBuf bb;
   if (g_stat(BUSYBOX, &bb) != 0) {
@@ -588,16 +591,20 @@ char *nl_initramfs_get(const char *moddir, const char *templates,
   g_autofree char *path = g_build_filename(dir, name, NULL);
   if (g_file_test(path, G_FILE_TEST_IS_REGULAR)) return g_steal_pointer(&path);
 
-  g_autofree char *builtin_path =
-      g_build_filename(moddir, "modules.builtin", NULL);
-  g_autofree char *builtin = NULL;
-  /* Without modules.builtin every root must be a module, which is checked. */
-  g_file_get_contents(builtin_path, &builtin, NULL, NULL);
-  g_autoptr(GPtrArray) modules =
-      nl_modules_resolve(modules_dep, builtin, initramfs_roots, error);
-  if (!modules) {
-    g_prefix_error(error, "cannot build the initramfs for '%s': ", version);
-    return NULL;
+  g_autoptr(GPtrArray) modules = NULL;
+  if (moddir) {
+    g_autofree char *builtin_path =
+        g_build_filename(moddir, "modules.builtin", NULL);
+    g_autofree char *builtin = NULL;
+    /* Without modules.builtin every root must be a module, which is checked. */
+    g_file_get_contents(builtin_path, &builtin, NULL, NULL);
+    modules = nl_modules_resolve(modules_dep, builtin, initramfs_roots, error);
+    if (!modules) {
+      g_prefix_error(error, "cannot build the initramfs for '%s': ", version);
+      return NULL;
+    }
+  } else {
+    modules = g_ptr_array_new_with_free_func(g_free);
   }
 
   g_autoptr(GBytes) busybox = NULL;

@@ -33,5 +33,6 @@ GPtrArray *nl_modules_resolve(const char *modules_dep, const char *builtin,
 
 /* Returns the path of an initramfs for the kernel whose modules live in
  * MODDIR (/lib/modules/<version>), building it into the cache when missing
- * or stale. TEMPLATES is the templates/ directory. */
+ * or stale. MODDIR NULL is a kernel with everything built in: an archive
+ * without modules. TEMPLATES is the templates/ directory. */
 char *nl_initramfs_get(const char *moddir, const char *templates, GError **error);

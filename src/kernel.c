@@ -39,6 +39,21 @@ static char *newest_boot_kernel(GError **error) {
   return g_build_filename("/boot", found->pdata[0], NULL);
 }
 
+char *nl_kernel_built_dir(const char *name, GError **error) {
+  g_autofree char *cache = nl_cache_dir(error);
+  return cache ? g_build_filename(cache, "kernels", name, NULL) : NULL;
+}
+
+char *nl_kernel_resolve(const char *value, const char *base) {
+  g_autofree char *path = g_canonicalize_filename(value, base);
+  if (strchr(value, '/') || g_file_test(path, G_FILE_TEST_EXISTS))
+    return g_steal_pointer(&path);
+  g_autofree char *dir = nl_kernel_built_dir(value, NULL);
+  g_autofree char *vmlinux = dir ? g_build_filename(dir, "vmlinux", NULL) : NULL;
+  if (vmlinux && g_file_test(vmlinux, G_FILE_TEST_IS_REGULAR)) return g_steal_pointer(&vmlinux);
+  return g_steal_pointer(&path);
+}
+
 gboolean nl_elf_has_pvh(const guint8 *data, gsize len) {
   if (len < sizeof(Elf64_Ehdr) || memcmp(data, ELFMAG, SELFMAG) != 0 ||
       data[EI_CLASS] != ELFCLASS64)
@@ -118,21 +133,31 @@ NlKernel *nl_kernel_find(const char *path, GError **error) {
   k->path = path ? g_strdup(path) : newest_boot_kernel(error);
   if (!k->path) return NULL;
 
-  g_autofree char *data = NULL;
-  gsize len = 0;
+  /* Mapped, not read: a vmlinux with debug info is hundreds of MB, of which
+   * only the headers are looked at. */
   g_autoptr(GError) local = NULL;
-  if (!g_file_get_contents(k->path, &data, &len, &local)) {
+  g_autoptr(GMappedFile) map = g_mapped_file_new(k->path, FALSE, &local);
+  if (!map) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s",
                 k->path, local->message);
     return NULL;
   }
-  const guint8 *d = (const guint8 *)data;
+  const guint8 *d = (const guint8 *)g_mapped_file_get_contents(map);
+  gsize len = g_mapped_file_get_length(map);
 
   if (nl_elf_has_pvh(d, len)) {
-    /* A built tree's vmlinux: its version is in its modules dir, if any. */
+    /* A built tree's vmlinux: the tree says its release, and its modules
+     * are installed under that name, if at all. */
     k->boot = g_strdup(k->path);
-    g_autofree char *base = g_path_get_basename(k->path);
-    k->version = g_strdup(base);
+    g_autofree char *dir = g_path_get_dirname(k->path);
+    g_autofree char *rel = g_build_filename(dir, "include", "config", "kernel.release", NULL);
+    if (g_file_get_contents(rel, &k->version, NULL, NULL)) {
+      g_strchomp(k->version);
+      g_autofree char *moddir = g_build_filename("/lib/modules", k->version, NULL);
+      if (g_file_test(moddir, G_FILE_TEST_IS_DIR)) k->moddir = g_steal_pointer(&moddir);
+    } else {
+      k->version = g_path_get_basename(k->path);
+    }
     return g_steal_pointer(&k);
   }
 

@@ -16,6 +16,16 @@ NlKernel *nl_kernel_find(const char *path, GError **error);
 void nl_kernel_free(NlKernel *k);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlKernel, nl_kernel_free)
 
+/* The build tree of the kernel `netlab kernel build` calls NAME:
+ * <cache>/kernels/NAME. */
+char *nl_kernel_built_dir(const char *name, GError **error);
+
+/* What LAB_KERNEL=, r1[kernel]= and --kernel name, as an absolute path:
+ * VALUE relative to BASE; or, when VALUE has no '/' and is no file there,
+ * the vmlinux of the built kernel of that name if there is one. Whether the
+ * result exists is the caller's check. */
+char *nl_kernel_resolve(const char *value, const char *base);
+
 /* True when the ELF image DATA has a PVH entry point (Xen ELF note 18), which
  * is what lets QEMU boot it directly. */
 gboolean nl_elf_has_pvh(const guint8 *data, gsize len);

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "kernel.h"
 #include "util.h"
 
 #define MAX_NICS 16
@@ -363,12 +364,17 @@ static gboolean parse_mem_mib(const char *text, guint64 *mib) {
   return TRUE;
 }
 
-/* An absolute path, relative ones taken from the lab directory. */
+/* An absolute path, relative ones taken from the lab directory; a bare name
+ * that is no file there may name a kernel `netlab kernel build` made. */
 static char *resolve_kernel(Parser *p, guint line, const char *value) {
-  g_autofree char *path = g_canonicalize_filename(value, p->lab->dir);
+  g_autofree char *path = nl_kernel_resolve(value, p->lab->dir);
 
   if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-    conf_error(p, line, "kernel '%s' does not exist", path);
+    if (strchr(value, '/'))
+      conf_error(p, line, "kernel '%s' does not exist", path);
+    else
+      conf_error(p, line, "kernel '%s' does not exist, nor does a built kernel '%s' "
+                 "(see `netlab kernel list`)", path, value);
     return NULL;
   }
   return g_steal_pointer(&path);

@@ -6,7 +6,8 @@
       PPS per second (default 50), then print "sent COUNT".
   mcast.py recv GROUP PORT IFACE FILE
       join GROUP on IFACE (IGMP/MLD), receive on PORT, and keep FILE up to
-      date with "received N duplicates D": N distinct sequence numbers.
+      date with "received N duplicates D": N distinct sequence numbers
+      (then, once some arrived, "first F last L": the lowest and highest).
       FILE exists (with N = 0) as soon as the socket has joined.
 
 Works for IPv4 and IPv6 groups. Standard library only.
@@ -66,7 +67,8 @@ def recv(group, port, iface, path):
         if seq in seen:
             dups += 1
         seen.add(seq)
-        write(path, "received %d duplicates %d" % (len(seen), dups))
+        write(path, "received %d duplicates %d first %d last %d"
+              % (len(seen), dups, min(seen), max(seen)))
 
 
 if __name__ == "__main__":

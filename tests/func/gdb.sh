@@ -34,10 +34,15 @@ echo "LAB_KERNEL=\"$tree/arch/x86/boot/bzImage\"" >>"$a/lab.conf"
 ok $? "netlab up (kernel $ver, from $tree)"
 diag <"$tmp/up.out"
 
-"$NETLAB" gdb -d "$a" r1 -- -batch -ex 'info registers rip' >"$tmp/rip.out" 2>"$tmp/rip.err"
-ok $? "netlab gdb r1 -- -batch -ex 'info registers rip'"
-grep -Eq '^rip +0xffffffff8[0-9a-f]{7} ' "$tmp/rip.out"
-ok $? "prints a kernel address: $(grep '^rip' "$tmp/rip.out")"
+# Once the shell is idle, the CPU is mostly in the kernel's idle loop; the
+# profile the shell reads at start runs in user space for seconds.
+wait_for 60 answers
+kernel_rip() {
+  "$NETLAB" gdb -d "$a" r1 -- -batch -ex 'info registers rip' >"$tmp/rip.out" 2>"$tmp/rip.err" &&
+    grep -Eq '^rip +0xffffffff8[0-9a-f]{7} ' "$tmp/rip.out"
+}
+wait_for 20 kernel_rip
+ok $? "netlab gdb r1 -- -batch -ex 'info registers rip' prints a kernel address: $(grep '^rip' "$tmp/rip.out")"
 grep -q "netlab: no symbols for kernel $ver: install linux-image-$ver-dbg or use a built kernel" \
   "$tmp/rip.err"
 ok $? "says that the kernel has no symbols"
@@ -83,10 +88,14 @@ class Probe(gdb.Command):
         gdb.write("vmlinux-gdb.py is loaded\n")
 Probe()
 EOF
-"$NETLAB" gdb -d "$a" r1 -- -batch -ex bt -ex lx-netlab-probe >"$tmp/bt2.out" 2>"$tmp/bt2.err"
-grep -Eq '^#0 .* in [A-Za-z_][A-Za-z0-9_.]* \(' "$tmp/bt2.out"
+named_bt() {
+  "$NETLAB" gdb -d "$a" r1 -- -batch -ex bt -ex lx-netlab-probe >"$tmp/bt2.out" 2>"$tmp/bt2.err" &&
+    grep -Eq '^#0 .* in [A-Za-z_][A-Za-z0-9_.]* \(' "$tmp/bt2.out"
+}
+wait_for 20 named_bt
 ok $? "with the tree's vmlinux, bt shows named frames"
 diag <"$tmp/bt2.out"
+diag <"$tmp/bt2.err"
 grep -q 'no symbols' "$tmp/bt2.err"
 [ $? -ne 0 ]
 ok $? "and no complaint about missing symbols"

@@ -21,13 +21,15 @@ diag() { sed -e 's/^/# /' -e '$a\'; }
 
 tmp=$(mktemp -d /tmp/netlab-test.XXXXXX)
 chmod 755 "$tmp"
-labs_up=""
+# Every lab a test made lives in $tmp: take each down, whatever the test did.
 cleanup() {
   if [ "${NETLAB_KEEP:-}" = 1 ]; then
-    echo "# kept: $tmp ($labs_up)"
+    echo "# kept: $tmp"
     return
   fi
-  for l in $labs_up; do "$NETLAB" down "$l" >/dev/null 2>&1; done
+  for l in "$tmp"/*/lab.conf; do
+    [ -f "$l" ] && "$NETLAB" down "${l%/lab.conf}" >/dev/null 2>&1
+  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -38,7 +40,6 @@ copy_lab() {
   dest=${2:-$tmp/$1}
   cp -r "$NETLAB_SRC/labs/$1" "$dest"
   rm -rf "$dest/.netlab"
-  labs_up="$labs_up $dest"
   echo "$dest"
 }
 

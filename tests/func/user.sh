@@ -29,5 +29,4 @@ as_user "$NETLAB" down "$lab" >/dev/null 2>&1
 ok $? "down"
 [ -z "$(procs_of "$sd")" ] && [ ! -e "$sd" ]
 ok $? "nothing left behind"
-labs_up=""  # down as root would look in root's state directory
 finish

@@ -322,6 +322,44 @@ static void test_util(const char *tmp) {
   g_rmdir(want_cache);
 }
 
+/* LAB_KERNEL=<name>: a kernel `netlab kernel build` made, found in the cache,
+ * unless the lab has a file of that name. */
+static void test_built_kernel(const char *tmp) {
+  g_autofree char *lab = g_build_filename(tmp, "built", NULL);
+  g_autofree char *conf = g_build_filename(lab, "lab.conf", NULL);
+  g_autofree char *kdir = g_build_filename(tmp, "cache", "netlab", "kernels", "mini", NULL);
+  g_autofree char *vmlinux = g_build_filename(kdir, "vmlinux", NULL);
+  g_autofree char *local = g_build_filename(lab, "mini", NULL);
+  g_autofree char *want_missing = g_strdup_printf(
+      "%s:1: kernel '%s/nope' does not exist, nor does a built kernel 'nope' (see `netlab "
+      "kernel list`)", conf, lab);
+  g_autoptr(GError) error = NULL;
+
+  g_mkdir_with_parents(lab, 0755);
+  g_mkdir_with_parents(kdir, 0755);
+  g_file_set_contents(vmlinux, "", 0, NULL);
+  g_file_set_contents(conf, "LAB_KERNEL=mini\nr1[0]=A\n", -1, NULL);
+  g_autoptr(NlLab) built = nl_lab_load(lab, NULL, NULL);
+  TAP_STREQ(built ? built->kernel : NULL, vmlinux, "LAB_KERNEL=<name>: the built kernel's vmlinux");
+  g_file_set_contents(local, "", 0, NULL);
+  g_autoptr(NlLab) file = nl_lab_load(lab, NULL, NULL);
+  TAP_STREQ(file ? file->kernel : NULL, local, "LAB_KERNEL=<name>: a file in the lab wins");
+  g_file_set_contents(conf, "LAB_KERNEL=nope\nr1[0]=A\n", -1, NULL);
+  TAP_OK(nl_lab_load(lab, NULL, &error) == NULL, "LAB_KERNEL=<unknown name> fails");
+  TAP_STREQ(error ? error->message : NULL, want_missing, "LAB_KERNEL=<unknown name>: message");
+
+  g_remove(local);
+  g_remove(conf);
+  g_rmdir(lab);
+  g_remove(vmlinux);
+  for (int i = 0; i < 3; i++) {
+    char *up = g_path_get_dirname(kdir);
+    g_rmdir(kdir);
+    g_free(kdir);
+    kdir = up;
+  }
+}
+
 int main(void) {
   const char *data = g_getenv("NETLAB_TEST_DATA");
   g_autofree char *tmp_made = g_dir_make_tmp("netlab-test-lab-XXXXXX", NULL);
@@ -348,6 +386,7 @@ int main(void) {
   test_bad_labs();
   test_not_a_lab_dir();
   test_util(tmp);
+  test_built_kernel(tmp);
   test_relative_dir();
 
   g_rmdir(cache_home);
