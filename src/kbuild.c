@@ -336,7 +336,9 @@ static NlKbuildKernel *kernel_at(const char *dir, const char *name) {
 }
 
 /* Everything the kernel is made from: a build with the same key is the same
- * kernel (make would rebuild nothing but its version stamp). */
+ * kernel (make would rebuild nothing but its version stamp). Fragments count
+ * by name and content, not path, so that another checkout of netlab (a CI
+ * run's) finds the kernels built from the same fragments. */
 static char *build_key(const char *src, const char *origin, const char *version,
                        const char *base, GPtrArray *frags, GError **error) {
   g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
@@ -352,8 +354,8 @@ static char *build_key(const char *src, const char *origin, const char *version,
                   (char *)frags->pdata[i], local->message);
       return NULL;
     }
-    g_autofree char *sep = g_strdup_printf("\n%s %" G_GSIZE_FORMAT "\n",
-                                           (char *)frags->pdata[i], len);
+    g_autofree char *name = g_path_get_basename(frags->pdata[i]);
+    g_autofree char *sep = g_strdup_printf("\n%s %" G_GSIZE_FORMAT "\n", name, len);
     g_checksum_update(sum, (const guchar *)sep, strlen(sep));
     g_checksum_update(sum, (const guchar *)text, len);
   }
