@@ -106,9 +106,10 @@ GPtrArray *nl_kbuild_check(const char *config, const char *const *names,
     const char *have = g_hash_table_lookup(got, order->pdata[i]);
     gboolean have_set = have && !g_str_has_prefix(have, "# ");
     if (r->unset ? !have_set : have && strcmp(have, r->line) == 0) continue;
-    g_ptr_array_add(bad, g_strdup_printf(
-                             "%s (%s:%u): got %s", r->line, r->file, r->lineno,
-                             have ? have : "nothing (its dependencies are not met)"));
+    g_ptr_array_add(bad, g_strdup_printf("%s (%s:%u): got %s", r->line, r->file, r->lineno,
+                                         have ? have
+                                              : "nothing (no such option, or its "
+                                                "dependencies are not met)"));
   }
   return bad;
 }
@@ -202,17 +203,74 @@ static char *debian_tarball(GError **error) {
   return g_strdup(best);
 }
 
-static gboolean remove_tree(const char *path, GError **error) {
-  const char *argv[] = {"rm", "-rf", "--", path, NULL};
-  g_autoptr(GSubprocess) p =
-      g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDERR_SILENCE, error);
-  return p && g_subprocess_wait_check(p, NULL, error);
+/* Holds an exclusive lock on PATH until the returned fd is closed: two
+ * builds in one tree, or two unpacks of one source, would corrupt it. */
+static int lock_build(const NlKbuildOptions *o, const char *path, GError **error) {
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", path,
+                g_strerror(errno));
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+  progress(o, "waiting for another netlab using '%s'", path);
+  if (flock(fd, LOCK_EX) == 0) return fd;
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot lock '%s': %s", path,
+              g_strerror(errno));
+  close(fd);
+  return -1;
 }
 
-/* The tarball unpacked into <cache>/src/, once: a stamp next to the tree
- * says which tarball (size and time) it came from, so that a new
- * linux-source package replaces it. The tree appears at once, by rename,
- * so that an interrupted unpack never leaves half a tree to build. */
+/* Best effort: what is left only takes disk space. */
+static void remove_tree(const char *path) {
+  const char *argv[] = {"rm", "-rf", "--", path, NULL};
+  g_autoptr(GSubprocess) p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL);
+  if (p) g_subprocess_wait(p, NULL, NULL);
+}
+
+/* Unpacks TARBALL, whose top directory is TOP, into TREE (in SRCDIR). The
+ * tree appears at once, by rename, so that an interrupted unpack never
+ * leaves half a tree to build. */
+static gboolean unpack(const NlKbuildOptions *o, const char *tarball, const char *srcdir,
+                       const char *top, const char *tree, GError **error) {
+  g_autofree char *tmp = g_build_filename(srcdir, ".unpack-XXXXXX", NULL);
+  if (!g_mkdtemp(tmp)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create a directory in '%s': %s",
+                srcdir, g_strerror(errno));
+    return FALSE;
+  }
+  progress(o, "unpacking %s into %s", tarball, srcdir);
+  g_autofree char *log = g_build_filename(srcdir, "unpack.log", NULL);
+  g_unlink(log);
+  const char *tar[] = {"tar", "-C", tmp, "-xf", tarball, NULL};
+  g_autofree char *unpacked = g_build_filename(tmp, top, NULL);
+  gboolean ok = run_logged(srcdir, log, tar, error);
+  if (ok && !g_file_test(unpacked, G_FILE_TEST_IS_DIR)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' has no top directory '%s'", tarball,
+                top);
+    ok = FALSE;
+  }
+  /* A tree from an older tarball goes: builds from it rebuild anyway, as
+   * the tarball is part of their key. */
+  if (ok && g_file_test(tree, G_FILE_TEST_EXISTS)) {
+    g_autofree char *old = g_build_filename(tmp, "old", NULL);
+    ok = g_rename(tree, old) == 0;
+    if (!ok)
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot move '%s' away: %s", tree,
+                  g_strerror(errno));
+  }
+  if (ok && g_rename(unpacked, tree) != 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot rename '%s' to '%s': %s", unpacked,
+                tree, g_strerror(errno));
+    ok = FALSE;
+  }
+  remove_tree(tmp);
+  return ok;
+}
+
+/* Debian's source, unpacked into <cache>/src/ once: a stamp next to the tree
+ * says which tarball (path, size, time) it came from, so that a new
+ * linux-source package replaces it. *ORIGIN is that stamp. */
 static char *debian_source(const NlKbuildOptions *o, char **origin, GError **error) {
   g_autofree char *tarball = debian_tarball(error);
   if (!tarball) return NULL;
@@ -225,57 +283,30 @@ static char *debian_source(const NlKbuildOptions *o, char **origin, GError **err
   g_autofree char *cache = nl_cache_dir(error);
   if (!cache) return NULL;
   g_autofree char *srcdir = g_build_filename(cache, "src", NULL);
-  g_autofree char *base = g_path_get_basename(tarball);
-  base[strlen(base) - strlen(".tar.xz")] = '\0';
-  g_autofree char *tree = g_build_filename(srcdir, base, NULL);
+  g_autofree char *top = g_path_get_basename(tarball);
+  top[strlen(top) - strlen(".tar.xz")] = '\0';
+  g_autofree char *tree = g_build_filename(srcdir, top, NULL);
   g_autofree char *stamp_path = g_strconcat(tree, ".stamp", NULL);
   g_autofree char *stamp = g_strdup_printf("%s %lld %lld\n", tarball, (long long)st.st_size,
                                            (long long)st.st_mtime);
   *origin = g_strchomp(g_strdup(stamp));
-
-  g_autofree char *have = NULL;
-  if (g_file_get_contents(stamp_path, &have, NULL, NULL) && strcmp(have, stamp) == 0 &&
-      g_file_test(tree, G_FILE_TEST_IS_DIR))
-    return g_steal_pointer(&tree);
-
   if (g_mkdir_with_parents(srcdir, 0755) != 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", srcdir,
                 g_strerror(errno));
     return NULL;
   }
-  g_autofree char *tmpl = g_build_filename(srcdir, ".unpack-XXXXXX", NULL);
-  if (!g_mkdtemp(tmpl)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create a directory in '%s': %s",
-                srcdir, g_strerror(errno));
-    return NULL;
-  }
-  progress(o, "unpacking %s into %s", tarball, srcdir);
-  g_autofree char *log = g_build_filename(tmpl, "tar.log", NULL);
-  const char *tar[] = {"tar", "-C", tmpl, "-xf", tarball, NULL};
-  g_autofree char *unpacked = g_build_filename(tmpl, base, NULL);
-  gboolean ok = run_logged(srcdir, log, tar, error);
-  if (ok && !g_file_test(unpacked, G_FILE_TEST_IS_DIR)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' has no top directory '%s'", tarball,
-                base);
-    ok = FALSE;
-  }
-  /* A tree from an older tarball goes: builds from it rebuild anyway, as
-   * the stamp is part of their key. */
-  if (ok && g_file_test(tree, G_FILE_TEST_EXISTS)) {
-    g_autofree char *old = g_build_filename(tmpl, "old", NULL);
-    ok = g_rename(tree, old) == 0;
-    if (!ok)
-      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot move '%s' away: %s", tree,
-                  g_strerror(errno));
-  }
-  if (ok && g_rename(unpacked, tree) != 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot rename '%s' to '%s': %s", unpacked,
-                tree, g_strerror(errno));
-    ok = FALSE;
-  }
-  remove_tree(tmpl, NULL);
-  if (!ok || !nl_write_file(stamp_path, stamp, -1, 0644, error)) return NULL;
-  return g_steal_pointer(&tree);
+
+  g_autofree char *lock_path = g_build_filename(srcdir, ".netlab-lock", NULL);
+  int lock = lock_build(o, lock_path, error);
+  if (lock < 0) return NULL;
+  g_autofree char *have = NULL;
+  gboolean ok = g_file_get_contents(stamp_path, &have, NULL, NULL) && strcmp(have, stamp) == 0 &&
+                g_file_test(tree, G_FILE_TEST_IS_DIR);
+  if (!ok)
+    ok = unpack(o, tarball, srcdir, top, tree, error) &&
+         nl_write_file(stamp_path, stamp, -1, 0644, error);
+  close(lock);
+  return ok ? g_steal_pointer(&tree) : NULL;
 }
 
 /* A fragment named without a '/' is one of netlab's kernel-config/, with or
@@ -360,24 +391,6 @@ static char *build_key(const char *src, const char *origin, const char *version,
     g_checksum_update(sum, (const guchar *)text, len);
   }
   return g_strdup(g_checksum_get_string(sum));
-}
-
-/* Holds an exclusive lock on PATH until the returned fd is closed: two
- * builds in one tree would corrupt it. */
-static int lock_build(const NlKbuildOptions *o, const char *path, GError **error) {
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", path,
-                g_strerror(errno));
-    return -1;
-  }
-  if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
-  progress(o, "waiting for another netlab building the same kernel");
-  if (flock(fd, LOCK_EX) == 0) return fd;
-  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot lock '%s': %s", path,
-              g_strerror(errno));
-  close(fd);
-  return -1;
 }
 
 static gboolean configure(const char *src, const char *dir, const char *base,

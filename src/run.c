@@ -327,6 +327,12 @@ static gboolean check_sock_path(const char *path, GError **error) {
   return FALSE;
 }
 
+/* Where templates/init mounts the node's configuration share in the guest. */
+#define GUEST_CONF_DIR "/run/netlab/conf"
+
+/* The guest gets its own copy of netlab-agent in its configuration share: it
+ * sees the host's root, but not what lies under the host's /tmp or /run,
+ * where it has tmpfs mounts of its own, and a build tree may be there. */
 static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
                                  gboolean have_shared, const char *agent,
                                  GError **error) {
@@ -335,7 +341,14 @@ static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
                 g_strerror(errno));
     return FALSE;
   }
-  g_autoptr(GHashTable) files = nl_guest_conf(node, have_shared, agent);
+  g_autofree char *bin = NULL;
+  gsize len = 0;
+  g_autofree char *copy = g_build_filename(p->conf, "netlab-agent", NULL);
+  if (!g_file_get_contents(agent, &bin, &len, error) ||
+      !nl_write_file(copy, bin, len, 0755, error))
+    return FALSE;
+  g_autoptr(GHashTable) files =
+      nl_guest_conf(node, have_shared, GUEST_CONF_DIR "/netlab-agent");
   GHashTableIter it;
   gpointer name, text;
   g_hash_table_iter_init(&it, files);
@@ -386,6 +399,12 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
   }
 
   Up up = {.lab = lab, .tty = isatty(2), .t0 = g_get_monotonic_time()};
+  /* From here on a Ctrl-C must tear down what was started, whenever it comes:
+   * it is handled once the main loop runs. */
+  up.loop = g_main_loop_new(NULL, FALSE);
+  guint sig_int = g_unix_signal_add(SIGINT, on_signal, &up);
+  guint sig_term = g_unix_signal_add(SIGTERM, on_signal, &up);
+  guint sig_hup = g_unix_signal_add(SIGHUP, on_signal, &up);
   up.vms = g_ptr_array_new_with_free_func((GDestroyNotify)vm_free);
   g_autofree char *shared = g_build_filename(lab->dir, "shared", NULL);
   gboolean have_shared = g_file_test(shared, G_FILE_TEST_IS_DIR);
@@ -440,19 +459,12 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
       goto out;
   }
 
-  up.loop = g_main_loop_new(NULL, FALSE);
-  guint sig_int = g_unix_signal_add(SIGINT, on_signal, &up);
-  guint sig_term = g_unix_signal_add(SIGTERM, on_signal, &up);
-  guint sig_hup = g_unix_signal_add(SIGHUP, on_signal, &up);
   guint timer = g_timeout_add_seconds(o->timeout_s, on_timeout, &up);
   guint tick = up.tty ? g_timeout_add(500, on_tick, &up) : 0;
   draw(&up, NULL);
   start_ready_vms(&up);
   g_main_loop_run(up.loop);
   draw(&up, NULL);
-  g_source_remove(sig_int);
-  g_source_remove(sig_term);
-  g_source_remove(sig_hup);
   g_source_remove(timer);
   if (tick) g_source_remove(tick);
 
@@ -483,6 +495,9 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
   ok = TRUE;
 
 out:
+  g_source_remove(sig_int);
+  g_source_remove(sig_term);
+  g_source_remove(sig_hup);
   g_ptr_array_unref(up.vms);
   if (up.loop) g_main_loop_unref(up.loop);
   nl_virt_close(up.virt);

@@ -7,7 +7,7 @@ wait_for_qemu() { # LAB: until a QEMU of LAB runs (at most 60 s)
   for _ in $(seq 600); do
     sd=$(ls -d /run/netlab/* "${XDG_RUNTIME_DIR:-/nonexistent}"/netlab/* /tmp/netlab-"$(id -u)"/* 2>/dev/null |
       while read -r d; do [ "$(cat "$d/lab" 2>/dev/null)" = "$1" ] && echo "$d"; done)
-    [ -n "$sd" ] && ls "$sd"/run/qemu/*.pid >/dev/null 2>&1 && return 0
+    [ -n "$sd" ] && ls "$sd"/run/qemu/r*.pid >/dev/null 2>&1 && return 0
     sleep 0.1
   done
   return 1

@@ -51,7 +51,7 @@ state_dir() {
 # procs_of DIR: pids of live processes whose command line names DIR/.
 procs_of() {
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$1/" || continue
+    { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "$1/" || continue
     grep -q '^State:.*Z' "$p/status" 2>/dev/null && continue
     echo "${p#/proc/}"
   done

@@ -30,7 +30,8 @@ int main(void) {
                            NULL};
     g_autoptr(GPtrArray) bad = nl_kbuild_check(config, names, texts);
     g_autofree char *got = joined(bad);
-    TAP_STREQ(got, "", "honoured: set, numbers, strings, unset, unset by absence; comments ignored");
+    TAP_STREQ(got, "",
+              "honoured: set, numbers, strings, unset, unset by absence; comments ignored");
   }
   {
     const char *names[] = {"net.config", NULL};
@@ -41,7 +42,8 @@ int main(void) {
     g_autofree char *got = joined(bad);
     TAP_STREQ(got,
               "CONFIG_VXLAN=y (net.config:1): got # CONFIG_VXLAN is not set|"
-              "CONFIG_GENEVE=y (net.config:2): got nothing (its dependencies are not met)|"
+              "CONFIG_GENEVE=y (net.config:2): got nothing (no such option, or its "
+              "dependencies are not met)|"
               "CONFIG_NR_CPUS=8 (net.config:3): got CONFIG_NR_CPUS=16|"
               "# CONFIG_SLUB is not set (net.config:4): got CONFIG_SLUB=y",
               "every option not honoured, in order, with file, line and what the .config has");
