@@ -26,8 +26,7 @@ finish() {
   [ "$tap_failed" -eq 0 ]
 }
 
-# on VM CMD...: run CMD in VM through a shell (quiet about netlab's own errors
-# going to stderr, which the test output shows anyway).
+# on VM CMD...: run the shell command CMD (its words joined) in VM.
 on() {
   vm=$1
   shift

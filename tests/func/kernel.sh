@@ -18,10 +18,11 @@ if [ -z "$name" ]; then
   finish
   exit 1
 fi
+# .ci/run repeats this line at the end of a CI run.
 if grep -q "^kernel '$name' .* built:" "$tmp/build.out"; then
-  echo "# kernel build took $((t1 - t0)) s (unpacking the source included, when it was not)"
+  echo "# netlab kernel build: '$name' built in $((t1 - t0)) s (unpacking the source included, if it was not)"
 else
-  echo "# kernel '$name' was in the cache already ($((t1 - t0)) s to check)"
+  echo "# netlab kernel build: '$name' was in the cache already ($((t1 - t0)) s to check)"
 fi
 "$NETLAB" kernel list >"$tmp/list.out" 2>&1
 grep -q "^$name " "$tmp/list.out"
