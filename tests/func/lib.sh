@@ -33,6 +33,10 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+# A shell killed by a signal skips its EXIT trap (meson's timeout sends TERM).
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
 
 # copy_lab NAME [DEST]: a private copy of labs/NAME, so that tests never share
 # a state directory with each other or with a user's lab.

@@ -11,6 +11,8 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 
 lab=$(copy_lab hello "$tmp/u")
+# lib.sh's cleanup runs as root, and root's netlab does not see this user's labs.
+trap 'as_user "$NETLAB" down "$lab" >/dev/null 2>&1; cleanup' EXIT
 [ "$(id -u)" -eq 0 ] && chown -R netlab-test "$lab"
 as_user "$NETLAB" up "$lab" >"$tmp/up.out" 2>&1
 ok $? "up as $(as_user id -un)"
