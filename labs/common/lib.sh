@@ -64,12 +64,6 @@ stop() {
   netlab exec "$1" -- sh -c "[ -f /tmp/$2.pid ] && kill \$(cat /tmp/$2.pid) 2>/dev/null; rm -f /tmp/$2.pid; true"
 }
 
-# put VM FILE: copy a host file to /tmp/ in VM (a lab copied elsewhere does
-# not see labs/common/ inside its VMs).
-put() {
-  netlab exec "$1" -- sh -c "cat >/tmp/${2##*/} && chmod +x /tmp/${2##*/}" <"$2"
-}
-
 # capture_start VM IFACE NAME FILTER: tcpdump on IFACE into /tmp/NAME.pcap,
 # returning once tcpdump listens. capture_stop VM NAME ends it.
 capture_start() {
