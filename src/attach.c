@@ -598,3 +598,42 @@ gboolean nl_tmux(const char *const *argv, GError **error) {
               *err ? err : "failed");
   return FALSE;
 }
+
+gboolean nl_tmux_open(const char *labdir, const NlState *st, GError **error) {
+  g_autoptr(GPtrArray) vms = nl_vm_names(st);
+  if (!nl_state_exists(st) || vms->len == 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "lab '%s' is not up", labdir);
+    return FALSE;
+  }
+  /* tmux takes '.' and ':' in a target as window and pane separators; the
+   * lab id has neither. */
+  g_autofree char *session = g_strconcat("netlab-", st->id, NULL);
+  g_autofree char *exact = g_strconcat("=", session, NULL);
+  if (!nl_tmux((const char *[]){"has-session", "-t", exact, NULL}, NULL)) {
+    /* The windows run this very netlab, wherever it was started from. */
+    g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+    g_autofree char *qself = g_shell_quote(self ? self : "netlab");
+    g_autofree char *qlab = g_shell_quote(labdir);
+    g_autofree char *next = g_strconcat(session, ":", NULL);
+    for (guint i = 0; i < vms->len; i++) {
+      const char *vm = vms->pdata[i];
+      /* A refused attach (another console has the VM) stays readable. */
+      g_autofree char *cmd = g_strdup_printf(
+          "%s console -d %s %s || read -r -p 'netlab: press Enter to close' _", qself, qlab,
+          vm);
+      const char *create[] = {"new-session", "-d", "-s", session, "-n", vm, cmd, NULL};
+      const char *add[] = {"new-window", "-d", "-t", next, "-n", vm, cmd, NULL};
+      if (!nl_tmux(i == 0 ? create : add, error)) return FALSE;
+    }
+  }
+  if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+    printf("tmux session '%s' has a window per VM: tmux attach -t %s\n", session, session);
+    return TRUE;
+  }
+  fflush(stdout);
+  const char *attach[] = {"tmux", g_getenv("TMUX") ? "switch-client" : "attach-session",
+                          "-t", exact, NULL};
+  execvp(attach[0], (char **)attach);
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot run tmux: %s", g_strerror(errno));
+  return FALSE;
+}

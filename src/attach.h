@@ -58,3 +58,8 @@ NlKernelSyms *nl_kernel_syms(const NlVm *vm, GError **error);
 
 /* Runs `tmux ARGV...`; FALSE when it fails, with what tmux said in ERROR. */
 gboolean nl_tmux(const char *const *argv, GError **error);
+
+/* A tmux session with one window per VM of the lab in LABDIR, each on that
+ * VM's console; made once per lab, then attached to (switched to, inside
+ * tmux). Without a terminal it only prints how to attach. */
+gboolean nl_tmux_open(const char *labdir, const NlState *st, GError **error);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attach.h"
 #include "cmd.h"
 #include "kernel.h"
 #include "lab.h"
@@ -13,6 +14,7 @@
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL, *accel = NULL, *kernel = NULL;
   int timeout = 300;
+  gboolean tmux = FALSE;
   const GOptionEntry entries[] = {
       {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
       {"accel", 0, 0, G_OPTION_ARG_STRING, &accel, "kvm, tcg or auto (default)", "A"},
@@ -21,6 +23,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
        "KERNEL"},
       {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
        "Seconds to wait for every VM to be ready (300)", "S"},
+      {"tmux", 0, 0, G_OPTION_ARG_NONE, &tmux,
+       "Then open a tmux session with a window per VM console (as `netlab tmux`)", NULL},
       {NULL}};
   if (!nl_cmd_parse("up", "start a lab", entries, &argc, &argv, error)) return -1;
 
@@ -58,7 +62,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
 
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st || !nl_state_lock(st, TRUE, error)) return -1;
-  return nl_run_up(lab, st, &o, error) ? 0 : -1;
+  if (!nl_run_up(lab, st, &o, error)) return -1;
+  /* The lock is close-on-exec, so tmux does not hold it. */
+  if (!tmux) return 0;
+  return nl_tmux_open(labdir, st, error) ? 0 : -1;
 }
 
 const NlCmd nl_cmd_up = {"up", NULL, "start a lab and wait until every VM is ready", run};

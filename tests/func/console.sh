@@ -2,7 +2,7 @@
 # netlab console: on a pseudo-terminal (a tmux pane) r1's console is a root
 # shell with job control and Ctrl-] detaches; a second client is refused, or
 # takes over with --force; stdin from a pipe; the console log (--log, -f);
-# netlab tmux.
+# netlab tmux and up --tmux.
 . "$(dirname "$0")/lib.sh"
 
 # The test's own tmux server, in its temporary directory.
@@ -10,20 +10,8 @@ export TMUX_TMPDIR="$tmp"
 unset TMUX
 trap 'tmux kill-server >/dev/null 2>&1; cleanup' EXIT
 
-# wait_for SECONDS COMMAND...: until COMMAND succeeds, for SECONDS at most.
-wait_for() {
-  end=$(($(date +%s) + $1))
-  shift
-  until "$@"; do
-    [ "$(date +%s)" -lt $end ] || return 1
-    sleep 0.2
-  done
-}
 pane() { tmux capture-pane -p -J -S - -t "$1" 2>/dev/null; }
 pane_has() { pane "$1" | grep -q -- "$2"; }
-# clean: console output without CRs and terminal escapes (bash's bracketed
-# paste mode wraps every command's output in them).
-clean() { tr -d '\r' | sed 's/\x1b\[[?0-9;]*[A-Za-z]//g'; }
 # piped CMD: what r1's console prints for CMD fed from a pipe.
 piped() { echo "$1" | "$NETLAB" console -d "$a" r1 2>&1 | clean; }
 answers() { piped 'echo ans-$((40+2))' | grep -q '^ans-42$'; }
@@ -31,9 +19,15 @@ answers() { piped 'echo ans-$((40+2))' | grep -q '^ans-42$'; }
 a=$(copy_lab hello "$tmp/a")
 # The kernel is quiet unless asked: this lab asks, to find its boot in the log.
 echo 'LAB_APPEND="loglevel=7"' >>"$a/lab.conf"
-"$NETLAB" up "$a" >"$tmp/up.out" 2>&1
-ok $? "netlab up"
+"$NETLAB" up --tmux "$a" </dev/null >"$tmp/up.out" 2>&1
+ok $? "netlab up --tmux"
 diag <"$tmp/up.out"
+s=$(sed -n "s/^tmux session '\([^']*\)'.*/\1/p" "$tmp/up.out")
+[ "$(tmux list-windows -t "=$s" -F '#{window_name}' 2>/dev/null | tr '\n' ' ')" = "r1 r2 " ]
+ok $? "up --tmux (no terminal) made a tmux session with a window per VM"
+wait_for 10 pane_has "=$s:r1" 'Connected to r1'
+ok $? "its window r1 is attached to r1's console"
+tmux kill-session -t "=$s"
 
 log="$a/.netlab/logs/r1.console.log"
 grep -q 'Linux version' "$log" && grep -q 'netlab: r1 is ready' "$log"

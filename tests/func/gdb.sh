@@ -5,18 +5,6 @@
 # netlab monitor.
 . "$(dirname "$0")/lib.sh"
 
-# wait_for SECONDS COMMAND...: until COMMAND succeeds, for SECONDS at most.
-wait_for() {
-  end=$(($(date +%s) + $1))
-  shift
-  until "$@"; do
-    [ "$(date +%s)" -lt $end ] || return 1
-    sleep 0.2
-  done
-}
-# clean: console output without CRs and terminal escapes (bash's bracketed
-# paste mode wraps every command's output in them).
-clean() { tr -d '\r' | sed 's/\x1b\[[?0-9;]*[A-Za-z]//g'; }
 # piped CMD: what r1's console prints for CMD fed from a pipe.
 piped() { echo "$1" | "$NETLAB" console -d "$a" r1 2>&1 | clean; }
 answers() { piped 'echo ans-$((40+2))' | grep -q '^ans-42$'; }
@@ -69,8 +57,9 @@ fi
 # A built tree's vmlinux has a symbol table and the image's build ID. Make
 # one from the image QEMU boots and the running kernel's /proc/kallsyms
 # (text symbols only), and give the tree a vmlinux-gdb.py.
-piped 'cp /proc/kallsyms /hostlab/kallsyms && touch /hostlab/kallsyms.done' >/dev/null
-wait_for 30 test -e "$a/kallsyms.done"
+NETLAB_LAB="$a" "$NETLAB" exec r1 -- cp /proc/kallsyms /hostlab/kallsyms >"$tmp/cp.out" 2>&1
+ok $? "r1 copied its /proc/kallsyms to /hostlab ($(wc -l <"$a/kallsyms" 2>/dev/null) lines)"
+diag <"$tmp/cp.out"
 pid=$("$NETLAB" status --json "$a" | sed -n 's/.*"name": "r1", [^}]*"pid": \([0-9]*\).*/\1/p')
 image=$(tr '\0' '\n' </proc/"$pid"/cmdline | sed -n '/^-kernel$/{n;p;}')
 base=$(readelf -SW "$image" | sed -n 's/.* \.text  *PROGBITS  *\(ffffffff81000000\) .*/\1/p')

@@ -61,6 +61,20 @@ procs_of() {
   done
 }
 
+# wait_for SECONDS COMMAND...: until COMMAND succeeds, for SECONDS at most.
+wait_for() {
+  end=$(($(date +%s) + $1))
+  shift
+  until "$@"; do
+    [ "$(date +%s)" -lt $end ] || return 1
+    sleep 0.2
+  done
+}
+
+# clean: console output without CRs and terminal escapes (bash's bracketed
+# paste mode wraps every command's output in them).
+clean() { tr -d '\r' | sed 's/\x1b\[[?0-9;]*[A-Za-z]//g'; }
+
 finish() {
   echo "1..$tap_n"
   [ "$tap_failed" -eq 0 ]

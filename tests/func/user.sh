@@ -1,6 +1,7 @@
 #!/bin/sh
-# The same lab, up and down, as an ordinary user: the embedded libvirt driver
-# and VDE need no root. Run as root, it borrows the user netlab-test.
+# The same lab as an ordinary user, up, used and down: the embedded libvirt
+# driver and VDE need no root, and neither do exec, console, tmux, gdb and
+# monitor. Run as root, it borrows the user netlab-test.
 . "$(dirname "$0")/lib.sh"
 
 as_user() { "$@"; }
@@ -27,6 +28,44 @@ ok $? "both VMs run ($n), state in $sd"
 qemu_user=$(for p in $(procs_of "$sd"); do stat -c %U /proc/$p; done | sort -u | tr '\n' ' ')
 [ "$qemu_user" = "$(as_user id -un) " ]
 ok $? "QEMU and vde_switch run as that user ($qemu_user)"
+as_user env NETLAB_LAB="$lab" "$NETLAB" exec r2 -- hostname >"$tmp/exec.out" 2>&1
+[ "$(cat "$tmp/exec.out")" = r2 ]
+ok $? "exec r2 -- hostname prints r2"
+piped() { echo "$1" | as_user "$NETLAB" console -d "$lab" r1 2>&1 | clean; }
+answers() { piped 'echo ans-$((40+2))' | grep -q '^ans-42$'; }
+wait_for 60 answers
+ok $? "a command piped into console runs in r1's shell"
+piped 'id -un; hostname' >"$tmp/console.out"
+grep -qx root "$tmp/console.out" && grep -qx r1 "$tmp/console.out"
+ok $? "where it is root on r1"
+diag <"$tmp/console.out"
+
+as_user "$NETLAB" tmux "$lab" </dev/null >"$tmp/tmux.out" 2>&1
+s=$(sed -n "s/^tmux session '\([^']*\)'.*/\1/p" "$tmp/tmux.out")
+[ "$(as_user tmux list-windows -t "=$s" -F '#{window_name}' 2>/dev/null | tr '\n' ' ')" = "r1 r2 " ]
+ok $? "tmux makes a session with a window per VM, on the user's tmux server"
+as_user tmux kill-server >/dev/null 2>&1
+
+kernel_rip() {
+  as_user "$NETLAB" gdb -d "$lab" r1 -- -batch -ex 'info registers rip' >"$tmp/rip.out" 2>&1 &&
+    grep -Eq '^rip +0xffffffff8[0-9a-f]{7} ' "$tmp/rip.out"
+}
+wait_for 20 kernel_rip
+ok $? "gdb on r1's kernel prints a kernel address"
+diag <"$tmp/rip.out"
+echo 'int main(void) { return 0; }' >"$lab/prog.c"
+as_user gcc -g -O0 -o "$lab/prog" "$lab/prog.c" &&
+  piped 'gdbserver /dev/ttyS1 /hostlab/prog >/hostlab/gdbserver.log 2>&1 &' >/dev/null &&
+  wait_for 30 grep -q 'Remote debugging using /dev/ttyS1' "$lab/gdbserver.log" &&
+  as_user "$NETLAB" gdb -d "$lab" r1 --serial "$lab/prog" -- -batch -ex 'break main' \
+    -ex continue >"$tmp/serial.out" 2>&1 &&
+  grep -q '^Breakpoint 1, main () at .*prog.c:1' "$tmp/serial.out"
+ok $? "gdb --serial stops in a program under gdbserver in r1"
+diag <"$tmp/serial.out"
+as_user "$NETLAB" monitor -d "$lab" r1 info status >"$tmp/mon.out" 2>&1
+grep -qx 'VM status: running' "$tmp/mon.out"
+ok $? "monitor r1 info status: $(cat "$tmp/mon.out")"
+
 as_user "$NETLAB" down "$lab" >/dev/null 2>&1
 ok $? "down"
 [ -z "$(procs_of "$sd")" ] && [ ! -e "$sd" ]
