@@ -359,23 +359,11 @@ static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
   return TRUE;
 }
 
-/* netlab-agent sits beside netlab in the build tree, or where it is installed. */
-static char *agent_path(GError **error) {
-  g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
-  g_autofree char *dir = self ? g_path_get_dirname(self) : NULL;
-  g_autofree char *beside = dir ? g_build_filename(dir, "netlab-agent", NULL) : NULL;
-  if (beside && g_file_test(beside, G_FILE_TEST_IS_EXECUTABLE))
-    return g_steal_pointer(&beside);
-  if (g_file_test(NETLAB_AGENT_INSTALLED, G_FILE_TEST_IS_EXECUTABLE))
-    return g_strdup(NETLAB_AGENT_INSTALLED);
-  g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-              "netlab-agent is neither beside netlab nor at %s", NETLAB_AGENT_INSTALLED);
-  return NULL;
-}
 
 gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
                    GError **error) {
-  g_autofree char *agent = agent_path(error);
+  g_autofree char *agent =
+      nl_find_beside_self("netlab-agent", NETLAB_AGENT_INSTALLED, error);
   if (!agent) return FALSE;
   gboolean kvm = FALSE;
   g_autofree char *why = NULL;

@@ -51,3 +51,14 @@ char *nl_cache_dir(GError **error) {
 int nl_strv_cmp(gconstpointer a, gconstpointer b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
+
+char *nl_find_beside_self(const char *name, const char *installed, GError **error) {
+  g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+  g_autofree char *dir = self ? g_path_get_dirname(self) : NULL;
+  g_autofree char *beside = dir ? g_build_filename(dir, name, NULL) : NULL;
+  if (beside && g_file_test(beside, G_FILE_TEST_IS_REGULAR)) return g_steal_pointer(&beside);
+  if (g_file_test(installed, G_FILE_TEST_IS_REGULAR)) return g_strdup(installed);
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s is neither beside netlab nor at %s", name,
+              installed);
+  return NULL;
+}

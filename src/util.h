@@ -30,3 +30,7 @@ int nl_strv_cmp(gconstpointer a, gconstpointer b);
 /* Per-user cache directory for netlab (kernels, initramfs, libvirt's
  * capabilities), created on demand: $XDG_CACHE_HOME/netlab. */
 char *nl_cache_dir(GError **error);
+
+/* NAME beside the running netlab, as in the build tree, else INSTALLED,
+ * where `meson install` puts it. */
+char *nl_find_beside_self(const char *name, const char *installed, GError **error);

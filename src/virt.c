@@ -1,31 +1,36 @@
+/* netlab's side of the libvirt backend: it loads netlab-virt.so on the first
+ * connection, prepares the embedded driver's root, and keeps libvirt's QEMU
+ * capability cache. */
 #include "virt.h"
 
-#include <libvirt/libvirt.h>
-#include <libvirt/libvirt-qemu.h>
-#include <libvirt/virterror.h>
+#include <dlfcn.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "util.h"
+#include "virt-backend.h"
 
 struct NlVirt {
-  virConnectPtr conn;
+  const NlVirtBackend *b;
+  void *conn;
   char *uri;
   char *statedir;
   gboolean embedded;
 };
 
-typedef virDomain NlDomain;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlDomain, virDomainFree)
-
-/* libvirt prints every error to stderr unless told otherwise; we report the
- * ones that matter ourselves, once, with context. */
-static void quiet_errors(void *data, virErrorPtr err) {}
-
-/* WHAT names the operation and its object: "cannot start VM 'r1'". */
-static void set_virt_error(GError **error, const char *what) {
-  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s", what,
-              virGetLastErrorMessage());
+static const NlVirtBackend *load_backend(GError **error) {
+  static const NlVirtBackend *backend;
+  if (backend) return backend;
+  g_autofree char *path = nl_find_beside_self("netlab-virt.so", NETLAB_VIRT_INSTALLED, error);
+  if (!path) return NULL;
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h || !(backend = dlsym(h, NL_VIRT_BACKEND))) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot load '%s': %s", path, dlerror());
+    return NULL;
+  }
+  return backend;
 }
 
 static char *caps_cache_dir(GError **error) {
@@ -88,28 +93,9 @@ static gboolean prepare_embed_root(const char *statedir, GError **error) {
   return TRUE;
 }
 
-/* The embedded driver runs inside our process and needs an event loop for
- * QEMU's monitor; libvirt's own, in a thread of its own, keeps it independent
- * of whatever loop the command runs. */
-static gpointer event_thread(gpointer data) {
-  for (;;) virEventRunDefaultImpl();
-  return NULL;
-}
-
 NlVirt *nl_virt_open(const char *uri, const char *statedir, GError **error) {
-  static gsize once;
-  if (g_once_init_enter(&once)) {
-    /* libvirt's log goes to the state directory, not over our progress. */
-    g_autofree char *logdir = g_build_filename(statedir, "log", NULL);
-    g_mkdir_with_parents(logdir, 0700);
-    g_autofree char *log = g_strdup_printf("3:file:%s/libvirt.log", logdir);
-    g_setenv("LIBVIRT_LOG_OUTPUTS", log, FALSE);
-    virInitialize();
-    virSetErrorFunc(NULL, quiet_errors);
-    virEventRegisterDefaultImpl();
-    g_thread_unref(g_thread_new("libvirt-events", event_thread, NULL));
-    g_once_init_leave(&once, 1);
-  }
+  const NlVirtBackend *b = load_backend(error);
+  if (!b) return NULL;
   g_autofree char *u = NULL;
   gboolean embedded = uri == NULL;
   if (embedded) {
@@ -118,13 +104,14 @@ NlVirt *nl_virt_open(const char *uri, const char *statedir, GError **error) {
   } else {
     u = g_strdup(uri);
   }
-  virConnectPtr conn = virConnectOpen(u);
-  if (!conn) {
-    g_autofree char *what = g_strdup_printf("cannot connect to libvirt at '%s'", u);
-    set_virt_error(error, what);
-    return NULL;
-  }
+  /* libvirt's log goes to the state directory, not over our progress. */
+  g_autofree char *logdir = g_build_filename(statedir, "log", NULL);
+  g_mkdir_with_parents(logdir, 0700);
+  g_autofree char *log = g_build_filename(logdir, "libvirt.log", NULL);
+  void *conn = b->connect(u, log, error);
+  if (!conn) return NULL;
   NlVirt *v = g_new0(NlVirt, 1);
+  v->b = b;
   v->conn = conn;
   v->uri = g_steal_pointer(&u);
   v->statedir = g_strdup(statedir);
@@ -134,7 +121,7 @@ NlVirt *nl_virt_open(const char *uri, const char *statedir, GError **error) {
 
 void nl_virt_close(NlVirt *v) {
   if (!v) return;
-  virConnectClose(v->conn);
+  v->b->disconnect(v->conn);
   g_free(v->uri);
   g_free(v->statedir);
   g_free(v);
@@ -147,35 +134,7 @@ char *nl_domain_name(const NlVirt *v, const char *lab_id, const char *node) {
 }
 
 gboolean nl_virt_create(NlVirt *v, const char *xml, GError **error) {
-  g_autoptr(NlDomain) dom = virDomainCreateXML(v->conn, xml, VIR_DOMAIN_NONE);
-  if (!dom) {
-    g_autofree char *name = NULL;
-    const char *a = strstr(xml, "<name>"), *b = a ? strstr(a, "</name>") : NULL;
-    if (a && b) name = g_strndup(a + 6, b - a - 6);
-    g_autofree char *what = g_strdup_printf("cannot start VM '%s'", name ? name : "?");
-    set_virt_error(error, what);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-static const char *state_name(int s) {
-  switch (s) {
-    case VIR_DOMAIN_RUNNING: return "running";
-    case VIR_DOMAIN_BLOCKED: return "blocked";
-    case VIR_DOMAIN_PAUSED: return "paused";
-    case VIR_DOMAIN_SHUTDOWN: return "shutting down";
-    case VIR_DOMAIN_SHUTOFF: return "shut off";
-    case VIR_DOMAIN_CRASHED: return "crashed";
-    case VIR_DOMAIN_PMSUSPENDED: return "suspended";
-    default: return "unknown";
-  }
-}
-
-void nl_domain_info_free(NlDomainInfo *d) {
-  if (!d) return;
-  g_free(d->name);
-  g_free(d);
+  return v->b->create(v->conn, xml, error);
 }
 
 /* libvirt keeps the pid of each QEMU in a pidfile of its run directory. */
@@ -192,56 +151,20 @@ static int by_name(gconstpointer a, gconstpointer b) {
 }
 
 GPtrArray *nl_virt_list(NlVirt *v, const char *prefix, GError **error) {
-  virDomainPtr *doms = NULL;
-  int n = virConnectListAllDomains(v->conn, &doms, 0);
-  if (n < 0) {
-    g_autofree char *what = g_strdup_printf("cannot list the VMs of '%s'", v->uri);
-    set_virt_error(error, what);
-    return NULL;
+  GPtrArray *out = v->b->list(v->conn, prefix, error);
+  if (!out) return NULL;
+  for (guint i = 0; i < out->len; i++) {
+    NlDomainInfo *d = out->pdata[i];
+    if (strcmp(d->state, "shut off") != 0) d->pid = domain_pid(v, d->name);
   }
-  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)nl_domain_info_free);
-  for (int i = 0; i < n; i++) {
-    const char *name = virDomainGetName(doms[i]);
-    int state = 0, reason = 0;
-    if (name && g_str_has_prefix(name, prefix) &&
-        virDomainGetState(doms[i], &state, &reason, 0) == 0) {
-      NlDomainInfo *d = g_new0(NlDomainInfo, 1);
-      d->name = g_strdup(name);
-      d->state = state_name(state);
-      d->pid = state == VIR_DOMAIN_SHUTOFF ? 0 : domain_pid(v, name);
-      g_ptr_array_add(out, d);
-    }
-    virDomainFree(doms[i]);
-  }
-  free(doms);
   g_ptr_array_sort(out, by_name);
   return out;
 }
 
 gboolean nl_virt_destroy(NlVirt *v, const char *name, GError **error) {
-  g_autoptr(NlDomain) dom = virDomainLookupByName(v->conn, name);
-  if (!dom) return TRUE;
-  if (virDomainDestroy(dom) == 0) return TRUE;
-  virErrorPtr e = virGetLastError();
-  if (e && e->code == VIR_ERR_OPERATION_INVALID) return TRUE; /* not running */
-  if (e && e->code == VIR_ERR_NO_DOMAIN) return TRUE;
-  g_autofree char *what = g_strdup_printf("cannot stop VM '%s'", name);
-  set_virt_error(error, what);
-  return FALSE;
+  return v->b->destroy(v->conn, name, error);
 }
 
 char *nl_virt_hmp(NlVirt *v, const char *name, const char *command, GError **error) {
-  g_autoptr(NlDomain) dom = virDomainLookupByName(v->conn, name);
-  char *out = NULL;
-  if (!dom || virDomainQemuMonitorCommand(dom, command, &out,
-                                          VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP) < 0) {
-    g_autofree char *what =
-        g_strdup_printf("cannot run '%s' in the monitor of VM '%s'", command, name);
-    set_virt_error(error, what);
-    return NULL;
-  }
-  /* libvirt allocates with malloc; callers free with g_free. */
-  char *text = g_strdup(out);
-  free(out);
-  return text;
+  return v->b->hmp(v->conn, name, command, error);
 }

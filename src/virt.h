@@ -1,5 +1,5 @@
-/* The libvirt backend: the only part of netlab that includes libvirt.h.
- * By default the embedded QEMU driver with its root in the lab's state
+/* The libvirt backend (its calls into libvirt are in the module
+ * netlab-virt.so, virt-libvirt.c). By default the embedded QEMU driver with its root in the lab's state
  * directory, so no daemon has to run; any other URI works the same. */
 #pragma once
 
@@ -23,7 +23,6 @@ typedef struct {
   const char *state;  /* running, paused, shut off, crashed... */
   int pid;            /* QEMU's, 0 when unknown */
 } NlDomainInfo;
-void nl_domain_info_free(NlDomainInfo *d);
 
 /* Domains whose names start with PREFIX (all when PREFIX is ""). */
 GPtrArray *nl_virt_list(NlVirt *v, const char *prefix, GError **error);
