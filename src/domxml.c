@@ -123,9 +123,11 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
   /* ACPI is what lets `poweroff -f` in the guest end the domain. */
   g_string_append(x, "  <features>\n    <acpi/>\n");
   if (!spec->kvm)
-    /* QEMU's TCG translation cache defaults to 1 GiB per VM and fills up:
-     * 64 MiB keeps an idle VM near 275 MB resident at no cost in boot time. */
-    g_string_append(x, "    <tcg>\n      <tb-cache unit='MiB'>64</tb-cache>\n"
+    /* QEMU's TCG translation cache defaults to 1 GiB per VM, and the boot
+     * alone fills 32 MiB of it: measured with Debian's kernel, 64 MiB costs
+     * 34 MiB more resident memory per VM for no faster boot; 16 MiB saves
+     * 19 MiB but flushes during the boot and costs 0.4 s. */
+    g_string_append(x, "    <tcg>\n      <tb-cache unit='MiB'>32</tb-cache>\n"
                        "    </tcg>\n");
   g_string_append(x, "  </features>\n");
   if (spec->kvm) g_string_append(x, "  <cpu mode='host-passthrough'/>\n");

@@ -79,6 +79,57 @@ gboolean nl_elf_has_pvh(const guint8 *data, gsize len) {
   return FALSE;
 }
 
+static gboolean all_zero(const guint8 *p, gsize n) {
+  for (gsize i = 0; i < n; i++)
+    if (p[i]) return FALSE;
+  return TRUE;
+}
+
+gsize nl_elf_trim_zeros(guint8 *data, gsize len) {
+  if (len < sizeof(Elf64_Ehdr) || memcmp(data, ELFMAG, SELFMAG) != 0 ||
+      data[EI_CLASS] != ELFCLASS64)
+    return 0;
+  Elf64_Ehdr *eh = (Elf64_Ehdr *)data;
+  if (eh->e_phoff + (gsize)eh->e_phnum * sizeof(Elf64_Phdr) > len ||
+      eh->e_shoff + (gsize)eh->e_shnum * sizeof(Elf64_Shdr) > len ||
+      eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_shentsize != sizeof(Elf64_Shdr))
+    return 0;
+  Elf64_Phdr *ph = (Elf64_Phdr *)(data + eh->e_phoff);
+  Elf64_Shdr *sh = (Elf64_Shdr *)(data + eh->e_shoff);
+  gsize saved = 0;
+  for (guint i = 0; i < eh->e_phnum; i++) {
+    Elf64_Phdr *seg = &ph[i];
+    if (seg->p_type != PT_LOAD || seg->p_offset + seg->p_filesz > len) continue;
+    /* The segment's file bytes must hold everything up to the end of its
+     * last section with content. */
+    guint64 keep = 0;
+    for (guint j = 0; j < eh->e_shnum; j++) {
+      Elf64_Shdr *s = &sh[j];
+      if (!(s->sh_flags & SHF_ALLOC) || s->sh_type == SHT_NOBITS ||
+          s->sh_addr < seg->p_vaddr || s->sh_addr + s->sh_size > seg->p_vaddr + seg->p_filesz ||
+          s->sh_offset + s->sh_size > len)
+        continue;
+      if (!all_zero(data + s->sh_offset, s->sh_size))
+        keep = MAX(keep, s->sh_addr + s->sh_size - seg->p_vaddr);
+    }
+    /* Bytes between sections (alignment padding) count: keep them unless
+     * they are zeros at the very end. */
+    if (keep >= seg->p_filesz ||
+        !all_zero(data + seg->p_offset + keep, seg->p_filesz - keep))
+      continue;
+    for (guint j = 0; j < eh->e_shnum; j++) {
+      Elf64_Shdr *s = &sh[j];
+      if ((s->sh_flags & SHF_ALLOC) && s->sh_type != SHT_NOBITS &&
+          s->sh_addr >= seg->p_vaddr + keep &&
+          s->sh_addr + s->sh_size <= seg->p_vaddr + seg->p_filesz)
+        s->sh_type = SHT_NOBITS;
+    }
+    saved += seg->p_filesz - keep;
+    seg->p_filesz = keep;
+  }
+  return saved;
+}
+
 /* The version string a bzImage carries in its setup header ("HdrS"). */
 static char *bzimage_version(const guint8 *d, gsize len) {
   if (len < 0x210 || memcmp(d + 0x202, "HdrS", 4) != 0) return NULL;
@@ -179,7 +230,9 @@ NlKernel *nl_kernel_find(const char *path, GError **error) {
                 g_strerror(errno));
     return NULL;
   }
-  g_autofree char *name = g_strdup_printf("vmlinux-%s-%lld-%lld", k->version,
+  /* The last part changes with what netlab does to the image, so that an
+   * older netlab's copy is not booted. */
+  g_autofree char *name = g_strdup_printf("vmlinux-%s-%lld-%lld-2", k->version,
                                           (long long)st.st_size,
                                           (long long)st.st_mtime);
   g_autofree char *dir = g_build_filename(cache, "kernels", NULL);
@@ -194,10 +247,18 @@ NlKernel *nl_kernel_find(const char *path, GError **error) {
     k->boot = g_strdup(k->path);
     return g_steal_pointer(&k);
   }
-  if (g_mkdir_with_parents(dir, 0700) != 0 ||
-      !nl_write_file(elf, g_bytes_get_data(out, NULL), g_bytes_get_size(out),
-                     0644, error))
+  gsize size = 0;
+  guint8 *image = g_bytes_unref_to_data(g_steal_pointer(&out), &size);
+  nl_elf_trim_zeros(image, size);
+  if (g_mkdir_with_parents(dir, 0700) != 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", dir,
+                g_strerror(errno));
+    g_free(image);
     return NULL;
+  }
+  gboolean ok = nl_write_file(elf, (const char *)image, size, 0644, error);
+  g_free(image);
+  if (!ok) return NULL;
   k->boot = g_steal_pointer(&elf);
   return g_steal_pointer(&k);
 }
