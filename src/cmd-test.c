@@ -3,6 +3,8 @@
  * artifacts of a failure, and take the lab down again. */
 #include <fcntl.h>
 #include <gio/gio.h>
+#include <glib-unix.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -73,9 +75,77 @@ static gboolean tap_verdict(const char *out, char **why) {
   return !failed && (planned < 0 || planned == ran);
 }
 
+/* One test being run: it has a process group of its own, so that a timeout
+ * or an interrupt stops whatever it started too. */
+typedef struct {
+  GMainLoop *loop;
+  GPid pid;
+  char *out;
+  gboolean timed_out;
+} Running;
+
+/* The signal that interrupted `netlab test`, and the test or the `up` it
+ * interrupted. */
+static int interrupted;
+static Running *current;
+static GPid up_pid;
+
+static void stop_group(Running *t, int sig) {
+  if (t && t->pid > 0) kill(-t->pid, sig);
+}
+
+static gboolean on_signal(gpointer data) {
+  interrupted = GPOINTER_TO_INT(data);
+  if (up_pid > 0) kill(up_pid, interrupted);
+  stop_group(current, SIGTERM);
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean on_test_timeout(gpointer data) {
-  g_subprocess_send_signal(data, SIGKILL);
+  Running *t = data;
+  t->timed_out = TRUE;
+  stop_group(t, SIGKILL);
   return G_SOURCE_REMOVE;
+}
+
+static void on_test_done(GObject *p, GAsyncResult *res, gpointer data) {
+  Running *t = data;
+  g_subprocess_communicate_utf8_finish(G_SUBPROCESS(p), res, &t->out, NULL, NULL);
+  g_main_loop_quit(t->loop);
+}
+
+static void own_group(gpointer data) { setpgid(0, 0); }
+
+static void on_up_done(GObject *p, GAsyncResult *res, gpointer loop) {
+  g_main_loop_quit(loop);
+}
+
+/* `netlab up` in a process of its own: the embedded libvirt driver locks its
+ * state directory for as long as the process that loaded it lives, and the
+ * tests must be free to run `netlab status`. */
+static gboolean up_lab(const char *labdir, const char *uri, GError **error) {
+  g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new();
+  g_ptr_array_add(argv, self ? self : "netlab");
+  if (uri) {
+    g_ptr_array_add(argv, "--connect");
+    g_ptr_array_add(argv, (char *)uri);
+  }
+  g_ptr_array_add(argv, "up");
+  g_ptr_array_add(argv, (char *)labdir);
+  g_ptr_array_add(argv, NULL);
+  g_autoptr(GSubprocess) p =
+      g_subprocess_newv((const char *const *)argv->pdata, G_SUBPROCESS_FLAGS_NONE, error);
+  if (!p) return FALSE;
+  up_pid = atoi(g_subprocess_get_identifier(p));
+  g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
+  g_subprocess_wait_async(p, NULL, on_up_done, loop);
+  g_main_loop_run(loop);
+  up_pid = 0;
+  if (g_subprocess_get_successful(p)) return TRUE;
+  /* up has said what went wrong, and taken down what it started. */
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "the lab did not come up");
+  return FALSE;
 }
 
 static Result *run_test(const char *labdir, const char *name, guint timeout_s) {
@@ -93,6 +163,7 @@ static Result *run_test(const char *labdir, const char *name, guint timeout_s) {
   g_subprocess_launcher_setenv(l, "NETLAB_LAB", labdir, TRUE);
   g_subprocess_launcher_setenv(l, "NETLAB", self ? self : "netlab", TRUE);
   g_subprocess_launcher_setenv(l, "PATH", pathenv, TRUE);
+  g_subprocess_launcher_set_child_setup(l, own_group, NULL, NULL);
   g_autoptr(GError) error = NULL;
   gint64 t0 = g_get_monotonic_time();
   g_autoptr(GSubprocess) p = g_subprocess_launcher_spawn(l, &error, path, NULL);
@@ -101,17 +172,29 @@ static Result *run_test(const char *labdir, const char *name, guint timeout_s) {
     r->output = g_strdup("");
     return r;
   }
-  guint timer = g_timeout_add_seconds(timeout_s, on_test_timeout, p);
-  g_autofree char *out = NULL;
-  g_subprocess_communicate_utf8(p, NULL, NULL, &out, NULL, &error);
-  g_source_remove(timer);
+  Running t = {.loop = g_main_loop_new(NULL, FALSE),
+               .pid = atoi(g_subprocess_get_identifier(p))};
+  current = &t;
+  guint timer = g_timeout_add_seconds(timeout_s, on_test_timeout, &t);
+  g_subprocess_communicate_utf8_async(p, NULL, NULL, on_test_done, &t);
+  g_main_loop_run(t.loop);
+  if (!t.timed_out) g_source_remove(timer);
+  g_subprocess_wait(p, NULL, NULL);
+  /* What the test left running in its group goes with it. */
+  stop_group(&t, SIGKILL);
+  current = NULL;
+  g_main_loop_unref(t.loop);
+
   r->secs = (g_get_monotonic_time() - t0) / 1e6;
-  r->output = out ? g_steal_pointer(&out) : g_strdup("");
+  r->output = t.out ? t.out : g_strdup("");
   gboolean tap_ok = tap_verdict(r->output, &r->why);
-  if (g_subprocess_get_if_signaled(p)) {
+  if (t.timed_out || interrupted) {
     g_free(r->why);
-    r->why = g_strdup_printf("killed by signal %d%s", g_subprocess_get_term_sig(p),
-                             r->secs >= timeout_s ? " (timed out)" : "");
+    r->why = t.timed_out ? g_strdup_printf("timed out after %u s", timeout_s)
+                         : g_strdup_printf("interrupted by signal %d", interrupted);
+  } else if (g_subprocess_get_if_signaled(p)) {
+    g_free(r->why);
+    r->why = g_strdup_printf("killed by signal %d", g_subprocess_get_term_sig(p));
   } else if (g_subprocess_get_exit_status(p) != 0) {
     g_free(r->why);
     r->why = g_strdup_printf("exited with status %d", g_subprocess_get_exit_status(p));
@@ -216,21 +299,26 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st) return -1;
 
+  /* Interrupted, `up` tears the lab down, or the running test is stopped,
+   * the rest are not run, and the lab goes down as after the last test. */
+  const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+  for (guint i = 0; i < G_N_ELEMENTS(sigs); i++)
+    g_unix_signal_add(sigs[i], on_signal, GINT_TO_POINTER(sigs[i]));
+
   /* A lab someone brought up by hand stays up; one we start, we stop. */
   gboolean ours = !nl_state_exists(st);
-  if (ours) {
-    NlUpOptions o = {.uri = g->uri, .accel = NL_ACCEL_AUTO, .timeout_s = 300};
-    if (!nl_state_lock(st, TRUE, error) || !nl_run_up(lab, st, &o, error)) return -1;
-    /* `netlab exec` from the tests needs no lock; `down` takes it again. */
-    close(st->lock_fd);
-    st->lock_fd = -1;
+  if (ours && !up_lab(labdir, g->uri, error)) {
+    if (!interrupted) return -1;
+    g_clear_error(error);
+    fprintf(stderr, "netlab: test interrupted by signal %d\n", interrupted);
+    return 128 + interrupted;
   }
 
   printf("1..%u\n", tests->len);
   fflush(stdout);
   g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func((GDestroyNotify)result_free);
   guint failed = 0;
-  for (guint i = 0; i < tests->len; i++) {
+  for (guint i = 0; i < tests->len && !interrupted; i++) {
     Result *r = run_test(labdir, tests->pdata[i], timeout);
     g_ptr_array_add(results, r);
     g_auto(GStrv) lines = g_strsplit(r->output, "\n", -1);
@@ -242,7 +330,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     failed += !r->passed;
   }
 
-  if (failed) {
+  if (failed && !interrupted) {
     g_autofree char *dir = NULL;
     if (artifacts) {
       dir = g_strdup(artifacts);
@@ -261,6 +349,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_autoptr(GError) down = NULL;
     if (!nl_state_lock(st, TRUE, &down) || !nl_run_down(st, &down))
       fprintf(stderr, "netlab: %s\n", down->message);
+  }
+  if (interrupted) {
+    fprintf(stderr, "netlab: test interrupted by signal %d\n", interrupted);
+    return 128 + interrupted;
   }
   if (error && *error) return -1;
   return failed ? 1 : 0;

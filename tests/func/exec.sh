@@ -123,4 +123,40 @@ diag <"$tmp/ftest.out"
   [ -s "$tmp/art/r1/dmesg.txt" ] && [ -f "$tmp/art/r1/ip-maddr.txt" ]
 ok $? "its artifacts hold console logs, the test's output, ip state and dmesg"
 ls -R "$tmp/art" | diag
+
+# A test that hangs is stopped at its timeout, with what it started; one
+# that runs when `netlab test` gets SIGTERM is stopped, the rest are not run,
+# and the lab goes down.
+h=$(copy_lab hello "$tmp/h")
+rm "$h"/tests/*
+printf '#!/bin/sh
+sleep 301 &
+sleep 301
+' >"$h/tests/01-hangs"
+printf '#!/bin/sh
+touch "$NETLAB_LAB/02.started"
+sleep 302
+' >"$h/tests/02-waits"
+printf '#!/bin/sh
+touch "$NETLAB_LAB/03.ran"
+' >"$h/tests/03-never"
+chmod +x "$h"/tests/*
+"$NETLAB" test "$h" --test-timeout 3 >"$tmp/htest.out" 2>&1 &
+tester=$!
+wait_for 120 test -e "$h/02.started"
+grep -q '^not ok 1 - 01-hangs .*timed out after 3 s' "$tmp/htest.out"
+ok $? "a hanging test fails at its --test-timeout"
+[ -z "$(pgrep -f 'sleep 301')" ]
+ok $? "and what it started is stopped with it"
+sd=$(state_dir "$h")
+kill -TERM $tester
+wait $tester
+rc=$?
+[ $rc -eq 143 ] && grep -q '^not ok 2 - 02-waits .*interrupted by signal 15' "$tmp/htest.out"
+ok $? "SIGTERM stops the running test: status $rc"
+diag <"$tmp/htest.out"
+[ ! -e "$h/03.ran" ] && [ -z "$(pgrep -f 'sleep 302')" ]
+ok $? "the rest do not run, and nothing of the test is left"
+[ -n "$sd" ] && [ ! -e "$sd" ] && [ -z "$(procs_of "$sd")" ]
+ok $? "the lab is down, its processes gone"
 finish

@@ -1,7 +1,7 @@
 #!/bin/sh
 # A kernel built by `netlab kernel build` from Debian's kernel source
 # (tinyconfig + base + net + debug fragments), built only when the cache
-# lacks it; labs/hello, multicast, vxlan and vxlan6 on it; and kernel
+# lacks it; labs/hello and every multicast and VXLAN lab on it; and kernel
 # debugging end to end: a breakpoint on icmp_rcv set with `netlab gdb`, hit
 # by a ping from `netlab exec`, a symbolized backtrace, and the ping
 # completing once gdb lets the VM go on.
@@ -78,11 +78,12 @@ ok $? "all 3 replies came back"
 "$NETLAB" down "$a" >/dev/null 2>&1
 ok $? "netlab down"
 
-# The labs with tests of their own, on the built kernel: routed multicast
-# (smcroute), VXLAN over a PIM-SM core (FRR), VXLAN over IPv6 multicast.
+# Every lab with tests of its own, on the built kernel: routed multicast
+# (smcroute, and FRR's PIM-SM), VXLAN over a PIM-SM core (FRR), over a
+# unicast core, and over IPv6 multicast.
 # Their tests use the scripts in labs/common, found as ../../common.
 cp -r "$NETLAB_SRC/labs/common" "$tmp/common"
-for l in multicast vxlan vxlan6; do
+for l in multicast multicast-pim vxlan vxlan-unicast vxlan6; do
   [ -d "$NETLAB_SRC/labs/$l" ] || continue
   d=$(copy_lab $l "$tmp/$l")
   echo "LAB_KERNEL=\"$name\"" >>"$d/lab.conf"
