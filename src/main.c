@@ -3,9 +3,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "util.h"
+#include "virt.h"
 
 #include "config.h"
 
@@ -74,8 +76,14 @@ int main(int argc, char **argv) {
   int rc = cmd->run(argc - i, argv + i, &g, &error);
   if (rc < 0) {
     print_error(error);
-    if (error->domain == NL_ERROR && error->code >= NL_ERROR_INPUT) return error->code;
-    return 1;
+    rc = error->domain == NL_ERROR && error->code >= NL_ERROR_INPUT ? (int)error->code : 1;
+  }
+  /* The embedded libvirt driver starts threads nobody can join (one per
+   * running QEMU, to reconnect to it); exit's destructors would unload the
+   * libraries under them, and they crash. */
+  if (nl_virt_loaded()) {
+    fflush(NULL);
+    _exit(rc);
   }
   return rc;
 }

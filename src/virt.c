@@ -20,8 +20,11 @@ struct NlVirt {
   gboolean embedded;
 };
 
+static const NlVirtBackend *backend;
+
+gboolean nl_virt_loaded(void) { return backend != NULL; }
+
 static const NlVirtBackend *load_backend(GError **error) {
-  static const NlVirtBackend *backend;
   if (backend) return backend;
   g_autofree char *path = nl_find_beside_self("netlab-virt.so", NETLAB_VIRT_INSTALLED, error);
   if (!path) return NULL;

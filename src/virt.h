@@ -11,6 +11,9 @@ typedef struct NlVirt NlVirt;
  * libvirt user, no virtlogd and changes no file's owner. */
 NlVirt *nl_virt_open(const char *uri, const char *statedir, GError **error);
 void nl_virt_close(NlVirt *v);
+
+/* Whether this process has loaded libvirt (see main.c for why it matters). */
+gboolean nl_virt_loaded(void);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlVirt, nl_virt_close)
 
 const char *nl_virt_uri(const NlVirt *v);
