@@ -54,6 +54,8 @@ int main(void) {
   TAP_OK(strstr(xml2, "<domain type='kvm'") != NULL, "KVM domain type");
   TAP_OK(strstr(xml2, "<tb-cache") == NULL, "no TCG cache setting under KVM");
   TAP_OK(strstr(xml2, "host-passthrough") != NULL, "the host's CPU under KVM");
+  TAP_OK(strstr(xml2, "cpu-unavailable-features") == NULL,
+         "libvirt's CPU check is left alone under KVM");
   TAP_OK(strstr(xml2, "<initrd>") == NULL, "no initrd when none is given");
   TAP_OK(strstr(xml2, "'shared'") == NULL, "no /shared without LABDIR/shared");
   TAP_OK(strstr(xml2, "<name>netlab-two-12345678-r2</name>") != NULL, "domain name");
