@@ -77,7 +77,7 @@ typedef struct {
   int startup_rc;
   char *why;          /* failure */
   int ctl_fd;
-  guint ctl_watch;
+  GSource *ctl_watch;
   GString *ctl_buf;
 } Vm;
 
@@ -85,6 +85,10 @@ struct Up {
   const NlLab *lab;
   NlVirt *virt;
   GPtrArray *vms;     /* Vm*, in lab order */
+  /* up's own main context: libvirt's event thread iterates GLib's global
+   * default one, and would otherwise run our callbacks too, behind our
+   * back (a Ctrl-C during boot then hung in the teardown). */
+  GMainContext *ctx;
   GMainLoop *loop;
   GError *error;      /* first failure */
   gboolean tty;
@@ -92,8 +96,22 @@ struct Up {
   gint64 t0;
 };
 
+/* Attaches S with FN to up's context; the caller owns the returned ref. */
+static GSource *add_source(Up *up, GSource *s, GSourceFunc fn, gpointer data) {
+  g_source_set_callback(s, fn, data, NULL);
+  g_source_attach(s, up->ctx);
+  return s;
+}
+
+static void drop_source(GSource **s) {
+  if (!*s) return;
+  g_source_destroy(*s);
+  g_source_unref(*s);
+  *s = NULL;
+}
+
 static void vm_free(Vm *vm) {
-  if (vm->ctl_watch) g_source_remove(vm->ctl_watch);
+  drop_source(&vm->ctl_watch);
   if (vm->ctl_fd >= 0) close(vm->ctl_fd);
   g_free(vm->domain);
   g_free(vm->xml);
@@ -180,7 +198,8 @@ static gboolean on_ctl(int fd, GIOCondition cond, gpointer data) {
   } else {
     fail(up, vm, "VM '%s' stopped before it was ready", vm->node->name);
   }
-  vm->ctl_watch = 0;
+  g_source_unref(vm->ctl_watch);
+  vm->ctl_watch = NULL;
   close(vm->ctl_fd);
   vm->ctl_fd = -1;
   start_ready_vms(up);
@@ -230,7 +249,8 @@ static void created(GObject *src, GAsyncResult *res, gpointer data) {
     return;
   }
   vm->ctl_buf = g_string_new(NULL);
-  vm->ctl_watch = g_unix_fd_add(vm->ctl_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_ctl, vm);
+  vm->ctl_watch = add_source(up, g_unix_fd_source_new(vm->ctl_fd, G_IO_IN | G_IO_HUP | G_IO_ERR),
+                             G_SOURCE_FUNC(on_ctl), vm);
   draw(up, vm);
 }
 
@@ -389,10 +409,13 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
   Up up = {.lab = lab, .tty = isatty(2), .t0 = g_get_monotonic_time()};
   /* From here on a Ctrl-C must tear down what was started, whenever it comes:
    * it is handled once the main loop runs. */
-  up.loop = g_main_loop_new(NULL, FALSE);
-  guint sig_int = g_unix_signal_add(SIGINT, on_signal, &up);
-  guint sig_term = g_unix_signal_add(SIGTERM, on_signal, &up);
-  guint sig_hup = g_unix_signal_add(SIGHUP, on_signal, &up);
+  up.ctx = g_main_context_new();
+  /* GTask returns to the thread's default context. */
+  g_main_context_push_thread_default(up.ctx);
+  up.loop = g_main_loop_new(up.ctx, FALSE);
+  GSource *sig_int = add_source(&up, g_unix_signal_source_new(SIGINT), on_signal, &up);
+  GSource *sig_term = add_source(&up, g_unix_signal_source_new(SIGTERM), on_signal, &up);
+  GSource *sig_hup = add_source(&up, g_unix_signal_source_new(SIGHUP), on_signal, &up);
   up.vms = g_ptr_array_new_with_free_func((GDestroyNotify)vm_free);
   g_autofree char *shared = g_build_filename(lab->dir, "shared", NULL);
   gboolean have_shared = g_file_test(shared, G_FILE_TEST_IS_DIR);
@@ -447,21 +470,22 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
       goto out;
   }
 
-  guint timer = g_timeout_add_seconds(o->timeout_s, on_timeout, &up);
-  guint tick = up.tty ? g_timeout_add(500, on_tick, &up) : 0;
+  GSource *timer =
+      add_source(&up, g_timeout_source_new_seconds(o->timeout_s), on_timeout, &up);
+  GSource *tick = up.tty ? add_source(&up, g_timeout_source_new(500), on_tick, &up) : NULL;
   draw(&up, NULL);
   start_ready_vms(&up);
   g_main_loop_run(up.loop);
   draw(&up, NULL);
-  g_source_remove(timer);
-  if (tick) g_source_remove(tick);
+  drop_source(&timer);
+  drop_source(&tick);
 
   if (up.error) {
     /* Creations still running in threads hold the connection: let them end
      * before tearing down, so no VM appears after `down` looked. */
     for (guint i = 0; i < up.vms->len; i++)
       while (((Vm *)up.vms->pdata[i])->phase == VM_STARTING)
-        g_main_context_iteration(NULL, TRUE);
+        g_main_context_iteration(up.ctx, TRUE);
     GString *msg = g_string_new(up.error->message);
     for (guint i = 0; i < up.vms->len; i++) {
       Vm *vm = up.vms->pdata[i];
@@ -483,11 +507,13 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
   ok = TRUE;
 
 out:
-  g_source_remove(sig_int);
-  g_source_remove(sig_term);
-  g_source_remove(sig_hup);
+  drop_source(&sig_int);
+  drop_source(&sig_term);
+  drop_source(&sig_hup);
   g_ptr_array_unref(up.vms);
   if (up.loop) g_main_loop_unref(up.loop);
+  g_main_context_pop_thread_default(up.ctx);
+  g_main_context_unref(up.ctx);
   nl_virt_close(up.virt);
   g_clear_error(&up.error);
   if (!ok) nl_run_down(st, NULL);
