@@ -1,5 +1,6 @@
 #!/bin/sh
-# `up` killed with -9 while VMs boot, then `down`: nothing may be left. Also
+# `up` killed with -9 while VMs boot, the lab's directory removed, then
+# `down`: nothing may be left. Also
 # `up` interrupted with Ctrl-C tears down what it started by itself.
 . "$(dirname "$0")/lib.sh"
 
@@ -22,8 +23,10 @@ kill -9 $up
 wait $up 2>/dev/null
 [ -n "$(procs_of "$sd")" ]
 ok $? "after kill -9 of up, its VMs and switch are still there ($(procs_of "$sd" | wc -l) processes)"
+# As when a test is killed and its temporary copy of the lab removed.
+mv "$lab" "$lab.moved"
 "$NETLAB" down "$lab" >"$tmp/down.out" 2>&1
-ok $? "netlab down"
+ok $? "netlab down, with the lab's directory gone"
 diag <"$tmp/down.out"
 left=$(procs_of "$sd")
 [ -z "$left" ]
