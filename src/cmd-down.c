@@ -5,24 +5,28 @@
 #include "cmd.h"
 #include "run.h"
 #include "state.h"
+#include "util.h"
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL;
   const GOptionEntry entries[] = {
       {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"}, {NULL}};
   if (!nl_cmd_parse("down", "stop a lab", entries, &argc, &argv, error)) return -1;
-  g_autofree char *labdir = nl_cmd_labdir(d, argc, argv, error);
-  if (!labdir && argc <= 2 && !(d && argc > 1)) {
+  const char *given = nl_cmd_labdir_arg(d, argc, argv, error);
+  if (!given) return -1;
+  g_autoptr(GError) missing = NULL;
+  g_autofree char *labdir = nl_realpath(given, &missing);
+  if (!labdir) {
     /* A lab can outlive its directory (a test's temporary copy, removed
      * after a crash): its state is then found from the path as given. */
-    g_autofree char *canon = g_canonicalize_filename(d ? d : argc > 1 ? argv[1] : ".", NULL);
+    g_autofree char *canon = g_canonicalize_filename(given, NULL);
     g_autoptr(NlState) gone = nl_state_for(canon, NULL);
-    if (gone && nl_state_exists(gone)) {
-      g_clear_error(error);
-      labdir = g_steal_pointer(&canon);
+    if (!gone || !nl_state_exists(gone)) {
+      g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s", missing->message);
+      return -1;
     }
+    labdir = g_steal_pointer(&canon);
   }
-  if (!labdir) return -1;
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st) return -1;
   if (!nl_state_exists(st)) {

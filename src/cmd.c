@@ -17,8 +17,7 @@ gboolean nl_cmd_parse(const char *name, const char *args, const GOptionEntry *en
   return TRUE;
 }
 
-char *nl_cmd_labdir(const char *d_opt, int argc, char **argv, GError **error) {
-  const char *dir = d_opt ? d_opt : argc > 1 ? argv[1] : ".";
+const char *nl_cmd_labdir_arg(const char *d_opt, int argc, char **argv, GError **error) {
   if (d_opt && argc > 1) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
                 "give the lab directory either with -d or as an argument, not both");
@@ -28,6 +27,12 @@ char *nl_cmd_labdir(const char *d_opt, int argc, char **argv, GError **error) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "unexpected argument '%s'", argv[2]);
     return NULL;
   }
+  return d_opt ? d_opt : argc > 1 ? argv[1] : ".";
+}
+
+char *nl_cmd_labdir(const char *d_opt, int argc, char **argv, GError **error) {
+  const char *dir = nl_cmd_labdir_arg(d_opt, argc, argv, error);
+  if (!dir) return NULL;
   g_autoptr(GError) local = NULL;
   char *abs = nl_realpath(dir, &local);
   if (!abs) g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s", local->message);

@@ -29,6 +29,10 @@ extern const NlCmd nl_cmd_kernel;
 
 /* The lab directory as every command finds it: -d DIR, else the first
  * positional argument, else the current directory; made absolute. */
+/* The lab directory as given: -d, the one argument, or "."; NULL with a
+ * usage error when both or more are given. */
+const char *nl_cmd_labdir_arg(const char *d_opt, int argc, char **argv, GError **error);
+
 char *nl_cmd_labdir(const char *d_opt, int argc, char **argv, GError **error);
 
 /* The lab of a command whose positional argument is a VM: -d/--dir DIR,
