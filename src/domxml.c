@@ -55,6 +55,8 @@ char *nl_domain_cmdline(const NlLab *lab, const NlNode *node) {
       "norandmaps "
       /* Symbols from vmlinux must match for `netlab gdb`. */
       "nokaslr net.ifnames=0 rdinit=/init");
+  /* Tells the first stage to put the overlay's upper layer on vda. */
+  if (node->disk_mib) g_string_append(s, " netlab.disk=vda");
   if (lab->append) g_string_append_printf(s, " %s", lab->append);
   if (node->append) g_string_append_printf(s, " %s", node->append);
   return g_string_free(s, FALSE);
@@ -154,6 +156,12 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
     share(x, shared, "shared", FALSE, FALSE);
   }
 
+  if (spec->disk) {
+    g_string_append(x, "    <disk type='file' device='disk'>\n"
+                       "      <driver name='qemu' type='qcow2'/>\n      <source file='");
+    esc(x, spec->disk);
+    g_string_append(x, "'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n");
+  }
   g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");
   esc(x, p.console);
   g_string_append(x, "'/>\n      <log file='");

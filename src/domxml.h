@@ -36,6 +36,7 @@ typedef struct {
   guint mem_mib;
   guint cpus;
   gboolean have_shared;  /* LABDIR/shared exists: mount it at /shared */
+  const char *disk;      /* the node's qcow2 disk (vda), or NULL: tmpfs */
 } NlDomainSpec;
 
 /* The kernel command line netlab always passes, then LAB_APPEND, then the

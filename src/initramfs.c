@@ -13,7 +13,7 @@
 
 /* Part of the cache key: bump it whenever the archive's layout or the module
  * list below changes, so archives built by an older netlab are not reused. */
-#define NL_INITRAMFS_FORMAT 1
+#define NL_INITRAMFS_FORMAT 2
 
 /* The modules the first stage loads, with their dependencies. The guest runs
  * no udev, so whatever is not loaded here never gets loaded by itself. */
@@ -26,6 +26,11 @@ static const char *const initramfs_roots[] = {
     "overlay",        /* the node's writable root over the read-only 9p one */
     NULL,
 };
+
+/* What a node with a disk also loads (listed in /netlab/modules.disk), so
+ * that a node without one boots exactly as fast as before. ext4 asks the
+ * crypto API for crc32c, which nothing could load on demand here. */
+static const char *const disk_roots[] = {"virtio_blk", "crc32c_generic", "ext4", NULL};
 
 /* Must be busybox-static's: the initramfs holds no libc or dynamic loader. */
 #define BUSYBOX "/bin/busybox"
@@ -297,10 +302,10 @@ static GPtrArray *read_templates(const char *dir, GError **error) {
     g_autofree char *path = g_build_filename(dir, n, NULL);
     GStatBuf st;
     if (g_stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (strcmp(n, "modules") == 0) {
+    if (strcmp(n, "modules") == 0 || strcmp(n, "modules.disk") == 0) {
       g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                  "template '%s' clashes with the module list /netlab/modules",
-                  path);
+                  "template '%s' clashes with the module list /netlab/%s",
+                  path, n);
       return NULL;
     }
     GBytes *content = NULL;
@@ -463,8 +468,10 @@ static void add_module_dirs(NlCpio *cpio, GHashTable *seen, const char *base,
   }
 }
 
+/* MODULES[0..N_BASE) are always loaded, the rest only by a node with a
+ * disk. */
 static GBytes *build_archive(const char *moddir, const char *version,
-                             GPtrArray *modules, GBytes *busybox,
+                             GPtrArray *modules, guint n_base, GBytes *busybox,
                              GPtrArray *templates, GError **error) {
   static const char *const dirs[] = {
       "/bin", "/dev", "/proc", "/sys", "/mnt",         "/newroot",
@@ -478,6 +485,7 @@ static GBytes *build_archive(const char *moddir, const char *version,
   g_autoptr(GPtrArray) contents =
       g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
   g_autoptr(GString) list = g_string_new(NULL);
+  g_autoptr(GString) disk_list = g_string_new(NULL);
 
   /* Modules first: an unreadable one fails before anything else is done. */
   for (guint i = 0; i < modules->len; i++) {
@@ -516,9 +524,10 @@ static GBytes *build_archive(const char *moddir, const char *version,
     g_autofree char *path = g_build_filename(base, stored->pdata[i], NULL);
     data = g_bytes_get_data(contents->pdata[i], &len);
     nl_cpio_add_file(cpio, path, 0644, data, len);
-    g_string_append_printf(list, "%s\n", path);
+    g_string_append_printf(i < n_base ? list : disk_list, "%s\n", path);
   }
   nl_cpio_add_file(cpio, "/netlab/modules", 0644, list->str, list->len);
+  nl_cpio_add_file(cpio, "/netlab/modules.disk", 0644, disk_list->str, disk_list->len);
   return nl_cpio_finish(cpio);
 }
 
@@ -592,6 +601,7 @@ char *nl_initramfs_get(const char *moddir, const char *templates,
   if (g_file_test(path, G_FILE_TEST_IS_REGULAR)) return g_steal_pointer(&path);
 
   g_autoptr(GPtrArray) modules = NULL;
+  guint n_base = 0;
   if (moddir) {
     g_autofree char *builtin_path =
         g_build_filename(moddir, "modules.builtin", NULL);
@@ -599,10 +609,16 @@ char *nl_initramfs_get(const char *moddir, const char *templates,
     /* Without modules.builtin every root must be a module, which is checked. */
     g_file_get_contents(builtin_path, &builtin, NULL, NULL);
     modules = nl_modules_resolve(modules_dep, builtin, initramfs_roots, error);
-    if (!modules) {
+    g_autoptr(GPtrArray) disk =
+        modules ? nl_modules_resolve(modules_dep, builtin, disk_roots, error) : NULL;
+    if (!disk) {
       g_prefix_error(error, "cannot build the initramfs for '%s': ", version);
       return NULL;
     }
+    n_base = modules->len;
+    for (guint i = 0; i < disk->len; i++)
+      if (!g_ptr_array_find_with_equal_func(modules, disk->pdata[i], g_str_equal, NULL))
+        g_ptr_array_add(modules, g_strdup(disk->pdata[i]));
   } else {
     modules = g_ptr_array_new_with_free_func(g_free);
   }
@@ -612,7 +628,7 @@ char *nl_initramfs_get(const char *moddir, const char *templates,
       !check_static(BUSYBOX, busybox, error))
     return NULL;
   g_autoptr(GBytes) archive =
-      build_archive(moddir, version, modules, busybox, tmpl, error);
+      build_archive(moddir, version, modules, n_base, busybox, tmpl, error);
   if (!archive) return NULL;
   gsize len;
   const char *data = g_bytes_get_data(archive, &len);

@@ -12,6 +12,10 @@
 #define MIN_MEM_MIB 64
 #define MAX_MEM_MIB 65536
 #define MAX_CPUS 64
+/* Below this, ext4's journal and metadata leave little room for a node's
+ * changes; above it, a typo. */
+#define MIN_DISK_MIB 64
+#define MAX_DISK_MIB (1024 * 1024)
 
 #define EXPECTED_CONF_LINE \
   "expected NODE[N]=LAN, NODE[OPTION]=VALUE or LAB_KEY=VALUE"
@@ -402,6 +406,34 @@ static void set_mem(Parser *p, const Assignment *a) {
     a->node->mem_mib = mib;
 }
 
+/* "none" turns LAB_DISK off for one node. */
+static gboolean parse_disk(Parser *p, guint line, const char *value, guint64 *mib) {
+  if (g_str_equal(value, "none")) {
+    *mib = 0;
+    return TRUE;
+  }
+  if (!parse_mem_mib(value, mib)) {
+    conf_error(p, line, "invalid disk size '%s': expected a size such as 512m or 2g, or none",
+               value);
+    return FALSE;
+  }
+  if (*mib < MIN_DISK_MIB || *mib > MAX_DISK_MIB) {
+    conf_error(p, line, "invalid disk size '%s': must be from 64m to 1024g", value);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void set_disk(Parser *p, const Assignment *a) {
+  guint64 mib;
+
+  if (!parse_disk(p, a->line, a->value, &mib))
+    return;
+  a->node->disk_mib = mib;
+  a->node->disk_set = TRUE;
+  a->node->disk_loc = (NlLoc){p->lab->conf_path, a->line};
+}
+
 static void set_cpus(Parser *p, const Assignment *a) {
   guint64 cpus;
 
@@ -437,6 +469,9 @@ static void set_option(Parser *p, const Assignment *a) {
   } else if (g_str_equal(option, "cpus")) {
     warn_if_set_again(p, a);
     set_cpus(p, a);
+  } else if (g_str_equal(option, "disk")) {
+    warn_if_set_again(p, a);
+    set_disk(p, a);
   } else if (g_str_equal(option, "kernel")) {
     char *path = resolve_kernel(p, a->line, a->value);
 
@@ -536,6 +571,13 @@ static void set_lab_key(Parser *p, guint line, const char *key,
     if (path) {
       g_free(p->lab->kernel);
       p->lab->kernel = path;
+    }
+  } else if (g_str_equal(key, "DISK")) {
+    guint64 mib;
+
+    if (parse_disk(p, line, value, &mib)) {
+      p->lab->disk_mib = mib;
+      p->lab->disk_line = line;
     }
   } else if (field) {
     g_free(*field);
@@ -867,8 +909,15 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
   p.dep_at = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
   parse_lines(&p, conf, parse_conf_line);
-  for (guint i = 0; i < lab->nodes->len; i++)
-    check_nics(&p, g_ptr_array_index(lab->nodes, i));
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    NlNode *node = g_ptr_array_index(lab->nodes, i);
+
+    check_nics(&p, node);
+    if (!node->disk_set && lab->disk_mib) {
+      node->disk_mib = lab->disk_mib;
+      node->disk_loc = (NlLoc){lab->conf_path, lab->disk_line};
+    }
+  }
   check_unique_macs(&p);
   if (dep) {
     parse_lines(&p, dep, parse_dep_line);

@@ -28,6 +28,9 @@ typedef struct {
   GPtrArray *env;       /* char*, "KEY=value", in file order */
   char *kernel;         /* r1[kernel]=, absolute path; NULL: the lab's */
   char *append;         /* r1[append]=, extra kernel command line */
+  guint64 disk_mib;     /* r1[disk]= or LAB_DISK: a persistent disk; 0: tmpfs */
+  NlLoc disk_loc;       /* where that size was given */
+  gboolean disk_set;    /* r1[disk] given (even "none"): LAB_DISK does not apply */
   GPtrArray *deps;      /* char*, nodes that must be ready first (lab.dep) */
   NlLoc loc;            /* first mention */
 } NlNode;
@@ -44,6 +47,8 @@ typedef struct {
   char *version;        /* LAB_VERSION */
   char *kernel;         /* LAB_KERNEL, absolute path, or NULL: the host's newest */
   char *append;         /* LAB_APPEND */
+  guint64 disk_mib;     /* LAB_DISK: every node's disk unless it sets its own */
+  guint disk_line;
   GPtrArray *nodes;     /* NlNode*, in order of first mention in lab.conf */
   GPtrArray *lans;      /* char*, collision domain names, sorted */
 } NlLab;

@@ -13,7 +13,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "domxml.h"
+#include "exec.h"
 #include "initramfs.h"
 #include "kernel.h"
 #include "util.h"
@@ -380,6 +382,20 @@ static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
 }
 
 
+static void disk_note(const char *node, const char *what, gpointer data) {
+  fprintf(stderr, "%s: %s\n", node, what);
+}
+
+/* The nodes with a disk, one per line, for `down`. */
+static char *disk_nodes(const NlLab *lab) {
+  GString *s = g_string_new(NULL);
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    if (node->disk_mib) g_string_append_printf(s, "%s\n", node->name);
+  }
+  return g_string_free(s, FALSE);
+}
+
 gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
                    GError **error) {
   g_autofree char *agent =
@@ -399,12 +415,16 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
     if (!boot_for(boots, k, error)) return FALSE;
   }
 
+  if (!nl_disk_check_space(lab, error)) return FALSE;
+
   if (nl_state_get(st, "lab")) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
                 "lab '%s' is already up (state in %s): `netlab down` it first",
                 lab->dir, st->dir);
     return FALSE;
   }
+  /* Before anything starts: libguestfs runs an appliance VM of its own. */
+  if (!nl_disk_prepare(lab, disk_note, NULL, error)) return FALSE;
 
   Up up = {.lab = lab, .tty = isatty(2), .t0 = g_get_monotonic_time()};
   /* From here on a Ctrl-C must tear down what was started, whenever it comes:
@@ -420,12 +440,14 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
   g_autofree char *shared = g_build_filename(lab->dir, "shared", NULL);
   gboolean have_shared = g_file_test(shared, G_FILE_TEST_IS_DIR);
   g_autofree char *logdir = g_build_filename(lab->dir, ".netlab", "logs", NULL);
+  g_autofree char *disks = disk_nodes(lab);
   gboolean ok = FALSE;
 
   if (!nl_state_set(st, "lab", lab->dir, error) ||
       !nl_state_set(st, "accel", kvm ? "kvm" : "tcg", error) ||
       (o->uri && !nl_state_set(st, "uri", o->uri, error)))
     goto out;
+  if (*disks && !nl_state_set(st, "disks", disks, error)) goto out;
   if (g_mkdir_with_parents(logdir, 0755) != 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", logdir,
                 g_strerror(errno));
@@ -450,6 +472,9 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
     nl_vm_paths_init(&vm->paths, st->dir, lab->dir, node->name);
     vm->domain = nl_domain_name(up.virt, st->id, node->name);
     g_autofree char *cmdline = nl_domain_cmdline(lab, node);
+    g_autofree char *disk = node->disk_mib ? nl_disk_path(lab->dir, node->name) : NULL;
+    /* Until `down` has synced it, the next `up` checks it first. */
+    if (disk && !nl_disk_set_dirty(lab->dir, node->name, TRUE, error)) goto out;
     NlDomainSpec spec = {
         .domain = vm->domain,
         .emulator = EMULATOR,
@@ -461,6 +486,7 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
         .mem_mib = node->mem_mib ? node->mem_mib : DEFAULT_MEM_MIB,
         .cpus = node->cpus ? node->cpus : DEFAULT_CPUS,
         .have_shared = have_shared,
+        .disk = disk,
     };
     vm->xml = nl_domain_xml(lab, node, &spec);
     if (!check_sock_path(vm->paths.console, error) ||
@@ -548,8 +574,27 @@ static void kill_leftovers(const char *statedir) {
       g_usleep(10 * 1000);
 }
 
+/* A disk's last writes may still be in its guest's page cache: a `sync`
+ * through the agent puts them on the disk before QEMU is killed, and the
+ * disk is then clean (its journal replays on the next mount). A VM that
+ * does not answer leaves its disk dirty, checked by the next `up`. */
+static void sync_disks(NlState *st) {
+  g_autofree char *labdir = nl_state_get(st, "lab");
+  g_autofree char *disks = nl_state_get(st, "disks");
+  if (!labdir || !disks) return;
+  g_auto(GStrv) nodes = g_strsplit(g_strstrip(disks), "\n", -1);
+  for (char **n = nodes; *n && **n; n++) {
+    char *argv[] = {"sync", NULL};
+    NlExec x = {.statedir = st->dir, .vm = *n, .argv = argv, .timeout_s = 10,
+                .in_fd = -1, .out_fd = 2, .err_fd = 2};
+    g_autoptr(GError) e = NULL;
+    if (nl_exec_run(&x, &e) == 0) nl_disk_set_dirty(labdir, *n, FALSE, NULL);
+  }
+}
+
 gboolean nl_run_down(NlState *st, GError **error) {
   g_autofree char *uri = nl_state_get(st, "uri");
+  sync_disks(st);
   g_autofree char *prefix = NULL;
   /* A shared libvirt must hear of it. The embedded driver's whole root goes
    * with the state directory, and opening it only to destroy domains costs

@@ -1,0 +1,230 @@
+/* Nodes' disks, netlab's side (see disk.h): paths, the plan of what a boot
+ * needs, and loading netlab-disk.so when a disk's content is touched. */
+#include "disk.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "run.h"
+#include "util.h"
+
+/* The user QEMU runs as when netlab runs as root. */
+#define QEMU_USER "netlab-qemu"
+
+char *nl_disk_dir(const char *labdir) {
+  return g_build_filename(labdir, ".netlab", "disks", NULL);
+}
+
+char *nl_disk_path(const char *labdir, const char *node) {
+  g_autofree char *file = g_strconcat(node, ".qcow2", NULL);
+  return g_build_filename(labdir, ".netlab", "disks", file, NULL);
+}
+
+static char *dirty_path(const char *labdir, const char *node) {
+  g_autofree char *file = g_strconcat(node, ".dirty", NULL);
+  return g_build_filename(labdir, ".netlab", "disks", file, NULL);
+}
+
+gboolean nl_disk_grant_qemu(const char *path, GError **error) {
+  if (geteuid() != 0) return TRUE;
+  struct passwd *pw = getpwnam(QEMU_USER);
+  if (!pw) return TRUE;
+  if (chown(path, pw->pw_uid, pw->pw_gid) != 0) {
+    int saved = errno;
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot give '%s' to user '%s': %s", path,
+                QEMU_USER, g_strerror(saved));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean nl_disk_check_space(const NlLab *lab, GError **error) {
+  struct statvfs vfs;
+  /* .netlab/ may not exist yet; it will be on the lab's filesystem. */
+  if (statvfs(lab->dir, &vfs) != 0) {
+    int saved = errno;
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read the free space of '%s': %s",
+                lab->dir, g_strerror(saved));
+    return FALSE;
+  }
+  guint64 free_mib = (guint64)vfs.f_bavail * vfs.f_frsize >> 20;
+  guint64 wanted = 0;
+  g_autoptr(GString) msg = g_string_new(NULL);
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    g_autofree char *path = nl_disk_path(lab->dir, node->name);
+    if (!node->disk_mib || g_file_test(path, G_FILE_TEST_EXISTS)) continue;
+    /* qcow2 grows as the guest writes: a full disk would stop the VM. */
+    wanted += node->disk_mib;
+    if (wanted > free_mib)
+      g_string_append_printf(msg, "%s%s:%u: the disk of '%s' (%" G_GUINT64_FORMAT
+                             " MiB) does not fit in the %" G_GUINT64_FORMAT
+                             " MiB free in '%s'%s",
+                             msg->len ? "\n" : "", node->disk_loc.file, node->disk_loc.line,
+                             node->name, node->disk_mib, free_mib, lab->dir,
+                             wanted > node->disk_mib ? " with the other disks" : "");
+  }
+  if (msg->len) {
+    g_set_error_literal(error, NL_ERROR, NL_ERROR_INPUT, msg->str);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean nl_disk_set_dirty(const char *labdir, const char *node, gboolean dirty,
+                           GError **error) {
+  g_autofree char *path = dirty_path(labdir, node);
+  if (dirty) return nl_write_file(path, "", 0, 0644, error);
+  if (g_unlink(path) != 0 && errno != ENOENT) {
+    int saved = errno;
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot remove '%s': %s", path,
+                g_strerror(saved));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static const NlDiskBackend *backend;
+
+const NlDiskBackend *nl_disk_backend(GError **error) {
+  if (backend) return backend;
+  /* The libvirt backend cannot run libguestfs' appliance here, and without
+   * a working KVM it must be told to use TCG. A user's own settings win. */
+  gboolean kvm = FALSE;
+  g_autofree char *why = NULL;
+  if (!nl_accel_pick(NL_ACCEL_AUTO, &kvm, &why, error)) return NULL;
+  g_setenv("LIBGUESTFS_BACKEND", "direct", FALSE);
+  if (!kvm) g_setenv("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg", FALSE);
+  g_autofree char *path = nl_find_beside_self("netlab-disk.so", NETLAB_DISK_INSTALLED, error);
+  if (!path) return NULL;
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h || !(backend = dlsym(h, NL_DISK_BACKEND))) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot load '%s': %s", path, dlerror());
+    return NULL;
+  }
+  return backend;
+}
+
+static void job_free(NlDiskJob *j) {
+  g_free((char *)j->path);
+  g_free(j->report);
+  g_free(j);
+}
+
+gboolean nl_disk_prepare(const NlLab *lab, NlDiskNote note, gpointer data, GError **error) {
+  g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func((GDestroyNotify)job_free);
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    if (!node->disk_mib) continue;
+    g_autofree char *dirty = dirty_path(lab->dir, node->name);
+    NlDiskJob *j = g_new0(NlDiskJob, 1);
+    j->node = node->name;
+    j->path = nl_disk_path(lab->dir, node->name);
+    j->bytes = node->disk_mib << 20;
+    j->create = !g_file_test(j->path, G_FILE_TEST_EXISTS);
+    j->check = !j->create && g_file_test(dirty, G_FILE_TEST_EXISTS);
+    if (j->create || j->check)
+      g_ptr_array_add(jobs, j);
+    else
+      job_free(j);
+  }
+  if (jobs->len == 0) return TRUE;
+
+  g_autofree char *dir = nl_disk_dir(lab->dir);
+  if (g_mkdir_with_parents(dir, 0755) != 0) {
+    int saved = errno;
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", dir,
+                g_strerror(saved));
+    return FALSE;
+  }
+  const NlDiskBackend *b = nl_disk_backend(error);
+  if (!b) return FALSE;
+  if (!b->prepare((NlDiskJob *const *)jobs->pdata, jobs->len, error)) {
+    /* A half-made disk would be taken for a good one next time. */
+    for (guint i = 0; i < jobs->len; i++) {
+      NlDiskJob *j = jobs->pdata[i];
+      if (j->create) g_unlink(j->path);
+    }
+    return FALSE;
+  }
+  for (guint i = 0; i < jobs->len; i++) {
+    NlDiskJob *j = jobs->pdata[i];
+    if (j->create) {
+      if (!nl_disk_grant_qemu(j->path, error)) return FALSE;
+      g_autofree char *what =
+          g_strdup_printf("disk created, %" G_GUINT64_FORMAT " MiB", j->bytes >> 20);
+      note(j->node, what, data);
+    } else {
+      g_autofree char *what = g_strdup_printf("disk checked (e2fsck): %s", j->report);
+      note(j->node, what, data);
+    }
+  }
+  return TRUE;
+}
+
+void nl_disk_info_free(NlDiskInfo *d) {
+  if (!d) return;
+  g_free(d->node);
+  g_free(d->path);
+  g_free(d);
+}
+
+/* The virtual size is a big-endian 64-bit number at offset 24 of a qcow2
+ * header; reading it needs no libguestfs. 0 when it is no qcow2. */
+static guint64 qcow2_size(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return 0;
+  guint8 h[32];
+  ssize_t n = pread(fd, h, sizeof h, 0);
+  close(fd);
+  if (n != sizeof h || memcmp(h, "QFI\xfb", 4) != 0) return 0;
+  guint64 size = 0;
+  for (int i = 24; i < 32; i++) size = size << 8 | h[i];
+  return size;
+}
+
+static int by_node(gconstpointer a, gconstpointer b) {
+  return strcmp((*(NlDiskInfo *const *)a)->node, (*(NlDiskInfo *const *)b)->node);
+}
+
+GPtrArray *nl_disk_list(const char *labdir) {
+  g_autofree char *dir = nl_disk_dir(labdir);
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)nl_disk_info_free);
+  const char *n;
+  while (d && (n = g_dir_read_name(d))) {
+    if (!g_str_has_suffix(n, ".qcow2")) continue;
+    NlDiskInfo *info = g_new0(NlDiskInfo, 1);
+    info->node = g_strndup(n, strlen(n) - strlen(".qcow2"));
+    info->path = g_build_filename(dir, n, NULL);
+    info->virtual_bytes = qcow2_size(info->path);
+    struct stat st;
+    if (lstat(info->path, &st) == 0) info->used_bytes = (guint64)st.st_blocks * 512;
+    g_autofree char *dirty = dirty_path(labdir, info->node);
+    info->dirty = g_file_test(dirty, G_FILE_TEST_EXISTS);
+    g_ptr_array_add(out, info);
+  }
+  g_ptr_array_sort(out, by_node);
+  return out;
+}
+
+gboolean nl_disk_remove(const char *labdir, const char *node, GError **error) {
+  g_autofree char *path = nl_disk_path(labdir, node);
+  if (g_unlink(path) != 0) {
+    int saved = errno;
+    if (saved == ENOENT) return FALSE;
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot remove '%s': %s", path,
+                g_strerror(saved));
+    return FALSE;
+  }
+  return nl_disk_set_dirty(labdir, node, FALSE, error);
+}
