@@ -3,14 +3,18 @@
 #include <stdio.h>
 
 #include "cmd.h"
+#include "disk.h"
 #include "run.h"
 #include "state.h"
 #include "util.h"
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL;
+  gboolean wipe = FALSE;
   const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"}, {NULL}};
+      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
+      {"wipe", 0, 0, G_OPTION_ARG_NONE, &wipe, "Also remove the nodes' disks", NULL},
+      {NULL}};
   if (!nl_cmd_parse("down", "stop a lab", entries, &argc, &argv, error)) return -1;
   const char *given = nl_cmd_labdir_arg(d, argc, argv, error);
   if (!given) return -1;
@@ -31,11 +35,11 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (!st) return -1;
   if (!nl_state_exists(st)) {
     fprintf(stderr, "netlab: lab '%s' is not up\n", labdir);
-    return 0;
+  } else {
+    if (!nl_state_lock(st, TRUE, error) || !nl_run_down(st, error)) return -1;
+    fprintf(stderr, "lab '%s' is down\n", labdir);
   }
-  if (!nl_state_lock(st, TRUE, error) || !nl_run_down(st, error)) return -1;
-  fprintf(stderr, "lab '%s' is down\n", labdir);
-  return 0;
+  return wipe ? nl_cmd_wipe_disks(labdir, NULL, error) : 0;
 }
 
 const NlCmd nl_cmd_down = {"down", NULL, "stop a lab and remove its state", run};

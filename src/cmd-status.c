@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "disk.h"
 #include "domxml.h"
 #include "state.h"
 #include "util.h"
@@ -38,6 +39,32 @@ static GPtrArray *lans_of(const char *statedir) {
   return lans;
 }
 
+static void append_disks(GString *s, const char *labdir, gboolean json) {
+  g_autoptr(GPtrArray) disks = nl_disk_list(labdir);
+  if (json) {
+    g_string_append(s, ",\n \"disks\": [");
+  } else if (disks->len) {
+    g_string_append_printf(s, "\n%-12s %-9s %-9s %s\n", "DISK", "SIZE", "USED", "FILE");
+  }
+  for (guint i = 0; i < disks->len; i++) {
+    NlDiskInfo *d = disks->pdata[i];
+    if (json) {
+      g_string_append(s, i ? ",\n  {\"node\": " : "\n  {\"node\": ");
+      json_str(s, d->node);
+      g_string_append_printf(s, ", \"size\": %" G_GUINT64_FORMAT ", \"used\": %" G_GUINT64_FORMAT
+                             ", \"dirty\": %s, \"file\": ",
+                             d->virtual_bytes, d->used_bytes, d->dirty ? "true" : "false");
+      json_str(s, d->path);
+      g_string_append(s, "}");
+    } else {
+      g_autofree char *size = g_format_size_full(d->virtual_bytes, G_FORMAT_SIZE_IEC_UNITS);
+      g_autofree char *used = g_format_size_full(d->used_bytes, G_FORMAT_SIZE_IEC_UNITS);
+      g_string_append_printf(s, "%-12s %-9s %-9s %s\n", d->node, size, used, d->path);
+    }
+  }
+  if (json) g_string_append(s, "]");
+}
+
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL;
   gboolean json = FALSE;
@@ -53,14 +80,18 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (!st) return -1;
 
   if (!nl_state_exists(st)) {
+    g_autoptr(GString) s = g_string_new(NULL);
     if (json) {
-      g_autoptr(GString) s = g_string_new("{\"lab\": ");
+      g_string_append(s, "{\"lab\": ");
       json_str(s, labdir);
-      g_string_append(s, ", \"up\": false, \"vms\": [], \"lans\": []}\n");
-      fputs(s->str, stdout);
+      g_string_append(s, ", \"up\": false, \"vms\": [], \"lans\": []");
+      append_disks(s, labdir, TRUE);
+      g_string_append(s, "}\n");
     } else {
-      printf("lab '%s' is not up\n", labdir);
+      g_string_append_printf(s, "lab '%s' is not up\n", labdir);
+      append_disks(s, labdir, FALSE);
     }
+    fputs(s->str, stdout);
     return 0;
   }
   /* The embedded driver lets one process at a time hold its root. */
@@ -141,7 +172,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                              ps, sock);
     }
   }
-  if (json) g_string_append(s, "]}\n");
+  if (json) g_string_append(s, "]");
+  append_disks(s, labdir, json);
+  if (json) g_string_append(s, "}\n");
   fputs(s->str, stdout);
   return 0;
 }

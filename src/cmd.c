@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "disk.h"
 #include "util.h"
 
 gboolean nl_cmd_parse(const char *name, const char *args, const GOptionEntry *entries,
@@ -53,4 +54,27 @@ NlLab *nl_cmd_load_lab(const char *labdir, GError **error) {
   for (guint i = 0; i < warnings->len; i++)
     fprintf(stderr, "netlab: warning: %s\n", (char *)warnings->pdata[i]);
   return lab;
+}
+
+int nl_cmd_wipe_disks(const char *labdir, char **nodes, GError **error) {
+  g_autoptr(GPtrArray) disks = nl_disk_list(labdir);
+  if (nodes && *nodes) {
+    for (char **n = nodes; *n; n++) {
+      g_autofree char *path = nl_disk_path(labdir, *n);
+      if (!nl_disk_remove(labdir, *n, error)) {
+        if (error && *error) return -1;
+        g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' has no disk (no %s)", *n, path);
+        return -1;
+      }
+      fprintf(stderr, "removed the disk of '%s' (%s)\n", *n, path);
+    }
+    return 0;
+  }
+  for (guint i = 0; i < disks->len; i++) {
+    NlDiskInfo *d = disks->pdata[i];
+    if (!nl_disk_remove(labdir, d->node, error) && error && *error) return -1;
+    fprintf(stderr, "removed the disk of '%s' (%s)\n", d->node, d->path);
+  }
+  if (disks->len == 0) fprintf(stderr, "netlab: lab '%s' has no disks\n", labdir);
+  return 0;
 }

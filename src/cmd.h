@@ -26,6 +26,11 @@ extern const NlCmd nl_cmd_gdb;
 extern const NlCmd nl_cmd_monitor;
 extern const NlCmd nl_cmd_tmux;
 extern const NlCmd nl_cmd_kernel;
+extern const NlCmd nl_cmd_wipe;
+extern const NlCmd nl_cmd_cp;
+extern const NlCmd nl_cmd_cat;
+extern const NlCmd nl_cmd_ls;
+extern const NlCmd nl_cmd_diff;
 
 /* The lab directory as every command finds it: -d DIR, else the first
  * positional argument, else the current directory; made absolute. */
@@ -48,3 +53,7 @@ NlLab *nl_cmd_load_lab(const char *labdir, GError **error);
  * positional arguments in --help. */
 gboolean nl_cmd_parse(const char *name, const char *args, const GOptionEntry *entries,
                       int *argc, char ***argv, GError **error);
+
+/* Removes the disks of NODES (NULL or empty: every disk of the lab),
+ * saying which; the lab must not be up. */
+int nl_cmd_wipe_disks(const char *labdir, char **nodes, GError **error);

@@ -267,7 +267,7 @@ static GPtrArray *fs_walk(NlDiskFs *fs, guint i, GError **error) {
   gboolean ok = TRUE;
   for (char **n = names; *n; n++) {
     if (ok) {
-      g_autofree char *rel = g_strconcat("/", *n, NULL);
+      g_autofree char *rel = g_canonicalize_filename(*n, "/");
       NlDiskEntry *e = g_new0(NlDiskEntry, 1);
       if (fs_lstat(fs, i, rel, e, error)) {
         g_ptr_array_add(out, e);

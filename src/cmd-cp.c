@@ -1,0 +1,94 @@
+/* netlab cp: copy a file out of a node or into one, through the agent while
+ * its VM runs, else through its disk. */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "nodefile.h"
+#include "util.h"
+
+static int copy_out(const char *labdir, const char *node, const char *path, const char *dest,
+                    GError **error) {
+  g_autofree char *target = NULL;
+  if (g_file_test(dest, G_FILE_TEST_IS_DIR)) {
+    g_autofree char *base = g_path_get_basename(path);
+    target = g_build_filename(dest, base, NULL);
+  } else {
+    target = g_strdup(dest);
+  }
+  g_autoptr(NlNodeFiles) f = nl_node_files_open(labdir, node, FALSE, error);
+  if (!f) return -1;
+  gboolean existed = g_file_test(target, G_FILE_TEST_EXISTS);
+  int fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot write '%s': %s", target,
+                g_strerror(errno));
+    return -1;
+  }
+  gboolean ok = nl_node_files_read(f, path, fd, error);
+  close(fd);
+  if (!ok) {
+    if (!existed) g_unlink(target);
+    return -1;
+  }
+  return 0;
+}
+
+static int copy_in(const char *labdir, const char *src, const char *node, const char *path,
+                   gboolean into_dir, GError **error) {
+  g_autofree char *target = NULL;
+  if (into_dir) {
+    g_autofree char *base = g_path_get_basename(src);
+    target = g_build_filename(path, base, NULL);
+  } else {
+    target = g_strdup(path);
+  }
+  int fd = open(src, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read '%s': %s", src,
+                fd < 0 ? g_strerror(errno) : "not a regular file");
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  g_autoptr(NlNodeFiles) f = nl_node_files_open(labdir, node, TRUE, error);
+  gboolean ok = f && nl_node_files_write(f, fd, target, st.st_mode, error);
+  close(fd);
+  return ok ? 0 : -1;
+}
+
+static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
+  g_autofree char *d = NULL;
+  const GOptionEntry entries[] = {
+      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"}, {NULL}};
+  if (!nl_cmd_parse("cp", "NODE:PATH DEST | SRC NODE:PATH: copy a file out of or into a node",
+                    entries, &argc, &argv, error))
+    return -1;
+  if (argc != 3) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "cp: expected NODE:PATH DEST or SRC NODE:PATH");
+    return -1;
+  }
+  g_autofree char *labdir = nl_cmd_vm_labdir(d, error);
+  if (!labdir) return -1;
+  g_autofree char *node = NULL, *path = NULL;
+  if (nl_node_path_parse(argv[1], &node, &path)) {
+    g_autofree char *n2 = NULL, *p2 = NULL;
+    if (nl_node_path_parse(argv[2], &n2, &p2)) {
+      g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "cp: one side must be a host path");
+      return -1;
+    }
+    return copy_out(labdir, node, path, argv[2], error);
+  }
+  if (!nl_node_path_parse(argv[2], &node, &path)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "cp: one side must be NODE:PATH");
+    return -1;
+  }
+  return copy_in(labdir, argv[1], node, path, g_str_has_suffix(argv[2], "/"), error);
+}
+
+const NlCmd nl_cmd_cp = {"cp", NULL, "copy a file out of a node or into one", run};

@@ -1,0 +1,40 @@
+/* netlab diff: what a node changed against the host's root (its overlay's
+ * upper layer), with -p the content diffs. */
+#include <stdio.h>
+
+#include "cmd.h"
+#include "nodefile.h"
+#include "util.h"
+
+static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
+  g_autofree char *d = NULL;
+  gboolean patch = FALSE;
+  const GOptionEntry entries[] = {
+      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
+      {"patch", 'p', 0, G_OPTION_ARG_NONE, &patch, "Show the content diffs of files", NULL},
+      {NULL}};
+  if (!nl_cmd_parse("diff", "NODE: what a node changed against the host's root", entries, &argc,
+                    &argv, error))
+    return -1;
+  if (argc != 2) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "diff: expected NODE");
+    return -1;
+  }
+  g_autofree char *labdir = nl_cmd_vm_labdir(d, error);
+  if (!labdir) return -1;
+  g_autoptr(NlNodeFiles) f = nl_node_files_open(labdir, argv[1], FALSE, error);
+  if (!f) return -1;
+  g_autoptr(GPtrArray) changes = nl_node_files_changes(f, error);
+  if (!changes) return -1;
+  for (guint i = 0; i < changes->len; i++) {
+    NlChange *c = changes->pdata[i];
+    printf("%c %s%s\n", c->kind, c->path, c->type == 'd' ? "/" : c->type == 'l' ? " (symlink)" : "");
+    if (!patch) continue;
+    g_autofree char *text = nl_node_files_diff(f, c, error);
+    if (!text) return -1;
+    fputs(text, stdout);
+  }
+  return 0;
+}
+
+const NlCmd nl_cmd_diff = {"diff", NULL, "show what a node changed against the host's root", run};

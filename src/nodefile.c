@@ -1,0 +1,445 @@
+/* A node's files through the agent or its disk (see nodefile.h). */
+#include "nodefile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "disk.h"
+#include "exec.h"
+#include "state.h"
+#include "util.h"
+
+/* Where templates/init puts the overlay's layer in a running node. */
+#define GUEST_UPPER "/run/netlab/rw/upper"
+/* Links followed in one lookup, as the kernel's limit. */
+#define MAX_LINKS 40
+
+struct NlNodeFiles {
+  char *node;
+  char *statedir;           /* the agent's way: the lab is up, the VM answers */
+  const NlDiskBackend *b;   /* else the disk's */
+  NlDiskFs *fs;
+};
+
+gboolean nl_node_path_parse(const char *spec, char **node, char **path) {
+  const char *colon = strchr(spec, ':');
+  const char *slash = strchr(spec, '/');
+  if (!colon || colon == spec || (slash && slash < colon)) return FALSE;
+  *node = g_strndup(spec, colon - spec);
+  /* Relative to the node's root, as `docker cp` takes it. */
+  *path = g_canonicalize_filename(colon[1] ? colon + 1 : "/", "/");
+  return TRUE;
+}
+
+/* ---- the agent's way ------------------------------------------------------ */
+
+/* Runs ARGV in the node with IN as stdin and stdout to OUT; its stderr,
+ * when it fails, is the error's message. */
+static int agent_run(NlNodeFiles *f, char **argv, int in, int out, GError **error) {
+  int err = memfd_create("netlab-stderr", MFD_CLOEXEC);
+  if (err < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "memfd_create: %s", g_strerror(errno));
+    return -1;
+  }
+  NlExec x = {.statedir = f->statedir, .vm = f->node, .argv = argv, .timeout_s = 120,
+              .in_fd = in, .out_fd = out, .err_fd = err};
+  int rc = nl_exec_run(&x, error);
+  if (rc > 0) {
+    char buf[1024];
+    ssize_t n = pread(err, buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    g_strchomp(buf);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s", *buf ? buf : "failed in the node");
+  }
+  close(err);
+  return rc;
+}
+
+/* ---- the disk's way: the overlay's lookup, on the upper layer and the
+ * host's root (the lower one) ------------------------------------------------ */
+
+typedef enum { LAYER_NONE, LAYER_UPPER, LAYER_LOWER } Layer;
+
+static gboolean is_whiteout(const NlDiskEntry *e) {
+  return S_ISCHR(e->mode) && e->rdev == 0;
+}
+
+/* Resolves PATH as the node's kernel would, following symlinks (the last
+ * component's too when FOLLOW), each within the node's root. *RESOLVED is
+ * the path reached, *E its stat. */
+static Layer lookup(NlNodeFiles *f, const char *path, gboolean follow, char **resolved,
+                    NlDiskEntry *e, GError **error) {
+  g_autofree char *todo = g_strdup(path);
+  for (int links = 0; links <= MAX_LINKS; links++) {
+    g_auto(GStrv) comps = g_strsplit(todo, "/", -1);
+    g_autofree char *at = g_strdup("");
+    gboolean lower_only = FALSE, no_lower = FALSE, restarted = FALSE;
+    Layer layer = LAYER_UPPER; /* the root is in both */
+    guint n = g_strv_length(comps);
+    g_free(e->path);
+    memset(e, 0, sizeof *e);
+    e->mode = S_IFDIR | 0755;
+    for (guint i = 0; i < n && !restarted; i++) {
+      if (!*comps[i]) continue;
+      gboolean last = TRUE;
+      for (guint k = i + 1; k < n; k++) last = last && !*comps[k];
+      g_autofree char *cand = g_strconcat(at, "/", comps[i], NULL);
+      g_free(e->path);
+      e->path = NULL;
+      g_autofree char *target = NULL;
+      if (!lower_only && f->b->lstat(f->fs, 0, cand, e, error)) {
+        if (is_whiteout(e)) return LAYER_NONE;
+        layer = LAYER_UPPER;
+        if (S_ISLNK(e->mode) && (!last || follow)) {
+          target = f->b->readlink(f->fs, 0, cand, error);
+          if (!target) return LAYER_NONE;
+        } else if (S_ISDIR(e->mode) && e->opaque) {
+          no_lower = TRUE;
+        }
+      } else if (error && *error) {
+        return LAYER_NONE;
+      } else {
+        struct stat st;
+        if (no_lower || lstat(cand, &st) != 0) return LAYER_NONE;
+        lower_only = TRUE;
+        layer = LAYER_LOWER;
+        e->mode = st.st_mode;
+        e->size = st.st_size;
+        e->rdev = st.st_rdev;
+        if (S_ISLNK(st.st_mode) && (!last || follow)) {
+          target = g_file_read_link(cand, NULL);
+          if (!target) return LAYER_NONE;
+        }
+      }
+      if (target) {
+        GString *rest = g_string_new(NULL);
+        for (guint k = i + 1; k < n; k++)
+          if (*comps[k]) g_string_append_printf(rest, "/%s", comps[k]);
+        g_autofree char *joined =
+            g_path_is_absolute(target) ? g_strconcat(target, rest->str, NULL)
+                                       : g_strconcat(at, "/", target, rest->str, NULL);
+        g_string_free(rest, TRUE);
+        g_free(todo);
+        todo = g_canonicalize_filename(joined, "/");
+        restarted = TRUE;
+        continue;
+      }
+      g_free(at);
+      at = g_steal_pointer(&cand);
+    }
+    if (restarted) continue;
+    *resolved = *at ? g_steal_pointer(&at) : g_strdup("/");
+    return layer;
+  }
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s': too many levels of symbolic links", path);
+  return LAYER_NONE;
+}
+
+static void no_such(GError **error, const NlNodeFiles *f, const char *path) {
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s:%s: no such file or directory", f->node,
+              path);
+}
+
+static gboolean copy_host_file(const char *path, int fd, GError **error) {
+  int in = open(path, O_RDONLY | O_CLOEXEC);
+  if (in < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read '%s': %s", path,
+                g_strerror(errno));
+    return FALSE;
+  }
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(in, buf, sizeof buf)) > 0)
+    if (write(fd, buf, n) != n) {
+      n = -1;
+      break;
+    }
+  int saved = errno;
+  close(in);
+  if (n < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot copy '%s': %s", path,
+                g_strerror(saved));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* ---- the interface ---------------------------------------------------------- */
+
+NlNodeFiles *nl_node_files_open(const char *labdir, const char *node, gboolean writable,
+                                GError **error) {
+  g_autoptr(NlNodeFiles) f = g_new0(NlNodeFiles, 1);
+  f->node = g_strdup(node);
+  g_autoptr(NlState) st = nl_state_for(labdir, error);
+  if (!st) return NULL;
+  g_autofree char *disk = nl_disk_path(labdir, node);
+  gboolean has_disk = g_file_test(disk, G_FILE_TEST_IS_REGULAR);
+  if (nl_state_exists(st)) {
+    /* `true` costs one round trip and tells a running VM from a dead one. */
+    f->statedir = g_strdup(st->dir);
+    char *argv[] = {"true", NULL};
+    g_autoptr(GError) local = NULL;
+    if (agent_run(f, argv, -1, -1, &local) == 0) return g_steal_pointer(&f);
+    g_clear_pointer(&f->statedir, g_free);
+    if (!has_disk) {
+      g_propagate_error(error, g_steal_pointer(&local));
+      return NULL;
+    }
+  }
+  if (!has_disk) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "the lab is not up and '%s' has no disk (%s): a node without one keeps "
+                "nothing once stopped",
+                node, disk);
+    return NULL;
+  }
+  f->b = nl_disk_backend(error);
+  if (!f->b) return NULL;
+  const char *paths[] = {disk};
+  f->fs = f->b->open(paths, 1, writable, error);
+  return f->fs ? g_steal_pointer(&f) : NULL;
+}
+
+void nl_node_files_close(NlNodeFiles *f) {
+  if (!f) return;
+  if (f->fs) f->b->close(f->fs);
+  g_free(f->node);
+  g_free(f->statedir);
+  g_free(f);
+}
+
+const char *nl_node_files_via(const NlNodeFiles *f) {
+  return f->statedir ? "the agent" : "its disk (libguestfs)";
+}
+
+gboolean nl_node_files_read(NlNodeFiles *f, const char *path, int fd, GError **error) {
+  if (f->statedir) {
+    char *argv[] = {"cat", "--", (char *)path, NULL};
+    return agent_run(f, argv, -1, fd, error) == 0;
+  }
+  g_autofree char *at = NULL;
+  NlDiskEntry e = {0};
+  Layer l = lookup(f, path, TRUE, &at, &e, error);
+  g_free(e.path);
+  if (l == LAYER_NONE) {
+    if (!*error) no_such(error, f, path);
+    return FALSE;
+  }
+  if (!S_ISREG(e.mode)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s:%s: not a regular file", f->node, path);
+    return FALSE;
+  }
+  return l == LAYER_UPPER ? f->b->read(f->fs, 0, at, fd, error)
+                          : copy_host_file(at, fd, error);
+}
+
+gboolean nl_node_files_write(NlNodeFiles *f, int fd, const char *path, int mode,
+                             GError **error) {
+  if (f->statedir) {
+    g_autofree char *m = g_strdup_printf("%o", mode & 07777);
+    char *argv[] = {"sh", "-c", "cat >\"$1\" && chmod \"$2\" \"$1\"", "sh", (char *)path, m,
+                    NULL};
+    return agent_run(f, argv, fd, -1, error) == 0;
+  }
+  return f->b->write(f->fs, 0, fd, path, mode, error);
+}
+
+static char type_char(guint32 mode) {
+  return S_ISDIR(mode) ? 'd' : S_ISLNK(mode) ? 'l' : S_ISREG(mode) ? 'f' : '?';
+}
+
+static void ls_line(GString *s, const char *name, guint32 mode, guint64 size) {
+  char perms[11] = "----------";
+  perms[0] = S_ISDIR(mode) ? 'd' : S_ISLNK(mode) ? 'l' : S_ISCHR(mode) ? 'c' : S_ISREG(mode) ? '-' : '?';
+  const char *rwx = "rwxrwxrwx";
+  for (int i = 0; i < 9; i++)
+    if (mode & (0400 >> i)) perms[1 + i] = rwx[i];
+  g_string_append_printf(s, "%s %10" G_GUINT64_FORMAT " %s\n", perms, size, name);
+}
+
+char *nl_node_files_ls(NlNodeFiles *f, const char *path, GError **error) {
+  if (f->statedir) {
+    int out = memfd_create("netlab-ls", MFD_CLOEXEC);
+    char *argv[] = {"ls", "-la", "--", (char *)path, NULL};
+    if (agent_run(f, argv, -1, out, error) != 0) {
+      close(out);
+      return NULL;
+    }
+    GString *s = g_string_new(NULL);
+    char buf[65536];
+    ssize_t n;
+    off_t off = 0;
+    while ((n = pread(out, buf, sizeof buf, off)) > 0) {
+      g_string_append_len(s, buf, n);
+      off += n;
+    }
+    close(out);
+    return g_string_free(s, FALSE);
+  }
+  g_autofree char *at = NULL;
+  NlDiskEntry e = {0};
+  Layer l = lookup(f, path, TRUE, &at, &e, error);
+  g_free(e.path);
+  if (l == LAYER_NONE) {
+    if (!*error) no_such(error, f, path);
+    return NULL;
+  }
+  GString *s = g_string_new(NULL);
+  if (!S_ISDIR(e.mode)) {
+    ls_line(s, path, e.mode, e.size);
+    return g_string_free(s, FALSE);
+  }
+  /* The union of both layers' names; lookup() sorts out which wins. */
+  g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  if (l == LAYER_UPPER) {
+    g_auto(GStrv) up = f->b->list(f->fs, 0, at, error);
+    if (!up) {
+      g_string_free(s, TRUE);
+      return NULL;
+    }
+    for (char **n = up; *n; n++) g_hash_table_add(names, g_strdup(*n));
+  }
+  g_autoptr(GDir) d = g_dir_open(at, 0, NULL);
+  const char *n;
+  while (d && (n = g_dir_read_name(d))) g_hash_table_add(names, g_strdup(n));
+  GList *sorted = g_list_sort(g_hash_table_get_keys(names), (GCompareFunc)strcmp);
+  for (GList *k = sorted; k; k = k->next) {
+    g_autofree char *child = g_build_filename(at, k->data, NULL);
+    g_autofree char *where = NULL;
+    NlDiskEntry ce = {0};
+    if (lookup(f, child, FALSE, &where, &ce, error) != LAYER_NONE)
+      ls_line(s, k->data, ce.mode, ce.size);
+    g_free(ce.path);
+    if (*error) break;
+  }
+  g_list_free(sorted);
+  if (*error) {
+    g_string_free(s, TRUE);
+    return NULL;
+  }
+  return g_string_free(s, FALSE);
+}
+
+void nl_change_free(NlChange *c) {
+  if (!c) return;
+  g_free(c->path);
+  g_free(c);
+}
+
+/* What one upper-layer entry means against the host's root: NULL when it
+ * changes nothing (a directory copied up on the way to a changed file). */
+static NlChange *classify(const char *path, guint32 mode, gboolean whiteout, gboolean opaque) {
+  struct stat st;
+  gboolean in_lower = lstat(path, &st) == 0;
+  NlChangeKind kind;
+  if (whiteout) {
+    if (!in_lower) return NULL;
+    kind = NL_CHANGE_DELETED;
+    mode = st.st_mode;
+  } else if (!in_lower) {
+    /* The mount points the first stage makes for the lab's shares. */
+    if (S_ISDIR(mode) && (strcmp(path, "/hostlab") == 0 || strcmp(path, "/shared") == 0))
+      return NULL;
+    kind = NL_CHANGE_ADDED;
+  } else if (S_ISDIR(mode) && S_ISDIR(st.st_mode) && !opaque &&
+             (mode & 07777) == (st.st_mode & 07777)) {
+    return NULL;
+  } else {
+    kind = NL_CHANGE_MODIFIED;
+  }
+  NlChange *c = g_new0(NlChange, 1);
+  c->path = g_strdup(path);
+  c->kind = kind;
+  c->type = type_char(mode);
+  c->mode = mode;
+  return c;
+}
+
+/* The upper layer through the agent: "TYPE MODE PATH" per entry; a
+ * character device there is a whiteout (overlayfs makes no others). */
+static GPtrArray *agent_changes(NlNodeFiles *f, GError **error) {
+  int out = memfd_create("netlab-find", MFD_CLOEXEC);
+  char *argv[] = {"find", GUEST_UPPER, "-mindepth", "1", "-printf", "%y %m %P\\0", NULL};
+  if (agent_run(f, argv, -1, out, error) != 0) {
+    close(out);
+    return NULL;
+  }
+  struct stat st;
+  fstat(out, &st);
+  g_autofree char *text = g_malloc(st.st_size + 1);
+  ssize_t n = pread(out, text, st.st_size, 0);
+  close(out);
+  text[n > 0 ? n : 0] = '\0';
+  GPtrArray *out_list = g_ptr_array_new_with_free_func((GDestroyNotify)nl_change_free);
+  for (char *p = text; p < text + (n > 0 ? n : 0); p += strlen(p) + 1) {
+    char type;
+    unsigned mode;
+    int used = 0;
+    if (sscanf(p, "%c %o %n", &type, &mode, &used) != 2 || !used) continue;
+    g_autofree char *path = g_strconcat("/", p + used, NULL);
+    guint32 m = mode | (type == 'd' ? S_IFDIR : type == 'l' ? S_IFLNK : type == 'c' ? S_IFCHR : S_IFREG);
+    NlChange *c = classify(path, m, type == 'c', FALSE);
+    if (c) g_ptr_array_add(out_list, c);
+  }
+  g_ptr_array_sort(out_list, nl_strv_cmp);
+  return out_list;
+}
+
+GPtrArray *nl_node_files_changes(NlNodeFiles *f, GError **error) {
+  if (f->statedir) return agent_changes(f, error);
+  g_autoptr(GPtrArray) entries = f->b->walk(f->fs, 0, error);
+  if (!entries) return NULL;
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)nl_change_free);
+  for (guint i = 0; i < entries->len; i++) {
+    NlDiskEntry *e = entries->pdata[i];
+    NlChange *c = classify(e->path, e->mode, is_whiteout(e), e->opaque);
+    if (c) g_ptr_array_add(out, c);
+  }
+  return out;
+}
+
+char *nl_node_files_diff(NlNodeFiles *f, const NlChange *c, GError **error) {
+  if (c->type != 'f' || c->kind == NL_CHANGE_DELETED) return g_strdup("");
+  g_autofree char *tmp = g_build_filename(g_get_tmp_dir(), "netlab-diff-XXXXXX", NULL);
+  int fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", tmp,
+                g_strerror(errno));
+    return NULL;
+  }
+  gboolean ok;
+  if (f->statedir) {
+    g_autofree char *in_upper = g_strconcat(GUEST_UPPER, c->path, NULL);
+    char *argv[] = {"cat", "--", in_upper, NULL};
+    ok = agent_run(f, argv, -1, fd, error) == 0;
+  } else {
+    ok = f->b->read(f->fs, 0, c->path, fd, error);
+  }
+  close(fd);
+  g_autofree char *label_a = g_strconcat("a", c->path, NULL);
+  g_autofree char *label_b = g_strconcat("b", c->path, NULL);
+  const char *argv[] = {"diff", "-u", "--label", label_a, "--label", label_b,
+                        c->kind == NL_CHANGE_ADDED ? "/dev/null" : c->path, tmp, NULL};
+  g_autofree char *text = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+  if (ok)
+    ok = g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &text, &err,
+                      &status, error);
+  g_unlink(tmp);
+  if (!ok) return NULL;
+  /* diff exits 1 when the files differ, 2 on trouble. */
+  if (WIFEXITED(status) && WEXITSTATUS(status) > 1) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "diff of '%s' failed: %s", c->path,
+                err ? g_strchomp(err) : "");
+    return NULL;
+  }
+  return g_steal_pointer(&text);
+}
