@@ -31,6 +31,7 @@ extern const NlCmd nl_cmd_cp;
 extern const NlCmd nl_cmd_cat;
 extern const NlCmd nl_cmd_ls;
 extern const NlCmd nl_cmd_diff;
+extern const NlCmd nl_cmd_save;
 
 /* The lab directory as every command finds it: -d DIR, else the first
  * positional argument, else the current directory; made absolute. */

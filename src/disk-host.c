@@ -93,6 +93,25 @@ gboolean nl_disk_set_dirty(const char *labdir, const char *node, gboolean dirty,
   return TRUE;
 }
 
+static char *booted_path(const char *labdir, const char *node) {
+  g_autofree char *file = g_strconcat(node, ".booted", NULL);
+  return g_build_filename(labdir, ".netlab", "disks", file, NULL);
+}
+
+gboolean nl_disk_mark_booted(const char *labdir, const char *node, GError **error) {
+  g_autofree char *path = booted_path(labdir, node);
+  return nl_write_file(path, "", 0, 0644, error);
+}
+
+gint64 nl_disk_booted(const char *labdir, const char *node) {
+  g_autofree char *path = booted_path(labdir, node);
+  g_autofree char *disk = nl_disk_path(labdir, node);
+  struct stat st;
+  /* Without the record, the disk's last write is the nearest bound. */
+  if (stat(path, &st) == 0 || stat(disk, &st) == 0) return st.st_mtime;
+  return 0;
+}
+
 static const NlDiskBackend *backend;
 
 const NlDiskBackend *nl_disk_backend(GError **error) {
@@ -226,5 +245,7 @@ gboolean nl_disk_remove(const char *labdir, const char *node, GError **error) {
                 g_strerror(saved));
     return FALSE;
   }
+  g_autofree char *booted = booted_path(labdir, node);
+  g_unlink(booted);
   return nl_disk_set_dirty(labdir, node, FALSE, error);
 }

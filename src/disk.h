@@ -40,6 +40,11 @@ gboolean nl_disk_prepare(const NlLab *lab, NlDiskNote note, gpointer data, GErro
 gboolean nl_disk_set_dirty(const char *labdir, const char *node, gboolean dirty,
                            GError **error);
 
+/* When NODE last booted on its disk (0: never): `save` does not overwrite
+ * lab files changed since, unless forced. */
+gboolean nl_disk_mark_booted(const char *labdir, const char *node, GError **error);
+gint64 nl_disk_booted(const char *labdir, const char *node);
+
 /* A disk of the lab directory, for status and wipe. */
 typedef struct {
   char *node;

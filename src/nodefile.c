@@ -21,11 +21,19 @@
 /* Links followed in one lookup, as the kernel's limit. */
 #define MAX_LINKS 40
 
+/* One appliance serves all the disks opened together. */
+typedef struct {
+  const NlDiskBackend *b;
+  NlDiskFs *fs;
+  guint refs;
+} Appliance;
+
 struct NlNodeFiles {
   char *node;
   char *statedir;           /* the agent's way: the lab is up, the VM answers */
-  const NlDiskBackend *b;   /* else the disk's */
-  NlDiskFs *fs;
+  const NlDiskBackend *b;   /* else the disk's: disk IDX of APP */
+  Appliance *app;
+  guint idx;
 };
 
 gboolean nl_node_path_parse(const char *spec, char **node, char **path) {
@@ -94,11 +102,11 @@ static Layer lookup(NlNodeFiles *f, const char *path, gboolean follow, char **re
       g_free(e->path);
       e->path = NULL;
       g_autofree char *target = NULL;
-      if (!lower_only && f->b->lstat(f->fs, 0, cand, e, error)) {
+      if (!lower_only && f->b->lstat(f->app->fs, f->idx, cand, e, error)) {
         if (is_whiteout(e)) return LAYER_NONE;
         layer = LAYER_UPPER;
         if (S_ISLNK(e->mode) && (!last || follow)) {
-          target = f->b->readlink(f->fs, 0, cand, error);
+          target = f->b->readlink(f->app->fs, f->idx, cand, error);
           if (!target) return LAYER_NONE;
         } else if (S_ISDIR(e->mode) && e->opaque) {
           no_lower = TRUE;
@@ -173,43 +181,84 @@ static gboolean copy_host_file(const char *path, int fd, GError **error) {
 
 /* ---- the interface ---------------------------------------------------------- */
 
-NlNodeFiles *nl_node_files_open(const char *labdir, const char *node, gboolean writable,
-                                GError **error) {
-  g_autoptr(NlNodeFiles) f = g_new0(NlNodeFiles, 1);
-  f->node = g_strdup(node);
+GPtrArray *nl_node_files_open_all(const char *labdir, char **nodes, gboolean writable,
+                                  GError **error) {
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)nl_node_files_close);
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st) return NULL;
-  g_autofree char *disk = nl_disk_path(labdir, node);
-  gboolean has_disk = g_file_test(disk, G_FILE_TEST_IS_REGULAR);
-  if (nl_state_exists(st)) {
-    /* `true` costs one round trip and tells a running VM from a dead one. */
-    f->statedir = g_strdup(st->dir);
-    char *argv[] = {"true", NULL};
-    g_autoptr(GError) local = NULL;
-    if (agent_run(f, argv, -1, -1, &local) == 0) return g_steal_pointer(&f);
-    g_clear_pointer(&f->statedir, g_free);
-    if (!has_disk) {
-      g_propagate_error(error, g_steal_pointer(&local));
-      return NULL;
+  gboolean up = nl_state_exists(st);
+  g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GPtrArray) via_disk = g_ptr_array_new();
+  for (char **n = nodes; *n; n++) {
+    NlNodeFiles *f = g_new0(NlNodeFiles, 1);
+    f->node = g_strdup(*n);
+    g_ptr_array_add(out, f);
+    if (up) {
+      /* `true` costs one round trip and tells a running VM from a dead one. */
+      f->statedir = g_strdup(st->dir);
+      char *argv[] = {"true", NULL};
+      g_autoptr(GError) local = NULL;
+      if (agent_run(f, argv, -1, -1, &local) == 0) continue;
+      g_clear_pointer(&f->statedir, g_free);
+    }
+    char *disk = nl_disk_path(labdir, *n);
+    if (!g_file_test(disk, G_FILE_TEST_IS_REGULAR)) {
+      g_free(disk);
+      continue;
+    }
+    f->idx = disks->len;
+    g_ptr_array_add(disks, disk);
+    g_ptr_array_add(via_disk, f);
+  }
+  if (disks->len) {
+    const NlDiskBackend *b = nl_disk_backend(error);
+    if (!b) return NULL;
+    NlDiskFs *fs = b->open((const char *const *)disks->pdata, disks->len, writable, error);
+    if (!fs) return NULL;
+    Appliance *app = g_new0(Appliance, 1);
+    app->b = b;
+    app->fs = fs;
+    app->refs = via_disk->len;
+    for (guint i = 0; i < via_disk->len; i++) {
+      NlNodeFiles *f = via_disk->pdata[i];
+      f->b = b;
+      f->app = app;
     }
   }
-  if (!has_disk) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "the lab is not up and '%s' has no disk (%s): a node without one keeps "
-                "nothing once stopped",
-                node, disk);
+  return g_steal_pointer(&out);
+}
+
+gboolean nl_node_files_usable(const NlNodeFiles *f) {
+  return f->statedir || f->app;
+}
+
+NlNodeFiles *nl_node_files_open(const char *labdir, const char *node, gboolean writable,
+                                GError **error) {
+  char *nodes[] = {(char *)node, NULL};
+  g_autoptr(GPtrArray) all = nl_node_files_open_all(labdir, nodes, writable, error);
+  if (!all) return NULL;
+  if (!nl_node_files_usable(all->pdata[0])) {
+    g_autoptr(NlState) st = nl_state_for(labdir, error);
+    g_autofree char *disk = nl_disk_path(labdir, node);
+    if (st && nl_state_exists(st))
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "VM '%s' does not answer and has no disk (%s)", node, disk);
+    else
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "the lab is not up and '%s' has no disk (%s): a node without one keeps "
+                  "nothing once stopped",
+                  node, disk);
     return NULL;
   }
-  f->b = nl_disk_backend(error);
-  if (!f->b) return NULL;
-  const char *paths[] = {disk};
-  f->fs = f->b->open(paths, 1, writable, error);
-  return f->fs ? g_steal_pointer(&f) : NULL;
+  return g_ptr_array_steal_index(all, 0);
 }
 
 void nl_node_files_close(NlNodeFiles *f) {
   if (!f) return;
-  if (f->fs) f->b->close(f->fs);
+  if (f->app && --f->app->refs == 0) {
+    f->app->b->close(f->app->fs);
+    g_free(f->app);
+  }
   g_free(f->node);
   g_free(f->statedir);
   g_free(f);
@@ -236,7 +285,7 @@ gboolean nl_node_files_read(NlNodeFiles *f, const char *path, int fd, GError **e
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s:%s: not a regular file", f->node, path);
     return FALSE;
   }
-  return l == LAYER_UPPER ? f->b->read(f->fs, 0, at, fd, error)
+  return l == LAYER_UPPER ? f->b->read(f->app->fs, f->idx, at, fd, error)
                           : copy_host_file(at, fd, error);
 }
 
@@ -248,7 +297,7 @@ gboolean nl_node_files_write(NlNodeFiles *f, int fd, const char *path, int mode,
                     NULL};
     return agent_run(f, argv, fd, -1, error) == 0;
   }
-  return f->b->write(f->fs, 0, fd, path, mode, error);
+  return f->b->write(f->app->fs, f->idx, fd, path, mode, error);
 }
 
 static char type_char(guint32 mode) {
@@ -299,7 +348,7 @@ char *nl_node_files_ls(NlNodeFiles *f, const char *path, GError **error) {
   /* The union of both layers' names; lookup() sorts out which wins. */
   g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   if (l == LAYER_UPPER) {
-    g_auto(GStrv) up = f->b->list(f->fs, 0, at, error);
+    g_auto(GStrv) up = f->b->list(f->app->fs, f->idx, at, error);
     if (!up) {
       g_string_free(s, TRUE);
       return NULL;
@@ -394,7 +443,7 @@ static GPtrArray *agent_changes(NlNodeFiles *f, GError **error) {
 
 GPtrArray *nl_node_files_changes(NlNodeFiles *f, GError **error) {
   if (f->statedir) return agent_changes(f, error);
-  g_autoptr(GPtrArray) entries = f->b->walk(f->fs, 0, error);
+  g_autoptr(GPtrArray) entries = f->b->walk(f->app->fs, f->idx, error);
   if (!entries) return NULL;
   GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)nl_change_free);
   for (guint i = 0; i < entries->len; i++) {
@@ -403,6 +452,15 @@ GPtrArray *nl_node_files_changes(NlNodeFiles *f, GError **error) {
     if (c) g_ptr_array_add(out, c);
   }
   return out;
+}
+
+gboolean nl_node_files_read_upper(NlNodeFiles *f, const char *path, int fd, GError **error) {
+  if (f->statedir) {
+    g_autofree char *in_upper = g_strconcat(GUEST_UPPER, path, NULL);
+    char *argv[] = {"cat", "--", in_upper, NULL};
+    return agent_run(f, argv, -1, fd, error) == 0;
+  }
+  return f->b->read(f->app->fs, f->idx, path, fd, error);
 }
 
 char *nl_node_files_diff(NlNodeFiles *f, const NlChange *c, GError **error) {
@@ -414,14 +472,7 @@ char *nl_node_files_diff(NlNodeFiles *f, const NlChange *c, GError **error) {
                 g_strerror(errno));
     return NULL;
   }
-  gboolean ok;
-  if (f->statedir) {
-    g_autofree char *in_upper = g_strconcat(GUEST_UPPER, c->path, NULL);
-    char *argv[] = {"cat", "--", in_upper, NULL};
-    ok = agent_run(f, argv, -1, fd, error) == 0;
-  } else {
-    ok = f->b->read(f->fs, 0, c->path, fd, error);
-  }
+  gboolean ok = nl_node_files_read_upper(f, c->path, fd, error);
   close(fd);
   g_autofree char *label_a = g_strconcat("a", c->path, NULL);
   g_autofree char *label_b = g_strconcat("b", c->path, NULL);

@@ -13,6 +13,12 @@ typedef struct NlNodeFiles NlNodeFiles;
 NlNodeFiles *nl_node_files_open(const char *labdir, const char *node, gboolean writable,
                                 GError **error);
 void nl_node_files_close(NlNodeFiles *f);
+/* One NlNodeFiles per name of NODES, the stopped ones' disks in a single
+ * libguestfs launch; a node neither running nor with a disk gets one that
+ * is not usable. */
+GPtrArray *nl_node_files_open_all(const char *labdir, char **nodes, gboolean writable,
+                                  GError **error);
+gboolean nl_node_files_usable(const NlNodeFiles *f);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlNodeFiles, nl_node_files_close)
 
 /* "the agent" or "its disk (libguestfs)", for messages. */
@@ -36,6 +42,9 @@ typedef struct {
 } NlChange;
 void nl_change_free(NlChange *c);
 GPtrArray *nl_node_files_changes(NlNodeFiles *f, GError **error);
+/* Writes file PATH of the upper layer (as nl_node_files_changes() names
+ * it) to FD. */
+gboolean nl_node_files_read_upper(NlNodeFiles *f, const char *path, int fd, GError **error);
 /* A unified diff of C (a file) against the host's root; "" when none. */
 char *nl_node_files_diff(NlNodeFiles *f, const NlChange *c, GError **error);
 

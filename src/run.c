@@ -474,7 +474,9 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
     g_autofree char *cmdline = nl_domain_cmdline(lab, node);
     g_autofree char *disk = node->disk_mib ? nl_disk_path(lab->dir, node->name) : NULL;
     /* Until `down` has synced it, the next `up` checks it first. */
-    if (disk && !nl_disk_set_dirty(lab->dir, node->name, TRUE, error)) goto out;
+    if (disk && (!nl_disk_set_dirty(lab->dir, node->name, TRUE, error) ||
+                 !nl_disk_mark_booted(lab->dir, node->name, error)))
+      goto out;
     NlDomainSpec spec = {
         .domain = vm->domain,
         .emulator = EMULATOR,
