@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "domxml.h"
 #include "exec.h"
+#include "postmortem.h"
 #include "run.h"
 #include "state.h"
 #include "util.h"
@@ -205,7 +206,7 @@ static Result *run_test(const char *labdir, const char *name, guint timeout_s) {
 
 /* What a person needs to see why a network test failed, from every VM. */
 static void collect(const NlLab *lab, const NlState *st, const char *dir,
-                    GPtrArray *results) {
+                    GPtrArray *results, GString *index) {
   static const struct {
     const char *file;
     const char *cmd;
@@ -219,6 +220,7 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir,
     g_autofree char *file = g_strconcat(r->name, ".log", NULL);
     g_autofree char *path = g_build_filename(dir, file, NULL);
     nl_write_file(path, r->output, -1, 0644, NULL);
+    g_string_append_printf(index, "%s: the output of test '%s'\n", file, r->name);
   }
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
@@ -230,6 +232,11 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir,
     gsize len = 0;
     g_autofree char *dst = g_build_filename(vmdir, "console.log", NULL);
     if (g_file_get_contents(p.log, &log, &len, NULL)) nl_write_file(dst, log, len, 0644, NULL);
+    g_string_append_printf(index, "%s/console.log: its serial console, from %s\n", node->name,
+                           p.log);
+    g_string_append_printf(index, "%s/ip-*.txt, dmesg.txt: through the agent, after the "
+                                  "tests (an error message in them if the VM had stopped)\n",
+                           node->name);
     nl_vm_paths_clear(&p);
     for (gsize k = 0; k < G_N_ELEMENTS(probes); k++) {
       g_autofree char *out = g_build_filename(vmdir, probes[k].file, NULL);
@@ -243,6 +250,20 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir,
       close(fd);
     }
   }
+}
+
+/* The VMs that do not answer the agent after the tests. */
+static GPtrArray *dead_vms(const NlLab *lab, const NlState *st) {
+  GPtrArray *dead = g_ptr_array_new();
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    NlNode *node = lab->nodes->pdata[i];
+    char *argv[] = {"true", NULL};
+    NlExec x = {.statedir = st->dir, .vm = node->name, .argv = argv, .timeout_s = 10,
+                .in_fd = -1, .out_fd = -1, .err_fd = -1};
+    g_autoptr(GError) e = NULL;
+    if (nl_exec_run(&x, &e) < 0) g_ptr_array_add(dead, node->name);
+  }
+  return dead;
 }
 
 static void junit(const char *file, const NlLab *lab, GPtrArray *results, GError **error) {
@@ -330,8 +351,13 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     failed += !r->passed;
   }
 
-  if (failed && !interrupted) {
-    g_autofree char *dir = NULL;
+  /* A VM that died (a panic, a QEMU crash) is worth a look even when the
+   * tests did not notice. */
+  g_autoptr(GPtrArray) dead = interrupted ? NULL : dead_vms(lab, st);
+  g_autofree char *dir = NULL;
+  g_autoptr(GString) index = g_string_new(NULL);
+  g_autoptr(GPtrArray) disk_nodes = g_ptr_array_new();
+  if ((failed || (dead && dead->len)) && !interrupted) {
     if (artifacts) {
       dir = g_strdup(artifacts);
     } else {
@@ -340,8 +366,20 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       dir = g_build_filename(labdir, ".netlab", "artifacts", stamp, NULL);
     }
     g_mkdir_with_parents(dir, 0755);
-    collect(lab, st, dir, results);
-    printf("# %u of %u tests failed; artifacts in %s\n", failed, tests->len, dir);
+    collect(lab, st, dir, results, index);
+    /* A tmpfs node's files are gone with its VM: read them now. A disk is
+     * read once its VM stopped (below). */
+    g_autoptr(GPtrArray) tmpfs_nodes = g_ptr_array_new();
+    for (guint i = 0; i < lab->nodes->len; i++) {
+      NlNode *node = lab->nodes->pdata[i];
+      g_ptr_array_add(node->disk_mib ? disk_nodes : tmpfs_nodes, node->name);
+    }
+    g_ptr_array_add(tmpfs_nodes, NULL);
+    g_ptr_array_add(disk_nodes, NULL);
+    g_autoptr(GError) pm = NULL;
+    if (tmpfs_nodes->len > 1 &&
+        !nl_postmortem(labdir, (char **)tmpfs_nodes->pdata, dir, index, &pm))
+      g_string_append_printf(index, "(nodes without a disk: %s)\n", pm->message);
   }
   if (junit_file) junit(junit_file, lab, results, error);
 
@@ -349,6 +387,18 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_autoptr(GError) down = NULL;
     if (!nl_state_lock(st, TRUE, &down) || !nl_run_down(st, &down))
       fprintf(stderr, "netlab: %s\n", down->message);
+  }
+  if (dir) {
+    g_autoptr(GError) pm = NULL;
+    if (disk_nodes->len > 1 &&
+        !nl_postmortem(labdir, (char **)disk_nodes->pdata, dir, index, &pm))
+      g_string_append_printf(index, "(nodes with a disk: %s)\n", pm->message);
+    g_autofree char *index_path = g_build_filename(dir, "INDEX", NULL);
+    g_string_prepend(index, "What netlab kept after the failure, and where each came from.\n\n");
+    nl_write_file(index_path, index->str, index->len, 0644, NULL);
+    for (guint i = 0; dead && i < dead->len; i++)
+      printf("# VM '%s' stopped during the tests\n", (char *)dead->pdata[i]);
+    printf("# %u of %u tests failed; artifacts in %s (see INDEX)\n", failed, tests->len, dir);
   }
   if (interrupted) {
     fprintf(stderr, "netlab: test interrupted by signal %d\n", interrupted);

@@ -406,29 +406,27 @@ static void set_mem(Parser *p, const Assignment *a) {
     a->node->mem_mib = mib;
 }
 
-/* "none" turns LAB_DISK off for one node. */
-static gboolean parse_disk(Parser *p, guint line, const char *value, guint64 *mib) {
+/* "none" turns LAB_DISK off for one node. Returns what is wrong, or NULL. */
+static const char *parse_disk(const char *value, guint64 *mib) {
   if (g_str_equal(value, "none")) {
     *mib = 0;
-    return TRUE;
+    return NULL;
   }
-  if (!parse_mem_mib(value, mib)) {
-    conf_error(p, line, "invalid disk size '%s': expected a size such as 512m or 2g, or none",
-               value);
-    return FALSE;
-  }
-  if (*mib < MIN_DISK_MIB || *mib > MAX_DISK_MIB) {
-    conf_error(p, line, "invalid disk size '%s': must be from 64m to 1024g", value);
-    return FALSE;
-  }
-  return TRUE;
+  if (!parse_mem_mib(value, mib))
+    return "expected a size such as 512m or 2g, or none";
+  if (*mib < MIN_DISK_MIB || *mib > MAX_DISK_MIB)
+    return "must be from 64m to 1024g";
+  return NULL;
 }
 
 static void set_disk(Parser *p, const Assignment *a) {
   guint64 mib;
+  const char *why = parse_disk(a->value, &mib);
 
-  if (!parse_disk(p, a->line, a->value, &mib))
+  if (why) {
+    bad_value(p, a, why);
     return;
+  }
   a->node->disk_mib = mib;
   a->node->disk_set = TRUE;
   a->node->disk_loc = (NlLoc){p->lab->conf_path, a->line};
@@ -574,8 +572,11 @@ static void set_lab_key(Parser *p, guint line, const char *key,
     }
   } else if (g_str_equal(key, "DISK")) {
     guint64 mib;
+    const char *why = parse_disk(value, &mib);
 
-    if (parse_disk(p, line, value, &mib)) {
+    if (why) {
+      conf_error(p, line, "invalid value '%s' for LAB_DISK: %s", value, why);
+    } else {
       p->lab->disk_mib = mib;
       p->lab->disk_line = line;
     }

@@ -463,6 +463,22 @@ gboolean nl_node_files_read_upper(NlNodeFiles *f, const char *path, int fd, GErr
   return f->b->read(f->app->fs, f->idx, path, fd, error);
 }
 
+gboolean nl_node_files_tar_upper(NlNodeFiles *f, const char *path, int fd, GError **error) {
+  if (f->statedir) {
+    g_autofree char *rel = g_strdup(path + 1);
+    char *argv[] = {"tar", "-czf", "-", "-C", GUEST_UPPER, "--", rel, NULL};
+    return agent_run(f, argv, -1, fd, error) == 0;
+  }
+  NlDiskEntry e = {0};
+  if (!f->b->lstat(f->app->fs, f->idx, path, &e, error)) {
+    if (!*error)
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "the node wrote nothing in %s", path);
+    return FALSE;
+  }
+  g_free(e.path);
+  return f->b->tar(f->app->fs, f->idx, path, fd, error);
+}
+
 char *nl_node_files_diff(NlNodeFiles *f, const NlChange *c, GError **error) {
   if (c->type != 'f' || c->kind == NL_CHANGE_DELETED) return g_strdup("");
   g_autofree char *tmp = g_build_filename(g_get_tmp_dir(), "netlab-diff-XXXXXX", NULL);

@@ -45,6 +45,8 @@ GPtrArray *nl_node_files_changes(NlNodeFiles *f, GError **error);
 /* Writes file PATH of the upper layer (as nl_node_files_changes() names
  * it) to FD. */
 gboolean nl_node_files_read_upper(NlNodeFiles *f, const char *path, int fd, GError **error);
+/* A gzipped tar of directory PATH of the upper layer into FD. */
+gboolean nl_node_files_tar_upper(NlNodeFiles *f, const char *path, int fd, GError **error);
 /* A unified diff of C (a file) against the host's root; "" when none. */
 char *nl_node_files_diff(NlNodeFiles *f, const NlChange *c, GError **error);
 
