@@ -39,12 +39,19 @@ static GPtrArray *lans_of(const char *statedir) {
   return lans;
 }
 
+/* g_format_size() puts a no-break space before the unit, which breaks
+ * columns and greps. */
+static char *size_text(guint64 bytes) {
+  if (bytes >= (1ull << 30)) return g_strdup_printf("%.1f GiB", bytes / (double)(1ull << 30));
+  return g_strdup_printf("%.1f MiB", bytes / (double)(1ull << 20));
+}
+
 static void append_disks(GString *s, const char *labdir, gboolean json) {
   g_autoptr(GPtrArray) disks = nl_disk_list(labdir);
   if (json) {
     g_string_append(s, ",\n \"disks\": [");
   } else if (disks->len) {
-    g_string_append_printf(s, "\n%-12s %-9s %-9s %s\n", "DISK", "SIZE", "USED", "FILE");
+    g_string_append_printf(s, "\n%-12s %-10s %-10s %s\n", "DISK", "SIZE", "USED", "FILE");
   }
   for (guint i = 0; i < disks->len; i++) {
     NlDiskInfo *d = disks->pdata[i];
@@ -57,9 +64,9 @@ static void append_disks(GString *s, const char *labdir, gboolean json) {
       json_str(s, d->path);
       g_string_append(s, "}");
     } else {
-      g_autofree char *size = g_format_size_full(d->virtual_bytes, G_FORMAT_SIZE_IEC_UNITS);
-      g_autofree char *used = g_format_size_full(d->used_bytes, G_FORMAT_SIZE_IEC_UNITS);
-      g_string_append_printf(s, "%-12s %-9s %-9s %s\n", d->node, size, used, d->path);
+      g_autofree char *size = size_text(d->virtual_bytes);
+      g_autofree char *used = size_text(d->used_bytes);
+      g_string_append_printf(s, "%-12s %-10s %-10s %s\n", d->node, size, used, d->path);
     }
   }
   if (json) g_string_append(s, "]");

@@ -4,10 +4,13 @@
  * it (a symlink, a device node, a corrupt ext4) reaches the host's kernel
  * or path resolution. Each function launches at most one appliance, for
  * all the disks it is given: a launch costs ~10 s under TCG. */
+#include <errno.h>
 #include <guestfs.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "disk-backend.h"
 #include "util.h"
@@ -287,14 +290,36 @@ static GPtrArray *fs_walk(NlDiskFs *fs, guint i, GError **error) {
   return out;
 }
 
-static gboolean fs_read(NlDiskFs *fs, guint i, const char *path, int fd, GError **error) {
-  g_autofree char *p = upper(i, path);
-  g_autofree char *dst = g_strdup_printf("/dev/fd/%d", fd);
-  if (guestfs_download(fs->g, p, dst) != 0) {
-    set_gerror(fs->g, error, path);
+/* libguestfs reopens its local file by name, and opening /dev/fd/N
+ * truncates a regular file: it writes into a memfd, copied into FD after. */
+static gboolean download_to(NlDiskFs *fs, const char *what, int fd, GError **error,
+                            gboolean tar) {
+  int tmp = memfd_create("netlab-download", MFD_CLOEXEC);
+  if (tmp < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "memfd_create: %s", g_strerror(errno));
     return FALSE;
   }
-  return TRUE;
+  g_autofree char *dst = g_strdup_printf("/dev/fd/%d", tmp);
+  int rc = tar ? guestfs_tar_out_opts(fs->g, what, dst, GUESTFS_TAR_OUT_OPTS_COMPRESS, "gzip", -1)
+               : guestfs_download(fs->g, what, dst);
+  gboolean ok = rc == 0;
+  if (!ok) set_gerror(fs->g, error, what);
+  char buf[65536];
+  ssize_t n = 0;
+  for (off_t off = 0; ok && (n = pread(tmp, buf, sizeof buf, off)) > 0; off += n)
+    if (write(fd, buf, n) != n) n = -1;
+  if (ok && n < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot write '%s' out: %s", what,
+                g_strerror(errno));
+    ok = FALSE;
+  }
+  close(tmp);
+  return ok;
+}
+
+static gboolean fs_read(NlDiskFs *fs, guint i, const char *path, int fd, GError **error) {
+  g_autofree char *p = upper(i, path);
+  return download_to(fs, p, fd, error, FALSE);
 }
 
 static gboolean fs_write(NlDiskFs *fs, guint i, int fd, const char *path, int mode,
@@ -312,12 +337,7 @@ static gboolean fs_write(NlDiskFs *fs, guint i, int fd, const char *path, int mo
 
 static gboolean fs_tar(NlDiskFs *fs, guint i, const char *path, int fd, GError **error) {
   g_autofree char *p = upper(i, path);
-  g_autofree char *dst = g_strdup_printf("/dev/fd/%d", fd);
-  if (guestfs_tar_out_opts(fs->g, p, dst, GUESTFS_TAR_OUT_OPTS_COMPRESS, "gzip", -1) != 0) {
-    set_gerror(fs->g, error, path);
-    return FALSE;
-  }
-  return TRUE;
+  return download_to(fs, p, fd, error, TRUE);
 }
 
 const NlDiskBackend nl_disk_backend = {
