@@ -609,12 +609,14 @@ char *nl_initramfs_get(const char *moddir, const char *templates,
     /* Without modules.builtin every root must be a module, which is checked. */
     g_file_get_contents(builtin_path, &builtin, NULL, NULL);
     modules = nl_modules_resolve(modules_dep, builtin, initramfs_roots, error);
-    g_autoptr(GPtrArray) disk =
-        modules ? nl_modules_resolve(modules_dep, builtin, disk_roots, error) : NULL;
-    if (!disk) {
+    if (!modules) {
       g_prefix_error(error, "cannot build the initramfs for '%s': ", version);
       return NULL;
     }
+    /* A kernel without them boots nodes without disks all the same; a node
+     * with one fails to mount it and says so. */
+    g_autoptr(GPtrArray) disk = nl_modules_resolve(modules_dep, builtin, disk_roots, NULL);
+    if (!disk) disk = g_ptr_array_new_with_free_func(g_free);
     n_base = modules->len;
     for (guint i = 0; i < disk->len; i++)
       if (!g_ptr_array_find_with_equal_func(modules, disk->pdata[i], g_str_equal, NULL))

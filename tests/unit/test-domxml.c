@@ -60,6 +60,19 @@ int main(void) {
   TAP_OK(strstr(xml2, "'shared'") == NULL, "no /shared without LABDIR/shared");
   TAP_OK(strstr(xml2, "<name>netlab-two-12345678-r2</name>") != NULL, "domain name");
   TAP_OK(strstr(xml2, "&amp;") != NULL, "a lab path with '&' is escaped in XML");
+  TAP_OK(strstr(xml2, "<disk") == NULL && strstr(cmdline, "netlab.disk") == NULL,
+         "no disk, and no netlab.disk= for the first stage, without r1[disk]");
+
+  r2->disk_mib = 256;
+  spec.disk = "/lab/.netlab/disks/r2.qcow2";
+  g_autofree char *xml3 = nl_domain_xml(lab, r2, &spec);
+  g_autofree char *cmdline2 = nl_domain_cmdline(lab, r2);
+  TAP_OK(strstr(xml3, "<driver name='qemu' type='qcow2'/>\n"
+                      "      <source file='/lab/.netlab/disks/r2.qcow2'/>\n"
+                      "      <target dev='vda' bus='virtio'/>") != NULL,
+         "a node's disk is a qcow2 virtio disk, vda");
+  TAP_OK(strstr(cmdline2, " netlab.disk=vda") != NULL, "and the first stage is told: %s",
+         cmdline2);
 
   g_autoptr(GHashTable) conf = nl_guest_conf(r1, TRUE, "/build/netlab-agent");
   TAP_STREQ(g_hash_table_lookup(conf, "node.sh"),

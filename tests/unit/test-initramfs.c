@@ -270,9 +270,13 @@ static void test_fake_kernel(char **archive_out) {
       "kernel/drivers/char/virtio_console.ko: "
       "kernel/drivers/virtio/virtio.ko.zst\n"
       "kernel/net/9p/9pnet_virtio.ko: kernel/drivers/virtio/virtio.ko.zst\n"
-      "kernel/fs/9p/9p.ko:\n",
+      "kernel/fs/9p/9p.ko:\n"
+      "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko.zst\n",
       0644);
-  write_file(moddir, "modules.builtin", "kernel/fs/overlayfs/overlay.ko\n",
+  /* virtio_blk is a module, loaded only for a node with a disk. */
+  write_file(moddir, "modules.builtin",
+             "kernel/fs/overlayfs/overlay.ko\nkernel/crypto/crc32c_generic.ko\n"
+             "kernel/fs/ext4/ext4.ko\n",
              0644);
   static const struct {
     const char *path, *compress;
@@ -283,6 +287,7 @@ static void test_fake_kernel(char **archive_out) {
       {"kernel/drivers/char/virtio_console.ko", NULL},
       {"kernel/net/9p/9pnet_virtio.ko", NULL},
       {"kernel/fs/9p/9p.ko", NULL},
+      {"kernel/drivers/block/virtio_blk.ko", NULL},
   };
   for (guint i = 0; i < G_N_ELEMENTS(mods); i++) {
     g_autofree char *text = g_strdup_printf("fake %s\n", mods[i].path);

@@ -222,6 +222,22 @@ static void test_good_minimal(void) {
                 "lan names with '.', '-', '_', sorted bytewise");
 }
 
+static void test_good_disk(void) {
+  g_autoptr(NlLab) lab = load_good("good-disk");
+  NlNode *r1, *r2, *r3;
+
+  if (!lab)
+    return;
+  r1 = nl_lab_find_node(lab, "r1");
+  r2 = nl_lab_find_node(lab, "r2");
+  r3 = nl_lab_find_node(lab, "r3");
+  TAP_OK(lab->disk_mib == 1024 && lab->disk_line == 1, "LAB_DISK: 1g on line 1");
+  TAP_OK(r1->disk_mib == 1024 && r1->disk_loc.line == 1 && r1->disk_loc.file == lab->conf_path,
+         "a node without disk= gets LAB_DISK, located at its line");
+  TAP_OK(r2->disk_mib == 512 && r2->disk_loc.line == 4, "r2[disk] wins over LAB_DISK");
+  TAP_OK(r3->disk_mib == 0, "r3[disk]=none opts out of LAB_DISK");
+}
+
 static void test_good_warnings(void) {
   g_autoptr(NlLab) lab = load_good("good-warnings");
 
@@ -383,6 +399,7 @@ int main(void) {
   test_good_kathara();
   test_good_minimal();
   test_good_warnings();
+  test_good_disk();
   test_bad_labs();
   test_not_a_lab_dir();
   test_util(tmp);
