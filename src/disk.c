@@ -40,6 +40,9 @@ static guestfs_h *handle(GError **error) {
   /* Errors come back through GError, printed once by netlab. */
   guestfs_set_error_handler(g, NULL, NULL);
   guestfs_set_identifier(g, "netlab");
+  /* libguestfs gives its appliance 1280 MiB by default; formatting,
+   * checking and reading a disk need a fraction of that. */
+  guestfs_set_memsize(g, 384);
   return g;
 }
 
