@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "lab.h"
+#include "sandbox.h"
 #include "util.h"
 
 /* As lab.conf allows: also keeps a name from walking out of the state
@@ -400,28 +401,6 @@ void nl_kernel_syms_free(NlKernelSyms *k) {
 }
 
 /* The command line of the QEMU that serves the GDB socket SOCK, or NULL. */
-static char **qemu_cmdline(const char *sock) {
-  g_autofree char *needle = g_strdup_printf("unix:%s,", sock);
-  g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
-  const char *n;
-  while (d && (n = g_dir_read_name(d))) {
-    int pid = atoi(n);
-    if (pid <= 0) continue;
-    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", pid);
-    g_autofree char *text = NULL;
-    gsize len = 0;
-    if (!g_file_get_contents(path, &text, &len, NULL) || len == 0 ||
-        !memmem(text, len, needle, strlen(needle)) || nl_pid_gone(pid))
-      continue;
-    GPtrArray *args = g_ptr_array_new();
-    for (gsize i = 0; i < len; i += strlen(text + i) + 1)
-      g_ptr_array_add(args, g_strdup(text + i));
-    g_ptr_array_add(args, NULL);
-    return (char **)g_ptr_array_free(args, FALSE);
-  }
-  return NULL;
-}
-
 typedef struct {
   gboolean elf;
   gboolean symtab;  /* has a non-empty .symtab */
@@ -513,16 +492,17 @@ static char *lab_kernel(const char *labdir, const char *node) {
 }
 
 NlKernelSyms *nl_kernel_syms(const NlVm *vm, GError **error) {
-  g_auto(GStrv) args = qemu_cmdline(vm->paths.gdb);
-  if (!args) {
+  /* What up recorded, never what a process's arguments say: any local user
+   * can start a process that names this VM's sockets. */
+  g_autofree char *key = g_strconcat("kernel.", vm->node, NULL);
+  if (!nl_proc_alive(vm->st, "qemu", vm->node)) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "VM '%s' of lab '%s' is not running (no QEMU serves '%s')", vm->node,
-                vm->labdir, vm->paths.gdb);
+                "VM '%s' of lab '%s' is not running (its QEMU is gone)", vm->node,
+                vm->labdir);
     return NULL;
   }
   g_autoptr(NlKernelSyms) k = g_new0(NlKernelSyms, 1);
-  for (char **a = args; *a && a[1]; a++)
-    if (strcmp(*a, "-kernel") == 0) k->kernel = g_strdup(a[1]);
+  k->kernel = nl_state_get(vm->st, key);
   if (!k->kernel) return g_steal_pointer(&k);
   k->version = kernel_version(k->kernel);
   g_auto(ElfInfo) boot;
