@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "domxml.h"
 #include "initramfs.h"
 #include "kernel.h"
@@ -314,18 +315,11 @@ static gboolean on_tick(gpointer data) {
 
 /* The last lines a VM printed, indented, for the error message. */
 static char *console_tail(const char *log, guint lines) {
-  g_autofree char *text = NULL;
-  gsize len = 0;
-  if (!g_file_get_contents(log, &text, &len, NULL) || len == 0)
-    return g_strdup("  | (nothing)\n");
-  g_strchomp(text);
-  g_auto(GStrv) all = g_strsplit(text, "\n", -1);
-  guint n = g_strv_length(all);
+  g_autofree char *tail = nl_log_tail(log, lines);
+  if (!*tail) return g_strdup("  | (nothing)\n");
+  g_auto(GStrv) all = g_strsplit(tail, "\n", -1);
   GString *s = g_string_new(NULL);
-  for (guint i = n > lines ? n - lines : 0; i < n; i++) {
-    g_strdelimit(all[i], "\r\033", ' ');
-    g_string_append_printf(s, "  | %s\n", all[i]);
-  }
+  for (char **l = all; *l; l++) g_string_append_printf(s, "  | %s\n", *l);
   return g_string_free(s, FALSE);
 }
 
@@ -570,9 +564,13 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
   gboolean have_shared = lstat(shared, &shared_st) == 0 && S_ISDIR(shared_st.st_mode);
   HostView view = {0};
   gboolean ok = FALSE;
+  g_autoptr(GString) node_list = g_string_new(NULL);
+  for (guint i = 0; i < lab->nodes->len; i++)
+    g_string_append_printf(node_list, "%s\n", ((NlNode *)lab->nodes->pdata[i])->name);
 
   if (!nl_state_set(st, "lab", lab->dir, error) ||
       !nl_state_set(st, "accel", kvm ? "kvm" : "tcg", error) ||
+      !nl_state_set(st, "nodes", node_list->str, error) ||
       (o->uri && !nl_state_set(st, "uri", o->uri, error)) ||
       !host_prepare(lab, st, &qu, boots, have_shared, &view, error))
     goto out;
