@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -253,7 +254,13 @@ static void created(GObject *src, GAsyncResult *res, gpointer data) {
   Up *up = vm->up;
   g_autoptr(GError) error = NULL;
   if (!g_task_propagate_boolean(G_TASK(res), &error)) {
-    fail(up, vm, "%s", error->message);
+    /* libvirt does not always say why it could not write its files. */
+    struct statvfs fs;
+    if (statvfs(up->st->dir, &fs) == 0 && (guint64)fs.f_bavail * fs.f_frsize < 1024 * 1024)
+      fail(up, vm, "%s (the filesystem of %s is full: %s)", error->message, up->st->dir,
+           g_strerror(ENOSPC));
+    else
+      fail(up, vm, "%s", error->message);
     return;
   }
   vm->phase = VM_BOOTING;
@@ -540,18 +547,32 @@ static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUs
          (!have_shared || nl_sandbox_grant_dir(qu, shared, error));
 }
 
+/* A failure before anything started: the state directory goes too, so
+ * that the lab does not look up. */
+static gboolean give_up(NlState *st) {
+  nl_state_remove(st, NULL);
+  return FALSE;
+}
+
 gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
                    GError **error) {
+  g_autofree char *upfor = nl_state_get(st, "lab");
+  if (upfor) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "lab '%s' is already up (state in %s): `netlab down` it first",
+                lab->dir, st->dir);
+    return FALSE;
+  }
   g_auto(NlQemuUser) qu = {0};
-  if (!nl_qemu_user(&qu, error)) return FALSE;
+  if (!nl_qemu_user(&qu, error)) return give_up(st);
   /* Before any thread exists: every thread, and every QEMU, inherits it. */
-  if (qu.dropped && !nl_sandbox_enter(error)) return FALSE;
+  if (qu.dropped && !nl_sandbox_enter(error)) return give_up(st);
   g_autofree char *agent =
       nl_find_beside_self("netlab-agent", NETLAB_AGENT_INSTALLED, error);
-  if (!agent) return FALSE;
+  if (!agent) return give_up(st);
   gboolean kvm = FALSE;
   g_autofree char *why = NULL;
-  if (!nl_accel_pick(o->accel, &kvm, &why, error)) return FALSE;
+  if (!nl_accel_pick(o->accel, &kvm, &why, error)) return give_up(st);
   if (!kvm && o->accel == NL_ACCEL_AUTO)
     fprintf(stderr, "netlab: using TCG (software emulation): %s\n", why);
 
@@ -560,17 +581,10 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
     const char *k = o->kernel ? o->kernel : node->kernel ? node->kernel : lab->kernel;
-    if (!boot_for(boots, k, error)) return FALSE;
+    if (!boot_for(boots, k, error)) return give_up(st);
   }
 
-  if (!check_memory(lab, kvm, error)) return FALSE;
-
-  if (nl_state_get(st, "lab")) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "lab '%s' is already up (state in %s): `netlab down` it first",
-                lab->dir, st->dir);
-    return FALSE;
-  }
+  if (!check_memory(lab, kvm, error)) return give_up(st);
 
   Up up = {.lab = lab, .st = st, .embedded = o->uri == NULL, .tty = isatty(2),
            .t0 = g_get_monotonic_time()};
@@ -699,10 +713,10 @@ out:
 
 /* ---- down --------------------------------------------------------------- */
 
-/* A QEMU or switch that `up` started but had no time to record (it was
- * killed at that moment): found by the pidfile libvirt or the switch wrote
- * in the state directory, and believed only for a process that runs that
- * program and names the state directory. */
+/* A QEMU that `up` started but had no time to record (it was killed at that
+ * moment): found by the pidfile libvirt wrote in the state directory, and
+ * believed only for a process that runs QEMU and names the state
+ * directory. */
 static void record_unrecorded(const NlState *st, const char *sub, const char *suffix,
                               const char *kind, const char *exe) {
   g_autofree char *dir = nl_state_path(st, sub);
@@ -751,7 +765,6 @@ gboolean nl_run_down(NlState *st, GError **error) {
     if (local) fprintf(stderr, "netlab: warning: %s\n", local->message);
   }
   record_unrecorded(st, "run/qemu", ".pid", "qemu", EMULATOR);
-  record_unrecorded(st, "lan", ".pid", "switch", "/usr/bin/vde_switch");
   nl_proc_kill_all(st);
   g_autofree char *acl_user = nl_state_get(st, "acl");
   g_autofree char *labdir = nl_state_get(st, "lab");
