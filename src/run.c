@@ -608,10 +608,14 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
   g_autoptr(GString) node_list = g_string_new(NULL);
   for (guint i = 0; i < lab->nodes->len; i++)
     g_string_append_printf(node_list, "%s\n", ((NlNode *)lab->nodes->pdata[i])->name);
+  g_autoptr(GString) lan_list = g_string_new(NULL);
+  for (guint i = 0; i < lab->lans->len; i++)
+    g_string_append_printf(lan_list, "%s\n", (char *)lab->lans->pdata[i]);
 
   if (!nl_state_set(st, "lab", lab->dir, error) ||
       !nl_state_set(st, "accel", kvm ? "kvm" : "tcg", error) ||
       !nl_state_set(st, "nodes", node_list->str, error) ||
+      !nl_state_set(st, "lans", lan_list->str, error) ||
       (o->uri && !nl_state_set(st, "uri", o->uri, error)) ||
       !host_prepare(lab, st, &qu, boots, have_shared, &view, error))
     goto out;
