@@ -34,3 +34,10 @@ char *nl_cache_dir(GError **error);
 /* NAME beside the running netlab, as in the build tree, else INSTALLED,
  * where `meson install` puts it. */
 char *nl_find_beside_self(const char *name, const char *installed, GError **error);
+
+/* Reads the regular file PATH, at most MAX bytes, into *CONTENTS (NUL-
+ * terminated) and *LEN. Refuses, without blocking, what is not a regular
+ * file (a FIFO would hang the reader) and a file larger than MAX, saying so
+ * with the limit. A missing file is a G_FILE_ERROR_NOENT error. */
+gboolean nl_read_file_max(const char *path, gsize max, char **contents, gsize *len,
+                          GError **error);
