@@ -130,3 +130,12 @@ gboolean nl_read_file_max(const char *path, gsize max, char **contents, gsize *l
   *contents = g_steal_pointer(&buf);
   return TRUE;
 }
+
+gboolean nl_set_errno(GError **error, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *what = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s", what, g_strerror(err));
+  return FALSE;
+}

@@ -41,3 +41,7 @@ char *nl_find_beside_self(const char *name, const char *installed, GError **erro
  * with the limit. A missing file is a G_FILE_ERROR_NOENT error. */
 gboolean nl_read_file_max(const char *path, gsize max, char **contents, gsize *len,
                           GError **error);
+
+/* Sets ERROR to "FMT: strerror(ERR)" in NL_ERROR_FAILED and returns FALSE, so
+ * that a failed system call is reported and returned in one line. */
+gboolean nl_set_errno(GError **error, int err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
