@@ -224,7 +224,17 @@ NlKernel *nl_kernel_find(const char *path, GError **error) {
   /* Mapped, not read: a vmlinux with debug info is hundreds of MB, of which
    * only the headers are looked at. */
   g_autoptr(GError) local = NULL;
-  g_autoptr(GMappedFile) map = g_mapped_file_new(k->path, FALSE, &local);
+  /* O_NONBLOCK and a regular file only: opening a FIFO would wait for ever. */
+  int fd = open(k->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  struct stat fst;
+  if (fd < 0 || fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s", k->path,
+                fd < 0 ? g_strerror(errno) : "not a regular file");
+    if (fd >= 0) close(fd);
+    return NULL;
+  }
+  g_autoptr(GMappedFile) map = g_mapped_file_new_from_fd(fd, FALSE, &local);
+  close(fd);
   if (!map) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s",
                 k->path, local->message);
