@@ -11,10 +11,12 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "domxml.h"
 #include "initramfs.h"
 #include "kernel.h"
@@ -272,7 +274,13 @@ static void created(GObject *src, GAsyncResult *res, gpointer data) {
   Up *up = vm->up;
   g_autoptr(GError) error = NULL;
   if (!g_task_propagate_boolean(G_TASK(res), &error)) {
-    fail(up, vm, "%s", error->message);
+    /* libvirt does not always say why it could not write its files. */
+    struct statvfs fs;
+    if (statvfs(up->st->dir, &fs) == 0 && (guint64)fs.f_bavail * fs.f_frsize < 1024 * 1024)
+      fail(up, vm, "%s (the filesystem of %s is full: %s)", error->message, up->st->dir,
+           g_strerror(ENOSPC));
+    else
+      fail(up, vm, "%s", error->message);
     return;
   }
   vm->phase = VM_BOOTING;
@@ -334,18 +342,11 @@ static gboolean on_tick(gpointer data) {
 
 /* The last lines a VM printed, indented, for the error message. */
 static char *console_tail(const char *log, guint lines) {
-  g_autofree char *text = NULL;
-  gsize len = 0;
-  if (!g_file_get_contents(log, &text, &len, NULL) || len == 0)
-    return g_strdup("  | (nothing)\n");
-  g_strchomp(text);
-  g_auto(GStrv) all = g_strsplit(text, "\n", -1);
-  guint n = g_strv_length(all);
+  g_autofree char *tail = nl_log_tail(log, lines);
+  if (!*tail) return g_strdup("  | (nothing)\n");
+  g_auto(GStrv) all = g_strsplit(tail, "\n", -1);
   GString *s = g_string_new(NULL);
-  for (guint i = n > lines ? n - lines : 0; i < n; i++) {
-    g_strdelimit(all[i], "\r\033", ' ');
-    g_string_append_printf(s, "  | %s\n", all[i]);
-  }
+  for (char **l = all; *l; l++) g_string_append_printf(s, "  | %s\n", *l);
   return g_string_free(s, FALSE);
 }
 
@@ -417,6 +418,34 @@ static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
     if (!nl_write_file(path, text, -1, 0644, error)) return FALSE;
   }
   return TRUE;
+}
+
+/* What QEMU itself takes beside the guest's memory, measured idle on these
+ * machines: ~45 MiB of its own, plus the TCG translation cache (32 MiB). */
+#define QEMU_OVERHEAD_MIB(kvm) ((kvm) ? 48 : 80)
+
+static guint64 mem_available_mib(void) {
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents("/proc/meminfo", &text, NULL, NULL)) return 0;
+  const char *p = strstr(text, "MemAvailable:");
+  return p ? g_ascii_strtoull(p + strlen("MemAvailable:"), NULL, 10) / 1024 : 0;
+}
+
+/* Refused before anything starts, rather than VMs killed by the OOM killer
+ * halfway through a boot. */
+static gboolean check_memory(const NlLab *lab, gboolean kvm, GError **error) {
+  guint64 need = 0;
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    need += (node->mem_mib ? node->mem_mib : DEFAULT_MEM_MIB) + QEMU_OVERHEAD_MIB(kvm);
+  }
+  guint64 avail = mem_available_mib();
+  if (!avail || need <= avail) return TRUE;
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+              "lab '%s' needs about %" G_GUINT64_FORMAT " MiB for its %u VMs (their memory and "
+              "~%d MiB of QEMU each), and the host has %" G_GUINT64_FORMAT " MiB available",
+              lab->dir, need, lab->nodes->len, QEMU_OVERHEAD_MIB(kvm), avail);
+  return FALSE;
 }
 
 /* ---- the host side: what QEMU, running as the QEMU user, may reach ------- */
@@ -538,21 +567,32 @@ static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUs
          (!have_shared || nl_sandbox_grant_dir(qu, shared, error));
 }
 
+/* A failure before anything started: the state directory goes too, so
+ * that the lab does not look up. */
+static gboolean give_up(NlState *st) {
+  nl_state_remove(st, NULL);
+  return FALSE;
+}
+
 gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
                    GError **error) {
-  NlQemuUser qu;
-  if (!nl_qemu_user(&qu, error)) return FALSE;
-  /* Before any thread exists: every thread, and every QEMU, inherits it. */
-  if (qu.dropped && !nl_sandbox_enter(error)) {
-    nl_qemu_user_clear(&qu);
+  g_autofree char *upfor = nl_state_get(st, "lab");
+  if (upfor) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "lab '%s' is already up (state in %s): `netlab down` it first",
+                lab->dir, st->dir);
     return FALSE;
   }
+  g_auto(NlQemuUser) qu = {0};
+  if (!nl_qemu_user(&qu, error)) return give_up(st);
+  /* Before any thread exists: every thread, and every QEMU, inherits it. */
+  if (qu.dropped && !nl_sandbox_enter(error)) return give_up(st);
   g_autofree char *agent =
       nl_find_beside_self("netlab-agent", NETLAB_AGENT_INSTALLED, error);
-  if (!agent) return FALSE;
+  if (!agent) return give_up(st);
   gboolean kvm = FALSE;
   g_autofree char *why = NULL;
-  if (!nl_accel_pick(o->accel, &kvm, &why, error)) return FALSE;
+  if (!nl_accel_pick(o->accel, &kvm, &why, error)) return give_up(st);
   if (!kvm && o->accel == NL_ACCEL_AUTO)
     fprintf(stderr, "netlab: using TCG (software emulation): %s\n", why);
 
@@ -561,15 +601,10 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
     const char *k = o->kernel ? o->kernel : node->kernel ? node->kernel : lab->kernel;
-    if (!boot_for(boots, k, error)) return FALSE;
+    if (!boot_for(boots, k, error)) return give_up(st);
   }
 
-  if (nl_state_get(st, "lab")) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "lab '%s' is already up (state in %s): `netlab down` it first",
-                lab->dir, st->dir);
-    return FALSE;
-  }
+  if (!check_memory(lab, kvm, error)) return give_up(st);
 
   Up up = {.lab = lab, .st = st, .embedded = o->uri == NULL, .tty = isatty(2),
            .t0 = g_get_monotonic_time()};
@@ -590,9 +625,17 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
   gboolean have_shared = lstat(shared, &shared_st) == 0 && S_ISDIR(shared_st.st_mode);
   HostView view = {0};
   gboolean ok = FALSE;
+  g_autoptr(GString) node_list = g_string_new(NULL);
+  for (guint i = 0; i < lab->nodes->len; i++)
+    g_string_append_printf(node_list, "%s\n", ((NlNode *)lab->nodes->pdata[i])->name);
+  g_autoptr(GString) lan_list = g_string_new(NULL);
+  for (guint i = 0; i < lab->lans->len; i++)
+    g_string_append_printf(lan_list, "%s\n", (char *)lab->lans->pdata[i]);
 
   if (!nl_state_set(st, "lab", lab->dir, error) ||
       !nl_state_set(st, "accel", kvm ? "kvm" : "tcg", error) ||
+      !nl_state_set(st, "nodes", node_list->str, error) ||
+      !nl_state_set(st, "lans", lan_list->str, error) ||
       (o->uri && !nl_state_set(st, "uri", o->uri, error)) ||
       !host_prepare(lab, st, &qu, boots, have_shared, &view, error))
     goto out;
@@ -688,17 +731,16 @@ out:
   nl_virt_close(up.virt);
   g_clear_error(&up.error);
   g_free(view.labdir);
-  nl_qemu_user_clear(&qu);
   if (!ok) nl_run_down(st, NULL);
   return ok;
 }
 
 /* ---- down --------------------------------------------------------------- */
 
-/* A QEMU or switch that `up` started but had no time to record (it was
- * killed at that moment): found by the pidfile libvirt or the switch wrote
- * in the state directory, and believed only for a process that runs that
- * program and names the state directory. */
+/* A QEMU that `up` started but had no time to record (it was killed at that
+ * moment): found by the pidfile libvirt wrote in the state directory, and
+ * believed only for a process that runs QEMU and names the state
+ * directory. */
 static void record_unrecorded(const NlState *st, const char *sub, const char *suffix,
                               const char *kind, const char *exe) {
   g_autofree char *dir = nl_state_path(st, sub);
@@ -747,7 +789,6 @@ gboolean nl_run_down(NlState *st, GError **error) {
     if (local) fprintf(stderr, "netlab: warning: %s\n", local->message);
   }
   record_unrecorded(st, "run/qemu", ".pid", "qemu", EMULATOR);
-  record_unrecorded(st, "lan", ".pid", "switch", "/usr/bin/vde_switch");
   nl_proc_kill_all(st);
   g_autofree char *acl_user = nl_state_get(st, "acl");
   g_autofree char *labdir = nl_state_get(st, "lab");

@@ -139,3 +139,13 @@ gboolean nl_set_errno(GError **error, int err, const char *fmt, ...) {
   g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s", what, g_strerror(err));
   return FALSE;
 }
+
+static gboolean mine(const char *path) {
+  struct stat sb;
+  return lstat(path, &sb) == 0 && sb.st_uid == geteuid() && (sb.st_mode & 022) == 0;
+}
+
+gboolean nl_owned_by_me(const char *path) {
+  g_autofree char *dir = g_path_get_dirname(path);
+  return mine(path) && mine(dir);
+}
