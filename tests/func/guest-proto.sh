@@ -28,6 +28,8 @@ grep 'netlab: [^ ]' "$tmp/out" | diag
 ok $? "at once, not at the 200 s timeout ($secs s)"
 [ -z "$(procs_of "$lab")" ]
 ok $? "and nothing of the lab runs any more"
+[ -f "$lab/lab.conf" ] && [ -f "$lab/r1.startup" ]
+ok $? "the failed up's teardown leaves the lab's own files alone"
 "$NETLAB" down "$lab" >/dev/null 2>&1
 
 ctl_lab 'printf "ready%075d" 0 >"$(port_of netlab.ctl)"'
