@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,10 +14,8 @@
 
 #include "config.h"
 #include "run.h"
+#include "sandbox.h"
 #include "util.h"
-
-/* The user QEMU runs as when netlab runs as root. */
-#define QEMU_USER "netlab-qemu"
 
 char *nl_disk_dir(const char *labdir) {
   return g_build_filename(labdir, ".netlab", "disks", NULL);
@@ -35,13 +32,13 @@ static char *dirty_path(const char *labdir, const char *node) {
 }
 
 gboolean nl_disk_grant_qemu(const char *path, GError **error) {
-  if (geteuid() != 0) return TRUE;
-  struct passwd *pw = getpwnam(QEMU_USER);
-  if (!pw) return TRUE;
-  if (chown(path, pw->pw_uid, pw->pw_gid) != 0) {
+  g_auto(NlQemuUser) qu = {0};
+  if (!nl_qemu_user(&qu, error)) return FALSE;
+  if (!qu.dropped) return TRUE;
+  if (chown(path, qu.uid, qu.gid) != 0) {
     int saved = errno;
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot give '%s' to user '%s': %s", path,
-                QEMU_USER, g_strerror(saved));
+                qu.name, g_strerror(saved));
     return FALSE;
   }
   return TRUE;

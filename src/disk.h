@@ -20,8 +20,8 @@ char *nl_disk_dir(const char *labdir);
 char *nl_disk_path(const char *labdir, const char *node);
 
 /* The disk a running QEMU uses must be readable and writable by the user
- * QEMU runs as: netlab-qemu when netlab runs as root and that user exists
- * (else QEMU runs as the caller, who owns the file already). */
+ * QEMU runs as: netlab-qemu when netlab runs as root (else QEMU runs as the
+ * caller, who owns the file already). */
 gboolean nl_disk_grant_qemu(const char *path, GError **error);
 
 /* Checks the lab's disks that `up` would create against the free space:
