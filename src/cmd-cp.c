@@ -23,20 +23,25 @@ static int copy_out(const char *labdir, const char *node, const char *path, cons
   }
   g_autoptr(NlNodeFiles) f = nl_node_files_open(labdir, node, FALSE, error);
   if (!f) return -1;
-  gboolean existed = g_file_test(target, G_FILE_TEST_EXISTS);
-  int fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  /* Into a new file beside the target, renamed over it once complete: a
+   * path that turns out missing leaves DEST as it was. */
+  g_autofree char *dir = g_path_get_dirname(target);
+  g_autofree char *tmp = g_build_filename(dir, ".netlab-cp-XXXXXX", NULL);
+  int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0644);
   if (fd < 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot write '%s': %s", target,
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot write in '%s': %s", dir,
                 g_strerror(errno));
     return -1;
   }
   gboolean ok = nl_node_files_read(f, path, fd, error);
   close(fd);
-  if (!ok) {
-    if (!existed) g_unlink(target);
-    return -1;
+  if (ok && rename(tmp, target) != 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot write '%s': %s", target,
+                g_strerror(errno));
+    ok = FALSE;
   }
-  return 0;
+  if (!ok) g_unlink(tmp);
+  return ok ? 0 : -1;
 }
 
 static int copy_in(const char *labdir, const char *src, const char *node, const char *path,

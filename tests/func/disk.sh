@@ -34,20 +34,20 @@ grep -q '^r1: disk created, 256 MiB' "$tmp/out" && ! grep -q '^r2: disk' "$tmp/o
 ok $? "up created r1's disk only"
 n exec --dir "$lab" r1 -- sh -c 'mount | grep -q "^/dev/vda on /run/netlab/rw type ext4"'
 ok $? "r1's overlay layer is on its virtio disk (ext4)"
-n exec --dir "$lab" r1 -- sh -c 'echo kept >/root/note && mkdir -p /etc/frr &&
+n exec --dir "$lab" r1 -- sh -c 'echo kept >/srv/note && mkdir -p /etc/frr &&
   printf "hostname r1-by-hand\n" >/etc/frr/frr.conf && rm /etc/motd && mkdir -p /var/log &&
   echo r1-log-line >/var/log/netlab-test.log'
 ok $? "r1 writes a file, an FRR config and a log"
 n status "$lab" >"$tmp/out"
 grep -q "^r1 *256.0 MiB .*$lab/.netlab/disks/r1.qcow2" "$tmp/out" && ! grep -q '^r2 .*qcow2' "$tmp/out"
 ok $? "status shows r1's disk and its size"
-n cat --dir "$lab" r1:/root/note >"$tmp/out" && [ "$(cat "$tmp/out")" = kept ]
+n cat --dir "$lab" r1:/srv/note >"$tmp/out" && [ "$(cat "$tmp/out")" = kept ]
 ok $? "cat through the agent"
 n cp --dir "$lab" r1:/nope "$tmp/x" 2>"$tmp/err"
 [ $? -eq 1 ] && grep -q "nope" "$tmp/err" && [ ! -e "$tmp/x" ]
 ok $? "cp of a missing path: status 1, named, nothing left"
 n diff --dir "$lab" r1 >"$tmp/out"
-grep -q '^A /root/note$' "$tmp/out" && grep -q '^D /etc/motd$' "$tmp/out" &&
+grep -q '^A /srv/note$' "$tmp/out" && grep -q '^D /etc/motd$' "$tmp/out" &&
   grep -q '^[AM] /etc/frr/frr.conf$' "$tmp/out"
 ok $? "diff through the agent: added, modified, deleted"
 cat "$tmp/out" | diag
@@ -57,13 +57,13 @@ n down "$lab" >/dev/null 2>&1
 ok $? "down synced r1's disk (not left dirty)"
 
 # Down: libguestfs reads the disk (read-only), one launch per command.
-n cat --dir "$lab" r1:/root/note r1:/etc/frr/frr.conf >"$tmp/out" 2>"$tmp/err"
+n cat --dir "$lab" r1:/srv/note r1:/etc/frr/frr.conf >"$tmp/out" 2>"$tmp/err"
 [ "$(cat "$tmp/out")" = "kept
 hostname r1-by-hand" ]
 ok $? "cat of two files from the stopped node's disk"
 cat "$tmp/err" | diag
 n diff -p --dir "$lab" r1 >"$tmp/out" 2>"$tmp/err"
-grep -q '^A /root/note$' "$tmp/out" && grep -q '^D /etc/motd$' "$tmp/out" &&
+grep -q '^A /srv/note$' "$tmp/out" && grep -q '^D /etc/motd$' "$tmp/out" &&
   grep -q '^+hostname r1-by-hand$' "$tmp/out"
 ok $? "diff -p from the stopped node's disk: whiteout as deletion, content diff"
 cat "$tmp/out" "$tmp/err" | diag
@@ -75,8 +75,8 @@ ok $? "a stopped node without a disk: says it keeps nothing"
 n save --dir "$lab" r1 >"$tmp/out" 2>&1
 grep -q 'hostname r1-by-hand' "$lab/r1/etc/frr/frr.conf" 2>/dev/null &&
   grep -q '/etc/frr/frr.conf -> r1/etc/frr/frr.conf (new)' "$tmp/out" &&
-  [ ! -e "$lab/r1/root/note" ] && [ ! -e "$lab/r1/etc/hostname" ]
-ok $? "save writes /etc/frr/frr.conf into r1/etc/frr/ (and not /root or netlab's files)"
+  [ ! -e "$lab/r1/srv/note" ] && [ ! -e "$lab/r1/etc/hostname" ]
+ok $? "save writes /etc/frr/frr.conf into r1/etc/frr/ (and not /srv or netlab's files)"
 cat "$tmp/out" | diag
 fresh=$tmp/fresh
 mkdir "$fresh"
@@ -93,13 +93,13 @@ ok $? "save on a lab with no disks and not up says why"
 # Up again: no libguestfs launch, and r1's files are there.
 n up "$lab" >"$tmp/out" 2>&1
 ! grep -q 'disk created\|disk checked' "$tmp/out" &&
-  [ "$(n exec --dir "$lab" r1 -- cat /root/note)" = kept ] &&
+  [ "$(n exec --dir "$lab" r1 -- cat /srv/note)" = kept ] &&
   [ "$(n exec --dir "$lab" r1 -- cat /etc/frr/frr.conf)" = "hostname r1-by-hand" ]
 ok $? "up again: no disk work, the file and the FRR config are there"
 
 # A VM killed with -9 mid-write: the next up checks the disk and says so.
-n exec --dir "$lab" -d r1 -- sh -c 'while :; do dd if=/dev/zero of=/root/blob bs=64k count=64 2>/dev/null; sync; done'
-wait_for 60 n exec --dir "$lab" r1 -- test -s /root/blob
+n exec --dir "$lab" -d r1 -- sh -c 'while :; do dd if=/dev/zero of=/srv/blob bs=64k count=64 2>/dev/null; sync; done'
+wait_for 60 n exec --dir "$lab" r1 -- test -s /srv/blob
 pid=$(n status --json "$lab" | sed -n 's/.*"name": "r1", [^}]*"pid": \([0-9]*\).*/\1/p')
 [ -n "$pid" ] && kill -9 "$pid"
 ok $? "killed r1's QEMU ($pid) while it writes"
@@ -109,7 +109,7 @@ n down "$lab" >/dev/null 2>&1
 ok $? "its disk is left marked dirty"
 n up "$lab" >"$tmp/out" 2>&1 &&
   grep -Eq '^r1: disk checked \(e2fsck\): (clean|errors found and repaired)' "$tmp/out" &&
-  [ "$(n exec --dir "$lab" r1 -- cat /root/note)" = kept ]
+  [ "$(n exec --dir "$lab" r1 -- cat /srv/note)" = kept ]
 ok $? "up checks it offline (e2fsck through libguestfs), says so, and the node's files are there"
 cat "$tmp/out" | diag
 n down "$lab" >/dev/null 2>&1
@@ -131,7 +131,7 @@ tar -xzOf "$art/r1/var-log.tar.gz" 2>/dev/null | grep -q before-panic
 ok $? "r1's /var/log is in the artifacts, with the line written before the panic"
 grep -q '^r1/var-log.tar.gz: .*read through its disk (libguestfs)' "$art/INDEX" &&
   grep -q '^r2/changes.txt: .*through the agent' "$art/INDEX" &&
-  grep -q '^A /root/note$' "$art/r1/changes.txt"
+  grep -q '^A /srv/note$' "$art/r1/changes.txt"
 ok $? "the INDEX says where each came from; r1's changed files are listed"
 cat "$art/INDEX" | diag
 
