@@ -101,8 +101,11 @@ static int save_file(int nodefd, char **comps, guint n, const char *rel, int con
   }
   g_autofree char *tmp = g_strdup_printf(".%s.netlab-save", name);
   unlinkat(dir, tmp, 0);
-  /* No setuid or setgid bit from a guest into the lab. */
-  int out = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777);
+  /* Readable by all, executable if it was: no setuid bit from a guest into
+   * the lab, and QEMU's user, which shares the lab with the nodes, must read
+   * it for the next boot to copy it in (frr.conf is 0640 in a node). */
+  int out = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                   (mode & 0111) | 0644);
   /* Dated back to the boot, so that only a later edit in the lab counts as
    * a change since then. */
   struct timespec when[2] = {{o->since, 0}, {o->since, 0}};
