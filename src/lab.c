@@ -134,6 +134,20 @@ static void nic_free(gpointer data) {
   g_free(nic);
 }
 
+/* r1[link]="eth0 delay=50ms": which interface, the words, where. */
+typedef struct {
+  guint index;
+  char *spec;
+  guint line;
+} LinkLine;
+
+static void link_line_free(gpointer data) {
+  LinkLine *l = data;
+
+  g_free(l->spec);
+  g_free(l);
+}
+
 static void node_free(gpointer data) {
   NlNode *node = data;
 
@@ -145,6 +159,7 @@ static void node_free(gpointer data) {
   g_free(node->kernel);
   g_free(node->append);
   g_ptr_array_unref(node->deps);
+  g_ptr_array_unref(node->links);
   g_free(node);
 }
 
@@ -177,6 +192,31 @@ NlNode *nl_lab_find_node(const NlLab *lab, const char *name) {
   return NULL;
 }
 
+NlNic *nl_lab_find_nic(const NlLab *lab, const char *spec, const NlNode **node,
+                       GError **error) {
+  const char *colon = strchr(spec, ':');
+  g_autofree char *name = colon ? g_strndup(spec, colon - spec) : NULL;
+  const NlNode *n = name ? nl_lab_find_node(lab, name) : NULL;
+  if (!n) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                colon ? "'%s': no node '%s' in the lab" : "'%s' is not NODE:ethN",
+                spec, name);
+    return NULL;
+  }
+  const char *eth = colon + 1;
+  char *end = NULL;
+  guint64 idx = g_str_has_prefix(eth, "eth") && g_ascii_isdigit(eth[3])
+                    ? g_ascii_strtoull(eth + 3, &end, 10)
+                    : G_MAXUINT64;
+  if (!end || *end || idx >= n->nics->len) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "'%s': node '%s' has no interface '%s'",
+                spec, n->name, eth);
+    return NULL;
+  }
+  if (node) *node = n;
+  return n->nics->pdata[idx];
+}
+
 void nl_mac_format(const guint8 mac[6], char buf[18]) {
   g_snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
              mac[3], mac[4], mac[5]);
@@ -195,6 +235,7 @@ static NlNode *get_node(Parser *p, const char *name, guint line) {
   node->sysctl = g_ptr_array_new_with_free_func(g_free);
   node->env = g_ptr_array_new_with_free_func(g_free);
   node->deps = g_ptr_array_new_with_free_func(g_free);
+  node->links = g_ptr_array_new_with_free_func(link_line_free);
   node->loc = (NlLoc){p->lab->conf_path, line};
   g_ptr_array_add(p->lab->nodes, node);
   return node;
@@ -414,6 +455,30 @@ static void set_cpus(Parser *p, const Assignment *a) {
     bad_value(p, a, "expected an integer from 1 to 64");
 }
 
+/* r1[link]="eth0 delay=50ms loss=1%": checked here, applied to the
+ * interface once every interface is known. */
+static void add_link_line(Parser *p, const Assignment *a) {
+  g_autoptr(GMatchInfo) m = NULL;
+  g_autoptr(GError) error = NULL;
+  NlImpair check = {0};
+
+  if (!match("^eth([0-9]{1,2})(?:\\s+(.*))?$", a->value, &m)) {
+    bad_value(p, a, "expected ethN and KEY=VALUE words, such as \"eth0 delay=50ms\"");
+    return;
+  }
+  g_autofree char *index = g_match_info_fetch(m, 1);
+  g_autofree char *spec = g_match_info_fetch(m, 2);
+  if (!nl_impair_parse(spec ? spec : "", &check, &error)) {
+    bad_value(p, a, error->message);
+    return;
+  }
+  LinkLine *l = g_new0(LinkLine, 1);
+  l->index = atoi(index);
+  l->spec = g_strdup(spec ? spec : "");
+  l->line = a->line;
+  g_ptr_array_add(a->node->links, l);
+}
+
 /* NODE[OPTION]=VALUE */
 static void set_option(Parser *p, const Assignment *a) {
   NlNode *node = a->node;
@@ -449,6 +514,8 @@ static void set_option(Parser *p, const Assignment *a) {
     warn_if_set_again(p, a);
     g_free(node->append);
     node->append = g_strdup(a->value);
+  } else if (g_str_equal(option, "link")) {
+    add_link_line(p, a);
   } else if (g_strv_contains(container_options, option)) {
     conf_warning(p, a->line, "option '%s' of '%s' is ignored by netlab", option,
                  node->name);
@@ -601,6 +668,16 @@ static void check_nics(Parser *p, NlNode *node) {
     expected = nic->index + 1;
     if (!nic->mac_given)
       derive_mac(p->lab->dir, node->name, nic->index, nic->mac);
+  }
+  for (guint i = 0; i < node->links->len; i++) {
+    const LinkLine *l = g_ptr_array_index(node->links, i);
+
+    if (l->index >= node->nics->len)
+      conf_error(p, l->line, "'%s' has no interface eth%u to impair", node->name,
+                 l->index);
+    else
+      nl_impair_parse(l->spec, &((NlNic *)g_ptr_array_index(node->nics, l->index))->impair,
+                      NULL);
   }
 }
 

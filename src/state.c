@@ -26,12 +26,13 @@ char *nl_state_base(GError **error) {
     return NULL;
   }
   /* As tmux does for its socket directory: a directory someone else owns or
-   * can write to could hand us their sockets. */
+   * can write to could hand us their sockets. Search permission (0711) is
+   * what an unprivileged QEMU needs to reach its own lab's directory. */
   struct stat st;
   if (lstat(base, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-      (st.st_mode & 077) != 0) {
+      (st.st_mode & 066) != 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "'%s' is not a directory of mode 0700 owned by uid %u", base,
+                "'%s' is not a directory owned by uid %u that only it can read and write", base,
                 (unsigned)geteuid());
     return NULL;
   }
