@@ -96,18 +96,18 @@ static gboolean parse_word(const char *word, NlImpair *imp, GError **error) {
   g_autofree char *name = g_strndup(word, eq - word);
   const char *v = eq + 1;
   const char *key = name;
-  gboolean out = TRUE, in = TRUE;
-  if (g_str_has_prefix(key, "out.")) {
-    in = FALSE;
-    key += 4;
-  } else if (g_str_has_prefix(key, "in.")) {
+  /* As netem on the interface: what leaves it, unless "in." says what
+   * arrives. */
+  gboolean out = TRUE, in = FALSE;
+  if (g_str_has_prefix(key, "in.")) {
+    in = TRUE;
     out = FALSE;
     key += 3;
   }
   if (strcmp(key, "reorder") == 0) {
-    if (!(out && in) || (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)) {
+    if (in || (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)) {
       g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
-                  "'%s': expected reorder=on or reorder=off, for both directions", word);
+                  "'%s': expected reorder=on or reorder=off (for both directions)", word);
       return FALSE;
     }
     imp->reorder = strcmp(v, "on") == 0;
@@ -124,7 +124,7 @@ static gboolean parse_word(const char *word, NlImpair *imp, GError **error) {
   }
   g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
               "'%s': unknown key '%s' (delay, jitter, loss, burst, duplicate, corrupt, "
-              "rate, reorder; out. or in. before a key for one direction)",
+              "rate, reorder; in. before a key for what arrives)",
               word, key);
   return FALSE;
 }
@@ -165,20 +165,8 @@ static void format_value(GString *s, const char *prefix, const Key *k,
 
 char *nl_impair_format(const NlImpair *imp) {
   GString *s = g_string_new(NULL);
-  for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
-    const Key *k = &keys[i];
-    gboolean same = k->kind == K_RATE
-                        ? G_STRUCT_MEMBER(guint64, &imp->out, k->offset) ==
-                              G_STRUCT_MEMBER(guint64, &imp->in, k->offset)
-                        : G_STRUCT_MEMBER(double, &imp->out, k->offset) ==
-                              G_STRUCT_MEMBER(double, &imp->in, k->offset);
-    if (same) {
-      format_value(s, "", k, &imp->out);
-    } else {
-      format_value(s, "out.", k, &imp->out);
-      format_value(s, "in.", k, &imp->in);
-    }
-  }
+  for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) format_value(s, "", &keys[i], &imp->out);
+  for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) format_value(s, "in.", &keys[i], &imp->in);
   if (imp->reorder) g_string_append(s, " reorder=on");
   if (s->len) g_string_erase(s, 0, 1);
   return g_string_free(s, FALSE);

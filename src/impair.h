@@ -21,9 +21,9 @@ typedef struct {
   gboolean reorder;   /* frames may overtake each other (with jitter) */
 } NlImpair;
 
-/* Applies the words of SPEC ("delay=50ms loss=1% out.rate=10mbit ...") to
- * *IMP, on top of what it holds. A key alone sets both directions; "out."
- * or "in." one of them. On a bad word, returns FALSE with an NL_ERROR_INPUT
+/* Applies the words of SPEC ("delay=50ms loss=1% in.rate=10mbit ...") to
+ * *IMP, on top of what it holds. A key alone impairs what leaves the
+ * interface, as netem on it would; "in." before it, what arrives. On a bad word, returns FALSE with an NL_ERROR_INPUT
  * error that names it, and leaves *IMP as it was. */
 gboolean nl_impair_parse(const char *spec, NlImpair *imp, GError **error);
 
