@@ -142,6 +142,7 @@ gboolean nl_capture_run(const NlCapture *c, guint64 *frames, GError **error) {
   }
   for (int i = 0; i < 5; i++)
     if (sources[i]) g_source_attach(sources[i], ctx);
+  if (c->ready) c->ready(c->data);
   g_main_loop_run(cap.loop);
   if (cap.error) {
     g_propagate_error(error, g_steal_pointer(&cap.error));

@@ -18,6 +18,9 @@ typedef struct {
   guint duration_s;    /* stop after that long; 0: no limit */
   FILE *out;           /* the pcap stream; closed by nl_capture_run */
   gboolean live;       /* flush after each frame, for a reader on a pipe */
+  /* Called once frames are being captured; may be NULL. */
+  void (*ready)(void *data);
+  void *data;
 } NlCapture;
 
 /* Checks a BPF expression as nl_capture_run would compile it. */

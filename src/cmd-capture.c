@@ -9,6 +9,10 @@
 #include "cmd.h"
 #include "util.h"
 
+static void ready(void *data) {
+  fprintf(stderr, "netlab: capturing on %s\n", (const char *)data);
+}
+
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL, *file = NULL, *filter = NULL;
   gint64 count = 0;
@@ -49,7 +53,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (!lab) return -1;
 
   NlCapture c = {.statedir = st->dir, .filter = filter, .count = count,
-                 .duration_s = duration, .live = file == NULL};
+                 .duration_s = duration, .live = file == NULL,
+                 .ready = ready, .data = argv[1]};
   if (strchr(argv[1], ':')) {
     NlNic *nic = nl_lab_find_nic(lab, argv[1], NULL, error);
     if (!nic) return -1;
