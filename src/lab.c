@@ -40,6 +40,7 @@ typedef struct {
   GPtrArray *warnings; /* the caller's, or NULL to drop them */
   GHashTable *set_at;  /* "r1[mem]" -> line where it was last set */
   GHashTable *dep_at;  /* node name -> line of its first lab.dep rule */
+  guint capture_line;  /* of LAB_CAPTURE */
 } Parser;
 
 /* One NODE[ARG]=VALUE line of lab.conf. */
@@ -179,6 +180,7 @@ void nl_lab_free(NlLab *lab) {
   g_free(lab->append);
   g_ptr_array_unref(lab->nodes);
   g_ptr_array_unref(lab->lans);
+  g_free(lab->capture);
   g_free(lab);
 }
 
@@ -597,7 +599,11 @@ static void set_lab_key(Parser *p, guint line, const char *key,
       quoted ? g_strndup(raw + 1, len - 2) : g_strdup(raw);
   char **field = lab_field(p->lab, key);
 
-  if (g_str_equal(key, "KERNEL")) {
+  if (g_str_equal(key, "CAPTURE")) {
+    g_free(p->lab->capture);
+    p->lab->capture = g_steal_pointer(&value);
+    p->capture_line = line;
+  } else if (g_str_equal(key, "KERNEL")) {
     char *path = resolve_kernel(p, line, value);
 
     if (path) {
@@ -726,6 +732,16 @@ static void check_unique_macs(Parser *p) {
     else
       g_hash_table_insert(seen, g_strdup(mac), (gpointer)ref);
   }
+}
+
+/* LAB_CAPTURE names LANs of the lab. */
+static void check_capture(Parser *p) {
+  g_auto(GStrv) names = p->lab->capture ? g_strsplit_set(p->lab->capture, " \t,", -1) : NULL;
+
+  for (char **n = names; n && *n; n++)
+    if (**n && !g_ptr_array_find_with_equal_func(p->lab->lans, *n, g_str_equal, NULL))
+      conf_error(p, p->capture_line, "LAB_CAPTURE names '%s', which is no LAN of the lab",
+                 *n);
 }
 
 static void collect_lans(NlLab *lab) {
@@ -960,5 +976,10 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
     return NULL;
   }
   collect_lans(lab);
+  check_capture(&p);
+  if (p.problems->len > 0) {
+    report_problems(&p, error);
+    return NULL;
+  }
   return g_steal_pointer(&lab);
 }

@@ -48,6 +48,7 @@ typedef struct {
   char *version;        /* LAB_VERSION */
   char *kernel;         /* LAB_KERNEL, absolute path, or NULL: the host's newest */
   char *append;         /* LAB_APPEND */
+  char *capture;        /* LAB_CAPTURE: LANs `netlab test` captures, by space */
   GPtrArray *nodes;     /* NlNode*, in order of first mention in lab.conf */
   GPtrArray *lans;      /* char*, collision domain names, sorted */
 } NlLab;

@@ -86,6 +86,18 @@ ok $? "an unknown interface: status 2, named"
 ok $? "a bad BPF filter: status 2, named"
 diag <"$tmp/bad.err"
 
+# netlab test keeps a capture of each LAN in LAB_CAPTURE when a test fails.
+echo 'LAB_CAPTURE="A"' >>"$lab/lab.conf"
+mkdir "$lab/tests"
+printf '#!/bin/sh\nnetlab exec a -- ping -c 2 -i 0.3 10.0.0.2\nexit 1\n' >"$lab/tests/01-fails"
+chmod +x "$lab/tests/01-fails"
+"$NETLAB" test "$lab" --artifacts "$tmp/art" >"$tmp/test.out" 2>&1
+[ $? -eq 1 ]
+ok $? "netlab test with a failing test exits 1"
+diag <"$tmp/test.out"
+[ "$(tcpdump -nr "$tmp/art/capture-A.pcap" 2>/dev/null | grep -c 'ICMP echo request')" -eq 2 ]
+ok $? "its artifacts hold capture-A.pcap with the test's 2 pings"
+
 "$NETLAB" down "$lab" >/dev/null 2>&1
 [ -z "$(procs_of "$sd")" ]
 ok $? "down leaves no switch, wirefilter or QEMU"
