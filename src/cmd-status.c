@@ -97,7 +97,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     if (json) {
       g_autoptr(GString) s = g_string_new("{\"lab\": ");
       json_str(s, labdir);
-      g_string_append(s, ", \"up\": false, \"vms\": [], \"lans\": []}\n");
+      g_string_append(s, ", \"up\": false, \"vms\": [], \"lans\": [], \"interfaces\": []}\n");
       fputs(s->str, stdout);
     } else {
       printf("lab '%s' is not up\n", labdir);
