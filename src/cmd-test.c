@@ -1,6 +1,7 @@
 /* netlab test: bring a lab up (unless it is up), run the executables in
  * LABDIR/tests/ in name order on the host, report TAP (and JUnit), keep
  * artifacts of a failure, and take the lab down again. */
+#include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
@@ -40,9 +41,19 @@ static GPtrArray *find_tests(const char *labdir, GError **error) {
   while (d && (n = g_dir_read_name(d))) {
     g_autofree char *path = g_build_filename(dir, n, NULL);
     struct stat st;
-    if (n[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-        (st.st_mode & 0111))
-      g_ptr_array_add(tests, g_strdup(n));
+    /* The VMs write into the lab directory: what they make is a file of
+     * the QEMU user's, mode 0600, never a link nor executable. A test is run
+     * only if it is a plain executable file of the user's (or root's) that
+     * nobody else can change. */
+    if (n[0] == '.' || lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+      continue;
+    if ((st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
+      printf("# not running tests/%s: it is owned by uid %u or writable by others "
+             "(a VM may have written it)\n",
+             n, (unsigned)st.st_uid);
+      continue;
+    }
+    g_ptr_array_add(tests, g_strdup(n));
   }
   g_ptr_array_sort(tests, nl_strv_cmp);
   if (tests->len == 0) {
@@ -281,7 +292,7 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir,
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
     g_autofree char *vmdir = g_build_filename(dir, node->name, NULL);
-    g_mkdir_with_parents(vmdir, 0755);
+    if (mkdir(vmdir, 0755) != 0) continue;
     NlVmPaths p;
     nl_vm_paths_init(&p, st->dir, lab->dir, node->name);
     g_autofree char *log = NULL;
@@ -291,7 +302,9 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir,
     nl_vm_paths_clear(&p);
     for (gsize k = 0; k < G_N_ELEMENTS(probes); k++) {
       g_autofree char *out = g_build_filename(vmdir, probes[k].file, NULL);
-      int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      /* A fresh file: never written through what a VM may have put there. */
+      unlink(out);
+      int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
       if (fd < 0) continue;
       char *argv[] = {"sh", "-c", (char *)probes[k].cmd, NULL};
       NlExec x = {.statedir = st->dir, .vm = node->name, .argv = argv,
@@ -398,7 +411,14 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
       dir = g_build_filename(labdir, ".netlab", "artifacts", stamp, NULL);
     }
-    g_mkdir_with_parents(dir, 0755);
+    /* A directory made now, by us: nothing a VM prepared in it. */
+    g_autofree char *parent = g_path_get_dirname(dir);
+    g_mkdir_with_parents(parent, 0755);
+    g_autofree char *base = g_strdup(dir);
+    for (int n = 1; mkdir(dir, 0755) != 0 && errno == EEXIST && n < 100; n++) {
+      g_free(dir);
+      dir = g_strdup_printf("%s.%d", base, n);
+    }
     stop_captures(caps, dir);
     collect(lab, st, dir, results);
     printf("# %u of %u tests failed; artifacts in %s\n", failed, tests->len, dir);

@@ -8,34 +8,49 @@
 #include "util.h"
 #include "vde.h"
 
-gboolean nl_link_start(const char *statedir, const char *node, const NlNic *nic,
-                       GError **error) {
-  g_autofree char *dir = g_build_filename(statedir, "nic", NULL);
-  g_autofree char *sock = nl_nic_sock(statedir, node, nic->index, "");
-  g_autofree char *vnl = nl_nic_sock(statedir, node, nic->index, ".vnl");
-  g_autofree char *mgmt = nl_nic_sock(statedir, node, nic->index, ".mgmt");
-  g_autofree char *pidfile = nl_nic_sock(statedir, node, nic->index, ".pid");
-  g_autofree char *lan = nl_lan_sock(statedir, nic->lan);
-  if (g_mkdir_with_parents(dir, 0700) != 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", dir,
+#define WIREFILTER "/usr/bin/wirefilter"
+
+/* netlab's own record of a link (".impair", ".down"), in STATE/link, which
+ * only netlab writes: the QEMU user owns STATE/nic. */
+static char *record(const char *statedir, const char *node, guint index,
+                    const char *suffix) {
+  g_autofree char *name = g_strdup_printf("%s.%u%s", node, index, suffix);
+  return g_build_filename(statedir, "link", name, NULL);
+}
+
+gboolean nl_link_start(const NlState *st, const NlQemuUser *qu, const char *node,
+                       const NlNic *nic, GError **error) {
+  g_autofree char *nicdir = nl_state_path(st, "nic");
+  g_autofree char *linkdir = nl_state_path(st, "link");
+  g_autofree char *sock = nl_nic_sock(st->dir, node, nic->index, "");
+  g_autofree char *vnl = nl_nic_sock(st->dir, node, nic->index, ".vnl");
+  g_autofree char *mgmt = nl_nic_sock(st->dir, node, nic->index, ".mgmt");
+  g_autofree char *pidfile = nl_nic_sock(st->dir, node, nic->index, ".pid");
+  g_autofree char *lan = nl_lan_sock(st->dir, nic->lan);
+  g_autofree char *name = g_strdup_printf("%s.%u", node, nic->index);
+  if (g_mkdir_with_parents(linkdir, 0700) != 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", linkdir,
                 g_strerror(errno));
     return FALSE;
   }
+  /* The wirefilter runs as the QEMU user and makes its sockets here. */
+  if (!nl_qemu_user_own(qu, nicdir, 0700, error)) return FALSE;
   /* wirefilter splits -v at the first ':', so its NIC side cannot be a
    * "ptp://" URL; libvdeplug reads a URL from a file named instead. */
   g_autofree char *url = g_strdup_printf("ptp://%s\n", sock);
-  if (!nl_write_file(vnl, url, -1, 0600, error)) return FALSE;
+  if (!nl_write_file(vnl, url, -1, 0644, error)) return FALSE;
   g_autofree char *plugs = g_strdup_printf("%s:%s", vnl, lan);
   g_autofree char *what = g_strdup_printf("the wirefilter of %s:eth%u", node, nic->index);
-  const char *argv[] = {"wirefilter", "-v", plugs, "-M", mgmt, "--mgmtmode", "0600",
+  const char *argv[] = {WIREFILTER, "-v", plugs, "-M", mgmt, "--mgmtmode", "0600",
                         "--daemon", "--pidfile", pidfile, NULL};
-  if (!nl_vde_spawn(what, argv, pidfile, mgmt, error)) return FALSE;
+  if (!nl_vde_spawn(st, qu, "wirefilter", name, what, argv, pidfile, mgmt, error))
+    return FALSE;
   return nl_impair_is_none(&nic->impair) ||
-         nl_link_set(statedir, node, nic->index, &nic->impair, error);
+         nl_link_set(st->dir, node, nic->index, &nic->impair, error);
 }
 
 void nl_link_get(const char *statedir, const char *node, guint index, NlImpair *imp) {
-  g_autofree char *rec = nl_nic_sock(statedir, node, index, ".impair");
+  g_autofree char *rec = record(statedir, node, index, ".impair");
   g_autofree char *text = NULL;
   *imp = (NlImpair){0};
   /* Written by nl_link_set() from a parsed value: it parses. */
@@ -45,7 +60,7 @@ void nl_link_get(const char *statedir, const char *node, guint index, NlImpair *
 gboolean nl_link_set(const char *statedir, const char *node, guint index,
                      const NlImpair *imp, GError **error) {
   g_autofree char *mgmt = nl_nic_sock(statedir, node, index, ".mgmt");
-  g_autofree char *rec = nl_nic_sock(statedir, node, index, ".impair");
+  g_autofree char *rec = record(statedir, node, index, ".impair");
   g_autoptr(GPtrArray) cmds = nl_impair_commands(imp);
   for (guint i = 0; i < cmds->len; i++) {
     g_autofree char *out = nl_vde_mgmt(mgmt, cmds->pdata[i], error);
@@ -60,7 +75,7 @@ gboolean nl_link_set(const char *statedir, const char *node, guint index,
 }
 
 gboolean nl_link_is_up(const char *statedir, const char *node, guint index) {
-  g_autofree char *rec = nl_nic_sock(statedir, node, index, ".down");
+  g_autofree char *rec = record(statedir, node, index, ".down");
   return !g_file_test(rec, G_FILE_TEST_EXISTS);
 }
 
@@ -74,7 +89,7 @@ gboolean nl_link_set_state(NlVirt *virt, const char *domain, const char *statedi
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s:eth%u: set_link: %s", node, index, out);
     return FALSE;
   }
-  g_autofree char *rec = nl_nic_sock(statedir, node, index, ".down");
+  g_autofree char *rec = record(statedir, node, index, ".down");
   if (up) {
     if (unlink(rec) != 0 && errno != ENOENT) {
       g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot remove '%s': %s", rec,

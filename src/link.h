@@ -5,13 +5,15 @@
 
 #include "impair.h"
 #include "lab.h"
+#include "sandbox.h"
+#include "state.h"
 #include "virt.h"
 
-/* Starts NODE's interface INDEX's wirefilter, plugged into the switch of
- * NIC's LAN, with the impairment lab.conf gives it. The NIC plugs into
- * nl_nic_sock() once this returns. */
-gboolean nl_link_start(const char *statedir, const char *node, const NlNic *nic,
-                       GError **error);
+/* Starts the wirefilter of NODE's interface NIC (through nl_vde_spawn(), as
+ * the QEMU user), plugged into the switch of NIC's LAN, with the impairment
+ * lab.conf gives it. The NIC plugs into nl_nic_sock() once this returns. */
+gboolean nl_link_start(const NlState *st, const NlQemuUser *qu, const char *node,
+                       const NlNic *nic, GError **error);
 
 /* The impairment in force on an interface (none if never set). */
 void nl_link_get(const char *statedir, const char *node, guint index, NlImpair *imp);

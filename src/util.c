@@ -2,6 +2,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,4 +63,23 @@ char *nl_find_beside_self(const char *name, const char *installed, GError **erro
   g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s is neither beside netlab nor at %s", name,
               installed);
   return NULL;
+}
+
+gboolean nl_set_errno(GError **error, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *what = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s", what, g_strerror(err));
+  return FALSE;
+}
+
+static gboolean mine(const char *path) {
+  struct stat sb;
+  return lstat(path, &sb) == 0 && sb.st_uid == geteuid() && (sb.st_mode & 022) == 0;
+}
+
+gboolean nl_owned_by_me(const char *path) {
+  g_autofree char *dir = g_path_get_dirname(path);
+  return mine(path) && mine(dir);
 }

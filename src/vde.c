@@ -1,37 +1,51 @@
 #include "vde.h"
 
 #include <errno.h>
+#include <glib/gstdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "domxml.h"
-#include "state.h"
 #include "util.h"
 
-static char *lan_file(const char *statedir, const char *lan, const char *suffix) {
-  g_autofree char *base = nl_lan_sock(statedir, lan);
-  return g_strconcat(base, suffix, NULL);
-}
+#define VDE_SWITCH "/usr/bin/vde_switch"
 
-int nl_vde_pid(const char *statedir, const char *lan) {
-  g_autofree char *pidfile = lan_file(statedir, lan, ".pid");
-  return nl_pidfile_alive(pidfile, "vde_switch");
+int nl_vde_pid(const NlState *st, const char *lan) {
+  return nl_proc_alive(st, "switch", lan);
 }
 
 char *nl_vde_mgmt_path(const char *statedir, const char *lan) {
-  return lan_file(statedir, lan, ".mgmt");
+  g_autofree char *sock = nl_lan_sock(statedir, lan);
+  return g_strconcat(sock, ".mgmt", NULL);
 }
 
-gboolean nl_vde_spawn(const char *what, const char *const *argv, const char *pidfile,
-                      const char *ready, GError **error) {
+/* The pid in PIDFILE, which the program writes once it listens; only
+ * believed if that process runs EXE as the QEMU user. */
+static int daemon_pid(const char *pidfile, const char *exe, const NlQemuUser *qu) {
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents(pidfile, &text, NULL, NULL)) return 0;
+  int pid = atoi(text);
+  g_autofree char *exe_link = g_strdup_printf("/proc/%d/exe", pid);
+  g_autofree char *runs = g_file_read_link(exe_link, NULL);
+  g_autofree char *proc = g_strdup_printf("/proc/%d", pid);
+  GStatBuf sb;
+  if (pid <= 0 || !runs || strcmp(runs, exe) != 0 || g_stat(proc, &sb) != 0 ||
+      sb.st_uid != qu->uid)
+    return 0;
+  return pid;
+}
+
+gboolean nl_vde_spawn(const NlState *st, const NlQemuUser *qu, const char *kind,
+                      const char *name, const char *what, const char *const *argv,
+                      const char *pidfile, const char *ready, GError **error) {
   g_autofree char *err = NULL;
   int status = 0;
   g_autoptr(GError) local = NULL;
-  if (!g_spawn_sync(NULL, (char **)argv, NULL,
-                    G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                    NULL, &err, &status, &local)) {
+  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+                    nl_qemu_user_become, (gpointer)qu, NULL, &err, &status, &local)) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot start %s: %s (is vde2 installed?)",
                 what, local->message);
     return FALSE;
@@ -40,33 +54,32 @@ gboolean nl_vde_spawn(const char *what, const char *const *argv, const char *pid
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s failed: %s", what, g_strstrip(err));
     return FALSE;
   }
-  /* -daemon forks after binding, but do not trust the order: QEMU fails at
-   * once if the socket is not there yet. */
-  g_autofree char *comm = g_path_get_basename(argv[0]);
+  /* It forks after binding, but do not trust the order: QEMU fails at once
+   * if the socket is not there yet. */
+  int pid = 0;
   for (int i = 0; i < 500; i++) {
-    if (g_file_test(ready, G_FILE_TEST_EXISTS) && nl_pidfile_alive(pidfile, comm) > 0)
-      return TRUE;
+    if (g_file_test(ready, G_FILE_TEST_EXISTS) && (pid = daemon_pid(pidfile, argv[0], qu)) > 0)
+      return nl_proc_record(st, kind, name, pid, argv[0], error);
     g_usleep(2000);
   }
   g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s did not come up (no '%s')", what, ready);
   return FALSE;
 }
 
-gboolean nl_vde_start(const char *statedir, const char *lan, GError **error) {
-  g_autofree char *landir = g_build_filename(statedir, "lan", NULL);
-  g_autofree char *sock = nl_lan_sock(statedir, lan);
-  g_autofree char *mgmt = nl_vde_mgmt_path(statedir, lan);
-  g_autofree char *pidfile = lan_file(statedir, lan, ".pid");
+gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan,
+                      GError **error) {
+  g_autofree char *landir = nl_state_path(st, "lan");
+  g_autofree char *sock = nl_lan_sock(st->dir, lan);
+  g_autofree char *mgmt = nl_vde_mgmt_path(st->dir, lan);
+  g_autofree char *pidfile = g_strconcat(sock, ".pid", NULL);
   g_autofree char *ctl = g_build_filename(sock, "ctl", NULL);
   g_autofree char *what = g_strdup_printf("the switch of '%s'", lan);
-  if (g_mkdir_with_parents(landir, 0700) != 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s'", landir);
-    return FALSE;
-  }
-  const char *argv[] = {"vde_switch", "-sock", sock, "-mgmt", mgmt, "--mode", "0600",
+  /* The switch runs as the QEMU user and makes its sockets here. */
+  if (!nl_qemu_user_own(qu, landir, 0700, error)) return FALSE;
+  const char *argv[] = {VDE_SWITCH, "-sock", sock, "-mgmt", mgmt, "--mode", "0600",
                         "--mgmtmode", "0600",
                         "-daemon", "-pidfile", pidfile, NULL};
-  return nl_vde_spawn(what, argv, pidfile, ctl, error);
+  return nl_vde_spawn(st, qu, "switch", lan, what, argv, pidfile, ctl, error);
 }
 
 /* The management protocol of vde_switch and wirefilter: a banner ending in a

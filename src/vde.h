@@ -1,26 +1,33 @@
 /* One vde_switch per collision domain: started before the VMs, stopped after.
- * Every other VDE helper (the wirefilter of each NIC) is started the same way,
- * through nl_vde_spawn(), so that they all run under the same rules. */
+ * Every other VDE program netlab runs (the wirefilter of each NIC) starts the
+ * same way, through nl_vde_spawn(): as the QEMU user, and recorded for
+ * `down`. */
 #pragma once
 
 #include <glib.h>
 
-/* Starts a switch for LAN with its control directory at STATEDIR/lan/LAN,
- * management socket STATEDIR/lan/LAN.mgmt and pidfile STATEDIR/lan/LAN.pid.
- * Returns once QEMU can plug into it. */
-gboolean nl_vde_start(const char *statedir, const char *lan, GError **error);
+#include "sandbox.h"
+#include "state.h"
+
+/* Starts a switch for LAN, as the QEMU user, with its control directory at
+ * STATE/lan/LAN and management socket STATE/lan/LAN.mgmt, and records its
+ * pid. Returns once QEMU can plug into it. */
+gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan,
+                      GError **error);
 
 /* The pid of LAN's running switch, or 0. */
-int nl_vde_pid(const char *statedir, const char *lan);
+int nl_vde_pid(const NlState *st, const char *lan);
 
 /* STATEDIR/lan/LAN.mgmt */
 char *nl_vde_mgmt_path(const char *statedir, const char *lan);
 
-/* Runs ARGV, a VDE program that daemonizes and writes PIDFILE, and returns
- * once PIDFILE names a live process and the path READY exists. WHAT names it
- * in errors ("the switch of 'A'"). */
-gboolean nl_vde_spawn(const char *what, const char *const *argv, const char *pidfile,
-                      const char *ready, GError **error);
+/* Runs ARGV (ARGV[0] an absolute path) as the QEMU user: a VDE program that
+ * daemonizes and writes PIDFILE. Returns once PIDFILE names that program
+ * running as that user and the path READY exists, and records it as
+ * KIND/NAME. WHAT names it in errors ("the switch of 'A'"). */
+gboolean nl_vde_spawn(const NlState *st, const NlQemuUser *qu, const char *kind,
+                      const char *name, const char *what, const char *const *argv,
+                      const char *pidfile, const char *ready, GError **error);
 
 /* Sends COMMAND to the management socket SOCK of a vde_switch or wirefilter
  * and returns its output (the lines between DATA and "."), or NULL with an

@@ -46,4 +46,8 @@ ok $? "Ctrl-C makes up fail ($rc) and say so"
 diag <"$tmp/up2.out"
 [ -z "$(procs_of "$sd")" ] && [ ! -e "$sd" ]
 ok $? "and it leaves no process and no state directory"
+# up's teardown removes the state directory, where (as root) the lab is
+# bound for QEMU: it must never remove through that bind.
+[ -f "$lab2/lab.conf" ] && [ -f "$lab2/r1.startup" ] && [ -d "$lab2/tests" ]
+ok $? "and the lab's own files are all still there"
 finish

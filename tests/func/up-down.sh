@@ -8,7 +8,7 @@ a=$(copy_lab hello "$tmp/a")
 ok $? "netlab up labs/hello"
 diag <"$tmp/up.out"
 
-grep -qx 'r1 reached r2' "$a/.netlab/ping.r1" 2>/dev/null
+grep -qx 'r1 reached r2' "$a/ping.r1" 2>/dev/null
 ok $? "r1's startup script reached r2 (checked through /hostlab)"
 
 "$NETLAB" status --json "$a" >"$tmp/status.json"
@@ -19,8 +19,14 @@ ok $? "status shows both VMs running with a QEMU pid ($n)"
 "$NETLAB" ps -d "$a" | grep -q '^r1 .*running'
 ok $? "'ps -d LABDIR' is status, in text"
 sd=$(state_dir "$a")
-[ -n "$sd" ] && [ "$(stat -c %a "$sd")" = 700 ]
-ok $? "state directory $sd has mode 0700"
+# As root, the QEMU user's group may pass through it, and nobody else.
+if [ "$(id -u)" = 0 ]; then want="710 root:netlab-qemu"; else want="700 $(id -un):$(id -gn)"; fi
+[ -n "$sd" ] && [ "$(stat -c '%a %U:%G' "$sd")" = "$want" ]
+ok $? "state directory $sd has mode and owners $want"
+qemu_users=$(for p in $(procs_of "$sd"); do stat -c %U /proc/$p; done | sort -u | tr '\n' ' ')
+if [ "$(id -u)" = 0 ]; then want="netlab-qemu "; else want="$(id -un) "; fi
+[ "$qemu_users" = "$want" ]
+ok $? "QEMU and vde_switch run as '$want' only, never as root ($qemu_users)"
 
 grep -q 'netlab: r1 is ready' "$a/.netlab/logs/r1.console.log"
 ok $? "r1's console is logged"
@@ -34,7 +40,7 @@ diag <"$tmp/again.out"
 b=$(copy_lab hello "$tmp/b")
 "$NETLAB" up -d "$b" >"$tmp/up-b.out" 2>&1
 ok $? "a second lab with the same node names comes up beside the first"
-grep -qx 'r1 reached r2' "$b/.netlab/ping.r1" 2>/dev/null
+grep -qx 'r1 reached r2' "$b/ping.r1" 2>/dev/null
 ok $? "and its r1 reaches its own r2"
 sdb=$(state_dir "$b")
 [ -n "$sdb" ] && [ "$sdb" != "$sd" ]
