@@ -12,6 +12,8 @@ ok $? "a 3-node lab comes up"
 diag <"$tmp/up.out"
 sd=$(state_dir "$lab")
 cd "$lab" || exit 1
+"$NETLAB" ls | grep -q "^$lab  *[0-9][0-9hms]*  *a b c\$"
+ok $? "netlab ls lists the lab, its age and its nodes"
 
 # capture_bg NAME ARGS...: a capture in the background, its stderr in
 # $tmp/NAME.err; returns once it captures.
