@@ -652,11 +652,9 @@ char *nl_vm_why_stopped(const NlState *st, const char *domain, const char *log) 
   const char *r = NULL;
   for (const char *p = text; p && (p = strstr(p, "shutting down, reason=")); p++)
     r = p + strlen("shutting down, reason=");
-  if (!r) return g_strdup("its QEMU is gone");
-  if (g_str_has_prefix(r, "crashed"))
-    return g_strdup("its QEMU ended unexpectedly (killed, or crashed)");
-  if (g_str_has_prefix(r, "shutdown")) return g_strdup("the guest powered off");
-  if (g_str_has_prefix(r, "destroyed")) return g_strdup("destroyed");
-  if (g_str_has_prefix(r, "failed")) return g_strdup("its QEMU failed to start");
-  return g_strdup_printf("its QEMU ended (%.*s)", (int)strcspn(r, "\n"), r);
+  if (r && g_str_has_prefix(r, "shutdown")) return g_strdup("the guest powered off");
+  if (r && g_str_has_prefix(r, "destroyed")) return g_strdup("destroyed");
+  if (r && g_str_has_prefix(r, "failed")) return g_strdup("its QEMU failed to start");
+  /* "crashed", "unknown", or libvirt has not noticed yet. */
+  return g_strdup("its QEMU ended unexpectedly (killed, or crashed)");
 }

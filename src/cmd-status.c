@@ -29,18 +29,6 @@ static void json_str(GString *s, const char *v) {
   g_string_append_c(s, '"');
 }
 
-static GPtrArray *lans_of(const char *statedir) {
-  g_autofree char *dir = g_build_filename(statedir, "lan", NULL);
-  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-  GPtrArray *lans = g_ptr_array_new_with_free_func(g_free);
-  const char *n;
-  while (d && (n = g_dir_read_name(d)))
-    if (g_str_has_suffix(n, ".pid"))
-      g_ptr_array_add(lans, g_strndup(n, strlen(n) - 4));
-  g_ptr_array_sort(lans, nl_strv_cmp);
-  return lans;
-}
-
 /* Each interface of the lab: where it is plugged, its link state and its
  * impairment, as `netlab link` left them. */
 static void interfaces(GString *s, const NlLab *lab, const char *statedir, gboolean json) {
@@ -115,7 +103,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *prefix = nl_domain_name(virt, st->id, "");
   g_autoptr(GPtrArray) doms = nl_virt_list(virt, prefix, error);
   if (!doms) return -1;
-  g_autoptr(GPtrArray) lans = lans_of(st->dir);
+  g_autofree char *lan_list = nl_state_get(st, "lans");
+  g_auto(GStrv) lan_names = g_strsplit(lan_list ? lan_list : "", "\n", -1);
 
   g_autoptr(GString) s = g_string_new(NULL);
   if (json) {
@@ -159,6 +148,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_autofree char *why = dom ? NULL : nl_vm_why_stopped(st, domain, p.log);
     g_autofree char *tail = dom ? NULL : nl_log_tail(p.log, 3);
     const char *state = dom ? dom->state : "stopped";
+    g_autofree char *kernel_key = g_strconcat("booted.", node, NULL);
+    g_autofree char *kernel = nl_state_get(st, kernel_key);
     int pid = dom ? dom->pid : 0;
     if (json) {
       g_string_append(s, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
@@ -167,11 +158,11 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       json_str(s, domain);
       g_string_append(s, ", \"state\": ");
       json_str(s, state);
-      g_string_append(s, ", \"why\": ");
+      g_string_append_printf(s, ", \"pid\": %d, \"why\": ", pid);
       json_str(s, why);
       g_string_append(s, ", \"console_tail\": ");
       json_str(s, tail);
-      g_string_append_printf(s, ", \"pid\": %d, \"console\": ", pid);
+      g_string_append(s, ", \"console\": ");
       json_str(s, p.console);
       g_string_append(s, ", \"gdb\": ");
       json_str(s, p.gdb);
@@ -179,12 +170,14 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       json_str(s, p.ctl);
       g_string_append(s, ", \"console_log\": ");
       json_str(s, p.log);
+      g_string_append(s, ", \"kernel\": ");
+      json_str(s, kernel);
       g_string_append(s, "}");
     } else {
       g_autofree char *ps = pid ? g_strdup_printf("%d", pid) : g_strdup("-");
       if (dom) {
-        g_string_append_printf(s, "%-12s %-9s %-8s %s\n%31s %s\n", node, state, ps, p.console,
-                               "", p.gdb);
+        g_string_append_printf(s, "%-12s %-9s %-8s %s\n%31s %s\n%31s kernel %s\n", node, state,
+                               ps, p.console, "", p.gdb, "", kernel ? kernel : "?");
       } else {
         g_string_append_printf(s, "%-12s %-9s %-8s %s\n", node, state, ps, why);
         g_auto(GStrv) lines = g_strsplit(tail, "\n", -1);
@@ -199,8 +192,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   else
     g_string_append_printf(s, "\n%-12s %-9s %-8s %s\n", "LAN", "STATE", "PID",
                            "SWITCH");
-  for (guint i = 0; i < lans->len; i++) {
-    const char *lan = lans->pdata[i];
+  for (guint i = 0; lan_names[i] && *lan_names[i]; i++) {
+    const char *lan = lan_names[i];
     int pid = nl_vde_pid(st, lan);
     g_autofree char *sock = nl_lan_sock(st->dir, lan);
     if (json) {

@@ -27,7 +27,7 @@ char *nl_lan_sock(const char *statedir, const char *lan);
 
 /* STATE/nic/NODE.INDEX + SUFFIX: the point-to-point socket between an
  * interface's NIC and its wirefilter (SUFFIX ""), and the wirefilter's files
- * (".mgmt", ".pid", ".vnl"). */
+ * (".mgmt", ".vnl"). */
 char *nl_nic_sock(const char *statedir, const char *node, guint index,
                   const char *suffix);
 

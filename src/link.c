@@ -25,7 +25,6 @@ gboolean nl_link_start(const NlState *st, const NlQemuUser *qu, const char *node
   g_autofree char *sock = nl_nic_sock(st->dir, node, nic->index, "");
   g_autofree char *vnl = nl_nic_sock(st->dir, node, nic->index, ".vnl");
   g_autofree char *mgmt = nl_nic_sock(st->dir, node, nic->index, ".mgmt");
-  g_autofree char *pidfile = nl_nic_sock(st->dir, node, nic->index, ".pid");
   g_autofree char *lan = nl_lan_sock(st->dir, nic->lan);
   g_autofree char *name = g_strdup_printf("%s.%u", node, nic->index);
   if (g_mkdir_with_parents(linkdir, 0700) != 0) {
@@ -41,9 +40,8 @@ gboolean nl_link_start(const NlState *st, const NlQemuUser *qu, const char *node
   if (!nl_write_file(vnl, url, -1, 0644, error)) return FALSE;
   g_autofree char *plugs = g_strdup_printf("%s:%s", vnl, lan);
   g_autofree char *what = g_strdup_printf("the wirefilter of %s:eth%u", node, nic->index);
-  const char *argv[] = {WIREFILTER, "-v", plugs, "-M", mgmt, "--mgmtmode", "0600",
-                        "--daemon", "--pidfile", pidfile, NULL};
-  if (!nl_vde_spawn(st, qu, "wirefilter", name, what, argv, pidfile, mgmt, error))
+  const char *argv[] = {WIREFILTER, "-v", plugs, "-M", mgmt, "--mgmtmode", "0600", NULL};
+  if (!nl_vde_spawn(st, qu, "wirefilter", name, what, argv, mgmt, error))
     return FALSE;
   return nl_impair_is_none(&nic->impair) ||
          nl_link_set(st->dir, node, nic->index, &nic->impair, error);

@@ -1,7 +1,8 @@
 #include "vde.h"
 
 #include <errno.h>
-#include <glib/gstdio.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,44 +23,45 @@ char *nl_vde_mgmt_path(const char *statedir, const char *lan) {
   return g_strconcat(sock, ".mgmt", NULL);
 }
 
-/* The pid in PIDFILE, which the program writes once it listens; only
- * believed if that process runs EXE as the QEMU user. */
-static int daemon_pid(const char *pidfile, const char *exe, const NlQemuUser *qu) {
-  g_autofree char *text = NULL;
-  if (!g_file_get_contents(pidfile, &text, NULL, NULL)) return 0;
-  int pid = atoi(text);
-  g_autofree char *exe_link = g_strdup_printf("/proc/%d/exe", pid);
-  g_autofree char *runs = g_file_read_link(exe_link, NULL);
-  g_autofree char *proc = g_strdup_printf("/proc/%d", pid);
-  GStatBuf sb;
-  if (pid <= 0 || !runs || strcmp(runs, exe) != 0 || g_stat(proc, &sb) != 0 ||
-      sb.st_uid != qu->uid)
-    return 0;
-  return pid;
+/* In the child, before exec: its own session (a Ctrl-C at up's terminal is
+ * up's to handle), then the QEMU user. */
+static void child_setup(gpointer qu) {
+  setsid();
+  nl_qemu_user_become(qu);
 }
 
 gboolean nl_vde_spawn(const NlState *st, const NlQemuUser *qu, const char *kind,
                       const char *name, const char *what, const char *const *argv,
-                      const char *pidfile, const char *ready, GError **error) {
-  g_autofree char *err = NULL;
-  int status = 0;
+                      const char *ready, GError **error) {
+  /* Not daemonized: then only a pidfile, which the QEMU user writes (or
+   * fails to write on a full disk), would tell its pid. In the foreground
+   * vde_switch and wirefilter run a console on stdin and exit at its end:
+   * their stdin is a pipe whose other end they hold themselves, as fd 3, so
+   * that end never comes. */
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return nl_set_errno(error, errno, "pipe");
+  int source[] = {p[1]}, target[] = {3};
+  GPid pid = 0;
   g_autoptr(GError) local = NULL;
-  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
-                    nl_qemu_user_become, (gpointer)qu, NULL, &err, &status, &local)) {
+  gboolean spawned = g_spawn_async_with_pipes_and_fds(
+      NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, child_setup,
+      (gpointer)qu, p[0], -1, -1, source, target, 1, &pid, NULL, NULL, NULL, &local);
+  close(p[0]);
+  close(p[1]);
+  if (!spawned) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot start %s: %s (is vde2 installed?)",
                 what, local->message);
     return FALSE;
   }
-  if (!g_spawn_check_wait_status(status, NULL)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s failed: %s", what, g_strstrip(err));
+  if (!nl_proc_record(st, kind, name, pid, argv[0], error)) {
+    /* Unrecorded, `down` would not know it: it goes now. */
+    kill(pid, SIGKILL);
     return FALSE;
   }
-  /* It forks after binding, but do not trust the order: QEMU fails at once
-   * if the socket is not there yet. */
-  int pid = 0;
-  for (int i = 0; i < 500; i++) {
-    if (g_file_test(ready, G_FILE_TEST_EXISTS) && (pid = daemon_pid(pidfile, argv[0], qu)) > 0)
-      return nl_proc_record(st, kind, name, pid, argv[0], error);
+  /* QEMU fails at once if the socket is not there yet. */
+  for (int i = 0; i < 2500; i++) {
+    if (g_file_test(ready, G_FILE_TEST_EXISTS)) return TRUE;
+    if (!nl_proc_alive(st, kind, name)) break;
     g_usleep(2000);
   }
   g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s did not come up (no '%s')", what, ready);
@@ -71,15 +73,13 @@ gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan,
   g_autofree char *landir = nl_state_path(st, "lan");
   g_autofree char *sock = nl_lan_sock(st->dir, lan);
   g_autofree char *mgmt = nl_vde_mgmt_path(st->dir, lan);
-  g_autofree char *pidfile = g_strconcat(sock, ".pid", NULL);
   g_autofree char *ctl = g_build_filename(sock, "ctl", NULL);
   g_autofree char *what = g_strdup_printf("the switch of '%s'", lan);
   /* The switch runs as the QEMU user and makes its sockets here. */
   if (!nl_qemu_user_own(qu, landir, 0700, error)) return FALSE;
   const char *argv[] = {VDE_SWITCH, "-sock", sock, "-mgmt", mgmt, "--mode", "0600",
-                        "--mgmtmode", "0600",
-                        "-daemon", "-pidfile", pidfile, NULL};
-  return nl_vde_spawn(st, qu, "switch", lan, what, argv, pidfile, ctl, error);
+                        "--mgmtmode", "0600", NULL};
+  return nl_vde_spawn(st, qu, "switch", lan, what, argv, ctl, error);
 }
 
 /* The management protocol of vde_switch and wirefilter: a banner ending in a

@@ -21,13 +21,13 @@ int nl_vde_pid(const NlState *st, const char *lan);
 /* STATEDIR/lan/LAN.mgmt */
 char *nl_vde_mgmt_path(const char *statedir, const char *lan);
 
-/* Runs ARGV (ARGV[0] an absolute path) as the QEMU user: a VDE program that
- * daemonizes and writes PIDFILE. Returns once PIDFILE names that program
- * running as that user and the path READY exists, and records it as
- * KIND/NAME. WHAT names it in errors ("the switch of 'A'"). */
+/* Runs ARGV (ARGV[0] an absolute path), a VDE program that runs a console
+ * on stdin, in the foreground, as the QEMU user, and records it as KIND/NAME.
+ * Returns once the path READY exists. WHAT names it in errors ("the switch
+ * of 'A'"). */
 gboolean nl_vde_spawn(const NlState *st, const NlQemuUser *qu, const char *kind,
                       const char *name, const char *what, const char *const *argv,
-                      const char *pidfile, const char *ready, GError **error);
+                      const char *ready, GError **error);
 
 /* Sends COMMAND to the management socket SOCK of a vde_switch or wirefilter
  * and returns its output (the lines between DATA and "."), or NULL with an
