@@ -12,19 +12,21 @@ diag <"$tmp/up.out"
 sd=$(state_dir "$lab")
 cd "$lab" || exit 1
 
-# min_rtt NODE ADDR: the least of 20 pings' RTT, in ms (the least, because
+# min_rtt NODE ADDR: the least of 50 pings' RTT, in ms (the least, because
 # the machine's load only ever adds to it).
 min_rtt() {
-  "$NETLAB" exec "$1" -- ping -q -c 20 -i 0.05 "$2" |
+  "$NETLAB" exec "$1" -- ping -q -c 50 -i 0.02 "$2" |
     sed -n 's#^rtt min/avg/max/mdev = \([0-9.]*\)/.*#\1#p'
 }
+# least X Y: the smaller
+least() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
 # within X LOW HIGH: LOW <= X <= HIGH
 within() { awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x >= lo && x <= hi) }'; }
 
 "$NETLAB" link b:eth0 show >"$tmp/show.out"
 grep -qx 'b:eth0 A up delay=20ms' "$tmp/show.out"
 ok $? "show: lab.conf's delay is in force ($(cat "$tmp/show.out"))"
-base=$(min_rtt a 10.0.0.3)
+base=$(least "$(min_rtt a 10.0.0.3)" "$(min_rtt a 10.0.0.3)")
 lc=$(min_rtt a 10.0.0.2)
 d=$(awk -v a="$lc" -v b="$base" 'BEGIN { print a - b }')
 within "$d" 16 24
@@ -53,13 +55,13 @@ ok $? "loss=10% loses $lost % of 500 pings"
 
 "$NETLAB" exec -d c -- iperf3 -s -1 >/dev/null
 wait_for 20 "$NETLAB" exec c -- sh -c 'ss -ltn | grep -q :5201'
-# 5 Mbit/s, not more: a loaded machine's TCG VMs may not reach 10 (the
-# README's figures are for 10 Mbit/s).
-"$NETLAB" link a:eth0 set rate=5mbit >/dev/null
+# 1 Mbit/s: a VM under TCG on a loaded machine (a load of 15 on 2 cores)
+# sent no more than 3 Mbit/s. The README has the figures for 10 Mbit/s.
+"$NETLAB" link a:eth0 set rate=1mbit >/dev/null
 "$NETLAB" exec a -- iperf3 -c 10.0.0.3 -t 6 -f m >"$tmp/iperf.out" 2>&1
 rate=$(sed -n 's/.* \([0-9.]*\) Mbits\/sec.*receiver/\1/p' "$tmp/iperf.out")
-within "$rate" 4 6
-ok $? "rate=5mbit caps iperf3 at $rate Mbit/s"
+within "$rate" 0.8 1.2
+ok $? "rate=1mbit caps iperf3 at $rate Mbit/s"
 diag <"$tmp/iperf.out"
 "$NETLAB" link a:eth0 reset >/dev/null
 
