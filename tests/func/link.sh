@@ -12,11 +12,11 @@ diag <"$tmp/up.out"
 sd=$(state_dir "$lab")
 cd "$lab" || exit 1
 
-# min_rtt NODE ADDR: the least of 50 pings' RTT, in ms (the least, because
-# the machine's load only ever adds to it). Delays of 100 ms, because a load
-# of 15 on the 2 cores made up to 10 ms of error either way.
+# min_rtt NODE ADDR: the least of 30 pings' RTT, in ms (the least, because
+# the machine's load only ever adds to it), one at a time. Delays of 100 ms,
+# because a load of 15 on the 2 cores made up to 10 ms of error either way.
 min_rtt() {
-  "$NETLAB" exec "$1" -- ping -q -c 50 -i 0.02 "$2" |
+  "$NETLAB" exec "$1" -- ping -q -c 30 -i 0.2 "$2" |
     sed -n 's#^rtt min/avg/max/mdev = \([0-9.]*\)/.*#\1#p'
 }
 # least X Y: the smaller
