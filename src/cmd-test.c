@@ -316,6 +316,38 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir,
   }
 }
 
+/* TEXT as XML character data: made valid UTF-8, terminal escape sequences
+ * (a test's colours) removed, and the control characters XML 1.0 cannot
+ * hold, even as references, replaced by U+FFFD; then escaped. */
+static char *xml_text(const char *text) {
+  g_autofree char *valid = g_utf8_make_valid(text, -1);
+  g_autoptr(GString) s = g_string_sized_new(strlen(valid));
+  for (const char *c = valid; *c;) {
+    if (*c == '\x1b') {
+      c++;
+      if (*c == '[') {
+        /* CSI: parameter and intermediate bytes up to a final 0x40-0x7e. */
+        for (c++; *c && (*c < 0x40 || *c > 0x7e); c++) {}
+        if (*c) c++;
+      } else if (*c == ']') {
+        /* OSC (a terminal title): up to BEL or ESC \. */
+        for (c++; *c && *c != '\a' && *c != '\x1b'; c++) {}
+        if (*c == '\a') c++;
+      } else if (*c) {
+        c++;
+      }
+      continue;
+    }
+    gunichar u = g_utf8_get_char(c);
+    if ((u < 0x20 && u != '\t' && u != '\n' && u != '\r') || u == 0xfffe || u == 0xffff)
+      g_string_append_unichar(s, 0xfffd);
+    else
+      g_string_append_len(s, c, g_utf8_next_char(c) - c);
+    c = g_utf8_next_char(c);
+  }
+  return g_markup_escape_text(s->str, s->len);
+}
+
 static void junit(const char *file, const NlLab *lab, GPtrArray *results, GError **error) {
   GString *x = g_string_new("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
   guint failures = 0;
@@ -325,19 +357,19 @@ static void junit(const char *file, const NlLab *lab, GPtrArray *results, GError
     failures += !r->passed;
     total += r->secs;
   }
-  g_autofree char *name = g_markup_escape_text(lab->name ? lab->name : lab->dir, -1);
+  g_autofree char *name = xml_text(lab->name ? lab->name : lab->dir);
   g_string_append_printf(x,
                          "<testsuite name=\"%s\" tests=\"%u\" failures=\"%u\" "
                          "time=\"%.3f\">\n",
                          name, results->len, failures, total);
   for (guint i = 0; i < results->len; i++) {
     Result *r = results->pdata[i];
-    g_autofree char *tn = g_markup_escape_text(r->name, -1);
-    g_autofree char *out = g_markup_escape_text(r->output, -1);
+    g_autofree char *tn = xml_text(r->name);
+    g_autofree char *out = xml_text(r->output);
     g_string_append_printf(x, "  <testcase classname=\"%s\" name=\"%s\" time=\"%.3f\">\n",
                            name, tn, r->secs);
     if (!r->passed) {
-      g_autofree char *why = g_markup_escape_text(r->why ? r->why : "failed", -1);
+      g_autofree char *why = xml_text(r->why ? r->why : "failed");
       g_string_append_printf(x, "    <failure message=\"%s\"/>\n", why);
     }
     g_string_append_printf(x, "    <system-out>%s</system-out>\n  </testcase>\n", out);
@@ -361,6 +393,11 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
        "Kill a test after S seconds (600)", "S"},
       {NULL}};
   if (!nl_cmd_parse("test", "run a lab's tests", entries, &argc, &argv, error)) return -1;
+  if (timeout <= 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                "test: --test-timeout wants seconds above 0, not %d", timeout);
+    return -1;
+  }
   g_autofree char *labdir = nl_cmd_labdir(d, argc, argv, error);
   if (!labdir) return -1;
   g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);

@@ -188,16 +188,36 @@ static gboolean deps_ready(Up *up, const NlNode *node) {
 
 static void start_ready_vms(Up *up);
 
+/* The guest's one line on its control port: "ready RC\n", RC the status of
+ * its startup commands. The guest is not trusted: anything else (a NUL, a
+ * longer line, another word; a startup script writing to the port, say)
+ * fails the VM at once rather than leaving `up` waiting for its timeout. */
+#define CTL_LINE_MAX 64
+
 static gboolean on_ctl(int fd, GIOCondition cond, gpointer data) {
   Vm *vm = data;
   Up *up = vm->up;
-  char buf[256];
+  char buf[CTL_LINE_MAX];
   ssize_t n = read(fd, buf, sizeof buf);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return G_SOURCE_CONTINUE;
   if (n > 0) g_string_append_len(vm->ctl_buf, buf, n);
-  const char *nl = strchr(vm->ctl_buf->str, '\n');
-  if (nl && g_str_has_prefix(vm->ctl_buf->str, "ready")) {
-    vm->startup_rc = atoi(vm->ctl_buf->str + 5);
+  GString *b = vm->ctl_buf;
+  const char *nl = memchr(b->str, '\n', b->len);
+  gsize line = nl ? (gsize)(nl - b->str) : b->len;
+  g_autofree char *text = g_strndup(b->str, MIN(line, CTL_LINE_MAX));
+  guint64 rc = 0;
+  gboolean bad = strlen(text) < MIN(line, CTL_LINE_MAX) || line > CTL_LINE_MAX;
+  if (!bad && nl)
+    bad = !g_str_has_prefix(text, "ready ") ||
+          !g_ascii_string_to_unsigned(text + 6, 10, 0, 255, &rc, NULL);
+  if (bad) {
+    /* Shown escaped, and up to its first NUL only: it is the guest's. */
+    g_autofree char *shown = g_strescape(text, NULL);
+    fail(up, vm, "VM '%s' wrote \"%s%s\" on its control port, where only \"ready N\" "
+         "belongs (does a startup script write to the netlab.ctl port?)",
+         vm->node->name, shown, strlen(text) < line ? "..." : "");
+  } else if (nl) {
+    vm->startup_rc = rc;
     vm->secs = (g_get_monotonic_time() - vm->t_start) / 1e6;
     vm->phase = VM_READY;
     draw(up, vm);
