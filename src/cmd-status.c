@@ -6,6 +6,7 @@
 #include "cmd.h"
 #include "disk.h"
 #include "domxml.h"
+#include "link.h"
 #include "sandbox.h"
 #include "state.h"
 #include "util.h"
@@ -62,6 +63,46 @@ static void append_disks(GString *s, const char *labdir, gboolean json) {
   if (json) g_string_append(s, "]");
 }
 
+/* Each interface of the lab: where it is plugged, its link state and its
+ * impairment, as `netlab link` left them. */
+static void interfaces(GString *s, const NlLab *lab, const char *statedir, gboolean json) {
+  if (json)
+    g_string_append(s, "],\n \"interfaces\": [");
+  else
+    g_string_append_printf(s, "\n%-12s %-6s %-12s %-18s %-5s %s\n", "NODE", "IF", "LAN",
+                           "MAC", "LINK", "IMPAIRMENT");
+  gboolean first = TRUE;
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    for (guint j = 0; j < node->nics->len; j++) {
+      const NlNic *nic = node->nics->pdata[j];
+      char mac[18];
+      nl_mac_format(nic->mac, mac);
+      NlImpair imp;
+      nl_link_get(statedir, node->name, j, &imp);
+      g_autofree char *text = nl_impair_format(&imp);
+      const char *link = nl_link_is_up(statedir, node->name, j) ? "up" : "down";
+      g_autofree char *ifname = g_strdup_printf("eth%u", j);
+      if (json) {
+        g_string_append(s, first ? "\n  {\"node\": " : ",\n  {\"node\": ");
+        json_str(s, node->name);
+        g_string_append(s, ", \"interface\": ");
+        json_str(s, ifname);
+        g_string_append(s, ", \"lan\": ");
+        json_str(s, nic->lan);
+        g_string_append_printf(s, ", \"mac\": \"%s\", \"link\": \"%s\", \"impairment\": ",
+                               mac, link);
+        json_str(s, text);
+        g_string_append(s, "}");
+      } else {
+        g_string_append_printf(s, "%-12s %-6s %-12s %-18s %-5s %s\n", node->name, ifname,
+                               nic->lan, mac, link, *text ? text : "-");
+      }
+      first = FALSE;
+    }
+  }
+}
+
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL;
   gboolean json = FALSE;
@@ -81,7 +122,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     if (json) {
       g_string_append(s, "{\"lab\": ");
       json_str(s, labdir);
-      g_string_append(s, ", \"up\": false, \"vms\": [], \"lans\": []");
+      g_string_append(s, ", \"up\": false, \"vms\": [], \"lans\": [], \"interfaces\": []");
       append_disks(s, labdir, TRUE);
       g_string_append(s, "}\n");
     } else {
@@ -206,6 +247,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                              ps, sock);
     }
   }
+  /* The lab's directory may be gone (`down` works then too): no interfaces. */
+  g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(NlLab) lab = nl_lab_load(labdir, warnings, NULL);
+  if (lab) interfaces(s, lab, st->dir, json);
   if (json) g_string_append(s, "]");
   append_disks(s, labdir, json);
   if (json) g_string_append(s, "}\n");

@@ -29,9 +29,12 @@ extern const NlCmd nl_cmd_kernel;
 extern const NlCmd nl_cmd_wipe;
 extern const NlCmd nl_cmd_cp;
 extern const NlCmd nl_cmd_cat;
-extern const NlCmd nl_cmd_ls;
 extern const NlCmd nl_cmd_diff;
 extern const NlCmd nl_cmd_save;
+extern const NlCmd nl_cmd_capture;
+extern const NlCmd nl_cmd_link;
+extern const NlCmd nl_cmd_graph;
+extern const NlCmd nl_cmd_ls;
 
 /* The lab directory as every command finds it: -d DIR, else the first
  * positional argument, else the current directory; made absolute. */
@@ -58,3 +61,8 @@ gboolean nl_cmd_parse(const char *name, const char *args, const GOptionEntry *en
 /* Removes the disks of NODES (NULL or empty: every disk of the lab),
  * saying which; the lab must not be up. */
 int nl_cmd_wipe_disks(const char *labdir, char **nodes, GError **error);
+/* The running lab of a command whose target is in the lab (a LAN, an
+ * interface): found as nl_cmd_vm_labdir() does, read without repeating its
+ * warnings, and its state in *ST; an error when it is not up. */
+#include "state.h"
+NlLab *nl_cmd_running_lab(const char *dir_opt, NlState **st, GError **error);
