@@ -19,7 +19,7 @@ comp() { # comp WORDS...: the completions of the last word
 PATH=$(dirname "$NETLAB"):$PATH
 cd "$NETLAB_SRC/labs/vxlan" || exit 1
 
-[ "$(comp netlab ca)" = capture ]
+[ "$(comp netlab capt)" = capture ]
 ok $? "a command"
 [ "$(comp netlab capture '')" = "A B C c1:eth0 c1:eth1 c2:eth0 c2:eth1 c2:eth2 core r1:eth0 r2:eth0 r3:eth0" ]
 ok $? "capture: the LANs and interfaces of the lab here"
