@@ -34,7 +34,8 @@ typedef struct {
 #define NLA_STDIN 'I'  /* data; an empty payload is end of input */
 #define NLA_SIGNAL 'S' /* int32 signal number for the process group */
 #define NLA_WINSIZE 'W'/* uint16 rows, uint16 cols */
-#define NLA_PING 'p'   /* answered by an NLA_EXIT 0 at once: the transport alone */
+#define NLA_PING 'p'   /* before a command: answered by an NLA_EXIT 0 at once (the
+                        * transport alone); during one, by an NLA_ALIVE */
 
 /* guest -> host */
 #define NLA_STARTED 'P' /* int32 pid */
@@ -42,6 +43,7 @@ typedef struct {
 #define NLA_STDERR 'E'
 #define NLA_EXIT 'Q'   /* int32 status: the exit code, or 128 + signal (0..255) */
 #define NLA_FAILED 'F' /* message; the command could not be started */
+#define NLA_ALIVE 'A'  /* empty: the agent still serves this session */
 
 typedef enum { NLA_TO_GUEST, NLA_TO_HOST } NlaDirection;
 

@@ -260,6 +260,8 @@ static int handle_frame(void *ctx, const NlaFrame *f) {
   const char *data = (const char *)f->payload;
   if (f->type == NLA_PING && p->state == WAITING) {
     send_int(p, NLA_EXIT, 0);
+  } else if (f->type == NLA_PING) {
+    send_frame(p, NLA_ALIVE, NULL, 0);
   } else if (f->type == NLA_EXEC && p->state == WAITING) {
     p->tty = 0;
     start(p, data, f->len);

@@ -107,6 +107,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_autofree char *why = dom ? NULL : nl_vm_why_stopped(st, domain, p.log);
     g_autofree char *tail = dom ? NULL : nl_log_tail(p.log, 3);
     const char *state = dom ? dom->state : "stopped";
+    g_autofree char *kernel_key = g_strconcat("booted.", node, NULL);
+    g_autofree char *kernel = nl_state_get(st, kernel_key);
     int pid = dom ? dom->pid : 0;
     if (json) {
       g_string_append(s, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
@@ -127,12 +129,14 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       json_str(s, p.ctl);
       g_string_append(s, ", \"console_log\": ");
       json_str(s, p.log);
+      g_string_append(s, ", \"kernel\": ");
+      json_str(s, kernel);
       g_string_append(s, "}");
     } else {
       g_autofree char *ps = pid ? g_strdup_printf("%d", pid) : g_strdup("-");
       if (dom) {
-        g_string_append_printf(s, "%-12s %-9s %-8s %s\n%31s %s\n", node, state, ps, p.console,
-                               "", p.gdb);
+        g_string_append_printf(s, "%-12s %-9s %-8s %s\n%31s %s\n%31s kernel %s\n", node, state,
+                               ps, p.console, "", p.gdb, "", kernel ? kernel : "?");
       } else {
         g_string_append_printf(s, "%-12s %-9s %-8s %s\n", node, state, ps, why);
         g_auto(GStrv) lines = g_strsplit(tail, "\n", -1);

@@ -18,6 +18,11 @@
 
 /* How long the agent may take to start a command before we call it dead. */
 #define START_TIMEOUT_MS 15000
+/* A command that runs for long says nothing, and the port stays open on the
+ * host's side when the agent dies: after this much silence the agent is
+ * asked whether it still serves the session, and given START_TIMEOUT_MS to
+ * answer. */
+#define KEEPALIVE_MS 5000
 /* How long to wait for a free session port when NLA_PORTS are in use. */
 #define PORT_WAIT_MS 60000
 
@@ -101,6 +106,7 @@ typedef struct {
   Term *term;
   gboolean started, timed_out;
   int status;
+  gint64 heard;  /* when the agent last sent anything */
 } Session;
 
 static void term_raw(Term *t, int fd) {
@@ -123,6 +129,7 @@ static void winsize_of(int fd, guint16 rc[2]) {
 
 static int on_frame(void *ctx, const NlaFrame *f) {
   Session *s = ctx;
+  s->heard = g_get_monotonic_time();
   switch (f->type) {
     case NLA_STARTED:
       s->started = TRUE;
@@ -199,7 +206,8 @@ int nl_exec_run(const NlExec *x, GError **error) {
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
   Term term = {0};
-  Session sess = {x, tty_fd, &term, FALSE, FALSE, -1};
+  Session sess = {x, tty_fd, &term, FALSE, FALSE, -1, g_get_monotonic_time()};
+  gint64 pinged = 0;
   gboolean in_open = x->in_fd >= 0 && !x->detach;
   int interrupts = 0, synced = 0;
   gint64 t0 = g_get_monotonic_time();
@@ -216,13 +224,27 @@ int nl_exec_run(const NlExec *x, GError **error) {
                     x->vm);
         break;
       }
-    } else if (x->timeout_s && !sess.timed_out) {
-      wait_ms = MAX(0, (gint64)x->timeout_s * 1000 - (now - t0) / 1000);
-      if (wait_ms == 0) {
-        frame_int(out, NLA_SIGNAL, SIGKILL);
-        sess.timed_out = TRUE;
-        wait_ms = -1;
+    } else {
+      if (x->timeout_s && !sess.timed_out) {
+        wait_ms = MAX(0, (gint64)x->timeout_s * 1000 - (now - t0) / 1000);
+        if (wait_ms == 0) {
+          frame_int(out, NLA_SIGNAL, SIGKILL);
+          sess.timed_out = TRUE;
+          wait_ms = -1;
+        }
       }
+      if (pinged > sess.heard && now - pinged >= START_TIMEOUT_MS * 1000) {
+        g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
+                    "the agent of VM '%s' stopped answering (was it killed?)", x->vm);
+        break;
+      }
+      if (pinged <= sess.heard && now - sess.heard >= KEEPALIVE_MS * 1000) {
+        frame(out, NLA_PING, NULL, 0);
+        pinged = now;
+      }
+      int next = pinged > sess.heard ? START_TIMEOUT_MS - (now - pinged) / 1000
+                                     : KEEPALIVE_MS - (now - sess.heard) / 1000;
+      wait_ms = wait_ms < 0 ? MAX(next, 1) : MIN(wait_ms, MAX(next, 1));
     }
     struct pollfd pfd[3] = {
         {sock, POLLIN | (out->len ? POLLOUT : 0), 0},

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kbuild.h"
 #include "util.h"
 
 void nl_kernel_free(NlKernel *k) {
@@ -239,8 +240,12 @@ static GBytes *extract_vmlinux(const char *path, const guint8 *d, gsize len) {
 
 NlKernel *nl_kernel_find(const char *path, GError **error) {
   g_autoptr(NlKernel) k = g_new0(NlKernel, 1);
-  k->path = path ? g_strdup(path) : newest_boot_kernel(error);
-  if (!k->path) return NULL;
+  k->path = path ? g_strdup(path) : nl_kbuild_default_vmlinux();
+  if (!k->path) {
+    k->path = newest_boot_kernel(error);
+    if (!k->path) return NULL;
+    k->distro = TRUE;
+  }
 
   /* Mapped, not read: a vmlinux with debug info is hundreds of MB, of which
    * only the headers are looked at. */

@@ -598,10 +598,19 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
 
   g_autoptr(GHashTable) boots =
       g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)boot_free);
+  gboolean distro_said = FALSE;
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
     const char *k = o->kernel ? o->kernel : node->kernel ? node->kernel : lab->kernel;
-    if (!boot_for(boots, k, error)) return give_up(st);
+    Boot *b = boot_for(boots, k, error);
+    if (!b) return give_up(st);
+    if (b->kernel->distro && !distro_said) {
+      fprintf(stderr,
+              "netlab: booting Debian's kernel %s: `netlab kernel build` (once, a few minutes) "
+              "makes labs boot about twice as fast, in about half the memory\n",
+              b->kernel->version ? b->kernel->version : b->kernel->path);
+      distro_said = TRUE;
+    }
   }
 
   if (!check_memory(lab, kvm, error)) return give_up(st);
@@ -659,6 +668,9 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
     vm->domain = nl_domain_name(up.virt, st->id, node->name);
     g_autofree char *cmdline = nl_domain_cmdline(lab, node);
     g_autofree char *kernel_key = g_strconcat("kernel.", node->name, NULL);
+    g_autofree char *booted_key = g_strconcat("booted.", node->name, NULL);
+    g_autofree char *booted = g_strdup_printf("%s (%s)", b->kernel->path,
+                                              b->kernel->version ? b->kernel->version : "?");
     NlDomainSpec spec = {
         .domain = vm->domain,
         .emulator = EMULATOR,
@@ -680,6 +692,7 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
         !check_sock_path(vm->paths.ctl, error) ||
         !check_sock_path(vm->paths.gdb, error) ||
         !nl_state_set(st, kernel_key, b->kernel->boot, error) ||
+        !nl_state_set(st, booted_key, booted, error) ||
         !write_guest_conf(node, &vm->paths, have_shared, agent, error))
       goto out;
   }

@@ -30,9 +30,19 @@ ok $? "exec to the dead VM fails at once with 125 ($rc)"
 "$NETLAB" exec --dir "$lab" r2 -- true
 ok $? "the other VM keeps working"
 
-# The agent killed inside r2: exec says so, within its timeout.
+# The agent killed inside r2: exec says so, within its timeout, for a
+# command that was running (the host's end of the port stays open) and for
+# the next one.
+"$NETLAB" exec --dir "$lab" r2 -- sleep 300 >"$tmp/long.out" 2>&1 &
+long=$!
+wait_for 30 sh -c "\"$NETLAB\" exec --dir '$lab' r2 -- pidof sleep >/dev/null"
 "$NETLAB" exec --dir "$lab" -d r2 -- sh -c 'sleep 1; kill -9 $(pidof netlab-agent)'
-sleep 2
+t0=$(date +%s)
+wait $long
+rc=$?
+diag <"$tmp/long.out"
+[ $rc -eq 125 ] && [ $(($(date +%s) - t0)) -le 40 ] && grep -q "r2' stopped answering" "$tmp/long.out"
+ok $? "a running exec whose agent was killed fails with 125 within 40 s ($rc, $(($(date +%s) - t0)) s)"
 t0=$(date +%s)
 "$NETLAB" exec --dir "$lab" r2 -- true >"$tmp/agent.out" 2>&1
 rc=$?
