@@ -3,13 +3,8 @@
 # the exact "netlab: FILE:LINE: ..." lines, and nothing started or created.
 . "$(dirname "$0")/lib.sh"
 
-# State directories are named after their labs: only those of bad-* labs are
-# ours to count, as other labs may come and go on a shared machine.
-state_dirs() {
-  ls /run/netlab "${XDG_RUNTIME_DIR:-/nonexistent}/netlab" "/tmp/netlab-$(id -u)" 2>/dev/null |
-    grep '^bad-' | sort
-}
-before=$(state_dirs)
+# Only the bad labs' own: other labs may come and go on this machine.
+before=$(ls /run/netlab "${XDG_RUNTIME_DIR:-/nonexistent}/netlab" "/tmp/netlab-$(id -u)" 2>/dev/null | grep '^bad-' | sort)
 for src in "$NETLAB_SRC"/tests/data/lab/bad-*; do
   name=${src##*/}
   lab=$tmp/$name
@@ -24,7 +19,7 @@ for src in "$NETLAB_SRC"/tests/data/lab/bad-*; do
   [ -z "$(procs_of "$lab")" ] && [ ! -e "$lab/.netlab" ]
   ok $? "$name: nothing started, nothing written in the lab"
 done
-after=$(state_dirs)
+after=$(ls /run/netlab "${XDG_RUNTIME_DIR:-/nonexistent}/netlab" "/tmp/netlab-$(id -u)" 2>/dev/null | grep '^bad-' | sort)
 [ "$before" = "$after" ]
 ok $? "no state directory was created"
 
