@@ -58,6 +58,21 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error);
 void nl_lab_free(NlLab *lab);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlLab, nl_lab_free)
 
+/* One lab.conf key, as its parser's table describes it: NODE[name]=VALUE
+ * (nl_lab_node_key) or LAB_name=VALUE (nl_lab_lab_key). */
+typedef struct {
+  const char *name;
+  gboolean list;    /* repeatable, each line adds one; else the last one wins */
+  const char *def;  /* the default, as the README words it; NULL: none */
+  const char *help; /* what it means, as the README words it */
+} NlLabKey;
+
+/* The Ith key of the table, NULL past its end. */
+const NlLabKey *nl_lab_node_key(guint i);
+const NlLabKey *nl_lab_lab_key(guint i);
+/* FALSE for Kathará's options that netlab accepts and ignores. */
+gboolean nl_lab_node_key_used(guint i);
+
 NlNode *nl_lab_find_node(const NlLab *lab, const char *name);
 
 /* "52:54:00:aa:bb:cc" into BUF (18 bytes). */
