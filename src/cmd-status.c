@@ -126,7 +126,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                            "SWITCH");
   for (guint i = 0; i < lans->len; i++) {
     const char *lan = lans->pdata[i];
-    int pid = nl_vde_pid(st->dir, lan);
+    int pid = nl_vde_pid(st, lan);
     g_autofree char *sock = nl_lan_sock(st->dir, lan);
     if (json) {
       g_string_append(s, i ? ",\n  {\"name\": " : "\n  {\"name\": ");

@@ -7,7 +7,7 @@
 void nl_vm_paths_init(NlVmPaths *p, const char *statedir, const char *labdir,
                       const char *node) {
   p->dir = g_build_filename(statedir, "vm", node, NULL);
-  p->conf = g_build_filename(p->dir, "conf", NULL);
+  p->conf = g_build_filename(statedir, "conf", node, NULL);
   p->console = g_build_filename(p->dir, "console.sock", NULL);
   p->ctl = g_build_filename(p->dir, "ctl.sock", NULL);
   p->gdb = g_build_filename(p->dir, "gdb.sock", NULL);
@@ -65,18 +65,29 @@ static void esc(GString *s, const char *text) {
   g_string_append(s, e);
 }
 
-static void share(GString *x, const char *src, const char *tag, gboolean ro,
+typedef enum {
+  SHARE_RO,  /* read-only: the guest sees the host's owners and modes */
+  SHARE_RW,  /* read-write: what the guest sets stays in xattrs */
+} ShareMode;
+
+static void share(GString *x, const char *src, const char *tag, ShareMode mode,
                   gboolean remap) {
-  /* "squash" is QEMU's security_model=none: files are created as the user
-   * QEMU runs as, and ownership changes the host refuses are ignored. */
-  g_string_append_printf(x, "    <filesystem type='mount' accessmode='squash'%s>\n",
+  /* A read-only share shows the host's files as they are ("squash" is
+   * QEMU's security_model=none). A read-write one is "mapped"
+   * (security_model=mapped-xattr): QEMU creates every file as a plain file
+   * of its own user, mode 0600, and keeps the owner, mode and type the guest
+   * asked for in user.virtfs.* xattrs. So a guest's chown, chmod +s, mknod
+   * or symlink never makes a real setuid file, device node or symlink on the
+   * host. */
+  g_string_append_printf(x, "    <filesystem type='mount' accessmode='%s'%s>\n",
+                         mode == SHARE_RW ? "mapped" : "squash",
                          remap ? " multidevs='remap'" : "");
   g_string_append(x, "      <source dir='");
   esc(x, src);
   g_string_append(x, "'/>\n      <target dir='");
   esc(x, tag);
   g_string_append_printf(x, "'/>\n%s    </filesystem>\n",
-                         ro ? "      <readonly/>\n" : "");
+                         mode == SHARE_RO ? "      <readonly/>\n" : "");
 }
 
 static void qarg(GString *x, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -146,18 +157,22 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
                      "    <controller type='usb' model='none'/>\n"
                      "    <memballoon model='none'/>\n"
                      "    <video><model type='none'/></video>\n");
-  share(x, "/", "/dev/root", TRUE, TRUE);
-  share(x, p.conf, "netlab", TRUE, FALSE);
-  share(x, lab->dir, "hostlab", FALSE, FALSE);
+  ShareMode lab_mode = spec->lab_ro ? SHARE_RO : SHARE_RW;
+  share(x, "/", "/dev/root", SHARE_RO, TRUE);
+  share(x, p.conf, "netlab", SHARE_RO, FALSE);
+  share(x, spec->labdir, "hostlab", lab_mode, FALSE);
   if (spec->have_shared) {
-    g_autofree char *shared = g_build_filename(lab->dir, "shared", NULL);
-    share(x, shared, "shared", FALSE, FALSE);
+    g_autofree char *shared = g_build_filename(spec->labdir, "shared", NULL);
+    share(x, shared, "shared", lab_mode, FALSE);
   }
 
   g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");
   esc(x, p.console);
   g_string_append(x, "'/>\n      <log file='");
-  esc(x, p.log);
+  /* The same file, as QEMU reaches it. */
+  g_autofree char *logname = g_path_get_basename(p.log);
+  g_autofree char *log = g_build_filename(spec->labdir, ".netlab", "logs", logname, NULL);
+  esc(x, log);
   g_string_append(x, "' append='off'/>\n      <target port='0'/>\n    </serial>\n");
   /* No log: a binary protocol (gdbserver's) is what runs on it. */
   g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");

@@ -4,11 +4,12 @@
 
 #include "lab.h"
 
-/* Where one VM's sockets and files live. All paths are inside the lab's state
- * directory but the console log, which outlives `down`. */
+/* Where one VM's sockets and files live: inside the lab's state directory,
+ * but the console log, which outlives `down`. Sockets are in DIR, which the
+ * QEMU user owns; the configuration is in CONF, which only netlab writes. */
 typedef struct {
-  char *dir;      /* STATE/vm/NODE */
-  char *conf;     /* STATE/vm/NODE/conf: shared read-only with the guest */
+  char *dir;      /* STATE/vm/NODE: made by the QEMU user */
+  char *conf;     /* STATE/conf/NODE: shared read-only with the guest */
   char *console;  /* STATE/vm/NODE/console.sock: ttyS0 */
   char *ctl;      /* STATE/vm/NODE/ctl.sock: virtio-serial port netlab.ctl */
   char *gdb;      /* STATE/vm/NODE/gdb.sock: QEMU's GDB stub */
@@ -35,7 +36,9 @@ typedef struct {
   const char *statedir;
   guint mem_mib;
   guint cpus;
+  const char *labdir;    /* the lab directory as QEMU reaches it */
   gboolean have_shared;  /* LABDIR/shared exists: mount it at /shared */
+  gboolean lab_ro;       /* share the lab read-only (no user xattrs there) */
 } NlDomainSpec;
 
 /* The kernel command line netlab always passes, then LAB_APPEND, then the

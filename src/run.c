@@ -10,12 +10,15 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "domxml.h"
 #include "initramfs.h"
 #include "kernel.h"
+#include "sandbox.h"
 #include "util.h"
 #include "vde.h"
 #include "virt.h"
@@ -83,6 +86,8 @@ typedef struct {
 
 struct Up {
   const NlLab *lab;
+  const NlState *st;
+  gboolean embedded;  /* libvirt's embedded driver: its QEMUs are ours */
   NlVirt *virt;
   GPtrArray *vms;     /* Vm*, in lab order */
   /* up's own main context: libvirt's event thread iterates GLib's global
@@ -232,6 +237,16 @@ static void create_thread(GTask *task, gpointer src, gpointer data, GCancellable
     g_task_return_error(task, error);
 }
 
+/* The embedded driver keeps each QEMU's pid in its run directory; `down`
+ * kills that process and nothing else. */
+static gboolean record_qemu(Up *up, Vm *vm, GError **error) {
+  g_autofree char *file = g_strconcat(vm->domain, ".pid", NULL);
+  g_autofree char *path = g_build_filename(up->st->dir, "run", "qemu", file, NULL);
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents(path, &text, NULL, error)) return FALSE;
+  return nl_proc_record(up->st, "qemu", vm->node->name, atoi(text), EMULATOR, error);
+}
+
 static void created(GObject *src, GAsyncResult *res, gpointer data) {
   Vm *vm = data;
   Up *up = vm->up;
@@ -241,6 +256,10 @@ static void created(GObject *src, GAsyncResult *res, gpointer data) {
     return;
   }
   vm->phase = VM_BOOTING;
+  if (up->embedded && !record_qemu(up, vm, &error)) {
+    fail(up, vm, "%s", error->message);
+    return;
+  }
   if (up->error) return; /* being torn down */
   vm->ctl_fd = connect_unix(vm->paths.ctl);
   if (vm->ctl_fd < 0) {
@@ -315,11 +334,15 @@ static char *console_tail(const char *log, guint lines) {
 typedef struct {
   NlKernel *kernel;
   char *initrd;
+  char *qemu_kernel;  /* the same files, where QEMU opens them */
+  char *qemu_initrd;
 } Boot;
 
 static void boot_free(Boot *b) {
   nl_kernel_free(b->kernel);
   g_free(b->initrd);
+  g_free(b->qemu_kernel);
+  g_free(b->qemu_initrd);
   g_free(b);
 }
 
@@ -356,11 +379,8 @@ static gboolean check_sock_path(const char *path, GError **error) {
 static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
                                  gboolean have_shared, const char *agent,
                                  GError **error) {
-  if (g_mkdir_with_parents(p->conf, 0700) != 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", p->conf,
-                g_strerror(errno));
-    return FALSE;
-  }
+  if (g_mkdir_with_parents(p->conf, 0755) != 0)
+    return nl_set_errno(error, errno, "cannot create '%s'", p->conf);
   g_autofree char *bin = NULL;
   gsize len = 0;
   g_autofree char *copy = g_build_filename(p->conf, "netlab-agent", NULL);
@@ -379,9 +399,134 @@ static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
   return TRUE;
 }
 
+/* ---- the host side: what QEMU, running as the QEMU user, may reach ------- */
+
+/* Opens DIR (made if missing) under the directory fd AT, refusing anything
+ * but a real directory of ours: the lab directory is writable from the VMs,
+ * which could have put something of theirs there. */
+static int open_own_dir(int at, const char *dir, const char *name, GError **error) {
+  if (mkdirat(at, name, 0755) != 0 && errno != EEXIST) {
+    nl_set_errno(error, errno, "cannot create '%s/%s'", dir, name);
+    return -1;
+  }
+  int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat sb;
+  if (fd < 0) {
+    nl_set_errno(error, errno, "cannot open '%s/%s' (it must be a directory, not a link)", dir,
+                 name);
+    return -1;
+  }
+  if (fstat(fd, &sb) != 0 || sb.st_uid != geteuid()) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "'%s/%s' is owned by uid %u, not by you: a VM may have made it; "
+                "remove it and try again",
+                dir, name, (unsigned)sb.st_uid);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* LABDIR/.netlab/logs/NODE.console.log, made afresh for QEMU to write: a
+ * file a VM left there (a hard link to a file of the user's, say) is
+ * unlinked, never written through. */
+static gboolean make_console_logs(const NlLab *lab, const NlQemuUser *qu, GError **error) {
+  g_autofree char *dotdir = g_build_filename(lab->dir, ".netlab", NULL);
+  int labfd = open(lab->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (labfd < 0) return nl_set_errno(error, errno, "cannot open '%s'", lab->dir);
+  int dot = open_own_dir(labfd, lab->dir, ".netlab", error);
+  close(labfd);
+  if (dot < 0) return FALSE;
+  int logs = open_own_dir(dot, dotdir, "logs", error);
+  close(dot);
+  if (logs < 0) return FALSE;
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    g_autofree char *name = g_strconcat(node->name, ".console.log", NULL);
+    if (unlinkat(logs, name, 0) != 0 && errno != ENOENT) {
+      ok = nl_set_errno(error, errno, "cannot remove '%s/logs/%s'", dotdir, name);
+      break;
+    }
+    int fd = openat(logs, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 || (qu->dropped && fchown(fd, qu->uid, qu->gid) != 0))
+      ok = nl_set_errno(error, errno, "cannot create '%s/logs/%s'", dotdir, name);
+    if (fd >= 0) close(fd);
+  }
+  close(logs);
+  return ok;
+}
+
+/* What QEMU opens, as the QEMU user sees it. */
+typedef struct {
+  char *labdir;
+  gboolean lab_ro;
+} HostView;
+
+/* As root, QEMU runs as netlab-qemu, which may not reach the lab (a lab in
+ * /root, mode 0700) nor the kernel cache: both are bound into the state
+ * directory, in up's own mount namespace, which the QEMUs inherit. The QEMU
+ * user gets write access to the lab directory and shared/ themselves (an ACL
+ * entry), so VMs can make files there, but not to the lab's files. */
+static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
+                             GHashTable *boots, gboolean have_shared, HostView *view,
+                             GError **error) {
+  g_autofree char *vmdir = nl_state_path(st, "vm");
+  if (g_mkdir_with_parents(vmdir, 0711) != 0)
+    return nl_set_errno(error, errno, "cannot create '%s'", vmdir);
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    g_autofree char *d = g_build_filename(vmdir, ((NlNode *)lab->nodes->pdata[i])->name, NULL);
+    if (!nl_qemu_user_own(qu, d, 0700, error)) return FALSE;
+  }
+  if (!make_console_logs(lab, qu, error)) return FALSE;
+
+  /* 9p's mapped model keeps what the guest sets in user.* xattrs; without
+   * them (tmpfs before Linux 6.6) the share can only be read-only. */
+  view->lab_ro = getxattr(lab->dir, "user.netlab", NULL, 0) < 0 && errno == ENOTSUP;
+  if (view->lab_ro)
+    fprintf(stderr, "netlab: %s: its filesystem has no user xattrs: /hostlab is read-only\n",
+            lab->dir);
+  if (!qu->dropped) {
+    view->labdir = g_strdup(lab->dir);
+    return TRUE;
+  }
+
+  if (chown(st->dir, 0, qu->gid) != 0 || chmod(st->dir, 0710) != 0)
+    return nl_set_errno(error, errno, "cannot open '%s' to the QEMU user", st->dir);
+  g_autofree char *mnt = nl_state_path(st, "mnt");
+  if (g_mkdir_with_parents(mnt, 0755) != 0)
+    return nl_set_errno(error, errno, "cannot create '%s'", mnt);
+  view->labdir = nl_sandbox_bind(lab->dir, mnt, "lab", TRUE, error);
+  if (!view->labdir) return FALSE;
+  GHashTableIter it;
+  gpointer key;
+  Boot *b;
+  guint n = 0;
+  g_hash_table_iter_init(&it, boots);
+  while (g_hash_table_iter_next(&it, &key, (gpointer *)&b)) {
+    g_autofree char *kname = g_strdup_printf("kernel-%u", n);
+    g_autofree char *iname = g_strdup_printf("initrd-%u", n++);
+    b->qemu_kernel = nl_sandbox_bind(b->kernel->boot, mnt, kname, FALSE, error);
+    if (!b->qemu_kernel) return FALSE;
+    if (b->initrd && !(b->qemu_initrd = nl_sandbox_bind(b->initrd, mnt, iname, FALSE, error)))
+      return FALSE;
+  }
+  if (view->lab_ro) return TRUE;
+  g_autofree char *shared = g_build_filename(lab->dir, "shared", NULL);
+  return nl_state_set(st, "acl", NL_QEMU_USER, error) &&
+         nl_sandbox_grant_dir(qu, lab->dir, error) &&
+         (!have_shared || nl_sandbox_grant_dir(qu, shared, error));
+}
 
 gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
                    GError **error) {
+  NlQemuUser qu;
+  if (!nl_qemu_user(&qu, error)) return FALSE;
+  /* Before any thread exists: every thread, and every QEMU, inherits it. */
+  if (qu.dropped && !nl_sandbox_enter(error)) {
+    nl_qemu_user_clear(&qu);
+    return FALSE;
+  }
   g_autofree char *agent =
       nl_find_beside_self("netlab-agent", NETLAB_AGENT_INSTALLED, error);
   if (!agent) return FALSE;
@@ -406,7 +551,8 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
     return FALSE;
   }
 
-  Up up = {.lab = lab, .tty = isatty(2), .t0 = g_get_monotonic_time()};
+  Up up = {.lab = lab, .st = st, .embedded = o->uri == NULL, .tty = isatty(2),
+           .t0 = g_get_monotonic_time()};
   /* From here on a Ctrl-C must tear down what was started, whenever it comes:
    * it is handled once the main loop runs. */
   up.ctx = g_main_context_new();
@@ -418,22 +564,21 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
   GSource *sig_hup = add_source(&up, g_unix_signal_source_new(SIGHUP), on_signal, &up);
   up.vms = g_ptr_array_new_with_free_func((GDestroyNotify)vm_free);
   g_autofree char *shared = g_build_filename(lab->dir, "shared", NULL);
-  gboolean have_shared = g_file_test(shared, G_FILE_TEST_IS_DIR);
-  g_autofree char *logdir = g_build_filename(lab->dir, ".netlab", "logs", NULL);
+  struct stat shared_st;
+  /* A symlink named shared (which a VM cannot make, but a user can) is not
+   * followed: it could share any directory of the host read-write. */
+  gboolean have_shared = lstat(shared, &shared_st) == 0 && S_ISDIR(shared_st.st_mode);
+  HostView view = {0};
   gboolean ok = FALSE;
 
   if (!nl_state_set(st, "lab", lab->dir, error) ||
       !nl_state_set(st, "accel", kvm ? "kvm" : "tcg", error) ||
-      (o->uri && !nl_state_set(st, "uri", o->uri, error)))
+      (o->uri && !nl_state_set(st, "uri", o->uri, error)) ||
+      !host_prepare(lab, st, &qu, boots, have_shared, &view, error))
     goto out;
-  if (g_mkdir_with_parents(logdir, 0755) != 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", logdir,
-                g_strerror(errno));
-    goto out;
-  }
 
   for (guint i = 0; i < lab->lans->len; i++)
-    if (!nl_vde_start(st->dir, lab->lans->pdata[i], error)) goto out;
+    if (!nl_vde_start(st, &qu, lab->lans->pdata[i], error)) goto out;
 
   up.virt = nl_virt_open(o->uri, st->dir, error);
   if (!up.virt) goto out;
@@ -450,22 +595,28 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
     nl_vm_paths_init(&vm->paths, st->dir, lab->dir, node->name);
     vm->domain = nl_domain_name(up.virt, st->id, node->name);
     g_autofree char *cmdline = nl_domain_cmdline(lab, node);
+    g_autofree char *kernel_key = g_strconcat("kernel.", node->name, NULL);
     NlDomainSpec spec = {
         .domain = vm->domain,
         .emulator = EMULATOR,
         .kvm = kvm,
-        .kernel = b->kernel->boot,
-        .initrd = b->initrd,
+        .kernel = b->qemu_kernel ? b->qemu_kernel : b->kernel->boot,
+        .initrd = b->qemu_initrd ? b->qemu_initrd : b->initrd,
         .cmdline = cmdline,
         .statedir = st->dir,
         .mem_mib = node->mem_mib ? node->mem_mib : DEFAULT_MEM_MIB,
         .cpus = node->cpus ? node->cpus : DEFAULT_CPUS,
+        .labdir = view.labdir,
         .have_shared = have_shared,
+        .lab_ro = view.lab_ro,
     };
     vm->xml = nl_domain_xml(lab, node, &spec);
+    /* `netlab gdb` finds the symbols of what the VM booted here, never in a
+     * process's arguments. */
     if (!check_sock_path(vm->paths.console, error) ||
         !check_sock_path(vm->paths.ctl, error) ||
         !check_sock_path(vm->paths.gdb, error) ||
+        !nl_state_set(st, kernel_key, b->kernel->boot, error) ||
         !write_guest_conf(node, &vm->paths, have_shared, agent, error))
       goto out;
   }
@@ -516,36 +667,40 @@ out:
   g_main_context_unref(up.ctx);
   nl_virt_close(up.virt);
   g_clear_error(&up.error);
+  g_free(view.labdir);
+  nl_qemu_user_clear(&qu);
   if (!ok) nl_run_down(st, NULL);
   return ok;
 }
 
 /* ---- down --------------------------------------------------------------- */
 
-/* Any process whose command line names a path inside the state directory is
- * one of ours (QEMU, vde_switch), whatever state a crash left behind. */
-static void kill_leftovers(const char *statedir) {
-  g_autofree char *needle = g_strconcat(statedir, "/", NULL);
-  g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
-  g_autoptr(GArray) pids = g_array_new(FALSE, FALSE, sizeof(int));
+/* A QEMU or switch that `up` started but had no time to record (it was
+ * killed at that moment): found by the pidfile libvirt or the switch wrote
+ * in the state directory, and believed only for a process that runs that
+ * program and names the state directory. */
+static void record_unrecorded(const NlState *st, const char *sub, const char *suffix,
+                              const char *kind, const char *exe) {
+  g_autofree char *dir = nl_state_path(st, sub);
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  g_autofree char *needle = g_strconcat(st->dir, "/", NULL);
   const char *n;
-  while (proc && (n = g_dir_read_name(proc))) {
-    int pid = atoi(n);
-    if (pid <= 0 || pid == getpid()) continue;
-    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", pid);
+  while (d && (n = g_dir_read_name(d))) {
+    if (!g_str_has_suffix(n, suffix)) continue;
+    g_autofree char *name = g_strndup(n, strlen(n) - strlen(suffix));
+    g_autofree char *path = g_build_filename(dir, n, NULL);
+    g_autofree char *text = NULL;
+    if (nl_proc_alive(st, kind, name) || !g_file_get_contents(path, &text, NULL, NULL))
+      continue;
+    int pid = atoi(text);
+    g_autofree char *cmdpath = g_strdup_printf("/proc/%d/cmdline", pid);
     g_autofree char *cmd = NULL;
     gsize len = 0;
-    if (!g_file_get_contents(path, &cmd, &len, NULL)) continue;
-    for (gsize i = 0; i + 1 < len; i++)
-      if (cmd[i] == '\0') cmd[i] = ' ';
-    if (strstr(cmd, needle) && !nl_pid_gone(pid)) {
-      kill(pid, SIGKILL);
-      g_array_append_val(pids, pid);
-    }
+    if (pid <= 0 || !g_file_get_contents(cmdpath, &cmd, &len, NULL) ||
+        !memmem(cmd, len, needle, strlen(needle)))
+      continue;
+    nl_proc_record(st, kind, name, pid, exe, NULL);
   }
-  for (guint i = 0; i < pids->len; i++)
-    for (int t = 0; t < 300 && !nl_pid_gone(g_array_index(pids, int, i)); t++)
-      g_usleep(10 * 1000);
 }
 
 gboolean nl_run_down(NlState *st, GError **error) {
@@ -571,6 +726,15 @@ gboolean nl_run_down(NlState *st, GError **error) {
     }
     if (local) fprintf(stderr, "netlab: warning: %s\n", local->message);
   }
-  kill_leftovers(st->dir);
+  record_unrecorded(st, "run/qemu", ".pid", "qemu", EMULATOR);
+  record_unrecorded(st, "lan", ".pid", "switch", "/usr/bin/vde_switch");
+  nl_proc_kill_all(st);
+  g_autofree char *acl_user = nl_state_get(st, "acl");
+  g_autofree char *labdir = nl_state_get(st, "lab");
+  if (acl_user && labdir) {
+    g_autofree char *shared = g_build_filename(labdir, "shared", NULL);
+    nl_sandbox_revoke_dir(acl_user, labdir);
+    nl_sandbox_revoke_dir(acl_user, shared);
+  }
   return nl_state_remove(st, error);
 }

@@ -20,7 +20,10 @@ char *nl_state_base(GError **error) {
   else
     base = g_strdup_printf("/tmp/netlab-%u", (unsigned)geteuid());
 
-  if (mkdir(base, 0700) != 0 && errno != EEXIST) {
+  /* Root's QEMU user must reach its lab's directory, whose own mode then
+   * keeps everyone else out: BASE lets others pass, never list. */
+  int mode = geteuid() == 0 ? 0711 : 0700;
+  if (mkdir(base, mode) != 0 && errno != EEXIST) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", base,
                 g_strerror(errno));
     return NULL;
@@ -29,9 +32,9 @@ char *nl_state_base(GError **error) {
    * can write to could hand us their sockets. */
   struct stat st;
   if (lstat(base, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-      (st.st_mode & 077) != 0) {
+      (st.st_mode & 0777 & ~mode) != 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "'%s' is not a directory of mode 0700 owned by uid %u", base,
+                "'%s' is not a directory of mode %04o owned by uid %u", base, mode,
                 (unsigned)geteuid());
     return NULL;
   }

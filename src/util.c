@@ -62,3 +62,12 @@ char *nl_find_beside_self(const char *name, const char *installed, GError **erro
               installed);
   return NULL;
 }
+
+gboolean nl_set_errno(GError **error, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *what = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s", what, g_strerror(err));
+  return FALSE;
+}

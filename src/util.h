@@ -34,3 +34,7 @@ char *nl_cache_dir(GError **error);
 /* NAME beside the running netlab, as in the build tree, else INSTALLED,
  * where `meson install` puts it. */
 char *nl_find_beside_self(const char *name, const char *installed, GError **error);
+
+/* Sets ERROR to "FMT: strerror(ERR)" in NL_ERROR_FAILED and returns FALSE, so
+ * that a failed system call is reported and returned in one line. */
+gboolean nl_set_errno(GError **error, int err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);

@@ -1,41 +1,52 @@
 #include "vde.h"
 
+#include <glib/gstdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "domxml.h"
-#include "state.h"
 #include "util.h"
 
-static char *lan_file(const char *statedir, const char *lan, const char *suffix) {
-  g_autofree char *base = nl_lan_sock(statedir, lan);
-  return g_strconcat(base, suffix, NULL);
+#define VDE_SWITCH "/usr/bin/vde_switch"
+
+int nl_vde_pid(const NlState *st, const char *lan) {
+  return nl_proc_alive(st, "switch", lan);
 }
 
-int nl_vde_pid(const char *statedir, const char *lan) {
-  g_autofree char *pidfile = lan_file(statedir, lan, ".pid");
-  return nl_pidfile_alive(pidfile, "vde_switch");
+/* The switch's pid, from the pidfile it writes once it listens; only
+ * believed if that process runs vde_switch as the QEMU user. */
+static int switch_pid(const char *pidfile, const NlQemuUser *qu) {
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents(pidfile, &text, NULL, NULL)) return 0;
+  int pid = atoi(text);
+  g_autofree char *exe_link = g_strdup_printf("/proc/%d/exe", pid);
+  g_autofree char *exe = g_file_read_link(exe_link, NULL);
+  g_autofree char *proc = g_strdup_printf("/proc/%d", pid);
+  GStatBuf sb;
+  if (pid <= 0 || !exe || strcmp(exe, VDE_SWITCH) != 0 || g_stat(proc, &sb) != 0 ||
+      sb.st_uid != qu->uid)
+    return 0;
+  return pid;
 }
 
-gboolean nl_vde_start(const char *statedir, const char *lan, GError **error) {
-  g_autofree char *landir = g_build_filename(statedir, "lan", NULL);
-  g_autofree char *sock = nl_lan_sock(statedir, lan);
-  g_autofree char *mgmt = lan_file(statedir, lan, ".mgmt");
-  g_autofree char *pidfile = lan_file(statedir, lan, ".pid");
+gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan,
+                      GError **error) {
+  g_autofree char *landir = nl_state_path(st, "lan");
+  g_autofree char *sock = nl_lan_sock(st->dir, lan);
+  g_autofree char *mgmt = g_strconcat(sock, ".mgmt", NULL);
+  g_autofree char *pidfile = g_strconcat(sock, ".pid", NULL);
   g_autofree char *ctl = g_build_filename(sock, "ctl", NULL);
-  if (g_mkdir_with_parents(landir, 0700) != 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s'", landir);
-    return FALSE;
-  }
-  const char *argv[] = {"vde_switch", "-sock", sock, "-mgmt", mgmt, "--mode", "0600",
+  /* The switch runs as the QEMU user and makes its sockets here. */
+  if (!nl_qemu_user_own(qu, landir, 0700, error)) return FALSE;
+  const char *argv[] = {VDE_SWITCH, "-sock", sock, "-mgmt", mgmt, "--mode", "0600",
                         "--mgmtmode", "0600",
                         "-daemon", "-pidfile", pidfile, NULL};
   g_autofree char *err = NULL;
   int status = 0;
   g_autoptr(GError) local = NULL;
-  if (!g_spawn_sync(NULL, (char **)argv, NULL,
-                    G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                    NULL, &err, &status, &local)) {
+  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+                    nl_qemu_user_become, (gpointer)qu, NULL, &err, &status, &local)) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
                 "cannot start the switch of '%s': %s (is vde2 installed?)", lan,
                 local->message);
@@ -48,9 +59,10 @@ gboolean nl_vde_start(const char *statedir, const char *lan, GError **error) {
   }
   /* -daemon forks after binding, but do not trust the order: QEMU fails at
    * once if the control socket is not there yet. */
+  int pid = 0;
   for (int i = 0; i < 500; i++) {
-    if (g_file_test(ctl, G_FILE_TEST_EXISTS) && nl_vde_pid(statedir, lan) > 0)
-      return TRUE;
+    if (g_file_test(ctl, G_FILE_TEST_EXISTS) && (pid = switch_pid(pidfile, qu)) > 0)
+      return nl_proc_record(st, "switch", lan, pid, VDE_SWITCH, error);
     g_usleep(2000);
   }
   g_set_error(error, NL_ERROR, NL_ERROR_FAILED,

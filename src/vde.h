@@ -3,10 +3,14 @@
 
 #include <glib.h>
 
-/* Starts a switch for LAN with its control directory at STATEDIR/lan/LAN,
- * management socket STATEDIR/lan/LAN.mgmt and pidfile STATEDIR/lan/LAN.pid.
- * Returns once QEMU can plug into it. */
-gboolean nl_vde_start(const char *statedir, const char *lan, GError **error);
+#include "sandbox.h"
+#include "state.h"
+
+/* Starts a switch for LAN, as the QEMU user, with its control directory at
+ * STATE/lan/LAN and management socket STATE/lan/LAN.mgmt, and records its
+ * pid. Returns once QEMU can plug into it. */
+gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan,
+                      GError **error);
 
 /* The pid of LAN's running switch, or 0. */
-int nl_vde_pid(const char *statedir, const char *lan);
+int nl_vde_pid(const NlState *st, const char *lan);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "sandbox.h"
 #include "util.h"
 #include "virt-backend.h"
 
@@ -78,9 +79,10 @@ static gboolean prepare_embed_root(const char *statedir, GError **error) {
       "remember_owner = 0\n"
       "security_driver = \"none\"\n");
   if (geteuid() == 0)
-    /* Debian's libvirt-qemu user comes with the daemon, which we do not
-     * need; QEMU runs as the user who runs netlab. Nor a private /dev. */
-    g_string_append(c, "user = \"root\"\ngroup = \"root\"\nnamespaces = [ ]\n");
+    /* QEMU never runs as root: as the user netlab-qemu (see sandbox.h). The
+     * files it needs were made reachable for it by up. */
+    g_string_append(c, "user = \"" NL_QEMU_USER "\"\ngroup = \"" NL_QEMU_USER "\"\n"
+                       "namespaces = [ ]\n");
   if (g_mkdir_with_parents(etc, 0700) != 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s'", etc);
     g_string_free(c, TRUE);

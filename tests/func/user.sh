@@ -18,7 +18,7 @@ trap 'as_user "$NETLAB" down "$lab" >/dev/null 2>&1; cleanup' EXIT
 as_user "$NETLAB" up "$lab" >"$tmp/up.out" 2>&1
 ok $? "up as $(as_user id -un)"
 diag <"$tmp/up.out"
-grep -qx 'r1 reached r2' "$lab/.netlab/ping.r1" 2>/dev/null
+grep -qx 'r1 reached r2' "$lab/ping.r1" 2>/dev/null
 ok $? "r1 reached r2"
 as_user "$NETLAB" status --json "$lab" >"$tmp/status.json"
 sd=$(sed -n 's/.*"state_dir": "\([^"]*\)".*/\1/p' "$tmp/status.json")

@@ -40,7 +40,7 @@ int main(void) {
       .domain = "r1", .emulator = "/usr/bin/qemu-system-x86_64", .kvm = FALSE,
       .kernel = "/cache/vmlinux", .initrd = "/cache/initramfs.cpio",
       .cmdline = "console=ttyS0", .statedir = "/run/netlab/two-12345678",
-      .mem_mib = 128, .cpus = 2, .have_shared = TRUE,
+      .mem_mib = 128, .cpus = 2, .labdir = lab->dir, .have_shared = TRUE,
   };
   g_autofree char *xml = nl_domain_xml(lab, r1, &spec);
   g_autofree char *want = expected("r1.xml", lab);
@@ -58,6 +58,23 @@ int main(void) {
          "libvirt's CPU check is left alone under KVM");
   TAP_OK(strstr(xml2, "<initrd>") == NULL, "no initrd when none is given");
   TAP_OK(strstr(xml2, "'shared'") == NULL, "no /shared without LABDIR/shared");
+
+  /* The read-write shares keep a guest's owners, modes, device nodes and
+   * symlinks in xattrs, never as real ones on the host. */
+  TAP_OK(strstr(xml, "<filesystem type='mount' accessmode='mapped'>\n"
+                     "      <source dir='") != NULL, "the lab is shared in mapped mode");
+  TAP_OK(strstr(xml, "accessmode='mapped' multidevs") == NULL &&
+         strstr(xml, "accessmode='squash' multidevs='remap'>\n      <source dir='/'/>\n"
+                     "      <target dir='/dev/root'/>\n      <readonly/>") != NULL,
+         "the host's root is shared read-only");
+  spec.labdir = "/run/netlab/two-12345678/mnt/lab";
+  spec.lab_ro = TRUE;
+  g_autofree char *xml3 = nl_domain_xml(lab, r2, &spec);
+  TAP_OK(strstr(xml3, "<source dir='/run/netlab/two-12345678/mnt/lab'/>\n"
+                      "      <target dir='hostlab'/>\n      <readonly/>") != NULL,
+         "the lab as QEMU reaches it, read-only when asked");
+  TAP_OK(strstr(xml3, "<log file='/run/netlab/two-12345678/mnt/lab/.netlab/logs/r2.console.log'") != NULL,
+         "QEMU writes the console log through the same path");
   TAP_OK(strstr(xml2, "<name>netlab-two-12345678-r2</name>") != NULL, "domain name");
   TAP_OK(strstr(xml2, "&amp;") != NULL, "a lab path with '&' is escaped in XML");
 
