@@ -373,19 +373,26 @@ static gboolean check_sock_path(const char *path, GError **error) {
 /* Where templates/init mounts the node's configuration share in the guest. */
 #define GUEST_CONF_DIR "/run/netlab/conf"
 
-/* The guest gets its own copy of netlab-agent in its configuration share: it
- * sees the host's root, but not what lies under the host's /tmp or /run,
- * where it has tmpfs mounts of its own, and a build tree may be there. */
-static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
-                                 gboolean have_shared, const char *agent,
-                                 GError **error) {
-  if (g_mkdir_with_parents(p->conf, 0755) != 0)
-    return nl_set_errno(error, errno, "cannot create '%s'", p->conf);
+/* The guest gets its own copies of netlab-agent and netlab-svc in its
+ * configuration share: it sees the host's root, but not what lies under the
+ * host's /tmp or /run, where it has tmpfs mounts of its own, and a build tree
+ * may be there. */
+static gboolean copy_program(const char *conf, const char *name, const char *from,
+                             GError **error) {
   g_autofree char *bin = NULL;
   gsize len = 0;
-  g_autofree char *copy = g_build_filename(p->conf, "netlab-agent", NULL);
-  if (!g_file_get_contents(agent, &bin, &len, error) ||
-      !nl_write_file(copy, bin, len, 0755, error))
+  g_autofree char *copy = g_build_filename(conf, name, NULL);
+  return g_file_get_contents(from, &bin, &len, error) &&
+         nl_write_file(copy, bin, len, 0755, error);
+}
+
+static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
+                                 gboolean have_shared, const char *agent,
+                                 const char *svc, GError **error) {
+  if (g_mkdir_with_parents(p->conf, 0755) != 0)
+    return nl_set_errno(error, errno, "cannot create '%s'", p->conf);
+  if (!copy_program(p->conf, "netlab-agent", agent, error) ||
+      !copy_program(p->conf, "netlab-svc", svc, error))
     return FALSE;
   g_autoptr(GHashTable) files =
       nl_guest_conf(node, have_shared, GUEST_CONF_DIR "/netlab-agent");
@@ -530,6 +537,8 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
   g_autofree char *agent =
       nl_find_beside_self("netlab-agent", NETLAB_AGENT_INSTALLED, error);
   if (!agent) return FALSE;
+  g_autofree char *svc = nl_find_beside_self("netlab-svc", NETLAB_SVC_INSTALLED, error);
+  if (!svc) return FALSE;
   gboolean kvm = FALSE;
   g_autofree char *why = NULL;
   if (!nl_accel_pick(o->accel, &kvm, &why, error)) return FALSE;
@@ -617,7 +626,7 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
         !check_sock_path(vm->paths.ctl, error) ||
         !check_sock_path(vm->paths.gdb, error) ||
         !nl_state_set(st, kernel_key, b->kernel->boot, error) ||
-        !write_guest_conf(node, &vm->paths, have_shared, agent, error))
+        !write_guest_conf(node, &vm->paths, have_shared, agent, svc, error))
       goto out;
   }
 
