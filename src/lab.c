@@ -440,6 +440,20 @@ static void set_append(Parser *p, const Assignment *a) {
   a->node->append = g_strdup(a->value);
 }
 
+/* Kathará's booleans (Python's strtobool). */
+static void set_ipv6(Parser *p, const Assignment *a) {
+  static const char *const yes[] = {"y", "yes", "t", "true", "on", "1", NULL};
+  static const char *const no[] = {"n", "no", "f", "false", "off", "0", NULL};
+  g_autofree char *v = g_ascii_strdown(a->value, -1);
+
+  if (g_strv_contains(yes, v))
+    a->node->ipv6 = TRUE;
+  else if (g_strv_contains(no, v))
+    a->node->ipv6 = FALSE;
+  else
+    bad_value(p, a, "expected true or false");
+}
+
 typedef void (*NodeKeyParser)(Parser *p, const Assignment *a);
 
 /* Every NODE[KEY]=VALUE key: adding one is a row here plus its use. A row
@@ -467,10 +481,12 @@ static const struct {
      set_kernel},
     {{"append", FALSE, NULL, "netlab: extra kernel command line for this node"},
      set_append},
+    {{"ipv6", FALSE, "false",
+      "IPv6 on the node's interfaces (true or false), with Kathará's sysctls"},
+     set_ipv6},
     {{"image", FALSE, NULL, "Kathará's container image"}, NULL},
     {{"port", TRUE, NULL, "Kathará: a forwarded host port"}, NULL},
     {{"bridged", FALSE, NULL, "Kathará: a NIC to the host's network"}, NULL},
-    {{"ipv6", FALSE, NULL, "Kathará: IPv6 on or off"}, NULL},
     {{"shell", FALSE, NULL, "Kathará: the shell of a terminal"}, NULL},
     {{"num_terms", FALSE, NULL, "Kathará: terminals opened at start"}, NULL},
     {{"ulimit", TRUE, NULL, "Kathará: a resource limit"}, NULL},

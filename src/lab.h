@@ -28,6 +28,7 @@ typedef struct {
   GPtrArray *env;       /* char*, "KEY=value", in file order */
   char *kernel;         /* r1[kernel]=, absolute path; NULL: the lab's */
   char *append;         /* r1[append]=, extra kernel command line */
+  gboolean ipv6;        /* r1[ipv6]=; off unless asked, as in Kathará */
   GPtrArray *deps;      /* char*, nodes that must be ready first (lab.dep) */
   NlLoc loc;            /* first mention */
 } NlNode;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "domxml.h"
+#include "exec.h"
 #include "initramfs.h"
 #include "kernel.h"
 #include "sandbox.h"
@@ -683,6 +684,46 @@ out:
 }
 
 /* ---- down --------------------------------------------------------------- */
+
+/* In the node, as stage2 runs a startup script. */
+static const char shutdown_script[] =
+    "exec </dev/null >/dev/console 2>&1; cd /\n"
+    "for f in \"/hostlab/$1.shutdown\" /hostlab/shared.shutdown; do\n"
+    "  [ -f \"$f\" ] || continue\n"
+    "  if [ -x \"$f\" ]; then \"$f\"; else bash \"$f\"; fi\n"
+    "done\n";
+
+GPtrArray *nl_run_shutdown_scripts(NlState *st, guint timeout_s) {
+  GPtrArray *notes = g_ptr_array_new_with_free_func(g_free);
+  g_autofree char *labdir = nl_state_get(st, "lab");
+  g_autofree char *vmdir = nl_state_path(st, "vm");
+  g_autoptr(GDir) d = labdir ? g_dir_open(vmdir, 0, NULL) : NULL;
+  g_autofree char *shared = labdir ? g_build_filename(labdir, "shared.shutdown", NULL) : NULL;
+  gboolean have_shared = shared && g_file_test(shared, G_FILE_TEST_IS_REGULAR);
+  int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  const char *node;
+  while (d && (node = g_dir_read_name(d))) {
+    g_autofree char *file = g_strdup_printf("%s.shutdown", node);
+    g_autofree char *own = g_build_filename(labdir, file, NULL);
+    if (!have_shared && !g_file_test(own, G_FILE_TEST_IS_REGULAR)) continue;
+    char *argv[] = {"sh", "-c", (char *)shutdown_script, "sh", (char *)node, NULL};
+    NlExec x = {.statedir = st->dir, .vm = node, .argv = argv, .timeout_s = timeout_s,
+                .in_fd = -1, .out_fd = null, .err_fd = null};
+    g_autoptr(GError) e = NULL;
+    int rc = nl_exec_run(&x, &e);
+    if (rc < 0)
+      g_ptr_array_add(notes, g_strdup_printf("%s: shutdown scripts not run: %s", node,
+                                             e->message));
+    else if (rc == 124)
+      g_ptr_array_add(notes, g_strdup_printf("%s: shutdown scripts still running after %u s, "
+                                             "killed", node, timeout_s));
+    else if (rc != 0)
+      g_ptr_array_add(notes, g_strdup_printf("%s: shutdown scripts exited with status %d",
+                                             node, rc));
+  }
+  if (null >= 0) close(null);
+  return notes;
+}
 
 /* A QEMU or switch that `up` started but had no time to record (it was
  * killed at that moment): found by the pidfile libvirt or the switch wrote

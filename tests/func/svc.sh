@@ -6,13 +6,7 @@
 # are in tests/data/svc/r1/etc.
 . "$(dirname "$0")/lib.sh"
 
-lab="$tmp/svc"
-cp -r "$NETLAB_SRC/tests/data/svc" "$lab"
-"$NETLAB" up "$lab" >"$tmp/up.out" 2>&1
-rc=$?
-ok $rc "up"
-[ $rc -eq 0 ] || { diag <"$tmp/up.out"; finish; exit 1; }
-export NETLAB_LAB="$lab"
+up_data_lab svc
 x() { "$NETLAB" exec r1 -- "$@"; }
 
 # A simple daemon: up at once, its main pid and its output in status.

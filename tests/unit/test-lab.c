@@ -155,6 +155,9 @@ static void test_good_kathara(void) {
   check_nic(r1, 1, "B", "02:42:ac:11:00:02");
   TAP_OK(r1->mem_mib == 256, "r1: 256m");
   TAP_OK(r1->cpus == 2, "r1: 2 cpus");
+  TAP_OK(!r1->ipv6, "r1: IPv6 off, Kathará's default");
+  TAP_OK(nl_lab_find_node(lab, "pc2") && nl_lab_find_node(lab, "pc2")->ipv6,
+         "pc2: ipv6=\"True\" turns it on");
   check_strings(r1->sysctl,
                 (const char *const[]){"net.ipv4.ip_forward=1",
                                       "net.ipv6.conf.all.forwarding=1", NULL},
@@ -391,7 +394,7 @@ static void test_readme_keys(const char *readme) {
     if (!g_str_has_prefix(*l, "| `") || g_strv_length(cols) != 2)
       continue;
     g_autofree char *meaning = g_strndup(cols[1], strlen(cols[1]) - 2);
-    g_autoptr(GRegex) re = g_regex_new("`(?:r1\\[([a-z_]+)\\]|LAB_([A-Z_]+))", 0, 0, NULL);
+    g_autoptr(GRegex) re = g_regex_new("`(?:r1\\[([a-z][a-z0-9_]*)\\]|LAB_([A-Z_]+))", 0, 0, NULL);
     g_autoptr(GMatchInfo) m = NULL;
     for (g_regex_match(re, cols[0], 0, &m); g_match_info_matches(m);
          g_match_info_next(m, NULL)) {
