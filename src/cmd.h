@@ -26,6 +26,7 @@ extern const NlCmd nl_cmd_gdb;
 extern const NlCmd nl_cmd_monitor;
 extern const NlCmd nl_cmd_tmux;
 extern const NlCmd nl_cmd_kernel;
+extern const NlCmd nl_cmd_check;
 
 /* The lab directory as every command finds it: -d DIR, else the first
  * positional argument, else the current directory; made absolute. */

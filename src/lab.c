@@ -34,6 +34,8 @@ typedef struct {
   GPtrArray *warnings; /* the caller's, or NULL to drop them */
   GHashTable *set_at;  /* "r1[mem]" -> line where it was last set */
   GHashTable *dep_at;  /* node name -> line of its first lab.dep rule */
+  GPtrArray *images;   /* the container images nodes name, once each */
+  guint image_line;    /* where the first is named */
 } Parser;
 
 /* One NODE[ARG]=VALUE line of lab.conf. */
@@ -56,6 +58,7 @@ static void parser_clear(Parser *p) {
   g_clear_pointer(&p->problems, g_ptr_array_unref);
   g_clear_pointer(&p->set_at, g_hash_table_unref);
   g_clear_pointer(&p->dep_at, g_hash_table_unref);
+  g_clear_pointer(&p->images, g_ptr_array_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Parser, parser_clear)
 
@@ -454,6 +457,47 @@ static void set_ipv6(Parser *p, const Assignment *a) {
     bad_value(p, a, "expected true or false");
 }
 
+/* Kathará's images: said once per lab (see warn_images), not once a node. */
+static void add_image(Parser *p, const Assignment *a) {
+  if (!p->image_line)
+    p->image_line = a->line;
+  if (!g_ptr_array_find_with_equal_func(p->images, a->value, g_str_equal, NULL))
+    g_ptr_array_add(p->images, g_strdup(a->value));
+}
+
+static void warn_images(Parser *p) {
+  if (p->images->len == 0)
+    return;
+  g_ptr_array_add(p->images, NULL);
+  g_autofree char *names = g_strjoinv(", ", (char **)p->images->pdata);
+  conf_warning(p, p->image_line,
+               "nodes name the images %s: netlab runs every node on the host's "
+               "root, with the host's programs",
+               names);
+}
+
+/* lab.ext connects collision domains to the host's interfaces (Kathará's
+ * external networks); netlab does not: said at its first rule. */
+static void warn_lab_ext(Parser *p) {
+  g_autofree char *path = g_build_filename(p->lab->dir, "lab.ext", NULL);
+  g_autofree char *text = NULL;
+  if (!p->warnings || !g_file_get_contents(path, &text, NULL, NULL))
+    return;
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  guint line = 1;
+  for (guint i = 0; lines[i]; i++) {
+    g_strstrip(lines[i]);
+    if (*lines[i] && *lines[i] != '#') {
+      line = i + 1;
+      break;
+    }
+  }
+  g_ptr_array_add(p->warnings,
+                  g_strdup_printf("%s:%u: lab.ext is ignored: netlab does not connect "
+                                  "collision domains to the host's interfaces",
+                                  path, line));
+}
+
 typedef void (*NodeKeyParser)(Parser *p, const Assignment *a);
 
 /* Every NODE[KEY]=VALUE key: adding one is a row here plus its use. A row
@@ -484,7 +528,10 @@ static const struct {
     {{"ipv6", FALSE, "false",
       "IPv6 on the node's interfaces (true or false), with Kathará's sysctls"},
      set_ipv6},
-    {{"image", FALSE, NULL, "Kathará's container image"}, NULL},
+    {{"image", FALSE, NULL,
+      "Kathará's container image: netlab names a lab's images once, in a "
+      "warning, and runs every node on the host's root"},
+     add_image},
     {{"port", TRUE, NULL, "Kathará: a forwarded host port"}, NULL},
     {{"bridged", FALSE, NULL, "Kathará: a NIC to the host's network"}, NULL},
     {{"shell", FALSE, NULL, "Kathará: the shell of a terminal"}, NULL},
@@ -949,8 +996,11 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
   p.warnings = warnings;
   p.set_at = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   p.dep_at = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  p.images = g_ptr_array_new_with_free_func(g_free);
 
   parse_lines(&p, conf, parse_conf_line);
+  warn_images(&p);
+  warn_lab_ext(&p);
   for (guint i = 0; i < lab->nodes->len; i++)
     check_nics(&p, g_ptr_array_index(lab->nodes, i));
   check_unique_macs(&p);

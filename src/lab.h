@@ -4,6 +4,10 @@
 
 #include <glib.h>
 
+/* What a node gets when lab.conf does not say. */
+#define NL_DEFAULT_MEM_MIB 256
+#define NL_DEFAULT_CPUS 1
+
 /* Where a thing was written down, for messages like "lab.conf:14: ...". */
 typedef struct {
   const char *file; /* points into NlLab.conf_path or NlLab.dep_path */

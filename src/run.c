@@ -26,8 +26,6 @@
 
 #include "config.h"
 
-#define DEFAULT_MEM_MIB 256
-#define DEFAULT_CPUS 1
 #define EMULATOR "/usr/bin/qemu-system-x86_64"
 
 gboolean nl_accel_pick(NlAccel want, gboolean *kvm, char **why, GError **error) {
@@ -393,7 +391,8 @@ static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
   if (g_mkdir_with_parents(p->conf, 0755) != 0)
     return nl_set_errno(error, errno, "cannot create '%s'", p->conf);
   if (!copy_program(p->conf, "netlab-agent", agent, error) ||
-      !copy_program(p->conf, "netlab-svc", svc, error))
+      !copy_program(p->conf, "netlab-svc", svc, error) ||
+      !copy_program(p->conf, "quagga", NETLAB_TEMPLATES_DIR "/quagga", error))
     return FALSE;
   g_autoptr(GHashTable) files =
       nl_guest_conf(node, have_shared, GUEST_CONF_DIR "/netlab-agent");
@@ -614,8 +613,8 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
         .initrd = b->qemu_initrd ? b->qemu_initrd : b->initrd,
         .cmdline = cmdline,
         .statedir = st->dir,
-        .mem_mib = node->mem_mib ? node->mem_mib : DEFAULT_MEM_MIB,
-        .cpus = node->cpus ? node->cpus : DEFAULT_CPUS,
+        .mem_mib = node->mem_mib ? node->mem_mib : NL_DEFAULT_MEM_MIB,
+        .cpus = node->cpus ? node->cpus : NL_DEFAULT_CPUS,
         .labdir = view.labdir,
         .have_shared = have_shared,
         .lab_ro = view.lab_ro,

@@ -489,8 +489,22 @@ static int unit_load(Unit *u, const char *arg) {
              u->name);
     found = find_in_dirs(file, u->path);
   }
-  if (found == 0 && find_alias(u->name, u->path, file)) found = 1;
+  /* An alias is the unit it names: one state for both names. */
+  if (found == 0 && find_alias(u->name, u->path, file)) {
+    found = 1;
+    snprintf(u->name, sizeof u->name, "%s", file);
+  }
   if (found < 0) return -1;
+  /* A unit file that links to another is an alias of it, as `enable`
+   * makes them (bind9.service -> named.service). */
+  char real[PATH_MAX];
+  if (found && !strchr(u->name, '@') && realpath(u->path, real)) {
+    const char *base = strrchr(real, '/') + 1;
+    if (has_suffix(base, ".service") && strcmp(base, file) != 0) {
+      snprintf(u->name, sizeof u->name, "%s", base);
+      snprintf(file, sizeof file, "%s", base);
+    }
+  }
   if (found) {
     parse_unit_file(u, u->path);
     parse_dropins(u, file);
@@ -681,6 +695,8 @@ static int read_env_file(const char *path, Strv *env) {
 static void service_env(const Unit *u, Strv *env, pid_t main) {
   env_set(env, PATH_ENV);
   env_set(env, "LANG=C.UTF-8");
+  /* netlab's init.d scripts call systemctl unless systemctl called them. */
+  env_set(env, "NETLAB_SVC=1");
   for (int i = 0; i < u->env.n; i++) env_set(env, u->env.v[i]);
   for (int i = 0; i < u->env_files.n; i++) {
     const char *f = u->env_files.v[i];
@@ -1006,9 +1022,10 @@ static void mon_report(Mon *m, const char *how) {
 /* Stops everything the unit runs: ExecStop, then SIGTERM to the whole tree
  * (only the main process with KillMode=process), SIGKILL after the stop
  * timeout, then ExecStopPost. */
-static void mon_stop(Mon *m, const char *active, const char *sub) {
+static void mon_stop(Mon *m, int exec_stop, const char *active, const char *sub) {
   mon_state(m, "deactivating", "stop");
-  if (!m->main_done || m->st.main <= 0) mon_run_all(m, &m->u->stop, m->u->timeout_stop);
+  if (exec_stop && (!m->main_done || m->st.main <= 0))
+    mon_run_all(m, &m->u->stop, m->u->timeout_stop);
   long long end = mono_ms() + m->u->timeout_stop * 1000LL;
   if (m->u->kill_process_only) {
     if (m->st.main > 0 && !m->main_done) kill(m->st.main, SIGTERM);
@@ -1048,7 +1065,8 @@ static int mon_notify_socket(Mon *m, Strv *env) {
 static void mon_fail(Mon *m, const char *why) {
   log_line(m->logfd, "%s: failed: %s", m->u->name, why);
   if (!m->st.result[0]) snprintf(m->st.result, sizeof m->st.result, "%s", why);
-  mon_stop(m, "failed", "failed");
+  /* As systemd: a start that failed gets no ExecStop, only the kill. */
+  mon_stop(m, 0, "failed", "failed");
   char *msg = xprintf("fail %s\n", why);
   mon_report(m, msg);
   free(msg);
@@ -1138,7 +1156,7 @@ static void mon_supervise(Mon *m) {
   Unit *u = m->u;
   for (;;) {
     if (m->stop) {
-      mon_stop(m, "inactive", "dead");
+      mon_stop(m, 1, "inactive", "dead");
       log_line(m->logfd, "Stopped %s.", u->description ? u->description : u->name);
       return;
     }
@@ -1152,7 +1170,7 @@ static void mon_supervise(Mon *m) {
       if (u->remain) {
         mon_state(m, "active", "exited");
       } else {
-        mon_stop(m, ok ? "inactive" : "failed", ok ? "dead" : "failed");
+        mon_stop(m, 1, ok ? "inactive" : "failed", ok ? "dead" : "failed");
         return;
       }
     }
