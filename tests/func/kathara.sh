@@ -14,6 +14,10 @@ ok $? "r1: forwarding on, rp_filter off, no ICMP rate limit, IPv6 off ($v)"
 "$NETLAB" exec r1 -- sh -c '! ip -6 addr show dev eth0 | grep -q inet6'
 ok $? "r1: no IPv6 address on eth0"
 
+v=$("$NETLAB" exec r1 -- cat /tmp/startup-env)
+[ "$v" = "r1|/root|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin|/" ]
+ok $? "r1's startup script sees HOSTNAME, HOME, PATH and / as a Kathará container's ($v)"
+
 v=$("$NETLAB" exec r2 -- sh -c 'cd /proc/sys/net; cat ipv6/conf/all/disable_ipv6 \
   ipv6/conf/eth0/disable_ipv6 ipv6/conf/all/forwarding' | tr '\n' ' ')
 [ "$v" = "0 0 1 " ]
