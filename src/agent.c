@@ -126,54 +126,46 @@ static void check_idle_ports(void) {
     if (ports[i].state == IDLE && host_connected(&ports[i])) ports[i].state = WAITING;
 }
 
-static void start(Port *p, char *req, uint32_t len) {
-  char **argv = calloc(len / 2 + 2, sizeof *argv);
-  char **env = NULL;
-  int nargs = 0, nenv = 0, detach = 0, rows = 0, cols = 0;
-  const char *cwd = "/", *term = NULL;
-  char termbuf[64] = "";
+static void start(Port *p, const char *req, uint32_t len) {
+  NlaRequest r;
+  const char *bad = nla_request_parse(req, len, &r);
+  if (bad) {
+    send_frame(p, NLA_FAILED, bad, strlen(bad));
+    send_int(p, NLA_EXIT, 125);
+    nla_request_clear(&r);
+    return;
+  }
+  /* The agent's environment, with the request's entries over it. */
   extern char **environ;
+  int nenv = 0;
   for (char **e = environ; *e; e++) nenv++;
-  env = calloc(nenv + len / 2 + 2, sizeof *env);
+  for (const char **e = r.env; *e; e++) nenv++;
+  char **env = calloc(nenv + 2, sizeof *env);
+  if (!env) die("out of memory");
   nenv = 0;
   for (char **e = environ; *e; e++) env[nenv++] = *e;
-
-  for (char *e = req; e < req + len; e += strlen(e) + 1) {
-    if (!strncmp(e, "a:", 2)) {
-      argv[nargs++] = e + 2;
-    } else if (!strncmp(e, "e:", 2)) {
-      size_t name = strcspn(e + 2, "=");
-      for (int i = 0; i < nenv; i++)
-        if (!strncmp(env[i], e + 2, name + 1)) env[i] = env[--nenv];
-      env[nenv++] = e + 2;
-    } else if (!strncmp(e, "w:", 2)) {
-      cwd = e + 2;
-    } else if (!strncmp(e, "t:", 2)) {
-      p->tty = 1;
-      if (sscanf(e + 2, "%d %d %63s", &rows, &cols, termbuf) >= 2 && termbuf[0])
-        term = termbuf;
-    } else if (!strncmp(e, "d:", 2)) {
-      detach = 1;
-    }
+  for (const char **e = r.env; *e; e++) {
+    size_t name = strcspn(*e, "=");
+    for (int i = 0; i < nenv; i++)
+      if (!strncmp(env[i], *e, name + 1)) env[i] = env[--nenv];
+    env[nenv++] = (char *)*e;
   }
-  if (term) {
+  char **argv = (char **)r.argv;
+  const char *cwd = r.cwd;
+  int detach = r.detach, rows = r.rows, cols = r.cols;
+  p->tty = r.tty;
+  if (r.term[0]) {
     static char t[80];
-    snprintf(t, sizeof t, "TERM=%s", term);
+    snprintf(t, sizeof t, "TERM=%s", r.term);
     for (int i = 0; i < nenv; i++)
       if (!strncmp(env[i], "TERM=", 5)) env[i] = env[--nenv];
     env[nenv++] = t;
   }
   env[nenv] = NULL;
-  argv[nargs] = NULL;
 
   int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, status[2];
   int master = -1;
   char *slave = NULL;
-  if (nargs == 0) {
-    send_frame(p, NLA_FAILED, "no command", 10);
-    send_int(p, NLA_EXIT, 125);
-    goto done;
-  }
   if (pipe2(status, O_CLOEXEC) != 0) die("pipe");
   if (p->tty && !detach) {
     master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -226,9 +218,11 @@ static void start(Port *p, char *req, uint32_t len) {
   close(status[0]);
   if (n == sizeof e) {
     char msg[512];
-    int len2 = snprintf(msg, sizeof msg, "cannot run '%s' in '%s': %s", argv[0], cwd,
-                        strerror(e));
-    send_frame(p, NLA_FAILED, msg, len2);
+    /* snprintf says how long the message would have been: a long command
+     * or directory is cut, never sent from past the buffer. */
+    int n2 = snprintf(msg, sizeof msg, "cannot run '%s' in '%s': %s", argv[0], cwd,
+                      strerror(e));
+    send_frame(p, NLA_FAILED, msg, n2 < 0 ? 0 : n2 >= (int)sizeof msg ? sizeof msg - 1 : (uint32_t)n2);
     send_int(p, NLA_EXIT, e == ENOENT ? 127 : 126);
     waitpid(pid, NULL, 0);
     close_fd(&master);
@@ -257,55 +251,46 @@ static void start(Port *p, char *req, uint32_t len) {
   fcntl(p->from_out, F_SETFL, O_NONBLOCK);
   if (p->from_err >= 0) fcntl(p->from_err, F_SETFL, O_NONBLOCK);
 done:
-  free(argv);
+  nla_request_clear(&r);
   free(env);
 }
 
-static void handle_frame(Port *p, char type, char *data, uint32_t len) {
-  if (type == NLA_PING && p->state == WAITING) {
+static int handle_frame(void *ctx, const NlaFrame *f) {
+  Port *p = ctx;
+  const char *data = (const char *)f->payload;
+  if (f->type == NLA_PING && p->state == WAITING) {
     send_int(p, NLA_EXIT, 0);
-  } else if (type == NLA_EXEC && p->state == WAITING) {
+  } else if (f->type == NLA_PING) {
+    send_frame(p, NLA_ALIVE, NULL, 0);
+  } else if (f->type == NLA_EXEC && p->state == WAITING) {
     p->tty = 0;
-    start(p, data, len);
-  } else if (type == NLA_STDIN && p->state == RUNNING) {
-    if (len == 0) {
+    start(p, data, f->len);
+  } else if (f->type == NLA_STDIN && p->state == RUNNING) {
+    if (f->len == 0) {
       p->stdin_eof = 1;
       /* A pty has no end of input but the one its line discipline makes. */
       if (p->tty) buf_add(&p->child_in, "\004", 1);
     } else {
-      buf_add(&p->child_in, data, len);
+      buf_add(&p->child_in, data, f->len);
     }
-  } else if (type == NLA_SIGNAL && len == 4 && p->pid > 0) {
-    int32_t sig;
-    memcpy(&sig, data, 4);
-    kill(-p->pid, sig);
-  } else if (type == NLA_WINSIZE && len == 4 && p->tty && p->from_out >= 0) {
+  } else if (f->type == NLA_SIGNAL && p->pid > 0) {
+    kill(-p->pid, f->value);
+  } else if (f->type == NLA_WINSIZE && p->tty && p->from_out >= 0) {
     uint16_t rc[2];
     memcpy(rc, data, 4);
     struct winsize ws = {.ws_row = rc[0], .ws_col = rc[1]};
     ioctl(p->from_out, TIOCSWINSZ, &ws);
   }
+  return 0;
 }
 
+/* Anything that starts no frame is stale (from an earlier host session, or
+ * a host that died mid-frame) and skipped. */
 static void parse_in(Port *p) {
-  for (;;) {
-    /* Resynchronize on the magic: anything before it is stale. */
-    size_t skip = 0;
-    while (skip + 1 < p->in.len &&
-           !(p->in.data[skip] == NLA_MAGIC0 && p->in.data[skip + 1] == NLA_MAGIC1))
-      skip++;
-    if (skip) buf_drop(&p->in, skip);
-    if (p->in.len < sizeof(NlaHeader)) return;
-    NlaHeader h;
-    memcpy(&h, p->in.data, sizeof h);
-    if (h.len > NLA_MAX_PAYLOAD) {
-      buf_drop(&p->in, 2);
-      continue;
-    }
-    if (p->in.len < sizeof h + h.len) return;
-    handle_frame(p, h.type, p->in.data + sizeof h, h.len);
-    buf_drop(&p->in, sizeof h + h.len);
-  }
+  const char *unused;
+  long used = nla_take((const uint8_t *)p->in.data, p->in.len, NLA_TO_GUEST, NULL,
+                       handle_frame, p, &unused);
+  buf_drop(&p->in, used);
 }
 
 static void reap(void) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "lab.h"
+#include "sandbox.h"
 #include "util.h"
 
 /* As lab.conf allows: also keeps a name from walking out of the state
@@ -400,28 +401,6 @@ void nl_kernel_syms_free(NlKernelSyms *k) {
 }
 
 /* The command line of the QEMU that serves the GDB socket SOCK, or NULL. */
-static char **qemu_cmdline(const char *sock) {
-  g_autofree char *needle = g_strdup_printf("unix:%s,", sock);
-  g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
-  const char *n;
-  while (d && (n = g_dir_read_name(d))) {
-    int pid = atoi(n);
-    if (pid <= 0) continue;
-    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", pid);
-    g_autofree char *text = NULL;
-    gsize len = 0;
-    if (!g_file_get_contents(path, &text, &len, NULL) || len == 0 ||
-        !memmem(text, len, needle, strlen(needle)) || nl_pid_gone(pid))
-      continue;
-    GPtrArray *args = g_ptr_array_new();
-    for (gsize i = 0; i < len; i += strlen(text + i) + 1)
-      g_ptr_array_add(args, g_strdup(text + i));
-    g_ptr_array_add(args, NULL);
-    return (char **)g_ptr_array_free(args, FALSE);
-  }
-  return NULL;
-}
-
 typedef struct {
   gboolean elf;
   gboolean symtab;  /* has a non-empty .symtab */
@@ -513,16 +492,17 @@ static char *lab_kernel(const char *labdir, const char *node) {
 }
 
 NlKernelSyms *nl_kernel_syms(const NlVm *vm, GError **error) {
-  g_auto(GStrv) args = qemu_cmdline(vm->paths.gdb);
-  if (!args) {
+  /* What up recorded, never what a process's arguments say: any local user
+   * can start a process that names this VM's sockets. */
+  g_autofree char *key = g_strconcat("kernel.", vm->node, NULL);
+  if (!nl_proc_alive(vm->st, "qemu", vm->node)) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "VM '%s' of lab '%s' is not running (no QEMU serves '%s')", vm->node,
-                vm->labdir, vm->paths.gdb);
+                "VM '%s' of lab '%s' is not running (its QEMU is gone)", vm->node,
+                vm->labdir);
     return NULL;
   }
   g_autoptr(NlKernelSyms) k = g_new0(NlKernelSyms, 1);
-  for (char **a = args; *a && a[1]; a++)
-    if (strcmp(*a, "-kernel") == 0) k->kernel = g_strdup(a[1]);
+  k->kernel = nl_state_get(vm->st, key);
   if (!k->kernel) return g_steal_pointer(&k);
   k->version = kernel_version(k->kernel);
   g_auto(ElfInfo) boot;
@@ -636,4 +616,45 @@ gboolean nl_tmux_open(const char *labdir, const NlState *st, GError **error) {
   execvp(attach[0], (char **)attach);
   g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot run tmux: %s", g_strerror(errno));
   return FALSE;
+}
+
+char *nl_log_tail(const char *path, guint lines) {
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents(path, &text, &len, NULL)) return g_strdup("");
+  /* The log is the guest's output: only its end is read, without what a
+   * terminal would act upon. */
+  const char *from = len > 16384 ? text + len - 16384 : text;
+  g_auto(GStrv) all = g_strsplit(from, "\n", -1);
+  guint n = g_strv_length(all);
+  while (n > 0 && !*g_strstrip(all[n - 1])) n--;
+  GString *s = g_string_new(NULL);
+  for (guint i = n > lines ? n - lines : 0; i < n; i++) {
+    for (char *c = all[i]; *c; c++)
+      if ((guchar)*c < ' ' || *c == 0x7f) *c = ' ';
+    g_string_append_printf(s, "%s%s", s->len ? "\n" : "", all[i]);
+  }
+  return g_string_free(s, FALSE);
+}
+
+char *nl_vm_why_stopped(const NlState *st, const char *domain, const char *log) {
+  g_autofree char *tail = nl_log_tail(log, 40);
+  const char *panic = strstr(tail, "Kernel panic");
+  if (panic) {
+    const char *end = strchr(panic, '\n');
+    return g_strdup_printf("kernel panic (%.*s)", (int)(end ? end - panic : 120), panic);
+  }
+  /* libvirt notes how each QEMU ended in the domain's log. */
+  g_autofree char *name = g_strconcat(domain, ".log", NULL);
+  g_autofree char *qlog = g_build_filename(st->dir, "log", "qemu", name, NULL);
+  g_autofree char *text = NULL;
+  g_file_get_contents(qlog, &text, NULL, NULL);
+  const char *r = NULL;
+  for (const char *p = text; p && (p = strstr(p, "shutting down, reason=")); p++)
+    r = p + strlen("shutting down, reason=");
+  if (r && g_str_has_prefix(r, "shutdown")) return g_strdup("the guest powered off");
+  if (r && g_str_has_prefix(r, "destroyed")) return g_strdup("destroyed");
+  if (r && g_str_has_prefix(r, "failed")) return g_strdup("its QEMU failed to start");
+  /* "crashed", "unknown", or libvirt has not noticed yet. */
+  return g_strdup("its QEMU ended unexpectedly (killed, or crashed)");
 }

@@ -40,6 +40,14 @@ gboolean nl_console_attach(const NlVm *vm, gboolean force, GError **error);
 gboolean nl_console_log(const char *labdir, const char *node, gboolean follow,
                         GError **error);
 
+/* The last LINES lines of the log at PATH, with control characters blanked,
+ * joined by newlines; "" when there is none. */
+char *nl_log_tail(const char *path, guint lines);
+
+/* Why the VM whose libvirt domain is DOMAIN and console log LOG stopped, in
+ * a few words: a kernel panic, the guest's poweroff, QEMU killed... */
+char *nl_vm_why_stopped(const NlState *st, const char *domain, const char *log);
+
 /* What gdb needs to debug VM's kernel. */
 typedef struct {
   char *kernel;   /* what QEMU boots (its -kernel) */

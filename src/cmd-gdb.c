@@ -71,7 +71,12 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
               "netlab: no symbols for kernel %s: install linux-image-%s-dbg or use a "
               "built kernel\n", what, k->version ? k->version : "<version>");
     }
-    if (k->scripts) {
+    if (k->scripts && !nl_owned_by_me(k->scripts)) {
+      fprintf(stderr,
+              "netlab: not loading %s: you do not own it and its directory (gdb would run "
+              "its Python as you)\n",
+              k->scripts);
+    } else if (k->scripts) {
       /* gdb loads <vmlinux>-gdb.py itself, with the symbols, once its
        * directory is trusted; a script elsewhere has to be sourced. */
       g_autofree char *dir = g_path_get_dirname(k->scripts);

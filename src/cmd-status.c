@@ -2,8 +2,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attach.h"
 #include "cmd.h"
 #include "domxml.h"
+#include "sandbox.h"
 #include "state.h"
 #include "util.h"
 #include "vde.h"
@@ -24,18 +26,6 @@ static void json_str(GString *s, const char *v) {
       g_string_append_c(s, *c);
   }
   g_string_append_c(s, '"');
-}
-
-static GPtrArray *lans_of(const char *statedir) {
-  g_autofree char *dir = g_build_filename(statedir, "lan", NULL);
-  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-  GPtrArray *lans = g_ptr_array_new_with_free_func(g_free);
-  const char *n;
-  while (d && (n = g_dir_read_name(d)))
-    if (g_str_has_suffix(n, ".pid"))
-      g_ptr_array_add(lans, g_strndup(n, strlen(n) - 4));
-  g_ptr_array_sort(lans, nl_strv_cmp);
-  return lans;
 }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
@@ -72,7 +62,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *prefix = nl_domain_name(virt, st->id, "");
   g_autoptr(GPtrArray) doms = nl_virt_list(virt, prefix, error);
   if (!doms) return -1;
-  g_autoptr(GPtrArray) lans = lans_of(st->dir);
+  g_autofree char *lan_list = nl_state_get(st, "lans");
+  g_auto(GStrv) lan_names = g_strsplit(lan_list ? lan_list : "", "\n", -1);
 
   g_autoptr(GString) s = g_string_new(NULL);
   if (json) {
@@ -91,19 +82,46 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_string_append_printf(s, "%-12s %-9s %-8s %s\n", "VM", "STATE", "PID",
                            "CONSOLE / GDB");
   }
-  for (guint i = 0; i < doms->len; i++) {
-    NlDomainInfo *dom = doms->pdata[i];
-    const char *node = dom->name + strlen(prefix);
+  /* Every node of the lab, also one whose QEMU is gone: libvirt forgets
+   * such a domain, the lab does not. */
+  g_autofree char *node_list = nl_state_get(st, "nodes");
+  g_auto(GStrv) nodes = g_strsplit(node_list ? node_list : "", "\n", -1);
+  if (!node_list) {
+    /* A lab brought up by an older netlab: what libvirt knows. */
+    g_strfreev(nodes);
+    nodes = g_new0(char *, doms->len + 1);
+    for (guint j = 0; j < doms->len; j++)
+      nodes[j] = g_strdup(((NlDomainInfo *)doms->pdata[j])->name + strlen(prefix));
+  }
+  for (guint i = 0; nodes[i] && *nodes[i]; i++) {
+    const char *node = nodes[i];
+    g_autofree char *domain = nl_domain_name(virt, st->id, node);
+    NlDomainInfo *dom = NULL;
+    for (guint j = 0; j < doms->len; j++)
+      if (strcmp(((NlDomainInfo *)doms->pdata[j])->name, domain) == 0) dom = doms->pdata[j];
+    /* A QEMU just killed is a zombie for a moment, which libvirt still
+     * counts as running: the recorded process says the truth. */
+    if (dom && !uri && !nl_proc_alive(st, "qemu", node)) dom = NULL;
     NlVmPaths p;
     nl_vm_paths_init(&p, st->dir, labdir, node);
+    g_autofree char *why = dom ? NULL : nl_vm_why_stopped(st, domain, p.log);
+    g_autofree char *tail = dom ? NULL : nl_log_tail(p.log, 3);
+    const char *state = dom ? dom->state : "stopped";
+    g_autofree char *kernel_key = g_strconcat("booted.", node, NULL);
+    g_autofree char *kernel = nl_state_get(st, kernel_key);
+    int pid = dom ? dom->pid : 0;
     if (json) {
       g_string_append(s, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
       json_str(s, node);
       g_string_append(s, ", \"domain\": ");
-      json_str(s, dom->name);
+      json_str(s, domain);
       g_string_append(s, ", \"state\": ");
-      json_str(s, dom->state);
-      g_string_append_printf(s, ", \"pid\": %d, \"console\": ", dom->pid);
+      json_str(s, state);
+      g_string_append_printf(s, ", \"pid\": %d, \"why\": ", pid);
+      json_str(s, why);
+      g_string_append(s, ", \"console_tail\": ");
+      json_str(s, tail);
+      g_string_append(s, ", \"console\": ");
       json_str(s, p.console);
       g_string_append(s, ", \"gdb\": ");
       json_str(s, p.gdb);
@@ -111,11 +129,20 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       json_str(s, p.ctl);
       g_string_append(s, ", \"console_log\": ");
       json_str(s, p.log);
+      g_string_append(s, ", \"kernel\": ");
+      json_str(s, kernel);
       g_string_append(s, "}");
     } else {
-      g_autofree char *pid = dom->pid ? g_strdup_printf("%d", dom->pid) : g_strdup("-");
-      g_string_append_printf(s, "%-12s %-9s %-8s %s\n%31s %s\n", node, dom->state, pid,
-                             p.console, "", p.gdb);
+      g_autofree char *ps = pid ? g_strdup_printf("%d", pid) : g_strdup("-");
+      if (dom) {
+        g_string_append_printf(s, "%-12s %-9s %-8s %s\n%31s %s\n%31s kernel %s\n", node, state,
+                               ps, p.console, "", p.gdb, "", kernel ? kernel : "?");
+      } else {
+        g_string_append_printf(s, "%-12s %-9s %-8s %s\n", node, state, ps, why);
+        g_auto(GStrv) lines = g_strsplit(tail, "\n", -1);
+        for (char **l = lines; *l; l++)
+          if (**l) g_string_append_printf(s, "%31s | %s\n", "", *l);
+      }
     }
     nl_vm_paths_clear(&p);
   }
@@ -124,8 +151,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   else
     g_string_append_printf(s, "\n%-12s %-9s %-8s %s\n", "LAN", "STATE", "PID",
                            "SWITCH");
-  for (guint i = 0; i < lans->len; i++) {
-    const char *lan = lans->pdata[i];
+  for (guint i = 0; lan_names[i] && *lan_names[i]; i++) {
+    const char *lan = lan_names[i];
     int pid = nl_vde_pid(st, lan);
     g_autofree char *sock = nl_lan_sock(st->dir, lan);
     if (json) {

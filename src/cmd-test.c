@@ -1,6 +1,7 @@
 /* netlab test: bring a lab up (unless it is up), run the executables in
  * LABDIR/tests/ in name order on the host, report TAP (and JUnit), keep
  * artifacts of a failure, and take the lab down again. */
+#include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
@@ -40,9 +41,19 @@ static GPtrArray *find_tests(const char *labdir, GError **error) {
   while (d && (n = g_dir_read_name(d))) {
     g_autofree char *path = g_build_filename(dir, n, NULL);
     struct stat st;
-    if (n[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-        (st.st_mode & 0111))
-      g_ptr_array_add(tests, g_strdup(n));
+    /* The VMs write into the lab directory: what they make is a file of
+     * the QEMU user's, mode 0600, never a link nor executable. A test is run
+     * only if it is a plain executable file of the user's (or root's) that
+     * nobody else can change. */
+    if (n[0] == '.' || lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+      continue;
+    if ((st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
+      printf("# not running tests/%s: it is owned by uid %u or writable by others "
+             "(a VM may have written it)\n",
+             n, (unsigned)st.st_uid);
+      continue;
+    }
+    g_ptr_array_add(tests, g_strdup(n));
   }
   g_ptr_array_sort(tests, nl_strv_cmp);
   if (tests->len == 0) {
@@ -223,7 +234,7 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir,
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
     g_autofree char *vmdir = g_build_filename(dir, node->name, NULL);
-    g_mkdir_with_parents(vmdir, 0755);
+    if (mkdir(vmdir, 0755) != 0) continue;
     NlVmPaths p;
     nl_vm_paths_init(&p, st->dir, lab->dir, node->name);
     g_autofree char *log = NULL;
@@ -233,7 +244,9 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir,
     nl_vm_paths_clear(&p);
     for (gsize k = 0; k < G_N_ELEMENTS(probes); k++) {
       g_autofree char *out = g_build_filename(vmdir, probes[k].file, NULL);
-      int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      /* A fresh file: never written through what a VM may have put there. */
+      unlink(out);
+      int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
       if (fd < 0) continue;
       char *argv[] = {"sh", "-c", (char *)probes[k].cmd, NULL};
       NlExec x = {.statedir = st->dir, .vm = node->name, .argv = argv,
@@ -245,6 +258,38 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir,
   }
 }
 
+/* TEXT as XML character data: made valid UTF-8, terminal escape sequences
+ * (a test's colours) removed, and the control characters XML 1.0 cannot
+ * hold, even as references, replaced by U+FFFD; then escaped. */
+static char *xml_text(const char *text) {
+  g_autofree char *valid = g_utf8_make_valid(text, -1);
+  g_autoptr(GString) s = g_string_sized_new(strlen(valid));
+  for (const char *c = valid; *c;) {
+    if (*c == '\x1b') {
+      c++;
+      if (*c == '[') {
+        /* CSI: parameter and intermediate bytes up to a final 0x40-0x7e. */
+        for (c++; *c && (*c < 0x40 || *c > 0x7e); c++) {}
+        if (*c) c++;
+      } else if (*c == ']') {
+        /* OSC (a terminal title): up to BEL or ESC \. */
+        for (c++; *c && *c != '\a' && *c != '\x1b'; c++) {}
+        if (*c == '\a') c++;
+      } else if (*c) {
+        c++;
+      }
+      continue;
+    }
+    gunichar u = g_utf8_get_char(c);
+    if ((u < 0x20 && u != '\t' && u != '\n' && u != '\r') || u == 0xfffe || u == 0xffff)
+      g_string_append_unichar(s, 0xfffd);
+    else
+      g_string_append_len(s, c, g_utf8_next_char(c) - c);
+    c = g_utf8_next_char(c);
+  }
+  return g_markup_escape_text(s->str, s->len);
+}
+
 static void junit(const char *file, const NlLab *lab, GPtrArray *results, GError **error) {
   GString *x = g_string_new("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
   guint failures = 0;
@@ -254,19 +299,19 @@ static void junit(const char *file, const NlLab *lab, GPtrArray *results, GError
     failures += !r->passed;
     total += r->secs;
   }
-  g_autofree char *name = g_markup_escape_text(lab->name ? lab->name : lab->dir, -1);
+  g_autofree char *name = xml_text(lab->name ? lab->name : lab->dir);
   g_string_append_printf(x,
                          "<testsuite name=\"%s\" tests=\"%u\" failures=\"%u\" "
                          "time=\"%.3f\">\n",
                          name, results->len, failures, total);
   for (guint i = 0; i < results->len; i++) {
     Result *r = results->pdata[i];
-    g_autofree char *tn = g_markup_escape_text(r->name, -1);
-    g_autofree char *out = g_markup_escape_text(r->output, -1);
+    g_autofree char *tn = xml_text(r->name);
+    g_autofree char *out = xml_text(r->output);
     g_string_append_printf(x, "  <testcase classname=\"%s\" name=\"%s\" time=\"%.3f\">\n",
                            name, tn, r->secs);
     if (!r->passed) {
-      g_autofree char *why = g_markup_escape_text(r->why ? r->why : "failed", -1);
+      g_autofree char *why = xml_text(r->why ? r->why : "failed");
       g_string_append_printf(x, "    <failure message=\"%s\"/>\n", why);
     }
     g_string_append_printf(x, "    <system-out>%s</system-out>\n  </testcase>\n", out);
@@ -290,6 +335,11 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
        "Kill a test after S seconds (600)", "S"},
       {NULL}};
   if (!nl_cmd_parse("test", "run a lab's tests", entries, &argc, &argv, error)) return -1;
+  if (timeout <= 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                "test: --test-timeout wants seconds above 0, not %d", timeout);
+    return -1;
+  }
   g_autofree char *labdir = nl_cmd_labdir(d, argc, argv, error);
   if (!labdir) return -1;
   g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
@@ -339,7 +389,14 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
       dir = g_build_filename(labdir, ".netlab", "artifacts", stamp, NULL);
     }
-    g_mkdir_with_parents(dir, 0755);
+    /* A directory made now, by us: nothing a VM prepared in it. */
+    g_autofree char *parent = g_path_get_dirname(dir);
+    g_mkdir_with_parents(parent, 0755);
+    g_autofree char *base = g_strdup(dir);
+    for (int n = 1; mkdir(dir, 0755) != 0 && errno == EEXIST && n < 100; n++) {
+      g_free(dir);
+      dir = g_strdup_printf("%s.%d", base, n);
+    }
     collect(lab, st, dir, results);
     printf("# %u of %u tests failed; artifacts in %s\n", failed, tests->len, dir);
   }

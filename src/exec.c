@@ -18,6 +18,11 @@
 
 /* How long the agent may take to start a command before we call it dead. */
 #define START_TIMEOUT_MS 15000
+/* A command that runs for long says nothing, and the port stays open on the
+ * host's side when the agent dies: after this much silence the agent is
+ * asked whether it still serves the session, and given START_TIMEOUT_MS to
+ * answer. */
+#define KEEPALIVE_MS 5000
 /* How long to wait for a free session port when NLA_PORTS are in use. */
 #define PORT_WAIT_MS 60000
 
@@ -94,6 +99,16 @@ typedef struct {
   gboolean raw;
 } Term;
 
+/* What the frames of one session change. */
+typedef struct {
+  const NlExec *x;
+  int tty_fd;
+  Term *term;
+  gboolean started, timed_out;
+  int status;
+  gint64 heard;  /* when the agent last sent anything */
+} Session;
+
 static void term_raw(Term *t, int fd) {
   if (!isatty(fd) || tcgetattr(fd, &t->saved) != 0) return;
   struct termios raw = t->saved;
@@ -110,6 +125,30 @@ static void winsize_of(int fd, guint16 rc[2]) {
   ioctl(fd, TIOCGWINSZ, &ws);
   rc[0] = ws.ws_row ? ws.ws_row : 24;
   rc[1] = ws.ws_col ? ws.ws_col : 80;
+}
+
+static int on_frame(void *ctx, const NlaFrame *f) {
+  Session *s = ctx;
+  s->heard = g_get_monotonic_time();
+  switch (f->type) {
+    case NLA_STARTED:
+      s->started = TRUE;
+      if (s->x->tty && s->tty_fd >= 0) term_raw(s->term, s->tty_fd);
+      break;
+    case NLA_STDOUT: write_all(s->x->out_fd, f->payload, f->len); break;
+    case NLA_STDERR: write_all(s->x->err_fd, f->payload, f->len); break;
+    case NLA_FAILED:
+      s->started = TRUE;
+      write_all(s->x->err_fd, (const guint8 *)"netlab: ", 8);
+      write_all(s->x->err_fd, f->payload, f->len);
+      write_all(s->x->err_fd, (const guint8 *)"\n", 1);
+      break;
+    case NLA_EXIT:
+      s->started = TRUE;
+      s->status = s->timed_out ? 124 : f->value;
+      return 1;
+  }
+  return 0;
 }
 
 int nl_exec_run(const NlExec *x, GError **error) {
@@ -142,6 +181,14 @@ int nl_exec_run(const NlExec *x, GError **error) {
     entry(req, "t:", t);
   }
   g_autoptr(GByteArray) out = g_byte_array_new();
+  if (req->len > NLA_MAX_PAYLOAD) {
+    g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
+                "the command, its environment and directory take %u bytes, more than "
+                "the %d a request may hold", req->len, NLA_MAX_PAYLOAD);
+    close(sock);
+    close(lock);
+    return -1;
+  }
   if (x->ping)
     frame(out, NLA_PING, NULL, 0);
   else
@@ -159,15 +206,17 @@ int nl_exec_run(const NlExec *x, GError **error) {
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
   Term term = {0};
-  gboolean started = FALSE, in_open = x->in_fd >= 0 && !x->detach, timed_out = FALSE;
-  int status = -1, interrupts = 0;
+  Session sess = {x, tty_fd, &term, FALSE, FALSE, -1, g_get_monotonic_time()};
+  gint64 pinged = 0;
+  gboolean in_open = x->in_fd >= 0 && !x->detach;
+  int interrupts = 0, synced = 0;
   gint64 t0 = g_get_monotonic_time();
   g_autoptr(GByteArray) in = g_byte_array_new();
 
-  while (status < 0) {
+  while (sess.status < 0) {
     gint64 now = g_get_monotonic_time();
     int wait_ms = -1;
-    if (!started) {
+    if (!sess.started) {
       wait_ms = START_TIMEOUT_MS - (now - t0) / 1000;
       if (wait_ms <= 0) {
         g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
@@ -175,19 +224,33 @@ int nl_exec_run(const NlExec *x, GError **error) {
                     x->vm);
         break;
       }
-    } else if (x->timeout_s && !timed_out) {
-      wait_ms = MAX(0, (gint64)x->timeout_s * 1000 - (now - t0) / 1000);
-      if (wait_ms == 0) {
-        frame_int(out, NLA_SIGNAL, SIGKILL);
-        timed_out = TRUE;
-        wait_ms = -1;
+    } else {
+      if (x->timeout_s && !sess.timed_out) {
+        wait_ms = MAX(0, (gint64)x->timeout_s * 1000 - (now - t0) / 1000);
+        if (wait_ms == 0) {
+          frame_int(out, NLA_SIGNAL, SIGKILL);
+          sess.timed_out = TRUE;
+          wait_ms = -1;
+        }
       }
+      if (pinged > sess.heard && now - pinged >= START_TIMEOUT_MS * 1000) {
+        g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
+                    "the agent of VM '%s' stopped answering (was it killed?)", x->vm);
+        break;
+      }
+      if (pinged <= sess.heard && now - sess.heard >= KEEPALIVE_MS * 1000) {
+        frame(out, NLA_PING, NULL, 0);
+        pinged = now;
+      }
+      int next = pinged > sess.heard ? START_TIMEOUT_MS - (now - pinged) / 1000
+                                     : KEEPALIVE_MS - (now - sess.heard) / 1000;
+      wait_ms = wait_ms < 0 ? MAX(next, 1) : MIN(wait_ms, MAX(next, 1));
     }
     struct pollfd pfd[3] = {
         {sock, POLLIN | (out->len ? POLLOUT : 0), 0},
         {sfd, POLLIN, 0},
         /* Read input only once the last of it went out: back-pressure. */
-        {in_open && started && !out->len ? x->in_fd : -1, POLLIN, 0},
+        {in_open && sess.started && !out->len ? x->in_fd : -1, POLLIN, 0},
     };
     if (poll(pfd, 3, wait_ms) < 0 && errno != EINTR) break;
 
@@ -205,38 +268,16 @@ int nl_exec_run(const NlExec *x, GError **error) {
       }
       if (n > 0) g_byte_array_append(in, buf, n);
     }
-    while (in->len >= sizeof(NlaHeader)) {
-      NlaHeader h;
-      memcpy(&h, in->data, sizeof h);
-      if (h.magic[0] != NLA_MAGIC0 || h.magic[1] != NLA_MAGIC1) {
-        /* Output of an earlier session on this port: skip to our frames. */
-        g_byte_array_remove_index(in, 0);
-        continue;
-      }
-      if (in->len < sizeof h + h.len) break;
-      const guint8 *p = in->data + sizeof h;
-      gint32 v = 0;
-      if (h.len == 4) memcpy(&v, p, 4);
-      switch (h.type) {
-        case NLA_STARTED:
-          started = TRUE;
-          if (x->tty && tty_fd >= 0) term_raw(&term, tty_fd);
-          break;
-        case NLA_STDOUT: write_all(x->out_fd, p, h.len); break;
-        case NLA_STDERR: write_all(x->err_fd, p, h.len); break;
-        case NLA_FAILED:
-          started = TRUE;
-          write_all(x->err_fd, (const guint8 *)"netlab: ", 8);
-          write_all(x->err_fd, p, h.len);
-          write_all(x->err_fd, (const guint8 *)"\n", 1);
-          break;
-        case NLA_EXIT:
-          started = TRUE;
-          status = timed_out ? 124 : v;
-          break;
-      }
-      g_byte_array_remove_range(in, 0, sizeof h + h.len);
+    const char *bad = NULL;
+    long used = nla_take(in->data, in->len, NLA_TO_HOST, &synced, on_frame, &sess, &bad);
+    if (used < 0) {
+      /* The guest is not trusted: a frame we cannot read ends the session,
+       * never the wait for an exit status that will not come. */
+      g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
+                  "the agent of VM '%s' broke the protocol: %s", x->vm, bad);
+      break;
     }
+    g_byte_array_remove_range(in, 0, used);
     if (pfd[1].revents & POLLIN) {
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) == sizeof si) {
@@ -266,5 +307,5 @@ int nl_exec_run(const NlExec *x, GError **error) {
   sigprocmask(SIG_SETMASK, &old, NULL);
   close(sock);
   close(lock);
-  return status;
+  return sess.status;
 }

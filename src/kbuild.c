@@ -605,3 +605,47 @@ GPtrArray *nl_kbuild_list(GError **error) {
   g_ptr_array_sort(ks, kernel_cmp);
   return ks;
 }
+
+char *nl_kbuild_default_vmlinux(void) {
+  /* What a default `netlab kernel build` would find up to date, without
+   * unpacking anything: Debian's source as unpacked for it, base + net. */
+  g_autofree char *tarball = debian_tarball(NULL);
+  g_autofree char *cache = nl_cache_dir(NULL);
+  GStatBuf st;
+  if (!tarball || !cache || g_stat(tarball, &st) != 0) return NULL;
+  g_autofree char *top = g_path_get_basename(tarball);
+  top[strlen(top) - strlen(".tar.xz")] = '\0';
+  g_autofree char *tree = g_build_filename(cache, "src", top, NULL);
+  g_autofree char *stamp_path = g_strconcat(tree, ".stamp", NULL);
+  g_autofree char *origin = g_strdup_printf("%s %lld %lld", tarball, (long long)st.st_size,
+                                            (long long)st.st_mtime);
+  g_autofree char *have = NULL;
+  if (!g_file_get_contents(stamp_path, &have, NULL, NULL) ||
+      strcmp(g_strchomp(have), origin) != 0)
+    return NULL;
+  g_autofree char *version = tree_version(tree, NULL);
+  g_autoptr(GPtrArray) frags = g_ptr_array_new_with_free_func(g_free);
+  char *base = fragment_path("base", NULL), *net = fragment_path("net", NULL);
+  if (base) g_ptr_array_add(frags, base);
+  if (net) g_ptr_array_add(frags, net);
+  g_autofree char *key =
+      version && base && net ? build_key(tree, origin, version, "tinyconfig", frags, NULL) : NULL;
+  g_autoptr(GPtrArray) all = key ? nl_kbuild_list(NULL) : NULL;
+  char *best = NULL;
+  gint64 best_time = 0;
+  for (guint i = 0; all && i < all->len; i++) {
+    NlKbuildKernel *k = all->pdata[i];
+    g_autofree char *kstamp_path = g_build_filename(k->dir, STAMP, NULL);
+    g_autofree char *kstamp = NULL;
+    g_autofree char *kkey = NULL;
+    if (g_file_get_contents(kstamp_path, &kstamp, NULL, NULL)) kkey = stamp_get(kstamp, "key");
+    GStatBuf ks;
+    if (!kkey || strcmp(kkey, key) != 0 || g_stat(k->vmlinux, &ks) != 0) continue;
+    if (!best || ks.st_mtime > best_time) {
+      g_free(best);
+      best = g_strdup(k->vmlinux);
+      best_time = ks.st_mtime;
+    }
+  }
+  return best;
+}

@@ -51,3 +51,8 @@ GPtrArray *nl_kbuild_list(GError **error);
  * FRAGMENTS are (file name, text) pairs. */
 GPtrArray *nl_kbuild_check(const char *config, const char *const *names,
                            const char *const *texts);
+
+/* The vmlinux of the newest kernel built with the defaults (Debian's source
+ * as installed now, tinyconfig + base + net), or NULL: what `up` boots when
+ * the lab names no kernel. Looks, never builds nor unpacks. */
+char *nl_kbuild_default_vmlinux(void);

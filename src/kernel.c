@@ -1,13 +1,14 @@
 #include "kernel.h"
 
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gelf.h>
 #include <gio/gio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kbuild.h"
 #include "util.h"
 
 void nl_kernel_free(NlKernel *k) {
@@ -54,29 +55,50 @@ char *nl_kernel_resolve(const char *value, const char *base) {
   return g_steal_pointer(&path);
 }
 
-gboolean nl_elf_has_pvh(const guint8 *data, gsize len) {
-  if (len < sizeof(Elf64_Ehdr) || memcmp(data, ELFMAG, SELFMAG) != 0 ||
-      data[EI_CLASS] != ELFCLASS64)
-    return FALSE;
-  const Elf64_Ehdr *eh = (const Elf64_Ehdr *)data;
-  for (guint i = 0; i < eh->e_phnum; i++) {
-    gsize off = eh->e_phoff + (gsize)i * eh->e_phentsize;
-    if (off + sizeof(Elf64_Phdr) > len) return FALSE;
-    const Elf64_Phdr *ph = (const Elf64_Phdr *)(data + off);
-    if (ph->p_type != PT_NOTE || ph->p_offset + ph->p_filesz > len) continue;
-    gsize p = ph->p_offset, end = ph->p_offset + ph->p_filesz;
-    while (p + sizeof(Elf64_Nhdr) <= end) {
-      const Elf64_Nhdr *nh = (const Elf64_Nhdr *)(data + p);
-      gsize name = p + sizeof(Elf64_Nhdr);
-      gsize desc = name + ((nh->n_namesz + 3) & ~3u);
-      /* XEN_ELFNOTE_PHYS32_ENTRY: the 32-bit entry point QEMU uses for PVH. */
-      if (nh->n_type == 18 && nh->n_namesz == 4 && name + 4 <= end &&
-          memcmp(data + name, "Xen", 4) == 0)
-        return TRUE;
-      p = desc + ((nh->n_descsz + 3) & ~3u);
-    }
+/* The ELF image DATA through elfutils' libelf, which checks every offset
+ * and count of a header against LEN: the image may be any file a lab names.
+ * NULL unless it is a 64-bit ELF. */
+static Elf *elf_open(const guint8 *data, gsize len) {
+  static gsize init;
+  if (g_once_init_enter(&init)) g_once_init_leave(&init, elf_version(EV_CURRENT) + 1);
+  /* Read only: libelf does not write to an image it did not allocate. */
+  Elf *e = elf_memory((char *)data, len);
+  if (e && (elf_kind(e) != ELF_K_ELF || gelf_getclass(e) != ELFCLASS64)) {
+    elf_end(e);
+    return NULL;
   }
-  return FALSE;
+  return e;
+}
+
+/* [OFF, OFF+SIZE) inside [0, LEN), written so that nothing wraps. */
+static gboolean in_bounds(guint64 off, guint64 size, guint64 len) {
+  return !(off > len || size > len - off);
+}
+
+/* [A, A+ASIZE) inside [B, B+BSIZE), with no sum that could wrap. */
+static gboolean within(guint64 a, guint64 asize, guint64 b, guint64 bsize) {
+  return a >= b && in_bounds(a - b, asize, bsize);
+}
+
+gboolean nl_elf_has_pvh(const guint8 *data, gsize len) {
+  Elf *e = elf_open(data, len);
+  size_t n = 0;
+  gboolean found = FALSE;
+  if (!e || elf_getphdrnum(e, &n) != 0) n = 0;
+  for (size_t i = 0; i < n && !found; i++) {
+    GElf_Phdr ph;
+    if (!gelf_getphdr(e, i, &ph) || ph.p_type != PT_NOTE) continue;
+    Elf_Data *d = elf_getdata_rawchunk(e, ph.p_offset, ph.p_filesz,
+                                       ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
+    GElf_Nhdr nh;
+    size_t off = 0, name, desc;
+    while (d && !found && (off = gelf_getnote(d, off, &nh, &name, &desc)) > 0)
+      /* XEN_ELFNOTE_PHYS32_ENTRY: the 32-bit entry point QEMU uses for PVH. */
+      found = nh.n_type == 18 && nh.n_namesz == 4 &&
+              memcmp((const char *)d->d_buf + name, "Xen", 4) == 0;
+  }
+  if (e) elf_end(e);
+  return found;
 }
 
 static gboolean all_zero(const guint8 *p, gsize n) {
@@ -85,47 +107,63 @@ static gboolean all_zero(const guint8 *p, gsize n) {
   return TRUE;
 }
 
+/* libelf reads the headers; the changes are written into DATA itself, at
+ * the places of the tables libelf found in bounds. */
 gsize nl_elf_trim_zeros(guint8 *data, gsize len) {
-  if (len < sizeof(Elf64_Ehdr) || memcmp(data, ELFMAG, SELFMAG) != 0 ||
-      data[EI_CLASS] != ELFCLASS64)
+  Elf *e = elf_open(data, len);
+  GElf_Ehdr eh;
+  size_t nph = 0, nsh = 0;
+  if (!e || !gelf_getehdr(e, &eh) || elf_getphdrnum(e, &nph) != 0 ||
+      elf_getshdrnum(e, &nsh) != 0 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
+      eh.e_shentsize != sizeof(Elf64_Shdr) ||
+      nph > len / sizeof(Elf64_Phdr) || nsh > len / sizeof(Elf64_Shdr) ||
+      !in_bounds(eh.e_phoff, nph * sizeof(Elf64_Phdr), len) ||
+      !in_bounds(eh.e_shoff, nsh * sizeof(Elf64_Shdr), len)) {
+    if (e) elf_end(e);
     return 0;
-  Elf64_Ehdr *eh = (Elf64_Ehdr *)data;
-  if (eh->e_phoff + (gsize)eh->e_phnum * sizeof(Elf64_Phdr) > len ||
-      eh->e_shoff + (gsize)eh->e_shnum * sizeof(Elf64_Shdr) > len ||
-      eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_shentsize != sizeof(Elf64_Shdr))
-    return 0;
-  Elf64_Phdr *ph = (Elf64_Phdr *)(data + eh->e_phoff);
-  Elf64_Shdr *sh = (Elf64_Shdr *)(data + eh->e_shoff);
+  }
+  g_autofree GElf_Shdr *sh = g_new0(GElf_Shdr, nsh);
+  for (size_t j = 0; j < nsh; j++)
+    if (!gelf_getshdr(elf_getscn(e, j), &sh[j])) sh[j].sh_type = SHT_NULL;
+  g_autofree GElf_Phdr *ph = g_new0(GElf_Phdr, nph);
+  for (size_t i = 0; i < nph; i++)
+    if (!gelf_getphdr(e, i, &ph[i])) ph[i].p_type = PT_NULL;
+  elf_end(e);
+
   gsize saved = 0;
-  for (guint i = 0; i < eh->e_phnum; i++) {
-    Elf64_Phdr *seg = &ph[i];
-    if (seg->p_type != PT_LOAD || seg->p_offset + seg->p_filesz > len) continue;
+  for (size_t i = 0; i < nph; i++) {
+    GElf_Phdr *seg = &ph[i];
+    if (seg->p_type != PT_LOAD || !in_bounds(seg->p_offset, seg->p_filesz, len)) continue;
     /* The segment's file bytes must hold everything up to the end of its
      * last section with content. */
     guint64 keep = 0;
-    for (guint j = 0; j < eh->e_shnum; j++) {
-      Elf64_Shdr *s = &sh[j];
+    for (size_t j = 0; j < nsh; j++) {
+      const GElf_Shdr *s = &sh[j];
       if (!(s->sh_flags & SHF_ALLOC) || s->sh_type == SHT_NOBITS ||
-          s->sh_addr < seg->p_vaddr || s->sh_addr + s->sh_size > seg->p_vaddr + seg->p_filesz ||
-          s->sh_offset + s->sh_size > len)
+          !within(s->sh_addr, s->sh_size, seg->p_vaddr, seg->p_filesz) ||
+          !in_bounds(s->sh_offset, s->sh_size, len))
         continue;
       if (!all_zero(data + s->sh_offset, s->sh_size))
-        keep = MAX(keep, s->sh_addr + s->sh_size - seg->p_vaddr);
+        keep = MAX(keep, s->sh_addr - seg->p_vaddr + s->sh_size);
     }
     /* Bytes between sections (alignment padding) count: keep them unless
      * they are zeros at the very end. */
     if (keep >= seg->p_filesz ||
         !all_zero(data + seg->p_offset + keep, seg->p_filesz - keep))
       continue;
-    for (guint j = 0; j < eh->e_shnum; j++) {
-      Elf64_Shdr *s = &sh[j];
+    for (size_t j = 0; j < nsh; j++) {
+      const GElf_Shdr *s = &sh[j];
       if ((s->sh_flags & SHF_ALLOC) && s->sh_type != SHT_NOBITS &&
-          s->sh_addr >= seg->p_vaddr + keep &&
-          s->sh_addr + s->sh_size <= seg->p_vaddr + seg->p_filesz)
-        s->sh_type = SHT_NOBITS;
+          within(s->sh_addr, s->sh_size, seg->p_vaddr + keep, seg->p_filesz - keep)) {
+        Elf64_Word nobits = SHT_NOBITS;
+        memcpy(data + eh.e_shoff + j * sizeof(Elf64_Shdr) + offsetof(Elf64_Shdr, sh_type),
+               &nobits, sizeof nobits);
+      }
     }
     saved += seg->p_filesz - keep;
-    seg->p_filesz = keep;
+    Elf64_Xword filesz = keep;
+    memcpy(data + eh.e_phoff + i * sizeof(Elf64_Phdr) + offsetof(Elf64_Phdr, p_filesz),
+           &filesz, sizeof filesz);
   }
   return saved;
 }
@@ -181,13 +219,27 @@ static GBytes *extract_vmlinux(const char *path, const guint8 *d, gsize len) {
 
 NlKernel *nl_kernel_find(const char *path, GError **error) {
   g_autoptr(NlKernel) k = g_new0(NlKernel, 1);
-  k->path = path ? g_strdup(path) : newest_boot_kernel(error);
-  if (!k->path) return NULL;
+  k->path = path ? g_strdup(path) : nl_kbuild_default_vmlinux();
+  if (!k->path) {
+    k->path = newest_boot_kernel(error);
+    if (!k->path) return NULL;
+    k->distro = TRUE;
+  }
 
   /* Mapped, not read: a vmlinux with debug info is hundreds of MB, of which
    * only the headers are looked at. */
   g_autoptr(GError) local = NULL;
-  g_autoptr(GMappedFile) map = g_mapped_file_new(k->path, FALSE, &local);
+  /* O_NONBLOCK and a regular file only: opening a FIFO would wait for ever. */
+  int fd = open(k->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  struct stat fst;
+  if (fd < 0 || fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s", k->path,
+                fd < 0 ? g_strerror(errno) : "not a regular file");
+    if (fd >= 0) close(fd);
+    return NULL;
+  }
+  g_autoptr(GMappedFile) map = g_mapped_file_new_from_fd(fd, FALSE, &local);
+  close(fd);
   if (!map) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s",
                 k->path, local->message);

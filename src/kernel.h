@@ -9,9 +9,12 @@ typedef struct {
   char *boot;     /* what QEMU boots: the uncompressed ELF (PVH entry) when the
                    * image has one, extracted once into the cache, else PATH */
   char *moddir;   /* /lib/modules/<version>, or NULL when it does not exist */
+  gboolean distro;/* the host's own /boot kernel, taken for lack of a built one */
 } NlKernel;
 
-/* PATH names a bzImage or an ELF vmlinux; NULL means the newest /boot/vmlinuz-*. */
+/* PATH names a bzImage or an ELF vmlinux; NULL means the newest kernel built
+ * with the default fragments (nl_kbuild_default_vmlinux), else the newest
+ * /boot/vmlinuz-*. */
 NlKernel *nl_kernel_find(const char *path, GError **error);
 void nl_kernel_free(NlKernel *k);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlKernel, nl_kernel_free)

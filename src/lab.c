@@ -12,6 +12,9 @@
 #define MIN_MEM_MIB 64
 #define MAX_MEM_MIB 65536
 #define MAX_CPUS 64
+/* More than any lab needs (a 100,000-node lab.conf is under 2 MiB), less
+ * than would make reading it a burden. */
+#define LAB_FILE_MAX (16 << 20)
 
 #define EXPECTED_CONF_LINE \
   "expected NODE[N]=LAN, NODE[OPTION]=VALUE or LAB_KEY=VALUE"
@@ -97,11 +100,24 @@ static void conf_warning(Parser *p, guint line, const char *format, ...) {
 }
 
 /* Matches TEXT against PATTERN (a constant, so it compiles); captures are
- * read from *MATCH_INFO (may be NULL), which keeps the regex alive. */
+ * read from *MATCH_INFO (may be NULL), which keeps the regex alive. Each
+ * pattern is compiled once: a lab.conf of 100,000 lines matches a few
+ * hundred thousand times. */
 static gboolean match(const char *pattern, const char *text,
                       GMatchInfo **match_info) {
-  g_autoptr(GRegex) regex = g_regex_new(pattern, 0, 0, NULL);
+  static GHashTable *compiled; /* pattern (by address) -> GRegex */
+  G_LOCK_DEFINE_STATIC(compiled);
+  GRegex *regex;
 
+  G_LOCK(compiled);
+  if (!compiled)
+    compiled = g_hash_table_new(NULL, NULL);
+  regex = g_hash_table_lookup(compiled, pattern);
+  if (!regex) {
+    regex = g_regex_new(pattern, G_REGEX_OPTIMIZE, 0, NULL);
+    g_hash_table_insert(compiled, (gpointer)pattern, regex);
+  }
+  G_UNLOCK(compiled);
   return g_regex_match(regex, text, 0, match_info);
 }
 
@@ -116,6 +132,19 @@ static gboolean parse_number(const char *s, guint64 *number) {
     return FALSE;
   *number = g_ascii_strtoull(s, NULL, 10);
   return TRUE;
+}
+
+/* The first control character of TEXT (tabs aside), or 0. One in a value
+ * would reach the domain XML, which libvirt refuses, or a terminal that
+ * shows a message quoting it. */
+static gunichar control_char(const char *text) {
+  for (const char *c = text; *c; c = g_utf8_next_char(c)) {
+    gunichar u = g_utf8_get_char(c);
+
+    if (u != '\t' && g_unichar_iscntrl(u))
+      return u;
+  }
+  return 0;
 }
 
 static int compare_strings(gconstpointer a, gconstpointer b) {
@@ -161,17 +190,12 @@ void nl_lab_free(NlLab *lab) {
   g_free(lab->append);
   g_ptr_array_unref(lab->nodes);
   g_ptr_array_unref(lab->lans);
+  g_hash_table_unref(lab->by_name);
   g_free(lab);
 }
 
 NlNode *nl_lab_find_node(const NlLab *lab, const char *name) {
-  for (guint i = 0; i < lab->nodes->len; i++) {
-    NlNode *node = g_ptr_array_index(lab->nodes, i);
-
-    if (g_str_equal(node->name, name))
-      return node;
-  }
-  return NULL;
+  return g_hash_table_lookup(lab->by_name, name);
 }
 
 void nl_mac_format(const guint8 mac[6], char buf[18]) {
@@ -194,6 +218,7 @@ static NlNode *get_node(Parser *p, const char *name, guint line) {
   node->deps = g_ptr_array_new_with_free_func(g_free);
   node->loc = (NlLoc){p->lab->conf_path, line};
   g_ptr_array_add(p->lab->nodes, node);
+  g_hash_table_insert(p->lab->by_name, node->name, node);
   return node;
 }
 
@@ -366,6 +391,11 @@ static gboolean parse_mem_mib(const char *text, guint64 *mib) {
 static char *resolve_kernel(Parser *p, guint line, const char *value) {
   g_autofree char *path = nl_kernel_resolve(value, p->lab->dir);
 
+  if (g_file_test(path, G_FILE_TEST_EXISTS) && !g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+    /* A FIFO would block `up` reading it, for ever. */
+    conf_error(p, line, "kernel '%s' is not a regular file", path);
+    return NULL;
+  }
   if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
     if (strchr(value, '/'))
       conf_error(p, line, "kernel '%s' does not exist", path);
@@ -613,6 +643,26 @@ static void parse_assignment(Parser *p, guint line, const char *text,
     set_option(p, &a);
 }
 
+static guint count_char(const char *s, char c) {
+  guint n = 0;
+
+  for (; *s; s++)
+    n += *s == c;
+  return n;
+}
+
+static void set_lab_append(Parser *p, guint line, char *value) {
+  if (count_char(value, '"') % 2) {
+    /* The kernel would take the rest of its command line, netlab's own
+     * parameters included, as one quoted value. */
+    conf_error(p, line, "LAB_APPEND has an unbalanced '\"': '%s'", value);
+    g_free(value);
+    return;
+  }
+  g_free(p->lab->append);
+  p->lab->append = value;
+}
+
 static void set_lab_kernel(Parser *p, guint line, char *value) {
   char *path = resolve_kernel(p, line, value);
 
@@ -642,8 +692,8 @@ static const struct {
     {{"KERNEL", FALSE, "the newest `/boot/vmlinuz-*`",
       "netlab: the kernel every node boots, as `r1[kernel]`"},
      0, set_lab_kernel},
-    {{"APPEND", FALSE, NULL, "netlab: extra kernel command line for every node"},
-     G_STRUCT_OFFSET(NlLab, append)},
+    {{"APPEND", FALSE, NULL, "netlab: extra kernel command line for every node"}, 0,
+     set_lab_append},
 };
 
 const NlLabKey *nl_lab_lab_key(guint i) {
@@ -676,11 +726,22 @@ static void set_lab_key(Parser *p, guint line, const char *key,
   conf_warning(p, line, "unknown key 'LAB_%s', ignored", key);
 }
 
+/* Refuses a line holding a control character, before any message quotes
+ * it. */
+static gboolean control_free(Parser *p, const char *file, guint line, const char *text) {
+  gunichar c = control_char(text);
+
+  if (c)
+    add_problem(p, file, line, "control character U+%04X: lab files hold text only",
+                (guint)c);
+  return c == 0;
+}
+
 static void parse_conf_line(Parser *p, guint line, const char *text) {
   g_autoptr(GMatchInfo) node_line = NULL;
   g_autoptr(GMatchInfo) lab_line = NULL;
 
-  if (*text == '\0' || *text == '#')
+  if (*text == '\0' || *text == '#' || !control_free(p, p->lab->conf_path, line, text))
     return;
   if (match("^([^\\[\\]=\\s]*)\\[([^\\]]*)\\]=(.*)$", text, &node_line)) {
     parse_assignment(p, line, text, node_line);
@@ -808,7 +869,7 @@ static void parse_dep_line(Parser *p, guint line, const char *text) {
   g_auto(GStrv) deps = NULL;
   NlNode *node;
 
-  if (*text == '\0' || *text == '#')
+  if (*text == '\0' || *text == '#' || !control_free(p, p->lab->dep_path, line, text))
     return;
   if (!match("^([^\\s:]+)\\s*:\\s*([^:]+)$", text, &rule)) {
     dep_error(p, line, "invalid line: '%s' (expected NODE: NODE...)", text);
@@ -850,20 +911,43 @@ static void report_cycle(Parser *p, const NlNode *node, const NlNode *dep,
             "dependency cycle: %s", cycle->str);
 }
 
-static void visit(Parser *p, NlNode *node, GHashTable *state, GPtrArray *path) {
-  g_hash_table_insert(state, node, GUINT_TO_POINTER(ON_PATH));
-  g_ptr_array_add(path, node->name);
-  for (guint i = 0; i < node->deps->len; i++) {
-    NlNode *dep = nl_lab_find_node(p->lab, g_ptr_array_index(node->deps, i));
-    guint seen = GPOINTER_TO_UINT(g_hash_table_lookup(state, dep));
+/* Depth-first from ROOT with a stack of our own, not recursion: a chain of
+ * thousands of dependencies must not exhaust the C stack. PATH holds the
+ * names from ROOT to the node on top; NEXT, beside it, which of that node's
+ * dependencies comes next. */
+static void visit(Parser *p, NlNode *root, GHashTable *state, GPtrArray *path) {
+  g_autoptr(GPtrArray) stack = g_ptr_array_new();
+  g_autoptr(GArray) next = g_array_new(FALSE, TRUE, sizeof(guint));
+  guint zero = 0;
 
-    if (seen == ON_PATH)
+  g_ptr_array_add(stack, root);
+  g_array_append_val(next, zero);
+  g_ptr_array_add(path, root->name);
+  g_hash_table_insert(state, root, GUINT_TO_POINTER(ON_PATH));
+  while (stack->len > 0) {
+    NlNode *node = g_ptr_array_index(stack, stack->len - 1);
+    guint *i = &g_array_index(next, guint, next->len - 1);
+    NlNode *dep;
+    guint seen;
+
+    if (*i == node->deps->len) {
+      g_hash_table_insert(state, node, GUINT_TO_POINTER(DONE));
+      g_ptr_array_remove_index(stack, stack->len - 1);
+      g_array_remove_index(next, next->len - 1);
+      g_ptr_array_remove_index(path, path->len - 1);
+      continue;
+    }
+    dep = nl_lab_find_node(p->lab, g_ptr_array_index(node->deps, (*i)++));
+    seen = GPOINTER_TO_UINT(g_hash_table_lookup(state, dep));
+    if (seen == ON_PATH) {
       report_cycle(p, node, dep, path);
-    else if (seen == UNSEEN)
-      visit(p, dep, state, path);
+    } else if (seen == UNSEEN) {
+      g_ptr_array_add(stack, dep);
+      g_array_append_val(next, zero);
+      g_ptr_array_add(path, dep->name);
+      g_hash_table_insert(state, dep, GUINT_TO_POINTER(ON_PATH));
+    }
   }
-  g_ptr_array_remove_index(path, path->len - 1);
-  g_hash_table_insert(state, node, GUINT_TO_POINTER(DONE));
 }
 
 static void check_dep_cycles(Parser *p) {
@@ -900,7 +984,7 @@ static char *read_lab_file(const char *path, gboolean *missing,
   gsize len;
 
   *missing = FALSE;
-  if (!g_file_get_contents(path, &contents, &len, &local)) {
+  if (!nl_read_file_max(path, LAB_FILE_MAX, &contents, &len, &local)) {
     *missing = g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT);
     if (!*missing)
       g_set_error_literal(error, NL_ERROR, NL_ERROR_INPUT, local->message);
@@ -914,13 +998,23 @@ static char *read_lab_file(const char *path, gboolean *missing,
   return g_steal_pointer(&contents);
 }
 
+/* Line by line with memchr: linear, also under ASan, whose strstr (and so
+ * g_strsplit) measures the whole rest of the text at every line. */
 static void parse_lines(Parser *p, const char *contents,
                         void (*parse_line)(Parser *, guint, const char *)) {
-  g_auto(GStrv) lines = g_strsplit(contents, "\n", -1);
+  const char *end = contents + strlen(contents);
+  const char *line = contents;
 
-  /* Stripping also drops the '\r' of files written on Windows. */
-  for (guint i = 0; lines[i]; i++)
-    parse_line(p, i + 1, g_strstrip(lines[i]));
+  for (guint n = 1;; n++) {
+    const char *nl = memchr(line, '\n', end - line);
+    g_autofree char *text = g_strndup(line, (nl ? nl : end) - line);
+
+    /* Stripping also drops the '\r' of files written on Windows. */
+    parse_line(p, n, g_strstrip(text));
+    if (!nl)
+      break;
+    line = nl + 1;
+  }
 }
 
 /* lab.conf before lab.dep, each by line: the order of a compiler's errors. */
@@ -965,6 +1059,7 @@ static NlLab *lab_new(char *dir) {
   lab->dep_path = g_build_filename(dir, "lab.dep", NULL);
   lab->nodes = g_ptr_array_new_with_free_func(node_free);
   lab->lans = g_ptr_array_new_with_free_func(g_free);
+  lab->by_name = g_hash_table_new(g_str_hash, g_str_equal);
   return lab;
 }
 

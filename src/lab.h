@@ -51,9 +51,10 @@ typedef struct {
   char *append;         /* LAB_APPEND */
   GPtrArray *nodes;     /* NlNode*, in order of first mention in lab.conf */
   GPtrArray *lans;      /* char*, collision domain names, sorted */
+  GHashTable *by_name;  /* node name -> NlNode*: nl_lab_find_node() in O(1) */
 } NlLab;
 
-/* Reads DIR/lab.conf and DIR/lab.dep (optional). On a bad lab returns NULL and
+/* Reads DIR/lab.conf and DIR/lab.dep (optional), each at most 16 MiB. On a bad lab returns NULL and
  * sets an NL_ERROR_INPUT error whose message holds every problem found, one per
  * line, each as "FILE:LINE: what is wrong". Warnings (unknown keys, which
  * Kathará ignores too) are appended to WARNINGS as "FILE:LINE: ..." strings.

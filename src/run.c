@@ -11,10 +11,12 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "domxml.h"
 #include "exec.h"
 #include "initramfs.h"
@@ -184,16 +186,36 @@ static gboolean deps_ready(Up *up, const NlNode *node) {
 
 static void start_ready_vms(Up *up);
 
+/* The guest's one line on its control port: "ready RC\n", RC the status of
+ * its startup commands. The guest is not trusted: anything else (a NUL, a
+ * longer line, another word; a startup script writing to the port, say)
+ * fails the VM at once rather than leaving `up` waiting for its timeout. */
+#define CTL_LINE_MAX 64
+
 static gboolean on_ctl(int fd, GIOCondition cond, gpointer data) {
   Vm *vm = data;
   Up *up = vm->up;
-  char buf[256];
+  char buf[CTL_LINE_MAX];
   ssize_t n = read(fd, buf, sizeof buf);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return G_SOURCE_CONTINUE;
   if (n > 0) g_string_append_len(vm->ctl_buf, buf, n);
-  const char *nl = strchr(vm->ctl_buf->str, '\n');
-  if (nl && g_str_has_prefix(vm->ctl_buf->str, "ready")) {
-    vm->startup_rc = atoi(vm->ctl_buf->str + 5);
+  GString *b = vm->ctl_buf;
+  const char *nl = memchr(b->str, '\n', b->len);
+  gsize line = nl ? (gsize)(nl - b->str) : b->len;
+  g_autofree char *text = g_strndup(b->str, MIN(line, CTL_LINE_MAX));
+  guint64 rc = 0;
+  gboolean bad = strlen(text) < MIN(line, CTL_LINE_MAX) || line > CTL_LINE_MAX;
+  if (!bad && nl)
+    bad = !g_str_has_prefix(text, "ready ") ||
+          !g_ascii_string_to_unsigned(text + 6, 10, 0, 255, &rc, NULL);
+  if (bad) {
+    /* Shown escaped, and up to its first NUL only: it is the guest's. */
+    g_autofree char *shown = g_strescape(text, NULL);
+    fail(up, vm, "VM '%s' wrote \"%s%s\" on its control port, where only \"ready N\" "
+         "belongs (does a startup script write to the netlab.ctl port?)",
+         vm->node->name, shown, strlen(text) < line ? "..." : "");
+  } else if (nl) {
+    vm->startup_rc = rc;
     vm->secs = (g_get_monotonic_time() - vm->t_start) / 1e6;
     vm->phase = VM_READY;
     draw(up, vm);
@@ -251,7 +273,13 @@ static void created(GObject *src, GAsyncResult *res, gpointer data) {
   Up *up = vm->up;
   g_autoptr(GError) error = NULL;
   if (!g_task_propagate_boolean(G_TASK(res), &error)) {
-    fail(up, vm, "%s", error->message);
+    /* libvirt does not always say why it could not write its files. */
+    struct statvfs fs;
+    if (statvfs(up->st->dir, &fs) == 0 && (guint64)fs.f_bavail * fs.f_frsize < 1024 * 1024)
+      fail(up, vm, "%s (the filesystem of %s is full: %s)", error->message, up->st->dir,
+           g_strerror(ENOSPC));
+    else
+      fail(up, vm, "%s", error->message);
     return;
   }
   vm->phase = VM_BOOTING;
@@ -313,18 +341,11 @@ static gboolean on_tick(gpointer data) {
 
 /* The last lines a VM printed, indented, for the error message. */
 static char *console_tail(const char *log, guint lines) {
-  g_autofree char *text = NULL;
-  gsize len = 0;
-  if (!g_file_get_contents(log, &text, &len, NULL) || len == 0)
-    return g_strdup("  | (nothing)\n");
-  g_strchomp(text);
-  g_auto(GStrv) all = g_strsplit(text, "\n", -1);
-  guint n = g_strv_length(all);
+  g_autofree char *tail = nl_log_tail(log, lines);
+  if (!*tail) return g_strdup("  | (nothing)\n");
+  g_auto(GStrv) all = g_strsplit(tail, "\n", -1);
   GString *s = g_string_new(NULL);
-  for (guint i = n > lines ? n - lines : 0; i < n; i++) {
-    g_strdelimit(all[i], "\r\033", ' ');
-    g_string_append_printf(s, "  | %s\n", all[i]);
-  }
+  for (char **l = all; *l; l++) g_string_append_printf(s, "  | %s\n", *l);
   return g_string_free(s, FALSE);
 }
 
@@ -404,6 +425,34 @@ static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
     if (!nl_write_file(path, text, -1, 0644, error)) return FALSE;
   }
   return TRUE;
+}
+
+/* What QEMU itself takes beside the guest's memory, measured idle on these
+ * machines: ~45 MiB of its own, plus the TCG translation cache (32 MiB). */
+#define QEMU_OVERHEAD_MIB(kvm) ((kvm) ? 48 : 80)
+
+static guint64 mem_available_mib(void) {
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents("/proc/meminfo", &text, NULL, NULL)) return 0;
+  const char *p = strstr(text, "MemAvailable:");
+  return p ? g_ascii_strtoull(p + strlen("MemAvailable:"), NULL, 10) / 1024 : 0;
+}
+
+/* Refused before anything starts, rather than VMs killed by the OOM killer
+ * halfway through a boot. */
+static gboolean check_memory(const NlLab *lab, gboolean kvm, GError **error) {
+  guint64 need = 0;
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    need += (node->mem_mib ? node->mem_mib : NL_DEFAULT_MEM_MIB) + QEMU_OVERHEAD_MIB(kvm);
+  }
+  guint64 avail = mem_available_mib();
+  if (!avail || need <= avail) return TRUE;
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+              "lab '%s' needs about %" G_GUINT64_FORMAT " MiB for its %u VMs (their memory and "
+              "~%d MiB of QEMU each), and the host has %" G_GUINT64_FORMAT " MiB available",
+              lab->dir, need, lab->nodes->len, QEMU_OVERHEAD_MIB(kvm), avail);
+  return FALSE;
 }
 
 /* ---- the host side: what QEMU, running as the QEMU user, may reach ------- */
@@ -525,40 +574,55 @@ static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUs
          (!have_shared || nl_sandbox_grant_dir(qu, shared, error));
 }
 
+/* A failure before anything started: the state directory goes too, so
+ * that the lab does not look up. */
+static gboolean give_up(NlState *st) {
+  nl_state_remove(st, NULL);
+  return FALSE;
+}
+
 gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
                    GError **error) {
-  NlQemuUser qu;
-  if (!nl_qemu_user(&qu, error)) return FALSE;
-  /* Before any thread exists: every thread, and every QEMU, inherits it. */
-  if (qu.dropped && !nl_sandbox_enter(error)) {
-    nl_qemu_user_clear(&qu);
-    return FALSE;
-  }
-  g_autofree char *agent =
-      nl_find_beside_self("netlab-agent", NETLAB_AGENT_INSTALLED, error);
-  if (!agent) return FALSE;
-  g_autofree char *svc = nl_find_beside_self("netlab-svc", NETLAB_SVC_INSTALLED, error);
-  if (!svc) return FALSE;
-  gboolean kvm = FALSE;
-  g_autofree char *why = NULL;
-  if (!nl_accel_pick(o->accel, &kvm, &why, error)) return FALSE;
-  if (!kvm && o->accel == NL_ACCEL_AUTO)
-    fprintf(stderr, "netlab: using TCG (software emulation): %s\n", why);
-
-  g_autoptr(GHashTable) boots =
-      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)boot_free);
-  for (guint i = 0; i < lab->nodes->len; i++) {
-    const NlNode *node = lab->nodes->pdata[i];
-    const char *k = o->kernel ? o->kernel : node->kernel ? node->kernel : lab->kernel;
-    if (!boot_for(boots, k, error)) return FALSE;
-  }
-
-  if (nl_state_get(st, "lab")) {
+  g_autofree char *upfor = nl_state_get(st, "lab");
+  if (upfor) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
                 "lab '%s' is already up (state in %s): `netlab down` it first",
                 lab->dir, st->dir);
     return FALSE;
   }
+  g_auto(NlQemuUser) qu = {0};
+  if (!nl_qemu_user(&qu, error)) return give_up(st);
+  /* Before any thread exists: every thread, and every QEMU, inherits it. */
+  if (qu.dropped && !nl_sandbox_enter(error)) return give_up(st);
+  g_autofree char *agent =
+      nl_find_beside_self("netlab-agent", NETLAB_AGENT_INSTALLED, error);
+  if (!agent) return give_up(st);
+  g_autofree char *svc = nl_find_beside_self("netlab-svc", NETLAB_SVC_INSTALLED, error);
+  if (!svc) return give_up(st);
+  gboolean kvm = FALSE;
+  g_autofree char *why = NULL;
+  if (!nl_accel_pick(o->accel, &kvm, &why, error)) return give_up(st);
+  if (!kvm && o->accel == NL_ACCEL_AUTO)
+    fprintf(stderr, "netlab: using TCG (software emulation): %s\n", why);
+
+  g_autoptr(GHashTable) boots =
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)boot_free);
+  gboolean distro_said = FALSE;
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    const char *k = o->kernel ? o->kernel : node->kernel ? node->kernel : lab->kernel;
+    Boot *b = boot_for(boots, k, error);
+    if (!b) return give_up(st);
+    if (b->kernel->distro && !distro_said) {
+      fprintf(stderr,
+              "netlab: booting Debian's kernel %s: `netlab kernel build` (once, a few minutes) "
+              "makes labs boot about twice as fast, in about half the memory\n",
+              b->kernel->version ? b->kernel->version : b->kernel->path);
+      distro_said = TRUE;
+    }
+  }
+
+  if (!check_memory(lab, kvm, error)) return give_up(st);
 
   Up up = {.lab = lab, .st = st, .embedded = o->uri == NULL, .tty = isatty(2),
            .t0 = g_get_monotonic_time()};
@@ -579,9 +643,17 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
   gboolean have_shared = lstat(shared, &shared_st) == 0 && S_ISDIR(shared_st.st_mode);
   HostView view = {0};
   gboolean ok = FALSE;
+  g_autoptr(GString) node_list = g_string_new(NULL);
+  for (guint i = 0; i < lab->nodes->len; i++)
+    g_string_append_printf(node_list, "%s\n", ((NlNode *)lab->nodes->pdata[i])->name);
+  g_autoptr(GString) lan_list = g_string_new(NULL);
+  for (guint i = 0; i < lab->lans->len; i++)
+    g_string_append_printf(lan_list, "%s\n", (char *)lab->lans->pdata[i]);
 
   if (!nl_state_set(st, "lab", lab->dir, error) ||
       !nl_state_set(st, "accel", kvm ? "kvm" : "tcg", error) ||
+      !nl_state_set(st, "nodes", node_list->str, error) ||
+      !nl_state_set(st, "lans", lan_list->str, error) ||
       (o->uri && !nl_state_set(st, "uri", o->uri, error)) ||
       !host_prepare(lab, st, &qu, boots, have_shared, &view, error))
     goto out;
@@ -605,6 +677,9 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
     vm->domain = nl_domain_name(up.virt, st->id, node->name);
     g_autofree char *cmdline = nl_domain_cmdline(lab, node);
     g_autofree char *kernel_key = g_strconcat("kernel.", node->name, NULL);
+    g_autofree char *booted_key = g_strconcat("booted.", node->name, NULL);
+    g_autofree char *booted = g_strdup_printf("%s (%s)", b->kernel->path,
+                                              b->kernel->version ? b->kernel->version : "?");
     NlDomainSpec spec = {
         .domain = vm->domain,
         .emulator = EMULATOR,
@@ -626,6 +701,7 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
         !check_sock_path(vm->paths.ctl, error) ||
         !check_sock_path(vm->paths.gdb, error) ||
         !nl_state_set(st, kernel_key, b->kernel->boot, error) ||
+        !nl_state_set(st, booted_key, booted, error) ||
         !write_guest_conf(node, &vm->paths, have_shared, agent, svc, error))
       goto out;
   }
@@ -677,7 +753,6 @@ out:
   nl_virt_close(up.virt);
   g_clear_error(&up.error);
   g_free(view.labdir);
-  nl_qemu_user_clear(&qu);
   if (!ok) nl_run_down(st, NULL);
   return ok;
 }
@@ -724,10 +799,11 @@ GPtrArray *nl_run_shutdown_scripts(NlState *st, guint timeout_s) {
   return notes;
 }
 
-/* A QEMU or switch that `up` started but had no time to record (it was
- * killed at that moment): found by the pidfile libvirt or the switch wrote
- * in the state directory, and believed only for a process that runs that
- * program and names the state directory. */
+
+/* A QEMU that `up` started but had no time to record (it was killed at that
+ * moment): found by the pidfile libvirt wrote in the state directory, and
+ * believed only for a process that runs QEMU and names the state
+ * directory. */
 static void record_unrecorded(const NlState *st, const char *sub, const char *suffix,
                               const char *kind, const char *exe) {
   g_autofree char *dir = nl_state_path(st, sub);
@@ -776,7 +852,6 @@ gboolean nl_run_down(NlState *st, GError **error) {
     if (local) fprintf(stderr, "netlab: warning: %s\n", local->message);
   }
   record_unrecorded(st, "run/qemu", ".pid", "qemu", EMULATOR);
-  record_unrecorded(st, "lan", ".pid", "switch", "/usr/bin/vde_switch");
   nl_proc_kill_all(st);
   g_autofree char *acl_user = nl_state_get(st, "acl");
   g_autofree char *labdir = nl_state_get(st, "lab");

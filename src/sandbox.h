@@ -26,6 +26,7 @@ typedef struct {
 /* Looks the user up; as root, fails if scripts/setup has not created it. */
 gboolean nl_qemu_user(NlQemuUser *u, GError **error);
 void nl_qemu_user_clear(NlQemuUser *u);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NlQemuUser, nl_qemu_user_clear)
 
 /* A GSpawnChildSetupFunc: drops the child to U (a NlQemuUser *) before exec.
  * Only async-signal-safe calls: it runs between fork and exec. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,16 +131,35 @@ char *nl_state_get(const NlState *st, const char *key) {
   return g_strchomp(v);
 }
 
-static gboolean remove_tree(const char *path, GError **error) {
+static guint64 mount_id(const char *path) {
+  struct statx sx;
+  if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) != 0 ||
+      !(sx.stx_mask & STATX_MNT_ID))
+    return 0;
+  return sx.stx_mnt_id;
+}
+
+/* Never crosses into another mount: up binds the lab directory under the
+ * state directory (in its own mount namespace), and removing through that
+ * bind would remove the lab. A mount found here is detached instead. */
+static gboolean remove_tree(const char *path, guint64 mnt, GError **error) {
   struct stat st;
   if (lstat(path, &st) != 0) return errno == ENOENT ? TRUE : FALSE;
+  if (mount_id(path) != mnt) {
+    umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
+    if (mount_id(path) != mnt) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "cannot remove '%s': something is mounted there", path);
+      return FALSE;
+    }
+  }
   if (S_ISDIR(st.st_mode)) {
     g_autoptr(GDir) d = g_dir_open(path, 0, error);
     if (!d) return FALSE;
     const char *n;
     while ((n = g_dir_read_name(d))) {
       g_autofree char *child = g_build_filename(path, n, NULL);
-      if (!remove_tree(child, error)) return FALSE;
+      if (!remove_tree(child, mnt, error)) return FALSE;
     }
     if (rmdir(path) == 0) return TRUE;
   } else if (unlink(path) == 0) {
@@ -153,7 +173,10 @@ static gboolean remove_tree(const char *path, GError **error) {
 }
 
 gboolean nl_state_remove(NlState *st, GError **error) {
-  return remove_tree(st->dir, error);
+  guint64 mnt = mount_id(st->dir);
+  if (!mnt)
+    return errno == ENOENT ? TRUE : nl_set_errno(error, errno, "cannot remove '%s'", st->dir);
+  return remove_tree(st->dir, mnt, error);
 }
 
 static char *proc_field(int pid, const char *file) {

@@ -2,8 +2,11 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 G_DEFINE_QUARK(netlab-error-quark, nl_error)
 
@@ -63,6 +66,71 @@ char *nl_find_beside_self(const char *name, const char *installed, GError **erro
   return NULL;
 }
 
+/* A limit rounded for messages: "16 MiB", "512 KiB". */
+static char *size_text(gsize n) {
+  return n >= 1 << 20 && n % (1 << 20) == 0 ? g_strdup_printf("%zu MiB", n >> 20)
+                                             : g_strdup_printf("%zu KiB", n >> 10);
+}
+
+gboolean nl_read_file_max(const char *path, gsize max, char **contents, gsize *len,
+                          GError **error) {
+  /* O_NONBLOCK: opening a FIFO with no writer must not wait for one. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot read '%s': %s",
+                path, g_strerror(e));
+    return FALSE;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not a regular file", path);
+    return FALSE;
+  }
+  if ((guint64)st.st_size > max) {
+    g_autofree char *limit = size_text(max);
+    close(fd);
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                "%s: too large (%lld bytes; netlab reads at most %s of it)", path,
+                (long long)st.st_size, limit);
+    return FALSE;
+  }
+  /* The file may grow while read: never more than MAX + 1 bytes. */
+  gsize cap = MIN((gsize)st.st_size, max) + 1, got = 0;
+  g_autofree char *buf = g_malloc(cap + 1);
+  for (;;) {
+    if (got == cap) {
+      if (cap > max) break;
+      cap = MIN(cap * 2, max + 1);
+      buf = g_realloc(buf, cap + 1);
+    }
+    ssize_t n = read(fd, buf + got, cap - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      close(fd);
+      g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot read '%s': %s",
+                  path, g_strerror(e));
+      return FALSE;
+    }
+    if (n == 0) break;
+    got += n;
+  }
+  close(fd);
+  if (got > max) {
+    g_autofree char *limit = size_text(max);
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                "%s: too large (netlab reads at most %s of it)", path, limit);
+    return FALSE;
+  }
+  buf[got] = '\0';
+  *len = got;
+  *contents = g_steal_pointer(&buf);
+  return TRUE;
+}
+
 gboolean nl_set_errno(GError **error, int err, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -70,4 +138,14 @@ gboolean nl_set_errno(GError **error, int err, const char *fmt, ...) {
   va_end(ap);
   g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s", what, g_strerror(err));
   return FALSE;
+}
+
+static gboolean mine(const char *path) {
+  struct stat sb;
+  return lstat(path, &sb) == 0 && sb.st_uid == geteuid() && (sb.st_mode & 022) == 0;
+}
+
+gboolean nl_owned_by_me(const char *path) {
+  g_autofree char *dir = g_path_get_dirname(path);
+  return mine(path) && mine(dir);
 }

@@ -35,6 +35,17 @@ char *nl_cache_dir(GError **error);
  * where `meson install` puts it. */
 char *nl_find_beside_self(const char *name, const char *installed, GError **error);
 
+/* Reads the regular file PATH, at most MAX bytes, into *CONTENTS (NUL-
+ * terminated) and *LEN. Refuses, without blocking, what is not a regular
+ * file (a FIFO would hang the reader) and a file larger than MAX, saying so
+ * with the limit. A missing file is a G_FILE_ERROR_NOENT error. */
+gboolean nl_read_file_max(const char *path, gsize max, char **contents, gsize *len,
+                          GError **error);
+
 /* Sets ERROR to "FMT: strerror(ERR)" in NL_ERROR_FAILED and returns FALSE, so
  * that a failed system call is reported and returned in one line. */
 gboolean nl_set_errno(GError **error, int err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+/* TRUE when PATH and its directory are owned by the effective user and
+ * nobody else can write to either: what may be trusted to run code as us. */
+gboolean nl_owned_by_me(const char *path);

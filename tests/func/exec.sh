@@ -111,9 +111,11 @@ ok $? "TAP on stdout and JUnit XML"
 ok $? "and the lab is down afterwards"
 
 f=$(copy_lab hello "$tmp/f")
-printf '#!/bin/sh\necho "checking something"\nnetlab exec r1 -- false\n' >"$f/tests/02-fails"
+# Colours, a title escape and raw control bytes in its output: the JUnit
+# file must stay well-formed XML.
+printf '#!/bin/sh\necho "checking something"\nprintf "\\033[31mred\\033[0m \\033]0;title\\007 bell\\007 nul-ish\\001\\002\\n"\nnetlab exec r1 -- false\n' >"$f/tests/02-fails"
 chmod +x "$f/tests/02-fails"
-"$NETLAB" test "$f" --artifacts "$tmp/art" >"$tmp/ftest.out" 2>&1
+"$NETLAB" test "$f" --artifacts "$tmp/art" --junit "$tmp/fjunit.xml" >"$tmp/ftest.out" 2>&1
 rc=$?
 [ $rc -ne 0 ] && grep -q '^not ok 2 - 02-fails' "$tmp/ftest.out"
 ok $? "a failing test makes netlab test fail ($rc)"
@@ -122,6 +124,8 @@ diag <"$tmp/ftest.out"
   grep -q 'checking something' "$tmp/art/02-fails.log" && grep -q 'eth0' "$tmp/art/r1/ip-addr.txt" &&
   [ -s "$tmp/art/r1/dmesg.txt" ] && [ -f "$tmp/art/r1/ip-maddr.txt" ]
 ok $? "its artifacts hold console logs, the test's output, ip state and dmesg"
+python3 -c 'import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); t = d.getElementsByTagName("system-out")[1].firstChild.data; sys.exit(0 if "red" in t and "\x1b" not in t and "\x07" not in t else 1)' "$tmp/fjunit.xml"
+ok $? "JUnit XML with a test's terminal escapes and control bytes parses, without them"
 ls -R "$tmp/art" | diag
 
 # A test that hangs is stopped at its timeout, with what it started; one

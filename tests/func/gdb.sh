@@ -60,8 +60,8 @@ fi
 NETLAB_LAB="$a" "$NETLAB" exec r1 -- cp /proc/kallsyms /hostlab/kallsyms >"$tmp/cp.out" 2>&1
 ok $? "r1 copied its /proc/kallsyms to /hostlab ($(wc -l <"$a/kallsyms" 2>/dev/null) lines)"
 diag <"$tmp/cp.out"
-pid=$("$NETLAB" status --json "$a" | sed -n 's/.*"name": "r1", [^}]*"pid": \([0-9]*\).*/\1/p')
-image=$(tr '\0' '\n' </proc/"$pid"/cmdline | sed -n '/^-kernel$/{n;p;}')
+# The image QEMU boots, as up recorded it (QEMU itself opens a bind of it).
+image=$(cat "$(state_dir "$a")/kernel.r1")
 base=$(readelf -SW "$image" | sed -n 's/.* \.text  *PROGBITS  *\(ffffffff81000000\) .*/\1/p')
 [ "$base" = ffffffff81000000 ] &&
   sed -n 's/^ffffffff81\([0-9a-f]\{6\}\) [Tt] \([A-Za-z0-9_.]*\)$/--add-symbol \2=.text:0x\1,function,global/p' \

@@ -14,6 +14,23 @@ wait_for_qemu() { # LAB: until a QEMU of LAB runs (at most 60 s)
   return 1
 }
 
+# kill -9 of up once its switch runs, before any QEMU: down cleans that too.
+early=$(copy_lab hello "$tmp/e")
+"$NETLAB" up "$early" >"$tmp/early.out" 2>&1 &
+up=$!
+for _ in $(seq 600); do
+  se=$(ls -d /run/netlab/* "${XDG_RUNTIME_DIR:-/nonexistent}"/netlab/* /tmp/netlab-"$(id -u)"/* 2>/dev/null |
+    while read -r d; do [ "$(cat "$d/lab" 2>/dev/null)" = "$early" ] && echo "$d"; done)
+  [ -n "$se" ] && grep -q '^switch ' "$se/procs" 2>/dev/null && break
+  sleep 0.05
+done
+kill -9 $up
+wait $up 2>/dev/null
+"$NETLAB" down "$early" >"$tmp/down-early.out" 2>&1
+ok $? "netlab down after up was killed as its switch started"
+[ -n "$se" ] && [ -z "$(procs_of "$se")" ] && [ ! -e "$se" ]
+ok $? "and nothing is left"
+
 lab=$(copy_lab hello "$tmp/k")
 "$NETLAB" up "$lab" >"$tmp/up.out" 2>&1 &
 up=$!
@@ -46,4 +63,8 @@ ok $? "Ctrl-C makes up fail ($rc) and say so"
 diag <"$tmp/up2.out"
 [ -z "$(procs_of "$sd")" ] && [ ! -e "$sd" ]
 ok $? "and it leaves no process and no state directory"
+# up's teardown removes the state directory, where (as root) the lab is
+# bound for QEMU: it must never remove through that bind.
+[ -f "$lab2/lab.conf" ] && [ -f "$lab2/r1.startup" ] && [ -d "$lab2/tests" ]
+ok $? "and the lab's own files are all still there"
 finish

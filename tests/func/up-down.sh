@@ -19,8 +19,14 @@ ok $? "status shows both VMs running with a QEMU pid ($n)"
 "$NETLAB" ps -d "$a" | grep -q '^r1 .*running'
 ok $? "'ps -d LABDIR' is status, in text"
 sd=$(state_dir "$a")
-[ -n "$sd" ] && [ "$(stat -c %a "$sd")" = 700 ]
-ok $? "state directory $sd has mode 0700"
+# As root, the QEMU user's group may pass through it, and nobody else.
+if [ "$(id -u)" = 0 ]; then want="710 root:netlab-qemu"; else want="700 $(id -un):$(id -gn)"; fi
+[ -n "$sd" ] && [ "$(stat -c '%a %U:%G' "$sd")" = "$want" ]
+ok $? "state directory $sd has mode and owners $want"
+qemu_users=$(for p in $(procs_of "$sd"); do stat -c %U /proc/$p; done | sort -u | tr '\n' ' ')
+if [ "$(id -u)" = 0 ]; then want="netlab-qemu "; else want="$(id -un) "; fi
+[ "$qemu_users" = "$want" ]
+ok $? "QEMU and vde_switch run as '$want' only, never as root ($qemu_users)"
 
 grep -q 'netlab: r1 is ready' "$a/.netlab/logs/r1.console.log"
 ok $? "r1's console is logged"

@@ -1,4 +1,6 @@
-/* The trimming of an extracted vmlinux's all-zero segment tails. */
+/* The trimming of an extracted vmlinux's all-zero segment tails, the PVH
+ * note finder, and both against crafted images whose offsets and sizes wrap
+ * around or point past the end (run under ASan in CI, and fuzzed). */
 #include <elf.h>
 #include <glib.h>
 
@@ -29,6 +31,10 @@ static Image *image(guint8 last_byte) {
   Image *im = g_new0(Image, 1);
   memcpy(im->eh.e_ident, ELFMAG, SELFMAG);
   im->eh.e_ident[EI_CLASS] = ELFCLASS64;
+  im->eh.e_ident[EI_DATA] = ELFDATA2LSB;
+  im->eh.e_ident[EI_VERSION] = EV_CURRENT;
+  im->eh.e_version = EV_CURRENT;
+  im->eh.e_ehsize = sizeof(Elf64_Ehdr);
   im->eh.e_phoff = offsetof(Image, ph);
   im->eh.e_phnum = 1;
   im->eh.e_phentsize = sizeof(Elf64_Phdr);
@@ -47,6 +53,78 @@ static Image *image(guint8 last_byte) {
   section(&im->sh[3], SHT_PROGBITS, ZEROS);
   section(&im->sh[4], SHT_PROGBITS, LAST);
   return im;
+}
+
+/* An ELF whose one PT_NOTE segment holds a Xen note of type TYPE. */
+typedef struct {
+  Elf64_Ehdr eh;
+  Elf64_Phdr ph;
+  Elf64_Nhdr nh;
+  char name[4];
+  guint32 desc;
+} NoteImage;
+
+static NoteImage *note_image(guint32 type) {
+  NoteImage *im = g_new0(NoteImage, 1);
+  memcpy(im->eh.e_ident, ELFMAG, SELFMAG);
+  im->eh.e_ident[EI_CLASS] = ELFCLASS64;
+  im->eh.e_ident[EI_DATA] = ELFDATA2LSB;
+  im->eh.e_ident[EI_VERSION] = EV_CURRENT;
+  im->eh.e_version = EV_CURRENT;
+  im->eh.e_ehsize = sizeof(Elf64_Ehdr);
+  im->eh.e_phoff = offsetof(NoteImage, ph);
+  im->eh.e_phnum = 1;
+  im->eh.e_phentsize = sizeof(Elf64_Phdr);
+  im->ph.p_type = PT_NOTE;
+  im->ph.p_offset = offsetof(NoteImage, nh);
+  im->ph.p_filesz = sizeof *im - offsetof(NoteImage, nh);
+  im->ph.p_align = 4;
+  im->nh.n_namesz = 4;
+  im->nh.n_descsz = 4;
+  im->nh.n_type = type;
+  memcpy(im->name, "Xen", 4);
+  return im;
+}
+
+static void test_crafted(void) {
+  g_autofree NoteImage *pvh = note_image(18);
+  TAP_OK(nl_elf_has_pvh((guint8 *)pvh, sizeof *pvh), "a Xen note 18 is a PVH entry");
+  g_autofree NoteImage *other = note_image(17);
+  TAP_OK(!nl_elf_has_pvh((guint8 *)other, sizeof *other), "another Xen note is not");
+
+  /* p_offset + p_filesz wraps to a small number: the old check passed it
+   * and read 2^64 - 16 bytes past the image. */
+  g_autofree NoteImage *wrap = note_image(18);
+  wrap->ph.p_offset = G_MAXUINT64 - 15;
+  wrap->ph.p_filesz = 32;
+  TAP_OK(!nl_elf_has_pvh((guint8 *)wrap, sizeof *wrap), "a note segment whose end wraps is refused");
+  g_autofree NoteImage *past = note_image(18);
+  past->ph.p_filesz = 4096;
+  TAP_OK(!nl_elf_has_pvh((guint8 *)past, sizeof *past),
+         "a note segment past the end of the image is refused");
+  g_autofree NoteImage *big = note_image(18);
+  big->nh.n_namesz = G_MAXUINT32;
+  big->nh.n_descsz = G_MAXUINT32 - 2;
+  TAP_OK(!nl_elf_has_pvh((guint8 *)big, sizeof *big), "a note whose sizes wrap is refused");
+  g_autofree NoteImage *phwrap = note_image(18);
+  phwrap->eh.e_phoff = G_MAXUINT64 - 8;
+  phwrap->eh.e_phnum = 0xffff;
+  TAP_OK(!nl_elf_has_pvh((guint8 *)phwrap, sizeof *phwrap),
+         "a program header table whose end wraps is refused");
+
+  /* The trimmer writes into the image: wrapped tables must stop it. */
+  g_autofree Image *tab = image(0);
+  tab->eh.e_shoff = G_MAXUINT64 - sizeof(Elf64_Shdr) * 5 + 64;
+  TAP_OK(nl_elf_trim_zeros((guint8 *)tab, sizeof *tab) == 0 && tab->ph.p_filesz == END - TEXT,
+         "trim: a section table whose end wraps is left alone");
+  g_autofree Image *sec = image(0);
+  sec->sh[4].sh_offset = G_MAXUINT64 - 0x800;
+  sec->sh[4].sh_addr = G_MAXUINT64 - 0x800;
+  TAP_OK(nl_elf_trim_zeros((guint8 *)sec, sizeof *sec) == END - TEXT - 0x1000,
+         "trim: a section whose offset and address wrap is not read");
+  g_autofree Image *seg = image(0);
+  seg->ph.p_offset = G_MAXUINT64 - 0x100;
+  TAP_OK(nl_elf_trim_zeros((guint8 *)seg, sizeof *seg) == 0, "trim: a segment whose end wraps is left alone");
 }
 
 int main(void) {
@@ -71,5 +149,6 @@ int main(void) {
              cut->ph.p_filesz == END - TEXT,
          "an image cut short of its section headers is left alone");
 
+  test_crafted();
   return tap_done();
 }

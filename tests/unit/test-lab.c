@@ -4,8 +4,10 @@
  * @DIR@ stands for the lab's absolute directory. */
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lab.h"
 #include "tap.h"
@@ -431,6 +433,145 @@ static void test_readme_keys(const char *readme) {
     TAP_OK(FALSE, "README's key '%s' is in the parser's table", (char *)name);
 }
 
+/* A lab directory under TMP whose lab.conf and lab.dep are given. */
+static char *make_lab(const char *tmp, const char *name, const char *conf, gssize conf_len,
+                      const char *dep) {
+  char *dir = g_build_filename(tmp, name, NULL);
+  g_autofree char *conf_path = g_build_filename(dir, "lab.conf", NULL);
+  g_autofree char *dep_path = g_build_filename(dir, "lab.dep", NULL);
+
+  g_mkdir(dir, 0700);
+  g_file_set_contents(conf_path, conf, conf_len, NULL);
+  if (dep)
+    g_file_set_contents(dep_path, dep, -1, NULL);
+  return dir;
+}
+
+static void remove_lab(const char *dir) {
+  g_autofree char *conf = g_build_filename(dir, "lab.conf", NULL);
+  g_autofree char *dep = g_build_filename(dir, "lab.dep", NULL);
+  g_autofree char *kernel = g_build_filename(dir, "k", NULL);
+
+  g_remove(conf);
+  g_remove(dep);
+  g_remove(kernel);
+  g_rmdir(dir);
+}
+
+typedef struct {
+  const char *dir;
+  NlLab *lab;
+  GError *error;
+} LoadJob;
+
+static void *load_thread(void *data) {
+  LoadJob *job = data;
+
+  job->lab = nl_lab_load(job->dir, NULL, &job->error);
+  return NULL;
+}
+
+/* Loads DIR on a thread with a 256 KiB stack: enough for the parser, not for
+ * a recursion as deep as a lab's dependency chain. */
+static NlLab *load_small_stack(const char *dir, GError **error) {
+  LoadJob job = {dir, NULL, NULL};
+  pthread_attr_t attr;
+  pthread_t thread;
+
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  pthread_create(&thread, &attr, load_thread, &job);
+  pthread_join(thread, NULL);
+  pthread_attr_destroy(&attr);
+  if (job.error)
+    g_propagate_error(error, job.error);
+  return job.lab;
+}
+
+/* n0 waits for n1, which waits for n2 ...: a chain of N. */
+static void test_dep_chain(const char *tmp, guint n, gboolean cycle) {
+  g_autoptr(GString) conf = g_string_new(NULL);
+  g_autoptr(GString) dep = g_string_new(NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = NULL;
+  g_autoptr(NlLab) lab = NULL;
+
+  for (guint i = 0; i < n; i++) {
+    g_string_append_printf(conf, "n%u[0]=A\n", i);
+    if (i + 1 < n)
+      g_string_append_printf(dep, "n%u: n%u\n", i, i + 1);
+  }
+  if (cycle)
+    g_string_append_printf(dep, "n%u: n0\n", n - 1);
+  dir = make_lab(tmp, "chain", conf->str, -1, dep->str);
+  lab = load_small_stack(dir, &error);
+  if (cycle) {
+    TAP_OK(!lab && error && strstr(error->message, "dependency cycle: n0 -> n1 -> ") &&
+               g_str_has_suffix(error->message, " -> n0"),
+           "a cycle through %u nodes is reported, on a small stack", n);
+  } else {
+    TAP_OK(lab && lab->nodes->len == n, "a lab.dep chain of %u nodes loads on a small stack", n);
+    if (error)
+      printf("#   %s\n", error->message);
+  }
+  remove_lab(dir);
+}
+
+/* 100,000 nodes took more than 300 s with a linear node lookup; meson's
+ * timeout (30 s) fails this test if the lookup is slow again. */
+static void test_many_nodes(const char *tmp) {
+  g_autoptr(GString) conf = g_string_new(NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = NULL;
+  g_autoptr(NlLab) lab = NULL;
+  gint64 t0 = g_get_monotonic_time();
+
+  for (guint i = 0; i < 100000; i++)
+    g_string_append_printf(conf, "n%u[0]=lan%u\n", i, i % 1000);
+  dir = make_lab(tmp, "many", conf->str, -1, NULL);
+  lab = nl_lab_load(dir, NULL, &error);
+  TAP_OK(lab && lab->nodes->len == 100000 && nl_lab_find_node(lab, "n99999"),
+         "a 100,000-node lab.conf loads (%.1f s)", (g_get_monotonic_time() - t0) / 1e6);
+  remove_lab(dir);
+}
+
+static void test_file_limits(const char *tmp) {
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) error2 = NULL;
+  g_autoptr(GError) error3 = NULL;
+  g_autofree char *dir = make_lab(tmp, "limits", "r1[0]=A\nLAB_KERNEL=k\n", -1, NULL);
+  g_autofree char *conf = g_build_filename(dir, "lab.conf", NULL);
+  g_autofree char *kernel = g_build_filename(dir, "k", NULL);
+  g_autofree char *want = NULL;
+  NlLab *lab;
+
+  mkfifo(kernel, 0600);
+  lab = nl_lab_load(dir, NULL, &error);
+  want = g_strdup_printf("%s:2: kernel '%s' is not a regular file", conf, kernel);
+  TAP_STREQ(error ? error->message : NULL, want, "a FIFO as the kernel is refused");
+  g_clear_pointer(&lab, nl_lab_free);
+
+  g_remove(conf);
+  mkfifo(conf, 0600);
+  lab = nl_lab_load(dir, NULL, &error2);
+  g_free(want);
+  want = g_strdup_printf("%s: not a regular file", conf);
+  TAP_STREQ(error2 ? error2->message : NULL, want, "a FIFO as lab.conf is refused at once");
+  g_clear_pointer(&lab, nl_lab_free);
+
+  /* Sparse: 17 MiB of NULs that take no disk. */
+  g_remove(conf);
+  g_file_set_contents(conf, "r1[0]=A\n", -1, NULL);
+  TAP_OK(truncate(conf, 17 << 20) == 0, "a 17 MiB lab.conf made");
+  lab = nl_lab_load(dir, NULL, &error3);
+  g_free(want);
+  want = g_strdup_printf("%s: too large (17825792 bytes; netlab reads at most 16 MiB of it)",
+                         conf);
+  TAP_STREQ(error3 ? error3->message : NULL, want, "a lab.conf over 16 MiB is refused");
+  g_clear_pointer(&lab, nl_lab_free);
+  remove_lab(dir);
+}
+
 int main(void) {
   const char *data = g_getenv("NETLAB_TEST_DATA");
   g_autofree char *tmp_made = g_dir_make_tmp("netlab-test-lab-XXXXXX", NULL);
@@ -460,6 +601,11 @@ int main(void) {
   test_built_kernel(tmp);
   test_relative_dir();
   test_readme_keys(g_getenv("NETLAB_README"));
+  test_dep_chain(tmp, 3000, FALSE);
+  test_dep_chain(tmp, 20000, FALSE);
+  test_dep_chain(tmp, 3000, TRUE);
+  test_many_nodes(tmp);
+  test_file_limits(tmp);
 
   g_rmdir(cache_home);
   g_rmdir(tmp);

@@ -1,0 +1,96 @@
+#!/bin/sh
+# A guest is not trusted: what it writes on its control port or in place of
+# the agent makes `up` or `exec` fail at once with a clear message, never
+# stall to a timeout or make the host allocate what the guest asks.
+. "$(dirname "$0")/lib.sh"
+
+# port_of NAME: the guest's device of the virtio-serial port NAME (no udev in
+# the VMs, so no /dev/virtio-ports/ links: through sysfs, as the init does).
+port_of='port_of() { for f in /sys/class/virtio-ports/*/name; do
+  [ "$(cat "$f")" = "$1" ] && { d=${f%/name}; echo "/dev/${d##*/}"; }; done; }'
+
+# ctl_lab SCRIPT: a one-node lab whose startup script is SCRIPT.
+lab=$tmp/ctl
+ctl_lab() {
+  mkdir -p "$lab"
+  printf 'r1[0]="A"\nr1[mem]="256m"\n' >"$lab/lab.conf"
+  printf '%s\n%s\n' "$port_of" "$1" >"$lab/r1.startup"
+}
+ctl_lab 'printf "junk\000\n" >"$(port_of netlab.ctl)"'
+start=$(date +%s)
+"$NETLAB" up --timeout 200 "$lab" >"$tmp/out" 2>&1
+rc=$?
+secs=$(($(date +%s) - start))
+[ $rc -ne 0 ] && grep -q "VM 'r1' wrote \"junk\.\.\.\" on its control port" "$tmp/out"
+ok $? "junk with a NUL on the control port fails up ($rc) and says what came"
+grep 'netlab: [^ ]' "$tmp/out" | diag
+[ $secs -lt 150 ]
+ok $? "at once, not at the 200 s timeout ($secs s)"
+[ -z "$(procs_of "$lab")" ]
+ok $? "and nothing of the lab runs any more"
+[ -f "$lab/lab.conf" ] && [ -f "$lab/r1.startup" ]
+ok $? "the failed up's teardown leaves the lab's own files alone"
+"$NETLAB" down "$lab" >/dev/null 2>&1
+
+ctl_lab 'printf "ready%075d" 0 >"$(port_of netlab.ctl)"'
+"$NETLAB" up --timeout 200 "$lab" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -ne 0 ] && grep -q "VM 'r1' wrote \"ready0000*\.\.\.\" on its control port" "$tmp/out"
+ok $? "a line longer than 64 bytes fails up ($rc)"
+grep 'netlab: [^ ]' "$tmp/out" | diag
+"$NETLAB" down "$lab" >/dev/null 2>&1
+
+# A fake agent in place of the real one on the first port: after the host's
+# request, a valid STARTED frame, then what the case gives (printf octal
+# escapes, integers little-endian); then the real agent again.
+lab=$(copy_lab hello "$tmp/x")
+"$NETLAB" up "$lab" >"$tmp/up.out" 2>&1
+ok $? "up" || diag <"$tmp/up.out"
+export NETLAB_LAB="$lab"
+# It answers every request until the test is done with it: a request the
+# test's earlier attempts left in the port may come first, and an answer to
+# it, with no host to read it, is lost.
+fake_agent() {
+  "$NETLAB" exec -d r1 -- sh -c "$port_of"'
+    p=$(port_of netlab.agent.0)
+    pid=$(pidof netlab-agent)
+    agent=$(readlink /proc/$pid/exe)
+    sleep 1
+    kill $pid
+    while [ -e /proc/$pid ]; do sleep 0.1; done
+    : >/hostlab/fake-agent-up
+    until [ -e /hostlab/fake-agent-done ]; do
+      [ "$(head -c 8 <"$p" | wc -c)" -gt 0 ] &&
+        printf "NLP\000\004\000\000\000\001\000\000\000'"$1"'" >"$p"
+      sleep 0.1
+    done
+    rm -f /hostlab/fake-agent-done
+    "$agent" </dev/null >/dev/console 2>&1 &'
+}
+expect_broken() { # expect_broken FRAME MESSAGE DESCRIPTION
+  fake_agent "$1"
+  wait_for 60 test -e "$lab/fake-agent-up"
+  rm -f "$lab/fake-agent-up"
+  start=$(date +%s)
+  timeout 60 "$NETLAB" exec r1 -- true >"$tmp/o" 2>"$tmp/e"
+  rc=$?
+  secs=$(($(date +%s) - start))
+  [ $rc -eq 125 ] && grep -q "the agent of VM 'r1' broke the protocol: $2" "$tmp/e" && [ $secs -lt 15 ]
+  ok $? "$3: status 125 ($rc) in $secs s, said so"
+  diag <"$tmp/e"
+  : >"$lab/fake-agent-done"
+  wait_for 60 "$NETLAB" exec r1 -- true
+  ok $? "the real agent answers again"
+}
+expect_broken 'NLQ\000\004\000\000\000\000\001\000\000' "an exit status out of 0..255" \
+  "an exit status of 256"
+expect_broken 'NLQ\000\004\000\000\000\377\377\377\377' "an exit status out of 0..255" \
+  "an exit status of -1"
+expect_broken 'NLO\000\377\377\377\377' "a frame longer than 64 KiB" \
+  "a 4 GiB output frame"
+expect_broken 'junkjunkjunk' "bytes between frames that start no frame" \
+  "junk after a frame"
+"$NETLAB" down "$lab" >/dev/null 2>&1
+[ -z "$(procs_of "$lab")" ]
+ok $? "down leaves nothing running"
+finish
