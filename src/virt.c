@@ -80,9 +80,10 @@ static gboolean prepare_embed_root(const char *statedir, GError **error) {
       "security_driver = \"none\"\n");
   if (geteuid() == 0)
     /* QEMU never runs as root: as the user netlab-qemu (see sandbox.h). The
-     * files it needs were made reachable for it by up. */
+     * files it needs were made reachable for it by up. In a mount namespace
+     * of its own, libvirt gives it a /dev with only the devices it uses. */
     g_string_append(c, "user = \"" NL_QEMU_USER "\"\ngroup = \"" NL_QEMU_USER "\"\n"
-                       "namespaces = [ ]\n");
+                       "namespaces = [ \"mount\" ]\n");
   if (g_mkdir_with_parents(etc, 0700) != 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s'", etc);
     g_string_free(c, TRUE);
