@@ -5,6 +5,7 @@
 #include "attach.h"
 #include "cmd.h"
 #include "domxml.h"
+#include "link.h"
 #include "sandbox.h"
 #include "state.h"
 #include "util.h"
@@ -28,6 +29,46 @@ static void json_str(GString *s, const char *v) {
   g_string_append_c(s, '"');
 }
 
+/* Each interface of the lab: where it is plugged, its link state and its
+ * impairment, as `netlab link` left them. */
+static void interfaces(GString *s, const NlLab *lab, const char *statedir, gboolean json) {
+  if (json)
+    g_string_append(s, "],\n \"interfaces\": [");
+  else
+    g_string_append_printf(s, "\n%-12s %-6s %-12s %-18s %-5s %s\n", "NODE", "IF", "LAN",
+                           "MAC", "LINK", "IMPAIRMENT");
+  gboolean first = TRUE;
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    for (guint j = 0; j < node->nics->len; j++) {
+      const NlNic *nic = node->nics->pdata[j];
+      char mac[18];
+      nl_mac_format(nic->mac, mac);
+      NlImpair imp;
+      nl_link_get(statedir, node->name, j, &imp);
+      g_autofree char *text = nl_impair_format(&imp);
+      const char *link = nl_link_is_up(statedir, node->name, j) ? "up" : "down";
+      g_autofree char *ifname = g_strdup_printf("eth%u", j);
+      if (json) {
+        g_string_append(s, first ? "\n  {\"node\": " : ",\n  {\"node\": ");
+        json_str(s, node->name);
+        g_string_append(s, ", \"interface\": ");
+        json_str(s, ifname);
+        g_string_append(s, ", \"lan\": ");
+        json_str(s, nic->lan);
+        g_string_append_printf(s, ", \"mac\": \"%s\", \"link\": \"%s\", \"impairment\": ",
+                               mac, link);
+        json_str(s, text);
+        g_string_append(s, "}");
+      } else {
+        g_string_append_printf(s, "%-12s %-6s %-12s %-18s %-5s %s\n", node->name, ifname,
+                               nic->lan, mac, link, *text ? text : "-");
+      }
+      first = FALSE;
+    }
+  }
+}
+
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL;
   gboolean json = FALSE;
@@ -46,7 +87,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     if (json) {
       g_autoptr(GString) s = g_string_new("{\"lab\": ");
       json_str(s, labdir);
-      g_string_append(s, ", \"up\": false, \"vms\": [], \"lans\": []}\n");
+      g_string_append(s, ", \"up\": false, \"vms\": [], \"lans\": [], \"interfaces\": []}\n");
       fputs(s->str, stdout);
     } else {
       printf("lab '%s' is not up\n", labdir);
@@ -168,6 +209,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                              ps, sock);
     }
   }
+  /* The lab's directory may be gone (`down` works then too): no interfaces. */
+  g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(NlLab) lab = nl_lab_load(labdir, warnings, NULL);
+  if (lab) interfaces(s, lab, st->dir, json);
   if (json) g_string_append(s, "]}\n");
   fputs(s->str, stdout);
   return 0;

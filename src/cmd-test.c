@@ -214,6 +214,64 @@ static Result *run_test(const char *labdir, const char *name, guint timeout_s) {
   return r;
 }
 
+/* LAB_CAPTURE: a `netlab capture` of each LAN it names runs while the
+ * tests run, into the state directory; a failure keeps the files. */
+typedef struct {
+  GSubprocess *p;
+  char *lan;
+  char *file;
+} Capture;
+
+static void capture_free(Capture *c) {
+  if (c->p) g_object_unref(c->p);
+  g_free(c->lan);
+  if (c->file) unlink(c->file);
+  g_free(c->file);
+  g_free(c);
+}
+
+static GPtrArray *start_captures(const NlLab *lab, const NlState *st) {
+  GPtrArray *caps = g_ptr_array_new_with_free_func((GDestroyNotify)capture_free);
+  g_auto(GStrv) lans = lab->capture ? g_strsplit_set(lab->capture, " \t,", -1) : NULL;
+  g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+  for (char **lan = lans; lan && *lan; lan++) {
+    if (!**lan) continue;
+    Capture *c = g_new0(Capture, 1);
+    c->lan = g_strdup(*lan);
+    g_autofree char *name = g_strdup_printf("capture-%s.pcap", *lan);
+    c->file = nl_state_path(st, name);
+    g_ptr_array_add(caps, c);
+    const char *argv[] = {self ? self : "netlab", "capture", "-d", lab->dir, *lan, "-w",
+                          c->file, NULL};
+    g_autoptr(GError) e = NULL;
+    c->p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDERR_PIPE, &e);
+    /* Its first line says it captures: the tests start after that. */
+    g_autoptr(GDataInputStream) err =
+        c->p ? g_data_input_stream_new(g_subprocess_get_stderr_pipe(c->p)) : NULL;
+    g_autofree char *line = err ? g_data_input_stream_read_line(err, NULL, NULL, &e) : NULL;
+    if (!line || !strstr(line, "capturing on"))
+      fprintf(stderr, "netlab: warning: no capture of LAN '%s': %s\n", *lan,
+              e ? e->message : line ? line : "it ended");
+  }
+  return caps;
+}
+
+/* Ends the captures (a complete file each), and copies them into DIR. */
+static void stop_captures(GPtrArray *caps, const char *dir) {
+  for (guint i = 0; i < caps->len; i++) {
+    Capture *c = caps->pdata[i];
+    if (!c->p) continue;
+    g_subprocess_send_signal(c->p, SIGINT);
+    g_subprocess_wait(c->p, NULL, NULL);
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    if (!dir || !g_file_get_contents(c->file, &data, &len, NULL)) continue;
+    g_autofree char *name = g_strdup_printf("capture-%s.pcap", c->lan);
+    g_autofree char *dst = g_build_filename(dir, name, NULL);
+    nl_write_file(dst, data, len, 0644, NULL);
+  }
+}
+
 /* What a person needs to see why a network test failed, from every VM. */
 static void collect(const NlLab *lab, const NlState *st, const char *dir,
                     GPtrArray *results) {
@@ -364,6 +422,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     return 128 + interrupted;
   }
 
+  g_autoptr(GPtrArray) caps = start_captures(lab, st);
   printf("1..%u\n", tests->len);
   fflush(stdout);
   g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func((GDestroyNotify)result_free);
@@ -397,9 +456,12 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       g_free(dir);
       dir = g_strdup_printf("%s.%d", base, n);
     }
+    stop_captures(caps, dir);
     collect(lab, st, dir, results);
     printf("# %u of %u tests failed; artifacts in %s\n", failed, tests->len, dir);
   }
+  stop_captures(caps, NULL);
+  g_clear_pointer(&caps, g_ptr_array_unref);
   if (junit_file) junit(junit_file, lab, results, error);
 
   if (ours && !keep) {

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "state.h"
 #include "util.h"
 
 gboolean nl_cmd_parse(const char *name, const char *args, const GOptionEntry *entries,
@@ -53,4 +54,21 @@ NlLab *nl_cmd_load_lab(const char *labdir, GError **error) {
   for (guint i = 0; i < warnings->len; i++)
     fprintf(stderr, "netlab: warning: %s\n", (char *)warnings->pdata[i]);
   return lab;
+}
+
+NlLab *nl_cmd_running_lab(const char *dir_opt, NlState **st, GError **error) {
+  g_autofree char *labdir = nl_cmd_vm_labdir(dir_opt, error);
+  if (!labdir) return NULL;
+  /* `up` said the lab's warnings already. */
+  g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(NlLab) lab = nl_lab_load(labdir, warnings, error);
+  if (!lab) return NULL;
+  g_autoptr(NlState) s = nl_state_for(labdir, error);
+  if (!s) return NULL;
+  if (!nl_state_exists(s)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "lab '%s' is not up", labdir);
+    return NULL;
+  }
+  *st = g_steal_pointer(&s);
+  return g_steal_pointer(&lab);
 }

@@ -26,6 +26,10 @@ extern const NlCmd nl_cmd_gdb;
 extern const NlCmd nl_cmd_monitor;
 extern const NlCmd nl_cmd_tmux;
 extern const NlCmd nl_cmd_kernel;
+extern const NlCmd nl_cmd_capture;
+extern const NlCmd nl_cmd_link;
+extern const NlCmd nl_cmd_graph;
+extern const NlCmd nl_cmd_ls;
 extern const NlCmd nl_cmd_check;
 
 /* The lab directory as every command finds it: -d DIR, else the first
@@ -49,3 +53,9 @@ NlLab *nl_cmd_load_lab(const char *labdir, GError **error);
  * positional arguments in --help. */
 gboolean nl_cmd_parse(const char *name, const char *args, const GOptionEntry *entries,
                       int *argc, char ***argv, GError **error);
+
+/* The running lab of a command whose target is in the lab (a LAN, an
+ * interface): found as nl_cmd_vm_labdir() does, read without repeating its
+ * warnings, and its state in *ST; an error when it is not up. */
+#include "state.h"
+NlLab *nl_cmd_running_lab(const char *dir_opt, NlState **st, GError **error);

@@ -31,6 +31,12 @@ char *nl_lan_sock(const char *statedir, const char *lan) {
   return g_build_filename(statedir, "lan", lan, NULL);
 }
 
+char *nl_nic_sock(const char *statedir, const char *node, guint index,
+                  const char *suffix) {
+  g_autofree char *name = g_strdup_printf("%s.%u%s", node, index, suffix);
+  return g_build_filename(statedir, "nic", name, NULL);
+}
+
 char *nl_domain_cmdline(const NlLab *lab, const NlNode *node) {
   GString *s = g_string_new(
       "console=ttyS0 "
@@ -196,11 +202,13 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
   g_string_append(x, "  <qemu:commandline>\n");
   for (guint i = 0; i < node->nics->len; i++) {
     const NlNic *nic = node->nics->pdata[i];
-    g_autofree char *sock = nl_lan_sock(spec->statedir, nic->lan);
+    g_autofree char *sock = nl_nic_sock(spec->statedir, node->name, i, "");
     char mac[18];
     nl_mac_format(nic->mac, mac);
+    /* The NIC's wirefilter waits on a point-to-point VDE socket (see
+     * link.c); netdev nlN is what `set_link` names. */
     qarg(x, "-netdev");
-    qarg(x, "vde,id=nl%u,sock=%s", i, sock);
+    qarg(x, "vde,id=nl%u,sock=ptp://%s", i, sock);
     qarg(x, "-device");
     /* romfile= skips loading iPXE, which nothing here boots from. */
     qarg(x, "virtio-net-pci,netdev=nl%u,mac=%s,addr=0x%x,romfile=", i, mac,

@@ -25,6 +25,12 @@ void nl_vm_paths_clear(NlVmPaths *p);
 /* STATE/lan/NAME: the vde_switch control directory QEMU plugs into. */
 char *nl_lan_sock(const char *statedir, const char *lan);
 
+/* STATE/nic/NODE.INDEX + SUFFIX: the point-to-point socket between an
+ * interface's NIC and its wirefilter (SUFFIX ""), and the wirefilter's files
+ * (".mgmt", ".vnl"). */
+char *nl_nic_sock(const char *statedir, const char *node, guint index,
+                  const char *suffix);
+
 /* Everything about one VM that is not in the lab model. */
 typedef struct {
   const char *domain;    /* libvirt domain name */

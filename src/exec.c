@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -308,4 +309,33 @@ int nl_exec_run(const NlExec *x, GError **error) {
   close(sock);
   close(lock);
   return sess.status;
+}
+
+char *nl_exec_output(const char *statedir, const char *vm, char **argv, GError **error) {
+  /* A memory file, not a pipe: nothing has to read while the command runs. */
+  int fd = memfd_create("netlab-exec", MFD_CLOEXEC);
+  int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || null < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot make a memory file: %s",
+                g_strerror(errno));
+    if (fd >= 0) close(fd);
+    if (null >= 0) close(null);
+    return NULL;
+  }
+  NlExec x = {.statedir = statedir, .vm = vm, .argv = argv, .in_fd = -1, .out_fd = fd,
+              .err_fd = null, .timeout_s = 30};
+  int rc = nl_exec_run(&x, error);
+  close(null);
+  char *out = NULL;
+  if (rc == 0) {
+    off_t len = lseek(fd, 0, SEEK_CUR);
+    out = g_malloc(len + 1);
+    if (pread(fd, out, len, 0) != len) len = 0;
+    out[len] = '\0';
+  } else if (rc > 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' in %s exited with status %d",
+                argv[0], vm, rc);
+  }
+  close(fd);
+  return out;
 }

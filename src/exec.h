@@ -23,3 +23,7 @@ typedef struct {
  * when --timeout killed it), or -1 with an NL_ERROR_EXEC error when netlab
  * could not run it: no such VM, VM not running, agent not answering. */
 int nl_exec_run(const NlExec *x, GError **error);
+
+/* Runs ARGV in VM with no input and returns its standard output; NULL with an
+ * error when it could not run or exited non-zero. */
+char *nl_exec_output(const char *statedir, const char *vm, char **argv, GError **error);

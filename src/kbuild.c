@@ -606,9 +606,9 @@ GPtrArray *nl_kbuild_list(GError **error) {
   return ks;
 }
 
-char *nl_kbuild_default_vmlinux(void) {
-  /* What a default `netlab kernel build` would find up to date, without
-   * unpacking anything: Debian's source as unpacked for it, base + net. */
+char *nl_kbuild_default_key(void) {
+  /* What a default `netlab kernel build` would compute, without unpacking
+   * anything: Debian's source as unpacked for it, base + net. */
   g_autofree char *tarball = debian_tarball(NULL);
   g_autofree char *cache = nl_cache_dir(NULL);
   GStatBuf st;
@@ -625,20 +625,25 @@ char *nl_kbuild_default_vmlinux(void) {
     return NULL;
   g_autofree char *version = tree_version(tree, NULL);
   g_autoptr(GPtrArray) frags = g_ptr_array_new_with_free_func(g_free);
-  char *base = fragment_path("base", NULL), *net = fragment_path("net", NULL);
-  if (base) g_ptr_array_add(frags, base);
-  if (net) g_ptr_array_add(frags, net);
-  g_autofree char *key =
-      version && base && net ? build_key(tree, origin, version, "tinyconfig", frags, NULL) : NULL;
+  for (const char *const *f = (const char *const[]){"base", "net", NULL}; *f; f++) {
+    char *path = fragment_path(*f, NULL);
+    if (!path) return NULL;
+    g_ptr_array_add(frags, path);
+  }
+  return version ? build_key(tree, origin, version, "tinyconfig", frags, NULL) : NULL;
+}
+
+char *nl_kbuild_default_vmlinux(void) {
+  g_autofree char *key = nl_kbuild_default_key();
   g_autoptr(GPtrArray) all = key ? nl_kbuild_list(NULL) : NULL;
   char *best = NULL;
   gint64 best_time = 0;
   for (guint i = 0; all && i < all->len; i++) {
     NlKbuildKernel *k = all->pdata[i];
-    g_autofree char *kstamp_path = g_build_filename(k->dir, STAMP, NULL);
-    g_autofree char *kstamp = NULL;
+    g_autofree char *stamp_path = g_build_filename(k->dir, STAMP, NULL);
+    g_autofree char *stamp = NULL;
     g_autofree char *kkey = NULL;
-    if (g_file_get_contents(kstamp_path, &kstamp, NULL, NULL)) kkey = stamp_get(kstamp, "key");
+    if (g_file_get_contents(stamp_path, &stamp, NULL, NULL)) kkey = stamp_get(stamp, "key");
     GStatBuf ks;
     if (!kkey || strcmp(kkey, key) != 0 || g_stat(k->vmlinux, &ks) != 0) continue;
     if (!best || ks.st_mtime > best_time) {

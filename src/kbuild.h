@@ -52,6 +52,11 @@ GPtrArray *nl_kbuild_list(GError **error);
 GPtrArray *nl_kbuild_check(const char *config, const char *const *names,
                            const char *const *texts);
 
+/* The build key of a default `netlab kernel build` (Debian's source as
+ * installed and unpacked now, tinyconfig + base + net), or NULL when that
+ * source was never unpacked. */
+char *nl_kbuild_default_key(void);
+
 /* The vmlinux of the newest kernel built with the defaults (Debian's source
  * as installed now, tinyconfig + base + net), or NULL: what `up` boots when
  * the lab names no kernel. Looks, never builds nor unpacks. */

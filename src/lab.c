@@ -39,6 +39,7 @@ typedef struct {
   GHashTable *dep_at;  /* node name -> line of its first lab.dep rule */
   GPtrArray *images;   /* the container images nodes name, once each */
   guint image_line;    /* where the first is named */
+  guint capture_line;  /* of LAB_CAPTURE */
 } Parser;
 
 /* One NODE[ARG]=VALUE line of lab.conf. */
@@ -160,6 +161,20 @@ static void nic_free(gpointer data) {
   g_free(nic);
 }
 
+/* r1[link]="eth0 delay=50ms": which interface, the words, where. */
+typedef struct {
+  guint index;
+  char *spec;
+  guint line;
+} LinkLine;
+
+static void link_line_free(gpointer data) {
+  LinkLine *l = data;
+
+  g_free(l->spec);
+  g_free(l);
+}
+
 static void node_free(gpointer data) {
   NlNode *node = data;
 
@@ -171,6 +186,7 @@ static void node_free(gpointer data) {
   g_free(node->kernel);
   g_free(node->append);
   g_ptr_array_unref(node->deps);
+  g_ptr_array_unref(node->links);
   g_free(node);
 }
 
@@ -190,12 +206,38 @@ void nl_lab_free(NlLab *lab) {
   g_free(lab->append);
   g_ptr_array_unref(lab->nodes);
   g_ptr_array_unref(lab->lans);
+  g_free(lab->capture);
   g_hash_table_unref(lab->by_name);
   g_free(lab);
 }
 
 NlNode *nl_lab_find_node(const NlLab *lab, const char *name) {
   return g_hash_table_lookup(lab->by_name, name);
+}
+
+NlNic *nl_lab_find_nic(const NlLab *lab, const char *spec, const NlNode **node,
+                       GError **error) {
+  const char *colon = strchr(spec, ':');
+  g_autofree char *name = colon ? g_strndup(spec, colon - spec) : NULL;
+  const NlNode *n = name ? nl_lab_find_node(lab, name) : NULL;
+  if (!n) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                colon ? "'%s': no node '%s' in the lab" : "'%s' is not NODE:ethN",
+                spec, name);
+    return NULL;
+  }
+  const char *eth = colon + 1;
+  char *end = NULL;
+  guint64 idx = g_str_has_prefix(eth, "eth") && g_ascii_isdigit(eth[3])
+                    ? g_ascii_strtoull(eth + 3, &end, 10)
+                    : G_MAXUINT64;
+  if (!end || *end || idx >= n->nics->len) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "'%s': node '%s' has no interface '%s'",
+                spec, n->name, eth);
+    return NULL;
+  }
+  if (node) *node = n;
+  return n->nics->pdata[idx];
 }
 
 void nl_mac_format(const guint8 mac[6], char buf[18]) {
@@ -216,6 +258,7 @@ static NlNode *get_node(Parser *p, const char *name, guint line) {
   node->sysctl = g_ptr_array_new_with_free_func(g_free);
   node->env = g_ptr_array_new_with_free_func(g_free);
   node->deps = g_ptr_array_new_with_free_func(g_free);
+  node->links = g_ptr_array_new_with_free_func(link_line_free);
   node->loc = (NlLoc){p->lab->conf_path, line};
   g_ptr_array_add(p->lab->nodes, node);
   g_hash_table_insert(p->lab->by_name, node->name, node);
@@ -441,6 +484,30 @@ static void set_cpus(Parser *p, const Assignment *a) {
     bad_value(p, a, "expected an integer from 1 to 64");
 }
 
+/* r1[link]="eth0 delay=50ms loss=1%": checked here, applied to the
+ * interface once every interface is known. */
+static void add_link_line(Parser *p, const Assignment *a) {
+  g_autoptr(GMatchInfo) m = NULL;
+  g_autoptr(GError) error = NULL;
+  NlImpair check = {0};
+
+  if (!match("^eth([0-9]{1,2})(?:\\s+(.*))?$", a->value, &m)) {
+    bad_value(p, a, "expected ethN and KEY=VALUE words, such as \"eth0 delay=50ms\"");
+    return;
+  }
+  g_autofree char *index = g_match_info_fetch(m, 1);
+  g_autofree char *spec = g_match_info_fetch(m, 2);
+  if (!nl_impair_parse(spec ? spec : "", &check, &error)) {
+    bad_value(p, a, error->message);
+    return;
+  }
+  LinkLine *l = g_new0(LinkLine, 1);
+  l->index = atoi(index);
+  l->spec = g_strdup(spec ? spec : "");
+  l->line = a->line;
+  g_ptr_array_add(a->node->links, l);
+}
+
 static void add_exec(Parser *p, const Assignment *a) {
   g_ptr_array_add(a->node->exec, g_strdup(a->value));
 }
@@ -555,6 +622,10 @@ static const struct {
      set_kernel},
     {{"append", FALSE, NULL, "netlab: extra kernel command line for this node"},
      set_append},
+    {{"link", TRUE, NULL,
+      "netlab: eth0 of r1 is impaired from the start, in the words of "
+      "[`netlab link set`](#link-impairment-netlab-link-nodeethn-set-keyvalue); repeatable"},
+     add_link_line},
     {{"ipv6", FALSE, "false",
       "IPv6 on the node's interfaces (true or false), with Kathará's sysctls"},
      set_ipv6},
@@ -663,6 +734,12 @@ static void set_lab_append(Parser *p, guint line, char *value) {
   p->lab->append = value;
 }
 
+static void set_lab_capture(Parser *p, guint line, char *value) {
+  g_free(p->lab->capture);
+  p->lab->capture = value;
+  p->capture_line = line;
+}
+
 static void set_lab_kernel(Parser *p, guint line, char *value) {
   char *path = resolve_kernel(p, line, value);
 
@@ -694,6 +771,10 @@ static const struct {
      0, set_lab_kernel},
     {{"APPEND", FALSE, NULL, "netlab: extra kernel command line for every node"}, 0,
      set_lab_append},
+    {{"CAPTURE", FALSE, NULL,
+      "netlab: `netlab test` captures these LANs while the tests run and keeps the "
+      "captures of a failure (see [`netlab test`](#netlab-test-labdir))"},
+     0, set_lab_capture},
 };
 
 const NlLabKey *nl_lab_lab_key(guint i) {
@@ -794,6 +875,16 @@ static void check_nics(Parser *p, NlNode *node) {
     if (!nic->mac_given)
       derive_mac(p->lab->dir, node->name, nic->index, nic->mac);
   }
+  for (guint i = 0; i < node->links->len; i++) {
+    const LinkLine *l = g_ptr_array_index(node->links, i);
+
+    if (l->index >= node->nics->len)
+      conf_error(p, l->line, "'%s' has no interface eth%u to impair", node->name,
+                 l->index);
+    else
+      nl_impair_parse(l->spec, &((NlNic *)g_ptr_array_index(node->nics, l->index))->impair,
+                      NULL);
+  }
 }
 
 typedef struct {
@@ -841,6 +932,16 @@ static void check_unique_macs(Parser *p) {
     else
       g_hash_table_insert(seen, g_strdup(mac), (gpointer)ref);
   }
+}
+
+/* LAB_CAPTURE names LANs of the lab. */
+static void check_capture(Parser *p) {
+  g_auto(GStrv) names = p->lab->capture ? g_strsplit_set(p->lab->capture, " \t,", -1) : NULL;
+
+  for (char **n = names; n && *n; n++)
+    if (**n && !g_ptr_array_find_with_equal_func(p->lab->lans, *n, g_str_equal, NULL))
+      conf_error(p, p->capture_line, "LAB_CAPTURE names '%s', which is no LAN of the lab",
+                 *n);
 }
 
 static void collect_lans(NlLab *lab) {
@@ -1112,5 +1213,10 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
     return NULL;
   }
   collect_lans(lab);
+  check_capture(&p);
+  if (p.problems->len > 0) {
+    report_problems(&p, error);
+    return NULL;
+  }
   return g_steal_pointer(&lab);
 }

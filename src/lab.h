@@ -4,6 +4,8 @@
 
 #include <glib.h>
 
+#include "impair.h"
+
 /* What a node gets when lab.conf does not say. */
 #define NL_DEFAULT_MEM_MIB 256
 #define NL_DEFAULT_CPUS 1
@@ -19,6 +21,7 @@ typedef struct {
   char *lan;            /* collision domain name */
   guint8 mac[6];
   gboolean mac_given;   /* from "LAN/MAC"; else derived, see nl_lab_load() */
+  NlImpair impair;      /* from r1[link]="eth0 ...": set up with the lab */
   NlLoc loc;
 } NlNic;
 
@@ -34,6 +37,7 @@ typedef struct {
   char *append;         /* r1[append]=, extra kernel command line */
   gboolean ipv6;        /* r1[ipv6]=; off unless asked, as in Kathará */
   GPtrArray *deps;      /* char*, nodes that must be ready first (lab.dep) */
+  GPtrArray *links;     /* r1[link]= lines, applied to nics once all are read */
   NlLoc loc;            /* first mention */
 } NlNode;
 
@@ -49,6 +53,7 @@ typedef struct {
   char *version;        /* LAB_VERSION */
   char *kernel;         /* LAB_KERNEL, absolute path, or NULL: the host's newest */
   char *append;         /* LAB_APPEND */
+  char *capture;        /* LAB_CAPTURE: LANs `netlab test` captures, by space */
   GPtrArray *nodes;     /* NlNode*, in order of first mention in lab.conf */
   GPtrArray *lans;      /* char*, collision domain names, sorted */
   GHashTable *by_name;  /* node name -> NlNode*: nl_lab_find_node() in O(1) */
@@ -80,6 +85,11 @@ const NlLabKey *nl_lab_lab_key(guint i);
 gboolean nl_lab_node_key_used(guint i);
 
 NlNode *nl_lab_find_node(const NlLab *lab, const char *name);
+
+/* The interface SPEC names, "NODE:ethN", and its node in *NODE; NULL with an
+ * NL_ERROR_INPUT error naming what is unknown. */
+NlNic *nl_lab_find_nic(const NlLab *lab, const char *spec, const NlNode **node,
+                       GError **error);
 
 /* "52:54:00:aa:bb:cc" into BUF (18 bytes). */
 void nl_mac_format(const guint8 mac[6], char buf[18]);

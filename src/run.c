@@ -24,6 +24,7 @@
 #include "sandbox.h"
 #include "util.h"
 #include "vde.h"
+#include "link.h"
 #include "virt.h"
 
 #include "config.h"
@@ -660,6 +661,11 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
 
   for (guint i = 0; i < lab->lans->len; i++)
     if (!nl_vde_start(st, &qu, lab->lans->pdata[i], error)) goto out;
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    for (guint j = 0; j < node->nics->len; j++)
+      if (!nl_link_start(st, &qu, node->name, node->nics->pdata[j], error)) goto out;
+  }
 
   up.virt = nl_virt_open(o->uri, st->dir, error);
   if (!up.virt) goto out;

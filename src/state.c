@@ -200,3 +200,46 @@ int nl_pidfile_alive(const char *pidfile, const char *comm) {
   if (!c || strcmp(g_strchomp(c), comm) != 0) return 0;
   return pid;
 }
+
+void nl_lab_up_free(NlLabUp *l) {
+  g_free(l->dir);
+  g_free(l->lab);
+  g_ptr_array_unref(l->nodes);
+  g_free(l);
+}
+
+static int by_lab(gconstpointer a, gconstpointer b) {
+  return strcmp((*(NlLabUp *const *)a)->lab, (*(NlLabUp *const *)b)->lab);
+}
+
+GPtrArray *nl_state_list(GError **error) {
+  g_autofree char *base = nl_state_base(error);
+  if (!base) return NULL;
+  GPtrArray *labs = g_ptr_array_new_with_free_func((GDestroyNotify)nl_lab_up_free);
+  g_autoptr(GDir) d = g_dir_open(base, 0, NULL);
+  const char *n;
+  while (d && (n = g_dir_read_name(d))) {
+    g_autofree char *dir = g_build_filename(base, n, NULL);
+    g_autofree char *labfile = g_build_filename(dir, "lab", NULL);
+    g_autofree char *lab = NULL;
+    struct stat sb;
+    /* `up` writes the lab's path first of all; a directory without it is
+     * one being made or taken down. */
+    if (lstat(labfile, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        !g_file_get_contents(labfile, &lab, NULL, NULL))
+      continue;
+    NlLabUp *l = g_new0(NlLabUp, 1);
+    l->dir = g_steal_pointer(&dir);
+    l->lab = g_strchomp(g_steal_pointer(&lab));
+    l->since = sb.st_mtime;
+    l->nodes = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *vmdir = g_build_filename(l->dir, "vm", NULL);
+    g_autoptr(GDir) vms = g_dir_open(vmdir, 0, NULL);
+    const char *vm;
+    while (vms && (vm = g_dir_read_name(vms))) g_ptr_array_add(l->nodes, g_strdup(vm));
+    g_ptr_array_sort(l->nodes, nl_strv_cmp);
+    g_ptr_array_add(labs, l);
+  }
+  g_ptr_array_sort(labs, by_lab);
+  return labs;
+}

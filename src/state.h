@@ -44,3 +44,17 @@ int nl_pidfile_alive(const char *pidfile, const char *comm);
 
 /* TRUE when PID is gone or a zombie (this sandbox's init reaps late). */
 gboolean nl_pid_gone(int pid);
+
+/* A lab that is up, as its state directory tells. */
+typedef struct {
+  char *dir;        /* the state directory */
+  char *lab;        /* the lab's directory */
+  gint64 since;     /* when `up` began, in seconds since the epoch */
+  GPtrArray *nodes; /* char*, sorted */
+} NlLabUp;
+
+void nl_lab_up_free(NlLabUp *l);
+
+/* Every lab this user has up (whose state directory names its lab), sorted
+ * by lab directory. */
+GPtrArray *nl_state_list(GError **error);

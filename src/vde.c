@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "domxml.h"
@@ -16,6 +18,11 @@ int nl_vde_pid(const NlState *st, const char *lan) {
   return nl_proc_alive(st, "switch", lan);
 }
 
+char *nl_vde_mgmt_path(const char *statedir, const char *lan) {
+  g_autofree char *sock = nl_lan_sock(statedir, lan);
+  return g_strconcat(sock, ".mgmt", NULL);
+}
+
 /* In the child, before exec: its own session (a Ctrl-C at up's terminal is
  * up's to handle), then the QEMU user. */
 static void child_setup(gpointer qu) {
@@ -23,20 +30,14 @@ static void child_setup(gpointer qu) {
   nl_qemu_user_become(qu);
 }
 
-gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan,
-                      GError **error) {
-  g_autofree char *landir = nl_state_path(st, "lan");
-  g_autofree char *sock = nl_lan_sock(st->dir, lan);
-  g_autofree char *mgmt = g_strconcat(sock, ".mgmt", NULL);
-  g_autofree char *ctl = g_build_filename(sock, "ctl", NULL);
-  /* The switch runs as the QEMU user and makes its sockets here. */
-  if (!nl_qemu_user_own(qu, landir, 0700, error)) return FALSE;
-  /* Not -daemon: then only its pidfile, which the QEMU user writes (or
+gboolean nl_vde_spawn(const NlState *st, const NlQemuUser *qu, const char *kind,
+                      const char *name, const char *what, const char *const *argv,
+                      const char *ready, GError **error) {
+  /* Not daemonized: then only a pidfile, which the QEMU user writes (or
    * fails to write on a full disk), would tell its pid. In the foreground
-   * it runs a console on stdin and exits at its end: its stdin is a pipe
-   * whose other end it holds itself, as fd 3, so that end never comes. */
-  const char *argv[] = {VDE_SWITCH, "-sock", sock, "-mgmt", mgmt, "--mode", "0600",
-                        "--mgmtmode", "0600", NULL};
+   * vde_switch and wirefilter run a console on stdin and exit at its end:
+   * their stdin is a pipe whose other end they hold themselves, as fd 3, so
+   * that end never comes. */
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) return nl_set_errno(error, errno, "pipe");
   int source[] = {p[1]}, target[] = {3};
@@ -48,23 +49,115 @@ gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan,
   close(p[0]);
   close(p[1]);
   if (!spawned) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "cannot start the switch of '%s': %s (is vde2 installed?)", lan,
-                local->message);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot start %s: %s (is vde2 installed?)",
+                what, local->message);
     return FALSE;
   }
-  if (!nl_proc_record(st, "switch", lan, pid, VDE_SWITCH, error)) {
+  if (!nl_proc_record(st, kind, name, pid, argv[0], error)) {
     /* Unrecorded, `down` would not know it: it goes now. */
     kill(pid, SIGKILL);
     return FALSE;
   }
-  /* QEMU fails at once if the control socket is not there yet. */
+  /* QEMU fails at once if the socket is not there yet. */
   for (int i = 0; i < 2500; i++) {
-    if (g_file_test(ctl, G_FILE_TEST_EXISTS)) return TRUE;
-    if (!nl_proc_alive(st, "switch", lan)) break;
+    if (g_file_test(ready, G_FILE_TEST_EXISTS)) return TRUE;
+    if (!nl_proc_alive(st, kind, name)) break;
     g_usleep(2000);
   }
-  g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-              "the switch of '%s' did not come up (no '%s')", lan, ctl);
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s did not come up (no '%s')", what, ready);
   return FALSE;
+}
+
+gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan,
+                      GError **error) {
+  g_autofree char *landir = nl_state_path(st, "lan");
+  g_autofree char *sock = nl_lan_sock(st->dir, lan);
+  g_autofree char *mgmt = nl_vde_mgmt_path(st->dir, lan);
+  g_autofree char *ctl = g_build_filename(sock, "ctl", NULL);
+  g_autofree char *what = g_strdup_printf("the switch of '%s'", lan);
+  /* The switch runs as the QEMU user and makes its sockets here. */
+  if (!nl_qemu_user_own(qu, landir, 0700, error)) return FALSE;
+  const char *argv[] = {VDE_SWITCH, "-sock", sock, "-mgmt", mgmt, "--mode", "0600",
+                        "--mgmtmode", "0600", NULL};
+  return nl_vde_spawn(st, qu, "switch", lan, what, argv, ctl, error);
+}
+
+/* The management protocol of vde_switch and wirefilter: a banner ending in a
+ * prompt, then per command its output and a line "NNNN text", where 1000 is
+ * success. */
+#define MGMT_MAX (256 * 1024)
+
+static gboolean read_until(int fd, GString *buf, gboolean (*done)(const GString *),
+                           GError **error) {
+  char chunk[4096];
+  while (!done(buf)) {
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || buf->len + n > MGMT_MAX) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "the management socket %s",
+                  n < 0 ? g_strerror(errno) : n == 0 ? "closed" : "said too much");
+      return FALSE;
+    }
+    g_string_append_len(buf, chunk, n);
+  }
+  return TRUE;
+}
+
+static gboolean has_prompt(const GString *b) { return g_str_has_suffix(b->str, "$ "); }
+
+/* The status line: at the start of a line, four digits from 1000 on, then
+ * a space. */
+static const char *status_line(const char *text) {
+  for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+    if (l[0] == '1' && g_ascii_isdigit(l[1]) && g_ascii_isdigit(l[2]) &&
+        g_ascii_isdigit(l[3]) && l[4] == ' ')
+      return l;
+  return NULL;
+}
+
+static gboolean has_status(const GString *b) {
+  const char *l = status_line(b->str);
+  return l && strchr(l, '\n');
+}
+
+char *nl_vde_mgmt(const char *sock, const char *command, GError **error) {
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (strlen(sock) >= sizeof sa.sun_path) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "socket path '%s' is too long", sock);
+    return NULL;
+  }
+  strcpy(sa.sun_path, sock);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot connect to '%s': %s", sock,
+                g_strerror(errno));
+    if (fd >= 0) close(fd);
+    return NULL;
+  }
+  g_autoptr(GString) banner = g_string_new(NULL);
+  g_autoptr(GString) reply = g_string_new(NULL);
+  g_autofree char *line = g_strconcat(command, "\n", NULL);
+  gboolean ok = read_until(fd, banner, has_prompt, error) &&
+                write(fd, line, strlen(line)) == (ssize_t)strlen(line) &&
+                read_until(fd, reply, has_status, error);
+  close(fd);
+  if (!ok) {
+    if (error && !*error)
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot send '%s' to '%s'", command,
+                  sock);
+    return NULL;
+  }
+  const char *st = status_line(reply->str);
+  if (strncmp(st, "1000 ", 5) != 0) {
+    g_autofree char *why = g_strndup(st + 5, strcspn(st + 5, "\r\n"));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' failed at '%s': %s", command,
+                sock, why);
+    return NULL;
+  }
+  /* The output is what comes between "0000 DATA END WITH '.'" and ".". */
+  const char *data = strstr(reply->str, "0000 DATA END WITH '.'\n");
+  if (!data) return g_strdup("");
+  data += strlen("0000 DATA END WITH '.'\n");
+  const char *end = strstr(data, "\n.\n");
+  return g_strndup(data, end ? (gsize)(end - data + 1) : 0);
 }

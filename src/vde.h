@@ -1,4 +1,7 @@
-/* One vde_switch per collision domain: started before the VMs, stopped after. */
+/* One vde_switch per collision domain: started before the VMs, stopped after.
+ * Every other VDE program netlab runs (the wirefilter of each NIC) starts the
+ * same way, through nl_vde_spawn(): as the QEMU user, and recorded for
+ * `down`. */
 #pragma once
 
 #include <glib.h>
@@ -14,3 +17,19 @@ gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan,
 
 /* The pid of LAN's running switch, or 0. */
 int nl_vde_pid(const NlState *st, const char *lan);
+
+/* STATEDIR/lan/LAN.mgmt */
+char *nl_vde_mgmt_path(const char *statedir, const char *lan);
+
+/* Runs ARGV (ARGV[0] an absolute path), a VDE program that runs a console
+ * on stdin, in the foreground, as the QEMU user, and records it as KIND/NAME.
+ * Returns once the path READY exists. WHAT names it in errors ("the switch
+ * of 'A'"). */
+gboolean nl_vde_spawn(const NlState *st, const NlQemuUser *qu, const char *kind,
+                      const char *name, const char *what, const char *const *argv,
+                      const char *ready, GError **error);
+
+/* Sends COMMAND to the management socket SOCK of a vde_switch or wirefilter
+ * and returns its output (the lines between DATA and "."), or NULL with an
+ * error that quotes the program's own reason. */
+char *nl_vde_mgmt(const char *sock, const char *command, GError **error);

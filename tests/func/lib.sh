@@ -91,3 +91,13 @@ finish() {
   echo "1..$tap_n"
   [ "$tap_failed" -eq 0 ]
 }
+
+# lan3 DIR [EXTRA-LAB.CONF-LINES]: a lab of three nodes a, b, c on LAN A,
+# 10.0.0.1 to 10.0.0.3.
+lan3() {
+  mkdir -p "$1"
+  printf 'LAB_NAME="lan3"\na[0]="A"\nb[0]="A"\nc[0]="A"\n%s\n' "${2:-}" >"$1/lab.conf"
+  for n in a:1 b:2 c:3; do
+    echo "ip addr add 10.0.0.${n#*:}/24 dev eth0" >"$1/${n%:*}.startup"
+  done
+}

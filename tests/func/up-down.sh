@@ -18,6 +18,12 @@ n=$(grep -c '"domain": .*"state": "running", "pid": [1-9]' "$tmp/status.json")
 ok $? "status shows both VMs running with a QEMU pid ($n)"
 "$NETLAB" ps -d "$a" | grep -q '^r1 .*running'
 ok $? "'ps -d LABDIR' is status, in text"
+# Without a kernel of `netlab kernel build`, Debian's, and up says what a
+# built one saves, once.
+if grep -q "booting Debian's kernel" "$tmp/up.out"; then want='/boot/vmlinuz-'; else want='/vmlinux ('; fi
+[ "$(grep -c "booting Debian's kernel" "$tmp/up.out")" -le 1 ] &&
+  [ "$("$NETLAB" status "$a" | grep -c "^ *kernel .*$want")" -eq 2 ]
+ok $? "status shows the kernel each VM booted ($want...)"
 sd=$(state_dir "$a")
 # As root, the QEMU user's group may pass through it, and nobody else.
 if [ "$(id -u)" = 0 ]; then want="710 root:netlab-qemu"; else want="700 $(id -un):$(id -gn)"; fi

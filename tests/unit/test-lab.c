@@ -225,6 +225,12 @@ static void test_good_minimal(void) {
          "limits: 64m, 64 cpus");
   check_strings(lab->lans, (const char *const[]){"lan.2-x", "lan_1", NULL},
                 "lan names with '.', '-', '_', sorted bytewise");
+  if (solo && solo->nics->len == 2) {
+    g_autofree char *eth0 = nl_impair_format(&((NlNic *)solo->nics->pdata[0])->impair);
+    g_autofree char *eth1 = nl_impair_format(&((NlNic *)solo->nics->pdata[1])->impair);
+    TAP_STREQ(eth0, "", "solo[link]: eth0 unimpaired");
+    TAP_STREQ(eth1, "delay=5ms in.loss=2%", "solo[link]: eth1 impaired as written");
+  }
 }
 
 static void test_good_warnings(void) {

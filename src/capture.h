@@ -1,0 +1,32 @@
+/* Capturing a LAN's frames on the host: a plug into the LAN's switch, which
+ * is a hub while any capture runs (a switch port sees only floods), written
+ * as pcap through libpcap. */
+#pragma once
+
+#include <stdio.h>
+
+#include <glib.h>
+
+typedef struct {
+  const char *statedir;
+  const char *lan;
+  /* NULL: every frame of the LAN. Else what one interface sees: frames from
+   * or to this MAC, and broadcast and multicast. */
+  const guint8 *mac;
+  const char *filter;  /* a BPF expression (pcap-filter(7)), or NULL */
+  guint64 count;       /* stop after that many frames; 0: no limit */
+  guint duration_s;    /* stop after that long; 0: no limit */
+  FILE *out;           /* the pcap stream; closed by nl_capture_run */
+  gboolean live;       /* flush after each frame, for a reader on a pipe */
+  /* Called once frames are being captured; may be NULL. */
+  void (*ready)(void *data);
+  void *data;
+} NlCapture;
+
+/* Checks a BPF expression as nl_capture_run would compile it. */
+gboolean nl_capture_check_filter(const char *filter, GError **error);
+
+/* Captures until COUNT frames, DURATION_S seconds, SIGINT, SIGTERM or SIGHUP,
+ * or until the reader of OUT goes away; the pcap stream is complete in every
+ * case. *FRAMES says how many frames were written. */
+gboolean nl_capture_run(const NlCapture *c, guint64 *frames, GError **error);
