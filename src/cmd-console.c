@@ -36,4 +36,4 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return nl_console_attach(vm, force, error) ? 0 : -1;
 }
 
-const NlCmd nl_cmd_console = {"console", NULL, "attach to a VM's serial console", run};
+const NlCmd nl_cmd_console = {"console", "connect", "attach to a VM's serial console", run};

@@ -8,6 +8,9 @@
 #include "state.h"
 #include "util.h"
 
+/* How long a node's .shutdown scripts may run before down kills them. */
+#define SHUTDOWN_TIMEOUT_S 10
+
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL;
   gboolean wipe = FALSE;
@@ -36,7 +39,11 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (!nl_state_exists(st)) {
     fprintf(stderr, "netlab: lab '%s' is not up\n", labdir);
   } else {
-    if (!nl_state_lock(st, TRUE, error) || !nl_run_down(st, error)) return -1;
+    if (!nl_state_lock(st, TRUE, error)) return -1;
+    g_autoptr(GPtrArray) notes = nl_run_shutdown_scripts(st, SHUTDOWN_TIMEOUT_S);
+    for (guint i = 0; i < notes->len; i++)
+      fprintf(stderr, "netlab: warning: %s\n", (char *)notes->pdata[i]);
+    if (!nl_run_down(st, error)) return -1;
     fprintf(stderr, "lab '%s' is down\n", labdir);
   }
   return wipe ? nl_cmd_wipe_disks(labdir, NULL, error) : 0;

@@ -35,6 +35,7 @@ extern const NlCmd nl_cmd_capture;
 extern const NlCmd nl_cmd_link;
 extern const NlCmd nl_cmd_graph;
 extern const NlCmd nl_cmd_ls;
+extern const NlCmd nl_cmd_check;
 
 /* The lab directory as every command finds it: -d DIR, else the first
  * positional argument, else the current directory; made absolute. */

@@ -237,6 +237,32 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
   return g_string_free(x, FALSE);
 }
 
+/* What Kathará sets in every device (its DockerMachine and
+ * KubernetesMachine): forwarding on, no reverse-path filter, no ICMP rate
+ * limit, and IPv6 off unless the node asks for it. The node's own sysctls
+ * come after these, so a lab can undo any of them. */
+static void kathara_sysctls(const NlNode *node, GString *out) {
+  static const char *const base[] = {
+      "net.ipv4.ip_forward=1", "net.ipv4.icmp_ratelimit=0",
+      "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
+      "net.ipv4.conf.lo.rp_filter=0", NULL,
+  };
+  static const char *const v6_on[] = {
+      "net.ipv6.conf.default.disable_ipv6=0", "net.ipv6.conf.all.disable_ipv6=0",
+      "net.ipv6.conf.all.forwarding=1", "net.ipv6.conf.all.accept_ra=0",
+      "net.ipv6.icmp.ratelimit=0", NULL,
+  };
+  static const char *const v6_off[] = {
+      "net.ipv6.conf.default.disable_ipv6=1", "net.ipv6.conf.all.disable_ipv6=1",
+      "net.ipv6.conf.default.forwarding=0", "net.ipv6.conf.all.forwarding=0", NULL,
+  };
+  for (const char *const *s = base; *s; s++) g_string_append_printf(out, "%s\n", *s);
+  for (guint i = 0; i < node->nics->len; i++)
+    g_string_append_printf(out, "net.ipv4.conf.eth%u.rp_filter=0\n", i);
+  for (const char *const *s = node->ipv6 ? v6_on : v6_off; *s; s++)
+    g_string_append_printf(out, "%s\n", *s);
+}
+
 GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared,
                           const char *agent) {
   GHashTable *files = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
@@ -259,6 +285,7 @@ GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared,
   g_hash_table_insert(files, "node.sh", g_string_free(sh, FALSE));
 
   GString *sysctl = g_string_new(NULL);
+  kathara_sysctls(node, sysctl);
   for (guint i = 0; i < node->sysctl->len; i++)
     g_string_append_printf(sysctl, "%s\n", (char *)node->sysctl->pdata[i]);
   g_hash_table_insert(files, "sysctl", g_string_free(sysctl, FALSE));

@@ -107,6 +107,26 @@ static gboolean all_zero(const guint8 *p, gsize n) {
   return TRUE;
 }
 
+static int compare_offsets(gconstpointer a, gconstpointer b) {
+  const GElf_Phdr *x = *(GElf_Phdr *const *)a, *y = *(GElf_Phdr *const *)b;
+  return (x->p_offset > y->p_offset) - (x->p_offset < y->p_offset);
+}
+
+/* Whether two loadable segments share file bytes: no kernel's do, and
+ * trimming one would cut what the other loads (fuzzing found such images
+ * counted twice). */
+static gboolean loads_overlap(GElf_Phdr *ph, size_t n) {
+  g_autoptr(GPtrArray) loads = g_ptr_array_new();
+  for (size_t i = 0; i < n; i++)
+    if (ph[i].p_type == PT_LOAD && ph[i].p_filesz) g_ptr_array_add(loads, &ph[i]);
+  g_ptr_array_sort(loads, compare_offsets);
+  for (guint i = 1; i < loads->len; i++) {
+    const GElf_Phdr *a = loads->pdata[i - 1], *b = loads->pdata[i];
+    if (b->p_offset - a->p_offset < a->p_filesz) return TRUE;
+  }
+  return FALSE;
+}
+
 /* libelf reads the headers; the changes are written into DATA itself, at
  * the places of the tables libelf found in bounds. */
 gsize nl_elf_trim_zeros(guint8 *data, gsize len) {
@@ -129,6 +149,7 @@ gsize nl_elf_trim_zeros(guint8 *data, gsize len) {
   for (size_t i = 0; i < nph; i++)
     if (!gelf_getphdr(e, i, &ph[i])) ph[i].p_type = PT_NULL;
   elf_end(e);
+  if (loads_overlap(ph, nph)) return 0;
 
   gsize saved = 0;
   for (size_t i = 0; i < nph; i++) {

@@ -38,5 +38,6 @@ gboolean nl_elf_has_pvh(const guint8 *data, gsize len);
  * A loader zero-fills a segment beyond its file size, so the kernel boots
  * the same, but QEMU, which keeps the image mapped, no longer reads the ~20
  * MB of zeros (.bss, .init.scratch) a vmlinux extracted from a bzImage
- * carries: that much less resident memory per VM. Returns the bytes saved. */
+ * carries: that much less resident memory per VM. Returns the bytes saved;
+ * leaves alone an image whose loadable segments share file bytes. */
 gsize nl_elf_trim_zeros(guint8 *data, gsize len);

@@ -23,12 +23,6 @@
 #define EXPECTED_CONF_LINE \
   "expected NODE[N]=LAN, NODE[OPTION]=VALUE or LAB_KEY=VALUE"
 
-/* Kathará options that only make sense for containers. */
-static const char *const container_options[] = {
-    "image", "port",       "bridged",    "ipv6", "shell",  "num_terms",
-    "ulimit", "privileged", "entrypoint", "args", "volume", NULL,
-};
-
 /* Names Kathará refuses for nodes, as they are directories of the lab with
  * another meaning (shared/ is mounted in every node). */
 static const char *const reserved_names[] = {"shared", "_test", NULL};
@@ -47,6 +41,8 @@ typedef struct {
   GPtrArray *warnings; /* the caller's, or NULL to drop them */
   GHashTable *set_at;  /* "r1[mem]" -> line where it was last set */
   GHashTable *dep_at;  /* node name -> line of its first lab.dep rule */
+  GPtrArray *images;   /* the container images nodes name, once each */
+  guint image_line;    /* where the first is named */
   guint capture_line;  /* of LAB_CAPTURE */
 } Parser;
 
@@ -70,6 +66,7 @@ static void parser_clear(Parser *p) {
   g_clear_pointer(&p->problems, g_ptr_array_unref);
   g_clear_pointer(&p->set_at, g_hash_table_unref);
   g_clear_pointer(&p->dep_at, g_hash_table_unref);
+  g_clear_pointer(&p->images, g_ptr_array_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Parser, parser_clear)
 
@@ -541,53 +538,171 @@ static void add_link_line(Parser *p, const Assignment *a) {
   g_ptr_array_add(a->node->links, l);
 }
 
-/* NODE[OPTION]=VALUE */
-static void set_option(Parser *p, const Assignment *a) {
-  NlNode *node = a->node;
-  const char *option = a->arg;
+static void add_exec(Parser *p, const Assignment *a) {
+  g_ptr_array_add(a->node->exec, g_strdup(a->value));
+}
 
-  if (g_str_equal(option, "exec")) {
-    g_ptr_array_add(node->exec, g_strdup(a->value));
-  } else if (g_str_equal(option, "sysctl")) {
-    if (match("^[a-z0-9_./-]+=", a->value, NULL))
-      g_ptr_array_add(node->sysctl, g_strdup(a->value));
-    else
-      bad_value(p, a, "expected key=value such as net.ipv4.ip_forward=1");
-  } else if (g_str_equal(option, "env")) {
-    if (match("^[A-Za-z_][A-Za-z0-9_]*=", a->value, NULL))
-      g_ptr_array_add(node->env, g_strdup(a->value));
-    else
-      bad_value(p, a, "expected NAME=value, NAME a shell variable name");
-  } else if (g_str_equal(option, "mem")) {
-    warn_if_set_again(p, a);
-    set_mem(p, a);
-  } else if (g_str_equal(option, "cpus")) {
-    warn_if_set_again(p, a);
-    set_cpus(p, a);
-  } else if (g_str_equal(option, "disk")) {
-    warn_if_set_again(p, a);
-    set_disk(p, a);
-  } else if (g_str_equal(option, "kernel")) {
-    char *path = resolve_kernel(p, a->line, a->value);
+static void add_sysctl(Parser *p, const Assignment *a) {
+  if (match("^[a-z0-9_./-]+=", a->value, NULL))
+    g_ptr_array_add(a->node->sysctl, g_strdup(a->value));
+  else
+    bad_value(p, a, "expected key=value such as net.ipv4.ip_forward=1");
+}
 
-    warn_if_set_again(p, a);
-    if (path) {
-      g_free(node->kernel);
-      node->kernel = path;
-    }
-  } else if (g_str_equal(option, "append")) {
-    warn_if_set_again(p, a);
-    g_free(node->append);
-    node->append = g_strdup(a->value);
-  } else if (g_str_equal(option, "link")) {
-    add_link_line(p, a);
-  } else if (g_strv_contains(container_options, option)) {
-    conf_warning(p, a->line, "option '%s' of '%s' is ignored by netlab", option,
-                 node->name);
-  } else {
-    conf_warning(p, a->line, "unknown option '%s' of '%s', ignored", option,
-                 node->name);
+static void add_env(Parser *p, const Assignment *a) {
+  if (match("^[A-Za-z_][A-Za-z0-9_]*=", a->value, NULL))
+    g_ptr_array_add(a->node->env, g_strdup(a->value));
+  else
+    bad_value(p, a, "expected NAME=value, NAME a shell variable name");
+}
+
+static void set_kernel(Parser *p, const Assignment *a) {
+  char *path = resolve_kernel(p, a->line, a->value);
+
+  if (path) {
+    g_free(a->node->kernel);
+    a->node->kernel = path;
   }
+}
+
+static void set_append(Parser *p, const Assignment *a) {
+  g_free(a->node->append);
+  a->node->append = g_strdup(a->value);
+}
+
+/* Kathará's booleans (Python's strtobool). */
+static void set_ipv6(Parser *p, const Assignment *a) {
+  static const char *const yes[] = {"y", "yes", "t", "true", "on", "1", NULL};
+  static const char *const no[] = {"n", "no", "f", "false", "off", "0", NULL};
+  g_autofree char *v = g_ascii_strdown(a->value, -1);
+
+  if (g_strv_contains(yes, v))
+    a->node->ipv6 = TRUE;
+  else if (g_strv_contains(no, v))
+    a->node->ipv6 = FALSE;
+  else
+    bad_value(p, a, "expected true or false");
+}
+
+/* Kathará's images: said once per lab (see warn_images), not once a node. */
+static void add_image(Parser *p, const Assignment *a) {
+  if (!p->image_line)
+    p->image_line = a->line;
+  if (!g_ptr_array_find_with_equal_func(p->images, a->value, g_str_equal, NULL))
+    g_ptr_array_add(p->images, g_strdup(a->value));
+}
+
+static void warn_images(Parser *p) {
+  if (p->images->len == 0)
+    return;
+  g_ptr_array_add(p->images, NULL);
+  g_autofree char *names = g_strjoinv(", ", (char **)p->images->pdata);
+  conf_warning(p, p->image_line,
+               "nodes name the images %s: netlab runs every node on the host's "
+               "root, with the host's programs",
+               names);
+}
+
+/* lab.ext connects collision domains to the host's interfaces (Kathará's
+ * external networks); netlab does not: said at its first rule. */
+static void warn_lab_ext(Parser *p) {
+  g_autofree char *path = g_build_filename(p->lab->dir, "lab.ext", NULL);
+  g_autofree char *text = NULL;
+  if (!p->warnings || !g_file_get_contents(path, &text, NULL, NULL))
+    return;
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  guint line = 1;
+  for (guint i = 0; lines[i]; i++) {
+    g_strstrip(lines[i]);
+    if (*lines[i] && *lines[i] != '#') {
+      line = i + 1;
+      break;
+    }
+  }
+  g_ptr_array_add(p->warnings,
+                  g_strdup_printf("%s:%u: lab.ext is ignored: netlab does not connect "
+                                  "collision domains to the host's interfaces",
+                                  path, line));
+}
+
+typedef void (*NodeKeyParser)(Parser *p, const Assignment *a);
+
+/* Every NODE[KEY]=VALUE key: adding one is a row here plus its use. A row
+ * with no parser is a Kathará option netlab accepts and ignores, with a
+ * warning. The README's table is checked against this one (test-lab). */
+static const struct {
+  NlLabKey info;
+  NodeKeyParser parse;
+} node_keys[] = {
+    {{"mem", FALSE, "256m",
+      "guest memory: a number with `k`, `m` or `g` (64m to 64g)"}, set_mem},
+    {{"cpus", FALSE, "1", "virtual CPUs, an integer from 1 to 64"}, set_cpus},
+    {{"exec", TRUE, NULL,
+      "a command run after the startup scripts; repeatable, run in order"},
+     add_exec},
+    {{"sysctl", TRUE, NULL, "a sysctl set before the startup scripts; repeatable"},
+     add_sysctl},
+    {{"env", TRUE, NULL,
+      "an environment variable for the startup scripts and `exec` commands; "
+      "repeatable"},
+     add_env},
+    {{"kernel", FALSE, NULL,
+      "netlab: this node boots another kernel (relative paths are relative to "
+      "the lab; a bare name that is no file there names a built kernel)"},
+     set_kernel},
+    {{"append", FALSE, NULL, "netlab: extra kernel command line for this node"},
+     set_append},
+    {{"link", TRUE, NULL,
+      "netlab: eth0 of r1 is impaired from the start, in the words of "
+      "[`netlab link set`](#link-impairment-netlab-link-nodeethn-set-keyvalue); repeatable"},
+     add_link_line},
+    {{"disk", FALSE, NULL,
+      "netlab: a persistent disk for the node's changes, 64m to 1024g, or `none` "
+      "(see [Node state](#node-state))"},
+     set_disk},
+    {{"ipv6", FALSE, "false",
+      "IPv6 on the node's interfaces (true or false), with Kathará's sysctls"},
+     set_ipv6},
+    {{"image", FALSE, NULL,
+      "Kathará's container image: netlab names a lab's images once, in a "
+      "warning, and runs every node on the host's root"},
+     add_image},
+    {{"port", TRUE, NULL, "Kathará: a forwarded host port"}, NULL},
+    {{"bridged", FALSE, NULL, "Kathará: a NIC to the host's network"}, NULL},
+    {{"shell", FALSE, NULL, "Kathará: the shell of a terminal"}, NULL},
+    {{"num_terms", FALSE, NULL, "Kathará: terminals opened at start"}, NULL},
+    {{"ulimit", TRUE, NULL, "Kathará: a resource limit"}, NULL},
+    {{"privileged", FALSE, NULL, "Kathará: a privileged container"}, NULL},
+    {{"entrypoint", FALSE, NULL, "Kathará: the container's entrypoint"}, NULL},
+    {{"args", FALSE, NULL, "Kathará: the entrypoint's arguments"}, NULL},
+    {{"volume", TRUE, NULL, "Kathará: a host directory mounted in"}, NULL},
+};
+
+const NlLabKey *nl_lab_node_key(guint i) {
+  return i < G_N_ELEMENTS(node_keys) ? &node_keys[i].info : NULL;
+}
+
+gboolean nl_lab_node_key_used(guint i) {
+  return i < G_N_ELEMENTS(node_keys) && node_keys[i].parse != NULL;
+}
+
+/* NODE[KEY]=VALUE */
+static void set_option(Parser *p, const Assignment *a) {
+  for (guint i = 0; i < G_N_ELEMENTS(node_keys); i++) {
+    if (!g_str_equal(node_keys[i].info.name, a->arg))
+      continue;
+    if (!node_keys[i].parse) {
+      conf_warning(p, a->line, "option '%s' of '%s' is ignored by netlab", a->arg,
+                   a->node->name);
+      return;
+    }
+    if (!node_keys[i].info.list)
+      warn_if_set_again(p, a);
+    node_keys[i].parse(p, a);
+    return;
+  }
+  conf_warning(p, a->line, "unknown option '%s' of '%s', ignored", a->arg,
+               a->node->name);
 }
 
 static gboolean check_node_name(Parser *p, guint line, const char *name) {
@@ -633,30 +748,86 @@ static void parse_assignment(Parser *p, guint line, const char *text,
     set_option(p, &a);
 }
 
-static char **lab_field(NlLab *lab, const char *key) {
-  if (g_str_equal(key, "NAME"))
-    return &lab->name;
-  if (g_str_equal(key, "DESCRIPTION"))
-    return &lab->description;
-  if (g_str_equal(key, "VERSION"))
-    return &lab->version;
-  if (g_str_equal(key, "AUTHOR"))
-    return &lab->author;
-  if (g_str_equal(key, "EMAIL"))
-    return &lab->email;
-  if (g_str_equal(key, "WEB"))
-    return &lab->web;
-  if (g_str_equal(key, "APPEND"))
-    return &lab->append;
-  return NULL;
-}
-
 static guint count_char(const char *s, char c) {
   guint n = 0;
 
   for (; *s; s++)
     n += *s == c;
   return n;
+}
+
+static void set_lab_append(Parser *p, guint line, char *value) {
+  if (count_char(value, '"') % 2) {
+    /* The kernel would take the rest of its command line, netlab's own
+     * parameters included, as one quoted value. */
+    conf_error(p, line, "LAB_APPEND has an unbalanced '\"': '%s'", value);
+    g_free(value);
+    return;
+  }
+  g_free(p->lab->append);
+  p->lab->append = value;
+}
+
+static void set_lab_disk(Parser *p, guint line, char *value) {
+  guint64 mib;
+  const char *why = parse_disk(value, &mib);
+
+  if (why) {
+    conf_error(p, line, "invalid value '%s' for LAB_DISK: %s", value, why);
+  } else {
+    p->lab->disk_mib = mib;
+    p->lab->disk_line = line;
+  }
+  g_free(value);
+}
+
+static void set_lab_capture(Parser *p, guint line, char *value) {
+  g_free(p->lab->capture);
+  p->lab->capture = value;
+  p->capture_line = line;
+}
+
+static void set_lab_kernel(Parser *p, guint line, char *value) {
+  char *path = resolve_kernel(p, line, value);
+
+  g_free(value);
+  if (path) {
+    g_free(p->lab->kernel);
+    p->lab->kernel = path;
+  }
+}
+
+/* Every LAB_KEY=VALUE key: a string field of NlLab, or a parser that takes
+ * the value (owned). */
+static const struct {
+  NlLabKey info;
+  gsize field;
+  void (*parse)(Parser *p, guint line, char *value);
+} lab_keys[] = {
+    {{"NAME", FALSE, NULL, "metadata, as in Kathará"}, G_STRUCT_OFFSET(NlLab, name)},
+    {{"DESCRIPTION", FALSE, NULL, "metadata, as in Kathará"},
+     G_STRUCT_OFFSET(NlLab, description)},
+    {{"VERSION", FALSE, NULL, "metadata, as in Kathará"},
+     G_STRUCT_OFFSET(NlLab, version)},
+    {{"AUTHOR", FALSE, NULL, "metadata, as in Kathará"},
+     G_STRUCT_OFFSET(NlLab, author)},
+    {{"EMAIL", FALSE, NULL, "metadata, as in Kathará"}, G_STRUCT_OFFSET(NlLab, email)},
+    {{"WEB", FALSE, NULL, "metadata, as in Kathará"}, G_STRUCT_OFFSET(NlLab, web)},
+    {{"KERNEL", FALSE, "the newest `/boot/vmlinuz-*`",
+      "netlab: the kernel every node boots, as `r1[kernel]`"},
+     0, set_lab_kernel},
+    {{"APPEND", FALSE, NULL, "netlab: extra kernel command line for every node"}, 0,
+     set_lab_append},
+    {{"CAPTURE", FALSE, NULL,
+      "netlab: `netlab test` captures these LANs while the tests run and keeps the "
+      "captures of a failure (see [`netlab test`](#netlab-test-labdir))"},
+     0, set_lab_capture},
+    {{"DISK", FALSE, NULL, "netlab: a disk for every node that does not set `disk`"}, 0,
+     set_lab_disk},
+};
+
+const NlLabKey *nl_lab_lab_key(guint i) {
+  return i < G_N_ELEMENTS(lab_keys) ? &lab_keys[i].info : NULL;
 }
 
 /* LAB_KEY=VALUE: the value runs to the end of the line, as in Kathará; one
@@ -666,41 +837,23 @@ static void set_lab_key(Parser *p, guint line, const char *key,
   size_t len = strlen(raw);
   gboolean quoted = len >= 2 && (raw[0] == '"' || raw[0] == '\'') &&
                     raw[len - 1] == raw[0];
-  g_autofree char *value =
-      quoted ? g_strndup(raw + 1, len - 2) : g_strdup(raw);
-  char **field = lab_field(p->lab, key);
+  char *value = quoted ? g_strndup(raw + 1, len - 2) : g_strdup(raw);
 
-  if (g_str_equal(key, "CAPTURE")) {
-    g_free(p->lab->capture);
-    p->lab->capture = g_steal_pointer(&value);
-    p->capture_line = line;
-  } else if (g_str_equal(key, "APPEND") && count_char(value, '"') % 2) {
-    /* The kernel would take the rest of its command line, netlab's own
-     * parameters included, as one quoted value. */
-    conf_error(p, line, "LAB_APPEND has an unbalanced '\"': '%s'", value);
-  } else if (g_str_equal(key, "KERNEL")) {
-    char *path = resolve_kernel(p, line, value);
-
-    if (path) {
-      g_free(p->lab->kernel);
-      p->lab->kernel = path;
-    }
-  } else if (g_str_equal(key, "DISK")) {
-    guint64 mib;
-    const char *why = parse_disk(value, &mib);
-
-    if (why) {
-      conf_error(p, line, "invalid value '%s' for LAB_DISK: %s", value, why);
+  for (guint i = 0; i < G_N_ELEMENTS(lab_keys); i++) {
+    if (!g_str_equal(lab_keys[i].info.name, key))
+      continue;
+    if (lab_keys[i].parse) {
+      lab_keys[i].parse(p, line, value);
     } else {
-      p->lab->disk_mib = mib;
-      p->lab->disk_line = line;
+      char **field = G_STRUCT_MEMBER_P(p->lab, lab_keys[i].field);
+
+      g_free(*field);
+      *field = value;
     }
-  } else if (field) {
-    g_free(*field);
-    *field = g_steal_pointer(&value);
-  } else {
-    conf_warning(p, line, "unknown key 'LAB_%s', ignored", key);
+    return;
   }
+  g_free(value);
+  conf_warning(p, line, "unknown key 'LAB_%s', ignored", key);
 }
 
 /* Refuses a line holding a control character, before any message quotes
@@ -1088,8 +1241,11 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
   p.warnings = warnings;
   p.set_at = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   p.dep_at = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  p.images = g_ptr_array_new_with_free_func(g_free);
 
   parse_lines(&p, conf, parse_conf_line);
+  warn_images(&p);
+  warn_lab_ext(&p);
   for (guint i = 0; i < lab->nodes->len; i++) {
     NlNode *node = g_ptr_array_index(lab->nodes, i);
 

@@ -6,6 +6,10 @@
 
 #include "impair.h"
 
+/* What a node gets when lab.conf does not say. */
+#define NL_DEFAULT_MEM_MIB 256
+#define NL_DEFAULT_CPUS 1
+
 /* Where a thing was written down, for messages like "lab.conf:14: ...". */
 typedef struct {
   const char *file; /* points into NlLab.conf_path or NlLab.dep_path */
@@ -34,6 +38,7 @@ typedef struct {
   guint64 disk_mib;     /* r1[disk]= or LAB_DISK: a persistent disk; 0: tmpfs */
   NlLoc disk_loc;       /* where that size was given */
   gboolean disk_set;    /* r1[disk] given (even "none"): LAB_DISK does not apply */
+  gboolean ipv6;        /* r1[ipv6]=; off unless asked, as in Kathará */
   GPtrArray *deps;      /* char*, nodes that must be ready first (lab.dep) */
   GPtrArray *links;     /* r1[link]= lines, applied to nics once all are read */
   NlLoc loc;            /* first mention */
@@ -68,6 +73,21 @@ typedef struct {
 NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error);
 void nl_lab_free(NlLab *lab);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlLab, nl_lab_free)
+
+/* One lab.conf key, as its parser's table describes it: NODE[name]=VALUE
+ * (nl_lab_node_key) or LAB_name=VALUE (nl_lab_lab_key). */
+typedef struct {
+  const char *name;
+  gboolean list;    /* repeatable, each line adds one; else the last one wins */
+  const char *def;  /* the default, as the README words it; NULL: none */
+  const char *help; /* what it means, as the README words it */
+} NlLabKey;
+
+/* The Ith key of the table, NULL past its end. */
+const NlLabKey *nl_lab_node_key(guint i);
+const NlLabKey *nl_lab_lab_key(guint i);
+/* FALSE for Kathará's options that netlab accepts and ignores. */
+gboolean nl_lab_node_key_used(guint i);
 
 NlNode *nl_lab_find_node(const NlLab *lab, const char *name);
 

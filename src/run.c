@@ -30,8 +30,6 @@
 
 #include "config.h"
 
-#define DEFAULT_MEM_MIB 256
-#define DEFAULT_CPUS 1
 #define EMULATOR "/usr/bin/qemu-system-x86_64"
 
 gboolean nl_accel_pick(NlAccel want, gboolean *kvm, char **why, GError **error) {
@@ -397,19 +395,27 @@ static gboolean check_sock_path(const char *path, GError **error) {
 /* Where templates/init mounts the node's configuration share in the guest. */
 #define GUEST_CONF_DIR "/run/netlab/conf"
 
-/* The guest gets its own copy of netlab-agent in its configuration share: it
- * sees the host's root, but not what lies under the host's /tmp or /run,
- * where it has tmpfs mounts of its own, and a build tree may be there. */
-static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
-                                 gboolean have_shared, const char *agent,
-                                 GError **error) {
-  if (g_mkdir_with_parents(p->conf, 0755) != 0)
-    return nl_set_errno(error, errno, "cannot create '%s'", p->conf);
+/* The guest gets its own copies of netlab-agent and netlab-svc in its
+ * configuration share: it sees the host's root, but not what lies under the
+ * host's /tmp or /run, where it has tmpfs mounts of its own, and a build tree
+ * may be there. */
+static gboolean copy_program(const char *conf, const char *name, const char *from,
+                             GError **error) {
   g_autofree char *bin = NULL;
   gsize len = 0;
-  g_autofree char *copy = g_build_filename(p->conf, "netlab-agent", NULL);
-  if (!g_file_get_contents(agent, &bin, &len, error) ||
-      !nl_write_file(copy, bin, len, 0755, error))
+  g_autofree char *copy = g_build_filename(conf, name, NULL);
+  return g_file_get_contents(from, &bin, &len, error) &&
+         nl_write_file(copy, bin, len, 0755, error);
+}
+
+static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
+                                 gboolean have_shared, const char *agent,
+                                 const char *svc, GError **error) {
+  if (g_mkdir_with_parents(p->conf, 0755) != 0)
+    return nl_set_errno(error, errno, "cannot create '%s'", p->conf);
+  if (!copy_program(p->conf, "netlab-agent", agent, error) ||
+      !copy_program(p->conf, "netlab-svc", svc, error) ||
+      !copy_program(p->conf, "quagga", NETLAB_TEMPLATES_DIR "/quagga", error))
     return FALSE;
   g_autoptr(GHashTable) files =
       nl_guest_conf(node, have_shared, GUEST_CONF_DIR "/netlab-agent");
@@ -440,7 +446,7 @@ static gboolean check_memory(const NlLab *lab, gboolean kvm, GError **error) {
   guint64 need = 0;
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
-    need += (node->mem_mib ? node->mem_mib : DEFAULT_MEM_MIB) + QEMU_OVERHEAD_MIB(kvm);
+    need += (node->mem_mib ? node->mem_mib : NL_DEFAULT_MEM_MIB) + QEMU_OVERHEAD_MIB(kvm);
   }
   guint64 avail = mem_available_mib();
   if (!avail || need <= avail) return TRUE;
@@ -607,6 +613,8 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
   g_autofree char *agent =
       nl_find_beside_self("netlab-agent", NETLAB_AGENT_INSTALLED, error);
   if (!agent) return give_up(st);
+  g_autofree char *svc = nl_find_beside_self("netlab-svc", NETLAB_SVC_INSTALLED, error);
+  if (!svc) return give_up(st);
   gboolean kvm = FALSE;
   g_autofree char *why = NULL;
   if (!nl_accel_pick(o->accel, &kvm, &why, error)) return give_up(st);
@@ -710,8 +718,8 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
         .initrd = b->qemu_initrd ? b->qemu_initrd : b->initrd,
         .cmdline = cmdline,
         .statedir = st->dir,
-        .mem_mib = node->mem_mib ? node->mem_mib : DEFAULT_MEM_MIB,
-        .cpus = node->cpus ? node->cpus : DEFAULT_CPUS,
+        .mem_mib = node->mem_mib ? node->mem_mib : NL_DEFAULT_MEM_MIB,
+        .cpus = node->cpus ? node->cpus : NL_DEFAULT_CPUS,
         .labdir = view.labdir,
         .have_shared = have_shared,
         .lab_ro = view.lab_ro,
@@ -725,7 +733,7 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
         !check_sock_path(vm->paths.gdb, error) ||
         !nl_state_set(st, kernel_key, b->kernel->boot, error) ||
         !nl_state_set(st, booted_key, booted, error) ||
-        !write_guest_conf(node, &vm->paths, have_shared, agent, error))
+        !write_guest_conf(node, &vm->paths, have_shared, agent, svc, error))
       goto out;
   }
 
@@ -781,6 +789,47 @@ out:
 }
 
 /* ---- down --------------------------------------------------------------- */
+
+/* In the node, as stage2 runs a startup script. */
+static const char shutdown_script[] =
+    "exec </dev/null >/dev/console 2>&1; cd /\n"
+    "for f in \"/hostlab/$1.shutdown\" /hostlab/shared.shutdown; do\n"
+    "  [ -f \"$f\" ] || continue\n"
+    "  if [ -x \"$f\" ]; then \"$f\"; else bash \"$f\"; fi\n"
+    "done\n";
+
+GPtrArray *nl_run_shutdown_scripts(NlState *st, guint timeout_s) {
+  GPtrArray *notes = g_ptr_array_new_with_free_func(g_free);
+  g_autofree char *labdir = nl_state_get(st, "lab");
+  g_autofree char *vmdir = nl_state_path(st, "vm");
+  g_autoptr(GDir) d = labdir ? g_dir_open(vmdir, 0, NULL) : NULL;
+  g_autofree char *shared = labdir ? g_build_filename(labdir, "shared.shutdown", NULL) : NULL;
+  gboolean have_shared = shared && g_file_test(shared, G_FILE_TEST_IS_REGULAR);
+  int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  const char *node;
+  while (d && (node = g_dir_read_name(d))) {
+    g_autofree char *file = g_strdup_printf("%s.shutdown", node);
+    g_autofree char *own = g_build_filename(labdir, file, NULL);
+    if (!have_shared && !g_file_test(own, G_FILE_TEST_IS_REGULAR)) continue;
+    char *argv[] = {"sh", "-c", (char *)shutdown_script, "sh", (char *)node, NULL};
+    NlExec x = {.statedir = st->dir, .vm = node, .argv = argv, .timeout_s = timeout_s,
+                .in_fd = -1, .out_fd = null, .err_fd = null};
+    g_autoptr(GError) e = NULL;
+    int rc = nl_exec_run(&x, &e);
+    if (rc < 0)
+      g_ptr_array_add(notes, g_strdup_printf("%s: shutdown scripts not run: %s", node,
+                                             e->message));
+    else if (rc == 124)
+      g_ptr_array_add(notes, g_strdup_printf("%s: shutdown scripts still running after %u s, "
+                                             "killed", node, timeout_s));
+    else if (rc != 0)
+      g_ptr_array_add(notes, g_strdup_printf("%s: shutdown scripts exited with status %d",
+                                             node, rc));
+  }
+  if (null >= 0) close(null);
+  return notes;
+}
+
 
 /* A QEMU that `up` started but had no time to record (it was killed at that
  * moment): found by the pidfile libvirt wrote in the state directory, and

@@ -22,6 +22,12 @@ gboolean nl_accel_pick(NlAccel want, gboolean *kvm, char **why, GError **error);
 gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
                    GError **error);
 
+/* Runs <node>.shutdown, then shared.shutdown, in every running node of the
+ * lab, as Kathará does before it stops a node: with their output on the
+ * node's console, and each node's scripts killed after TIMEOUT_S. Returns
+ * one message per node whose scripts did not finish or could not run. */
+GPtrArray *nl_run_shutdown_scripts(NlState *st, guint timeout_s);
+
 /* Stops every VM and switch of the lab and removes its state directory.
  * Works whatever state a crashed or killed `up` left. ST must be locked. */
 gboolean nl_run_down(NlState *st, GError **error);

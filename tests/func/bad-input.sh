@@ -18,6 +18,11 @@ for src in "$NETLAB_SRC"/tests/data/lab/bad-*; do
   cmp -s "$tmp/err" "$tmp/want" || diff "$tmp/want" "$tmp/err" | diag
   [ -z "$(procs_of "$lab")" ] && [ ! -e "$lab/.netlab" ]
   ok $? "$name: nothing started, nothing written in the lab"
+  "$NETLAB" check "$lab" >/dev/null 2>"$tmp/all"
+  rc=$?
+  grep -v '^netlab: warning: ' "$tmp/all" >"$tmp/err"
+  [ $rc -eq 2 ] && cmp -s "$tmp/err" "$tmp/want"
+  ok $? "$name: check says the same, status 2 ($rc)"
 done
 after=$(ls /run/netlab "${XDG_RUNTIME_DIR:-/nonexistent}/netlab" "/tmp/netlab-$(id -u)" 2>/dev/null | grep '^bad-' | sort)
 [ "$before" = "$after" ]
@@ -29,6 +34,11 @@ ok $? "a lab directory that does not exist: status 2, named"
 "$NETLAB" up --accel fast "$tmp" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "accel" "$tmp/err"
 ok $? "an unknown --accel value: status 2"
+c=$(copy_lab kathara-radvd "$tmp/check")
+"$NETLAB" check "$c" >"$tmp/out" 2>/dev/null
+[ $? -eq 0 ] && grep -q "2 VMs, 2 LANs; nothing started" "$tmp/out" &&
+  grep -q "pc1 .*IPv6 on" "$tmp/out" && [ -z "$(procs_of "$c")" ] && [ ! -e "$c/.netlab" ]
+ok $? "check prints what up would start and starts nothing"
 "$NETLAB" frobnicate >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "unknown command 'frobnicate'" "$tmp/err"
 ok $? "an unknown command: status 2"
@@ -70,10 +80,12 @@ done
 
 # A warning names file and line and starts the lab all the same.
 w=$(copy_lab hello "$tmp/warn")
-echo 'r1[image]="kathara/frr"' >>"$w/lab.conf"
+printf 'r1[image]="kathara/frr"\nr1[bridged]="true"\n' >>"$w/lab.conf"
 "$NETLAB" up "$w" >/dev/null 2>"$tmp/err"
 ok $? "a lab with an option netlab ignores still comes up"
-grep -q "^netlab: warning: $w/lab.conf:[0-9]*: option 'image' of 'r1' is ignored by netlab" "$tmp/err"
+grep -q "^netlab: warning: $w/lab.conf:[0-9]*: option 'bridged' of 'r1' is ignored by netlab" "$tmp/err"
 ok $? "and the warning names file and line"
+grep -q "^netlab: warning: $w/lab.conf:[0-9]*: nodes name the images kathara/frr" "$tmp/err"
+ok $? "and the images a lab names are said once"
 "$NETLAB" down "$w" >/dev/null 2>&1
 finish

@@ -59,8 +59,11 @@ fake_agent() {
     kill $pid
     while [ -e /proc/$pid ]; do sleep 0.1; done
     : >/hostlab/fake-agent-up
+    # Two programs per round (head, sleep): under TCG on a loaded host each
+    # costs a good part of a second, and the host waits 15 s at most.
     until [ -e /hostlab/fake-agent-done ]; do
-      [ "$(head -c 8 <"$p" | wc -c)" -gt 0 ] &&
+      head -c 8 <"$p" >/tmp/request
+      [ -s /tmp/request ] &&
         printf "NLP\000\004\000\000\000\001\000\000\000'"$1"'" >"$p"
       sleep 0.1
     done

@@ -47,6 +47,18 @@ copy_lab() {
   echo "$dest"
 }
 
+# up_data_lab NAME: brings up a private copy of tests/data/NAME as $lab (and
+# NETLAB_LAB); the test stops there when up fails.
+up_data_lab() {
+  lab="$tmp/$1"
+  cp -r "$NETLAB_SRC/tests/data/$1" "$lab"
+  "$NETLAB" up "$lab" >"$tmp/up.out" 2>&1
+  rc=$?
+  ok $rc "up"
+  [ $rc -eq 0 ] || { diag <"$tmp/up.out"; finish; exit 1; }
+  export NETLAB_LAB="$lab"
+}
+
 # state_dir LAB: where `netlab status --json` says the lab's state lives.
 state_dir() {
   "$NETLAB" status --json "$1" | sed -n 's/.*"state_dir": "\([^"]*\)".*/\1/p'

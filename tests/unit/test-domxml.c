@@ -96,7 +96,14 @@ int main(void) {
             "NL_NAME='r1'\nNL_MACS='52:54:00:12:34:56 02:00:00:00:00:b1'\n"
             "NL_AGENT='/build/netlab-agent'\n"
             "export GREETING='hello world'\n", "node.sh");
+  /* Kathará's defaults first (r1 has two NICs and IPv6 off), then r1's. */
   TAP_STREQ(g_hash_table_lookup(conf, "sysctl"),
+            "net.ipv4.ip_forward=1\nnet.ipv4.icmp_ratelimit=0\n"
+            "net.ipv4.conf.all.rp_filter=0\nnet.ipv4.conf.default.rp_filter=0\n"
+            "net.ipv4.conf.lo.rp_filter=0\n"
+            "net.ipv4.conf.eth0.rp_filter=0\nnet.ipv4.conf.eth1.rp_filter=0\n"
+            "net.ipv6.conf.default.disable_ipv6=1\nnet.ipv6.conf.all.disable_ipv6=1\n"
+            "net.ipv6.conf.default.forwarding=0\nnet.ipv6.conf.all.forwarding=0\n"
             "net.ipv4.ip_forward=1\nnet.ipv6.conf.all.forwarding=1\n", "sysctl lines");
   TAP_STREQ(g_hash_table_lookup(conf, "exec"), "echo one\nip addr add 10.0.0.1/24 dev eth0\n",
             "exec lines");

@@ -1,0 +1,35 @@
+/* netlab check (Kathará's `check`): read and validate a lab and print what
+ * `up` would start, starting nothing. */
+#include <stdio.h>
+
+#include "cmd.h"
+#include "lab.h"
+
+static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
+  g_autofree char *d = NULL;
+  const GOptionEntry entries[] = {
+      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"}, {NULL}};
+  if (!nl_cmd_parse("check", "check a lab", entries, &argc, &argv, error)) return -1;
+  g_autofree char *labdir = nl_cmd_labdir(d, argc, argv, error);
+  if (!labdir) return -1;
+  g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
+  if (!lab) return -1;
+
+  printf("lab %s: %u VMs, %u LANs; nothing started\n", lab->dir, lab->nodes->len,
+         lab->lans->len);
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *n = lab->nodes->pdata[i];
+    const char *kernel = n->kernel ? n->kernel : lab->kernel ? lab->kernel : "the host's newest";
+    printf("%-12s %u MiB, %u CPU, IPv6 %s, kernel %s\n", n->name, n->mem_mib ? n->mem_mib : NL_DEFAULT_MEM_MIB,
+           n->cpus ? n->cpus : NL_DEFAULT_CPUS, n->ipv6 ? "on" : "off", kernel);
+    for (guint k = 0; k < n->nics->len; k++) {
+      const NlNic *nic = n->nics->pdata[k];
+      char mac[18];
+      nl_mac_format(nic->mac, mac);
+      printf("%-12s   eth%u on %s (%s)\n", "", nic->index, nic->lan, mac);
+    }
+  }
+  return 0;
+}
+
+const NlCmd nl_cmd_check = {"check", NULL, "validate a lab and show what up would start", run};
