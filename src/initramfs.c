@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <utime.h>
 #include <sys/stat.h>
 
 #include "util.h"
@@ -542,17 +543,24 @@ static gboolean is_archive_of(const char *name, const char *version) {
   return strcmp(hex + 16, ".cpio") == 0;
 }
 
-/* Older archives for this kernel are never used again. Best effort: one
+/* Another archive for this kernel is another netlab's (templates differ
+ * between checkouts) or an older one's. Each use touches an archive, and
+ * one unused for a day goes: removing it sooner would pull it from under
+ * an `up` of another checkout that is about to boot it. Best effort: one
  * left behind only costs disk space. */
+#define STALE_AFTER_S (24 * 3600)
+
 static void remove_stale(const char *dir, const char *version,
                          const char *keep) {
   g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
   if (!d) return;
   const char *name;
+  gint64 now = g_get_real_time() / G_USEC_PER_SEC;
   while ((name = g_dir_read_name(d))) {
     if (strcmp(name, keep) == 0 || !is_archive_of(name, version)) continue;
     g_autofree char *path = g_build_filename(dir, name, NULL);
-    g_unlink(path);
+    GStatBuf st;
+    if (g_stat(path, &st) == 0 && now - st.st_mtime > STALE_AFTER_S) g_unlink(path);
   }
 }
 
@@ -598,7 +606,11 @@ char *nl_initramfs_get(const char *moddir, const char *templates,
   }
   g_autofree char *name = g_strdup_printf("%s-%.16s.cpio", version, key);
   g_autofree char *path = g_build_filename(dir, name, NULL);
-  if (g_file_test(path, G_FILE_TEST_IS_REGULAR)) return g_steal_pointer(&path);
+  if (g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+    utime(path, NULL);
+    remove_stale(dir, version, name);
+    return g_steal_pointer(&path);
+  }
 
   g_autoptr(GPtrArray) modules = NULL;
   guint n_base = 0;

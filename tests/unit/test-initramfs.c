@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <utime.h>
 
 #include "initramfs.h"
 #include "tap.h"
@@ -408,9 +410,10 @@ static char *newest_kernel(void) {
   return best ? g_build_filename("/lib/modules", best, NULL) : NULL;
 }
 
+/* The same file, not written again (a use touches its time, nothing else). */
 static gboolean same_file(const GStatBuf *a, const GStatBuf *b) {
-  return a->st_ino == b->st_ino && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-         a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+  return a->st_ino == b->st_ino && a->st_size == b->st_size &&
+         a->st_ctim.tv_sec == b->st_ctim.tv_sec;
 }
 
 /* The kernel installed here (the newest one: the running kernel may not be a
@@ -488,8 +491,15 @@ static void test_real_kernel(const char *fake_archive) {
   TAP_OK(path3 && strcmp(path3, path) != 0 &&
              g_file_test(path3, G_FILE_TEST_EXISTS),
          "%s: a changed template gives a new archive", version);
+  TAP_OK(g_file_test(path, G_FILE_TEST_EXISTS),
+         "%s: ... and the old one, used today (by another checkout, say), stays", version);
+  /* Unused for two days: the next use of another archive removes it. */
+  struct utimbuf old = {time(NULL) - 2 * 86400, time(NULL) - 2 * 86400};
+  utime(path, &old);
+  g_autoptr(GError) error4 = NULL;
+  g_autofree char *path4 = nl_initramfs_get(moddir, templates, &error4);
   TAP_OK(!g_file_test(path, G_FILE_TEST_EXISTS),
-         "%s: ... and the old one is removed", version);
+         "%s: ... but goes once it was unused for a day", version);
   TAP_OK(fake_archive && g_file_test(fake_archive, G_FILE_TEST_EXISTS),
          "%s: ... but not another kernel's", version);
 }
