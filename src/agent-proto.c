@@ -49,8 +49,8 @@ static size_t find_magic(const uint8_t *buf, size_t len) {
   return len;
 }
 
-long nla_take(const uint8_t *buf, size_t len, NlaDirection dir, int *synced,
-              NlaHandler fn, void *ctx, const char **error) {
+long nla_take(const uint8_t *buf, size_t len, NlaDirection dir, int *synced, NlaHandler fn,
+              void *ctx, const char **error) {
   size_t pos = 0;
   for (;;) {
     size_t at = pos + find_magic(buf + pos, len - pos);
@@ -105,7 +105,8 @@ const char *nla_request_parse(const char *req, size_t len, NlaRequest *r) {
     } else if (!strncmp(e, "t:", 2)) {
       r->tty = 1;
       char term[64] = "";
-      if (sscanf(e + 2, "%d %d %63s", &r->rows, &r->cols, term) >= 2) memcpy(r->term, term, sizeof term);
+      if (sscanf(e + 2, "%d %d %63s", &r->rows, &r->cols, term) >= 2)
+        memcpy(r->term, term, sizeof term);
       if (r->rows < 0 || r->rows > 65535 || r->cols < 0 || r->cols > 65535) r->rows = r->cols = 0;
     } else if (!strncmp(e, "d:", 2)) {
       r->detach = 1;

@@ -22,19 +22,21 @@
 
 typedef struct {
   char magic[2];
-  char type;      /* one of the NLA_* below */
+  char type; /* one of the NLA_* below */
   char pad;
   uint32_t len;
 } NlaHeader;
 
 /* host -> guest */
-#define NLA_EXEC 'X'   /* NUL-terminated entries: "a:ARG" (argv, in order),
+#define NLA_EXEC \
+  'X'                   /* NUL-terminated entries: "a:ARG" (argv, in order),
                         * "e:NAME=VALUE", "w:DIR", "t:ROWS COLS TERM" (pty),
                         * "d:" (detach) */
-#define NLA_STDIN 'I'  /* data; an empty payload is end of input */
-#define NLA_SIGNAL 'S' /* int32 signal number for the process group */
-#define NLA_WINSIZE 'W'/* uint16 rows, uint16 cols */
-#define NLA_PING 'p'   /* before a command: answered by an NLA_EXIT 0 at once (the
+#define NLA_STDIN 'I'   /* data; an empty payload is end of input */
+#define NLA_SIGNAL 'S'  /* int32 signal number for the process group */
+#define NLA_WINSIZE 'W' /* uint16 rows, uint16 cols */
+#define NLA_PING \
+  'p' /* before a command: answered by an NLA_EXIT 0 at once (the
                         * transport alone); during one, by an NLA_ALIVE */
 
 /* guest -> host */
@@ -51,7 +53,7 @@ typedef struct {
   char type;
   uint32_t len;
   const uint8_t *payload;
-  int32_t value;  /* the int32 of STARTED, EXIT and SIGNAL */
+  int32_t value; /* the int32 of STARTED, EXIT and SIGNAL */
 } NlaFrame;
 
 /* Called for each valid frame; returns 0 to go on, else stops the decoding. */
@@ -67,18 +69,18 @@ typedef int (*NlaHandler)(void *ctx, const NlaFrame *f);
  * (*SYNCED true), anything else is a protocol error: returns -1 and points
  * *ERROR to a static description. SYNCED NULL: always skip (the agent, which
  * trusts the host and must survive a host that dies mid-frame). */
-long nla_take(const uint8_t *buf, size_t len, NlaDirection dir, int *synced,
-              NlaHandler fn, void *ctx, const char **error);
+long nla_take(const uint8_t *buf, size_t len, NlaDirection dir, int *synced, NlaHandler fn,
+              void *ctx, const char **error);
 
 /* An NLA_EXEC request, parsed. The arrays point into the request's payload. */
 typedef struct {
-  const char **argv;  /* NULL-terminated */
-  const char **env;   /* "NAME=VALUE" entries, NULL-terminated */
-  const char *cwd;    /* "/" when not given */
+  const char **argv; /* NULL-terminated */
+  const char **env;  /* "NAME=VALUE" entries, NULL-terminated */
+  const char *cwd;   /* "/" when not given */
   int detach;
   int tty;
   int rows, cols;
-  char term[64];      /* "" when not given */
+  char term[64]; /* "" when not given */
 } NlaRequest;
 
 /* Parses the payload of an NLA_EXEC frame. Returns NULL, or a static

@@ -35,14 +35,14 @@ enum { IDLE, WAITING, RUNNING };
 typedef struct {
   int fd;
   int state;
-  Buf in;         /* from the host, not yet parsed */
-  Buf out;        /* to the host, not yet written */
-  Buf child_in;   /* to the child's stdin, not yet written */
-  pid_t pid;      /* the session's process (group leader), 0 when none */
-  int to_child;   /* its stdin (or the pty master), -1 when closed */
-  int from_out;   /* its stdout (or the pty master) */
-  int from_err;   /* its stderr; -1 with a pty */
-  int stdin_eof;  /* the host sent end of input */
+  Buf in;        /* from the host, not yet parsed */
+  Buf out;       /* to the host, not yet written */
+  Buf child_in;  /* to the child's stdin, not yet written */
+  pid_t pid;     /* the session's process (group leader), 0 when none */
+  int to_child;  /* its stdin (or the pty master), -1 when closed */
+  int from_out;  /* its stdout (or the pty master) */
+  int from_err;  /* its stderr; -1 with a pty */
+  int stdin_eof; /* the host sent end of input */
   int tty;
 } Port;
 
@@ -169,8 +169,7 @@ static void start(Port *p, const char *req, uint32_t len) {
   if (pipe2(status, O_CLOEXEC) != 0) die("pipe");
   if (p->tty && !detach) {
     master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master < 0 || grantpt(master) || unlockpt(master) || !(slave = ptsname(master)))
-      die("pty");
+    if (master < 0 || grantpt(master) || unlockpt(master) || !(slave = ptsname(master))) die("pty");
   } else if (!detach) {
     if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) die("pipe");
   }
@@ -220,9 +219,11 @@ static void start(Port *p, const char *req, uint32_t len) {
     char msg[512];
     /* snprintf says how long the message would have been: a long command
      * or directory is cut, never sent from past the buffer. */
-    int n2 = snprintf(msg, sizeof msg, "cannot run '%s' in '%s': %s", argv[0], cwd,
-                      strerror(e));
-    send_frame(p, NLA_FAILED, msg, n2 < 0 ? 0 : n2 >= (int)sizeof msg ? sizeof msg - 1 : (uint32_t)n2);
+    int n2 = snprintf(msg, sizeof msg, "cannot run '%s' in '%s': %s", argv[0], cwd, strerror(e));
+    send_frame(p, NLA_FAILED, msg,
+               n2 < 0                  ? 0
+               : n2 >= (int)sizeof msg ? sizeof msg - 1
+                                       : (uint32_t)n2);
     send_int(p, NLA_EXIT, e == ENOENT ? 127 : 126);
     waitpid(pid, NULL, 0);
     close_fd(&master);
@@ -288,8 +289,8 @@ static int handle_frame(void *ctx, const NlaFrame *f) {
  * a host that died mid-frame) and skipped. */
 static void parse_in(Port *p) {
   const char *unused;
-  long used = nla_take((const uint8_t *)p->in.data, p->in.len, NLA_TO_GUEST, NULL,
-                       handle_frame, p, &unused);
+  long used = nla_take((const uint8_t *)p->in.data, p->in.len, NLA_TO_GUEST, NULL, handle_frame, p,
+                       &unused);
   buf_drop(&p->in, used);
 }
 
@@ -305,8 +306,7 @@ static void reap(void) {
       end_child_io(p);
       p->pid = 0;
       p->state = WAITING;
-      send_int(p, NLA_EXIT,
-               WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+      send_int(p, NLA_EXIT, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
       flush_out(p);
     }
   }

@@ -77,8 +77,8 @@ NlVm *nl_vm_find(const char *labdir, const char *node, GError **error) {
     g_autoptr(GPtrArray) names = nl_vm_names(st);
     g_ptr_array_add(names, NULL);
     g_autofree char *list = g_strjoinv(", ", (char **)names->pdata);
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "lab '%s' has no VM '%s' (its VMs: %s)",
-                labdir, node, *list ? list : "none");
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "lab '%s' has no VM '%s' (its VMs: %s)", labdir,
+                node, *list ? list : "none");
     return NULL;
   }
   vm->st = g_steal_pointer(&st);
@@ -96,8 +96,7 @@ int nl_unix_connect(const char *path, GError **error) {
     g_autofree char *base = g_path_get_basename(path);
     dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0) {
-      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", dir,
-                  g_strerror(errno));
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", dir, g_strerror(errno));
       return -1;
     }
     via = g_strdup_printf("/proc/self/fd/%d/%s", dirfd, base);
@@ -140,8 +139,7 @@ static int console_lock(const NlVm *vm, gboolean force, GError **error) {
   g_autofree char *path = g_build_filename(vm->paths.dir, "console.lock", NULL);
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", path,
-                g_strerror(errno));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", path, g_strerror(errno));
     return -1;
   }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -211,14 +209,13 @@ static End relay(Relay *r, GError **error) {
     /* QEMU drops what it has not read yet when the client goes, and reads
      * only as fast as the guest drains its UART: the drain starts once
      * the socket is empty. */
-    if (!in_open && tosock->len == 0 && ioctl(r->sock, SIOCOUTQ, &unread) == 0 &&
-        unread > 0) {
+    if (!in_open && tosock->len == 0 && ioctl(r->sock, SIOCOUTQ, &unread) == 0 && unread > 0) {
       if (unread != last_unread) stuck_since = now;
       last_unread = unread;
       if (now - stuck_since > STUCK_US) {
         g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                    "'%s' has not read its console input for %d s (is it paused?)",
-                    r->node, STUCK_US / 1000000);
+                    "'%s' has not read its console input for %d s (is it paused?)", r->node,
+                    STUCK_US / 1000000);
         return END_CLOSED;
       }
       timeout = 20;
@@ -239,8 +236,7 @@ static End relay(Relay *r, GError **error) {
       return END_CLOSED;
     }
     if (p[1].revents & POLLIN) {
-      if (read(r->sigfd, &r->sig, sizeof r->sig) == sizeof r->sig &&
-          r->sig.ssi_signo != SIGWINCH)
+      if (read(r->sigfd, &r->sig, sizeof r->sig) == sizeof r->sig && r->sig.ssi_signo != SIGWINCH)
         return END_SIGNAL;
     }
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -254,8 +250,10 @@ static End relay(Relay *r, GError **error) {
     }
     if ((p[0].revents & POLLOUT) && tosock->len) {
       ssize_t n = write(r->sock, tosock->data, tosock->len);
-      if (n > 0) g_byte_array_remove_range(tosock, 0, n);
-      else if (n < 0 && errno != EAGAIN && errno != EINTR) return END_CLOSED;
+      if (n > 0)
+        g_byte_array_remove_range(tosock, 0, n);
+      else if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return END_CLOSED;
     }
     if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
@@ -290,9 +288,8 @@ gboolean nl_console_attach(const NlVm *vm, gboolean force, GError **error) {
   if (sock < 0) {
     gboolean down = errno == ECONNREFUSED || errno == ENOENT;
     close(lock);
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "cannot attach to the console of '%s': %s%s", vm->node, local->message,
-                down ? " (is the VM running?)" : "");
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot attach to the console of '%s': %s%s",
+                vm->node, local->message, down ? " (is the VM running?)" : "");
     return FALSE;
   }
   /* Only the socket is non-blocking: stdin and stdout may share their file
@@ -323,28 +320,26 @@ gboolean nl_console_attach(const NlVm *vm, gboolean force, GError **error) {
   close(lock);
   sigprocmask(SIG_SETMASK, &old, NULL);
   switch (end) {
-    case END_ESCAPE:
-      fputc('\n', stderr);
-      break;
+    case END_ESCAPE: fputc('\n', stderr); break;
     case END_CLOSED:
       if (error && *error) return FALSE;
-      fprintf(stderr, "%snetlab: the console of '%s' closed: the VM stopped\n",
-              r.tty ? "\n" : "", vm->node);
+      fprintf(stderr, "%snetlab: the console of '%s' closed: the VM stopped\n", r.tty ? "\n" : "",
+              vm->node);
       break;
     case END_SIGNAL:
       if (r.sig.ssi_signo == SIGTERM)
-        fprintf(stderr, "%snetlab: detached from '%s' by pid %u (another console "
-                "took over?)\n", r.tty ? "\n" : "", vm->node, r.sig.ssi_pid);
+        fprintf(stderr,
+                "%snetlab: detached from '%s' by pid %u (another console "
+                "took over?)\n",
+                r.tty ? "\n" : "", vm->node, r.sig.ssi_pid);
       break;
     case END_INPUT:
-    case END_OUTPUT:
-      break;
+    case END_OUTPUT: break;
   }
   return TRUE;
 }
 
-gboolean nl_console_log(const char *labdir, const char *node, gboolean follow,
-                        GError **error) {
+gboolean nl_console_log(const char *labdir, const char *node, gboolean follow, GError **error) {
   if (!check_node(node, error)) return FALSE;
   g_autofree char *name = g_strconcat(node, ".console.log", NULL);
   g_autofree char *path = g_build_filename(labdir, ".netlab", "logs", name, NULL);
@@ -403,8 +398,8 @@ void nl_kernel_syms_free(NlKernelSyms *k) {
 /* The command line of the QEMU that serves the GDB socket SOCK, or NULL. */
 typedef struct {
   gboolean elf;
-  gboolean symtab;  /* has a non-empty .symtab */
-  char *build_id;   /* hex, or NULL */
+  gboolean symtab; /* has a non-empty .symtab */
+  char *build_id;  /* hex, or NULL */
 } ElfInfo;
 
 static void elf_info_clear(ElfInfo *e) { g_free(e->build_id); }
@@ -418,11 +413,9 @@ static char *note_build_id(const guint8 *d, gsize len) {
     gsize desc = name + ((nh->n_namesz + 3) & ~3u);
     gsize next = desc + ((nh->n_descsz + 3) & ~3u);
     if (next > len || next <= off) break;
-    if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-        memcmp(d + name, "GNU", 4) == 0) {
+    if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(d + name, "GNU", 4) == 0) {
       GString *hex = g_string_new(NULL);
-      for (guint i = 0; i < nh->n_descsz; i++)
-        g_string_append_printf(hex, "%02x", d[desc + i]);
+      for (guint i = 0; i < nh->n_descsz; i++) g_string_append_printf(hex, "%02x", d[desc + i]);
       return g_string_free(hex, FALSE);
     }
     off = next;
@@ -436,16 +429,15 @@ static void elf_info(const char *path, ElfInfo *e) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   Elf64_Ehdr eh;
-  if (pread(fd, &eh, sizeof eh, 0) == sizeof eh &&
-      memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_shentsize == sizeof(Elf64_Shdr) &&
+  if (pread(fd, &eh, sizeof eh, 0) == sizeof eh && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+      eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_shentsize == sizeof(Elf64_Shdr) &&
       eh.e_shnum > 0) {
     e->elf = TRUE;
     g_autofree Elf64_Shdr *sh = g_new(Elf64_Shdr, eh.e_shnum);
     gsize size = (gsize)eh.e_shnum * sizeof *sh;
     if (pread(fd, sh, size, eh.e_shoff) == (ssize_t)size) {
       for (guint i = 0; i < eh.e_shnum; i++) {
-        if (sh[i].sh_type == SHT_SYMTAB && sh[i].sh_size > sizeof(Elf64_Sym))
-          e->symtab = TRUE;
+        if (sh[i].sh_type == SHT_SYMTAB && sh[i].sh_size > sizeof(Elf64_Sym)) e->symtab = TRUE;
         if (sh[i].sh_type == SHT_NOTE && !e->build_id && sh[i].sh_size < (1 << 20)) {
           g_autofree guint8 *notes = g_malloc(sh[i].sh_size);
           if (pread(fd, notes, sh[i].sh_size, sh[i].sh_offset) == (ssize_t)sh[i].sh_size)
@@ -497,8 +489,7 @@ NlKernelSyms *nl_kernel_syms(const NlVm *vm, GError **error) {
   g_autofree char *key = g_strconcat("kernel.", vm->node, NULL);
   if (!nl_proc_alive(vm->st, "qemu", vm->node)) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "VM '%s' of lab '%s' is not running (its QEMU is gone)", vm->node,
-                vm->labdir);
+                "VM '%s' of lab '%s' is not running (its QEMU is gone)", vm->node, vm->labdir);
     return NULL;
   }
   g_autoptr(NlKernelSyms) k = g_new0(NlKernelSyms, 1);
@@ -531,8 +522,8 @@ NlKernelSyms *nl_kernel_syms(const NlVm *vm, GError **error) {
   if (k->version) {
     g_autofree char *file = g_strconcat("vmlinux-", k->version, NULL);
     g_ptr_array_add(cand, g_build_filename("/usr/lib/debug/boot", file, NULL));
-    g_ptr_array_add(cand, g_build_filename("/usr/lib/debug/lib/modules", k->version,
-                                           "vmlinux", NULL));
+    g_ptr_array_add(cand,
+                    g_build_filename("/usr/lib/debug/lib/modules", k->version, "vmlinux", NULL));
   }
 
   for (guint i = 0; i < cand->len && !k->vmlinux; i++) {
@@ -540,8 +531,7 @@ NlKernelSyms *nl_kernel_syms(const NlVm *vm, GError **error) {
     g_auto(ElfInfo) e;
     elf_info(c, &e);
     /* Symbols of another build would name the wrong functions. */
-    if (e.symtab &&
-        (!boot.build_id || !e.build_id || strcmp(boot.build_id, e.build_id) == 0))
+    if (e.symtab && (!boot.build_id || !e.build_id || strcmp(boot.build_id, e.build_id) == 0))
       k->vmlinux = g_strdup(c);
   }
   if (k->vmlinux) {
@@ -549,8 +539,7 @@ NlKernelSyms *nl_kernel_syms(const NlVm *vm, GError **error) {
     /* The tree's vmlinux-gdb.py (a link to scripts/gdb/ made by the build)
      * brings lx-dmesg, lx-ps, lx-symbols... */
     g_autofree char *top = g_build_filename(dir, "vmlinux-gdb.py", NULL);
-    g_autofree char *src =
-        g_build_filename(dir, "scripts", "gdb", "vmlinux-gdb.py", NULL);
+    g_autofree char *src = g_build_filename(dir, "scripts", "gdb", "vmlinux-gdb.py", NULL);
     if (g_file_test(top, G_FILE_TEST_EXISTS))
       k->scripts = g_steal_pointer(&top);
     else if (g_file_test(src, G_FILE_TEST_EXISTS))
@@ -567,15 +556,14 @@ gboolean nl_tmux(const char *const *argv, GError **error) {
   g_autofree char *err = NULL;
   int status = 0;
   g_autoptr(GError) local = NULL;
-  if (!g_spawn_sync(NULL, full, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-                    NULL, NULL, NULL, &err, &status, &local)) {
+  if (!g_spawn_sync(NULL, full, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                    NULL, &err, &status, &local)) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot run tmux: %s", local->message);
     return FALSE;
   }
   if (g_spawn_check_wait_status(status, NULL)) return TRUE;
   g_strstrip(err);
-  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "tmux %s: %s", argv[0],
-              *err ? err : "failed");
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "tmux %s: %s", argv[0], *err ? err : "failed");
   return FALSE;
 }
 
@@ -599,8 +587,7 @@ gboolean nl_tmux_open(const char *labdir, const NlState *st, GError **error) {
       const char *vm = vms->pdata[i];
       /* A refused attach (another console has the VM) stays readable. */
       g_autofree char *cmd = g_strdup_printf(
-          "%s console -d %s %s || read -r -p 'netlab: press Enter to close' _", qself, qlab,
-          vm);
+          "%s console -d %s %s || read -r -p 'netlab: press Enter to close' _", qself, qlab, vm);
       const char *create[] = {"new-session", "-d", "-s", session, "-n", vm, cmd, NULL};
       const char *add[] = {"new-window", "-d", "-t", next, "-n", vm, cmd, NULL};
       if (!nl_tmux(i == 0 ? create : add, error)) return FALSE;
@@ -611,8 +598,8 @@ gboolean nl_tmux_open(const char *labdir, const NlState *st, GError **error) {
     return TRUE;
   }
   fflush(stdout);
-  const char *attach[] = {"tmux", g_getenv("TMUX") ? "switch-client" : "attach-session",
-                          "-t", exact, NULL};
+  const char *attach[] = {"tmux", g_getenv("TMUX") ? "switch-client" : "attach-session", "-t",
+                          exact, NULL};
   execvp(attach[0], (char **)attach);
   g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot run tmux: %s", g_strerror(errno));
   return FALSE;

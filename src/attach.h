@@ -37,8 +37,7 @@ gboolean nl_console_attach(const NlVm *vm, gboolean force, GError **error);
 /* Copies the console log of NODE (LABDIR/.netlab/logs/NODE.console.log,
  * which outlives the lab) to stdout; FOLLOW: then what the VM writes, until
  * interrupted, across a new `up` of the lab. */
-gboolean nl_console_log(const char *labdir, const char *node, gboolean follow,
-                        GError **error);
+gboolean nl_console_log(const char *labdir, const char *node, gboolean follow, GError **error);
 
 /* The last LINES lines of the log at PATH, with control characters blanked,
  * joined by newlines; "" when there is none. */
@@ -50,10 +49,10 @@ char *nl_vm_why_stopped(const NlState *st, const char *domain, const char *log);
 
 /* What gdb needs to debug VM's kernel. */
 typedef struct {
-  char *kernel;   /* what QEMU boots (its -kernel) */
-  char *version;  /* from the image's banner, or NULL */
-  char *vmlinux;  /* an ELF with the kernel's symbols, or NULL */
-  char *scripts;  /* the kernel tree's vmlinux-gdb.py, or NULL */
+  char *kernel;  /* what QEMU boots (its -kernel) */
+  char *version; /* from the image's banner, or NULL */
+  char *vmlinux; /* an ELF with the kernel's symbols, or NULL */
+  char *scripts; /* the kernel tree's vmlinux-gdb.py, or NULL */
 } NlKernelSyms;
 void nl_kernel_syms_free(NlKernelSyms *k);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlKernelSyms, nl_kernel_syms_free)

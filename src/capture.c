@@ -21,8 +21,7 @@
 
 static pcap_t *dead_handle(void) { return pcap_open_dead(DLT_EN10MB, SNAPLEN); }
 
-static gboolean compile(pcap_t *p, const char *filter, struct bpf_program *prog,
-                        GError **error) {
+static gboolean compile(pcap_t *p, const char *filter, struct bpf_program *prog, GError **error) {
   if (pcap_compile(p, prog, filter, 1, PCAP_NETMASK_UNKNOWN) == 0) return TRUE;
   g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "bad capture filter '%s': %s", filter,
               pcap_geterr(p));
@@ -104,12 +103,10 @@ gboolean nl_capture_run(const NlCapture *c, guint64 *frames, GError **error) {
   GSource *sources[5] = {0};
 
   cap.pcap = dead_handle();
-  if (c->filter && !(cap.have_prog = compile(cap.pcap, c->filter, &cap.prog, error)))
-    goto out;
+  if (c->filter && !(cap.have_prog = compile(cap.pcap, c->filter, &cap.prog, error))) goto out;
   cap.dump = pcap_dump_fopen(cap.pcap, c->out);
   if (!cap.dump) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot write pcap: %s",
-                pcap_geterr(cap.pcap));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot write pcap: %s", pcap_geterr(cap.pcap));
     goto out;
   }
   /* The header alone tells a reader on a pipe that the stream has begun. */
@@ -117,8 +114,8 @@ gboolean nl_capture_run(const NlCapture *c, guint64 *frames, GError **error) {
 
   cap.conn = vde_open(sock, CAPTURE_DESCR, NULL);
   if (!cap.conn) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot plug into the switch of '%s': %s",
-                c->lan, g_strerror(errno));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot plug into the switch of '%s': %s", c->lan,
+                g_strerror(errno));
     goto out;
   }
   /* Plugged in first, then a hub: a capture that ends meanwhile sees this
@@ -163,7 +160,7 @@ out:
   if (cap.loop) g_main_loop_unref(cap.loop);
   g_main_context_pop_thread_default(ctx);
   if (cap.dump)
-    pcap_dump_close(cap.dump);  /* flushes and closes c->out */
+    pcap_dump_close(cap.dump); /* flushes and closes c->out */
   else
     fclose(c->out);
   if (cap.have_prog) pcap_freecode(&cap.prog);

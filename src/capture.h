@@ -13,11 +13,11 @@ typedef struct {
   /* NULL: every frame of the LAN. Else what one interface sees: frames from
    * or to this MAC, and broadcast and multicast. */
   const guint8 *mac;
-  const char *filter;  /* a BPF expression (pcap-filter(7)), or NULL */
-  guint64 count;       /* stop after that many frames; 0: no limit */
-  guint duration_s;    /* stop after that long; 0: no limit */
-  FILE *out;           /* the pcap stream; closed by nl_capture_run */
-  gboolean live;       /* flush after each frame, for a reader on a pipe */
+  const char *filter; /* a BPF expression (pcap-filter(7)), or NULL */
+  guint64 count;      /* stop after that many frames; 0: no limit */
+  guint duration_s;   /* stop after that long; 0: no limit */
+  FILE *out;          /* the pcap stream; closed by nl_capture_run */
+  gboolean live;      /* flush after each frame, for a reader on a pipe */
   /* Called once frames are being captured; may be NULL. */
   void (*ready)(void *data);
   void *data;

@@ -9,9 +9,7 @@
 #include "cmd.h"
 #include "util.h"
 
-static void ready(void *data) {
-  fprintf(stderr, "netlab: capturing on %s\n", (const char *)data);
-}
+static void ready(void *data) { fprintf(stderr, "netlab: capturing on %s\n", (const char *)data); }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL, *file = NULL, *filter = NULL;
@@ -19,15 +17,16 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   int duration = 0;
   const GOptionEntry entries[] = {
       {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
-      {"write", 'w', 0, G_OPTION_ARG_FILENAME, &file, "Write pcap to FILE, not stdout",
-       "FILE"},
-      {"filter", 'f', 0, G_OPTION_ARG_STRING, &filter, "Keep only frames matching a BPF "
-       "expression (pcap-filter(7))", "EXPR"},
+      {"write", 'w', 0, G_OPTION_ARG_FILENAME, &file, "Write pcap to FILE, not stdout", "FILE"},
+      {"filter", 'f', 0, G_OPTION_ARG_STRING, &filter,
+       "Keep only frames matching a BPF "
+       "expression (pcap-filter(7))",
+       "EXPR"},
       {"count", 'c', 0, G_OPTION_ARG_INT64, &count, "Stop after N frames", "N"},
       {"duration", 0, 0, G_OPTION_ARG_INT, &duration, "Stop after S seconds", "S"},
       {NULL}};
-  if (!nl_cmd_parse("capture", "LAN|NODE:ethN: capture a LAN's or an interface's frames",
-                    entries, &argc, &argv, error))
+  if (!nl_cmd_parse("capture", "LAN|NODE:ethN: capture a LAN's or an interface's frames", entries,
+                    &argc, &argv, error))
     return -1;
   if (argc != 2) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
@@ -44,7 +43,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (!file && isatty(STDOUT_FILENO)) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
                 "capture: stdout is a terminal: give -w FILE, or pipe it, as in "
-                "`netlab capture %s | tcpdump -nr -`", argv[1]);
+                "`netlab capture %s | tcpdump -nr -`",
+                argv[1]);
     return -1;
   }
   NlState *st_ = NULL;
@@ -52,9 +52,13 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autoptr(NlState) st = st_;
   if (!lab) return -1;
 
-  NlCapture c = {.statedir = st->dir, .filter = filter, .count = count,
-                 .duration_s = duration, .live = file == NULL,
-                 .ready = ready, .data = argv[1]};
+  NlCapture c = {.statedir = st->dir,
+                 .filter = filter,
+                 .count = count,
+                 .duration_s = duration,
+                 .live = file == NULL,
+                 .ready = ready,
+                 .data = argv[1]};
   if (strchr(argv[1], ':')) {
     NlNic *nic = nl_lab_find_nic(lab, argv[1], NULL, error);
     if (!nic) return -1;
@@ -64,15 +68,14 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     for (guint i = 0; i < lab->lans->len; i++)
       if (strcmp(lab->lans->pdata[i], argv[1]) == 0) c.lan = lab->lans->pdata[i];
     if (!c.lan) {
-      g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "capture: the lab has no LAN '%s'",
-                  argv[1]);
+      g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "capture: the lab has no LAN '%s'", argv[1]);
       return -1;
     }
   }
   c.out = file ? fopen(file, "wb") : fdopen(dup(STDOUT_FILENO), "wb");
   if (!c.out) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot write '%s': %s",
-                file ? file : "stdout", g_strerror(errno));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot write '%s': %s", file ? file : "stdout",
+                g_strerror(errno));
     return -1;
   }
   guint64 frames = 0;
@@ -82,5 +85,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return 0;
 }
 
-const NlCmd nl_cmd_capture = {"capture", NULL,
-                              "capture a LAN's or an interface's frames as pcap", run};
+const NlCmd nl_cmd_capture = {"capture", NULL, "capture a LAN's or an interface's frames as pcap",
+                              run};

@@ -15,13 +15,13 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
   if (!lab) return -1;
 
-  printf("lab %s: %u VMs, %u LANs; nothing started\n", lab->dir, lab->nodes->len,
-         lab->lans->len);
+  printf("lab %s: %u VMs, %u LANs; nothing started\n", lab->dir, lab->nodes->len, lab->lans->len);
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *n = lab->nodes->pdata[i];
     const char *kernel = n->kernel ? n->kernel : lab->kernel ? lab->kernel : "the host's newest";
-    printf("%-12s %u MiB, %u CPU, IPv6 %s, kernel %s\n", n->name, n->mem_mib ? n->mem_mib : NL_DEFAULT_MEM_MIB,
-           n->cpus ? n->cpus : NL_DEFAULT_CPUS, n->ipv6 ? "on" : "off", kernel);
+    printf("%-12s %u MiB, %u CPU, IPv6 %s, kernel %s\n", n->name,
+           n->mem_mib ? n->mem_mib : NL_DEFAULT_MEM_MIB, n->cpus ? n->cpus : NL_DEFAULT_CPUS,
+           n->ipv6 ? "on" : "off", kernel);
     for (guint k = 0; k < n->nics->len; k++) {
       const NlNic *nic = n->nics->pdata[k];
       char mac[18];

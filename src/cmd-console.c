@@ -11,12 +11,12 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
       {"force", 0, 0, G_OPTION_ARG_NONE, &force,
        "Take the console over from another netlab console", NULL},
-      {"log", 0, 0, G_OPTION_ARG_NONE, &log,
-       "Print the console log (kept after the lab is down)", NULL},
+      {"log", 0, 0, G_OPTION_ARG_NONE, &log, "Print the console log (kept after the lab is down)",
+       NULL},
       {"follow", 'f', 0, G_OPTION_ARG_NONE, &follow, "With --log: keep printing", NULL},
       {NULL}};
-  if (!nl_cmd_parse("console", "VM: attach to a VM's console (Ctrl-] detaches)", entries,
-                    &argc, &argv, error))
+  if (!nl_cmd_parse("console", "VM: attach to a VM's console (Ctrl-] detaches)", entries, &argc,
+                    &argv, error))
     return -1;
   if (argc != 2) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,

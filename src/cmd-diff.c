@@ -28,7 +28,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (!changes) return -1;
   for (guint i = 0; i < changes->len; i++) {
     NlChange *c = changes->pdata[i];
-    printf("%c %s%s\n", c->kind, c->path, c->type == 'd' ? "/" : c->type == 'l' ? " (symlink)" : "");
+    printf("%c %s%s\n", c->kind, c->path,
+           c->type == 'd'   ? "/"
+           : c->type == 'l' ? " (symlink)"
+                            : "");
     if (!patch) continue;
     g_autofree char *text = nl_node_files_diff(f, c, error);
     if (!text) return -1;

@@ -19,19 +19,18 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   const GOptionEntry entries[] = {
       {"dir", 0, 0, G_OPTION_ARG_FILENAME, &dir, "Lab directory", "LABDIR"},
       {"tty", 't', 0, G_OPTION_ARG_NONE, &tty, "Give the command a pseudo-terminal", NULL},
-      {"detach", 'd', 0, G_OPTION_ARG_NONE, &detach,
-       "Start the command and return at once", NULL},
+      {"detach", 'd', 0, G_OPTION_ARG_NONE, &detach, "Start the command and return at once", NULL},
       {"env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &env, "Set a variable", "NAME=VALUE"},
-      {"workdir", 'w', 0, G_OPTION_ARG_FILENAME, &workdir, "Run in this directory",
-       "DIR"},
-      {"timeout", 0, 0, G_OPTION_ARG_INT, &timeout,
-       "Kill the command after S seconds (status 124)", "S"},
+      {"workdir", 'w', 0, G_OPTION_ARG_FILENAME, &workdir, "Run in this directory", "DIR"},
+      {"timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Kill the command after S seconds (status 124)",
+       "S"},
       {"ping", 0, 0, G_OPTION_ARG_NONE, &ping,
        "Run nothing: a round trip to the agent, for benchmarks", NULL},
       {NULL}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("VM [--] COMMAND [ARG...]");
-  g_option_context_set_summary(ctx, "Run a command in a VM. Exit status: the "
-                                    "command's, or 125 when netlab could not run it.");
+  g_option_context_set_summary(ctx,
+                               "Run a command in a VM. Exit status: the "
+                               "command's, or 125 when netlab could not run it.");
   g_option_context_add_main_entries(ctx, entries, NULL);
   /* Options after the VM name belong to the command. */
   g_option_context_set_strict_posix(ctx, TRUE);
@@ -80,8 +79,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   };
   int status = nl_exec_run(&x, error);
   if (status == 124 && timeout > 0)
-    fprintf(stderr, "netlab: '%s' in %s timed out after %d s and was killed\n",
-            argv[i], vm, timeout);
+    fprintf(stderr, "netlab: '%s' in %s timed out after %d s and was killed\n", argv[i], vm,
+            timeout);
   return status;
 }
 

@@ -29,8 +29,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       {"serial", 0, 0, G_OPTION_ARG_FILENAME, &serial,
        "Debug PROG, run in the VM by `gdbserver /dev/ttyS1 PROG`", "PROG"},
       {NULL}};
-  if (!nl_cmd_parse("gdb", "VM [-- GDB-ARGS...]: debug a VM's kernel (or a program in it)",
-                    entries, &n, &v, error))
+  if (!nl_cmd_parse("gdb", "VM [-- GDB-ARGS...]: debug a VM's kernel (or a program in it)", entries,
+                    &n, &v, error))
     return -1;
   if (n != 2) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
@@ -53,7 +53,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     if (!g_file_test(vm->paths.serial1, G_FILE_TEST_EXISTS)) {
       g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
                   "VM '%s' has no second serial port ('%s'): is it running, and was it "
-                  "started by this netlab?", vm->node, vm->paths.serial1);
+                  "started by this netlab?",
+                  vm->node, vm->paths.serial1);
       return -1;
     }
     /* The VM runs on the host's root: its libraries are the host's, and
@@ -69,7 +70,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       const char *what = k->version ? k->version : k->kernel ? k->kernel : "?";
       fprintf(stderr,
               "netlab: no symbols for kernel %s: install linux-image-%s-dbg or use a "
-              "built kernel\n", what, k->version ? k->version : "<version>");
+              "built kernel\n",
+              what, k->version ? k->version : "<version>");
     }
     if (k->scripts && !nl_owned_by_me(k->scripts)) {
       fprintf(stderr,
@@ -100,5 +102,4 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return -1;
 }
 
-const NlCmd nl_cmd_gdb = {"gdb", NULL, "debug a VM's kernel, or a program in it, with gdb",
-                          run};
+const NlCmd nl_cmd_gdb = {"gdb", NULL, "debug a VM's kernel, or a program in it, with gdb", run};

@@ -37,8 +37,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       {"format", 'T', 0, G_OPTION_ARG_STRING, &format,
        "dot, svg, png, pdf, mermaid or json (default: svg to a file, else dot)", "FORMAT"},
       {"output", 'o', 0, G_OPTION_ARG_FILENAME, &file, "Write to FILE, not stdout", "FILE"},
-      {"no-addresses", 0, 0, G_OPTION_ARG_NONE, &no_addrs,
-       "Topology only, even when the lab is up", NULL},
+      {"no-addresses", 0, 0, G_OPTION_ARG_NONE, &no_addrs, "Topology only, even when the lab is up",
+       NULL},
       {NULL}};
   if (!nl_cmd_parse("graph", "[LABDIR]: a picture of the lab", entries, &argc, &argv, error))
     return -1;
@@ -54,8 +54,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (!lab) return -1;
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st) return -1;
-  g_autoptr(GHashTable) addrs =
-      !no_addrs && nl_state_exists(st) ? addresses(lab, st) : NULL;
+  g_autoptr(GHashTable) addrs = !no_addrs && nl_state_exists(st) ? addresses(lab, st) : NULL;
 
   g_autoptr(GBytes) out = NULL;
   if (strcmp(format, "mermaid") == 0) {

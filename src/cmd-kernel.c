@@ -9,9 +9,7 @@
 #include "kbuild.h"
 #include "util.h"
 
-static void say(const char *message, gpointer data) {
-  fprintf(stderr, "netlab: %s\n", message);
-}
+static void say(const char *message, gpointer data) { fprintf(stderr, "netlab: %s\n", message); }
 
 static char *human_size(const char *path) {
   struct stat st;
@@ -39,12 +37,11 @@ static int build(int argc, char **argv, GError **error) {
        "Name in the cache (default: <version>-<fragments>)", "NAME"},
       {"jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, "Parallel jobs (default: one per CPU)", "N"},
       {NULL}};
-  if (!nl_cmd_parse("kernel build", "configure and build a kernel for netlab's VMs", entries,
-                    &argc, &argv, error))
+  if (!nl_cmd_parse("kernel build", "configure and build a kernel for netlab's VMs", entries, &argc,
+                    &argv, error))
     return -1;
   if (argc > 1) {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "kernel build: unexpected argument '%s'",
-                argv[1]);
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "kernel build: unexpected argument '%s'", argv[1]);
     return -1;
   }
   NlKbuildOptions o = {
@@ -61,8 +58,8 @@ static int build(int argc, char **argv, GError **error) {
   g_autofree char *bsize = human_size(k->bzimage);
   g_autofree char *took = duration(k->build_s);
   printf("kernel '%s' (%s) %s: %s\n  vmlinux %s, bzImage %s, built in %s\n", k->name,
-         k->release ? k->release : "?", k->fresh ? "built" : "is up to date", k->dir, vsize,
-         bsize, took);
+         k->release ? k->release : "?", k->fresh ? "built" : "is up to date", k->dir, vsize, bsize,
+         took);
   printf("boot it with LAB_KERNEL=\"%s\" in lab.conf, or `netlab up --kernel %s`\n", k->name,
          k->name);
   return 0;
@@ -74,8 +71,7 @@ static int list(int argc, char **argv, GError **error) {
                     &argc, &argv, error))
     return -1;
   if (argc > 1) {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "kernel list: unexpected argument '%s'",
-                argv[1]);
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "kernel list: unexpected argument '%s'", argv[1]);
     return -1;
   }
   g_autoptr(GPtrArray) ks = nl_kbuild_list(error);
@@ -98,8 +94,8 @@ static int list(int argc, char **argv, GError **error) {
       g_autofree char *b = g_path_get_basename(*p);
       g_string_append_printf(frags, " + %s", b);
     }
-    printf("%-24s %-12s %-9s %-9s %-8s %s\n", k->name, k->release ? k->release : "?", vsize,
-           bsize, took, frags->str);
+    printf("%-24s %-12s %-9s %-9s %-8s %s\n", k->name, k->release ? k->release : "?", vsize, bsize,
+           took, frags->str);
   }
   return 0;
 }
@@ -113,5 +109,4 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return -1;
 }
 
-const NlCmd nl_cmd_kernel = {"kernel", NULL, "build kernels for the VMs, list the built ones",
-                             run};
+const NlCmd nl_cmd_kernel = {"kernel", NULL, "build kernels for the VMs, list the built ones", run};

@@ -8,12 +8,11 @@
 #include "util.h"
 #include "virt.h"
 
-#define USAGE                                                                          \
-  "link: usage: netlab link [-d LABDIR] NODE:ethN set KEY=VALUE... | show | reset | "   \
+#define USAGE                                                                         \
+  "link: usage: netlab link [-d LABDIR] NODE:ethN set KEY=VALUE... | show | reset | " \
   "down | up"
 
-static gboolean set_state(NlState *st, const char *node, guint index, gboolean up,
-                          GError **error) {
+static gboolean set_state(NlState *st, const char *node, guint index, gboolean up, GError **error) {
   /* libvirt's embedded driver is one process's at a time. */
   if (!nl_state_lock(st, FALSE, error)) return FALSE;
   g_autofree char *uri = nl_state_get(st, "uri");
@@ -27,8 +26,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL;
   const GOptionEntry entries[] = {
       {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"}, {NULL}};
-  if (!nl_cmd_parse("link", "NODE:ethN set KEY=VALUE...|show|reset|down|up: "
-                    "impair an interface or cut its link", entries, &argc, &argv, error))
+  if (!nl_cmd_parse("link",
+                    "NODE:ethN set KEY=VALUE...|show|reset|down|up: "
+                    "impair an interface or cut its link",
+                    entries, &argc, &argv, error))
     return -1;
   if (argc < 3) {
     g_set_error_literal(error, NL_ERROR, NL_ERROR_INPUT, USAGE);
@@ -37,8 +38,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   const char *verb = argv[2];
   gboolean set = strcmp(verb, "set") == 0;
   if (!set && argc != 3) {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "link: unexpected argument '%s'\n%s",
-                argv[3], USAGE);
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "link: unexpected argument '%s'\n%s", argv[3],
+                USAGE);
     return -1;
   }
   NlImpair imp = {0};
@@ -48,10 +49,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                   "link: set needs KEY=VALUE words, such as delay=50ms loss=1%%");
       return -1;
     }
-  } else if (!g_strv_contains((const char *const[]){"show", "reset", "down", "up", NULL},
-                              verb)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "link: unknown action '%s'\n%s", verb,
-                USAGE);
+  } else if (!g_strv_contains((const char *const[]){"show", "reset", "down", "up", NULL}, verb)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "link: unknown action '%s'\n%s", verb, USAGE);
     return -1;
   }
   NlState *st_ = NULL;
@@ -83,5 +82,4 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
 }
 
 const NlCmd nl_cmd_link = {"link", NULL,
-                           "impair an interface (delay, loss, rate...) or cut its link",
-                           run};
+                           "impair an interface (delay, loss, rate...) or cut its link", run};

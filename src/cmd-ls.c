@@ -10,8 +10,7 @@
 static char *age(gint64 secs) {
   if (secs < 60) return g_strdup_printf("%" G_GINT64_FORMAT "s", secs);
   if (secs < 3600)
-    return g_strdup_printf("%" G_GINT64_FORMAT "m%02" G_GINT64_FORMAT "s", secs / 60,
-                           secs % 60);
+    return g_strdup_printf("%" G_GINT64_FORMAT "m%02" G_GINT64_FORMAT "s", secs / 60, secs % 60);
   if (secs < 86400)
     return g_strdup_printf("%" G_GINT64_FORMAT "h%02" G_GINT64_FORMAT "m", secs / 3600,
                            secs % 3600 / 60);
@@ -36,14 +35,16 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   const GOptionEntry entries[] = {
       {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory (with NODE:PATH)", "LABDIR"},
       {NULL}};
-  if (!nl_cmd_parse("ls", "[NODE:PATH]: list the labs that are up, or a node's directory",
-                    entries, &argc, &argv, error))
+  if (!nl_cmd_parse("ls", "[NODE:PATH]: list the labs that are up, or a node's directory", entries,
+                    &argc, &argv, error))
     return -1;
   g_autofree char *node = NULL, *path = NULL;
   if (argc == 2 && nl_node_path_parse(argv[1], &node, &path)) return ls_node(d, node, path, error);
   if (argc > 1) {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "ls: unexpected argument '%s' (NODE:PATH lists "
-                "a node's directory)", argv[1]);
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                "ls: unexpected argument '%s' (NODE:PATH lists "
+                "a node's directory)",
+                argv[1]);
     return -1;
   }
   g_autoptr(GPtrArray) labs = nl_state_list(error);

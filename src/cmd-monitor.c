@@ -33,8 +33,10 @@ static void print_reply(const char *text) {
 static int prompt(const NlVm *vm) {
   gboolean tty = isatty(STDIN_FILENO);
   if (tty)
-    fprintf(stderr, "QEMU monitor of %s: 'help' lists commands; 'exit' or Ctrl-D leaves "
-                    "(and 'quit' stops the VM)\n", vm->node);
+    fprintf(stderr,
+            "QEMU monitor of %s: 'help' lists commands; 'exit' or Ctrl-D leaves "
+            "(and 'quit' stops the VM)\n",
+            vm->node);
   int rc = 0;
   g_autofree char *line = NULL;
   size_t cap = 0;
@@ -75,8 +77,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL;
   const GOptionEntry entries[] = {
       {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"}, {NULL}};
-  if (!nl_cmd_parse("monitor", "VM [COMMAND...]: QEMU's monitor of a VM", entries, &n, &v,
-                    error))
+  if (!nl_cmd_parse("monitor", "VM [COMMAND...]: QEMU's monitor of a VM", entries, &n, &v, error))
     return -1;
   if (n < 2) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
@@ -101,5 +102,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return 0;
 }
 
-const NlCmd nl_cmd_monitor = {"monitor", NULL,
-                              "QEMU's monitor of a VM: one command or a prompt", run};
+const NlCmd nl_cmd_monitor = {"monitor", NULL, "QEMU's monitor of a VM: one command or a prompt",
+                              run};

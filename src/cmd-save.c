@@ -43,8 +43,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st) return -1;
   gboolean up = nl_state_exists(st);
-  g_autoptr(GPtrArray) files =
-      nl_node_files_open_all(labdir, (char **)names->pdata, FALSE, error);
+  g_autoptr(GPtrArray) files = nl_node_files_open_all(labdir, (char **)names->pdata, FALSE, error);
   if (!files) return -1;
   guint usable = 0, written = 0;
   for (guint i = 0; i < files->len; i++) usable += nl_node_files_usable(files->pdata[i]);

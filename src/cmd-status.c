@@ -49,7 +49,8 @@ static void append_disks(GString *s, const char *labdir, gboolean json) {
     if (json) {
       g_string_append(s, i ? ",\n  {\"node\": " : "\n  {\"node\": ");
       json_str(s, d->node);
-      g_string_append_printf(s, ", \"size\": %" G_GUINT64_FORMAT ", \"used\": %" G_GUINT64_FORMAT
+      g_string_append_printf(s,
+                             ", \"size\": %" G_GUINT64_FORMAT ", \"used\": %" G_GUINT64_FORMAT
                              ", \"dirty\": %s, \"file\": ",
                              d->virtual_bytes, d->used_bytes, d->dirty ? "true" : "false");
       json_str(s, d->path);
@@ -69,8 +70,8 @@ static void interfaces(GString *s, const NlLab *lab, const char *statedir, gbool
   if (json)
     g_string_append(s, "],\n \"interfaces\": [");
   else
-    g_string_append_printf(s, "\n%-12s %-6s %-12s %-18s %-5s %s\n", "NODE", "IF", "LAN",
-                           "MAC", "LINK", "IMPAIRMENT");
+    g_string_append_printf(s, "\n%-12s %-6s %-12s %-18s %-5s %s\n", "NODE", "IF", "LAN", "MAC",
+                           "LINK", "IMPAIRMENT");
   gboolean first = TRUE;
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
@@ -90,13 +91,13 @@ static void interfaces(GString *s, const NlLab *lab, const char *statedir, gbool
         json_str(s, ifname);
         g_string_append(s, ", \"lan\": ");
         json_str(s, nic->lan);
-        g_string_append_printf(s, ", \"mac\": \"%s\", \"link\": \"%s\", \"impairment\": ",
-                               mac, link);
+        g_string_append_printf(s, ", \"mac\": \"%s\", \"link\": \"%s\", \"impairment\": ", mac,
+                               link);
         json_str(s, text);
         g_string_append(s, "}");
       } else {
-        g_string_append_printf(s, "%-12s %-6s %-12s %-18s %-5s %s\n", node->name, ifname,
-                               nic->lan, mac, link, *text ? text : "-");
+        g_string_append_printf(s, "%-12s %-6s %-12s %-18s %-5s %s\n", node->name, ifname, nic->lan,
+                               mac, link, *text ? text : "-");
       }
       first = FALSE;
     }
@@ -110,8 +111,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
       {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON, for scripts", NULL},
       {NULL}};
-  if (!nl_cmd_parse("status", "show a lab's VMs", entries, &argc, &argv, error))
-    return -1;
+  if (!nl_cmd_parse("status", "show a lab's VMs", entries, &argc, &argv, error)) return -1;
   g_autofree char *labdir = nl_cmd_labdir(d, argc, argv, error);
   if (!labdir) return -1;
   g_autoptr(NlState) st = nl_state_for(labdir, error);
@@ -156,10 +156,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     json_str(s, accel);
     g_string_append(s, ",\n \"vms\": [");
   } else {
-    g_string_append_printf(s, "lab %s\nstate %s (%s)\naccelerator %s\n\n", labdir,
-                           st->dir, nl_virt_uri(virt), accel ? accel : "?");
-    g_string_append_printf(s, "%-12s %-9s %-8s %s\n", "VM", "STATE", "PID",
-                           "CONSOLE / GDB");
+    g_string_append_printf(s, "lab %s\nstate %s (%s)\naccelerator %s\n\n", labdir, st->dir,
+                           nl_virt_uri(virt), accel ? accel : "?");
+    g_string_append_printf(s, "%-12s %-9s %-8s %s\n", "VM", "STATE", "PID", "CONSOLE / GDB");
   }
   /* Every node of the lab, also one whose QEMU is gone: libvirt forgets
    * such a domain, the lab does not. */
@@ -214,8 +213,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     } else {
       g_autofree char *ps = pid ? g_strdup_printf("%d", pid) : g_strdup("-");
       if (dom) {
-        g_string_append_printf(s, "%-12s %-9s %-8s %s\n%31s %s\n%31s kernel %s\n", node, state,
-                               ps, p.console, "", p.gdb, "", kernel ? kernel : "?");
+        g_string_append_printf(s, "%-12s %-9s %-8s %s\n%31s %s\n%31s kernel %s\n", node, state, ps,
+                               p.console, "", p.gdb, "", kernel ? kernel : "?");
       } else {
         g_string_append_printf(s, "%-12s %-9s %-8s %s\n", node, state, ps, why);
         g_auto(GStrv) lines = g_strsplit(tail, "\n", -1);
@@ -228,8 +227,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (json)
     g_string_append(s, "],\n \"lans\": [");
   else
-    g_string_append_printf(s, "\n%-12s %-9s %-8s %s\n", "LAN", "STATE", "PID",
-                           "SWITCH");
+    g_string_append_printf(s, "\n%-12s %-9s %-8s %s\n", "LAN", "STATE", "PID", "SWITCH");
   for (guint i = 0; lan_names[i] && *lan_names[i]; i++) {
     const char *lan = lan_names[i];
     int pid = nl_vde_pid(st, lan);
@@ -237,14 +235,13 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     if (json) {
       g_string_append(s, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
       json_str(s, lan);
-      g_string_append_printf(s, ", \"state\": \"%s\", \"pid\": %d, \"socket\": ",
-                             pid ? "running" : "stopped", pid);
+      g_string_append_printf(
+          s, ", \"state\": \"%s\", \"pid\": %d, \"socket\": ", pid ? "running" : "stopped", pid);
       json_str(s, sock);
       g_string_append(s, "}");
     } else {
       g_autofree char *ps = pid ? g_strdup_printf("%d", pid) : g_strdup("-");
-      g_string_append_printf(s, "%-12s %-9s %-8s %s\n", lan, pid ? "running" : "stopped",
-                             ps, sock);
+      g_string_append_printf(s, "%-12s %-9s %-8s %s\n", lan, pid ? "running" : "stopped", ps, sock);
     }
   }
   /* The lab's directory may be gone (`down` works then too): no interfaces. */

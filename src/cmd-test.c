@@ -49,9 +49,10 @@ static GPtrArray *find_tests(const char *labdir, GError **error) {
     if (n[0] == '.' || lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
       continue;
     if ((st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
-      printf("# not running tests/%s: it is owned by uid %u or writable by others "
-             "(a VM may have written it)\n",
-             n, (unsigned)st.st_uid);
+      printf(
+          "# not running tests/%s: it is owned by uid %u or writable by others "
+          "(a VM may have written it)\n",
+          n, (unsigned)st.st_uid);
       continue;
     }
     g_ptr_array_add(tests, g_strdup(n));
@@ -81,7 +82,8 @@ static gboolean tap_verdict(const char *out, char **why) {
       planned = atoi(*l + 3);
     }
   }
-  if (failed) *why = g_strdup_printf("%d of its %d TAP tests failed", failed, ran);
+  if (failed)
+    *why = g_strdup_printf("%d of its %d TAP tests failed", failed, ran);
   else if (planned >= 0 && planned != ran)
     *why = g_strdup_printf("planned %d TAP tests, ran %d", planned, ran);
   return !failed && (planned < 0 || planned == ran);
@@ -128,9 +130,7 @@ static void on_test_done(GObject *p, GAsyncResult *res, gpointer data) {
 
 static void own_group(gpointer data) { setpgid(0, 0); }
 
-static void on_up_done(GObject *p, GAsyncResult *res, gpointer loop) {
-  g_main_loop_quit(loop);
-}
+static void on_up_done(GObject *p, GAsyncResult *res, gpointer loop) { g_main_loop_quit(loop); }
 
 /* `netlab up` in a process of its own: the embedded libvirt driver locks its
  * state directory for as long as the process that loaded it lives, and the
@@ -168,9 +168,9 @@ static Result *run_test(const char *labdir, const char *name, guint timeout_s) {
   g_autofree char *bindir = self ? g_path_get_dirname(self) : g_strdup("");
   g_autofree char *pathenv = g_strdup_printf("%s:%s", bindir, g_getenv("PATH"));
 
-  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(
-      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE |
-      G_SUBPROCESS_FLAGS_STDIN_INHERIT);
+  g_autoptr(GSubprocessLauncher) l =
+      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE |
+                                G_SUBPROCESS_FLAGS_STDIN_INHERIT);
   g_subprocess_launcher_set_cwd(l, labdir);
   g_subprocess_launcher_setenv(l, "NETLAB_LAB", labdir, TRUE);
   g_subprocess_launcher_setenv(l, "NETLAB", self ? self : "netlab", TRUE);
@@ -184,8 +184,7 @@ static Result *run_test(const char *labdir, const char *name, guint timeout_s) {
     r->output = g_strdup("");
     return r;
   }
-  Running t = {.loop = g_main_loop_new(NULL, FALSE),
-               .pid = atoi(g_subprocess_get_identifier(p))};
+  Running t = {.loop = g_main_loop_new(NULL, FALSE), .pid = atoi(g_subprocess_get_identifier(p))};
   current = &t;
   guint timer = g_timeout_add_seconds(timeout_s, on_test_timeout, &t);
   g_subprocess_communicate_utf8_async(p, NULL, NULL, on_test_done, &t);
@@ -242,8 +241,8 @@ static GPtrArray *start_captures(const NlLab *lab, const NlState *st) {
     g_autofree char *name = g_strdup_printf("capture-%s.pcap", *lan);
     c->file = nl_state_path(st, name);
     g_ptr_array_add(caps, c);
-    const char *argv[] = {self ? self : "netlab", "capture", "-d", lab->dir, *lan, "-w",
-                          c->file, NULL};
+    const char *argv[] = {
+        self ? self : "netlab", "capture", "-d", lab->dir, *lan, "-w", c->file, NULL};
     g_autoptr(GError) e = NULL;
     c->p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDERR_PIPE, &e);
     /* Its first line says it captures: the tests start after that. */
@@ -252,7 +251,9 @@ static GPtrArray *start_captures(const NlLab *lab, const NlState *st) {
     g_autofree char *line = err ? g_data_input_stream_read_line(err, NULL, NULL, &e) : NULL;
     if (!line || !strstr(line, "capturing on"))
       fprintf(stderr, "netlab: warning: no capture of LAN '%s': %s\n", *lan,
-              e ? e->message : line ? line : "it ended");
+              e      ? e->message
+              : line ? line
+                     : "it ended");
   }
   return caps;
 }
@@ -274,15 +275,14 @@ static void stop_captures(GPtrArray *caps, const char *dir) {
 }
 
 /* What a person needs to see why a network test failed, from every VM. */
-static void collect(const NlLab *lab, const NlState *st, const char *dir,
-                    GPtrArray *results, GString *index) {
+static void collect(const NlLab *lab, const NlState *st, const char *dir, GPtrArray *results,
+                    GString *index) {
   static const struct {
     const char *file;
     const char *cmd;
   } probes[] = {
-      {"ip-addr.txt", "ip -d addr"},     {"ip-route.txt", "ip route"},
-      {"ip6-route.txt", "ip -6 route"},  {"ip-maddr.txt", "ip maddr"},
-      {"dmesg.txt", "dmesg"},
+      {"ip-addr.txt", "ip -d addr"}, {"ip-route.txt", "ip route"}, {"ip6-route.txt", "ip -6 route"},
+      {"ip-maddr.txt", "ip maddr"},  {"dmesg.txt", "dmesg"},
   };
   for (guint i = 0; i < results->len; i++) {
     Result *r = results->pdata[i];
@@ -303,8 +303,9 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir,
     if (g_file_get_contents(p.log, &log, &len, NULL)) nl_write_file(dst, log, len, 0644, NULL);
     g_string_append_printf(index, "%s/console.log: its serial console, from %s\n", node->name,
                            p.log);
-    g_string_append_printf(index, "%s/ip-*.txt, dmesg.txt: through the agent, after the "
-                                  "tests (an error message in them if the VM had stopped)\n",
+    g_string_append_printf(index,
+                           "%s/ip-*.txt, dmesg.txt: through the agent, after the "
+                           "tests (an error message in them if the VM had stopped)\n",
                            node->name);
     nl_vm_paths_clear(&p);
     for (gsize k = 0; k < G_N_ELEMENTS(probes); k++) {
@@ -314,8 +315,13 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir,
       int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
       if (fd < 0) continue;
       char *argv[] = {"sh", "-c", (char *)probes[k].cmd, NULL};
-      NlExec x = {.statedir = st->dir, .vm = node->name, .argv = argv,
-                  .timeout_s = 20, .in_fd = -1, .out_fd = fd, .err_fd = fd};
+      NlExec x = {.statedir = st->dir,
+                  .vm = node->name,
+                  .argv = argv,
+                  .timeout_s = 20,
+                  .in_fd = -1,
+                  .out_fd = fd,
+                  .err_fd = fd};
       g_autoptr(GError) e = NULL;
       if (nl_exec_run(&x, &e) < 0) dprintf(fd, "netlab: %s\n", e->message);
       close(fd);
@@ -329,8 +335,13 @@ static GPtrArray *dead_vms(const NlLab *lab, const NlState *st) {
   for (guint i = 0; i < lab->nodes->len; i++) {
     NlNode *node = lab->nodes->pdata[i];
     char *argv[] = {"true", NULL};
-    NlExec x = {.statedir = st->dir, .vm = node->name, .argv = argv, .timeout_s = 10,
-                .in_fd = -1, .out_fd = -1, .err_fd = -1};
+    NlExec x = {.statedir = st->dir,
+                .vm = node->name,
+                .argv = argv,
+                .timeout_s = 10,
+                .in_fd = -1,
+                .out_fd = -1,
+                .err_fd = -1};
     g_autoptr(GError) e = NULL;
     if (nl_exec_run(&x, &e) < 0) g_ptr_array_add(dead, node->name);
   }
@@ -348,11 +359,13 @@ static char *xml_text(const char *text) {
       c++;
       if (*c == '[') {
         /* CSI: parameter and intermediate bytes up to a final 0x40-0x7e. */
-        for (c++; *c && (*c < 0x40 || *c > 0x7e); c++) {}
+        for (c++; *c && (*c < 0x40 || *c > 0x7e); c++) {
+        }
         if (*c) c++;
       } else if (*c == ']') {
         /* OSC (a terminal title): up to BEL or ESC \. */
-        for (c++; *c && *c != '\a' && *c != '\x1b'; c++) {}
+        for (c++; *c && *c != '\a' && *c != '\x1b'; c++) {
+        }
         if (*c == '\a') c++;
       } else if (*c) {
         c++;
@@ -387,8 +400,8 @@ static void junit(const char *file, const NlLab *lab, GPtrArray *results, GError
     Result *r = results->pdata[i];
     g_autofree char *tn = xml_text(r->name);
     g_autofree char *out = xml_text(r->output);
-    g_string_append_printf(x, "  <testcase classname=\"%s\" name=\"%s\" time=\"%.3f\">\n",
-                           name, tn, r->secs);
+    g_string_append_printf(x, "  <testcase classname=\"%s\" name=\"%s\" time=\"%.3f\">\n", name, tn,
+                           r->secs);
     if (!r->passed) {
       g_autofree char *why = xml_text(r->why ? r->why : "failed");
       g_string_append_printf(x, "    <failure message=\"%s\"/>\n", why);
@@ -410,8 +423,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       {"junit", 0, 0, G_OPTION_ARG_FILENAME, &junit_file, "Also write JUnit XML", "FILE"},
       {"artifacts", 0, 0, G_OPTION_ARG_FILENAME, &artifacts,
        "Where to keep what a failure leaves (LABDIR/.netlab/artifacts/TIME)", "DIR"},
-      {"test-timeout", 0, 0, G_OPTION_ARG_INT, &timeout,
-       "Kill a test after S seconds (600)", "S"},
+      {"test-timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Kill a test after S seconds (600)", "S"},
       {NULL}};
   if (!nl_cmd_parse("test", "run a lab's tests", entries, &argc, &argv, error)) return -1;
   if (timeout <= 0) {
@@ -454,8 +466,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_auto(GStrv) lines = g_strsplit(r->output, "\n", -1);
     for (char **l = lines; *l; l++)
       if (**l || l[1]) printf("# %s\n", *l);
-    printf("%s %u - %s (%.1f s)%s%s\n", r->passed ? "ok" : "not ok", i + 1, r->name,
-           r->secs, r->why ? ": " : "", r->why ? r->why : "");
+    printf("%s %u - %s (%.1f s)%s%s\n", r->passed ? "ok" : "not ok", i + 1, r->name, r->secs,
+           r->why ? ": " : "", r->why ? r->why : "");
     fflush(stdout);
     failed += !r->passed;
   }
@@ -509,8 +521,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   }
   if (dir) {
     g_autoptr(GError) pm = NULL;
-    if (disk_nodes->len > 1 &&
-        !nl_postmortem(labdir, (char **)disk_nodes->pdata, dir, index, &pm))
+    if (disk_nodes->len > 1 && !nl_postmortem(labdir, (char **)disk_nodes->pdata, dir, index, &pm))
       g_string_append_printf(index, "(nodes with a disk: %s)\n", pm->message);
     g_autofree char *index_path = g_build_filename(dir, "INDEX", NULL);
     g_string_prepend(index, "What netlab kept after the failure, and where each came from.\n\n");
@@ -527,5 +538,4 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return failed ? 1 : 0;
 }
 
-const NlCmd nl_cmd_test = {"test", NULL, "run a lab's tests (TAP), up and down around them",
-                           run};
+const NlCmd nl_cmd_test = {"test", NULL, "run a lab's tests (TAP), up and down around them", run};

@@ -36,8 +36,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   else if (strcmp(accel, "tcg") == 0)
     o.accel = NL_ACCEL_TCG;
   else {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
-                "up: --accel takes kvm, tcg or auto, not '%s'", accel);
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "up: --accel takes kvm, tcg or auto, not '%s'",
+                accel);
     return -1;
   }
   if (timeout <= 0) {

@@ -7,8 +7,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL;
   const GOptionEntry entries[] = {
       {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"}, {NULL}};
-  if (!nl_cmd_parse("wipe", "[NODE...]: remove nodes' disks (all without NODE)", entries,
-                    &argc, &argv, error))
+  if (!nl_cmd_parse("wipe", "[NODE...]: remove nodes' disks (all without NODE)", entries, &argc,
+                    &argv, error))
     return -1;
   g_autofree char *labdir = nl_cmd_vm_labdir(d, error);
   if (!labdir) return -1;
@@ -17,7 +17,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (nl_state_exists(st)) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
                 "lab '%s' is up: its VMs use their disks (`netlab down --wipe` stops it and "
-                "removes them)", labdir);
+                "removes them)",
+                labdir);
     return -1;
   }
   return nl_cmd_wipe_disks(labdir, argv + 1, error);

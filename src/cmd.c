@@ -6,8 +6,8 @@
 #include "state.h"
 #include "util.h"
 
-gboolean nl_cmd_parse(const char *name, const char *args, const GOptionEntry *entries,
-                      int *argc, char ***argv, GError **error) {
+gboolean nl_cmd_parse(const char *name, const char *args, const GOptionEntry *entries, int *argc,
+                      char ***argv, GError **error) {
   g_autofree char *param = g_strdup_printf("%s - %s", name, args);
   g_autoptr(GOptionContext) ctx = g_option_context_new(param);
   g_option_context_add_main_entries(ctx, entries, NULL);

@@ -56,8 +56,8 @@ NlLab *nl_cmd_load_lab(const char *labdir, GError **error);
 
 /* Parses ARGV with ENTRIES for command NAME, with ARGS describing the
  * positional arguments in --help. */
-gboolean nl_cmd_parse(const char *name, const char *args, const GOptionEntry *entries,
-                      int *argc, char ***argv, GError **error);
+gboolean nl_cmd_parse(const char *name, const char *args, const GOptionEntry *entries, int *argc,
+                      char ***argv, GError **error);
 
 /* Removes the disks of NODES (NULL or empty: every disk of the lab),
  * saying which; the lab must not be up. */

@@ -14,19 +14,19 @@
 typedef struct {
   const char *node;
   const char *path;
-  guint64 bytes;     /* create: the virtual size */
-  gboolean create;   /* a new qcow2, formatted ext4 with upper/ and work/ */
-  gboolean check;    /* an existing one after an unclean stop: e2fsck it */
-  char *report;      /* out (check): what e2fsck found, one line */
+  guint64 bytes;   /* create: the virtual size */
+  gboolean create; /* a new qcow2, formatted ext4 with upper/ and work/ */
+  gboolean check;  /* an existing one after an unclean stop: e2fsck it */
+  char *report;    /* out (check): what e2fsck found, one line */
 } NlDiskJob;
 
 /* An entry of a disk's upper layer. */
 typedef struct {
-  char *path;        /* "/etc/frr/frr.conf", relative to the node's root */
-  guint32 mode;      /* st_mode */
+  char *path;   /* "/etc/frr/frr.conf", relative to the node's root */
+  guint32 mode; /* st_mode */
   guint64 size;
   guint64 rdev;
-  gboolean opaque;   /* a directory that hides the lower one */
+  gboolean opaque; /* a directory that hides the lower one */
 } NlDiskEntry;
 
 typedef struct NlDiskFs NlDiskFs;
@@ -40,8 +40,7 @@ typedef struct {
   void (*close)(NlDiskFs *fs);
   /* lstat of PATH in the upper layer of disk I; FALSE and no error when
    * absent. */
-  gboolean (*lstat)(NlDiskFs *fs, guint i, const char *path, NlDiskEntry *out,
-                    GError **error);
+  gboolean (*lstat)(NlDiskFs *fs, guint i, const char *path, NlDiskEntry *out, GError **error);
   char *(*readlink)(NlDiskFs *fs, guint i, const char *path, GError **error);
   /* The names in directory PATH of disk I's upper layer. */
   char **(*list)(NlDiskFs *fs, guint i, const char *path, GError **error);
@@ -51,8 +50,7 @@ typedef struct {
   gboolean (*read)(NlDiskFs *fs, guint i, const char *path, int fd, GError **error);
   /* Writes the open file FD to PATH in disk I's upper layer (mode MODE),
    * creating its parent directories. */
-  gboolean (*write)(NlDiskFs *fs, guint i, int fd, const char *path, int mode,
-                    GError **error);
+  gboolean (*write)(NlDiskFs *fs, guint i, int fd, const char *path, int mode, GError **error);
   /* A gzipped tar of directory PATH of disk I's upper layer into FD. */
   gboolean (*tar)(NlDiskFs *fs, guint i, const char *path, int fd, GError **error);
 } NlDiskBackend;

@@ -17,9 +17,7 @@
 #include "sandbox.h"
 #include "util.h"
 
-char *nl_disk_dir(const char *labdir) {
-  return g_build_filename(labdir, ".netlab", "disks", NULL);
-}
+char *nl_disk_dir(const char *labdir) { return g_build_filename(labdir, ".netlab", "disks", NULL); }
 
 char *nl_disk_path(const char *labdir, const char *node) {
   g_autofree char *file = g_strconcat(node, ".qcow2", NULL);
@@ -63,9 +61,9 @@ gboolean nl_disk_check_space(const NlLab *lab, GError **error) {
     /* qcow2 grows as the guest writes: a full disk would stop the VM. */
     wanted += node->disk_mib;
     if (wanted > free_mib)
-      g_string_append_printf(msg, "%s%s:%u: the disk of '%s' (%" G_GUINT64_FORMAT
-                             " MiB) does not fit in the %" G_GUINT64_FORMAT
-                             " MiB free in '%s'%s",
+      g_string_append_printf(msg,
+                             "%s%s:%u: the disk of '%s' (%" G_GUINT64_FORMAT
+                             " MiB) does not fit in the %" G_GUINT64_FORMAT " MiB free in '%s'%s",
                              msg->len ? "\n" : "", node->disk_loc.file, node->disk_loc.line,
                              node->name, node->disk_mib, free_mib, lab->dir,
                              wanted > node->disk_mib ? " with the other disks" : "");
@@ -77,8 +75,7 @@ gboolean nl_disk_check_space(const NlLab *lab, GError **error) {
   return TRUE;
 }
 
-gboolean nl_disk_set_dirty(const char *labdir, const char *node, gboolean dirty,
-                           GError **error) {
+gboolean nl_disk_set_dirty(const char *labdir, const char *node, gboolean dirty, GError **error) {
   g_autofree char *path = dirty_path(labdir, node);
   if (dirty) return nl_write_file(path, "", 0, 0644, error);
   if (g_unlink(path) != 0 && errno != ENOENT) {
@@ -158,8 +155,7 @@ gboolean nl_disk_prepare(const NlLab *lab, NlDiskNote note, gpointer data, GErro
   g_autofree char *dir = nl_disk_dir(lab->dir);
   if (g_mkdir_with_parents(dir, 0755) != 0) {
     int saved = errno;
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", dir,
-                g_strerror(saved));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", dir, g_strerror(saved));
     return FALSE;
   }
   const NlDiskBackend *b = nl_disk_backend(error);

@@ -27,8 +27,7 @@ struct NlDiskFs {
 
 static void set_gerror(guestfs_h *g, GError **error, const char *what) {
   const char *why = guestfs_last_error(g);
-  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s", what,
-              why ? why : "libguestfs failed");
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s", what, why ? why : "libguestfs failed");
 }
 
 static guestfs_h *handle(GError **error) {
@@ -90,11 +89,10 @@ static gboolean prepare(NlDiskJob *const *jobs, guint n, GError **error) {
   gboolean ok = FALSE;
   for (guint i = 0; i < n; i++) {
     const NlDiskJob *j = jobs[i];
-    if (j->create &&
-        guestfs_disk_create(g, j->path, "qcow2", (int64_t)j->bytes,
-                            GUESTFS_DISK_CREATE_PREALLOCATION, "off", -1) != 0) {
-      g_autofree char *what = g_strdup_printf("cannot create the disk of '%s' (%s)",
-                                              j->node, j->path);
+    if (j->create && guestfs_disk_create(g, j->path, "qcow2", (int64_t)j->bytes,
+                                         GUESTFS_DISK_CREATE_PREALLOCATION, "off", -1) != 0) {
+      g_autofree char *what =
+          g_strdup_printf("cannot create the disk of '%s' (%s)", j->node, j->path);
       set_gerror(g, error, what);
       goto out;
     }
@@ -116,8 +114,8 @@ static gboolean prepare(NlDiskJob *const *jobs, guint n, GError **error) {
     if (j->check) {
       int status = guestfs_fsck(g, "ext4", dev);
       if (status < 0) {
-        g_autofree char *what = g_strdup_printf("cannot check the disk of '%s' (%s)",
-                                                j->node, j->path);
+        g_autofree char *what =
+            g_strdup_printf("cannot check the disk of '%s' (%s)", j->node, j->path);
         set_gerror(g, error, what);
         goto out;
       }
@@ -130,8 +128,7 @@ out:
   return ok;
 }
 
-static NlDiskFs *fs_open(const char *const *paths, guint n, gboolean writable,
-                         GError **error) {
+static NlDiskFs *fs_open(const char *const *paths, guint n, gboolean writable, GError **error) {
   guestfs_h *g = handle(error);
   if (!g) return NULL;
   for (guint i = 0; i < n; i++)
@@ -295,8 +292,7 @@ static GPtrArray *fs_walk(NlDiskFs *fs, guint i, GError **error) {
 
 /* libguestfs reopens its local file by name, and opening /dev/fd/N
  * truncates a regular file: it writes into a memfd, copied into FD after. */
-static gboolean download_to(NlDiskFs *fs, const char *what, int fd, GError **error,
-                            gboolean tar) {
+static gboolean download_to(NlDiskFs *fs, const char *what, int fd, GError **error, gboolean tar) {
   int tmp = memfd_create("netlab-download", MFD_CLOEXEC);
   if (tmp < 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "memfd_create: %s", g_strerror(errno));

@@ -37,8 +37,7 @@ gboolean nl_disk_prepare(const NlLab *lab, NlDiskNote note, gpointer data, GErro
 
 /* Whether NODE's disk may hold unsynced writes (a VM runs or ran on it and
  * was not stopped by `down` after a sync). */
-gboolean nl_disk_set_dirty(const char *labdir, const char *node, gboolean dirty,
-                           GError **error);
+gboolean nl_disk_set_dirty(const char *labdir, const char *node, gboolean dirty, GError **error);
 
 /* When NODE last booted on its disk (0: never): `save` does not overwrite
  * lab files changed since, unless forced. */

@@ -4,8 +4,7 @@
 
 #include "agent-proto.h"
 
-void nl_vm_paths_init(NlVmPaths *p, const char *statedir, const char *labdir,
-                      const char *node) {
+void nl_vm_paths_init(NlVmPaths *p, const char *statedir, const char *labdir, const char *node) {
   p->dir = g_build_filename(statedir, "vm", node, NULL);
   p->conf = g_build_filename(statedir, "conf", node, NULL);
   p->console = g_build_filename(p->dir, "console.sock", NULL);
@@ -31,8 +30,7 @@ char *nl_lan_sock(const char *statedir, const char *lan) {
   return g_build_filename(statedir, "lan", lan, NULL);
 }
 
-char *nl_nic_sock(const char *statedir, const char *node, guint index,
-                  const char *suffix) {
+char *nl_nic_sock(const char *statedir, const char *node, guint index, const char *suffix) {
   g_autofree char *name = g_strdup_printf("%s.%u%s", node, index, suffix);
   return g_build_filename(statedir, "nic", name, NULL);
 }
@@ -74,12 +72,11 @@ static void esc(GString *s, const char *text) {
 }
 
 typedef enum {
-  SHARE_RO,  /* read-only: the guest sees the host's owners and modes */
-  SHARE_RW,  /* read-write: what the guest sets stays in xattrs */
+  SHARE_RO, /* read-only: the guest sees the host's owners and modes */
+  SHARE_RW, /* read-write: what the guest sets stays in xattrs */
 } ShareMode;
 
-static void share(GString *x, const char *src, const char *tag, ShareMode mode,
-                  gboolean remap) {
+static void share(GString *x, const char *src, const char *tag, ShareMode mode, gboolean remap) {
   /* A read-only share shows the host's files as they are ("squash" is
    * QEMU's security_model=none). A read-write one is "mapped"
    * (security_model=mapped-xattr): QEMU creates every file as a plain file
@@ -88,8 +85,7 @@ static void share(GString *x, const char *src, const char *tag, ShareMode mode,
    * or symlink never makes a real setuid file, device node or symlink on the
    * host. */
   g_string_append_printf(x, "    <filesystem type='mount' accessmode='%s'%s>\n",
-                         mode == SHARE_RW ? "mapped" : "squash",
-                         remap ? " multidevs='remap'" : "");
+                         mode == SHARE_RW ? "mapped" : "squash", remap ? " multidevs='remap'" : "");
   g_string_append(x, "      <source dir='");
   esc(x, src);
   g_string_append(x, "'/>\n      <target dir='");
@@ -124,16 +120,18 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
       spec->kvm ? "kvm" : "qemu");
   g_string_append(x, "  <name>");
   esc(x, spec->domain);
-  g_string_append(x, "</name>\n  <metadata>\n"
-                     "    <netlab:node xmlns:netlab='https://netlab.invalid/xmlns/node/1' lab='");
+  g_string_append(x,
+                  "</name>\n  <metadata>\n"
+                  "    <netlab:node xmlns:netlab='https://netlab.invalid/xmlns/node/1' lab='");
   esc(x, lab->dir);
   g_string_append(x, "' name='");
   esc(x, node->name);
   g_string_append(x, "'/>\n  </metadata>\n");
-  g_string_append_printf(x, "  <memory unit='MiB'>%u</memory>\n  <vcpu>%u</vcpu>\n",
-                         spec->mem_mib, spec->cpus);
-  g_string_append(x, "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n"
-                     "    <kernel>");
+  g_string_append_printf(x, "  <memory unit='MiB'>%u</memory>\n  <vcpu>%u</vcpu>\n", spec->mem_mib,
+                         spec->cpus);
+  g_string_append(x,
+                  "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n"
+                  "    <kernel>");
   esc(x, spec->kernel);
   g_string_append(x, "</kernel>\n");
   if (spec->initrd) {
@@ -151,20 +149,23 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
      * alone fills 32 MiB of it: measured with Debian's kernel, 64 MiB costs
      * 34 MiB more resident memory per VM for no faster boot; 16 MiB saves
      * 19 MiB but flushes during the boot and costs 0.4 s. */
-    g_string_append(x, "    <tcg>\n      <tb-cache unit='MiB'>32</tb-cache>\n"
-                       "    </tcg>\n");
+    g_string_append(x,
+                    "    <tcg>\n      <tb-cache unit='MiB'>32</tb-cache>\n"
+                    "    </tcg>\n");
   g_string_append(x, "  </features>\n");
   if (spec->kvm) g_string_append(x, "  <cpu mode='host-passthrough'/>\n");
-  g_string_append(x, "  <clock offset='utc'/>\n"
-                     "  <on_poweroff>destroy</on_poweroff>\n"
-                     "  <on_reboot>destroy</on_reboot>\n"
-                     "  <on_crash>destroy</on_crash>\n"
-                     "  <devices>\n    <emulator>");
+  g_string_append(x,
+                  "  <clock offset='utc'/>\n"
+                  "  <on_poweroff>destroy</on_poweroff>\n"
+                  "  <on_reboot>destroy</on_reboot>\n"
+                  "  <on_crash>destroy</on_crash>\n"
+                  "  <devices>\n    <emulator>");
   esc(x, spec->emulator);
-  g_string_append(x, "</emulator>\n"
-                     "    <controller type='usb' model='none'/>\n"
-                     "    <memballoon model='none'/>\n"
-                     "    <video><model type='none'/></video>\n");
+  g_string_append(x,
+                  "</emulator>\n"
+                  "    <controller type='usb' model='none'/>\n"
+                  "    <memballoon model='none'/>\n"
+                  "    <video><model type='none'/></video>\n");
   ShareMode lab_mode = spec->lab_ro ? SHARE_RO : SHARE_RW;
   share(x, "/", "/dev/root", SHARE_RO, TRUE);
   share(x, p.conf, "netlab", SHARE_RO, FALSE);
@@ -175,8 +176,9 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
   }
 
   if (spec->disk) {
-    g_string_append(x, "    <disk type='file' device='disk'>\n"
-                       "      <driver name='qemu' type='qcow2'/>\n      <source file='");
+    g_string_append(x,
+                    "    <disk type='file' device='disk'>\n"
+                    "      <driver name='qemu' type='qcow2'/>\n      <source file='");
     esc(x, spec->disk);
     g_string_append(x, "'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n");
   }
@@ -194,14 +196,17 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
   g_string_append(x, "'/>\n      <target port='1'/>\n    </serial>\n");
   g_string_append(x, "    <channel type='unix'>\n      <source mode='bind' path='");
   esc(x, p.ctl);
-  g_string_append(x, "'/>\n      <target type='virtio' name='netlab.ctl'/>\n"
-                     "    </channel>\n");
+  g_string_append(x,
+                  "'/>\n      <target type='virtio' name='netlab.ctl'/>\n"
+                  "    </channel>\n");
   for (int i = 0; i < NLA_PORTS; i++) {
     g_autofree char *sock = g_strdup_printf("%s/agent-%d.sock", p.dir, i);
     g_string_append(x, "    <channel type='unix'>\n      <source mode='bind' path='");
     esc(x, sock);
-    g_string_append_printf(x, "'/>\n      <target type='virtio' name='netlab.agent.%d'/>\n"
-                              "    </channel>\n", i);
+    g_string_append_printf(x,
+                           "'/>\n      <target type='virtio' name='netlab.agent.%d'/>\n"
+                           "    </channel>\n",
+                           i);
   }
   g_string_append(x, "  </devices>\n");
 
@@ -219,8 +224,7 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
     qarg(x, "vde,id=nl%u,sock=ptp://%s", i, sock);
     qarg(x, "-device");
     /* romfile= skips loading iPXE, which nothing here boots from. */
-    qarg(x, "virtio-net-pci,netdev=nl%u,mac=%s,addr=0x%x,romfile=", i, mac,
-         NIC_FIRST_SLOT + i);
+    qarg(x, "virtio-net-pci,netdev=nl%u,mac=%s,addr=0x%x,romfile=", i, mac, NIC_FIRST_SLOT + i);
   }
   qarg(x, "-gdb");
   qarg(x, "unix:%s,server=on,wait=off", p.gdb);
@@ -229,9 +233,10 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
     /* With this capability, libvirt checks the guest CPU's features one
      * QMP call each (400 of them, 0.4 s per VM) while QEMU waits to start;
      * without it, two calls. The TCG CPU is QEMU's default either way. */
-    g_string_append(x, "  <qemu:capabilities>\n"
-                       "    <qemu:del capability='cpu-unavailable-features'/>\n"
-                       "  </qemu:capabilities>\n");
+    g_string_append(x,
+                    "  <qemu:capabilities>\n"
+                    "    <qemu:del capability='cpu-unavailable-features'/>\n"
+                    "  </qemu:capabilities>\n");
   g_string_append(x, "</domain>\n");
   nl_vm_paths_clear(&p);
   return g_string_free(x, FALSE);
@@ -243,18 +248,24 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
  * come after these, so a lab can undo any of them. */
 static void kathara_sysctls(const NlNode *node, GString *out) {
   static const char *const base[] = {
-      "net.ipv4.ip_forward=1", "net.ipv4.icmp_ratelimit=0",
+      "net.ipv4.ip_forward=1",         "net.ipv4.icmp_ratelimit=0",
       "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
-      "net.ipv4.conf.lo.rp_filter=0", NULL,
+      "net.ipv4.conf.lo.rp_filter=0",  NULL,
   };
   static const char *const v6_on[] = {
-      "net.ipv6.conf.default.disable_ipv6=0", "net.ipv6.conf.all.disable_ipv6=0",
-      "net.ipv6.conf.all.forwarding=1", "net.ipv6.conf.all.accept_ra=0",
-      "net.ipv6.icmp.ratelimit=0", NULL,
+      "net.ipv6.conf.default.disable_ipv6=0",
+      "net.ipv6.conf.all.disable_ipv6=0",
+      "net.ipv6.conf.all.forwarding=1",
+      "net.ipv6.conf.all.accept_ra=0",
+      "net.ipv6.icmp.ratelimit=0",
+      NULL,
   };
   static const char *const v6_off[] = {
-      "net.ipv6.conf.default.disable_ipv6=1", "net.ipv6.conf.all.disable_ipv6=1",
-      "net.ipv6.conf.default.forwarding=0", "net.ipv6.conf.all.forwarding=0", NULL,
+      "net.ipv6.conf.default.disable_ipv6=1",
+      "net.ipv6.conf.all.disable_ipv6=1",
+      "net.ipv6.conf.default.forwarding=0",
+      "net.ipv6.conf.all.forwarding=0",
+      NULL,
   };
   for (const char *const *s = base; *s; s++) g_string_append_printf(out, "%s\n", *s);
   for (guint i = 0; i < node->nics->len; i++)
@@ -263,8 +274,7 @@ static void kathara_sysctls(const NlNode *node, GString *out) {
     g_string_append_printf(out, "%s\n", *s);
 }
 
-GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared,
-                          const char *agent) {
+GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared, const char *agent) {
   GHashTable *files = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
   GString *sh = g_string_new(NULL);
   g_autofree char *qname = g_shell_quote(node->name);

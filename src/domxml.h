@@ -8,18 +8,17 @@
  * but the console log, which outlives `down`. Sockets are in DIR, which the
  * QEMU user owns; the configuration is in CONF, which only netlab writes. */
 typedef struct {
-  char *dir;      /* STATE/vm/NODE: made by the QEMU user */
-  char *conf;     /* STATE/conf/NODE: shared read-only with the guest */
-  char *console;  /* STATE/vm/NODE/console.sock: ttyS0 */
-  char *ctl;      /* STATE/vm/NODE/ctl.sock: virtio-serial port netlab.ctl */
-  char *gdb;      /* STATE/vm/NODE/gdb.sock: QEMU's GDB stub */
-  char *serial1;  /* STATE/vm/NODE/serial1.sock: ttyS1, for gdbserver */
+  char *dir;     /* STATE/vm/NODE: made by the QEMU user */
+  char *conf;    /* STATE/conf/NODE: shared read-only with the guest */
+  char *console; /* STATE/vm/NODE/console.sock: ttyS0 */
+  char *ctl;     /* STATE/vm/NODE/ctl.sock: virtio-serial port netlab.ctl */
+  char *gdb;     /* STATE/vm/NODE/gdb.sock: QEMU's GDB stub */
+  char *serial1; /* STATE/vm/NODE/serial1.sock: ttyS1, for gdbserver */
   /* the agent's session ports: STATE/vm/NODE/agent-N.sock, N < NLA_PORTS */
-  char *log;      /* LABDIR/.netlab/logs/NODE.console.log */
+  char *log; /* LABDIR/.netlab/logs/NODE.console.log */
 } NlVmPaths;
 
-void nl_vm_paths_init(NlVmPaths *p, const char *statedir, const char *labdir,
-                      const char *node);
+void nl_vm_paths_init(NlVmPaths *p, const char *statedir, const char *labdir, const char *node);
 void nl_vm_paths_clear(NlVmPaths *p);
 
 /* STATE/lan/NAME: the vde_switch control directory QEMU plugs into. */
@@ -28,24 +27,23 @@ char *nl_lan_sock(const char *statedir, const char *lan);
 /* STATE/nic/NODE.INDEX + SUFFIX: the point-to-point socket between an
  * interface's NIC and its wirefilter (SUFFIX ""), and the wirefilter's files
  * (".mgmt", ".vnl"). */
-char *nl_nic_sock(const char *statedir, const char *node, guint index,
-                  const char *suffix);
+char *nl_nic_sock(const char *statedir, const char *node, guint index, const char *suffix);
 
 /* Everything about one VM that is not in the lab model. */
 typedef struct {
-  const char *domain;    /* libvirt domain name */
-  const char *emulator;  /* /usr/bin/qemu-system-x86_64 */
-  gboolean kvm;          /* else TCG */
-  const char *kernel;    /* image QEMU boots */
-  const char *initrd;    /* NULL: the kernel mounts its root itself */
+  const char *domain;   /* libvirt domain name */
+  const char *emulator; /* /usr/bin/qemu-system-x86_64 */
+  gboolean kvm;         /* else TCG */
+  const char *kernel;   /* image QEMU boots */
+  const char *initrd;   /* NULL: the kernel mounts its root itself */
   const char *cmdline;
   const char *statedir;
   guint mem_mib;
   guint cpus;
-  const char *labdir;    /* the lab directory as QEMU reaches it */
-  gboolean have_shared;  /* LABDIR/shared exists: mount it at /shared */
-  gboolean lab_ro;       /* share the lab read-only (no user xattrs there) */
-  const char *disk;      /* the node's qcow2 disk (vda), or NULL: tmpfs */
+  const char *labdir;   /* the lab directory as QEMU reaches it */
+  gboolean have_shared; /* LABDIR/shared exists: mount it at /shared */
+  gboolean lab_ro;      /* share the lab read-only (no user xattrs there) */
+  const char *disk;     /* the node's qcow2 disk (vda), or NULL: tmpfs */
 } NlDomainSpec;
 
 /* The kernel command line netlab always passes, then LAB_APPEND, then the
@@ -59,5 +57,4 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
  * node.sh (sourced: NL_NAME, NL_MACS, the env lines exported), sysctl and exec
  * (one per line), mounts (which optional shares exist). AGENT is the path of
  * netlab-agent, which the guest runs from the shared root. */
-GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared,
-                          const char *agent);
+GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared, const char *agent);

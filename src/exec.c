@@ -33,9 +33,7 @@ static void frame(GByteArray *out, char type, const void *data, guint32 len) {
   if (len) g_byte_array_append(out, data, len);
 }
 
-static void frame_int(GByteArray *out, char type, gint32 v) {
-  frame(out, type, &v, sizeof v);
-}
+static void frame_int(GByteArray *out, char type, gint32 v) { frame(out, type, &v, sizeof v); }
 
 static void entry(GByteArray *req, const char *kind, const char *value) {
   g_byte_array_append(req, (const guint8 *)kind, strlen(kind));
@@ -62,8 +60,7 @@ static int claim_port(const char *vmdir, const char *vm, int *lock, GError **err
       g_autofree char *lp = g_strdup_printf("%s/agent-%d.lock", vmdir, i);
       int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
       if (fd < 0) {
-        g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "cannot open '%s': %s", lp,
-                    g_strerror(errno));
+        g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "cannot open '%s': %s", lp, g_strerror(errno));
         return -1;
       }
       if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -78,17 +75,16 @@ static int claim_port(const char *vmdir, const char *vm, int *lock, GError **err
         int e = errno;
         if (s >= 0) close(s);
         close(fd);
-        g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "VM '%s' is not running (%s: %s)",
-                    vm, sp, g_strerror(e));
+        g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "VM '%s' is not running (%s: %s)", vm, sp,
+                    g_strerror(e));
         return -1;
       }
       *lock = fd;
       return s;
     }
     if (g_get_monotonic_time() > deadline) {
-      g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
-                  "all %d sessions of VM '%s' stayed busy for %d s", NLA_PORTS, vm,
-                  PORT_WAIT_MS / 1000);
+      g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "all %d sessions of VM '%s' stayed busy for %d s",
+                  NLA_PORTS, vm, PORT_WAIT_MS / 1000);
       return -1;
     }
     g_usleep(20 * 1000);
@@ -107,7 +103,7 @@ typedef struct {
   Term *term;
   gboolean started, timed_out;
   int status;
-  gint64 heard;  /* when the agent last sent anything */
+  gint64 heard; /* when the agent last sent anything */
 } Session;
 
 static void term_raw(Term *t, int fd) {
@@ -153,8 +149,7 @@ static int on_frame(void *ctx, const NlaFrame *f) {
 }
 
 int nl_exec_run(const NlExec *x, GError **error) {
-  if (!x->vm[0] || strchr(x->vm, '/') || g_str_equal(x->vm, ".") ||
-      g_str_equal(x->vm, "..")) {
+  if (!x->vm[0] || strchr(x->vm, '/') || g_str_equal(x->vm, ".") || g_str_equal(x->vm, "..")) {
     g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "invalid VM name '%s'", x->vm);
     return -1;
   }
@@ -185,7 +180,8 @@ int nl_exec_run(const NlExec *x, GError **error) {
   if (req->len > NLA_MAX_PAYLOAD) {
     g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
                 "the command, its environment and directory take %u bytes, more than "
-                "the %d a request may hold", req->len, NLA_MAX_PAYLOAD);
+                "the %d a request may hold",
+                req->len, NLA_MAX_PAYLOAD);
     close(sock);
     close(lock);
     return -1;
@@ -221,8 +217,7 @@ int nl_exec_run(const NlExec *x, GError **error) {
       wait_ms = START_TIMEOUT_MS - (now - t0) / 1000;
       if (wait_ms <= 0) {
         g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
-                    "the agent of VM '%s' does not answer (is the VM still booting?)",
-                    x->vm);
+                    "the agent of VM '%s' does not answer (is the VM still booting?)", x->vm);
         break;
       }
     } else {
@@ -263,8 +258,8 @@ int nl_exec_run(const NlExec *x, GError **error) {
       guint8 buf[65536];
       ssize_t n = read(sock, buf, sizeof buf);
       if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
-        g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
-                    "VM '%s' closed the session (did it stop?)", x->vm);
+        g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "VM '%s' closed the session (did it stop?)",
+                    x->vm);
         break;
       }
       if (n > 0) g_byte_array_append(in, buf, n);
@@ -274,8 +269,8 @@ int nl_exec_run(const NlExec *x, GError **error) {
     if (used < 0) {
       /* The guest is not trusted: a frame we cannot read ends the session,
        * never the wait for an exit status that will not come. */
-      g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
-                  "the agent of VM '%s' broke the protocol: %s", x->vm, bad);
+      g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "the agent of VM '%s' broke the protocol: %s",
+                  x->vm, bad);
       break;
     }
     g_byte_array_remove_range(in, 0, used);
@@ -322,8 +317,13 @@ char *nl_exec_output(const char *statedir, const char *vm, char **argv, GError *
     if (null >= 0) close(null);
     return NULL;
   }
-  NlExec x = {.statedir = statedir, .vm = vm, .argv = argv, .in_fd = -1, .out_fd = fd,
-              .err_fd = null, .timeout_s = 30};
+  NlExec x = {.statedir = statedir,
+              .vm = vm,
+              .argv = argv,
+              .in_fd = -1,
+              .out_fd = fd,
+              .err_fd = null,
+              .timeout_s = 30};
   int rc = nl_exec_run(&x, error);
   close(null);
   char *out = NULL;
@@ -333,8 +333,8 @@ char *nl_exec_output(const char *statedir, const char *vm, char **argv, GError *
     if (pread(fd, out, len, 0) != len) len = 0;
     out[len] = '\0';
   } else if (rc > 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' in %s exited with status %d",
-                argv[0], vm, rc);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' in %s exited with status %d", argv[0], vm,
+                rc);
   }
   close(fd);
   return out;

@@ -7,8 +7,7 @@
 #include "util.h"
 
 GHashTable *nl_graph_addrs_new(void) {
-  return g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                               (GDestroyNotify)g_ptr_array_unref);
+  return g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
 }
 
 static GPtrArray *addrs_of(GHashTable *addrs, const char *node, guint index) {
@@ -38,11 +37,12 @@ static const char *title(const NlLab *lab) {
 char *nl_graph_dot(const NlLab *lab, GHashTable *addrs) {
   GString *s = g_string_new("graph ");
   dot_str(s, title(lab));
-  g_string_append(s, " {\n"
-                     "  graph [layout=neato, overlap=false, splines=true, sep=\"+12\", "
-                     "fontname=\"Helvetica\"];\n"
-                     "  node [fontname=\"Helvetica\", fontsize=12];\n"
-                     "  edge [fontname=\"Helvetica\", fontsize=9, len=1.6];\n");
+  g_string_append(s,
+                  " {\n"
+                  "  graph [layout=neato, overlap=false, splines=true, sep=\"+12\", "
+                  "fontname=\"Helvetica\"];\n"
+                  "  node [fontname=\"Helvetica\", fontsize=12];\n"
+                  "  edge [fontname=\"Helvetica\", fontsize=9, len=1.6];\n");
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *n = lab->nodes->pdata[i];
     g_autofree char *id = g_strconcat("node:", n->name, NULL);
@@ -59,8 +59,9 @@ char *nl_graph_dot(const NlLab *lab, GHashTable *addrs) {
     dot_str(s, id);
     g_string_append(s, " [label=");
     dot_str(s, lan);
-    g_string_append(s, ", shape=ellipse, fontsize=10, style=filled, "
-                       "fillcolor=\"#f3e2b3\", margin=\"0.02,0.01\"];\n");
+    g_string_append(s,
+                    ", shape=ellipse, fontsize=10, style=filled, "
+                    "fillcolor=\"#f3e2b3\", margin=\"0.02,0.01\"];\n");
   }
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *n = lab->nodes->pdata[i];
@@ -90,8 +91,7 @@ char *nl_graph_dot(const NlLab *lab, GHashTable *addrs) {
 /* Mermaid ids: letters, digits and '_'. */
 static char *mermaid_id(const char *prefix, const char *name) {
   GString *s = g_string_new(prefix);
-  for (const char *c = name; *c; c++)
-    g_string_append_c(s, g_ascii_isalnum(*c) ? *c : '_');
+  for (const char *c = name; *c; c++) g_string_append_c(s, g_ascii_isalnum(*c) ? *c : '_');
   return g_string_free(s, FALSE);
 }
 
@@ -152,8 +152,7 @@ char *nl_graph_json(const NlLab *lab, GHashTable *addrs) {
   json_builder_add_boolean_value(b, addrs != NULL);
   json_builder_set_member_name(b, "lans");
   json_builder_begin_array(b);
-  for (guint i = 0; i < lab->lans->len; i++)
-    json_builder_add_string_value(b, lab->lans->pdata[i]);
+  for (guint i = 0; i < lab->lans->len; i++) json_builder_add_string_value(b, lab->lans->pdata[i]);
   json_builder_end_array(b);
   json_builder_set_member_name(b, "nodes");
   json_builder_begin_array(b);
@@ -222,8 +221,8 @@ gboolean nl_graph_add_ip_json(GHashTable *addrs, const char *node, const char *j
       const char *scope = json_object_get_string_member_with_default(info, "scope", "");
       gint64 len = json_object_get_int_member_with_default(info, "prefixlen", -1);
       if (!local || strcmp(scope, "link") == 0 || strcmp(scope, "host") == 0) continue;
-      g_ptr_array_add(list, len >= 0 ? g_strdup_printf("%s/%" G_GINT64_FORMAT, local, len)
-                                     : g_strdup(local));
+      g_ptr_array_add(
+          list, len >= 0 ? g_strdup_printf("%s/%" G_GINT64_FORMAT, local, len) : g_strdup(local));
     }
     g_hash_table_replace(addrs, g_strdup_printf("%s:%s", node, ifname), list);
   }
@@ -233,9 +232,11 @@ gboolean nl_graph_add_ip_json(GHashTable *addrs, const char *node, const char *j
 GBytes *nl_graph_render(const char *dot, const char *format, GError **error) {
   g_autofree char *t = g_strconcat("-T", format, NULL);
   const char *argv[] = {"dot", t, NULL};
-  g_autoptr(GSubprocess) p = g_subprocess_newv(
-      argv, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                G_SUBPROCESS_FLAGS_STDERR_PIPE, error);
+  g_autoptr(GSubprocess) p =
+      g_subprocess_newv(argv,
+                        G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                            G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                        error);
   if (!p) {
     g_prefix_error(error, "cannot run Graphviz's dot (is graphviz installed?): ");
     return NULL;
@@ -246,8 +247,7 @@ GBytes *nl_graph_render(const char *dot, const char *format, GError **error) {
   if (!g_subprocess_get_successful(p)) {
     gsize n = 0;
     const char *e = err ? g_bytes_get_data(err, &n) : "";
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "dot -T%s failed: %.*s", format, (int)n,
-                e);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "dot -T%s failed: %.*s", format, (int)n, e);
     return NULL;
   }
   return g_steal_pointer(&out);

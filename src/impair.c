@@ -10,7 +10,7 @@ typedef enum { K_TIME, K_PCT, K_RATE, K_COUNT } Kind;
 typedef struct {
   const char *name;
   Kind kind;
-  gsize offset;  /* in NlImpairDir */
+  gsize offset; /* in NlImpairDir */
 } Key;
 
 static const Key keys[] = {
@@ -52,8 +52,10 @@ static gboolean parse_value(const Key *k, const char *word, const char *v, doubl
   char *end = NULL;
   switch (k->kind) {
     case K_TIME:
-      if (!number_unit(v, time_units, &x)) want = "a time such as 50ms (us, ms or s)";
-      else if (x < 0 || x > 3600e3) want = "a time from 0 to 1 hour";
+      if (!number_unit(v, time_units, &x))
+        want = "a time such as 50ms (us, ms or s)";
+      else if (x < 0 || x > 3600e3)
+        want = "a time from 0 to 1 hour";
       break;
     case K_PCT:
       x = g_ascii_strtod(v, &end);
@@ -63,8 +65,10 @@ static gboolean parse_value(const Key *k, const char *word, const char *v, doubl
         want = "a percentage from 0% to 100%";
       break;
     case K_RATE:
-      if (!number_unit(v, rate_units, &x)) want = "a rate such as 10mbit (bit, kbit, mbit, gbit)";
-      else if (x < 0 || x > 100e9) want = "a rate from 0 to 100gbit";
+      if (!number_unit(v, rate_units, &x))
+        want = "a rate such as 10mbit (bit, kbit, mbit, gbit)";
+      else if (x < 0 || x > 100e9)
+        want = "a rate from 0 to 100gbit";
       break;
     case K_COUNT:
       x = g_ascii_strtod(v, &end);
@@ -143,8 +147,7 @@ gboolean nl_impair_is_none(const NlImpair *imp) {
   return memcmp(imp, &none, sizeof none) == 0;
 }
 
-static void format_value(GString *s, const char *prefix, const Key *k,
-                         const NlImpairDir *d) {
+static void format_value(GString *s, const char *prefix, const Key *k, const NlImpairDir *d) {
   if (k->kind == K_RATE) {
     guint64 r = G_STRUCT_MEMBER(guint64, d, k->offset);
     if (!r) return;
@@ -160,7 +163,9 @@ static void format_value(GString *s, const char *prefix, const Key *k,
   char num[G_ASCII_DTOSTR_BUF_SIZE];
   g_ascii_formatd(num, sizeof num, "%g", x);
   g_string_append_printf(s, " %s%s=%s%s", prefix, k->name, num,
-                         k->kind == K_TIME ? "ms" : k->kind == K_PCT ? "%" : "");
+                         k->kind == K_TIME  ? "ms"
+                         : k->kind == K_PCT ? "%"
+                                            : "");
 }
 
 char *nl_impair_format(const NlImpair *imp) {
@@ -187,11 +192,9 @@ static void dir_commands(GPtrArray *c, const char *lr, const NlImpairDir *d) {
   g_ptr_array_add(c, g_strdup_printf("lostburst %s%s", lr, num));
   g_ascii_formatd(num, sizeof num, "%.4f", d->dup_pct);
   g_ptr_array_add(c, g_strdup_printf("dup %s%s", lr, num));
-  g_ascii_formatd(num, sizeof num, "%.3f",
-                  d->corrupt_pct / 100 * 1048576.0 / FRAME_BYTES);
+  g_ascii_formatd(num, sizeof num, "%.3f", d->corrupt_pct / 100 * 1048576.0 / FRAME_BYTES);
   g_ptr_array_add(c, g_strdup_printf("noise %s%s", lr, num));
-  g_ptr_array_add(c, g_strdup_printf("bandwidth %s%" G_GUINT64_FORMAT, lr,
-                                     d->rate_bps / 8));
+  g_ptr_array_add(c, g_strdup_printf("bandwidth %s%" G_GUINT64_FORMAT, lr, d->rate_bps / 8));
 }
 
 GPtrArray *nl_impair_commands(const NlImpair *imp) {

@@ -7,18 +7,18 @@
 /* One direction of a link. */
 typedef struct {
   double delay_ms;
-  double jitter_ms;   /* the delay varies by up to this much either way */
+  double jitter_ms; /* the delay varies by up to this much either way */
   double loss_pct;
-  double burst;       /* mean length of a run of lost frames (Gilbert); 0: none */
+  double burst; /* mean length of a run of lost frames (Gilbert); 0: none */
   double dup_pct;
   double corrupt_pct; /* of 1500-byte frames, see nl_impair_commands() */
   guint64 rate_bps;   /* bits per second; 0: unlimited */
 } NlImpairDir;
 
 typedef struct {
-  NlImpairDir out;    /* from the node into the LAN */
-  NlImpairDir in;     /* from the LAN to the node */
-  gboolean reorder;   /* frames may overtake each other (with jitter) */
+  NlImpairDir out;  /* from the node into the LAN */
+  NlImpairDir in;   /* from the LAN to the node */
+  gboolean reorder; /* frames may overtake each other (with jitter) */
 } NlImpair;
 
 /* Applies the words of SPEC ("delay=50ms loss=1% in.rate=10mbit ...") to

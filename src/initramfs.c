@@ -75,17 +75,15 @@ static void pad4(GByteArray *a) {
   g_byte_array_append(a, zeros, (4 - a->len % 4) % 4);
 }
 
-static void append_entry(GByteArray *a, guint32 ino, const char *name,
-                         guint32 mode, guint32 nlink, guint32 rdevmajor,
-                         guint32 rdevminor, const void *data, gsize len) {
+static void append_entry(GByteArray *a, guint32 ino, const char *name, guint32 mode, guint32 nlink,
+                         guint32 rdevmajor, guint32 rdevminor, const void *data, gsize len) {
   char header[111];
   guint32 namesize = strlen(name) + 1;
 
   /* uid, gid and mtime are 0 so that the same inputs give the same bytes. */
-  g_snprintf(header, sizeof header,
-             "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", ino,
-             mode, 0u, 0u, nlink, 0u, (guint32)len, 0u, 0u, rdevmajor,
-             rdevminor, namesize, 0u);
+  g_snprintf(header, sizeof header, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
+             ino, mode, 0u, 0u, nlink, 0u, (guint32)len, 0u, 0u, rdevmajor, rdevminor, namesize,
+             0u);
   g_byte_array_append(a, (const guint8 *)header, 110);
   g_byte_array_append(a, (const guint8 *)name, namesize);
   pad4(a);
@@ -95,24 +93,21 @@ static void append_entry(GByteArray *a, guint32 ino, const char *name,
   }
 }
 
-static void add_entry(NlCpio *cpio, const char *path, guint32 mode,
-                      guint32 nlink, guint32 rdevmajor, guint32 rdevminor,
-                      const void *data, gsize len) {
+static void add_entry(NlCpio *cpio, const char *path, guint32 mode, guint32 nlink,
+                      guint32 rdevmajor, guint32 rdevminor, const void *data, gsize len) {
   /* Stored relative, as gen_init_cpio and cpio(1) do; the kernel unpacks
    * into / either way, and cpio -i then extracts below the current dir. */
   while (*path == '/') path++;
   g_return_if_fail(*path != '\0');
   g_return_if_fail(len <= G_MAXUINT32);
-  append_entry(cpio->data, cpio->next_ino++, path, mode, nlink, rdevmajor,
-               rdevminor, data, len);
+  append_entry(cpio->data, cpio->next_ino++, path, mode, nlink, rdevmajor, rdevminor, data, len);
 }
 
 void nl_cpio_add_dir(NlCpio *cpio, const char *path, guint mode) {
   add_entry(cpio, path, S_IFDIR | (mode & 07777), 2, 0, 0, NULL, 0);
 }
 
-void nl_cpio_add_file(NlCpio *cpio, const char *path, guint mode,
-                      const void *data, gsize len) {
+void nl_cpio_add_file(NlCpio *cpio, const char *path, guint mode, const void *data, gsize len) {
   add_entry(cpio, path, S_IFREG | (mode & 07777), 1, 0, 0, data, len);
 }
 
@@ -120,8 +115,7 @@ void nl_cpio_add_symlink(NlCpio *cpio, const char *path, const char *target) {
   add_entry(cpio, path, S_IFLNK | 0777, 1, 0, 0, target, strlen(target));
 }
 
-void nl_cpio_add_chardev(NlCpio *cpio, const char *path, guint mode,
-                         guint major, guint minor) {
+void nl_cpio_add_chardev(NlCpio *cpio, const char *path, guint mode, guint major, guint minor) {
   add_entry(cpio, path, S_IFCHR | (mode & 07777), 1, major, minor, NULL, 0);
 }
 
@@ -167,12 +161,11 @@ static char *module_name(const char *path) {
 }
 
 /* Emits M after everything it depends on, each module once. */
-static gboolean visit(ModDep *m, GHashTable *by_path, GPtrArray *out,
-                      GError **error) {
+static gboolean visit(ModDep *m, GHashTable *by_path, GPtrArray *out, GError **error) {
   if (m->state == MOD_DONE) return TRUE;
   if (m->state == MOD_VISITING) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "modules.dep has a dependency cycle through '%s'", m->path);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "modules.dep has a dependency cycle through '%s'",
+                m->path);
     return FALSE;
   }
   m->state = MOD_VISITING;
@@ -196,12 +189,10 @@ static gboolean visit(ModDep *m, GHashTable *by_path, GPtrArray *out,
 
 GPtrArray *nl_modules_resolve(const char *modules_dep, const char *builtin,
                               const char *const *roots, GError **error) {
-  g_autoptr(GHashTable) by_path = g_hash_table_new_full(
-      g_str_hash, g_str_equal, NULL, (GDestroyNotify)mod_dep_free);
-  g_autoptr(GHashTable) by_name =
-      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr(GHashTable) builtins =
-      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) by_path =
+      g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)mod_dep_free);
+  g_autoptr(GHashTable) by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) builtins = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
 
   g_auto(GStrv) lines = g_strsplit(modules_dep, "\n", -1);
@@ -211,8 +202,7 @@ GPtrArray *nl_modules_resolve(const char *modules_dep, const char *builtin,
     *colon = '\0';
     char *path = g_strstrip(lines[i]);
     if (*path == '\0' || g_hash_table_contains(by_path, path)) continue;
-    ModDep *m =
-        mod_dep_new(path, g_strsplit_set(g_strstrip(colon + 1), " \t", -1));
+    ModDep *m = mod_dep_new(path, g_strsplit_set(g_strstrip(colon + 1), " \t", -1));
     g_hash_table_insert(by_path, m->path, m);
     /* The first one wins on a clash, as with modprobe. */
     char *name = module_name(m->path);
@@ -265,8 +255,7 @@ static gboolean read_bytes(const char *path, GBytes **out, GError **error) {
   char *data;
   gsize len;
   if (!g_file_get_contents(path, &data, &len, &local)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read '%s': %s", path,
-                local->message);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read '%s': %s", path, local->message);
     return FALSE;
   }
   *out = g_bytes_new_take(data, len);
@@ -284,9 +273,8 @@ static GPtrArray *read_templates(const char *dir, GError **error) {
   g_autoptr(GError) local = NULL;
   g_autoptr(GDir) d = g_dir_open(dir, 0, &local);
   if (!d) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "cannot read the templates directory '%s': %s", dir,
-                local->message);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read the templates directory '%s': %s",
+                dir, local->message);
     return NULL;
   }
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
@@ -295,8 +283,7 @@ static GPtrArray *read_templates(const char *dir, GError **error) {
     if (name[0] != '.') g_ptr_array_add(names, g_strdup(name));
   g_ptr_array_sort(names, compare_names);
 
-  g_autoptr(GPtrArray) templates =
-      g_ptr_array_new_with_free_func((GDestroyNotify)template_free);
+  g_autoptr(GPtrArray) templates = g_ptr_array_new_with_free_func((GDestroyNotify)template_free);
   gboolean have_init = FALSE;
   for (guint i = 0; i < names->len; i++) {
     const char *n = names->pdata[i];
@@ -305,8 +292,7 @@ static GPtrArray *read_templates(const char *dir, GError **error) {
     if (g_stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
     if (strcmp(n, "modules") == 0 || strcmp(n, "modules.disk") == 0) {
       g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                  "template '%s' clashes with the module list /netlab/%s",
-                  path, n);
+                  "template '%s' clashes with the module list /netlab/%s", path, n);
       return NULL;
     }
     GBytes *content = NULL;
@@ -319,8 +305,7 @@ static GPtrArray *read_templates(const char *dir, GError **error) {
     have_init = have_init || strcmp(n, "init") == 0;
   }
   if (!have_init) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "template '%s/init' not found", dir);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "template '%s/init' not found", dir);
     return NULL;
   }
   return g_steal_pointer(&templates);
@@ -331,13 +316,11 @@ static GPtrArray *read_templates(const char *dir, GError **error) {
 static gboolean check_static(const char *path, GBytes *bytes, GError **error) {
   gsize len;
   const guint8 *p = g_bytes_get_data(bytes, &len);
-  guint8 host_order =
-      G_BYTE_ORDER == G_LITTLE_ENDIAN ? ELFDATA2LSB : ELFDATA2MSB;
+  guint8 host_order = G_BYTE_ORDER == G_LITTLE_ENDIAN ? ELFDATA2LSB : ELFDATA2MSB;
   guint64 phoff = 0;
   guint phentsize = 0, phnum = 0;
 
-  if (len >= EI_NIDENT && memcmp(p, ELFMAG, SELFMAG) == 0 &&
-      p[EI_DATA] == host_order) {
+  if (len >= EI_NIDENT && memcmp(p, ELFMAG, SELFMAG) == 0 && p[EI_DATA] == host_order) {
     if (p[EI_CLASS] == ELFCLASS64 && len >= sizeof(Elf64_Ehdr)) {
       Elf64_Ehdr eh;
       memcpy(&eh, p, sizeof eh);
@@ -375,28 +358,25 @@ static gboolean check_static(const char *path, GBytes *bytes, GError **error) {
   return TRUE;
 }
 
-static GBytes *decompress(const char *path, const char *tool,
-                          const char *package, GError **error) {
+static GBytes *decompress(const char *path, const char *tool, const char *package, GError **error) {
   const char *argv[] = {tool, "-dc", "--", path, NULL};
   g_autoptr(GError) local = NULL;
   g_autoptr(GBytes) out = NULL;
   g_autoptr(GBytes) err = NULL;
   g_autoptr(GSubprocess) proc = g_subprocess_newv(
-      argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-      &local);
-  if (!proc ||
-      !g_subprocess_communicate(proc, NULL, NULL, &out, &err, &local)) {
+      argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &local);
+  if (!proc || !g_subprocess_communicate(proc, NULL, NULL, &out, &err, &local)) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "cannot decompress '%s' with %s (install the %s package): %s",
-                path, tool, package, local->message);
+                "cannot decompress '%s' with %s (install the %s package): %s", path, tool, package,
+                local->message);
     return NULL;
   }
   if (!g_subprocess_get_successful(proc)) {
     gsize n;
     const char *msg = g_bytes_get_data(err, &n);
     g_autofree char *text = g_strndup(msg, n);
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot decompress '%s': %s",
-                path, *g_strstrip(text) ? text : "decompressor failed");
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot decompress '%s': %s", path,
+                *g_strstrip(text) ? text : "decompressor failed");
     return NULL;
   }
   return g_steal_pointer(&out);
@@ -404,16 +384,13 @@ static GBytes *decompress(const char *path, const char *tool,
 
 /* Reads module REL of MODDIR as a plain .ko; *STORED is the path it gets in
  * the archive, relative to /lib/modules/<version>. */
-static GBytes *read_module(const char *moddir, const char *rel, char **stored,
-                           GError **error) {
+static GBytes *read_module(const char *moddir, const char *rel, char **stored, GError **error) {
   g_autofree char *path = g_build_filename(moddir, rel, NULL);
   for (guint i = 0; i < G_N_ELEMENTS(decompressors); i++) {
     if (!g_str_has_suffix(rel, decompressors[i].suffix)) continue;
-    GBytes *plain = decompress(path, decompressors[i].tool,
-                               decompressors[i].package, error);
+    GBytes *plain = decompress(path, decompressors[i].tool, decompressors[i].package, error);
     if (plain) {
-      g_autofree char *stem =
-          g_strndup(rel, strlen(rel) - strlen(decompressors[i].suffix));
+      g_autofree char *stem = g_strndup(rel, strlen(rel) - strlen(decompressors[i].suffix));
       *stored = g_strconcat(stem, ".ko", NULL);
     }
     return plain;
@@ -431,19 +408,16 @@ static void hash_field(GChecksum *sum, const void *data, gsize len) {
   g_checksum_update(sum, data, len);
 }
 
-static void hash_string(GChecksum *sum, const char *s) {
-  hash_field(sum, s, strlen(s));
-}
+static void hash_string(GChecksum *sum, const char *s) { hash_field(sum, s, strlen(s)); }
 
 /* Everything the archive is made of, cheaply: busybox by its size and mtime,
  * the modules by modules.dep (a new kernel build changes it). */
-static char *cache_key(const char *version, const char *modules_dep,
-                       const GStatBuf *busybox, GPtrArray *templates) {
+static char *cache_key(const char *version, const char *modules_dep, const GStatBuf *busybox,
+                       GPtrArray *templates) {
   g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
   g_autofree char *format = g_strdup_printf("%d", NL_INITRAMFS_FORMAT);
-  g_autofree char *bb =
-      g_strdup_printf("%" G_GINT64_FORMAT " %" G_GINT64_FORMAT,
-                      (gint64)busybox->st_size, (gint64)busybox->st_mtime);
+  g_autofree char *bb = g_strdup_printf("%" G_GINT64_FORMAT " %" G_GINT64_FORMAT,
+                                        (gint64)busybox->st_size, (gint64)busybox->st_mtime);
   hash_string(sum, format);
   hash_string(sum, version);
   hash_string(sum, modules_dep);
@@ -459,10 +433,8 @@ static char *cache_key(const char *version, const char *modules_dep,
 }
 
 /* Adds the directories leading to module REL below BASE, each only once. */
-static void add_module_dirs(NlCpio *cpio, GHashTable *seen, const char *base,
-                            const char *rel) {
-  for (const char *slash = strchr(rel, '/'); slash;
-       slash = strchr(slash + 1, '/')) {
+static void add_module_dirs(NlCpio *cpio, GHashTable *seen, const char *base, const char *rel) {
+  for (const char *slash = strchr(rel, '/'); slash; slash = strchr(slash + 1, '/')) {
     g_autofree char *sub = g_strndup(rel, slash - rel);
     char *dir = g_build_filename(base, sub, NULL);
     if (g_hash_table_add(seen, dir)) nl_cpio_add_dir(cpio, dir, 0755);
@@ -471,20 +443,17 @@ static void add_module_dirs(NlCpio *cpio, GHashTable *seen, const char *base,
 
 /* MODULES[0..N_BASE) are always loaded, the rest only by a node with a
  * disk. */
-static GBytes *build_archive(const char *moddir, const char *version,
-                             GPtrArray *modules, guint n_base, GBytes *busybox,
-                             GPtrArray *templates, GError **error) {
+static GBytes *build_archive(const char *moddir, const char *version, GPtrArray *modules,
+                             guint n_base, GBytes *busybox, GPtrArray *templates, GError **error) {
   static const char *const dirs[] = {
       "/bin", "/dev", "/proc", "/sys", "/mnt",         "/newroot",
       "/run", "/tmp", "/etc",  "/lib", "/lib/modules", "/netlab",
   };
   g_autoptr(NlCpio) cpio = nl_cpio_new();
   g_autofree char *base = g_build_filename("/lib/modules", version, NULL);
-  g_autoptr(GHashTable) seen =
-      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GPtrArray) stored = g_ptr_array_new_with_free_func(g_free);
-  g_autoptr(GPtrArray) contents =
-      g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+  g_autoptr(GPtrArray) contents = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
   g_autoptr(GString) list = g_string_new(NULL);
   g_autoptr(GString) disk_list = g_string_new(NULL);
 
@@ -497,11 +466,9 @@ static GBytes *build_archive(const char *moddir, const char *version,
     g_ptr_array_add(contents, bytes);
   }
 
-  for (guint i = 0; i < G_N_ELEMENTS(dirs); i++)
-    nl_cpio_add_dir(cpio, dirs[i], 0755);
+  for (guint i = 0; i < G_N_ELEMENTS(dirs); i++) nl_cpio_add_dir(cpio, dirs[i], 0755);
   nl_cpio_add_dir(cpio, base, 0755);
-  for (guint i = 0; i < stored->len; i++)
-    add_module_dirs(cpio, seen, base, stored->pdata[i]);
+  for (guint i = 0; i < stored->len; i++) add_module_dirs(cpio, seen, base, stored->pdata[i]);
 
   /* The kernel opens it for init's stdin/out/err before devtmpfs is up. */
   nl_cpio_add_chardev(cpio, "/dev/console", 0600, 5, 1);
@@ -514,11 +481,9 @@ static GBytes *build_archive(const char *moddir, const char *version,
   for (guint i = 0; i < templates->len; i++) {
     Template *t = templates->pdata[i];
     gboolean init = strcmp(t->name, "init") == 0;
-    g_autofree char *path =
-        init ? g_strdup("/init") : g_build_filename("/netlab", t->name, NULL);
+    g_autofree char *path = init ? g_strdup("/init") : g_build_filename("/netlab", t->name, NULL);
     data = g_bytes_get_data(t->content, &len);
-    nl_cpio_add_file(cpio, path, init || t->executable ? 0755 : 0644, data,
-                     len);
+    nl_cpio_add_file(cpio, path, init || t->executable ? 0755 : 0644, data, len);
   }
 
   for (guint i = 0; i < stored->len; i++) {
@@ -550,8 +515,7 @@ static gboolean is_archive_of(const char *name, const char *version) {
  * left behind only costs disk space. */
 #define STALE_AFTER_S (24 * 3600)
 
-static void remove_stale(const char *dir, const char *version,
-                         const char *keep) {
+static void remove_stale(const char *dir, const char *version, const char *keep) {
   g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
   if (!d) return;
   const char *name;
@@ -564,8 +528,7 @@ static void remove_stale(const char *dir, const char *version,
   }
 }
 
-char *nl_initramfs_get(const char *moddir, const char *templates,
-                       GError **error) {
+char *nl_initramfs_get(const char *moddir, const char *templates, GError **error) {
   /* One archive serves every kernel without modules. */
   g_autofree char *version = moddir ? g_path_get_basename(moddir) : g_strdup("nomodules");
   if (moddir && !g_file_test(moddir, G_FILE_TEST_IS_DIR)) {
@@ -587,8 +550,8 @@ char *nl_initramfs_get(const char *moddir, const char *templates,
   if (g_stat(BUSYBOX, &bb) != 0) {
     int saved = errno;
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "cannot use '%s': %s (install the busybox-static package)",
-                BUSYBOX, g_strerror(saved));
+                "cannot use '%s': %s (install the busybox-static package)", BUSYBOX,
+                g_strerror(saved));
     return NULL;
   }
   g_autoptr(GPtrArray) tmpl = read_templates(templates, error);
@@ -600,8 +563,7 @@ char *nl_initramfs_get(const char *moddir, const char *templates,
   g_autofree char *dir = g_build_filename(cache, "initramfs", NULL);
   if (g_mkdir_with_parents(dir, 0700) != 0) {
     int saved = errno;
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", dir,
-                g_strerror(saved));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", dir, g_strerror(saved));
     return NULL;
   }
   g_autofree char *name = g_strdup_printf("%s-%.16s.cpio", version, key);
@@ -615,8 +577,7 @@ char *nl_initramfs_get(const char *moddir, const char *templates,
   g_autoptr(GPtrArray) modules = NULL;
   guint n_base = 0;
   if (moddir) {
-    g_autofree char *builtin_path =
-        g_build_filename(moddir, "modules.builtin", NULL);
+    g_autofree char *builtin_path = g_build_filename(moddir, "modules.builtin", NULL);
     g_autofree char *builtin = NULL;
     /* Without modules.builtin every root must be a module, which is checked. */
     g_file_get_contents(builtin_path, &builtin, NULL, NULL);
@@ -638,11 +599,8 @@ char *nl_initramfs_get(const char *moddir, const char *templates,
   }
 
   g_autoptr(GBytes) busybox = NULL;
-  if (!read_bytes(BUSYBOX, &busybox, error) ||
-      !check_static(BUSYBOX, busybox, error))
-    return NULL;
-  g_autoptr(GBytes) archive =
-      build_archive(moddir, version, modules, n_base, busybox, tmpl, error);
+  if (!read_bytes(BUSYBOX, &busybox, error) || !check_static(BUSYBOX, busybox, error)) return NULL;
+  g_autoptr(GBytes) archive = build_archive(moddir, version, modules, n_base, busybox, tmpl, error);
   if (!archive) return NULL;
   gsize len;
   const char *data = g_bytes_get_data(archive, &len);

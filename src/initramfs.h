@@ -12,13 +12,11 @@ void nl_cpio_free(NlCpio *cpio);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlCpio, nl_cpio_free)
 /* Directories are not created implicitly: add parents first. */
 void nl_cpio_add_dir(NlCpio *cpio, const char *path, guint mode);
-void nl_cpio_add_file(NlCpio *cpio, const char *path, guint mode,
-                      const void *data, gsize len);
+void nl_cpio_add_file(NlCpio *cpio, const char *path, guint mode, const void *data, gsize len);
 void nl_cpio_add_symlink(NlCpio *cpio, const char *path, const char *target);
 /* A character device node, such as /dev/console (5, 1), which the kernel
  * opens for init's stdio before anything is mounted. */
-void nl_cpio_add_chardev(NlCpio *cpio, const char *path, guint mode,
-                         guint major, guint minor);
+void nl_cpio_add_chardev(NlCpio *cpio, const char *path, guint mode, guint major, guint minor);
 /* The whole archive, with its TRAILER!!! entry, padded as the kernel expects. */
 GBytes *nl_cpio_finish(NlCpio *cpio);
 

@@ -49,7 +49,7 @@ static void progress(const NlKbuildOptions *o, const char *fmt, ...) {
 /* ---- checking a configuration against its fragments ---- */
 
 typedef struct {
-  char *line;  /* as the fragment has it, trailing blanks removed */
+  char *line; /* as the fragment has it, trailing blanks removed */
   const char *file;
   guint lineno;
   gboolean unset; /* "# CONFIG_X is not set" */
@@ -70,10 +70,9 @@ static char *line_option(const char *line, gboolean *unset) {
   return g_strndup(s, n);
 }
 
-GPtrArray *nl_kbuild_check(const char *config, const char *const *names,
-                           const char *const *texts) {
-  g_autoptr(GHashTable) want = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                                     (GDestroyNotify)request_free);
+GPtrArray *nl_kbuild_check(const char *config, const char *const *names, const char *const *texts) {
+  g_autoptr(GHashTable) want =
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)request_free);
   g_autoptr(GPtrArray) order = g_ptr_array_new();
   for (gsize f = 0; names[f]; f++) {
     g_auto(GStrv) lines = g_strsplit(texts[f], "\n", -1);
@@ -121,8 +120,7 @@ static gboolean run_logged(const char *src, const char *log, const char *const *
                            GError **error) {
   int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", log,
-                g_strerror(errno));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", log, g_strerror(errno));
     return FALSE;
   }
   g_autofree char *cmd = g_strjoinv(" ", (char **)argv);
@@ -143,8 +141,8 @@ static gboolean run_logged(const char *src, const char *log, const char *const *
       guint n = g_strv_length(lines);
       tail = g_strjoinv("\n  ", lines + (n > 15 ? n - 15 : 0));
     }
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' failed: %s%s%s (whole log: %s)",
-                cmd, local->message, tail ? ":\n  " : "", tail ? tail : "", log);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' failed: %s%s%s (whole log: %s)", cmd,
+                local->message, tail ? ":\n  " : "", tail ? tail : "", log);
     return FALSE;
   }
   return TRUE;
@@ -158,8 +156,7 @@ static char *tree_version(const char *src, GError **error) {
   g_autofree char *path = g_build_filename(src, "Makefile", NULL);
   g_autofree char *text = NULL;
   if (!g_file_get_contents(path, &text, NULL, NULL)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "'%s' is not a kernel tree (no Makefile)",
-                src);
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "'%s' is not a kernel tree (no Makefile)", src);
     return NULL;
   }
   const char *keys[] = {"VERSION", "PATCHLEVEL", "SUBLEVEL", "EXTRAVERSION"};
@@ -208,15 +205,13 @@ static char *debian_tarball(GError **error) {
 static int lock_build(const NlKbuildOptions *o, const char *path, GError **error) {
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", path,
-                g_strerror(errno));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", path, g_strerror(errno));
     return -1;
   }
   if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
   progress(o, "waiting for another netlab using '%s'", path);
   if (flock(fd, LOCK_EX) == 0) return fd;
-  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot lock '%s': %s", path,
-              g_strerror(errno));
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot lock '%s': %s", path, g_strerror(errno));
   close(fd);
   return -1;
 }
@@ -235,8 +230,8 @@ static gboolean unpack(const NlKbuildOptions *o, const char *tarball, const char
                        const char *top, const char *tree, GError **error) {
   g_autofree char *tmp = g_build_filename(srcdir, ".unpack-XXXXXX", NULL);
   if (!g_mkdtemp(tmp)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create a directory in '%s': %s",
-                srcdir, g_strerror(errno));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create a directory in '%s': %s", srcdir,
+                g_strerror(errno));
     return FALSE;
   }
   progress(o, "unpacking %s into %s", tarball, srcdir);
@@ -246,8 +241,7 @@ static gboolean unpack(const NlKbuildOptions *o, const char *tarball, const char
   g_autofree char *unpacked = g_build_filename(tmp, top, NULL);
   gboolean ok = run_logged(srcdir, log, tar, error);
   if (ok && !g_file_test(unpacked, G_FILE_TEST_IS_DIR)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' has no top directory '%s'", tarball,
-                top);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' has no top directory '%s'", tarball, top);
     ok = FALSE;
   }
   /* A tree from an older tarball goes: builds from it rebuild anyway, as
@@ -260,8 +254,8 @@ static gboolean unpack(const NlKbuildOptions *o, const char *tarball, const char
                   g_strerror(errno));
   }
   if (ok && g_rename(unpacked, tree) != 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot rename '%s' to '%s': %s", unpacked,
-                tree, g_strerror(errno));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot rename '%s' to '%s': %s", unpacked, tree,
+                g_strerror(errno));
     ok = FALSE;
   }
   remove_tree(tmp);
@@ -287,8 +281,8 @@ static char *debian_source(const NlKbuildOptions *o, char **origin, GError **err
   top[strlen(top) - strlen(".tar.xz")] = '\0';
   g_autofree char *tree = g_build_filename(srcdir, top, NULL);
   g_autofree char *stamp_path = g_strconcat(tree, ".stamp", NULL);
-  g_autofree char *stamp = g_strdup_printf("%s %lld %lld\n", tarball, (long long)st.st_size,
-                                           (long long)st.st_mtime);
+  g_autofree char *stamp =
+      g_strdup_printf("%s %lld %lld\n", tarball, (long long)st.st_size, (long long)st.st_mtime);
   *origin = g_strchomp(g_strdup(stamp));
   if (g_mkdir_with_parents(srcdir, 0755) != 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", srcdir,
@@ -370,8 +364,8 @@ static NlKbuildKernel *kernel_at(const char *dir, const char *name) {
  * kernel (make would rebuild nothing but its version stamp). Fragments count
  * by name and content, not path, so that another checkout of netlab (a CI
  * run's) finds the kernels built from the same fragments. */
-static char *build_key(const char *src, const char *origin, const char *version,
-                       const char *base, GPtrArray *frags, GError **error) {
+static char *build_key(const char *src, const char *origin, const char *version, const char *base,
+                       GPtrArray *frags, GError **error) {
   g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
   g_autofree char *head = g_strdup_printf("%d\n%s\n%s\n%s\n%s\n", NL_KBUILD_FORMAT, src,
                                           origin ? origin : "", version, base);
@@ -381,8 +375,8 @@ static char *build_key(const char *src, const char *origin, const char *version,
     gsize len;
     g_autoptr(GError) local = NULL;
     if (!g_file_get_contents(frags->pdata[i], &text, &len, &local)) {
-      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read '%s': %s",
-                  (char *)frags->pdata[i], local->message);
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read '%s': %s", (char *)frags->pdata[i],
+                  local->message);
       return NULL;
     }
     g_autofree char *name = g_path_get_basename(frags->pdata[i]);
@@ -393,8 +387,8 @@ static char *build_key(const char *src, const char *origin, const char *version,
   return g_strdup(g_checksum_get_string(sum));
 }
 
-static gboolean configure(const char *src, const char *dir, const char *base,
-                          GPtrArray *frags, const char *log, GError **error) {
+static gboolean configure(const char *src, const char *dir, const char *base, GPtrArray *frags,
+                          const char *log, GError **error) {
   g_autofree char *odir = g_strconcat("O=", dir, NULL);
   const char *make_base[] = {"make", odir, base, NULL};
   if (!run_logged(src, log, make_base, error)) return FALSE;
@@ -416,8 +410,7 @@ static gboolean configure(const char *src, const char *dir, const char *base,
   g_autofree char *text = NULL;
   g_autoptr(GError) local = NULL;
   if (!g_file_get_contents(config, &text, NULL, &local)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read '%s': %s", config,
-                local->message);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read '%s': %s", config, local->message);
     return FALSE;
   }
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
@@ -430,8 +423,8 @@ static gboolean configure(const char *src, const char *dir, const char *base,
   }
   g_ptr_array_add(names, NULL);
   g_ptr_array_add(texts, NULL);
-  g_autoptr(GPtrArray) bad = nl_kbuild_check(text, (const char *const *)names->pdata,
-                                             (const char *const *)texts->pdata);
+  g_autoptr(GPtrArray) bad =
+      nl_kbuild_check(text, (const char *const *)names->pdata, (const char *const *)texts->pdata);
   if (bad->len == 0) return TRUE;
   g_ptr_array_add(bad, NULL);
   g_autofree char *list = g_strjoinv("\n  ", (char **)bad->pdata);
@@ -447,7 +440,7 @@ typedef struct {
   const char *base;
   GPtrArray *frags; /* absolute paths, base.config first */
   char *src;
-  char *origin;     /* the tarball a Debian source came from, or NULL */
+  char *origin; /* the tarball a Debian source came from, or NULL */
   char *version;
   char *name;
   char *dir;
@@ -511,7 +504,8 @@ static gboolean plan(const NlKbuildOptions *o, Plan *p, GError **error) {
   if (!valid_name(p->name)) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
                 "kernel name '%s' must be 1-64 characters, not start with '.', and have "
-                "no '/'", p->name);
+                "no '/'",
+                p->name);
     return FALSE;
   }
   p->dir = nl_kernel_built_dir(p->name, error);
@@ -541,8 +535,8 @@ static NlKbuildKernel *build(const NlKbuildOptions *o, const Plan *p, GError **e
 
   g_autofree char *log = g_build_filename(p->dir, LOG, NULL);
   g_unlink(log);
-  progress(o, "configuring '%s': %s + %u fragment(s), from %s", p->name, p->base,
-           p->frags->len, p->src);
+  progress(o, "configuring '%s': %s + %u fragment(s), from %s", p->name, p->base, p->frags->len,
+           p->src);
   if (!configure(p->src, p->dir, p->base, p->frags, log, error)) return NULL;
   int jobs = o->jobs > 0 ? o->jobs : (int)g_get_num_processors();
   g_autofree char *jarg = g_strdup_printf("-j%d", jobs);
@@ -560,8 +554,7 @@ static NlKbuildKernel *build(const NlKbuildOptions *o, const Plan *p, GError **e
   g_ptr_array_add(paths, NULL);
   g_autofree char *fraglist = g_strjoinv(" ", (char **)paths->pdata);
   g_autofree char *stamp = g_strdup_printf(
-      "key=%s\nsource=%s\norigin=%s\nbase=%s\nfragments=%s\nbuild_seconds=%" G_GINT64_FORMAT
-      "\n",
+      "key=%s\nsource=%s\norigin=%s\nbase=%s\nfragments=%s\nbuild_seconds=%" G_GINT64_FORMAT "\n",
       key, p->src, p->origin ? p->origin : "", p->base, fraglist, secs);
   if (!nl_write_file(stamp_path, stamp, -1, 0644, error)) return NULL;
   NlKbuildKernel *k = kernel_at(p->dir, p->name);
@@ -617,11 +610,10 @@ char *nl_kbuild_default_key(void) {
   top[strlen(top) - strlen(".tar.xz")] = '\0';
   g_autofree char *tree = g_build_filename(cache, "src", top, NULL);
   g_autofree char *stamp_path = g_strconcat(tree, ".stamp", NULL);
-  g_autofree char *origin = g_strdup_printf("%s %lld %lld", tarball, (long long)st.st_size,
-                                            (long long)st.st_mtime);
+  g_autofree char *origin =
+      g_strdup_printf("%s %lld %lld", tarball, (long long)st.st_size, (long long)st.st_mtime);
   g_autofree char *have = NULL;
-  if (!g_file_get_contents(stamp_path, &have, NULL, NULL) ||
-      strcmp(g_strchomp(have), origin) != 0)
+  if (!g_file_get_contents(stamp_path, &have, NULL, NULL) || strcmp(g_strchomp(have), origin) != 0)
     return NULL;
   g_autofree char *version = tree_version(tree, NULL);
   g_autoptr(GPtrArray) frags = g_ptr_array_new_with_free_func(g_free);

@@ -9,27 +9,27 @@
 typedef void (*NlKbuildProgress)(const char *message, gpointer data);
 
 typedef struct {
-  const char *source;   /* a kernel tree; NULL: Debian's linux-source */
-  const char *base;     /* "tinyconfig" or "defconfig"; NULL: tinyconfig */
+  const char *source; /* a kernel tree; NULL: Debian's linux-source */
+  const char *base;   /* "tinyconfig" or "defconfig"; NULL: tinyconfig */
   /* Fragments merged over base.config, in order: paths, or names of
    * kernel-config/ files ("net", "debug.config"). NULL or empty: "net". */
   const char *const *fragments;
-  const char *name;     /* NULL: <version>-<fragment names>, e.g. 6.1.192-net */
-  int jobs;             /* make -j; 0: one per processor */
+  const char *name; /* NULL: <version>-<fragment names>, e.g. 6.1.192-net */
+  int jobs;         /* make -j; 0: one per processor */
   NlKbuildProgress progress;
   gpointer progress_data;
 } NlKbuildOptions;
 
 typedef struct {
   char *name;
-  char *dir;        /* the build tree: <cache>/kernels/<name> */
-  char *vmlinux;    /* what QEMU boots (PVH) and gdb reads */
+  char *dir;     /* the build tree: <cache>/kernels/<name> */
+  char *vmlinux; /* what QEMU boots (PVH) and gdb reads */
   char *bzimage;
-  char *release;    /* `make kernelrelease`, e.g. 6.1.192 */
-  char *base;       /* as recorded when it was built */
-  char *fragments;  /* their paths, space-separated */
-  gint64 build_s;   /* how long the build took; -1: unknown */
-  gboolean fresh;   /* built (or configured) by this call, not found up to date */
+  char *release;   /* `make kernelrelease`, e.g. 6.1.192 */
+  char *base;      /* as recorded when it was built */
+  char *fragments; /* their paths, space-separated */
+  gint64 build_s;  /* how long the build took; -1: unknown */
+  gboolean fresh;  /* built (or configured) by this call, not found up to date */
 } NlKbuildKernel;
 
 void nl_kbuild_kernel_free(NlKbuildKernel *k);
@@ -49,8 +49,7 @@ GPtrArray *nl_kbuild_list(GError **error);
  * A later request for the same option overrides an earlier one, as with
  * merge_config.sh; "# CONFIG_X is not set" is honoured by absence too.
  * FRAGMENTS are (file name, text) pairs. */
-GPtrArray *nl_kbuild_check(const char *config, const char *const *names,
-                           const char *const *texts);
+GPtrArray *nl_kbuild_check(const char *config, const char *const *names, const char *const *texts);
 
 /* The build key of a default `netlab kernel build` (Debian's source as
  * installed and unpacked now, tinyconfig + base + net), or NULL when that

@@ -47,8 +47,7 @@ char *nl_kernel_built_dir(const char *name, GError **error) {
 
 char *nl_kernel_resolve(const char *value, const char *base) {
   g_autofree char *path = g_canonicalize_filename(value, base);
-  if (strchr(value, '/') || g_file_test(path, G_FILE_TEST_EXISTS))
-    return g_steal_pointer(&path);
+  if (strchr(value, '/') || g_file_test(path, G_FILE_TEST_EXISTS)) return g_steal_pointer(&path);
   g_autofree char *dir = nl_kernel_built_dir(value, NULL);
   g_autofree char *vmlinux = dir ? g_build_filename(dir, "vmlinux", NULL) : NULL;
   if (vmlinux && g_file_test(vmlinux, G_FILE_TEST_IS_REGULAR)) return g_steal_pointer(&vmlinux);
@@ -133,9 +132,8 @@ gsize nl_elf_trim_zeros(guint8 *data, gsize len) {
   Elf *e = elf_open(data, len);
   GElf_Ehdr eh;
   size_t nph = 0, nsh = 0;
-  if (!e || !gelf_getehdr(e, &eh) || elf_getphdrnum(e, &nph) != 0 ||
-      elf_getshdrnum(e, &nsh) != 0 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
-      eh.e_shentsize != sizeof(Elf64_Shdr) ||
+  if (!e || !gelf_getehdr(e, &eh) || elf_getphdrnum(e, &nph) != 0 || elf_getshdrnum(e, &nsh) != 0 ||
+      eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_shentsize != sizeof(Elf64_Shdr) ||
       nph > len / sizeof(Elf64_Phdr) || nsh > len / sizeof(Elf64_Shdr) ||
       !in_bounds(eh.e_phoff, nph * sizeof(Elf64_Phdr), len) ||
       !in_bounds(eh.e_shoff, nsh * sizeof(Elf64_Shdr), len)) {
@@ -169,22 +167,21 @@ gsize nl_elf_trim_zeros(guint8 *data, gsize len) {
     }
     /* Bytes between sections (alignment padding) count: keep them unless
      * they are zeros at the very end. */
-    if (keep >= seg->p_filesz ||
-        !all_zero(data + seg->p_offset + keep, seg->p_filesz - keep))
+    if (keep >= seg->p_filesz || !all_zero(data + seg->p_offset + keep, seg->p_filesz - keep))
       continue;
     for (size_t j = 0; j < nsh; j++) {
       const GElf_Shdr *s = &sh[j];
       if ((s->sh_flags & SHF_ALLOC) && s->sh_type != SHT_NOBITS &&
           within(s->sh_addr, s->sh_size, seg->p_vaddr + keep, seg->p_filesz - keep)) {
         Elf64_Word nobits = SHT_NOBITS;
-        memcpy(data + eh.e_shoff + j * sizeof(Elf64_Shdr) + offsetof(Elf64_Shdr, sh_type),
-               &nobits, sizeof nobits);
+        memcpy(data + eh.e_shoff + j * sizeof(Elf64_Shdr) + offsetof(Elf64_Shdr, sh_type), &nobits,
+               sizeof nobits);
       }
     }
     saved += seg->p_filesz - keep;
     Elf64_Xword filesz = keep;
-    memcpy(data + eh.e_phoff + i * sizeof(Elf64_Phdr) + offsetof(Elf64_Phdr, p_filesz),
-           &filesz, sizeof filesz);
+    memcpy(data + eh.e_phoff + i * sizeof(Elf64_Phdr) + offsetof(Elf64_Phdr, p_filesz), &filesz,
+           sizeof filesz);
   }
   return saved;
 }
@@ -209,7 +206,9 @@ static GBytes *extract_vmlinux(const char *path, const guint8 *d, gsize len) {
     gsize mlen;
     const char *cmd;
   } fmts[] = {
-      {"\xfd" "7zXZ\0", 6, "xz"},
+      {"\xfd"
+       "7zXZ\0",
+       6, "xz"},
       {"\x28\xb5\x2f\xfd", 4, "zstd"},
       {"\x1f\x8b\x08", 3, "gzip"},
   };
@@ -223,8 +222,8 @@ static GBytes *extract_vmlinux(const char *path, const guint8 *d, gsize len) {
       if (fd >= 0) close(fd);
       return NULL;
     }
-    g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(
-        G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+    g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                 G_SUBPROCESS_FLAGS_STDERR_SILENCE);
     g_subprocess_launcher_take_stdin_fd(l, fd);
     g_autoptr(GSubprocess) p = g_subprocess_launcher_spawn(l, NULL, fmts[f].cmd, "-dc", NULL);
     if (!p) continue;
@@ -262,8 +261,8 @@ NlKernel *nl_kernel_find(const char *path, GError **error) {
   g_autoptr(GMappedFile) map = g_mapped_file_new_from_fd(fd, FALSE, &local);
   close(fd);
   if (!map) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s",
-                k->path, local->message);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s", k->path,
+                local->message);
     return NULL;
   }
   const guint8 *d = (const guint8 *)g_mapped_file_get_contents(map);
@@ -288,8 +287,7 @@ NlKernel *nl_kernel_find(const char *path, GError **error) {
   k->version = bzimage_version(d, len);
   if (!k->version) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "'%s' is neither a bzImage nor an ELF kernel with a PVH entry",
-                k->path);
+                "'%s' is neither a bzImage nor an ELF kernel with a PVH entry", k->path);
     return NULL;
   }
   g_autofree char *moddir = g_build_filename("/lib/modules", k->version, NULL);
@@ -306,8 +304,7 @@ NlKernel *nl_kernel_find(const char *path, GError **error) {
   /* The last part changes with what netlab does to the image, so that an
    * older netlab's copy is not booted. */
   g_autofree char *name = g_strdup_printf("vmlinux-%s-%lld-%lld-2", k->version,
-                                          (long long)st.st_size,
-                                          (long long)st.st_mtime);
+                                          (long long)st.st_size, (long long)st.st_mtime);
   g_autofree char *dir = g_build_filename(cache, "kernels", NULL);
   g_autofree char *elf = g_build_filename(dir, name, NULL);
   if (g_file_test(elf, G_FILE_TEST_EXISTS)) {
@@ -324,8 +321,7 @@ NlKernel *nl_kernel_find(const char *path, GError **error) {
   guint8 *image = g_bytes_unref_to_data(g_steal_pointer(&out), &size);
   nl_elf_trim_zeros(image, size);
   if (g_mkdir_with_parents(dir, 0700) != 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", dir,
-                g_strerror(errno));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", dir, g_strerror(errno));
     g_free(image);
     return NULL;
   }

@@ -4,12 +4,12 @@
 #include <glib.h>
 
 typedef struct {
-  char *path;     /* the kernel as found or named: /boot/vmlinuz-6.1.0-56-amd64 */
-  char *version;  /* from the image's header: 6.1.0-56-amd64 */
-  char *boot;     /* what QEMU boots: the uncompressed ELF (PVH entry) when the
+  char *path;      /* the kernel as found or named: /boot/vmlinuz-6.1.0-56-amd64 */
+  char *version;   /* from the image's header: 6.1.0-56-amd64 */
+  char *boot;      /* what QEMU boots: the uncompressed ELF (PVH entry) when the
                    * image has one, extracted once into the cache, else PATH */
-  char *moddir;   /* /lib/modules/<version>, or NULL when it does not exist */
-  gboolean distro;/* the host's own /boot kernel, taken for lack of a built one */
+  char *moddir;    /* /lib/modules/<version>, or NULL when it does not exist */
+  gboolean distro; /* the host's own /boot kernel, taken for lack of a built one */
 } NlKernel;
 
 /* PATH names a bzImage or an ELF vmlinux; NULL means the newest kernel built

@@ -20,8 +20,7 @@
  * than would make reading it a burden. */
 #define LAB_FILE_MAX (16 << 20)
 
-#define EXPECTED_CONF_LINE \
-  "expected NODE[N]=LAN, NODE[OPTION]=VALUE or LAB_KEY=VALUE"
+#define EXPECTED_CONF_LINE "expected NODE[N]=LAN, NODE[OPTION]=VALUE or LAB_KEY=VALUE"
 
 /* Names Kathará refuses for nodes, as they are directories of the lab with
  * another meaning (shared/ is mounted in every node). */
@@ -71,8 +70,7 @@ static void parser_clear(Parser *p) {
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Parser, parser_clear)
 
 G_GNUC_PRINTF(4, 5)
-static void add_problem(Parser *p, const char *file, guint line,
-                        const char *format, ...) {
+static void add_problem(Parser *p, const char *file, guint line, const char *format, ...) {
   Problem *problem = g_new0(Problem, 1);
   va_list args;
 
@@ -85,38 +83,32 @@ static void add_problem(Parser *p, const char *file, guint line,
   g_ptr_array_add(p->problems, problem);
 }
 
-#define conf_error(p, line, ...) \
-  add_problem((p), (p)->lab->conf_path, (line), __VA_ARGS__)
-#define dep_error(p, line, ...) \
-  add_problem((p), (p)->lab->dep_path, (line), __VA_ARGS__)
+#define conf_error(p, line, ...) add_problem((p), (p)->lab->conf_path, (line), __VA_ARGS__)
+#define dep_error(p, line, ...) add_problem((p), (p)->lab->dep_path, (line), __VA_ARGS__)
 
 G_GNUC_PRINTF(3, 4)
 static void conf_warning(Parser *p, guint line, const char *format, ...) {
   g_autofree char *text = NULL;
   va_list args;
 
-  if (!p->warnings)
-    return;
+  if (!p->warnings) return;
   va_start(args, format);
   text = g_strdup_vprintf(format, args);
   va_end(args);
-  g_ptr_array_add(p->warnings, g_strdup_printf("%s:%u: %s", p->lab->conf_path,
-                                               line, text));
+  g_ptr_array_add(p->warnings, g_strdup_printf("%s:%u: %s", p->lab->conf_path, line, text));
 }
 
 /* Matches TEXT against PATTERN (a constant, so it compiles); captures are
  * read from *MATCH_INFO (may be NULL), which keeps the regex alive. Each
  * pattern is compiled once: a lab.conf of 100,000 lines matches a few
  * hundred thousand times. */
-static gboolean match(const char *pattern, const char *text,
-                      GMatchInfo **match_info) {
+static gboolean match(const char *pattern, const char *text, GMatchInfo **match_info) {
   static GHashTable *compiled; /* pattern (by address) -> GRegex */
   G_LOCK_DEFINE_STATIC(compiled);
   GRegex *regex;
 
   G_LOCK(compiled);
-  if (!compiled)
-    compiled = g_hash_table_new(NULL, NULL);
+  if (!compiled) compiled = g_hash_table_new(NULL, NULL);
   regex = g_hash_table_lookup(compiled, pattern);
   if (!regex) {
     regex = g_regex_new(pattern, G_REGEX_OPTIMIZE, 0, NULL);
@@ -126,15 +118,12 @@ static gboolean match(const char *pattern, const char *text,
   return g_regex_match(regex, text, 0, match_info);
 }
 
-static gboolean all_digits(const char *s) {
-  return *s && strspn(s, "0123456789") == strlen(s);
-}
+static gboolean all_digits(const char *s) { return *s && strspn(s, "0123456789") == strlen(s); }
 
 /* A plain decimal number: no sign, no spaces, and at most 18 digits so that
  * it fits; larger numbers are out of every range we check anyway. */
 static gboolean parse_number(const char *s, guint64 *number) {
-  if (!all_digits(s) || strlen(s) > 18)
-    return FALSE;
+  if (!all_digits(s) || strlen(s) > 18) return FALSE;
   *number = g_ascii_strtoull(s, NULL, 10);
   return TRUE;
 }
@@ -146,8 +135,7 @@ static gunichar control_char(const char *text) {
   for (const char *c = text; *c; c = g_utf8_next_char(c)) {
     gunichar u = g_utf8_get_char(c);
 
-    if (u != '\t' && g_unichar_iscntrl(u))
-      return u;
+    if (u != '\t' && g_unichar_iscntrl(u)) return u;
   }
   return 0;
 }
@@ -195,8 +183,7 @@ static void node_free(gpointer data) {
 }
 
 void nl_lab_free(NlLab *lab) {
-  if (!lab)
-    return;
+  if (!lab) return;
   g_free(lab->dir);
   g_free(lab->conf_path);
   g_free(lab->dep_path);
@@ -219,15 +206,13 @@ NlNode *nl_lab_find_node(const NlLab *lab, const char *name) {
   return g_hash_table_lookup(lab->by_name, name);
 }
 
-NlNic *nl_lab_find_nic(const NlLab *lab, const char *spec, const NlNode **node,
-                       GError **error) {
+NlNic *nl_lab_find_nic(const NlLab *lab, const char *spec, const NlNode **node, GError **error) {
   const char *colon = strchr(spec, ':');
   g_autofree char *name = colon ? g_strndup(spec, colon - spec) : NULL;
   const NlNode *n = name ? nl_lab_find_node(lab, name) : NULL;
   if (!n) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
-                colon ? "'%s': no node '%s' in the lab" : "'%s' is not NODE:ethN",
-                spec, name);
+                colon ? "'%s': no node '%s' in the lab" : "'%s' is not NODE:ethN", spec, name);
     return NULL;
   }
   const char *eth = colon + 1;
@@ -236,8 +221,8 @@ NlNic *nl_lab_find_nic(const NlLab *lab, const char *spec, const NlNode **node,
                     ? g_ascii_strtoull(eth + 3, &end, 10)
                     : G_MAXUINT64;
   if (!end || *end || idx >= n->nics->len) {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "'%s': node '%s' has no interface '%s'",
-                spec, n->name, eth);
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "'%s': node '%s' has no interface '%s'", spec,
+                n->name, eth);
     return NULL;
   }
   if (node) *node = n;
@@ -245,16 +230,15 @@ NlNic *nl_lab_find_nic(const NlLab *lab, const char *spec, const NlNode **node,
 }
 
 void nl_mac_format(const guint8 mac[6], char buf[18]) {
-  g_snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
-             mac[3], mac[4], mac[5]);
+  g_snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+             mac[5]);
 }
 
 /* The node named NAME, created at its first mention. */
 static NlNode *get_node(Parser *p, const char *name, guint line) {
   NlNode *node = nl_lab_find_node(p->lab, name);
 
-  if (node)
-    return node;
+  if (node) return node;
   node = g_new0(NlNode, 1);
   node->name = g_strdup(name);
   node->nics = g_ptr_array_new_with_free_func(nic_free);
@@ -321,8 +305,8 @@ static const char *comment_hint(const Assignment *a) {
 }
 
 static void bad_value(Parser *p, const Assignment *a, const char *expected) {
-  conf_error(p, a->line, "invalid value '%s' for %s[%s]: %s%s", a->value,
-             a->node->name, a->arg, expected, comment_hint(a));
+  conf_error(p, a->line, "invalid value '%s' for %s[%s]: %s%s", a->value, a->node->name, a->arg,
+             expected, comment_hint(a));
 }
 
 /* "XX:XX:XX:XX:XX:XX", hex digits in either case. */
@@ -332,8 +316,7 @@ static gboolean parse_mac(const char *text, guint8 mac[6]) {
     int low = high < 0 ? -1 : g_ascii_xdigit_value(text[1]);
     char separator = i < 5 ? ':' : '\0';
 
-    if (high < 0 || low < 0 || text[2] != separator)
-      return FALSE;
+    if (high < 0 || low < 0 || text[2] != separator) return FALSE;
     mac[i] = high << 4 | low;
     text += 3;
   }
@@ -350,8 +333,7 @@ static NlNic *find_nic(const NlNode *node, guint index) {
   for (guint i = 0; i < node->nics->len; i++) {
     NlNic *nic = g_ptr_array_index(node->nics, i);
 
-    if (nic->index == index)
-      return nic;
+    if (nic->index == index) return nic;
   }
   return NULL;
 }
@@ -373,8 +355,8 @@ static void add_interface(Parser *p, const Assignment *a) {
   }
   nic = find_nic(node, index);
   if (nic) {
-    conf_error(p, a->line, "interface %u of '%s' defined twice (first at line %u)",
-               nic->index, node->name, nic->loc.line);
+    conf_error(p, a->line, "interface %u of '%s' defined twice (first at line %u)", nic->index,
+               node->name, nic->loc.line);
     return;
   }
 
@@ -390,17 +372,14 @@ static void add_interface(Parser *p, const Assignment *a) {
                "invalid collision domain name '%s': use 1 to 32 of A-Z, a-z, "
                "0-9, _, ., - not starting with . or -%s",
                nic->lan, comment_hint(a));
-  if (!mac)
-    return;
+  if (!mac) return;
   if (!parse_mac(mac, nic->mac))
     conf_error(p, a->line,
                "malformed MAC address '%s': expected six hex pairs such as "
                "02:00:00:00:00:01%s",
                mac, comment_hint(a));
   else if (nic->mac[0] & 1)
-    conf_error(p, a->line,
-               "MAC address '%s' is multicast: its first octet must be even",
-               mac);
+    conf_error(p, a->line, "MAC address '%s' is multicast: its first octet must be even", mac);
   else
     nic->mac_given = TRUE;
 }
@@ -414,21 +393,12 @@ static gboolean parse_mem_mib(const char *text, guint64 *mib) {
   g_autofree char *digits = g_strndup(text, has_unit ? len - 1 : len);
   guint64 n;
 
-  if (!parse_number(digits, &n))
-    return FALSE;
+  if (!parse_number(digits, &n)) return FALSE;
   switch (has_unit ? unit : 'm') {
-  case 'b':
-    *mib = n >> 20;
-    break;
-  case 'k':
-    *mib = n >> 10;
-    break;
-  case 'm':
-    *mib = n;
-    break;
-  default: /* 'g' */
-    *mib = n > G_MAXUINT64 >> 10 ? G_MAXUINT64 : n << 10;
-    break;
+    case 'b': *mib = n >> 20; break;
+    case 'k': *mib = n >> 10; break;
+    case 'm': *mib = n; break;
+    default: /* 'g' */ *mib = n > G_MAXUINT64 >> 10 ? G_MAXUINT64 : n << 10; break;
   }
   return TRUE;
 }
@@ -447,8 +417,10 @@ static char *resolve_kernel(Parser *p, guint line, const char *value) {
     if (strchr(value, '/'))
       conf_error(p, line, "kernel '%s' does not exist", path);
     else
-      conf_error(p, line, "kernel '%s' does not exist, nor does a built kernel '%s' "
-                 "(see `netlab kernel list`)", path, value);
+      conf_error(p, line,
+                 "kernel '%s' does not exist, nor does a built kernel '%s' "
+                 "(see `netlab kernel list`)",
+                 path, value);
     return NULL;
   }
   return g_steal_pointer(&path);
@@ -460,8 +432,8 @@ static void warn_if_set_again(Parser *p, const Assignment *a) {
   gpointer before = g_hash_table_lookup(p->set_at, key);
 
   if (before)
-    conf_warning(p, a->line, "%s set again: the value from line %u is overwritten",
-                 key, GPOINTER_TO_UINT(before));
+    conf_warning(p, a->line, "%s set again: the value from line %u is overwritten", key,
+                 GPOINTER_TO_UINT(before));
   g_hash_table_insert(p->set_at, key, GUINT_TO_POINTER(a->line));
 }
 
@@ -482,10 +454,8 @@ static const char *parse_disk(const char *value, guint64 *mib) {
     *mib = 0;
     return NULL;
   }
-  if (!parse_mem_mib(value, mib))
-    return "expected a size such as 512m or 2g, or none";
-  if (*mib < MIN_DISK_MIB || *mib > MAX_DISK_MIB)
-    return "must be from 64m to 1024g";
+  if (!parse_mem_mib(value, mib)) return "expected a size such as 512m or 2g, or none";
+  if (*mib < MIN_DISK_MIB || *mib > MAX_DISK_MIB) return "must be from 64m to 1024g";
   return NULL;
 }
 
@@ -586,15 +556,13 @@ static void set_ipv6(Parser *p, const Assignment *a) {
 
 /* Kathará's images: said once per lab (see warn_images), not once a node. */
 static void add_image(Parser *p, const Assignment *a) {
-  if (!p->image_line)
-    p->image_line = a->line;
+  if (!p->image_line) p->image_line = a->line;
   if (!g_ptr_array_find_with_equal_func(p->images, a->value, g_str_equal, NULL))
     g_ptr_array_add(p->images, g_strdup(a->value));
 }
 
 static void warn_images(Parser *p) {
-  if (p->images->len == 0)
-    return;
+  if (p->images->len == 0) return;
   g_ptr_array_add(p->images, NULL);
   g_autofree char *names = g_strjoinv(", ", (char **)p->images->pdata);
   conf_warning(p, p->image_line,
@@ -608,8 +576,7 @@ static void warn_images(Parser *p) {
 static void warn_lab_ext(Parser *p) {
   g_autofree char *path = g_build_filename(p->lab->dir, "lab.ext", NULL);
   g_autofree char *text = NULL;
-  if (!p->warnings || !g_file_get_contents(path, &text, NULL, NULL))
-    return;
+  if (!p->warnings || !g_file_get_contents(path, &text, NULL, NULL)) return;
   g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
   guint line = 1;
   for (guint i = 0; lines[i]; i++) {
@@ -619,10 +586,9 @@ static void warn_lab_ext(Parser *p) {
       break;
     }
   }
-  g_ptr_array_add(p->warnings,
-                  g_strdup_printf("%s:%u: lab.ext is ignored: netlab does not connect "
-                                  "collision domains to the host's interfaces",
-                                  path, line));
+  g_ptr_array_add(p->warnings, g_strdup_printf("%s:%u: lab.ext is ignored: netlab does not connect "
+                                               "collision domains to the host's interfaces",
+                                               path, line));
 }
 
 typedef void (*NodeKeyParser)(Parser *p, const Assignment *a);
@@ -634,14 +600,11 @@ static const struct {
   NlLabKey info;
   NodeKeyParser parse;
 } node_keys[] = {
-    {{"mem", FALSE, "256m",
-      "guest memory: a number with `k`, `m` or `g` (64m to 64g)"}, set_mem},
+    {{"mem", FALSE, "256m", "guest memory: a number with `k`, `m` or `g` (64m to 64g)"}, set_mem},
     {{"cpus", FALSE, "1", "virtual CPUs, an integer from 1 to 64"}, set_cpus},
-    {{"exec", TRUE, NULL,
-      "a command run after the startup scripts; repeatable, run in order"},
+    {{"exec", TRUE, NULL, "a command run after the startup scripts; repeatable, run in order"},
      add_exec},
-    {{"sysctl", TRUE, NULL, "a sysctl set before the startup scripts; repeatable"},
-     add_sysctl},
+    {{"sysctl", TRUE, NULL, "a sysctl set before the startup scripts; repeatable"}, add_sysctl},
     {{"env", TRUE, NULL,
       "an environment variable for the startup scripts and `exec` commands; "
       "repeatable"},
@@ -650,8 +613,7 @@ static const struct {
       "netlab: this node boots another kernel (relative paths are relative to "
       "the lab; a bare name that is no file there names a built kernel)"},
      set_kernel},
-    {{"append", FALSE, NULL, "netlab: extra kernel command line for this node"},
-     set_append},
+    {{"append", FALSE, NULL, "netlab: extra kernel command line for this node"}, set_append},
     {{"link", TRUE, NULL,
       "netlab: eth0 of r1 is impaired from the start, in the words of "
       "[`netlab link set`](#link-impairment-netlab-link-nodeethn-set-keyvalue); repeatable"},
@@ -689,26 +651,21 @@ gboolean nl_lab_node_key_used(guint i) {
 /* NODE[KEY]=VALUE */
 static void set_option(Parser *p, const Assignment *a) {
   for (guint i = 0; i < G_N_ELEMENTS(node_keys); i++) {
-    if (!g_str_equal(node_keys[i].info.name, a->arg))
-      continue;
+    if (!g_str_equal(node_keys[i].info.name, a->arg)) continue;
     if (!node_keys[i].parse) {
-      conf_warning(p, a->line, "option '%s' of '%s' is ignored by netlab", a->arg,
-                   a->node->name);
+      conf_warning(p, a->line, "option '%s' of '%s' is ignored by netlab", a->arg, a->node->name);
       return;
     }
-    if (!node_keys[i].info.list)
-      warn_if_set_again(p, a);
+    if (!node_keys[i].info.list) warn_if_set_again(p, a);
     node_keys[i].parse(p, a);
     return;
   }
-  conf_warning(p, a->line, "unknown option '%s' of '%s', ignored", a->arg,
-               a->node->name);
+  conf_warning(p, a->line, "unknown option '%s' of '%s', ignored", a->arg, a->node->name);
 }
 
 static gboolean check_node_name(Parser *p, guint line, const char *name) {
   if (!match("^[a-z0-9_]{1,30}$", name, NULL)) {
-    conf_error(p, line, "invalid node name '%s': use 1 to 30 of a-z, 0-9, _",
-               name);
+    conf_error(p, line, "invalid node name '%s': use 1 to 30 of a-z, 0-9, _", name);
     return FALSE;
   }
   if (g_strv_contains(reserved_names, name)) {
@@ -720,8 +677,7 @@ static gboolean check_node_name(Parser *p, guint line, const char *name) {
 
 /* NODE[ARG]=VALUE, matched loosely so that a bad node name gets its own
  * message rather than "invalid line". */
-static void parse_assignment(Parser *p, guint line, const char *text,
-                             GMatchInfo *match_info) {
+static void parse_assignment(Parser *p, guint line, const char *text, GMatchInfo *match_info) {
   g_autofree char *name = g_match_info_fetch(match_info, 1);
   g_autofree char *arg = g_match_info_fetch(match_info, 2);
   g_autofree char *raw = g_match_info_fetch(match_info, 3);
@@ -729,8 +685,7 @@ static void parse_assignment(Parser *p, guint line, const char *text,
   const char *why = NULL;
   Assignment a = {.line = line, .arg = arg};
 
-  if (!check_node_name(p, line, name))
-    return;
+  if (!check_node_name(p, line, name)) return;
   if (!match("^[A-Za-z0-9_]+$", arg, NULL)) {
     conf_error(p, line, "invalid line: '%s' (%s)", text, EXPECTED_CONF_LINE);
     return;
@@ -751,8 +706,7 @@ static void parse_assignment(Parser *p, guint line, const char *text,
 static guint count_char(const char *s, char c) {
   guint n = 0;
 
-  for (; *s; s++)
-    n += *s == c;
+  for (; *s; s++) n += *s == c;
   return n;
 }
 
@@ -805,24 +759,25 @@ static const struct {
   void (*parse)(Parser *p, guint line, char *value);
 } lab_keys[] = {
     {{"NAME", FALSE, NULL, "metadata, as in Kathará"}, G_STRUCT_OFFSET(NlLab, name)},
-    {{"DESCRIPTION", FALSE, NULL, "metadata, as in Kathará"},
-     G_STRUCT_OFFSET(NlLab, description)},
-    {{"VERSION", FALSE, NULL, "metadata, as in Kathará"},
-     G_STRUCT_OFFSET(NlLab, version)},
-    {{"AUTHOR", FALSE, NULL, "metadata, as in Kathará"},
-     G_STRUCT_OFFSET(NlLab, author)},
+    {{"DESCRIPTION", FALSE, NULL, "metadata, as in Kathará"}, G_STRUCT_OFFSET(NlLab, description)},
+    {{"VERSION", FALSE, NULL, "metadata, as in Kathará"}, G_STRUCT_OFFSET(NlLab, version)},
+    {{"AUTHOR", FALSE, NULL, "metadata, as in Kathará"}, G_STRUCT_OFFSET(NlLab, author)},
     {{"EMAIL", FALSE, NULL, "metadata, as in Kathará"}, G_STRUCT_OFFSET(NlLab, email)},
     {{"WEB", FALSE, NULL, "metadata, as in Kathará"}, G_STRUCT_OFFSET(NlLab, web)},
     {{"KERNEL", FALSE, "the newest `/boot/vmlinuz-*`",
       "netlab: the kernel every node boots, as `r1[kernel]`"},
-     0, set_lab_kernel},
-    {{"APPEND", FALSE, NULL, "netlab: extra kernel command line for every node"}, 0,
+     0,
+     set_lab_kernel},
+    {{"APPEND", FALSE, NULL, "netlab: extra kernel command line for every node"},
+     0,
      set_lab_append},
     {{"CAPTURE", FALSE, NULL,
       "netlab: `netlab test` captures these LANs while the tests run and keeps the "
       "captures of a failure (see [`netlab test`](#netlab-test-labdir))"},
-     0, set_lab_capture},
-    {{"DISK", FALSE, NULL, "netlab: a disk for every node that does not set `disk`"}, 0,
+     0,
+     set_lab_capture},
+    {{"DISK", FALSE, NULL, "netlab: a disk for every node that does not set `disk`"},
+     0,
      set_lab_disk},
 };
 
@@ -832,16 +787,13 @@ const NlLabKey *nl_lab_lab_key(guint i) {
 
 /* LAB_KEY=VALUE: the value runs to the end of the line, as in Kathará; one
  * pair of enclosing quotes is removed. */
-static void set_lab_key(Parser *p, guint line, const char *key,
-                        const char *raw) {
+static void set_lab_key(Parser *p, guint line, const char *key, const char *raw) {
   size_t len = strlen(raw);
-  gboolean quoted = len >= 2 && (raw[0] == '"' || raw[0] == '\'') &&
-                    raw[len - 1] == raw[0];
+  gboolean quoted = len >= 2 && (raw[0] == '"' || raw[0] == '\'') && raw[len - 1] == raw[0];
   char *value = quoted ? g_strndup(raw + 1, len - 2) : g_strdup(raw);
 
   for (guint i = 0; i < G_N_ELEMENTS(lab_keys); i++) {
-    if (!g_str_equal(lab_keys[i].info.name, key))
-      continue;
+    if (!g_str_equal(lab_keys[i].info.name, key)) continue;
     if (lab_keys[i].parse) {
       lab_keys[i].parse(p, line, value);
     } else {
@@ -861,9 +813,7 @@ static void set_lab_key(Parser *p, guint line, const char *key,
 static gboolean control_free(Parser *p, const char *file, guint line, const char *text) {
   gunichar c = control_char(text);
 
-  if (c)
-    add_problem(p, file, line, "control character U+%04X: lab files hold text only",
-                (guint)c);
+  if (c) add_problem(p, file, line, "control character U+%04X: lab files hold text only", (guint)c);
   return c == 0;
 }
 
@@ -871,8 +821,7 @@ static void parse_conf_line(Parser *p, guint line, const char *text) {
   g_autoptr(GMatchInfo) node_line = NULL;
   g_autoptr(GMatchInfo) lab_line = NULL;
 
-  if (*text == '\0' || *text == '#' || !control_free(p, p->lab->conf_path, line, text))
-    return;
+  if (*text == '\0' || *text == '#' || !control_free(p, p->lab->conf_path, line, text)) return;
   if (match("^([^\\[\\]=\\s]*)\\[([^\\]]*)\\]=(.*)$", text, &node_line)) {
     parse_assignment(p, line, text, node_line);
   } else if (match("^LAB_([A-Za-z0-9_]+)=(.*)$", text, &lab_line)) {
@@ -896,8 +845,7 @@ static int compare_nics(gconstpointer a, gconstpointer b) {
 
 /* Locally administered (0x02), unicast, and stable: the same lab directory
  * gets the same MACs on every run, so captures and ARP caches stay valid. */
-static void derive_mac(const char *dir, const char *node, guint index,
-                       guint8 mac[6]) {
+static void derive_mac(const char *dir, const char *node, guint index, guint8 mac[6]) {
   g_autoptr(GChecksum) sha = g_checksum_new(G_CHECKSUM_SHA256);
   g_autofree char *seed = g_strdup_printf("%s\n%s\n%u", dir, node, index);
   guint8 digest[32];
@@ -918,21 +866,18 @@ static void check_nics(Parser *p, NlNode *node) {
     NlNic *nic = g_ptr_array_index(node->nics, i);
 
     if (nic->index != expected)
-      conf_error(p, nic->loc.line, "'%s' has interface %u but no interface %u",
-                 node->name, nic->index, expected);
+      conf_error(p, nic->loc.line, "'%s' has interface %u but no interface %u", node->name,
+                 nic->index, expected);
     expected = nic->index + 1;
-    if (!nic->mac_given)
-      derive_mac(p->lab->dir, node->name, nic->index, nic->mac);
+    if (!nic->mac_given) derive_mac(p->lab->dir, node->name, nic->index, nic->mac);
   }
   for (guint i = 0; i < node->links->len; i++) {
     const LinkLine *l = g_ptr_array_index(node->links, i);
 
     if (l->index >= node->nics->len)
-      conf_error(p, l->line, "'%s' has no interface eth%u to impair", node->name,
-                 l->index);
+      conf_error(p, l->line, "'%s' has no interface eth%u to impair", node->name, l->index);
     else
-      nl_impair_parse(l->spec, &((NlNic *)g_ptr_array_index(node->nics, l->index))->impair,
-                      NULL);
+      nl_impair_parse(l->spec, &((NlNic *)g_ptr_array_index(node->nics, l->index))->impair, NULL);
   }
 }
 
@@ -951,8 +896,7 @@ static int compare_nic_lines(gconstpointer a, gconstpointer b) {
 /* In file order, so that the later of two interfaces gets the error. */
 static void check_unique_macs(Parser *p) {
   g_autoptr(GArray) refs = g_array_new(FALSE, FALSE, sizeof(NicRef));
-  g_autoptr(GHashTable) seen =
-      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
   for (guint i = 0; i < p->lab->nodes->len; i++) {
     const NlNode *node = g_ptr_array_index(p->lab->nodes, i);
@@ -976,8 +920,8 @@ static void check_unique_macs(Parser *p) {
       conf_error(p, ref->nic->loc.line,
                  "MAC address '%s' of %s eth%u is already used by %s eth%u "
                  "(line %u)",
-                 mac, ref->node->name, ref->nic->index, first->node->name,
-                 first->nic->index, first->nic->loc.line);
+                 mac, ref->node->name, ref->nic->index, first->node->name, first->nic->index,
+                 first->nic->loc.line);
     else
       g_hash_table_insert(seen, g_strdup(mac), (gpointer)ref);
   }
@@ -989,8 +933,7 @@ static void check_capture(Parser *p) {
 
   for (char **n = names; n && *n; n++)
     if (**n && !g_ptr_array_find_with_equal_func(p->lab->lans, *n, g_str_equal, NULL))
-      conf_error(p, p->capture_line, "LAB_CAPTURE names '%s', which is no LAN of the lab",
-                 *n);
+      conf_error(p, p->capture_line, "LAB_CAPTURE names '%s', which is no LAN of the lab", *n);
 }
 
 static void collect_lans(NlLab *lab) {
@@ -1002,8 +945,7 @@ static void collect_lans(NlLab *lab) {
     for (guint j = 0; j < node->nics->len; j++) {
       const NlNic *nic = g_ptr_array_index(node->nics, j);
 
-      if (g_hash_table_add(seen, nic->lan))
-        g_ptr_array_add(lab->lans, g_strdup(nic->lan));
+      if (g_hash_table_add(seen, nic->lan)) g_ptr_array_add(lab->lans, g_strdup(nic->lan));
     }
   }
   g_ptr_array_sort(lab->lans, compare_strings);
@@ -1019,8 +961,7 @@ static void parse_dep_line(Parser *p, guint line, const char *text) {
   g_auto(GStrv) deps = NULL;
   NlNode *node;
 
-  if (*text == '\0' || *text == '#' || !control_free(p, p->lab->dep_path, line, text))
-    return;
+  if (*text == '\0' || *text == '#' || !control_free(p, p->lab->dep_path, line, text)) return;
   if (!match("^([^\\s:]+)\\s*:\\s*([^:]+)$", text, &rule)) {
     dep_error(p, line, "invalid line: '%s' (expected NODE: NODE...)", text);
     return;
@@ -1035,12 +976,10 @@ static void parse_dep_line(Parser *p, guint line, const char *text) {
 
   deps = g_regex_split_simple("\\s+", list, 0, 0);
   for (guint i = 0; deps[i]; i++) {
-    if (!*deps[i])
-      continue;
+    if (!*deps[i]) continue;
     if (!nl_lab_find_node(p->lab, deps[i]))
       dep_error(p, line, "lab.dep names unknown node '%s'", deps[i]);
-    else if (node && !g_ptr_array_find_with_equal_func(node->deps, deps[i],
-                                                       g_str_equal, NULL))
+    else if (node && !g_ptr_array_find_with_equal_func(node->deps, deps[i], g_str_equal, NULL))
       g_ptr_array_add(node->deps, g_strdup(deps[i]));
   }
 }
@@ -1048,8 +987,7 @@ static void parse_dep_line(Parser *p, guint line, const char *text) {
 enum { UNSEEN, ON_PATH, DONE };
 
 /* PATH holds the names from the DFS root to NODE; DEP, on it, closes a loop. */
-static void report_cycle(Parser *p, const NlNode *node, const NlNode *dep,
-                         GPtrArray *path) {
+static void report_cycle(Parser *p, const NlNode *node, const NlNode *dep, GPtrArray *path) {
   g_autoptr(GString) cycle = g_string_new(NULL);
   guint start = 0;
 
@@ -1057,8 +995,8 @@ static void report_cycle(Parser *p, const NlNode *node, const NlNode *dep,
   for (guint i = start; i < path->len; i++)
     g_string_append_printf(cycle, "%s -> ", (char *)g_ptr_array_index(path, i));
   g_string_append(cycle, dep->name);
-  dep_error(p, GPOINTER_TO_UINT(g_hash_table_lookup(p->dep_at, node->name)),
-            "dependency cycle: %s", cycle->str);
+  dep_error(p, GPOINTER_TO_UINT(g_hash_table_lookup(p->dep_at, node->name)), "dependency cycle: %s",
+            cycle->str);
 }
 
 /* Depth-first from ROOT with a stack of our own, not recursion: a chain of
@@ -1107,8 +1045,7 @@ static void check_dep_cycles(Parser *p) {
   for (guint i = 0; i < p->lab->nodes->len; i++) {
     NlNode *node = g_ptr_array_index(p->lab->nodes, i);
 
-    if (!g_hash_table_contains(state, node))
-      visit(p, node, state, path);
+    if (!g_hash_table_contains(state, node)) visit(p, node, state, path);
   }
 }
 
@@ -1119,16 +1056,14 @@ static char *resolve_lab_dir(const char *dir, GError **error) {
     g_autofree char *shown = g_canonicalize_filename(dir, NULL);
 
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s: %s", shown,
-                g_file_test(dir, G_FILE_TEST_EXISTS) ? "not a directory"
-                                                     : "no such directory");
+                g_file_test(dir, G_FILE_TEST_EXISTS) ? "not a directory" : "no such directory");
     return NULL;
   }
   return nl_realpath(dir, error);
 }
 
 /* The text of PATH; NULL with *MISSING set and no error if it is absent. */
-static char *read_lab_file(const char *path, gboolean *missing,
-                           GError **error) {
+static char *read_lab_file(const char *path, gboolean *missing, GError **error) {
   g_autoptr(GError) local = NULL;
   g_autofree char *contents = NULL;
   gsize len;
@@ -1136,8 +1071,7 @@ static char *read_lab_file(const char *path, gboolean *missing,
   *missing = FALSE;
   if (!nl_read_file_max(path, LAB_FILE_MAX, &contents, &len, &local)) {
     *missing = g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT);
-    if (!*missing)
-      g_set_error_literal(error, NL_ERROR, NL_ERROR_INPUT, local->message);
+    if (!*missing) g_set_error_literal(error, NL_ERROR, NL_ERROR_INPUT, local->message);
     return NULL;
   }
   /* Also refuses NUL bytes, which would cut lines short. */
@@ -1161,25 +1095,21 @@ static void parse_lines(Parser *p, const char *contents,
 
     /* Stripping also drops the '\r' of files written on Windows. */
     parse_line(p, n, g_strstrip(text));
-    if (!nl)
-      break;
+    if (!nl) break;
     line = nl + 1;
   }
 }
 
 /* lab.conf before lab.dep, each by line: the order of a compiler's errors. */
-static int compare_problems(gconstpointer a, gconstpointer b,
-                            gpointer user_data) {
+static int compare_problems(gconstpointer a, gconstpointer b, gpointer user_data) {
   const Problem *x = *(Problem *const *)a;
   const Problem *y = *(Problem *const *)b;
   const NlLab *lab = user_data;
   gboolean x_dep = x->file == lab->dep_path;
   gboolean y_dep = y->file == lab->dep_path;
 
-  if (x_dep != y_dep)
-    return x_dep - y_dep;
-  if (x->line != y->line)
-    return (x->line > y->line) - (x->line < y->line);
+  if (x_dep != y_dep) return x_dep - y_dep;
+  if (x->line != y->line) return (x->line > y->line) - (x->line < y->line);
   return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
@@ -1190,11 +1120,9 @@ static void report_problems(Parser *p, GError **error) {
   for (guint i = 0; i < p->problems->len; i++) {
     const Problem *problem = g_ptr_array_index(p->problems, i);
 
-    if (i > 0)
-      g_string_append_c(message, '\n');
+    if (i > 0) g_string_append_c(message, '\n');
     if (problem->line)
-      g_string_append_printf(message, "%s:%u: %s", problem->file,
-                             problem->line, problem->text);
+      g_string_append_printf(message, "%s:%u: %s", problem->file, problem->line, problem->text);
     else
       g_string_append_printf(message, "%s: %s", problem->file, problem->text);
   }
@@ -1221,20 +1149,16 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
   g_auto(Parser) p = {0};
   gboolean missing;
 
-  if (!abs_dir)
-    return NULL;
+  if (!abs_dir) return NULL;
   lab = lab_new(g_steal_pointer(&abs_dir));
 
   conf = read_lab_file(lab->conf_path, &missing, error);
   if (missing)
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
-                "%s: no such file (is '%s' a lab directory?)", lab->conf_path,
-                lab->dir);
-  if (!conf)
-    return NULL;
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s: no such file (is '%s' a lab directory?)",
+                lab->conf_path, lab->dir);
+  if (!conf) return NULL;
   dep = read_lab_file(lab->dep_path, &missing, error);
-  if (!dep && !missing)
-    return NULL;
+  if (!dep && !missing) return NULL;
 
   p.lab = lab;
   p.problems = g_ptr_array_new_with_free_func(problem_free);
@@ -1261,8 +1185,7 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
     check_dep_cycles(&p);
   }
   /* Only when nothing else is wrong: with bad lines, it is just noise. */
-  if (lab->nodes->len == 0 && p.problems->len == 0)
-    conf_error(&p, 0, "defines no nodes");
+  if (lab->nodes->len == 0 && p.problems->len == 0) conf_error(&p, 0, "defines no nodes");
 
   if (p.problems->len > 0) {
     report_problems(&p, error);

@@ -17,51 +17,51 @@ typedef struct {
 } NlLoc;
 
 typedef struct {
-  guint index;          /* ethN */
-  char *lan;            /* collision domain name */
+  guint index; /* ethN */
+  char *lan;   /* collision domain name */
   guint8 mac[6];
-  gboolean mac_given;   /* from "LAN/MAC"; else derived, see nl_lab_load() */
-  NlImpair impair;      /* from r1[link]="eth0 ...": set up with the lab */
+  gboolean mac_given; /* from "LAN/MAC"; else derived, see nl_lab_load() */
+  NlImpair impair;    /* from r1[link]="eth0 ...": set up with the lab */
   NlLoc loc;
 } NlNic;
 
 typedef struct {
-  char *name;           /* [a-z0-9_]{1,30} */
-  GPtrArray *nics;      /* NlNic*, sorted by index, no gaps: nics[i]->index == i */
-  guint mem_mib;        /* 0: netlab's default */
-  guint cpus;           /* 0: netlab's default */
-  GPtrArray *exec;      /* char*, r1[exec]=..., in file order */
-  GPtrArray *sysctl;    /* char*, "key=value", in file order */
-  GPtrArray *env;       /* char*, "KEY=value", in file order */
-  char *kernel;         /* r1[kernel]=, absolute path; NULL: the lab's */
-  char *append;         /* r1[append]=, extra kernel command line */
-  guint64 disk_mib;     /* r1[disk]= or LAB_DISK: a persistent disk; 0: tmpfs */
-  NlLoc disk_loc;       /* where that size was given */
-  gboolean disk_set;    /* r1[disk] given (even "none"): LAB_DISK does not apply */
-  gboolean ipv6;        /* r1[ipv6]=; off unless asked, as in Kathará */
-  GPtrArray *deps;      /* char*, nodes that must be ready first (lab.dep) */
-  GPtrArray *links;     /* r1[link]= lines, applied to nics once all are read */
-  NlLoc loc;            /* first mention */
+  char *name;        /* [a-z0-9_]{1,30} */
+  GPtrArray *nics;   /* NlNic*, sorted by index, no gaps: nics[i]->index == i */
+  guint mem_mib;     /* 0: netlab's default */
+  guint cpus;        /* 0: netlab's default */
+  GPtrArray *exec;   /* char*, r1[exec]=..., in file order */
+  GPtrArray *sysctl; /* char*, "key=value", in file order */
+  GPtrArray *env;    /* char*, "KEY=value", in file order */
+  char *kernel;      /* r1[kernel]=, absolute path; NULL: the lab's */
+  char *append;      /* r1[append]=, extra kernel command line */
+  guint64 disk_mib;  /* r1[disk]= or LAB_DISK: a persistent disk; 0: tmpfs */
+  NlLoc disk_loc;    /* where that size was given */
+  gboolean disk_set; /* r1[disk] given (even "none"): LAB_DISK does not apply */
+  gboolean ipv6;     /* r1[ipv6]=; off unless asked, as in Kathará */
+  GPtrArray *deps;   /* char*, nodes that must be ready first (lab.dep) */
+  GPtrArray *links;  /* r1[link]= lines, applied to nics once all are read */
+  NlLoc loc;         /* first mention */
 } NlNode;
 
 typedef struct {
-  char *dir;            /* absolute path of the lab directory */
-  char *conf_path;      /* dir/lab.conf */
-  char *dep_path;       /* dir/lab.dep */
-  char *name;           /* LAB_NAME, or NULL */
-  char *description;    /* LAB_DESCRIPTION */
-  char *author;         /* LAB_AUTHOR */
-  char *email;          /* LAB_EMAIL */
-  char *web;            /* LAB_WEB */
-  char *version;        /* LAB_VERSION */
-  char *kernel;         /* LAB_KERNEL, absolute path, or NULL: the host's newest */
-  char *append;         /* LAB_APPEND */
-  guint64 disk_mib;     /* LAB_DISK: every node's disk unless it sets its own */
+  char *dir;         /* absolute path of the lab directory */
+  char *conf_path;   /* dir/lab.conf */
+  char *dep_path;    /* dir/lab.dep */
+  char *name;        /* LAB_NAME, or NULL */
+  char *description; /* LAB_DESCRIPTION */
+  char *author;      /* LAB_AUTHOR */
+  char *email;       /* LAB_EMAIL */
+  char *web;         /* LAB_WEB */
+  char *version;     /* LAB_VERSION */
+  char *kernel;      /* LAB_KERNEL, absolute path, or NULL: the host's newest */
+  char *append;      /* LAB_APPEND */
+  guint64 disk_mib;  /* LAB_DISK: every node's disk unless it sets its own */
   guint disk_line;
-  char *capture;        /* LAB_CAPTURE: LANs `netlab test` captures, by space */
-  GPtrArray *nodes;     /* NlNode*, in order of first mention in lab.conf */
-  GPtrArray *lans;      /* char*, collision domain names, sorted */
-  GHashTable *by_name;  /* node name -> NlNode*: nl_lab_find_node() in O(1) */
+  char *capture;       /* LAB_CAPTURE: LANs `netlab test` captures, by space */
+  GPtrArray *nodes;    /* NlNode*, in order of first mention in lab.conf */
+  GPtrArray *lans;     /* char*, collision domain names, sorted */
+  GHashTable *by_name; /* node name -> NlNode*: nl_lab_find_node() in O(1) */
 } NlLab;
 
 /* Reads DIR/lab.conf and DIR/lab.dep (optional), each at most 16 MiB. On a bad lab returns NULL and
@@ -93,8 +93,7 @@ NlNode *nl_lab_find_node(const NlLab *lab, const char *name);
 
 /* The interface SPEC names, "NODE:ethN", and its node in *NODE; NULL with an
  * NL_ERROR_INPUT error naming what is unknown. */
-NlNic *nl_lab_find_nic(const NlLab *lab, const char *spec, const NlNode **node,
-                       GError **error);
+NlNic *nl_lab_find_nic(const NlLab *lab, const char *spec, const NlNode **node, GError **error);
 
 /* "52:54:00:aa:bb:cc" into BUF (18 bytes). */
 void nl_mac_format(const guint8 mac[6], char buf[18]);

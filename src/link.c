@@ -12,14 +12,13 @@
 
 /* netlab's own record of a link (".impair", ".down"), in STATE/link, which
  * only netlab writes: the QEMU user owns STATE/nic. */
-static char *record(const char *statedir, const char *node, guint index,
-                    const char *suffix) {
+static char *record(const char *statedir, const char *node, guint index, const char *suffix) {
   g_autofree char *name = g_strdup_printf("%s.%u%s", node, index, suffix);
   return g_build_filename(statedir, "link", name, NULL);
 }
 
-gboolean nl_link_start(const NlState *st, const NlQemuUser *qu, const char *node,
-                       const NlNic *nic, GError **error) {
+gboolean nl_link_start(const NlState *st, const NlQemuUser *qu, const char *node, const NlNic *nic,
+                       GError **error) {
   g_autofree char *nicdir = nl_state_path(st, "nic");
   g_autofree char *linkdir = nl_state_path(st, "link");
   g_autofree char *sock = nl_nic_sock(st->dir, node, nic->index, "");
@@ -41,8 +40,7 @@ gboolean nl_link_start(const NlState *st, const NlQemuUser *qu, const char *node
   g_autofree char *plugs = g_strdup_printf("%s:%s", vnl, lan);
   g_autofree char *what = g_strdup_printf("the wirefilter of %s:eth%u", node, nic->index);
   const char *argv[] = {WIREFILTER, "-v", plugs, "-M", mgmt, "--mgmtmode", "0600", NULL};
-  if (!nl_vde_spawn(st, qu, "wirefilter", name, what, argv, mgmt, error))
-    return FALSE;
+  if (!nl_vde_spawn(st, qu, "wirefilter", name, what, argv, mgmt, error)) return FALSE;
   return nl_impair_is_none(&nic->impair) ||
          nl_link_set(st->dir, node, nic->index, &nic->impair, error);
 }
@@ -55,8 +53,8 @@ void nl_link_get(const char *statedir, const char *node, guint index, NlImpair *
   if (g_file_get_contents(rec, &text, NULL, NULL)) nl_impair_parse(g_strstrip(text), imp, NULL);
 }
 
-gboolean nl_link_set(const char *statedir, const char *node, guint index,
-                     const NlImpair *imp, GError **error) {
+gboolean nl_link_set(const char *statedir, const char *node, guint index, const NlImpair *imp,
+                     GError **error) {
   g_autofree char *mgmt = nl_nic_sock(statedir, node, index, ".mgmt");
   g_autofree char *rec = record(statedir, node, index, ".impair");
   g_autoptr(GPtrArray) cmds = nl_impair_commands(imp);
@@ -77,8 +75,8 @@ gboolean nl_link_is_up(const char *statedir, const char *node, guint index) {
   return !g_file_test(rec, G_FILE_TEST_EXISTS);
 }
 
-gboolean nl_link_set_state(NlVirt *virt, const char *domain, const char *statedir,
-                           const char *node, guint index, gboolean up, GError **error) {
+gboolean nl_link_set_state(NlVirt *virt, const char *domain, const char *statedir, const char *node,
+                           guint index, gboolean up, GError **error) {
   g_autofree char *cmd = g_strdup_printf("set_link nl%u %s", index, up ? "on" : "off");
   g_autofree char *out = nl_virt_hmp(virt, domain, cmd, error);
   if (!out) return FALSE;

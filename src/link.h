@@ -12,18 +12,18 @@
 /* Starts the wirefilter of NODE's interface NIC (through nl_vde_spawn(), as
  * the QEMU user), plugged into the switch of NIC's LAN, with the impairment
  * lab.conf gives it. The NIC plugs into nl_nic_sock() once this returns. */
-gboolean nl_link_start(const NlState *st, const NlQemuUser *qu, const char *node,
-                       const NlNic *nic, GError **error);
+gboolean nl_link_start(const NlState *st, const NlQemuUser *qu, const char *node, const NlNic *nic,
+                       GError **error);
 
 /* The impairment in force on an interface (none if never set). */
 void nl_link_get(const char *statedir, const char *node, guint index, NlImpair *imp);
 
 /* Puts IMP in force on an interface, and records it. */
-gboolean nl_link_set(const char *statedir, const char *node, guint index,
-                     const NlImpair *imp, GError **error);
+gboolean nl_link_set(const char *statedir, const char *node, guint index, const NlImpair *imp,
+                     GError **error);
 
 /* Carrier up or down, as the guest sees it (QEMU's set_link), and recorded. */
-gboolean nl_link_set_state(NlVirt *virt, const char *domain, const char *statedir,
-                           const char *node, guint index, gboolean up, GError **error);
+gboolean nl_link_set_state(NlVirt *virt, const char *domain, const char *statedir, const char *node,
+                           guint index, gboolean up, GError **error);
 
 gboolean nl_link_is_up(const char *statedir, const char *node, guint index);

@@ -30,8 +30,8 @@ typedef struct {
 
 struct NlNodeFiles {
   char *node;
-  char *statedir;           /* the agent's way: the lab is up, the VM answers */
-  const NlDiskBackend *b;   /* else the disk's: disk IDX of APP */
+  char *statedir;         /* the agent's way: the lab is up, the VM answers */
+  const NlDiskBackend *b; /* else the disk's: disk IDX of APP */
   Appliance *app;
   guint idx;
 };
@@ -56,8 +56,13 @@ static int agent_run(NlNodeFiles *f, char **argv, int in, int out, GError **erro
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "memfd_create: %s", g_strerror(errno));
     return -1;
   }
-  NlExec x = {.statedir = f->statedir, .vm = f->node, .argv = argv, .timeout_s = 120,
-              .in_fd = in, .out_fd = out, .err_fd = err};
+  NlExec x = {.statedir = f->statedir,
+              .vm = f->node,
+              .argv = argv,
+              .timeout_s = 120,
+              .in_fd = in,
+              .out_fd = out,
+              .err_fd = err};
   int rc = nl_exec_run(&x, error);
   if (rc > 0) {
     char buf[1024];
@@ -75,9 +80,7 @@ static int agent_run(NlNodeFiles *f, char **argv, int in, int out, GError **erro
 
 typedef enum { LAYER_NONE, LAYER_UPPER, LAYER_LOWER } Layer;
 
-static gboolean is_whiteout(const NlDiskEntry *e) {
-  return S_ISCHR(e->mode) && e->rdev == 0;
-}
+static gboolean is_whiteout(const NlDiskEntry *e) { return S_ISCHR(e->mode) && e->rdev == 0; }
 
 /* Resolves PATH as the node's kernel would, following symlinks (the last
  * component's too when FOLLOW), each within the node's root. *RESOLVED is
@@ -130,9 +133,9 @@ static Layer lookup(NlNodeFiles *f, const char *path, gboolean follow, char **re
         GString *rest = g_string_new(NULL);
         for (guint k = i + 1; k < n; k++)
           if (*comps[k]) g_string_append_printf(rest, "/%s", comps[k]);
-        g_autofree char *joined =
-            g_path_is_absolute(target) ? g_strconcat(target, rest->str, NULL)
-                                       : g_strconcat(at, "/", target, rest->str, NULL);
+        g_autofree char *joined = g_path_is_absolute(target)
+                                      ? g_strconcat(target, rest->str, NULL)
+                                      : g_strconcat(at, "/", target, rest->str, NULL);
         g_string_free(rest, TRUE);
         g_free(todo);
         todo = g_canonicalize_filename(joined, "/");
@@ -151,15 +154,13 @@ static Layer lookup(NlNodeFiles *f, const char *path, gboolean follow, char **re
 }
 
 static void no_such(GError **error, const NlNodeFiles *f, const char *path) {
-  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s:%s: no such file or directory", f->node,
-              path);
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s:%s: no such file or directory", f->node, path);
 }
 
 static gboolean copy_host_file(const char *path, int fd, GError **error) {
   int in = open(path, O_RDONLY | O_CLOEXEC);
   if (in < 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read '%s': %s", path,
-                g_strerror(errno));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read '%s': %s", path, g_strerror(errno));
     return FALSE;
   }
   char buf[65536];
@@ -172,8 +173,7 @@ static gboolean copy_host_file(const char *path, int fd, GError **error) {
   int saved = errno;
   close(in);
   if (n < 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot copy '%s': %s", path,
-                g_strerror(saved));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot copy '%s': %s", path, g_strerror(saved));
     return FALSE;
   }
   return TRUE;
@@ -228,9 +228,7 @@ GPtrArray *nl_node_files_open_all(const char *labdir, char **nodes, gboolean wri
   return g_steal_pointer(&out);
 }
 
-gboolean nl_node_files_usable(const NlNodeFiles *f) {
-  return f->statedir || f->app;
-}
+gboolean nl_node_files_usable(const NlNodeFiles *f) { return f->statedir || f->app; }
 
 NlNodeFiles *nl_node_files_open(const char *labdir, const char *node, gboolean writable,
                                 GError **error) {
@@ -241,8 +239,8 @@ NlNodeFiles *nl_node_files_open(const char *labdir, const char *node, gboolean w
     g_autoptr(NlState) st = nl_state_for(labdir, error);
     g_autofree char *disk = nl_disk_path(labdir, node);
     if (st && nl_state_exists(st))
-      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                  "VM '%s' does not answer and has no disk (%s)", node, disk);
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "VM '%s' does not answer and has no disk (%s)",
+                  node, disk);
     else
       g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
                   "the lab is not up and '%s' has no disk (%s): a node without one keeps "
@@ -289,12 +287,10 @@ gboolean nl_node_files_read(NlNodeFiles *f, const char *path, int fd, GError **e
                           : copy_host_file(at, fd, error);
 }
 
-gboolean nl_node_files_write(NlNodeFiles *f, int fd, const char *path, int mode,
-                             GError **error) {
+gboolean nl_node_files_write(NlNodeFiles *f, int fd, const char *path, int mode, GError **error) {
   if (f->statedir) {
     g_autofree char *m = g_strdup_printf("%o", mode & 07777);
-    char *argv[] = {"sh", "-c", "cat >\"$1\" && chmod \"$2\" \"$1\"", "sh", (char *)path, m,
-                    NULL};
+    char *argv[] = {"sh", "-c", "cat >\"$1\" && chmod \"$2\" \"$1\"", "sh", (char *)path, m, NULL};
     return agent_run(f, argv, fd, -1, error) == 0;
   }
   return f->b->write(f->app->fs, f->idx, fd, path, mode, error);
@@ -306,7 +302,11 @@ static char type_char(guint32 mode) {
 
 static void ls_line(GString *s, const char *name, guint32 mode, guint64 size) {
   char perms[11] = "----------";
-  perms[0] = S_ISDIR(mode) ? 'd' : S_ISLNK(mode) ? 'l' : S_ISCHR(mode) ? 'c' : S_ISREG(mode) ? '-' : '?';
+  perms[0] = S_ISDIR(mode)   ? 'd'
+             : S_ISLNK(mode) ? 'l'
+             : S_ISCHR(mode) ? 'c'
+             : S_ISREG(mode) ? '-'
+                             : '?';
   const char *rwx = "rwxrwxrwx";
   for (int i = 0; i < 9; i++)
     if (mode & (0400 >> i)) perms[1 + i] = rwx[i];
@@ -433,7 +433,10 @@ static GPtrArray *agent_changes(NlNodeFiles *f, GError **error) {
     int used = 0;
     if (sscanf(p, "%c %o %n", &type, &mode, &used) != 2 || !used) continue;
     g_autofree char *path = g_strconcat("/", p + used, NULL);
-    guint32 m = mode | (type == 'd' ? S_IFDIR : type == 'l' ? S_IFLNK : type == 'c' ? S_IFCHR : S_IFREG);
+    guint32 m = mode | (type == 'd'   ? S_IFDIR
+                        : type == 'l' ? S_IFLNK
+                        : type == 'c' ? S_IFCHR
+                                      : S_IFREG);
     NlChange *c = classify(path, m, type == 'c', FALSE);
     if (c) g_ptr_array_add(out_list, c);
   }
@@ -484,16 +487,22 @@ char *nl_node_files_diff(NlNodeFiles *f, const NlChange *c, GError **error) {
   g_autofree char *tmp = g_build_filename(g_get_tmp_dir(), "netlab-diff-XXXXXX", NULL);
   int fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", tmp,
-                g_strerror(errno));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", tmp, g_strerror(errno));
     return NULL;
   }
   gboolean ok = nl_node_files_read_upper(f, c->path, fd, error);
   close(fd);
   g_autofree char *label_a = g_strconcat("a", c->path, NULL);
   g_autofree char *label_b = g_strconcat("b", c->path, NULL);
-  const char *argv[] = {"diff", "-u", "--label", label_a, "--label", label_b,
-                        c->kind == NL_CHANGE_ADDED ? "/dev/null" : c->path, tmp, NULL};
+  const char *argv[] = {"diff",
+                        "-u",
+                        "--label",
+                        label_a,
+                        "--label",
+                        label_b,
+                        c->kind == NL_CHANGE_ADDED ? "/dev/null" : c->path,
+                        tmp,
+                        NULL};
   g_autofree char *text = NULL;
   g_autofree char *err = NULL;
   int status = 0;

@@ -27,17 +27,20 @@ const char *nl_node_files_via(const NlNodeFiles *f);
 /* Writes file PATH (symlinks followed, within the node) to FD. */
 gboolean nl_node_files_read(NlNodeFiles *f, const char *path, int fd, GError **error);
 /* Writes FD's content to PATH, mode MODE. */
-gboolean nl_node_files_write(NlNodeFiles *f, int fd, const char *path, int mode,
-                             GError **error);
+gboolean nl_node_files_write(NlNodeFiles *f, int fd, const char *path, int mode, GError **error);
 /* `ls -l`-like lines for PATH (a directory's entries, or the entry). */
 char *nl_node_files_ls(NlNodeFiles *f, const char *path, GError **error);
 
 /* What the node changed against the host's root, from its upper layer. */
-typedef enum { NL_CHANGE_ADDED = 'A', NL_CHANGE_MODIFIED = 'M', NL_CHANGE_DELETED = 'D' } NlChangeKind;
+typedef enum {
+  NL_CHANGE_ADDED = 'A',
+  NL_CHANGE_MODIFIED = 'M',
+  NL_CHANGE_DELETED = 'D'
+} NlChangeKind;
 typedef struct {
   char *path;
   NlChangeKind kind;
-  char type;   /* 'f' file, 'd' directory, 'l' symlink, '?' other */
+  char type; /* 'f' file, 'd' directory, 'l' symlink, '?' other */
   guint32 mode;
 } NlChange;
 void nl_change_free(NlChange *c);

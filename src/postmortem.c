@@ -26,8 +26,10 @@ gboolean nl_postmortem(const char *labdir, char **nodes, const char *dir, GStrin
     NlNodeFiles *f = files->pdata[i];
     const char *node = nodes[i];
     if (!nl_node_files_usable(f)) {
-      g_string_append_printf(index, "%s/: nothing of its filesystem: its VM does not answer "
-                                    "and it has no disk\n", node);
+      g_string_append_printf(index,
+                             "%s/: nothing of its filesystem: its VM does not answer "
+                             "and it has no disk\n",
+                             node);
       continue;
     }
     const char *via = nl_node_files_via(f);
@@ -42,8 +44,9 @@ gboolean nl_postmortem(const char *labdir, char **nodes, const char *dir, GStrin
     }
     if (!changes) dprintf(fd, "netlab: %s\n", e->message);
     close(fd);
-    g_string_append_printf(index, "%s/changes.txt: what the node changed against the host's "
-                                  "root (A added, M modified, D deleted), read through %s\n",
+    g_string_append_printf(index,
+                           "%s/changes.txt: what the node changed against the host's "
+                           "root (A added, M modified, D deleted), read through %s\n",
                            node, via);
     g_autofree char *tar = NULL;
     fd = create(dir, node, "var-log.tar.gz", &tar);
@@ -54,8 +57,10 @@ gboolean nl_postmortem(const char *labdir, char **nodes, const char *dir, GStrin
     gboolean ok = nl_node_files_tar_upper(f, "/var/log", fd, &e);
     close(fd);
     if (ok) {
-      g_string_append_printf(index, "%s/var-log.tar.gz: /var/log as the node wrote it (its "
-                                    "upper layer), read through %s\n", node, via);
+      g_string_append_printf(index,
+                             "%s/var-log.tar.gz: /var/log as the node wrote it (its "
+                             "upper layer), read through %s\n",
+                             node, via);
     } else {
       g_unlink(tar);
       g_string_append_printf(index, "%s/: no /var/log: %s\n", node, e->message);

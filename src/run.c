@@ -81,7 +81,7 @@ typedef struct {
   gint64 t_start;
   double secs;
   int startup_rc;
-  char *why;          /* failure */
+  char *why; /* failure */
   int ctl_fd;
   GSource *ctl_watch;
   GString *ctl_buf;
@@ -90,17 +90,17 @@ typedef struct {
 struct Up {
   const NlLab *lab;
   const NlState *st;
-  gboolean embedded;  /* libvirt's embedded driver: its QEMUs are ours */
+  gboolean embedded; /* libvirt's embedded driver: its QEMUs are ours */
   NlVirt *virt;
-  GPtrArray *vms;     /* Vm*, in lab order */
+  GPtrArray *vms; /* Vm*, in lab order */
   /* up's own main context: libvirt's event thread iterates GLib's global
    * default one, and would otherwise run our callbacks too, behind our
    * back (a Ctrl-C during boot then hung in the teardown). */
   GMainContext *ctx;
   GMainLoop *loop;
-  GError *error;      /* first failure */
+  GError *error; /* first failure */
   gboolean tty;
-  guint drawn;        /* lines of progress on the terminal */
+  guint drawn; /* lines of progress on the terminal */
   gint64 t0;
 };
 
@@ -179,8 +179,7 @@ static gboolean deps_ready(Up *up, const NlNode *node) {
   for (guint i = 0; i < node->deps->len; i++)
     for (guint j = 0; j < up->vms->len; j++) {
       Vm *other = up->vms->pdata[j];
-      if (strcmp(other->node->name, node->deps->pdata[i]) == 0 &&
-          other->phase != VM_READY)
+      if (strcmp(other->node->name, node->deps->pdata[i]) == 0 && other->phase != VM_READY)
         return FALSE;
     }
   return TRUE;
@@ -213,7 +212,8 @@ static gboolean on_ctl(int fd, GIOCondition cond, gpointer data) {
   if (bad) {
     /* Shown escaped, and up to its first NUL only: it is the guest's. */
     g_autofree char *shown = g_strescape(text, NULL);
-    fail(up, vm, "VM '%s' wrote \"%s%s\" on its control port, where only \"ready N\" "
+    fail(up, vm,
+         "VM '%s' wrote \"%s%s\" on its control port, where only \"ready N\" "
          "belongs (does a startup script write to the netlab.ctl port?)",
          vm->node->name, shown, strlen(text) < line ? "..." : "");
   } else if (nl) {
@@ -292,8 +292,8 @@ static void created(GObject *src, GAsyncResult *res, gpointer data) {
   if (up->error) return; /* being torn down */
   vm->ctl_fd = connect_unix(vm->paths.ctl);
   if (vm->ctl_fd < 0) {
-    fail(up, vm, "cannot connect to the control socket of '%s' (%s): %s",
-         vm->node->name, vm->paths.ctl, g_strerror(errno));
+    fail(up, vm, "cannot connect to the control socket of '%s' (%s): %s", vm->node->name,
+         vm->paths.ctl, g_strerror(errno));
     return;
   }
   vm->ctl_buf = g_string_new(NULL);
@@ -356,7 +356,7 @@ static char *console_tail(const char *log, guint lines) {
 typedef struct {
   NlKernel *kernel;
   char *initrd;
-  char *qemu_kernel;  /* the same files, where QEMU opens them */
+  char *qemu_kernel; /* the same files, where QEMU opens them */
   char *qemu_initrd;
 } Boot;
 
@@ -399,26 +399,22 @@ static gboolean check_sock_path(const char *path, GError **error) {
  * configuration share: it sees the host's root, but not what lies under the
  * host's /tmp or /run, where it has tmpfs mounts of its own, and a build tree
  * may be there. */
-static gboolean copy_program(const char *conf, const char *name, const char *from,
-                             GError **error) {
+static gboolean copy_program(const char *conf, const char *name, const char *from, GError **error) {
   g_autofree char *bin = NULL;
   gsize len = 0;
   g_autofree char *copy = g_build_filename(conf, name, NULL);
-  return g_file_get_contents(from, &bin, &len, error) &&
-         nl_write_file(copy, bin, len, 0755, error);
+  return g_file_get_contents(from, &bin, &len, error) && nl_write_file(copy, bin, len, 0755, error);
 }
 
-static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p,
-                                 gboolean have_shared, const char *agent,
-                                 const char *svc, GError **error) {
+static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p, gboolean have_shared,
+                                 const char *agent, const char *svc, GError **error) {
   if (g_mkdir_with_parents(p->conf, 0755) != 0)
     return nl_set_errno(error, errno, "cannot create '%s'", p->conf);
   if (!copy_program(p->conf, "netlab-agent", agent, error) ||
       !copy_program(p->conf, "netlab-svc", svc, error) ||
       !copy_program(p->conf, "quagga", NETLAB_TEMPLATES_DIR "/quagga", error))
     return FALSE;
-  g_autoptr(GHashTable) files =
-      nl_guest_conf(node, have_shared, GUEST_CONF_DIR "/netlab-agent");
+  g_autoptr(GHashTable) files = nl_guest_conf(node, have_shared, GUEST_CONF_DIR "/netlab-agent");
   GHashTableIter it;
   gpointer name, text;
   g_hash_table_iter_init(&it, files);
@@ -451,7 +447,8 @@ static gboolean check_memory(const NlLab *lab, gboolean kvm, GError **error) {
   guint64 avail = mem_available_mib();
   if (!avail || need <= avail) return TRUE;
   g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-              "lab '%s' needs about %" G_GUINT64_FORMAT " MiB for its %u VMs (their memory and "
+              "lab '%s' needs about %" G_GUINT64_FORMAT
+              " MiB for its %u VMs (their memory and "
               "~%d MiB of QEMU each), and the host has %" G_GUINT64_FORMAT " MiB available",
               lab->dir, need, lab->nodes->len, QEMU_OVERHEAD_MIB(kvm), avail);
   return FALSE;
@@ -597,21 +594,18 @@ static char *disk_nodes(const NlLab *lab) {
   return g_string_free(s, FALSE);
 }
 
-gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
-                   GError **error) {
+gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError **error) {
   g_autofree char *upfor = nl_state_get(st, "lab");
   if (upfor) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "lab '%s' is already up (state in %s): `netlab down` it first",
-                lab->dir, st->dir);
+                "lab '%s' is already up (state in %s): `netlab down` it first", lab->dir, st->dir);
     return FALSE;
   }
   g_auto(NlQemuUser) qu = {0};
   if (!nl_qemu_user(&qu, error)) return give_up(st);
   /* Before any thread exists: every thread, and every QEMU, inherits it. */
   if (qu.dropped && !nl_sandbox_enter(error)) return give_up(st);
-  g_autofree char *agent =
-      nl_find_beside_self("netlab-agent", NETLAB_AGENT_INSTALLED, error);
+  g_autofree char *agent = nl_find_beside_self("netlab-agent", NETLAB_AGENT_INSTALLED, error);
   if (!agent) return give_up(st);
   g_autofree char *svc = nl_find_beside_self("netlab-svc", NETLAB_SVC_INSTALLED, error);
   if (!svc) return give_up(st);
@@ -642,7 +636,10 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
   /* Before anything starts: libguestfs runs an appliance VM of its own. */
   if (!nl_disk_prepare(lab, disk_note, NULL, error)) return give_up(st);
 
-  Up up = {.lab = lab, .st = st, .embedded = o->uri == NULL, .tty = isatty(2),
+  Up up = {.lab = lab,
+           .st = st,
+           .embedded = o->uri == NULL,
+           .tty = isatty(2),
            .t0 = g_get_monotonic_time()};
   /* From here on a Ctrl-C must tear down what was started, whenever it comes:
    * it is handled once the main loop runs. */
@@ -708,8 +705,8 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
       goto out;
     g_autofree char *kernel_key = g_strconcat("kernel.", node->name, NULL);
     g_autofree char *booted_key = g_strconcat("booted.", node->name, NULL);
-    g_autofree char *booted = g_strdup_printf("%s (%s)", b->kernel->path,
-                                              b->kernel->version ? b->kernel->version : "?");
+    g_autofree char *booted =
+        g_strdup_printf("%s (%s)", b->kernel->path, b->kernel->version ? b->kernel->version : "?");
     NlDomainSpec spec = {
         .domain = vm->domain,
         .emulator = EMULATOR,
@@ -728,8 +725,7 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
     vm->xml = nl_domain_xml(lab, node, &spec);
     /* `netlab gdb` finds the symbols of what the VM booted here, never in a
      * process's arguments. */
-    if (!check_sock_path(vm->paths.console, error) ||
-        !check_sock_path(vm->paths.ctl, error) ||
+    if (!check_sock_path(vm->paths.console, error) || !check_sock_path(vm->paths.ctl, error) ||
         !check_sock_path(vm->paths.gdb, error) ||
         !nl_state_set(st, kernel_key, b->kernel->boot, error) ||
         !nl_state_set(st, booted_key, booted, error) ||
@@ -737,8 +733,7 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
       goto out;
   }
 
-  GSource *timer =
-      add_source(&up, g_timeout_source_new_seconds(o->timeout_s), on_timeout, &up);
+  GSource *timer = add_source(&up, g_timeout_source_new_seconds(o->timeout_s), on_timeout, &up);
   GSource *tick = up.tty ? add_source(&up, g_timeout_source_new(500), on_tick, &up) : NULL;
   draw(&up, NULL);
   start_ready_vms(&up);
@@ -751,8 +746,7 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
     /* Creations still running in threads hold the connection: let them end
      * before tearing down, so no VM appears after `down` looked. */
     for (guint i = 0; i < up.vms->len; i++)
-      while (((Vm *)up.vms->pdata[i])->phase == VM_STARTING)
-        g_main_context_iteration(up.ctx, TRUE);
+      while (((Vm *)up.vms->pdata[i])->phase == VM_STARTING) g_main_context_iteration(up.ctx, TRUE);
     GString *msg = g_string_new(up.error->message);
     for (guint i = 0; i < up.vms->len; i++) {
       Vm *vm = up.vms->pdata[i];
@@ -767,9 +761,8 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
     g_string_free(msg, TRUE);
     goto out;
   }
-  fprintf(stderr, "lab '%s' is up: %u VMs ready in %.1f s\n",
-          lab->name ? lab->name : lab->dir, up.vms->len,
-          (g_get_monotonic_time() - up.t0) / 1e6);
+  fprintf(stderr, "lab '%s' is up: %u VMs ready in %.1f s\n", lab->name ? lab->name : lab->dir,
+          up.vms->len, (g_get_monotonic_time() - up.t0) / 1e6);
   if (!o->uri) nl_virt_save_caps(st->dir);
   ok = TRUE;
 
@@ -812,24 +805,28 @@ GPtrArray *nl_run_shutdown_scripts(NlState *st, guint timeout_s) {
     g_autofree char *own = g_build_filename(labdir, file, NULL);
     if (!have_shared && !g_file_test(own, G_FILE_TEST_IS_REGULAR)) continue;
     char *argv[] = {"sh", "-c", (char *)shutdown_script, "sh", (char *)node, NULL};
-    NlExec x = {.statedir = st->dir, .vm = node, .argv = argv, .timeout_s = timeout_s,
-                .in_fd = -1, .out_fd = null, .err_fd = null};
+    NlExec x = {.statedir = st->dir,
+                .vm = node,
+                .argv = argv,
+                .timeout_s = timeout_s,
+                .in_fd = -1,
+                .out_fd = null,
+                .err_fd = null};
     g_autoptr(GError) e = NULL;
     int rc = nl_exec_run(&x, &e);
     if (rc < 0)
-      g_ptr_array_add(notes, g_strdup_printf("%s: shutdown scripts not run: %s", node,
-                                             e->message));
+      g_ptr_array_add(notes, g_strdup_printf("%s: shutdown scripts not run: %s", node, e->message));
     else if (rc == 124)
       g_ptr_array_add(notes, g_strdup_printf("%s: shutdown scripts still running after %u s, "
-                                             "killed", node, timeout_s));
+                                             "killed",
+                                             node, timeout_s));
     else if (rc != 0)
-      g_ptr_array_add(notes, g_strdup_printf("%s: shutdown scripts exited with status %d",
-                                             node, rc));
+      g_ptr_array_add(notes,
+                      g_strdup_printf("%s: shutdown scripts exited with status %d", node, rc));
   }
   if (null >= 0) close(null);
   return notes;
 }
-
 
 /* A QEMU that `up` started but had no time to record (it was killed at that
  * moment): found by the pidfile libvirt wrote in the state directory, and
@@ -846,8 +843,7 @@ static void record_unrecorded(const NlState *st, const char *sub, const char *su
     g_autofree char *name = g_strndup(n, strlen(n) - strlen(suffix));
     g_autofree char *path = g_build_filename(dir, n, NULL);
     g_autofree char *text = NULL;
-    if (nl_proc_alive(st, kind, name) || !g_file_get_contents(path, &text, NULL, NULL))
-      continue;
+    if (nl_proc_alive(st, kind, name) || !g_file_get_contents(path, &text, NULL, NULL)) continue;
     int pid = atoi(text);
     g_autofree char *cmdpath = g_strdup_printf("/proc/%d/cmdline", pid);
     g_autofree char *cmd = NULL;
@@ -870,8 +866,13 @@ static void sync_disks(NlState *st) {
   g_auto(GStrv) nodes = g_strsplit(g_strstrip(disks), "\n", -1);
   for (char **n = nodes; *n && **n; n++) {
     char *argv[] = {"sync", NULL};
-    NlExec x = {.statedir = st->dir, .vm = *n, .argv = argv, .timeout_s = 10,
-                .in_fd = -1, .out_fd = 2, .err_fd = 2};
+    NlExec x = {.statedir = st->dir,
+                .vm = *n,
+                .argv = argv,
+                .timeout_s = 10,
+                .in_fd = -1,
+                .out_fd = 2,
+                .err_fd = 2};
     g_autoptr(GError) e = NULL;
     if (nl_exec_run(&x, &e) == 0) nl_disk_set_dirty(labdir, *n, FALSE, NULL);
   }
@@ -896,8 +897,7 @@ gboolean nl_run_down(NlState *st, GError **error) {
     for (guint i = 0; doms && i < doms->len; i++) {
       NlDomainInfo *d = doms->pdata[i];
       g_autoptr(GError) e = NULL;
-      if (!nl_virt_destroy(virt, d->name, &e))
-        fprintf(stderr, "netlab: warning: %s\n", e->message);
+      if (!nl_virt_destroy(virt, d->name, &e)) fprintf(stderr, "netlab: warning: %s\n", e->message);
     }
     if (local) fprintf(stderr, "netlab: warning: %s\n", local->message);
   }

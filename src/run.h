@@ -8,10 +8,10 @@
 typedef enum { NL_ACCEL_AUTO, NL_ACCEL_KVM, NL_ACCEL_TCG } NlAccel;
 
 typedef struct {
-  const char *uri;     /* libvirt URI; NULL: the embedded driver */
+  const char *uri; /* libvirt URI; NULL: the embedded driver */
   NlAccel accel;
-  const char *kernel;  /* --kernel: overrides LAB_KERNEL and r1[kernel] */
-  guint timeout_s;     /* for every VM to become ready */
+  const char *kernel; /* --kernel: overrides LAB_KERNEL and r1[kernel] */
+  guint timeout_s;    /* for every VM to become ready */
 } NlUpOptions;
 
 /* Decides between KVM and TCG. *WHY says why KVM is not used, if it is not. */
@@ -19,8 +19,7 @@ gboolean nl_accel_pick(NlAccel want, gboolean *kvm, char **why, GError **error);
 
 /* ST must be locked by the caller. On failure, everything started is
  * stopped again and the state directory removed. */
-gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o,
-                   GError **error);
+gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError **error);
 
 /* Runs <node>.shutdown, then shared.shutdown, in every running node of the
  * lab, as Kathará does before it stops a node: with their output on the

@@ -40,20 +40,16 @@ gboolean nl_qemu_user(NlQemuUser *u, GError **error) {
   return TRUE;
 }
 
-void nl_qemu_user_clear(NlQemuUser *u) {
-  g_clear_pointer(&u->name, g_free);
-}
+void nl_qemu_user_clear(NlQemuUser *u) { g_clear_pointer(&u->name, g_free); }
 
 void nl_qemu_user_become(gpointer data) {
   const NlQemuUser *u = data;
   if (!u->dropped) return;
   /* Exit rather than run the program as root. */
-  if (initgroups(u->name, u->gid) != 0 || setgid(u->gid) != 0 || setuid(u->uid) != 0)
-    _exit(126);
+  if (initgroups(u->name, u->gid) != 0 || setgid(u->gid) != 0 || setuid(u->uid) != 0) _exit(126);
 }
 
-gboolean nl_qemu_user_own(const NlQemuUser *u, const char *path, int mode,
-                          GError **error) {
+gboolean nl_qemu_user_own(const NlQemuUser *u, const char *path, int mode, GError **error) {
   if (mkdir(path, mode) != 0 && errno != EEXIST)
     return nl_set_errno(error, errno, "cannot create '%s'", path);
   /* lchown: a directory a QEMU user could have replaced by a symlink is not
@@ -134,8 +130,7 @@ gboolean nl_sandbox_grant_dir(const NlQemuUser *u, const char *path, GError **er
   if (acl) acl_free(acl);
   close(fd);
   if (!ok)
-    return nl_set_errno(error, saved, "cannot give user '%s' access to '%s' (ACL)", u->name,
-                        path);
+    return nl_set_errno(error, saved, "cannot give user '%s' access to '%s' (ACL)", u->name, path);
   return TRUE;
 }
 
@@ -172,15 +167,15 @@ gboolean nl_proc_record(const NlState *st, const char *kind, const char *name, i
   g_autofree char *real = g_file_read_link(self, NULL);
   guint64 start = nl_proc_start_time(pid);
   if (!real || strcmp(real, exe) != 0 || start == 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s '%s' (pid %d) is not running %s", kind,
-                name, pid, exe);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s '%s' (pid %d) is not running %s", kind, name,
+                pid, exe);
     return FALSE;
   }
   g_autofree char *path = procs_file(st);
   g_autofree char *old = NULL;
   g_file_get_contents(path, &old, NULL, NULL);
-  g_autofree char *text = g_strdup_printf("%s%s %s %d %" G_GUINT64_FORMAT "\n",
-                                          old ? old : "", kind, name, pid, start);
+  g_autofree char *text =
+      g_strdup_printf("%s%s %s %d %" G_GUINT64_FORMAT "\n", old ? old : "", kind, name, pid, start);
   return nl_write_file(path, text, -1, 0600, error);
 }
 
@@ -239,8 +234,8 @@ guint nl_proc_kill_all(const NlState *st) {
   for (guint i = 0; i < fds->len; i++) {
     struct pollfd *p = &g_array_index(fds, struct pollfd, i);
     gint64 left;
-    while ((left = end - g_get_monotonic_time()) > 0 &&
-           poll(p, 1, (int)(left / 1000) + 1) < 0 && errno == EINTR) {
+    while ((left = end - g_get_monotonic_time()) > 0 && poll(p, 1, (int)(left / 1000) + 1) < 0 &&
+           errno == EINTR) {
     }
     close(p->fd);
   }

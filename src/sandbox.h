@@ -19,8 +19,8 @@
 typedef struct {
   uid_t uid;
   gid_t gid;
-  char *name;        /* NULL when it is the invoking user */
-  gboolean dropped;  /* TRUE: netlab runs as root and hands over to NAME */
+  char *name;       /* NULL when it is the invoking user */
+  gboolean dropped; /* TRUE: netlab runs as root and hands over to NAME */
 } NlQemuUser;
 
 /* Looks the user up; as root, fails if scripts/setup has not created it. */
@@ -34,8 +34,7 @@ void nl_qemu_user_become(gpointer u);
 
 /* Makes PATH owned by U (when dropped), mode MODE: the directories where
  * QEMU and the switches create their sockets. */
-gboolean nl_qemu_user_own(const NlQemuUser *u, const char *path, int mode,
-                          GError **error);
+gboolean nl_qemu_user_own(const NlQemuUser *u, const char *path, int mode, GError **error);
 
 /* Root only: a private mount namespace for this process and what it starts.
  * Call before any thread exists. */
@@ -43,8 +42,8 @@ gboolean nl_sandbox_enter(GError **error);
 
 /* Root only: binds SRC (file or directory) on DIR/NAME, nosuid and nodev,
  * read-only unless RW, and returns that path. */
-char *nl_sandbox_bind(const char *src, const char *dir, const char *name,
-                      gboolean rw, GError **error);
+char *nl_sandbox_bind(const char *src, const char *dir, const char *name, gboolean rw,
+                      GError **error);
 
 /* Gives U read-write access to the directory PATH itself (an ACL entry; not
  * what is in it, not its parents), or takes it back. Nothing when U is the

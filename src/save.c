@@ -30,8 +30,8 @@ static int open_parent(int dirfd, char **comps, guint n, GError **error, const c
   int fd = dup(dirfd);
   for (guint i = 0; fd >= 0 && i + 1 < n; i++) {
     if (mkdirat(fd, comps[i], 0755) != 0 && errno != EEXIST) {
-      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create a directory for '%s': %s",
-                  what, g_strerror(errno));
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create a directory for '%s': %s", what,
+                  g_strerror(errno));
       close(fd);
       return -1;
     }
@@ -77,8 +77,8 @@ typedef enum { SAVE_WRITTEN, SAVE_SAME, SAVE_CONFLICT } SaveResult;
 
 /* Writes CONTENT as COMPS (below NODEFD) by a rename over whatever is there:
  * a symlink put in the lab is replaced, never followed. */
-static int save_file(int nodefd, char **comps, guint n, const char *rel, int content,
-                     guint32 mode, const NlSaveOptions *o, gboolean *existed, GError **error) {
+static int save_file(int nodefd, char **comps, guint n, const char *rel, int content, guint32 mode,
+                     const NlSaveOptions *o, gboolean *existed, GError **error) {
   int dir = open_parent(nodefd, comps, n, error, rel);
   if (dir < 0) return -1;
   const char *name = comps[n - 1];
@@ -104,8 +104,8 @@ static int save_file(int nodefd, char **comps, guint n, const char *rel, int con
   /* Readable by all, executable if it was: no setuid bit from a guest into
    * the lab, and QEMU's user, which shares the lab with the nodes, must read
    * it for the next boot to copy it in (frr.conf is 0640 in a node). */
-  int out = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                   (mode & 0111) | 0644);
+  int out =
+      openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode & 0111) | 0644);
   /* Dated back to the boot, so that only a later edit in the lab counts as
    * a change since then. */
   struct timespec when[2] = {{o->since, 0}, {o->since, 0}};
@@ -118,8 +118,7 @@ static int save_file(int nodefd, char **comps, guint n, const char *rel, int con
   }
   if (!ok) {
     unlinkat(dir, tmp, 0);
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot write '%s': %s", rel,
-                g_strerror(saved));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot write '%s': %s", rel, g_strerror(saved));
   }
   close(dir);
   return ok ? SAVE_WRITTEN : -1;
@@ -132,9 +131,8 @@ static gboolean lab_has(int nodefd, const char *rel) {
   return fstatat(nodefd, rel + 1, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-gboolean nl_save_node(const char *labdir, const char *node, NlNodeFiles *f,
-                      const NlSaveOptions *o, NlSaveNote note, gpointer data, guint *written,
-                      GError **error) {
+gboolean nl_save_node(const char *labdir, const char *node, NlNodeFiles *f, const NlSaveOptions *o,
+                      NlSaveNote note, gpointer data, guint *written, GError **error) {
   g_autoptr(GPtrArray) changes = nl_node_files_changes(f, error);
   if (!changes) return FALSE;
   int labfd = open(labdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -152,8 +150,8 @@ gboolean nl_save_node(const char *labdir, const char *node, NlNodeFiles *f,
   int nodefd = openat(labfd, node, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   close(labfd);
   if (nodefd < 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "refusing to save into '%s/%s': %s", labdir,
-                node, g_strerror(errno));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "refusing to save into '%s/%s': %s", labdir, node,
+                g_strerror(errno));
     return FALSE;
   }
   guint conflicts = 0;
@@ -180,8 +178,10 @@ gboolean nl_save_node(const char *labdir, const char *node, NlNodeFiles *f,
     } else {
       int content = memfd_create("netlab-save", MFD_CLOEXEC);
       if (content < 0 || !nl_node_files_read_upper(f, rel, content, error)) {
-        if (content >= 0) close(content);
-        else g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "memfd_create: %s", g_strerror(errno));
+        if (content >= 0)
+          close(content);
+        else
+          g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "memfd_create: %s", g_strerror(errno));
         ok = FALSE;
         break;
       }
@@ -195,11 +195,11 @@ gboolean nl_save_node(const char *labdir, const char *node, NlNodeFiles *f,
       if (r == SAVE_WRITTEN) (*written)++;
       if (r == SAVE_CONFLICT) conflicts++;
       line = g_strdup_printf("%s: %s -> %s%s (%s)", node, rel, node, rel,
-                             r == SAVE_SAME      ? "unchanged"
+                             r == SAVE_SAME       ? "unchanged"
                              : r == SAVE_CONFLICT ? "NOT saved: the lab's copy changed since the "
                                                     "node booted; --force overwrites it"
-                             : existed           ? "updated"
-                                                 : "new");
+                             : existed            ? "updated"
+                                                  : "new");
     }
     note(line, data);
   }

@@ -8,9 +8,9 @@
 #include "nodefile.h"
 
 typedef struct {
-  gboolean all;    /* every changed file, not only /etc and what <node>/ has */
-  gboolean force;  /* overwrite lab files changed since the node booted */
-  gint64 since;    /* when the node booted (seconds since the epoch) */
+  gboolean all;   /* every changed file, not only /etc and what <node>/ has */
+  gboolean force; /* overwrite lab files changed since the node booted */
+  gint64 since;   /* when the node booted (seconds since the epoch) */
 } NlSaveOptions;
 
 /* Called for each file considered: "r1: /etc/frr/frr.conf -> r1/etc/frr/frr.conf (new)". */
@@ -21,9 +21,8 @@ typedef void (*NlSaveNote)(const char *line, gpointer data);
  * and a file replaces what is there by rename. *WRITTEN counts the files
  * written. Fails, after writing the rest, when a lab file changed since
  * O->since and O->force is not set. */
-gboolean nl_save_node(const char *labdir, const char *node, NlNodeFiles *f,
-                      const NlSaveOptions *o, NlSaveNote note, gpointer data, guint *written,
-                      GError **error);
+gboolean nl_save_node(const char *labdir, const char *node, NlNodeFiles *f, const NlSaveOptions *o,
+                      NlSaveNote note, gpointer data, guint *written, GError **error);
 
 /* The files netlab itself writes at each boot, never saved. */
 gboolean nl_save_skipped(const char *path);

@@ -73,16 +73,14 @@ char *nl_state_path(const NlState *st, const char *key) {
   return g_build_filename(st->dir, key, NULL);
 }
 
-gboolean nl_state_exists(const NlState *st) {
-  return g_file_test(st->dir, G_FILE_TEST_IS_DIR);
-}
+gboolean nl_state_exists(const NlState *st) { return g_file_test(st->dir, G_FILE_TEST_IS_DIR); }
 
 gboolean nl_state_lock(NlState *st, gboolean create, GError **error) {
   g_autofree char *lock = nl_state_path(st, "lock");
   for (;;) {
     if (create && mkdir(st->dir, 0700) != 0 && errno != EEXIST) {
-      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s",
-                  st->dir, g_strerror(errno));
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", st->dir,
+                  g_strerror(errno));
       return FALSE;
     }
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -98,15 +96,13 @@ gboolean nl_state_lock(NlState *st, gboolean create, GError **error) {
       g_strchomp(pid);
       close(fd);
       g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                  "another netlab (pid %s) is working on this lab (%s)",
-                  *pid ? pid : "?", st->dir);
+                  "another netlab (pid %s) is working on this lab (%s)", *pid ? pid : "?", st->dir);
       return FALSE;
     }
     /* The holder we waited for may have been a `down` that removed the
      * directory: then our lock is on a deleted file, so start over. */
     struct stat a, b;
-    if (fstat(fd, &a) == 0 && stat(lock, &b) == 0 && a.st_ino == b.st_ino &&
-        a.st_dev == b.st_dev) {
+    if (fstat(fd, &a) == 0 && stat(lock, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
       g_autofree char *me = g_strdup_printf("%d\n", (int)getpid());
       if (ftruncate(fd, 0) != 0 || pwrite(fd, me, strlen(me), 0) < 0) {
         /* Only informative: the lock holds without it. */
@@ -118,8 +114,7 @@ gboolean nl_state_lock(NlState *st, gboolean create, GError **error) {
   }
 }
 
-gboolean nl_state_set(const NlState *st, const char *key, const char *value,
-                      GError **error) {
+gboolean nl_state_set(const NlState *st, const char *key, const char *value, GError **error) {
   g_autofree char *path = nl_state_path(st, key);
   return nl_write_file(path, value, -1, 0600, error);
 }

@@ -6,9 +6,9 @@
 #include <glib.h>
 
 typedef struct {
-  char *dir;      /* BASE/<id>, mode 0700 */
-  char *id;       /* <basename>-<8 hex of sha256(lab path)> */
-  int lock_fd;    /* flock()ed DIR/lock, or -1 */
+  char *dir;   /* BASE/<id>, mode 0700 */
+  char *id;    /* <basename>-<8 hex of sha256(lab path)> */
+  int lock_fd; /* flock()ed DIR/lock, or -1 */
 } NlState;
 
 /* BASE is /run/netlab for root, else $XDG_RUNTIME_DIR/netlab, else
@@ -25,8 +25,7 @@ gboolean nl_state_lock(NlState *st, gboolean create, GError **error);
 gboolean nl_state_exists(const NlState *st);
 
 /* Small named values kept in the directory: lab path, libvirt URI... */
-gboolean nl_state_set(const NlState *st, const char *key, const char *value,
-                      GError **error);
+gboolean nl_state_set(const NlState *st, const char *key, const char *value, GError **error);
 char *nl_state_get(const NlState *st, const char *key);
 
 /* Removes the directory and everything in it (with the lock still held). */

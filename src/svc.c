@@ -53,8 +53,11 @@
 enum { EXIT_NOT_RUNNING = 3, EXIT_NO_UNIT_STATUS = 4, EXIT_NO_UNIT = 5 };
 
 static const char *const unit_dirs[] = {
-    "/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system",
-    "/usr/lib/systemd/system", NULL,
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    NULL,
 };
 
 typedef struct {
@@ -63,22 +66,22 @@ typedef struct {
 } Strv;
 
 typedef struct {
-  char name[256];         /* frr.service */
-  char path[PATH_MAX];    /* the unit file, or the init.d script */
-  int sysv;               /* an /etc/init.d script with no unit file */
+  char name[256];      /* frr.service */
+  char path[PATH_MAX]; /* the unit file, or the init.d script */
+  int sysv;            /* an /etc/init.d script with no unit file */
   char *description;
-  char *type;             /* simple, exec, forking, notify, oneshot, ... */
+  char *type; /* simple, exec, forking, notify, oneshot, ... */
   Strv start_pre, start, start_post, stop, stop_post, reload;
   char *pidfile;
-  Strv env;               /* Environment=, as KEY=VALUE */
-  Strv env_files;         /* EnvironmentFile=, '-' prefix: optional */
+  Strv env;       /* Environment=, as KEY=VALUE */
+  Strv env_files; /* EnvironmentFile=, '-' prefix: optional */
   char *user, *group, *workdir;
   Strv runtime_dirs;
   mode_t runtime_mode;
-  int remain;             /* RemainAfterExit */
-  int kill_process_only;  /* KillMode=process */
+  int remain;            /* RemainAfterExit */
+  int kill_process_only; /* KillMode=process */
   int timeout_start, timeout_stop;
-  Strv conditions;        /* ConditionPathExists=, '!' negates */
+  Strv conditions; /* ConditionPathExists=, '!' negates */
 } Unit;
 
 /* ---- Small helpers ---- */
@@ -140,8 +143,7 @@ static void env_set(Strv *env, const char *kv) {
 
 static const char *env_get(const Strv *env, const char *key, size_t klen) {
   for (int i = 0; i < env->n; i++)
-    if (strncmp(env->v[i], key, klen) == 0 && env->v[i][klen] == '=')
-      return env->v[i] + klen + 1;
+    if (strncmp(env->v[i], key, klen) == 0 && env->v[i][klen] == '=') return env->v[i] + klen + 1;
   return NULL;
 }
 
@@ -233,22 +235,28 @@ static char *expand_specifiers(const Unit *u, const char *s) {
     char one[3] = {0};
     if (*s == '%' && s[1]) {
       switch (*++s) {
-      case 'n': add = u->name; break;
-      case 'N': add = plain; break;
-      case 'p': add = prefix; break;
-      case 'i': case 'I': add = instance; break;
-      case 't': add = "/run"; break;
-      case 'S': add = "/var/lib"; break;
-      case 'C': add = "/var/cache"; break;
-      case 'L': add = "/var/log"; break;
-      case 'E': add = "/etc"; break;
-      case 'T': add = "/tmp"; break;
-      case 'V': add = "/var/tmp"; break;
-      case 'h': add = "/root"; break;
-      case 'u': add = u->user ? u->user : "root"; break;
-      case 'H': case 'l': add = host; break;
-      case '%': add = "%"; break;
-      default: one[0] = '%'; one[1] = *s; add = one; break;
+        case 'n': add = u->name; break;
+        case 'N': add = plain; break;
+        case 'p': add = prefix; break;
+        case 'i':
+        case 'I': add = instance; break;
+        case 't': add = "/run"; break;
+        case 'S': add = "/var/lib"; break;
+        case 'C': add = "/var/cache"; break;
+        case 'L': add = "/var/log"; break;
+        case 'E': add = "/etc"; break;
+        case 'T': add = "/tmp"; break;
+        case 'V': add = "/var/tmp"; break;
+        case 'h': add = "/root"; break;
+        case 'u': add = u->user ? u->user : "root"; break;
+        case 'H':
+        case 'l': add = host; break;
+        case '%': add = "%"; break;
+        default:
+          one[0] = '%';
+          one[1] = *s;
+          add = one;
+          break;
       }
     } else {
       one[0] = *s;
@@ -289,9 +297,12 @@ static void add_environment(Unit *u, const char *v) {
     size_t n = 0;
     char quote = 0;
     for (; *v && (quote || !isspace((unsigned char)*v)); v++) {
-      if (!quote && (*v == '"' || *v == '\'')) quote = *v;
-      else if (quote && *v == quote) quote = 0;
-      else if (n < sizeof word - 1) word[n++] = *v;
+      if (!quote && (*v == '"' || *v == '\''))
+        quote = *v;
+      else if (quote && *v == quote)
+        quote = 0;
+      else if (n < sizeof word - 1)
+        word[n++] = *v;
     }
     word[n] = '\0';
     if (strchr(word, '=')) env_set(&u->env, word);
@@ -299,23 +310,37 @@ static void add_environment(Unit *u, const char *v) {
 }
 
 static void set_service_key(Unit *u, const char *key, const char *v) {
-  if (strcmp(key, "Type") == 0) set_str(&u->type, v);
-  else if (strcmp(key, "ExecStartPre") == 0) list_add(&u->start_pre, v);
-  else if (strcmp(key, "ExecStart") == 0) list_add(&u->start, v);
-  else if (strcmp(key, "ExecStartPost") == 0) list_add(&u->start_post, v);
-  else if (strcmp(key, "ExecStop") == 0) list_add(&u->stop, v);
-  else if (strcmp(key, "ExecStopPost") == 0) list_add(&u->stop_post, v);
-  else if (strcmp(key, "ExecReload") == 0) list_add(&u->reload, v);
-  else if (strcmp(key, "PIDFile") == 0) set_str(&u->pidfile, v);
-  else if (strcmp(key, "Environment") == 0) add_environment(u, v);
-  else if (strcmp(key, "EnvironmentFile") == 0) list_add(&u->env_files, v);
-  else if (strcmp(key, "User") == 0) set_str(&u->user, v);
-  else if (strcmp(key, "Group") == 0) set_str(&u->group, v);
-  else if (strcmp(key, "WorkingDirectory") == 0) set_str(&u->workdir, v);
+  if (strcmp(key, "Type") == 0)
+    set_str(&u->type, v);
+  else if (strcmp(key, "ExecStartPre") == 0)
+    list_add(&u->start_pre, v);
+  else if (strcmp(key, "ExecStart") == 0)
+    list_add(&u->start, v);
+  else if (strcmp(key, "ExecStartPost") == 0)
+    list_add(&u->start_post, v);
+  else if (strcmp(key, "ExecStop") == 0)
+    list_add(&u->stop, v);
+  else if (strcmp(key, "ExecStopPost") == 0)
+    list_add(&u->stop_post, v);
+  else if (strcmp(key, "ExecReload") == 0)
+    list_add(&u->reload, v);
+  else if (strcmp(key, "PIDFile") == 0)
+    set_str(&u->pidfile, v);
+  else if (strcmp(key, "Environment") == 0)
+    add_environment(u, v);
+  else if (strcmp(key, "EnvironmentFile") == 0)
+    list_add(&u->env_files, v);
+  else if (strcmp(key, "User") == 0)
+    set_str(&u->user, v);
+  else if (strcmp(key, "Group") == 0)
+    set_str(&u->group, v);
+  else if (strcmp(key, "WorkingDirectory") == 0)
+    set_str(&u->workdir, v);
   else if (strcmp(key, "RemainAfterExit") == 0)
-    u->remain = strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 ||
-                strcasecmp(v, "true") == 0 || strcasecmp(v, "on") == 0;
-  else if (strcmp(key, "KillMode") == 0) u->kill_process_only = strcmp(v, "process") == 0;
+    u->remain = strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0 ||
+                strcasecmp(v, "on") == 0;
+  else if (strcmp(key, "KillMode") == 0)
+    u->kill_process_only = strcmp(v, "process") == 0;
   else if (strcmp(key, "RuntimeDirectory") == 0) {
     char *copy = xstrdup(v), *save = NULL;
     for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
@@ -485,8 +510,7 @@ static int unit_load(Unit *u, const char *arg) {
   int found = find_in_dirs(file, u->path);
   if (found == 0 && strchr(u->name, '@')) {
     /* foo@bar.service from foo@.service */
-    snprintf(file, sizeof file, "%.*s.service", (int)(strchr(u->name, '@') - u->name + 1),
-             u->name);
+    snprintf(file, sizeof file, "%.*s.service", (int)(strchr(u->name, '@') - u->name + 1), u->name);
     found = find_in_dirs(file, u->path);
   }
   /* An alias is the unit it names: one state for both names. */
@@ -523,12 +547,12 @@ static int unit_load(Unit *u, const char *arg) {
 /* ---- The unit's state, as the monitor records it ---- */
 
 typedef struct {
-  char active[32];   /* active, activating, deactivating, failed, inactive */
-  char sub[32];      /* running, exited, dead, failed, start, stop */
+  char active[32]; /* active, activating, deactivating, failed, inactive */
+  char sub[32];    /* running, exited, dead, failed, start, stop */
   pid_t main, monitor;
   long long since;
-  char result[128];  /* how the main process or a control process ended */
-  char status[256];  /* STATUS= from the service (Type=notify) */
+  char result[128]; /* how the main process or a control process ended */
+  char status[256]; /* STATUS= from the service (Type=notify) */
 } State;
 
 static char *state_path(const Unit *u, const char *file) {
@@ -547,13 +571,20 @@ static void state_read(const Unit *u, State *s) {
     char *eq = strchr(l, '=');
     if (!eq) continue;
     *eq++ = '\0';
-    if (strcmp(l, "active") == 0) snprintf(s->active, sizeof s->active, "%s", eq);
-    else if (strcmp(l, "sub") == 0) snprintf(s->sub, sizeof s->sub, "%s", eq);
-    else if (strcmp(l, "main") == 0) s->main = atoi(eq);
-    else if (strcmp(l, "monitor") == 0) s->monitor = atoi(eq);
-    else if (strcmp(l, "since") == 0) s->since = atoll(eq);
-    else if (strcmp(l, "result") == 0) snprintf(s->result, sizeof s->result, "%s", eq);
-    else if (strcmp(l, "status") == 0) snprintf(s->status, sizeof s->status, "%s", eq);
+    if (strcmp(l, "active") == 0)
+      snprintf(s->active, sizeof s->active, "%s", eq);
+    else if (strcmp(l, "sub") == 0)
+      snprintf(s->sub, sizeof s->sub, "%s", eq);
+    else if (strcmp(l, "main") == 0)
+      s->main = atoi(eq);
+    else if (strcmp(l, "monitor") == 0)
+      s->monitor = atoi(eq);
+    else if (strcmp(l, "since") == 0)
+      s->since = atoll(eq);
+    else if (strcmp(l, "result") == 0)
+      snprintf(s->result, sizeof s->result, "%s", eq);
+    else if (strcmp(l, "status") == 0)
+      snprintf(s->status, sizeof s->status, "%s", eq);
   }
   free(text);
 }
@@ -749,13 +780,16 @@ static void drop_privileges(const Unit *u) {
 
 /* Forks one Exec line with its output in LOGFD; returns its pid, or 0 when
  * the line is empty. *IGNORE is set by a '-' prefix (failure is success). */
-static pid_t spawn(const Unit *u, const char *line, const Strv *extra_env, pid_t main,
-                   int logfd, int *ignore) {
+static pid_t spawn(const Unit *u, const char *line, const Strv *extra_env, pid_t main, int logfd,
+                   int *ignore) {
   int ignore_rc = 0, privileged = 0, argv0 = 0;
   for (; *line && strchr("-@+!:", *line); line++) {
-    if (*line == '-') ignore_rc = 1;
-    else if (*line == '@') argv0 = 1;
-    else if (*line == '+' || *line == '!') privileged = 1;
+    if (*line == '-')
+      ignore_rc = 1;
+    else if (*line == '@')
+      argv0 = 1;
+    else if (*line == '+' || *line == '!')
+      privileged = 1;
   }
   if (ignore) *ignore = ignore_rc;
   Strv env = {0};
@@ -804,9 +838,8 @@ static void describe_exit(int status, char *out, size_t len) {
     snprintf(out, len, "code=exited, status=%d/%s", WEXITSTATUS(status),
              WEXITSTATUS(status) ? "FAILURE" : "SUCCESS");
   else if (WIFSIGNALED(status))
-    snprintf(out, len, "code=killed, signal=%s", sigabbrev_np(WTERMSIG(status))
-                                                     ? sigabbrev_np(WTERMSIG(status))
-                                                     : "?");
+    snprintf(out, len, "code=killed, signal=%s",
+             sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
   else
     snprintf(out, len, "code=unknown");
 }
@@ -817,16 +850,14 @@ typedef struct {
   Unit *u;
   State st;
   int logfd, sigfd, notify_fd, ready_fd, main_fd;
-  pid_t ctl;          /* the control process being waited for */
+  pid_t ctl; /* the control process being waited for */
   int ctl_status, ctl_done;
   int main_status, main_done, main_known;
-  int ready;          /* READY=1 */
-  int stop;           /* SIGTERM: stop the unit */
+  int ready; /* READY=1 */
+  int stop;  /* SIGTERM: stop the unit */
 } Mon;
 
-static int pidfd_open_(pid_t pid) {
-  return syscall(SYS_pidfd_open, pid, 0);
-}
+static int pidfd_open_(pid_t pid) { return syscall(SYS_pidfd_open, pid, 0); }
 
 static void mon_set_main(Mon *m, pid_t pid) {
   if (m->main_fd >= 0) close(m->main_fd);
@@ -840,8 +871,10 @@ static void mon_set_main(Mon *m, pid_t pid) {
 static void mon_notify_message(Mon *m, char *msg) {
   char *save = NULL;
   for (char *l = strtok_r(msg, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-    if (strcmp(l, "READY=1") == 0) m->ready = 1;
-    else if (strncmp(l, "MAINPID=", 8) == 0 && atoi(l + 8) > 0) mon_set_main(m, atoi(l + 8));
+    if (strcmp(l, "READY=1") == 0)
+      m->ready = 1;
+    else if (strncmp(l, "MAINPID=", 8) == 0 && atoi(l + 8) > 0)
+      mon_set_main(m, atoi(l + 8));
     else if (strncmp(l, "STATUS=", 7) == 0) {
       snprintf(m->st.status, sizeof m->st.status, "%s", l + 7);
       state_write(m->u, &m->st);
@@ -962,9 +995,7 @@ static int process_tree(pid_t root, int direct, pid_t *out, int max) {
   return found;
 }
 
-static int descendants(pid_t root, pid_t *out, int max) {
-  return process_tree(root, 0, out, max);
-}
+static int descendants(pid_t root, pid_t *out, int max) { return process_tree(root, 0, out, max); }
 
 static int kill_tree(Mon *m, int sig) {
   pid_t pids[1024];
@@ -997,7 +1028,9 @@ static void runtime_dirs(const Unit *u, int create) {
       struct group *gr = u->group ? getgrnam(u->group) : NULL;
       if (pw || gr)
         if (chown(path, pw ? pw->pw_uid : (uid_t)-1,
-                  gr ? gr->gr_gid : pw ? pw->pw_gid : (gid_t)-1) < 0)
+                  gr   ? gr->gr_gid
+                  : pw ? pw->pw_gid
+                       : (gid_t)-1) < 0)
           log_line(2, "%s: cannot chown %s: %s", u->name, path, strerror(errno));
     }
     free(path);
@@ -1014,7 +1047,8 @@ static void mon_state(Mon *m, const char *active, const char *sub) {
 /* Tells the waiting `systemctl start` how the start went, once. */
 static void mon_report(Mon *m, const char *how) {
   if (m->ready_fd < 0) return;
-  if (write(m->ready_fd, how, strlen(how)) < 0) { /* it gave up waiting */ }
+  if (write(m->ready_fd, how, strlen(how)) < 0) { /* it gave up waiting */
+  }
   close(m->ready_fd);
   m->ready_fd = -1;
 }
@@ -1139,8 +1173,8 @@ static int mon_start(Mon *m) {
   }
   /* A main process that already exited is the supervisor's to report. */
   pid_t one;
-  if (m->st.main > 0 || (strcmp(type, "oneshot") != 0 && !u->remain &&
-                         descendants(getpid(), &one, 1) > 0))
+  if (m->st.main > 0 ||
+      (strcmp(type, "oneshot") != 0 && !u->remain && descendants(getpid(), &one, 1) > 0))
     mon_state(m, "active", "running");
   else if (u->remain)
     mon_state(m, "active", "exited");
@@ -1292,8 +1326,7 @@ static int do_start(Unit *u) {
   if (strncmp(buf, "ok", 2) == 0) return 0;
   const char *why = len > 5 ? buf + 5 : "the service manager died";
   buf[strcspn(buf, "\n")] = '\0';
-  fprintf(stderr,
-          "Job for %s failed because %s.\nSee \"systemctl status %s\" for details.\n",
+  fprintf(stderr, "Job for %s failed because %s.\nSee \"systemctl status %s\" for details.\n",
           u->name, why, u->name);
   return 1;
 }
@@ -1378,9 +1411,7 @@ static int do_reload(Unit *u) {
   return 0;
 }
 
-static char *enabled_path(const Unit *u) {
-  return xprintf(ENABLED_DIR "/%s", u->name);
-}
+static char *enabled_path(const Unit *u) { return xprintf(ENABLED_DIR "/%s", u->name); }
 
 static int is_enabled(const Unit *u) {
   char *path = enabled_path(u);
@@ -1388,8 +1419,9 @@ static int is_enabled(const Unit *u) {
   free(path);
   if (on) return 1;
   /* What the package's `enable` recorded on the host. */
-  for (const char *const *t = (const char *const[]){"multi-user.target.wants", "network.target.wants",
-                                                     "default.target.wants", NULL};
+  for (const char *const *t =
+           (const char *const[]){"multi-user.target.wants", "network.target.wants",
+                                 "default.target.wants", NULL};
        *t; t++) {
     char *link = xprintf("/etc/systemd/system/%s/%s", *t, u->name);
     on = access(link, F_OK) == 0;
@@ -1406,9 +1438,12 @@ static void format_time(long long t, char *out, size_t len) {
   char when[64];
   strftime(when, sizeof when, "%a %Y-%m-%d %H:%M:%S UTC", &tm);
   long long ago = now_s() - t;
-  if (ago < 60) snprintf(out, len, "%s; %llds ago", when, ago);
-  else if (ago < 3600) snprintf(out, len, "%s; %lldmin %llds ago", when, ago / 60, ago % 60);
-  else snprintf(out, len, "%s; %lldh %lldmin ago", when, ago / 3600, ago / 60 % 60);
+  if (ago < 60)
+    snprintf(out, len, "%s; %llds ago", when, ago);
+  else if (ago < 3600)
+    snprintf(out, len, "%s; %lldmin %llds ago", when, ago / 60, ago % 60);
+  else
+    snprintf(out, len, "%s; %lldh %lldmin ago", when, ago / 3600, ago / 60 % 60);
 }
 
 static void print_proc(pid_t pid, const char *indent) {
@@ -1452,7 +1487,9 @@ static int do_status(Unit *u, int lines) {
   const char *dot = is_running(&s) ? "●" : strcmp(s.active, "failed") == 0 ? "×" : "○";
   printf("%s %s - %s\n", dot, u->name, u->description ? u->description : u->name);
   printf("     Loaded: loaded (%s; %s)\n", u->path,
-         u->sysv ? "generated" : enabled ? "enabled" : "disabled");
+         u->sysv   ? "generated"
+         : enabled ? "enabled"
+                   : "disabled");
   char when[128] = "";
   if (s.since) format_time(s.since, when, sizeof when);
   pid_t one;
@@ -1491,11 +1528,12 @@ static int do_status(Unit *u, int lines) {
 }
 
 static int usage(FILE *to) {
-  fputs("usage: systemctl [OPTIONS] COMMAND UNIT...\n"
-        "netlab's systemctl manages services in a node without systemd:\n"
-        "  start stop restart try-restart reload reload-or-restart status\n"
-        "  is-active is-failed is-enabled enable disable cat daemon-reload\n",
-        to);
+  fputs(
+      "usage: systemctl [OPTIONS] COMMAND UNIT...\n"
+      "netlab's systemctl manages services in a node without systemd:\n"
+      "  start stop restart try-restart reload reload-or-restart status\n"
+      "  is-active is-failed is-enabled enable disable cat daemon-reload\n",
+      to);
   return to == stderr ? 1 : 0;
 }
 
@@ -1505,8 +1543,7 @@ static int unit_cmd(const char *verb, const char *arg, int lines, int now) {
   if (strcmp(verb, "status") == 0) {
     int found = unit_load(&u, arg);
     if (found <= 0) {
-      fprintf(stderr, found < 0 ? "Unit %s is masked.\n" : "Unit %s could not be found.\n",
-              u.name);
+      fprintf(stderr, found < 0 ? "Unit %s is masked.\n" : "Unit %s could not be found.\n", u.name);
       return EXIT_NO_UNIT_STATUS;
     }
     return do_status(&u, lines);
@@ -1571,8 +1608,9 @@ static int unit_cmd(const char *verb, const char *arg, int lines, int now) {
 }
 
 static const char *const unit_verbs[] = {
-    "start", "stop", "restart", "try-restart", "reload", "reload-or-restart", "status",
-    "is-active", "is-failed", "is-enabled", "enable", "disable", "cat", NULL,
+    "start",  "stop",      "restart",   "try-restart", "reload", "reload-or-restart",
+    "status", "is-active", "is-failed", "is-enabled",  "enable", "disable",
+    "cat",    NULL,
 };
 
 static int systemctl(int argc, char **argv) {
@@ -1581,25 +1619,33 @@ static int systemctl(int argc, char **argv) {
   Strv units = {0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) quiet = 1;
-    else if (strcmp(a, "--now") == 0) now = 1;
-    else if (strcmp(a, "-n") == 0 && i + 1 < argc) lines = atoi(argv[++i]);
-    else if (strncmp(a, "--lines=", 8) == 0) lines = atoi(a + 8);
-    else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) return usage(stdout);
+    if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
+      quiet = 1;
+    else if (strcmp(a, "--now") == 0)
+      now = 1;
+    else if (strcmp(a, "-n") == 0 && i + 1 < argc)
+      lines = atoi(argv[++i]);
+    else if (strncmp(a, "--lines=", 8) == 0)
+      lines = atoi(a + 8);
+    else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+      return usage(stdout);
     else if (strcmp(a, "--user") == 0) {
       fputs("systemctl: --user is not supported by netlab's systemctl\n", stderr);
       return 1;
     } else if (a[0] == '-') {
       /* --no-pager, --no-block, -l, --full, --system...: nothing to do. */
-    } else if (!verb) verb = a;
-    else strv_add(&units, xstrdup(a));
+    } else if (!verb)
+      verb = a;
+    else
+      strv_add(&units, xstrdup(a));
   }
   if (!verb) return usage(stderr);
   if (strcmp(verb, "daemon-reload") == 0 || strcmp(verb, "daemon-reexec") == 0) return 0;
   int known = 0;
   for (int i = 0; unit_verbs[i]; i++) known |= strcmp(unit_verbs[i], verb) == 0;
   if (!known) {
-    fprintf(stderr, "systemctl: '%s' is not supported by netlab's systemctl (a node has no systemd)\n",
+    fprintf(stderr,
+            "systemctl: '%s' is not supported by netlab's systemctl (a node has no systemd)\n",
             verb);
     return 1;
   }
@@ -1625,15 +1671,16 @@ static int service(int argc, char **argv) {
     return 1;
   }
   if (argc < 3) {
-    fputs("Usage: service < option > | --status-all | [ service_name [ command | --full-restart ] ]\n",
-          stderr);
+    fputs(
+        "Usage: service < option > | --status-all | [ service_name [ command | --full-restart ] ]\n",
+        stderr);
     return 1;
   }
   const char *name = argv[1], *action = argv[2];
   if (strcmp(action, "--full-restart") == 0) action = "restart";
   if (strcmp(action, "force-reload") == 0) action = "reload-or-restart";
-  static const char *const mapped[] = {"start", "stop", "restart", "try-restart", "reload",
-                                       "reload-or-restart", "status", NULL};
+  static const char *const mapped[] = {
+      "start", "stop", "restart", "try-restart", "reload", "reload-or-restart", "status", NULL};
   int via_unit = 0;
   for (int i = 0; mapped[i]; i++) via_unit |= strcmp(mapped[i], action) == 0;
   Unit u;

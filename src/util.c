@@ -8,15 +8,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-G_DEFINE_QUARK(netlab-error-quark, nl_error)
+G_DEFINE_QUARK(netlab - error - quark, nl_error)
 
-gboolean nl_write_file(const char *path, const char *contents, gssize len,
-                       int mode, GError **error) {
+gboolean nl_write_file(const char *path, const char *contents, gssize len, int mode,
+                       GError **error) {
   g_autoptr(GError) local = NULL;
 
   /* CONSISTENT: readers see the old file or the new one, never half of it. */
-  if (!g_file_set_contents_full(path, contents, len,
-                                G_FILE_SET_CONTENTS_CONSISTENT, mode, &local)) {
+  if (!g_file_set_contents_full(path, contents, len, G_FILE_SET_CONTENTS_CONSISTENT, mode,
+                                &local)) {
     /* Re-raised in our domain: main derives the exit code from NL_ERROR codes,
      * and a G_FILE_ERROR code would be misread as one of them. */
     g_set_error_literal(error, NL_ERROR, NL_ERROR_FAILED, local->message);
@@ -30,8 +30,8 @@ char *nl_realpath(const char *path, GError **error) {
 
   if (!resolved) {
     int saved = errno;
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot resolve '%s': %s",
-                path, g_strerror(saved));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot resolve '%s': %s", path,
+                g_strerror(saved));
     return NULL;
   }
   /* g_malloc() is malloc() (GLib >= 2.46), so the caller may g_free() it. */
@@ -39,13 +39,11 @@ char *nl_realpath(const char *path, GError **error) {
 }
 
 char *nl_cache_dir(GError **error) {
-  g_autofree char *dir =
-      g_build_filename(g_get_user_cache_dir(), "netlab", NULL);
+  g_autofree char *dir = g_build_filename(g_get_user_cache_dir(), "netlab", NULL);
 
   if (g_mkdir_with_parents(dir, 0700) != 0) {
     int saved = errno;
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s",
-                dir, g_strerror(saved));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", dir, g_strerror(saved));
     return NULL;
   }
   return g_steal_pointer(&dir);
@@ -69,7 +67,7 @@ char *nl_find_beside_self(const char *name, const char *installed, GError **erro
 /* A limit rounded for messages: "16 MiB", "512 KiB". */
 static char *size_text(gsize n) {
   return n >= 1 << 20 && n % (1 << 20) == 0 ? g_strdup_printf("%zu MiB", n >> 20)
-                                             : g_strdup_printf("%zu KiB", n >> 10);
+                                            : g_strdup_printf("%zu KiB", n >> 10);
 }
 
 gboolean nl_read_file_max(const char *path, gsize max, char **contents, gsize *len,
@@ -80,8 +78,8 @@ gboolean nl_read_file_max(const char *path, gsize max, char **contents, gsize *l
   if (fd < 0 || fstat(fd, &st) != 0) {
     int e = errno;
     if (fd >= 0) close(fd);
-    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot read '%s': %s",
-                path, g_strerror(e));
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot read '%s': %s", path,
+                g_strerror(e));
     return FALSE;
   }
   if (!S_ISREG(st.st_mode)) {
@@ -111,8 +109,8 @@ gboolean nl_read_file_max(const char *path, gsize max, char **contents, gsize *l
     if (n < 0) {
       int e = errno;
       close(fd);
-      g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot read '%s': %s",
-                  path, g_strerror(e));
+      g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot read '%s': %s", path,
+                  g_strerror(e));
       return FALSE;
     }
     if (n == 0) break;

@@ -18,8 +18,8 @@ typedef enum {
 GQuark nl_error_quark(void);
 
 /* Writes CONTENTS to PATH atomically (temporary file, then rename). */
-gboolean nl_write_file(const char *path, const char *contents, gssize len,
-                       int mode, GError **error);
+gboolean nl_write_file(const char *path, const char *contents, gssize len, int mode,
+                       GError **error);
 
 /* Returns the absolute, symlink-free form of PATH, or NULL with an error. */
 char *nl_realpath(const char *path, GError **error);
@@ -39,8 +39,7 @@ char *nl_find_beside_self(const char *name, const char *installed, GError **erro
  * terminated) and *LEN. Refuses, without blocking, what is not a regular
  * file (a FIFO would hang the reader) and a file larger than MAX, saying so
  * with the limit. A missing file is a G_FILE_ERROR_NOENT error. */
-gboolean nl_read_file_max(const char *path, gsize max, char **contents, gsize *len,
-                          GError **error);
+gboolean nl_read_file_max(const char *path, gsize max, char **contents, gsize *len, GError **error);
 
 /* Sets ERROR to "FMT: strerror(ERR)" in NL_ERROR_FAILED and returns FALSE, so
  * that a failed system call is reported and returned in one line. */

@@ -14,9 +14,7 @@
 
 #define VDE_SWITCH "/usr/bin/vde_switch"
 
-int nl_vde_pid(const NlState *st, const char *lan) {
-  return nl_proc_alive(st, "switch", lan);
-}
+int nl_vde_pid(const NlState *st, const char *lan) { return nl_proc_alive(st, "switch", lan); }
 
 char *nl_vde_mgmt_path(const char *statedir, const char *lan) {
   g_autofree char *sock = nl_lan_sock(statedir, lan);
@@ -30,9 +28,9 @@ static void child_setup(gpointer qu) {
   nl_qemu_user_become(qu);
 }
 
-gboolean nl_vde_spawn(const NlState *st, const NlQemuUser *qu, const char *kind,
-                      const char *name, const char *what, const char *const *argv,
-                      const char *ready, GError **error) {
+gboolean nl_vde_spawn(const NlState *st, const NlQemuUser *qu, const char *kind, const char *name,
+                      const char *what, const char *const *argv, const char *ready,
+                      GError **error) {
   /* Not daemonized: then only a pidfile, which the QEMU user writes (or
    * fails to write on a full disk), would tell its pid. In the foreground
    * vde_switch and wirefilter run a console on stdin and exit at its end:
@@ -49,8 +47,8 @@ gboolean nl_vde_spawn(const NlState *st, const NlQemuUser *qu, const char *kind,
   close(p[0]);
   close(p[1]);
   if (!spawned) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot start %s: %s (is vde2 installed?)",
-                what, local->message);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot start %s: %s (is vde2 installed?)", what,
+                local->message);
     return FALSE;
   }
   if (!nl_proc_record(st, kind, name, pid, argv[0], error)) {
@@ -68,8 +66,7 @@ gboolean nl_vde_spawn(const NlState *st, const NlQemuUser *qu, const char *kind,
   return FALSE;
 }
 
-gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan,
-                      GError **error) {
+gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, GError **error) {
   g_autofree char *landir = nl_state_path(st, "lan");
   g_autofree char *sock = nl_lan_sock(st->dir, lan);
   g_autofree char *mgmt = nl_vde_mgmt_path(st->dir, lan);
@@ -77,8 +74,8 @@ gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan,
   g_autofree char *what = g_strdup_printf("the switch of '%s'", lan);
   /* The switch runs as the QEMU user and makes its sockets here. */
   if (!nl_qemu_user_own(qu, landir, 0700, error)) return FALSE;
-  const char *argv[] = {VDE_SWITCH, "-sock", sock, "-mgmt", mgmt, "--mode", "0600",
-                        "--mgmtmode", "0600", NULL};
+  const char *argv[] = {VDE_SWITCH, "-sock", sock,         "-mgmt", mgmt,
+                        "--mode",   "0600",  "--mgmtmode", "0600",  NULL};
   return nl_vde_spawn(st, qu, "switch", lan, what, argv, ctl, error);
 }
 
@@ -95,7 +92,9 @@ static gboolean read_until(int fd, GString *buf, gboolean (*done)(const GString 
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0 || buf->len + n > MGMT_MAX) {
       g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "the management socket %s",
-                  n < 0 ? g_strerror(errno) : n == 0 ? "closed" : "said too much");
+                  n < 0    ? g_strerror(errno)
+                  : n == 0 ? "closed"
+                           : "said too much");
       return FALSE;
     }
     g_string_append_len(buf, chunk, n);
@@ -109,8 +108,8 @@ static gboolean has_prompt(const GString *b) { return g_str_has_suffix(b->str, "
  * a space. */
 static const char *status_line(const char *text) {
   for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
-    if (l[0] == '1' && g_ascii_isdigit(l[1]) && g_ascii_isdigit(l[2]) &&
-        g_ascii_isdigit(l[3]) && l[4] == ' ')
+    if (l[0] == '1' && g_ascii_isdigit(l[1]) && g_ascii_isdigit(l[2]) && g_ascii_isdigit(l[3]) &&
+        l[4] == ' ')
       return l;
   return NULL;
 }
@@ -143,15 +142,13 @@ char *nl_vde_mgmt(const char *sock, const char *command, GError **error) {
   close(fd);
   if (!ok) {
     if (error && !*error)
-      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot send '%s' to '%s'", command,
-                  sock);
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot send '%s' to '%s'", command, sock);
     return NULL;
   }
   const char *st = status_line(reply->str);
   if (strncmp(st, "1000 ", 5) != 0) {
     g_autofree char *why = g_strndup(st + 5, strcspn(st + 5, "\r\n"));
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' failed at '%s': %s", command,
-                sock, why);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' failed at '%s': %s", command, sock, why);
     return NULL;
   }
   /* The output is what comes between "0000 DATA END WITH '.'" and ".". */

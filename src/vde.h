@@ -12,8 +12,7 @@
 /* Starts a switch for LAN, as the QEMU user, with its control directory at
  * STATE/lan/LAN and management socket STATE/lan/LAN.mgmt, and records its
  * pid. Returns once QEMU can plug into it. */
-gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan,
-                      GError **error);
+gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, GError **error);
 
 /* The pid of LAN's running switch, or 0. */
 int nl_vde_pid(const NlState *st, const char *lan);
@@ -25,9 +24,8 @@ char *nl_vde_mgmt_path(const char *statedir, const char *lan);
  * on stdin, in the foreground, as the QEMU user, and records it as KIND/NAME.
  * Returns once the path READY exists. WHAT names it in errors ("the switch
  * of 'A'"). */
-gboolean nl_vde_spawn(const NlState *st, const NlQemuUser *qu, const char *kind,
-                      const char *name, const char *what, const char *const *argv,
-                      const char *ready, GError **error);
+gboolean nl_vde_spawn(const NlState *st, const NlQemuUser *qu, const char *kind, const char *name,
+                      const char *what, const char *const *argv, const char *ready, GError **error);
 
 /* Sends COMMAND to the management socket SOCK of a vde_switch or wirefilter
  * and returns its output (the lines between DATA and "."), or NULL with an

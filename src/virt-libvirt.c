@@ -17,8 +17,7 @@ static void quiet_errors(void *data, virErrorPtr err) {}
 
 /* WHAT names the operation and its object: "cannot start VM 'r1'". */
 static void set_virt_error(GError **error, const char *what) {
-  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s", what,
-              virGetLastErrorMessage());
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s", what, virGetLastErrorMessage());
 }
 
 /* The embedded driver runs inside our process and needs an event loop for
@@ -123,8 +122,8 @@ static gboolean destroy(void *conn, const char *name, GError **error) {
 static char *hmp(void *conn, const char *name, const char *command, GError **error) {
   g_autoptr(NlDomain) dom = virDomainLookupByName(conn, name);
   char *out = NULL;
-  if (!dom || virDomainQemuMonitorCommand(dom, command, &out,
-                                          VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP) < 0) {
+  if (!dom ||
+      virDomainQemuMonitorCommand(dom, command, &out, VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP) < 0) {
     g_autofree char *what =
         g_strdup_printf("cannot run '%s' in the monitor of VM '%s'", command, name);
     set_virt_error(error, what);

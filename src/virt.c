@@ -51,8 +51,7 @@ static void copy_dir_files(const char *from, const char *to) {
     g_autofree char *dst = g_build_filename(to, n, NULL);
     g_autofree char *data = NULL;
     gsize len;
-    if (g_file_get_contents(src, &data, &len, NULL))
-      nl_write_file(dst, data, len, 0600, NULL);
+    if (g_file_get_contents(src, &data, &len, NULL)) nl_write_file(dst, data, len, 0600, NULL);
   }
 }
 
@@ -82,7 +81,8 @@ static gboolean prepare_embed_root(const char *statedir, GError **error) {
     /* QEMU never runs as root: as the user netlab-qemu (see sandbox.h). The
      * files it needs were made reachable for it by up. In a mount namespace
      * of its own, libvirt gives it a /dev with only the devices it uses. */
-    g_string_append(c, "user = \"" NL_QEMU_USER "\"\ngroup = \"" NL_QEMU_USER "\"\n"
+    g_string_append(c, "user = \"" NL_QEMU_USER "\"\ngroup = \"" NL_QEMU_USER
+                       "\"\n"
                        "namespaces = [ \"mount\" ]\n");
   if (g_mkdir_with_parents(etc, 0700) != 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s'", etc);

@@ -23,8 +23,8 @@ gboolean nl_virt_create(NlVirt *v, const char *xml, GError **error);
 
 typedef struct {
   char *name;
-  const char *state;  /* running, paused, shut off, crashed... */
-  int pid;            /* QEMU's, 0 when unknown */
+  const char *state; /* running, paused, shut off, crashed... */
+  int pid;           /* QEMU's, 0 when unknown */
 } NlDomainInfo;
 
 /* Domains whose names start with PREFIX (all when PREFIX is ""). */

@@ -127,8 +127,8 @@ static void test_request(void) {
   NlaRequest r;
   const char *bad = nla_request_parse(req, sizeof req, &r);
   TAP_OK(!bad && g_strv_length((char **)r.argv) == 3 && g_str_equal(r.argv[2], "echo $X") &&
-             g_str_equal(r.env[0], "X=1") && !r.env[1] && g_str_equal(r.cwd, "/tmp") &&
-             r.tty && r.rows == 50 && r.cols == 132 && g_str_equal(r.term, "xterm") && r.detach,
+             g_str_equal(r.env[0], "X=1") && !r.env[1] && g_str_equal(r.cwd, "/tmp") && r.tty &&
+             r.rows == 50 && r.cols == 132 && g_str_equal(r.term, "xterm") && r.detach,
          "a request: argv, env, directory, terminal, detach");
   nla_request_clear(&r);
 

@@ -14,8 +14,7 @@ static NlLab *load(const char *name) {
 }
 
 static char *expected(const char *name, const NlLab *lab) {
-  g_autofree char *path =
-      g_build_filename(g_getenv("NETLAB_TEST_DATA"), "domxml", name, NULL);
+  g_autofree char *path = g_build_filename(g_getenv("NETLAB_TEST_DATA"), "domxml", name, NULL);
   g_autofree char *text = NULL;
   if (!g_file_get_contents(path, &text, NULL, NULL)) return g_strdup("(missing)");
   g_auto(GStrv) parts = g_strsplit(text, "@LAB@", -1);
@@ -37,10 +36,17 @@ int main(void) {
          "LAB_APPEND then r1[append] end the command line: %s", cmdline);
 
   NlDomainSpec spec = {
-      .domain = "r1", .emulator = "/usr/bin/qemu-system-x86_64", .kvm = FALSE,
-      .kernel = "/cache/vmlinux", .initrd = "/cache/initramfs.cpio",
-      .cmdline = "console=ttyS0", .statedir = "/run/netlab/two-12345678",
-      .mem_mib = 128, .cpus = 2, .labdir = lab->dir, .have_shared = TRUE,
+      .domain = "r1",
+      .emulator = "/usr/bin/qemu-system-x86_64",
+      .kvm = FALSE,
+      .kernel = "/cache/vmlinux",
+      .initrd = "/cache/initramfs.cpio",
+      .cmdline = "console=ttyS0",
+      .statedir = "/run/netlab/two-12345678",
+      .mem_mib = 128,
+      .cpus = 2,
+      .labdir = lab->dir,
+      .have_shared = TRUE,
   };
   g_autofree char *xml = nl_domain_xml(lab, r1, &spec);
   g_autofree char *want = expected("r1.xml", lab);
@@ -61,19 +67,24 @@ int main(void) {
 
   /* The read-write shares keep a guest's owners, modes, device nodes and
    * symlinks in xattrs, never as real ones on the host. */
-  TAP_OK(strstr(xml, "<filesystem type='mount' accessmode='mapped'>\n"
-                     "      <source dir='") != NULL, "the lab is shared in mapped mode");
+  TAP_OK(strstr(xml,
+                "<filesystem type='mount' accessmode='mapped'>\n"
+                "      <source dir='") != NULL,
+         "the lab is shared in mapped mode");
   TAP_OK(strstr(xml, "accessmode='mapped' multidevs") == NULL &&
-         strstr(xml, "accessmode='squash' multidevs='remap'>\n      <source dir='/'/>\n"
-                     "      <target dir='/dev/root'/>\n      <readonly/>") != NULL,
+             strstr(xml,
+                    "accessmode='squash' multidevs='remap'>\n      <source dir='/'/>\n"
+                    "      <target dir='/dev/root'/>\n      <readonly/>") != NULL,
          "the host's root is shared read-only");
   spec.labdir = "/run/netlab/two-12345678/mnt/lab";
   spec.lab_ro = TRUE;
   g_autofree char *xml3 = nl_domain_xml(lab, r2, &spec);
-  TAP_OK(strstr(xml3, "<source dir='/run/netlab/two-12345678/mnt/lab'/>\n"
-                      "      <target dir='hostlab'/>\n      <readonly/>") != NULL,
+  TAP_OK(strstr(xml3,
+                "<source dir='/run/netlab/two-12345678/mnt/lab'/>\n"
+                "      <target dir='hostlab'/>\n      <readonly/>") != NULL,
          "the lab as QEMU reaches it, read-only when asked");
-  TAP_OK(strstr(xml3, "<log file='/run/netlab/two-12345678/mnt/lab/.netlab/logs/r2.console.log'") != NULL,
+  TAP_OK(strstr(xml3, "<log file='/run/netlab/two-12345678/mnt/lab/.netlab/logs/r2.console.log'") !=
+             NULL,
          "QEMU writes the console log through the same path");
   TAP_OK(strstr(xml2, "<name>netlab-two-12345678-r2</name>") != NULL, "domain name");
   TAP_OK(strstr(xml2, "&amp;") != NULL, "a lab path with '&' is escaped in XML");
@@ -84,18 +95,19 @@ int main(void) {
   spec.disk = "/lab/.netlab/disks/r2.qcow2";
   g_autofree char *xml_disk = nl_domain_xml(lab, r2, &spec);
   g_autofree char *cmdline2 = nl_domain_cmdline(lab, r2);
-  TAP_OK(strstr(xml_disk, "<driver name='qemu' type='qcow2'/>\n"
-                      "      <source file='/lab/.netlab/disks/r2.qcow2'/>\n"
-                      "      <target dev='vda' bus='virtio'/>") != NULL,
+  TAP_OK(strstr(xml_disk,
+                "<driver name='qemu' type='qcow2'/>\n"
+                "      <source file='/lab/.netlab/disks/r2.qcow2'/>\n"
+                "      <target dev='vda' bus='virtio'/>") != NULL,
          "a node's disk is a qcow2 virtio disk, vda");
-  TAP_OK(strstr(cmdline2, " netlab.disk=vda") != NULL, "and the first stage is told: %s",
-         cmdline2);
+  TAP_OK(strstr(cmdline2, " netlab.disk=vda") != NULL, "and the first stage is told: %s", cmdline2);
 
   g_autoptr(GHashTable) conf = nl_guest_conf(r1, TRUE, "/build/netlab-agent");
   TAP_STREQ(g_hash_table_lookup(conf, "node.sh"),
             "NL_NAME='r1'\nNL_MACS='52:54:00:12:34:56 02:00:00:00:00:b1'\n"
             "NL_AGENT='/build/netlab-agent'\n"
-            "export GREETING='hello world'\n", "node.sh");
+            "export GREETING='hello world'\n",
+            "node.sh");
   /* Kathará's defaults first (r1 has two NICs and IPv6 off), then r1's. */
   TAP_STREQ(g_hash_table_lookup(conf, "sysctl"),
             "net.ipv4.ip_forward=1\nnet.ipv4.icmp_ratelimit=0\n"
@@ -104,7 +116,8 @@ int main(void) {
             "net.ipv4.conf.eth0.rp_filter=0\nnet.ipv4.conf.eth1.rp_filter=0\n"
             "net.ipv6.conf.default.disable_ipv6=1\nnet.ipv6.conf.all.disable_ipv6=1\n"
             "net.ipv6.conf.default.forwarding=0\nnet.ipv6.conf.all.forwarding=0\n"
-            "net.ipv4.ip_forward=1\nnet.ipv6.conf.all.forwarding=1\n", "sysctl lines");
+            "net.ipv4.ip_forward=1\nnet.ipv6.conf.all.forwarding=1\n",
+            "sysctl lines");
   TAP_STREQ(g_hash_table_lookup(conf, "exec"), "echo one\nip addr add 10.0.0.1/24 dev eth0\n",
             "exec lines");
   TAP_STREQ(g_hash_table_lookup(conf, "mounts"), "shared\n", "mounts");

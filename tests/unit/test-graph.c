@@ -16,8 +16,7 @@ static const char ip_json[] =
     "\"fe80::1\",\"prefixlen\":64,\"scope\":\"link\"}]}]";
 
 int main(void) {
-  g_autofree char *dir =
-      g_build_filename(g_getenv("NETLAB_TEST_DATA"), "domxml", "two&lab", NULL);
+  g_autofree char *dir = g_build_filename(g_getenv("NETLAB_TEST_DATA"), "domxml", "two&lab", NULL);
   g_autoptr(NlLab) lab = nl_lab_load(dir, NULL, NULL);
   TAP_OK(lab != NULL, "the test lab loads");
   if (!lab) return tap_done();

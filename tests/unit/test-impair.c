@@ -40,9 +40,9 @@ int main(void) {
   g_autofree char *e = nl_impair_format(&imp);
   TAP_STREQ(e, "delay=10ms loss=5%", "a second parse adds to the first");
   NlImpair before = imp;
-  TAP_OK(!nl_impair_parse("jitter=1ms loss=x", &imp, NULL) &&
-             memcmp(&imp, &before, sizeof imp) == 0,
-         "a bad word changes nothing, not even the good words before it");
+  TAP_OK(
+      !nl_impair_parse("jitter=1ms loss=x", &imp, NULL) && memcmp(&imp, &before, sizeof imp) == 0,
+      "a bad word changes nothing, not even the good words before it");
 
   g_autofree char *e1 = error_of("delay=50");
   TAP_STREQ(e1, "'delay=50': expected a time such as 50ms (us, ms or s)", "a time needs a unit");

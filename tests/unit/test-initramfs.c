@@ -22,15 +22,14 @@ static char *run(const char *cwd, int *status, const char *argv0, ...) {
   g_autoptr(GPtrArray) argv = g_ptr_array_new();
   va_list ap;
   va_start(ap, argv0);
-  for (const char *a = argv0; a; a = va_arg(ap, const char *))
-    g_ptr_array_add(argv, (char *)a);
+  for (const char *a = argv0; a; a = va_arg(ap, const char *)) g_ptr_array_add(argv, (char *)a);
   va_end(ap);
   g_ptr_array_add(argv, NULL);
 
   g_autoptr(GError) error = NULL;
   char *out = NULL;
-  if (!g_spawn_sync(cwd, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL,
-                    NULL, &out, NULL, status, &error)) {
+  if (!g_spawn_sync(cwd, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL,
+                    status, &error)) {
     printf("# cannot run %s: %s\n", argv0, error->message);
     *status = -1;
     return g_strdup("");
@@ -47,8 +46,8 @@ static char *cpio_list(const char *archive) {
 
 static char *cpio_cat(const char *archive, const char *member) {
   int status;
-  char *out = run(NULL, &status, "cpio", "--quiet", "-i", "--to-stdout", "-F",
-                  archive, member, NULL);
+  char *out =
+      run(NULL, &status, "cpio", "--quiet", "-i", "--to-stdout", "-F", archive, member, NULL);
   if (status != 0) printf("# cpio -i '%s' '%s' failed\n", archive, member);
   return out;
 }
@@ -77,8 +76,7 @@ static char *join_paths(GPtrArray *paths) {
 /* A second, independent reader of newc headers, for what `cpio -t` does not
  * show: inode and device numbers, modes. Finds NAME's 13 header fields and,
  * if DATA is not NULL, where its content starts. */
-static gboolean find_header(GBytes *archive, const char *name, guint32 *fields,
-                            const char **data) {
+static gboolean find_header(GBytes *archive, const char *name, guint32 *fields, const char **data) {
   gsize len;
   const char *p = g_bytes_get_data(archive, &len);
   gsize off = 0;
@@ -123,26 +121,25 @@ static void test_cpio(void) {
   TAP_OK(len >= 124 && memcmp(data + len - 124, "070701", 6) == 0 &&
              memcmp(data + len - 14, "TRAILER!!!\0\0\0", 14) == 0,
          "cpio: ends with the trailer");
-  TAP_OK(g_bytes_equal(archive, again),
-         "cpio: the same entries give the same bytes");
+  TAP_OK(g_bytes_equal(archive, again), "cpio: the same entries give the same bytes");
 
   g_autofree char *list = cpio_list(path);
   TAP_STREQ(list, "etc\netc/hello\netc/empty\netc/link\ndev\ndev/console\n",
             "cpio: cpio -t lists every entry in order, without a leading /");
 
   guint32 h[13] = {0};
-  TAP_OK(find_header(archive, "dev/console", h, NULL) && h[0] == 6 &&
-             h[1] == (S_IFCHR | 0600) && h[9] == 5 && h[10] == 1,
+  TAP_OK(find_header(archive, "dev/console", h, NULL) && h[0] == 6 && h[1] == (S_IFCHR | 0600) &&
+             h[9] == 5 && h[10] == 1,
          "cpio: dev/console is inode 6, a 0600 char device 5,1");
-  TAP_OK(find_header(archive, "etc", h, NULL) && h[0] == 1 &&
-             h[1] == (S_IFDIR | 0755) && h[4] == 2 && h[5] == 0,
+  TAP_OK(find_header(archive, "etc", h, NULL) && h[0] == 1 && h[1] == (S_IFDIR | 0755) &&
+             h[4] == 2 && h[5] == 0,
          "cpio: etc is inode 1, a directory with 2 links and mtime 0");
 
   g_autofree char *dir = g_build_filename(tmp_root, "extract", NULL);
   g_mkdir(dir, 0700);
   int status;
-  g_autofree char *out = run(dir, &status, "cpio", "--quiet", "-i", "-d", "-F",
-                             path, "etc/hello", "etc/link", "etc/empty", NULL);
+  g_autofree char *out = run(dir, &status, "cpio", "--quiet", "-i", "-d", "-F", path, "etc/hello",
+                             "etc/link", "etc/empty", NULL);
   TAP_OK(status == 0, "cpio: cpio -i extracts the archive");
   g_autofree char *hello_path = g_build_filename(dir, "etc/hello", NULL);
   g_autofree char *hello = read_text(hello_path);
@@ -152,8 +149,7 @@ static void test_cpio(void) {
   TAP_STREQ(target, "hello", "cpio: symlink target survives");
   g_autofree char *empty_path = g_build_filename(dir, "etc/empty", NULL);
   GStatBuf st;
-  TAP_OK(g_stat(empty_path, &st) == 0 && st.st_size == 0 &&
-             (st.st_mode & 07777) == 0600,
+  TAP_OK(g_stat(empty_path, &st) == 0 && st.st_size == 0 && (st.st_mode & 07777) == 0600,
          "cpio: an empty file keeps its mode");
 }
 
@@ -166,18 +162,14 @@ static void test_resolve(void) {
   g_autofree char *expected = read_text(expected_path);
 
   static const char *const roots[] = {
-      "virtio_pci", "virtio_net", "virtio_console", "9pnet_virtio", "9p",
-      "overlay",    NULL};
+      "virtio_pci", "virtio_net", "virtio_console", "9pnet_virtio", "9p", "overlay", NULL};
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) mods = nl_modules_resolve(dep, builtin, roots, &error);
   g_autofree char *got = join_paths(mods);
-  TAP_STREQ(got, expected,
-            "resolve: Debian 6.1's modules in load order, once each");
+  TAP_STREQ(got, expected, "resolve: Debian 6.1's modules in load order, once each");
 
-  static const char *const with_builtin[] = {"unix", "overlay", "amd_uncore",
-                                             NULL};
-  g_autoptr(GPtrArray) mods2 =
-      nl_modules_resolve(dep, builtin, with_builtin, NULL);
+  static const char *const with_builtin[] = {"unix", "overlay", "amd_uncore", NULL};
+  g_autoptr(GPtrArray) mods2 = nl_modules_resolve(dep, builtin, with_builtin, NULL);
   g_autofree char *got2 = join_paths(mods2);
   TAP_STREQ(got2, "kernel/fs/overlayfs/overlay.ko\n",
             "resolve: built-in roots (amd-uncore as amd_uncore) are skipped");
@@ -195,20 +187,16 @@ static void test_resolve(void) {
 
   static const char *const missing[] = {"overlay", "nosuchmod", NULL};
   g_autoptr(GError) error4 = NULL;
-  g_autoptr(GPtrArray) mods4 =
-      nl_modules_resolve(dep, builtin, missing, &error4);
+  g_autoptr(GPtrArray) mods4 = nl_modules_resolve(dep, builtin, missing, &error4);
   TAP_OK(mods4 == NULL, "resolve: a missing root fails");
-  TAP_STREQ(
-      error4 ? error4->message : NULL,
-      "module 'nosuchmod' is neither in modules.dep nor built into the kernel",
-      "resolve: a missing root's error");
+  TAP_STREQ(error4 ? error4->message : NULL,
+            "module 'nosuchmod' is neither in modules.dep nor built into the kernel",
+            "resolve: a missing root's error");
 
   static const char *const builtin_only[] = {"unix", NULL};
   g_autoptr(GError) error5 = NULL;
-  g_autoptr(GPtrArray) mods5 =
-      nl_modules_resolve(dep, NULL, builtin_only, &error5);
-  TAP_OK(mods5 == NULL && error5,
-         "resolve: without modules.builtin a built-in root is missing");
+  g_autoptr(GPtrArray) mods5 = nl_modules_resolve(dep, NULL, builtin_only, &error5);
+  TAP_OK(mods5 == NULL && error5, "resolve: without modules.builtin a built-in root is missing");
 
   static const char *const foo[] = {"foo_bar", NULL};
   g_autoptr(GPtrArray) mods6 = nl_modules_resolve(
@@ -217,8 +205,7 @@ static void test_resolve(void) {
       "kernel/c/qux.ko.gz:\n",
       NULL, foo, NULL);
   g_autofree char *got6 = join_paths(mods6);
-  TAP_STREQ(got6,
-            "kernel/c/qux.ko.gz\nkernel/b/baz.ko.zst\nkernel/a/foo-bar.ko.xz\n",
+  TAP_STREQ(got6, "kernel/c/qux.ko.gz\nkernel/b/baz.ko.zst\nkernel/a/foo-bar.ko.xz\n",
             "resolve: compressed modules, foo_bar finds foo-bar.ko.xz");
 
   /* a's list has c before b, yet b needs c: c must still come first. */
@@ -232,14 +219,13 @@ static void test_resolve(void) {
             "resolve: dependencies of dependencies come first");
 
   g_autoptr(GError) error8 = NULL;
-  g_autoptr(GPtrArray) mods8 = nl_modules_resolve(
-      "kernel/a.ko: kernel/b.ko\nkernel/b.ko: kernel/a.ko\n", NULL, a, &error8);
+  g_autoptr(GPtrArray) mods8 =
+      nl_modules_resolve("kernel/a.ko: kernel/b.ko\nkernel/b.ko: kernel/a.ko\n", NULL, a, &error8);
   TAP_OK(mods8 == NULL && error8 && strstr(error8->message, "cycle"),
          "resolve: a dependency cycle is an error");
 }
 
-static void write_file(const char *dir, const char *name, const char *text,
-                       int mode) {
+static void write_file(const char *dir, const char *name, const char *text, int mode) {
   g_autofree char *path = g_build_filename(dir, name, NULL);
   g_autofree char *parent = g_path_get_dirname(path);
   g_mkdir_with_parents(parent, 0755);
@@ -260,21 +246,19 @@ static char *make_templates(const char *name, const char *init) {
 /* A kernel made up here: compressed modules of every kind, overlay built in,
  * so that the whole archive can be compared with an expected listing. */
 static void test_fake_kernel(char **archive_out) {
-  g_autofree char *moddir =
-      g_build_filename(tmp_root, "lib/modules/9.9.9-test", NULL);
-  write_file(
-      moddir, "modules.dep",
-      "kernel/drivers/virtio/virtio_pci.ko.xz: "
-      "kernel/drivers/virtio/virtio.ko.zst\n"
-      "kernel/drivers/virtio/virtio.ko.zst:\n"
-      "kernel/drivers/net/virtio_net.ko.gz: "
-      "kernel/drivers/virtio/virtio.ko.zst\n"
-      "kernel/drivers/char/virtio_console.ko: "
-      "kernel/drivers/virtio/virtio.ko.zst\n"
-      "kernel/net/9p/9pnet_virtio.ko: kernel/drivers/virtio/virtio.ko.zst\n"
-      "kernel/fs/9p/9p.ko:\n"
-      "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko.zst\n",
-      0644);
+  g_autofree char *moddir = g_build_filename(tmp_root, "lib/modules/9.9.9-test", NULL);
+  write_file(moddir, "modules.dep",
+             "kernel/drivers/virtio/virtio_pci.ko.xz: "
+             "kernel/drivers/virtio/virtio.ko.zst\n"
+             "kernel/drivers/virtio/virtio.ko.zst:\n"
+             "kernel/drivers/net/virtio_net.ko.gz: "
+             "kernel/drivers/virtio/virtio.ko.zst\n"
+             "kernel/drivers/char/virtio_console.ko: "
+             "kernel/drivers/virtio/virtio.ko.zst\n"
+             "kernel/net/9p/9pnet_virtio.ko: kernel/drivers/virtio/virtio.ko.zst\n"
+             "kernel/fs/9p/9p.ko:\n"
+             "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko.zst\n",
+             0644);
   /* virtio_blk is a module, loaded only for a node with a disk. */
   write_file(moddir, "modules.builtin",
              "kernel/fs/overlayfs/overlay.ko\nkernel/crypto/crc32c_generic.ko\n"
@@ -297,19 +281,16 @@ static void test_fake_kernel(char **archive_out) {
     if (!mods[i].compress) continue;
     g_autofree char *path = g_build_filename(moddir, mods[i].path, NULL);
     int status;
-    g_autofree char *out =
-        run(NULL, &status, mods[i].compress, "-q", path, NULL);
+    g_autofree char *out = run(NULL, &status, mods[i].compress, "-q", path, NULL);
     if (status != 0) printf("# cannot compress %s\n", path);
     /* zstd keeps its input unless told otherwise. */
     g_unlink(path);
   }
-  g_autofree char *templates =
-      make_templates("templates-fake", "#!/bin/sh\necho fake\n");
+  g_autofree char *templates = make_templates("templates-fake", "#!/bin/sh\necho fake\n");
 
   g_autoptr(GError) error = NULL;
   g_autofree char *path = nl_initramfs_get(moddir, templates, &error);
-  TAP_OK(path != NULL, "fake kernel: archive built (%s)",
-         error ? error->message : "no error");
+  TAP_OK(path != NULL, "fake kernel: archive built (%s)", error ? error->message : "no error");
   if (!path) return;
   g_autofree char *list = cpio_list(path);
   g_autofree char *expected_path = data_path("fake-kernel.list");
@@ -332,41 +313,34 @@ static void test_fake_kernel(char **archive_out) {
   };
   for (guint i = 0; i < G_N_ELEMENTS(members); i++) {
     g_autofree char *content = cpio_cat(path, members[i]);
-    g_autofree char *want = g_strdup_printf(
-        "fake %s\n", members[i] + strlen("lib/modules/9.9.9-test/"));
+    g_autofree char *want =
+        g_strdup_printf("fake %s\n", members[i] + strlen("lib/modules/9.9.9-test/"));
     TAP_STREQ(content, want, "fake kernel: %s is decompressed", members[i]);
   }
 
   g_autofree char *init = cpio_cat(path, "init");
-  TAP_STREQ(init, "#!/bin/sh\necho fake\n",
-            "fake kernel: /init is templates/init");
+  TAP_STREQ(init, "#!/bin/sh\necho fake\n", "fake kernel: /init is templates/init");
   g_autoptr(GBytes) bytes = NULL;
   {
     char *data;
     gsize len;
-    if (g_file_get_contents(path, &data, &len, NULL))
-      bytes = g_bytes_new_take(data, len);
+    if (g_file_get_contents(path, &data, &len, NULL)) bytes = g_bytes_new_take(data, len);
   }
   guint32 h[13] = {0};
-  TAP_OK(bytes && find_header(bytes, "init", h, NULL) &&
-             h[1] == (S_IFREG | 0755) &&
-             find_header(bytes, "netlab/mounts", h, NULL) &&
-             h[1] == (S_IFREG | 0644) &&
-             find_header(bytes, "netlab/stage2", h, NULL) &&
-             h[1] == (S_IFREG | 0755),
+  TAP_OK(bytes && find_header(bytes, "init", h, NULL) && h[1] == (S_IFREG | 0755) &&
+             find_header(bytes, "netlab/mounts", h, NULL) && h[1] == (S_IFREG | 0644) &&
+             find_header(bytes, "netlab/stage2", h, NULL) && h[1] == (S_IFREG | 0755),
          "fake kernel: template modes");
 
   /* 9p missing from modules.dep and not built in. */
-  g_autofree char *broken =
-      g_build_filename(tmp_root, "lib/modules/9.9.8-broken", NULL);
+  g_autofree char *broken = g_build_filename(tmp_root, "lib/modules/9.9.8-broken", NULL);
   write_file(broken, "modules.dep", "kernel/fs/overlayfs/overlay.ko:\n", 0644);
   g_autoptr(GError) error2 = NULL;
   g_autofree char *none = nl_initramfs_get(broken, templates, &error2);
-  TAP_STREQ(
-      error2 ? error2->message : NULL,
-      "cannot build the initramfs for '9.9.8-broken': module 'virtio_pci' "
-      "is neither in modules.dep nor built into the kernel",
-      "fake kernel: a missing module is reported");
+  TAP_STREQ(error2 ? error2->message : NULL,
+            "cannot build the initramfs for '9.9.8-broken': module 'virtio_pci' "
+            "is neither in modules.dep nor built into the kernel",
+            "fake kernel: a missing module is reported");
 
   *archive_out = g_steal_pointer(&path);
 }
@@ -374,24 +348,20 @@ static void test_fake_kernel(char **archive_out) {
 static void test_errors(void) {
   g_autofree char *templates = make_templates("templates-err", "#!/bin/sh\n");
   g_autoptr(GError) error = NULL;
-  g_autofree char *path =
-      nl_initramfs_get("/lib/modules/0.0.0-nonexistent", templates, &error);
+  g_autofree char *path = nl_initramfs_get("/lib/modules/0.0.0-nonexistent", templates, &error);
   TAP_STREQ(error ? error->message : NULL,
             "kernel modules for '0.0.0-nonexistent' not found in "
             "/lib/modules/0.0.0-nonexistent (install the matching linux-image "
             "package)",
             "errors: a kernel without modules");
 
-  g_autofree char *moddir =
-      g_build_filename(tmp_root, "lib/modules/9.9.9-test", NULL);
+  g_autofree char *moddir = g_build_filename(tmp_root, "lib/modules/9.9.9-test", NULL);
   g_autofree char *no_init = g_build_filename(tmp_root, "templates-none", NULL);
   g_mkdir(no_init, 0755);
   g_autoptr(GError) error2 = NULL;
   g_autofree char *path2 = nl_initramfs_get(moddir, no_init, &error2);
-  g_autofree char *want =
-      g_strdup_printf("template '%s/init' not found", no_init);
-  TAP_STREQ(error2 ? error2->message : NULL, want,
-            "errors: templates without init");
+  g_autofree char *want = g_strdup_printf("template '%s/init' not found", no_init);
+  TAP_STREQ(error2 ? error2->message : NULL, want, "errors: templates without init");
 }
 
 static char *newest_kernel(void) {
@@ -399,10 +369,8 @@ static char *newest_kernel(void) {
   g_autofree char *best = NULL;
   const char *name;
   while (d && (name = g_dir_read_name(d))) {
-    g_autofree char *dep =
-        g_build_filename("/lib/modules", name, "modules.dep", NULL);
-    if (g_file_test(dep, G_FILE_TEST_IS_REGULAR) &&
-        (!best || strverscmp(name, best) > 0)) {
+    g_autofree char *dep = g_build_filename("/lib/modules", name, "modules.dep", NULL);
+    if (g_file_test(dep, G_FILE_TEST_IS_REGULAR) && (!best || strverscmp(name, best) > 0)) {
       g_free(best);
       best = g_strdup(name);
     }
@@ -425,16 +393,13 @@ static void test_real_kernel(const char *fake_archive) {
     return;
   }
   g_autofree char *version = g_path_get_basename(moddir);
-  g_autofree char *templates =
-      make_templates("templates-real", "#!/bin/sh\necho one\n");
+  g_autofree char *templates = make_templates("templates-real", "#!/bin/sh\necho one\n");
 
   g_autoptr(GError) error = NULL;
   g_autofree char *path = nl_initramfs_get(moddir, templates, &error);
-  TAP_OK(path != NULL, "%s: archive built (%s)", version,
-         error ? error->message : "no error");
+  TAP_OK(path != NULL, "%s: archive built (%s)", version, error ? error->message : "no error");
   if (!path) return;
-  g_autofree char *prefix =
-      g_strdup_printf("%s/cache/netlab/initramfs/%s-", tmp_root, version);
+  g_autofree char *prefix = g_strdup_printf("%s/cache/netlab/initramfs/%s-", tmp_root, version);
   TAP_OK(g_str_has_prefix(path, prefix) && g_str_has_suffix(path, ".cpio"),
          "%s: archive is in the cache (%s)", version, path);
 
@@ -442,12 +407,11 @@ static void test_real_kernel(const char *fake_archive) {
   g_autoptr(GHashTable) names = g_hash_table_new(g_str_hash, g_str_equal);
   g_auto(GStrv) lines = g_strsplit(list, "\n", -1);
   for (guint i = 0; lines[i]; i++) g_hash_table_add(names, lines[i]);
-  static const char *const required[] = {
-      "init",           "bin/busybox",   "bin/sh",       "dev/console",
-      "netlab/modules", "netlab/stage2", "netlab/mounts"};
+  static const char *const required[] = {"init",         "bin/busybox",    "bin/sh",
+                                         "dev/console",  "netlab/modules", "netlab/stage2",
+                                         "netlab/mounts"};
   for (guint i = 0; i < G_N_ELEMENTS(required); i++)
-    TAP_OK(g_hash_table_contains(names, required[i]), "%s: archive has %s",
-           version, required[i]);
+    TAP_OK(g_hash_table_contains(names, required[i]), "%s: archive has %s", version, required[i]);
   TAP_OK(!g_hash_table_contains(names, "netlab/.init.swp"),
          "%s: dot files of templates/ are left out", version);
 
@@ -456,15 +420,13 @@ static void test_real_kernel(const char *fake_archive) {
   g_autofree char *mod_prefix = g_strdup_printf("/lib/modules/%s/", version);
   guint count = 0, bad = 0;
   for (guint i = 0; mods[i] && *mods[i]; i++, count++) {
-    if (!g_str_has_prefix(mods[i], mod_prefix) ||
-        !g_str_has_suffix(mods[i], ".ko") ||
+    if (!g_str_has_prefix(mods[i], mod_prefix) || !g_str_has_suffix(mods[i], ".ko") ||
         !g_hash_table_contains(names, mods[i] + 1)) {
       printf("# not in the archive as a .ko: %s\n", mods[i]);
       bad++;
     }
   }
-  TAP_OK(count > 0 && bad == 0,
-         "%s: all %u modules of netlab/modules are in it", version, count);
+  TAP_OK(count > 0 && bad == 0, "%s: all %u modules of netlab/modules are in it", version, count);
 
   g_autoptr(GMappedFile) archive = g_mapped_file_new(path, FALSE, NULL);
   g_autoptr(GMappedFile) host = g_mapped_file_new("/bin/busybox", FALSE, NULL);
@@ -480,16 +442,13 @@ static void test_real_kernel(const char *fake_archive) {
   g_stat(path, &st1);
   g_autoptr(GError) error2 = NULL;
   g_autofree char *path2 = nl_initramfs_get(moddir, templates, &error2);
-  TAP_STREQ(path2, path, "%s: the second call returns the same archive",
-            version);
-  TAP_OK(g_stat(path, &st2) == 0 && same_file(&st1, &st2),
-         "%s: ... without rewriting it", version);
+  TAP_STREQ(path2, path, "%s: the second call returns the same archive", version);
+  TAP_OK(g_stat(path, &st2) == 0 && same_file(&st1, &st2), "%s: ... without rewriting it", version);
 
   write_file(templates, "init", "#!/bin/sh\necho two\n", 0755);
   g_autoptr(GError) error3 = NULL;
   g_autofree char *path3 = nl_initramfs_get(moddir, templates, &error3);
-  TAP_OK(path3 && strcmp(path3, path) != 0 &&
-             g_file_test(path3, G_FILE_TEST_EXISTS),
+  TAP_OK(path3 && strcmp(path3, path) != 0 && g_file_test(path3, G_FILE_TEST_EXISTS),
          "%s: a changed template gives a new archive", version);
   TAP_OK(g_file_test(path, G_FILE_TEST_EXISTS),
          "%s: ... and the old one, used today (by another checkout, say), stays", version);
@@ -498,8 +457,8 @@ static void test_real_kernel(const char *fake_archive) {
   utime(path, &old);
   g_autoptr(GError) error4 = NULL;
   g_autofree char *path4 = nl_initramfs_get(moddir, templates, &error4);
-  TAP_OK(!g_file_test(path, G_FILE_TEST_EXISTS),
-         "%s: ... but goes once it was unused for a day", version);
+  TAP_OK(!g_file_test(path, G_FILE_TEST_EXISTS), "%s: ... but goes once it was unused for a day",
+         version);
   TAP_OK(fake_archive && g_file_test(fake_archive, G_FILE_TEST_EXISTS),
          "%s: ... but not another kernel's", version);
 }

@@ -54,8 +54,8 @@ static void default_kernel(void) {
   g_file_set_contents(mk, "VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 99\n", -1, NULL);
   struct stat st;
   stat(tarball, &st);
-  g_autofree char *origin = g_strdup_printf("%s %lld %lld\n", tarball, (long long)st.st_size,
-                                            (long long)st.st_mtime);
+  g_autofree char *origin =
+      g_strdup_printf("%s %lld %lld\n", tarball, (long long)st.st_size, (long long)st.st_mtime);
   g_autofree char *stamp = g_strconcat(tree, ".stamp", NULL);
   g_file_set_contents(stamp, origin, -1, NULL);
   g_autofree char *key = nl_kbuild_default_key();
@@ -82,13 +82,14 @@ int main(void) {
       "CONFIG_SLUB=y\n";
   {
     const char *names[] = {"base.config", NULL};
-    const char *texts[] = {"# a comment naming CONFIG_64BIT\n"
-                           "CONFIG_64BIT=y\n"
-                           "CONFIG_NR_CPUS=16  \n"
-                           "# CONFIG_MODULES is not set\n"
-                           "# CONFIG_KASAN is not set\n"
-                           "CONFIG_CMDLINE=\"console=ttyS0\"\n",
-                           NULL};
+    const char *texts[] = {
+        "# a comment naming CONFIG_64BIT\n"
+        "CONFIG_64BIT=y\n"
+        "CONFIG_NR_CPUS=16  \n"
+        "# CONFIG_MODULES is not set\n"
+        "# CONFIG_KASAN is not set\n"
+        "CONFIG_CMDLINE=\"console=ttyS0\"\n",
+        NULL};
     g_autoptr(GPtrArray) bad = nl_kbuild_check(config, names, texts);
     g_autofree char *got = joined(bad);
     TAP_STREQ(got, "",
@@ -96,9 +97,10 @@ int main(void) {
   }
   {
     const char *names[] = {"net.config", NULL};
-    const char *texts[] = {"CONFIG_VXLAN=y\nCONFIG_GENEVE=y\nCONFIG_NR_CPUS=8\n"
-                           "# CONFIG_SLUB is not set\n",
-                           NULL};
+    const char *texts[] = {
+        "CONFIG_VXLAN=y\nCONFIG_GENEVE=y\nCONFIG_NR_CPUS=8\n"
+        "# CONFIG_SLUB is not set\n",
+        NULL};
     g_autoptr(GPtrArray) bad = nl_kbuild_check(config, names, texts);
     g_autofree char *got = joined(bad);
     TAP_STREQ(got,
@@ -111,8 +113,7 @@ int main(void) {
   }
   {
     const char *names[] = {"base.config", "mine.config", NULL};
-    const char *texts[] = {"CONFIG_VXLAN=y\nCONFIG_SLUB=y\n", "# CONFIG_VXLAN is not set\n",
-                           NULL};
+    const char *texts[] = {"CONFIG_VXLAN=y\nCONFIG_SLUB=y\n", "# CONFIG_VXLAN is not set\n", NULL};
     g_autoptr(GPtrArray) bad = nl_kbuild_check(config, names, texts);
     g_autofree char *got = joined(bad);
     TAP_STREQ(got, "", "a later fragment overrides an earlier one, as merge_config.sh does");

@@ -97,7 +97,8 @@ static void test_crafted(void) {
   g_autofree NoteImage *wrap = note_image(18);
   wrap->ph.p_offset = G_MAXUINT64 - 15;
   wrap->ph.p_filesz = 32;
-  TAP_OK(!nl_elf_has_pvh((guint8 *)wrap, sizeof *wrap), "a note segment whose end wraps is refused");
+  TAP_OK(!nl_elf_has_pvh((guint8 *)wrap, sizeof *wrap),
+         "a note segment whose end wraps is refused");
   g_autofree NoteImage *past = note_image(18);
   past->ph.p_filesz = 4096;
   TAP_OK(!nl_elf_has_pvh((guint8 *)past, sizeof *past),
@@ -124,8 +125,8 @@ static void test_crafted(void) {
          "trim: a section whose offset and address wrap is not read");
   /* Found by fuzz-elf: two loadable segments over the same bytes, each
    * trimmed and counted, "saved" more than the image. */
-  g_autofree char *path = g_build_filename(g_getenv("NETLAB_TEST_DATA"), "kernel",
-                                           "overlapping-loads.elf", NULL);
+  g_autofree char *path =
+      g_build_filename(g_getenv("NETLAB_TEST_DATA"), "kernel", "overlapping-loads.elf", NULL);
   g_autofree gchar *overlap = NULL;
   gsize olen = 0;
   TAP_OK(g_file_get_contents(path, &overlap, &olen, NULL) &&
@@ -133,7 +134,8 @@ static void test_crafted(void) {
          "trim: segments that share file bytes are left alone");
   g_autofree Image *seg = image(0);
   seg->ph.p_offset = G_MAXUINT64 - 0x100;
-  TAP_OK(nl_elf_trim_zeros((guint8 *)seg, sizeof *seg) == 0, "trim: a segment whose end wraps is left alone");
+  TAP_OK(nl_elf_trim_zeros((guint8 *)seg, sizeof *seg) == 0,
+         "trim: a segment whose end wraps is left alone");
 }
 
 int main(void) {
@@ -147,16 +149,16 @@ int main(void) {
   TAP_OK(zero->sh[1].sh_type == SHT_PROGBITS, ".text stays PROGBITS");
 
   g_autofree Image *full = image(1);
-  TAP_OK(nl_elf_trim_zeros((guint8 *)full, sizeof *full) == 0 &&
-             full->ph.p_filesz == END - TEXT && full->sh[3].sh_type == SHT_PROGBITS,
+  TAP_OK(nl_elf_trim_zeros((guint8 *)full, sizeof *full) == 0 && full->ph.p_filesz == END - TEXT &&
+             full->sh[3].sh_type == SHT_PROGBITS,
          "a segment whose last section has a non-zero byte is left alone, zeros before it too");
 
   guint8 junk[200] = "not an ELF";
   TAP_OK(nl_elf_trim_zeros(junk, sizeof junk) == 0, "something else is left alone");
   g_autofree Image *cut = image(0);
-  TAP_OK(nl_elf_trim_zeros((guint8 *)cut, offsetof(Image, sh)) == 0 &&
-             cut->ph.p_filesz == END - TEXT,
-         "an image cut short of its section headers is left alone");
+  TAP_OK(
+      nl_elf_trim_zeros((guint8 *)cut, offsetof(Image, sh)) == 0 && cut->ph.p_filesz == END - TEXT,
+      "an image cut short of its section headers is left alone");
 
   test_crafted();
   return tap_done();

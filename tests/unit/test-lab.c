@@ -15,9 +15,7 @@
 
 static char *labs_dir; /* absolute, symlink-free: what nl_lab_load() reports */
 
-static char *lab_path(const char *name) {
-  return g_build_filename(labs_dir, name, NULL);
-}
+static char *lab_path(const char *name) { return g_build_filename(labs_dir, name, NULL); }
 
 /* FILE of lab directory DIR, @DIR@ replaced, without its final newline;
  * NULL if there is no such file. */
@@ -27,10 +25,8 @@ static char *read_expected(const char *dir, const char *file) {
   g_auto(GStrv) parts = NULL;
   gsize len;
 
-  if (!g_file_get_contents(path, &text, &len, NULL))
-    return NULL;
-  if (len > 0 && text[len - 1] == '\n')
-    text[len - 1] = '\0';
+  if (!g_file_get_contents(path, &text, &len, NULL)) return NULL;
+  if (len > 0 && text[len - 1] == '\n') text[len - 1] = '\0';
   parts = g_strsplit(text, "@DIR@", -1);
   return g_strjoinv(dir, parts);
 }
@@ -39,8 +35,7 @@ static char *join_lines(GPtrArray *lines) {
   g_autoptr(GString) text = g_string_new(NULL);
 
   for (guint i = 0; i < lines->len; i++)
-    g_string_append_printf(text, "%s%s", i ? "\n" : "",
-                           (char *)g_ptr_array_index(lines, i));
+    g_string_append_printf(text, "%s%s", i ? "\n" : "", (char *)g_ptr_array_index(lines, i));
   return g_string_free(g_steal_pointer(&text), FALSE);
 }
 
@@ -61,21 +56,18 @@ static NlLab *load_good(const char *name) {
   NlLab *lab = nl_lab_load(dir, warnings, &error);
 
   TAP_OK(lab != NULL, "%s loads", name);
-  if (error)
-    printf("#   %s\n", error->message);
+  if (error) printf("#   %s\n", error->message);
   got = join_lines(warnings);
   TAP_STREQ(got, want, "%s: warnings", name);
   return lab;
 }
 
-static void check_nic(const NlNode *node, guint index, const char *lan,
-                      const char *mac) {
+static void check_nic(const NlNode *node, guint index, const char *lan, const char *mac) {
   const NlNic *nic;
   g_autofree char *got_mac = NULL;
 
   TAP_OK(index < node->nics->len, "%s has eth%u", node->name, index);
-  if (index >= node->nics->len)
-    return;
+  if (index >= node->nics->len) return;
   nic = g_ptr_array_index(node->nics, index);
   TAP_OK(nic->index == index, "%s eth%u: index", node->name, index);
   TAP_STREQ(nic->lan, lan, "%s eth%u: lan", node->name, index);
@@ -83,12 +75,10 @@ static void check_nic(const NlNode *node, guint index, const char *lan,
     got_mac = mac_string(nic->mac);
     TAP_STREQ(got_mac, mac, "%s eth%u: given MAC", node->name, index);
   }
-  TAP_OK(nic->mac_given == (mac != NULL), "%s eth%u: mac_given", node->name,
-         index);
+  TAP_OK(nic->mac_given == (mac != NULL), "%s eth%u: mac_given", node->name, index);
 }
 
-static void check_strings(GPtrArray *got, const char *const *want,
-                          const char *what) {
+static void check_strings(GPtrArray *got, const char *const *want, const char *what) {
   g_autofree char *got_text = join_lines(got);
   g_autofree char *want_text = g_strjoinv("\n", (char **)want);
 
@@ -121,12 +111,10 @@ static void test_good_kathara(void) {
   g_autofree char *want_mac = NULL;
   g_autofree char *other_mac = NULL;
 
-  if (!lab)
-    return;
+  if (!lab) return;
   TAP_STREQ(lab->dir, dir, "dir");
   TAP_STREQ(lab->name, "ospf-basic", "LAB_NAME, quotes removed");
-  TAP_STREQ(lab->description, "Two routers running OSPF between two LANs",
-            "LAB_DESCRIPTION");
+  TAP_STREQ(lab->description, "Two routers running OSPF between two LANs", "LAB_DESCRIPTION");
   TAP_STREQ(lab->version, "1.0", "LAB_VERSION, unquoted");
   TAP_STREQ(lab->author, "Netlab Tests", "LAB_AUTHOR, single quotes removed");
   TAP_STREQ(lab->email, "tests@example.org", "LAB_EMAIL");
@@ -135,8 +123,7 @@ static void test_good_kathara(void) {
   TAP_OK(lab->kernel == NULL, "no LAB_KERNEL");
 
   TAP_OK(lab->nodes->len == 5, "5 nodes (got %u)", lab->nodes->len);
-  if (lab->nodes->len != 5)
-    return;
+  if (lab->nodes->len != 5) return;
   r1 = g_ptr_array_index(lab->nodes, 0);
   r2 = g_ptr_array_index(lab->nodes, 1);
   pc1 = g_ptr_array_index(lab->nodes, 2);
@@ -149,8 +136,7 @@ static void test_good_kathara(void) {
   TAP_STREQ(mon->name, "mon", "a node with options only is a node");
   TAP_OK(nl_lab_find_node(lab, "pc2") == pc2, "find_node");
   TAP_OK(nl_lab_find_node(lab, "nope") == NULL, "find_node, unknown");
-  TAP_OK(r1->loc.line == 10 && r1->loc.file == lab->conf_path,
-         "r1 first mentioned at lab.conf:10");
+  TAP_OK(r1->loc.line == 10 && r1->loc.file == lab->conf_path, "r1 first mentioned at lab.conf:10");
 
   TAP_OK(r1->nics->len == 2, "r1: 2 nics");
   check_nic(r1, 0, "A", NULL);
@@ -160,13 +146,11 @@ static void test_good_kathara(void) {
   TAP_OK(!r1->ipv6, "r1: IPv6 off, Kathará's default");
   TAP_OK(nl_lab_find_node(lab, "pc2") && nl_lab_find_node(lab, "pc2")->ipv6,
          "pc2: ipv6=\"True\" turns it on");
-  check_strings(r1->sysctl,
-                (const char *const[]){"net.ipv4.ip_forward=1",
-                                      "net.ipv6.conf.all.forwarding=1", NULL},
-                "r1: sysctls in order");
-  check_strings(r1->exec,
-                (const char *const[]){"ip link set eth0 up", "echo r1 ready",
-                                      NULL},
+  check_strings(
+      r1->sysctl,
+      (const char *const[]){"net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", NULL},
+      "r1: sysctls in order");
+  check_strings(r1->exec, (const char *const[]){"ip link set eth0 up", "echo r1 ready", NULL},
                 "r1: execs in order");
   TAP_OK(r1->env->len == 0 && r1->deps->len == 0, "r1: no env, no deps");
   TAP_OK(r1->kernel == NULL && r1->append == NULL, "r1: lab's kernel");
@@ -178,19 +162,16 @@ static void test_good_kathara(void) {
   TAP_OK(r2->cpus == 0, "r2: default cpus");
   TAP_STREQ(r2->kernel, kernel, "r2: kernel resolved against the lab dir");
   TAP_STREQ(r2->append, "nokaslr", "r2: append");
-  check_strings(r2->env, (const char *const[]){"ROLE=core", "DEBUG=1", NULL},
-                "r2: env in order");
+  check_strings(r2->env, (const char *const[]){"ROLE=core", "DEBUG=1", NULL}, "r2: env in order");
 
   check_nic(pc1, 0, "A", NULL);
   check_strings(pc1->deps, (const char *const[]){"r1", NULL}, "pc1: deps");
   check_nic(pc2, 0, "C", NULL);
   TAP_OK(pc2->mem_mib == 128, "pc2: a bare number is MiB");
-  check_strings(pc2->deps, (const char *const[]){"r2", "r1", NULL},
-                "pc2: deps in order");
+  check_strings(pc2->deps, (const char *const[]){"r2", "r1", NULL}, "pc2: deps in order");
   TAP_OK(mon->nics->len == 0 && mon->mem_mib == 512, "mon: no nic, 512M");
 
-  check_strings(lab->lans, (const char *const[]){"A", "B", "C", NULL},
-                "lans sorted, unique");
+  check_strings(lab->lans, (const char *const[]){"A", "B", "C", NULL}, "lans sorted, unique");
 
   /* Derived MACs: as specified, and the same on every load. */
   r1_eth0 = g_ptr_array_index(r1->nics, 0);
@@ -216,13 +197,11 @@ static void test_good_minimal(void) {
       g_build_filename(labs_dir, "good-kathara", "kernels", "test-bzImage", NULL);
   NlNode *solo;
 
-  if (!lab)
-    return;
+  if (!lab) return;
   TAP_STREQ(lab->kernel, kernel, "LAB_KERNEL: relative, '..' resolved");
   TAP_OK(lab->name == NULL && lab->append == NULL, "no LAB_NAME, LAB_APPEND");
   solo = nl_lab_find_node(lab, "solo");
-  TAP_OK(solo && solo->mem_mib == 64 && solo->cpus == 64,
-         "limits: 64m, 64 cpus");
+  TAP_OK(solo && solo->mem_mib == 64 && solo->cpus == 64, "limits: 64m, 64 cpus");
   check_strings(lab->lans, (const char *const[]){"lan.2-x", "lan_1", NULL},
                 "lan names with '.', '-', '_', sorted bytewise");
   if (solo && solo->nics->len == 2) {
@@ -237,8 +216,7 @@ static void test_good_disk(void) {
   g_autoptr(NlLab) lab = load_good("good-disk");
   NlNode *r1, *r2, *r3;
 
-  if (!lab)
-    return;
+  if (!lab) return;
   r1 = nl_lab_find_node(lab, "r1");
   r2 = nl_lab_find_node(lab, "r2");
   r3 = nl_lab_find_node(lab, "r3");
@@ -252,8 +230,7 @@ static void test_good_disk(void) {
 static void test_good_warnings(void) {
   g_autoptr(NlLab) lab = load_good("good-warnings");
 
-  if (lab)
-    TAP_OK(nl_lab_find_node(lab, "r1")->mem_mib == 256, "the last mem wins");
+  if (lab) TAP_OK(nl_lab_find_node(lab, "r1")->mem_mib == 256, "the last mem wins");
 }
 
 static void test_bad_lab(const char *name) {
@@ -280,12 +257,10 @@ static void test_bad_labs(void) {
   const char *name;
 
   while (dir && (name = g_dir_read_name(dir)))
-    if (g_str_has_prefix(name, "bad-"))
-      g_ptr_array_add(names, g_strdup(name));
+    if (g_str_has_prefix(name, "bad-")) g_ptr_array_add(names, g_strdup(name));
   g_ptr_array_sort(names, compare_names);
   TAP_OK(names->len >= 14, "found %u bad labs", names->len);
-  for (guint i = 0; i < names->len; i++)
-    test_bad_lab(g_ptr_array_index(names, i));
+  for (guint i = 0; i < names->len; i++) test_bad_lab(g_ptr_array_index(names, i));
 }
 
 static void test_not_a_lab_dir(void) {
@@ -324,11 +299,9 @@ static void test_util(const char *tmp) {
 
   TAP_OK(nl_write_file(path, "one", -1, 0600, NULL), "write_file");
   TAP_OK(nl_write_file(path, "two\n", 4, 0600, NULL), "write_file replaces");
-  TAP_OK(g_file_get_contents(path, &contents, NULL, NULL) &&
-             g_str_equal(contents, "two\n"),
+  TAP_OK(g_file_get_contents(path, &contents, NULL, NULL) && g_str_equal(contents, "two\n"),
          "write_file: contents");
-  TAP_OK(g_stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
-         "write_file: mode");
+  TAP_OK(g_stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "write_file: mode");
   TAP_OK(!nl_write_file("/nonexistent/netlab/x", "", 0, 0600, &error) &&
              g_error_matches(error, NL_ERROR, NL_ERROR_FAILED),
          "write_file: NL_ERROR_FAILED");
@@ -337,13 +310,11 @@ static void test_util(const char *tmp) {
   TAP_STREQ(resolved, tmp, "realpath");
   TAP_OK(nl_realpath("/nonexistent/x", &error2) == NULL, "realpath fails");
   TAP_STREQ(error2 ? error2->message : NULL,
-            "cannot resolve '/nonexistent/x': No such file or directory",
-            "realpath: message");
+            "cannot resolve '/nonexistent/x': No such file or directory", "realpath: message");
 
   cache = nl_cache_dir(NULL);
   TAP_STREQ(cache, want_cache, "cache dir under XDG_CACHE_HOME");
-  TAP_OK(g_stat(want_cache, &st) == 0 && (st.st_mode & 0777) == 0700,
-         "cache dir created 0700");
+  TAP_OK(g_stat(want_cache, &st) == 0 && (st.st_mode & 0777) == 0700, "cache dir created 0700");
 
   g_remove(path);
   g_rmdir(want_cache);
@@ -359,7 +330,8 @@ static void test_built_kernel(const char *tmp) {
   g_autofree char *local = g_build_filename(lab, "mini", NULL);
   g_autofree char *want_missing = g_strdup_printf(
       "%s:1: kernel '%s/nope' does not exist, nor does a built kernel 'nope' (see `netlab "
-      "kernel list`)", conf, lab);
+      "kernel list`)",
+      conf, lab);
   g_autoptr(GError) error = NULL;
 
   g_mkdir_with_parents(lab, 0755);
@@ -391,8 +363,7 @@ static void test_built_kernel(const char *tmp) {
  * in use whose meaning is the table's help and default, no row for a key the
  * table lacks, and every ignored Kathará option named. */
 static char *key_meaning(const NlLabKey *key) {
-  return key->def ? g_strdup_printf("%s; default %s", key->help, key->def)
-                  : g_strdup(key->help);
+  return key->def ? g_strdup_printf("%s; default %s", key->help, key->def) : g_strdup(key->help);
 }
 
 static void test_readme_keys(const char *readme) {
@@ -407,25 +378,21 @@ static void test_readme_keys(const char *readme) {
   start = strstr(text, "### lab.conf\n");
   end = start ? strstr(start + 1, "\n### ") : NULL;
   TAP_OK(start && end, "README has a lab.conf section");
-  if (!start || !end)
-    return;
+  if (!start || !end) return;
   g_autofree char *section = g_strndup(start, end - start);
   g_auto(GStrv) lines = g_strsplit(section, "\n", -1);
   /* Row "| `r1[KEY]=...` | MEANING |" or "| `LAB_A`, `LAB_B` | MEANING |":
    * each key named in the first column -> the meaning. */
   for (char **l = lines; *l; l++) {
     g_auto(GStrv) cols = g_strsplit(*l, " | ", 3);
-    if (!g_str_has_prefix(*l, "| `") || g_strv_length(cols) != 2)
-      continue;
+    if (!g_str_has_prefix(*l, "| `") || g_strv_length(cols) != 2) continue;
     g_autofree char *meaning = g_strndup(cols[1], strlen(cols[1]) - 2);
     g_autoptr(GRegex) re = g_regex_new("`(?:r1\\[([a-z][a-z0-9_]*)\\]|LAB_([A-Z_]+))", 0, 0, NULL);
     g_autoptr(GMatchInfo) m = NULL;
-    for (g_regex_match(re, cols[0], 0, &m); g_match_info_matches(m);
-         g_match_info_next(m, NULL)) {
+    for (g_regex_match(re, cols[0], 0, &m); g_match_info_matches(m); g_match_info_next(m, NULL)) {
       g_autofree char *node_key = g_match_info_fetch(m, 1);
       g_autofree char *lab_key = g_match_info_fetch(m, 2);
-      g_hash_table_insert(rows,
-                          *node_key ? g_strdup(node_key) : g_strdup_printf("LAB_%s", lab_key),
+      g_hash_table_insert(rows, *node_key ? g_strdup(node_key) : g_strdup_printf("LAB_%s", lab_key),
                           g_strdup(meaning));
     }
   }
@@ -434,8 +401,7 @@ static void test_readme_keys(const char *readme) {
     g_autofree char *want = key_meaning(key);
     g_autofree char *quoted = g_strdup_printf("`%s`", key->name);
     if (nl_lab_node_key_used(i)) {
-      TAP_STREQ(g_hash_table_lookup(rows, key->name), want, "README row for r1[%s]",
-                key->name);
+      TAP_STREQ(g_hash_table_lookup(rows, key->name), want, "README row for r1[%s]", key->name);
     } else {
       TAP_OK(strstr(section, quoted) && !g_hash_table_contains(rows, key->name),
              "README names the ignored option '%s'", key->name);
@@ -464,8 +430,7 @@ static char *make_lab(const char *tmp, const char *name, const char *conf, gssiz
 
   g_mkdir(dir, 0700);
   g_file_set_contents(conf_path, conf, conf_len, NULL);
-  if (dep)
-    g_file_set_contents(dep_path, dep, -1, NULL);
+  if (dep) g_file_set_contents(dep_path, dep, -1, NULL);
   return dir;
 }
 
@@ -505,8 +470,7 @@ static NlLab *load_small_stack(const char *dir, GError **error) {
   pthread_create(&thread, &attr, load_thread, &job);
   pthread_join(thread, NULL);
   pthread_attr_destroy(&attr);
-  if (job.error)
-    g_propagate_error(error, job.error);
+  if (job.error) g_propagate_error(error, job.error);
   return job.lab;
 }
 
@@ -520,11 +484,9 @@ static void test_dep_chain(const char *tmp, guint n, gboolean cycle) {
 
   for (guint i = 0; i < n; i++) {
     g_string_append_printf(conf, "n%u[0]=A\n", i);
-    if (i + 1 < n)
-      g_string_append_printf(dep, "n%u: n%u\n", i, i + 1);
+    if (i + 1 < n) g_string_append_printf(dep, "n%u: n%u\n", i, i + 1);
   }
-  if (cycle)
-    g_string_append_printf(dep, "n%u: n0\n", n - 1);
+  if (cycle) g_string_append_printf(dep, "n%u: n0\n", n - 1);
   dir = make_lab(tmp, "chain", conf->str, -1, dep->str);
   lab = load_small_stack(dir, &error);
   if (cycle) {
@@ -533,8 +495,7 @@ static void test_dep_chain(const char *tmp, guint n, gboolean cycle) {
            "a cycle through %u nodes is reported, on a small stack", n);
   } else {
     TAP_OK(lab && lab->nodes->len == n, "a lab.dep chain of %u nodes loads on a small stack", n);
-    if (error)
-      printf("#   %s\n", error->message);
+    if (error) printf("#   %s\n", error->message);
   }
   remove_lab(dir);
 }
@@ -548,8 +509,7 @@ static void test_many_nodes(const char *tmp) {
   g_autoptr(NlLab) lab = NULL;
   gint64 t0 = g_get_monotonic_time();
 
-  for (guint i = 0; i < 100000; i++)
-    g_string_append_printf(conf, "n%u[0]=lan%u\n", i, i % 1000);
+  for (guint i = 0; i < 100000; i++) g_string_append_printf(conf, "n%u[0]=lan%u\n", i, i % 1000);
   dir = make_lab(tmp, "many", conf->str, -1, NULL);
   lab = nl_lab_load(dir, NULL, &error);
   TAP_OK(lab && lab->nodes->len == 100000 && nl_lab_find_node(lab, "n99999"),
@@ -587,8 +547,7 @@ static void test_file_limits(const char *tmp) {
   TAP_OK(truncate(conf, 17 << 20) == 0, "a 17 MiB lab.conf made");
   lab = nl_lab_load(dir, NULL, &error3);
   g_free(want);
-  want = g_strdup_printf("%s: too large (17825792 bytes; netlab reads at most 16 MiB of it)",
-                         conf);
+  want = g_strdup_printf("%s: too large (17825792 bytes; netlab reads at most 16 MiB of it)", conf);
   TAP_STREQ(error3 ? error3->message : NULL, want, "a lab.conf over 16 MiB is refused");
   g_clear_pointer(&lab, nl_lab_free);
   remove_lab(dir);
