@@ -144,6 +144,9 @@ static gboolean mine(const char *path) {
 }
 
 gboolean nl_owned_by_me(const char *path) {
-  g_autofree char *dir = g_path_get_dirname(path);
-  return mine(path) && mine(dir);
+  /* A built tree's vmlinux-gdb.py is a link into the source tree: what gdb
+   * would run is the file it leads to, in that file's directory. */
+  g_autofree char *real = realpath(path, NULL);
+  g_autofree char *dir = real ? g_path_get_dirname(real) : NULL;
+  return real && mine(real) && mine(dir);
 }

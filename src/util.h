@@ -45,6 +45,7 @@ gboolean nl_read_file_max(const char *path, gsize max, char **contents, gsize *l
  * that a failed system call is reported and returned in one line. */
 gboolean nl_set_errno(GError **error, int err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
-/* TRUE when PATH and its directory are owned by the effective user and
- * nobody else can write to either: what may be trusted to run code as us. */
+/* TRUE when the file PATH leads to, and its directory, are owned by the
+ * effective user and nobody else can write to either: what may be trusted
+ * to run code as us. */
 gboolean nl_owned_by_me(const char *path);
