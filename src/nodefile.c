@@ -157,6 +157,17 @@ static void no_such(GError **error, const NlNodeFiles *f, const char *path) {
   g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s:%s: no such file or directory", f->node, path);
 }
 
+/* PATH, links followed, in the layer that has it; an error naming it when
+ * none has. E's path is not kept. */
+static Layer find(NlNodeFiles *f, const char *path, char **at, NlDiskEntry *e, GError **error) {
+  GError *local = NULL;
+  Layer l = lookup(f, path, TRUE, at, e, &local);
+  g_clear_pointer(&e->path, g_free);
+  if (l == LAYER_NONE && !local) no_such(&local, f, path);
+  if (local) g_propagate_error(error, local);
+  return l;
+}
+
 static gboolean copy_host_file(const char *path, int fd, GError **error) {
   int in = open(path, O_RDONLY | O_CLOEXEC);
   if (in < 0) {
@@ -273,12 +284,8 @@ gboolean nl_node_files_read(NlNodeFiles *f, const char *path, int fd, GError **e
   }
   g_autofree char *at = NULL;
   NlDiskEntry e = {0};
-  Layer l = lookup(f, path, TRUE, &at, &e, error);
-  g_free(e.path);
-  if (l == LAYER_NONE) {
-    if (!*error) no_such(error, f, path);
-    return FALSE;
-  }
+  Layer l = find(f, path, &at, &e, error);
+  if (l == LAYER_NONE) return FALSE;
   if (!S_ISREG(e.mode)) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s:%s: not a regular file", f->node, path);
     return FALSE;
@@ -334,12 +341,8 @@ char *nl_node_files_ls(NlNodeFiles *f, const char *path, GError **error) {
   }
   g_autofree char *at = NULL;
   NlDiskEntry e = {0};
-  Layer l = lookup(f, path, TRUE, &at, &e, error);
-  g_free(e.path);
-  if (l == LAYER_NONE) {
-    if (!*error) no_such(error, f, path);
-    return NULL;
-  }
+  Layer l = find(f, path, &at, &e, error);
+  if (l == LAYER_NONE) return NULL;
   GString *s = g_string_new(NULL);
   if (!S_ISDIR(e.mode)) {
     ls_line(s, path, e.mode, e.size);
