@@ -2,7 +2,6 @@
  * needs, and loading netlab-disk.so when a disk's content is touched. */
 #include "disk.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -117,13 +116,7 @@ const NlDiskBackend *nl_disk_backend(GError **error) {
   if (!nl_accel_pick(NL_ACCEL_AUTO, &kvm, &why, error)) return NULL;
   g_setenv("LIBGUESTFS_BACKEND", "direct", FALSE);
   if (!kvm) g_setenv("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg", FALSE);
-  g_autofree char *path = nl_find_beside_self("netlab-disk.so", NETLAB_DISK_INSTALLED, error);
-  if (!path) return NULL;
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!h || !(backend = dlsym(h, NL_DISK_BACKEND))) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot load '%s': %s", path, dlerror());
-    return NULL;
-  }
+  backend = nl_load_module("netlab-disk.so", NETLAB_DISK_INSTALLED, NL_DISK_BACKEND, error);
   return backend;
 }
 

@@ -1,6 +1,7 @@
 /* Small helpers every module shares: the error domain and file utilities. */
 #include "util.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -149,4 +150,14 @@ gboolean nl_owned_by_me(const char *path) {
   g_autofree char *real = realpath(path, NULL);
   g_autofree char *dir = real ? g_path_get_dirname(real) : NULL;
   return real && mine(real) && mine(dir);
+}
+
+const void *nl_load_module(const char *file, const char *installed, const char *symbol,
+                           GError **error) {
+  g_autofree char *path = nl_find_beside_self(file, installed, error);
+  if (!path) return NULL;
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  const void *sym = h ? dlsym(h, symbol) : NULL;
+  if (!sym) g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot load '%s': %s", path, dlerror());
+  return sym;
 }

@@ -49,3 +49,9 @@ gboolean nl_set_errno(GError **error, int err, const char *fmt, ...) G_GNUC_PRIN
  * effective user and nobody else can write to either: what may be trusted
  * to run code as us. */
 gboolean nl_owned_by_me(const char *path);
+
+/* Loads the module FILE (beside netlab, else INSTALLED; see
+ * nl_find_beside_self) and returns its SYMBOL: how libvirt and libguestfs
+ * stay out of the commands that do not need them. */
+const void *nl_load_module(const char *file, const char *installed, const char *symbol,
+                           GError **error);

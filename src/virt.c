@@ -3,7 +3,6 @@
  * capability cache. */
 #include "virt.h"
 
-#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,14 +25,8 @@ static const NlVirtBackend *backend;
 gboolean nl_virt_loaded(void) { return backend != NULL; }
 
 static const NlVirtBackend *load_backend(GError **error) {
-  if (backend) return backend;
-  g_autofree char *path = nl_find_beside_self("netlab-virt.so", NETLAB_VIRT_INSTALLED, error);
-  if (!path) return NULL;
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!h || !(backend = dlsym(h, NL_VIRT_BACKEND))) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot load '%s': %s", path, dlerror());
-    return NULL;
-  }
+  if (!backend)
+    backend = nl_load_module("netlab-virt.so", NETLAB_VIRT_INSTALLED, NL_VIRT_BACKEND, error);
   return backend;
 }
 

@@ -27,15 +27,20 @@ static void section(Elf64_Shdr *s, guint32 type, guint64 at) {
   s->sh_size = 0x1000;
 }
 
+/* An x86-64 ELF header whose program headers are at PHOFF. */
+static void elf_header(Elf64_Ehdr *eh, size_t phoff) {
+  memcpy(eh->e_ident, ELFMAG, SELFMAG);
+  eh->e_ident[EI_CLASS] = ELFCLASS64;
+  eh->e_ident[EI_DATA] = ELFDATA2LSB;
+  eh->e_ident[EI_VERSION] = EV_CURRENT;
+  eh->e_version = EV_CURRENT;
+  eh->e_ehsize = sizeof(Elf64_Ehdr);
+  eh->e_phoff = phoff;
+}
+
 static Image *image(guint8 last_byte) {
   Image *im = g_new0(Image, 1);
-  memcpy(im->eh.e_ident, ELFMAG, SELFMAG);
-  im->eh.e_ident[EI_CLASS] = ELFCLASS64;
-  im->eh.e_ident[EI_DATA] = ELFDATA2LSB;
-  im->eh.e_ident[EI_VERSION] = EV_CURRENT;
-  im->eh.e_version = EV_CURRENT;
-  im->eh.e_ehsize = sizeof(Elf64_Ehdr);
-  im->eh.e_phoff = offsetof(Image, ph);
+  elf_header(&im->eh, offsetof(Image, ph));
   im->eh.e_phnum = 1;
   im->eh.e_phentsize = sizeof(Elf64_Phdr);
   im->eh.e_shoff = offsetof(Image, sh);
@@ -66,13 +71,7 @@ typedef struct {
 
 static NoteImage *note_image(guint32 type) {
   NoteImage *im = g_new0(NoteImage, 1);
-  memcpy(im->eh.e_ident, ELFMAG, SELFMAG);
-  im->eh.e_ident[EI_CLASS] = ELFCLASS64;
-  im->eh.e_ident[EI_DATA] = ELFDATA2LSB;
-  im->eh.e_ident[EI_VERSION] = EV_CURRENT;
-  im->eh.e_version = EV_CURRENT;
-  im->eh.e_ehsize = sizeof(Elf64_Ehdr);
-  im->eh.e_phoff = offsetof(NoteImage, ph);
+  elf_header(&im->eh, offsetof(NoteImage, ph));
   im->eh.e_phnum = 1;
   im->eh.e_phentsize = sizeof(Elf64_Phdr);
   im->ph.p_type = PT_NOTE;
