@@ -179,6 +179,7 @@ static void node_free(gpointer data) {
   g_free(node->append);
   g_ptr_array_unref(node->deps);
   g_ptr_array_unref(node->links);
+  g_free(node->host);
   g_free(node);
 }
 
@@ -196,6 +197,8 @@ void nl_lab_free(NlLab *lab) {
   g_free(lab->kernel);
   g_free(lab->append);
   g_ptr_array_unref(lab->nodes);
+  g_ptr_array_unref(lab->hosts);
+  nl_underlay_clear(&lab->underlay);
   g_ptr_array_unref(lab->lans);
   g_free(lab->capture);
   g_hash_table_unref(lab->by_name);
@@ -591,6 +594,13 @@ static void warn_lab_ext(Parser *p) {
                                                path, line));
 }
 
+/* Checked against LAB_HOSTS once the whole file is read. */
+static void set_host(Parser *p, const Assignment *a) {
+  g_free(a->node->host);
+  a->node->host = g_strdup(a->value);
+  a->node->host_line = a->line;
+}
+
 typedef void (*NodeKeyParser)(Parser *p, const Assignment *a);
 
 /* Every NODE[KEY]=VALUE key: adding one is a row here plus its use. A row
@@ -625,6 +635,10 @@ static const struct {
     {{"ipv6", FALSE, "false",
       "IPv6 on the node's interfaces (true or false), with Kathará's sysctls"},
      set_ipv6},
+    {{"host", FALSE, NULL,
+      "netlab: the node runs on this host of `LAB_HOSTS` (see [Several hosts](#several-hosts)); "
+      "default where `netlab up` runs"},
+     set_host},
     {{"image", FALSE, NULL,
       "Kathará's container image: netlab names a lab's images once, in a "
       "warning, and runs every node on the host's root"},
@@ -751,6 +765,20 @@ static void set_lab_kernel(Parser *p, guint line, char *value) {
   }
 }
 
+static void set_lab_hosts(Parser *p, guint line, char *value) {
+  g_autofree char *why = nl_hosts_parse(value, p->lab->hosts);
+
+  if (why) conf_error(p, line, "invalid LAB_HOSTS: %s", why);
+  g_free(value);
+}
+
+static void set_lab_underlay(Parser *p, guint line, char *value) {
+  g_autofree char *why = nl_underlay_parse(value, &p->lab->underlay);
+
+  if (why) conf_error(p, line, "invalid LAB_UNDERLAY: %s", why);
+  g_free(value);
+}
+
 /* Every LAB_KEY=VALUE key: a string field of NlLab, or a parser that takes
  * the value (owned). */
 static const struct {
@@ -779,6 +807,16 @@ static const struct {
     {{"DISK", FALSE, NULL, "netlab: a disk for every node that does not set `disk`"},
      0,
      set_lab_disk},
+    {{"HOSTS", TRUE, NULL,
+      "netlab: the hosts nodes may run on, `NAME=URI` each, a libvirt URI (see "
+      "[Several hosts](#several-hosts))"},
+     0,
+     set_lab_hosts},
+    {{"UNDERLAY", FALSE, "mtu=1500 ttl=1 port=14789",
+      "netlab: the network between the hosts that LANs spanning hosts ride on: `dev=`, `mtu=`, "
+      "`ttl=`, `port=`"},
+     0,
+     set_lab_underlay},
 };
 
 const NlLabKey *nl_lab_lab_key(guint i) {
@@ -925,6 +963,19 @@ static void check_unique_macs(Parser *p) {
     else
       g_hash_table_insert(seen, g_strdup(mac), (gpointer)ref);
   }
+}
+
+const NlHost *nl_lab_find_host(const NlLab *lab, const char *name) {
+  for (guint i = 0; i < lab->hosts->len; i++)
+    if (g_str_equal(((NlHost *)lab->hosts->pdata[i])->name, name)) return lab->hosts->pdata[i];
+  return NULL;
+}
+
+/* Every r1[host] names a host of LAB_HOSTS. */
+static void check_hosts(Parser *p, const NlNode *node) {
+  if (node->host && !nl_lab_find_host(p->lab, node->host))
+    conf_error(p, node->host_line, "'%s' runs on host '%s', which LAB_HOSTS does not name",
+               node->name, node->host);
 }
 
 /* LAB_CAPTURE names LANs of the lab. */
@@ -1137,6 +1188,8 @@ static NlLab *lab_new(char *dir) {
   lab->dep_path = g_build_filename(dir, "lab.dep", NULL);
   lab->nodes = g_ptr_array_new_with_free_func(node_free);
   lab->lans = g_ptr_array_new_with_free_func(g_free);
+  lab->hosts = g_ptr_array_new_with_free_func(nl_host_free);
+  nl_underlay_init(&lab->underlay);
   lab->by_name = g_hash_table_new(g_str_hash, g_str_equal);
   return lab;
 }
@@ -1174,6 +1227,7 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
     NlNode *node = g_ptr_array_index(lab->nodes, i);
 
     check_nics(&p, node);
+    check_hosts(&p, node);
     if (!node->disk_set && lab->disk_mib) {
       node->disk_mib = lab->disk_mib;
       node->disk_loc = (NlLoc){lab->conf_path, lab->disk_line};

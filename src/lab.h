@@ -4,6 +4,7 @@
 
 #include <glib.h>
 
+#include "hosts.h"
 #include "impair.h"
 
 /* What a node gets when lab.conf does not say. */
@@ -41,6 +42,8 @@ typedef struct {
   gboolean ipv6;     /* r1[ipv6]=; off unless asked, as in Kathará */
   GPtrArray *deps;   /* char*, nodes that must be ready first (lab.dep) */
   GPtrArray *links;  /* r1[link]= lines, applied to nics once all are read */
+  char *host;        /* r1[host]=, a name of LAB_HOSTS; NULL: where `up` runs */
+  guint host_line;
   NlLoc loc;         /* first mention */
 } NlNode;
 
@@ -59,6 +62,8 @@ typedef struct {
   guint64 disk_mib;  /* LAB_DISK: every node's disk unless it sets its own */
   guint disk_line;
   char *capture;       /* LAB_CAPTURE: LANs `netlab test` captures, by space */
+  GPtrArray *hosts;    /* NlHost*, LAB_HOSTS, in order */
+  NlUnderlay underlay; /* LAB_UNDERLAY */
   GPtrArray *nodes;    /* NlNode*, in order of first mention in lab.conf */
   GPtrArray *lans;     /* char*, collision domain names, sorted */
   GHashTable *by_name; /* node name -> NlNode*: nl_lab_find_node() in O(1) */
@@ -88,6 +93,9 @@ const NlLabKey *nl_lab_node_key(guint i);
 const NlLabKey *nl_lab_lab_key(guint i);
 /* FALSE for Kathará's options that netlab accepts and ignores. */
 gboolean nl_lab_node_key_used(guint i);
+
+/* The LAB_HOSTS entry named NAME, or NULL. */
+const NlHost *nl_lab_find_host(const NlLab *lab, const char *name);
 
 NlNode *nl_lab_find_node(const NlLab *lab, const char *name);
 

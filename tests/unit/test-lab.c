@@ -227,6 +227,32 @@ static void test_good_disk(void) {
   TAP_OK(r3->disk_mib == 0, "r3[disk]=none opts out of LAB_DISK");
 }
 
+static void test_good_hosts(void) {
+  g_autoptr(NlLab) lab = load_good("good-hosts");
+
+  if (!lab) return;
+  TAP_OK(lab->hosts->len == 2, "LAB_HOSTS: two lines, two hosts");
+  const NlHost *h3 = nl_lab_find_host(lab, "h3");
+  TAP_STREQ(h3 ? h3->uri : NULL, "qemu+unix:///system?socket=/run/h3/libvirt-sock",
+            "LAB_HOSTS: the URI as written");
+  TAP_OK(nl_lab_find_node(lab, "r1")->host == NULL, "a node without host runs where up runs");
+  TAP_STREQ(nl_lab_find_node(lab, "r2")->host, "h2", "r2[host]");
+  TAP_OK(lab->underlay.mtu == 9000 && lab->underlay.ttl == 2 && lab->underlay.port == 14789,
+         "LAB_UNDERLAY: mtu, ttl given, port default");
+  TAP_OK(nl_span_mtu(&lab->underlay) == 8950, "a spanning LAN's MTU leaves VXLAN's 50 bytes");
+  g_autofree char *a = nl_span_url("m1", lab->dir, "A", &lab->underlay);
+  g_autofree char *a2 = nl_span_url("m1", lab->dir, "A", &lab->underlay);
+  g_autofree char *b = nl_span_url("m1", lab->dir, "B", &lab->underlay);
+  g_autofree char *other = nl_span_url("m2", lab->dir, "A", &lab->underlay);
+  TAP_OK(g_regex_match_simple("^vxvde://239\\.[0-9]+\\.[0-9]+\\.[0-9]+/v4/port=14789/"
+                              "vni=[0-9]+/ttl=2/if=nlu1$",
+                              a, 0, 0),
+         "a spanning LAN's URL: %s", a);
+  TAP_STREQ(a, a2, "the same LAN of the same lab: the same URL");
+  TAP_OK(strcmp(a, b) != 0, "another LAN: another group");
+  TAP_OK(strcmp(a, other) != 0, "the same path on another machine: another group");
+}
+
 static void test_good_warnings(void) {
   g_autoptr(NlLab) lab = load_good("good-warnings");
 
@@ -577,6 +603,7 @@ int main(void) {
   test_good_minimal();
   test_good_warnings();
   test_good_disk();
+  test_good_hosts();
   test_bad_labs();
   test_not_a_lab_dir();
   test_util(tmp);
