@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "util.h"
+
 void nl_host_free(gpointer host) {
   NlHost *h = host;
   g_free(h->name);
@@ -76,12 +78,9 @@ char *nl_underlay_parse(const char *value, NlUnderlay *u) {
 
 char *nl_span_url(const char *seed_host, const char *lab_dir, const char *lan,
                   const NlUnderlay *u) {
-  g_autoptr(GChecksum) sha = g_checksum_new(G_CHECKSUM_SHA256);
   g_autofree char *seed = g_strdup_printf("%s\n%s\n%s", seed_host, lab_dir, lan);
   guint8 d[32];
-  gsize len = sizeof d;
-  g_checksum_update(sha, (const guchar *)seed, -1);
-  g_checksum_get_digest(sha, d, &len);
+  nl_sha256(seed, d);
   /* VNI 0 is vxvde's "any"; keep clear of it. */
   guint vni = ((guint)d[3] << 16 | (guint)d[4] << 8 | d[5]) | 1;
   GString *s = g_string_new(NULL);

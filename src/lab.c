@@ -884,13 +884,10 @@ static int compare_nics(gconstpointer a, gconstpointer b) {
 /* Locally administered (0x02), unicast, and stable: the same lab directory
  * gets the same MACs on every run, so captures and ARP caches stay valid. */
 static void derive_mac(const char *dir, const char *node, guint index, guint8 mac[6]) {
-  g_autoptr(GChecksum) sha = g_checksum_new(G_CHECKSUM_SHA256);
   g_autofree char *seed = g_strdup_printf("%s\n%s\n%u", dir, node, index);
   guint8 digest[32];
-  gsize len = sizeof digest;
 
-  g_checksum_update(sha, (const guchar *)seed, -1);
-  g_checksum_get_digest(sha, digest, &len);
+  nl_sha256(seed, digest);
   mac[0] = 0x02;
   memcpy(mac + 1, digest, 5);
 }

@@ -44,7 +44,7 @@ typedef struct {
   GPtrArray *links;  /* r1[link]= lines, applied to nics once all are read */
   char *host;        /* r1[host]=, a name of LAB_HOSTS; NULL: where `up` runs */
   guint host_line;
-  NlLoc loc;         /* first mention */
+  NlLoc loc; /* first mention */
 } NlNode;
 
 typedef struct {

@@ -161,3 +161,11 @@ const void *nl_load_module(const char *file, const char *installed, const char *
   if (!sym) g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot load '%s': %s", path, dlerror());
   return sym;
 }
+
+void nl_sha256(const char *text, guint8 digest[32]) {
+  g_autoptr(GChecksum) sha = g_checksum_new(G_CHECKSUM_SHA256);
+  gsize len = 32;
+
+  g_checksum_update(sha, (const guchar *)text, -1);
+  g_checksum_get_digest(sha, digest, &len);
+}

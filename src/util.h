@@ -55,3 +55,6 @@ gboolean nl_owned_by_me(const char *path);
  * stay out of the commands that do not need them. */
 const void *nl_load_module(const char *file, const char *installed, const char *symbol,
                            GError **error);
+
+/* The SHA-256 of TEXT: stable names and numbers derived from a path. */
+void nl_sha256(const char *text, guint8 digest[32]);
