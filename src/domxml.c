@@ -110,6 +110,53 @@ static void qarg(GString *x, const char *fmt, ...) {
  * own devices from slot 2 upwards and never gets this far. */
 #define NIC_FIRST_SLOT 0x10
 
+/* The serial ports and virtio ports as Unix sockets in the state
+ * directory, the console logged into the lab's .netlab/logs. */
+static void local_ports(GString *x, const NlVmPaths *p, const NlDomainSpec *spec) {
+  g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");
+  esc(x, p->console);
+  g_string_append(x, "'/>\n      <log file='");
+  /* The same file, as QEMU reaches it. */
+  g_autofree char *logname = g_path_get_basename(p->log);
+  g_autofree char *log = g_build_filename(spec->labdir, ".netlab", "logs", logname, NULL);
+  esc(x, log);
+  g_string_append(x, "' append='off'/>\n      <target port='0'/>\n    </serial>\n");
+  /* No log: a binary protocol (gdbserver's) is what runs on it. */
+  g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");
+  esc(x, p->serial1);
+  g_string_append(x, "'/>\n      <target port='1'/>\n    </serial>\n");
+  g_string_append(x, "    <channel type='unix'>\n      <source mode='bind' path='");
+  esc(x, p->ctl);
+  g_string_append(x,
+                  "'/>\n      <target type='virtio' name='netlab.ctl'/>\n"
+                  "    </channel>\n");
+  for (int i = 0; i < NLA_PORTS; i++) {
+    g_autofree char *sock = g_strdup_printf("%s/agent-%d.sock", p->dir, i);
+    g_string_append(x, "    <channel type='unix'>\n      <source mode='bind' path='");
+    esc(x, sock);
+    g_string_append_printf(x,
+                           "'/>\n      <target type='virtio' name='netlab.agent.%d'/>\n"
+                           "    </channel>\n",
+                           i);
+  }
+}
+
+/* On another host the sockets would be out of reach: the serial ports are
+ * ptys and the virtio ports sockets that libvirt names, all reached through
+ * virDomainOpenConsole() and virDomainOpenChannel(). */
+static void remote_ports(GString *x) {
+  g_string_append(x,
+                  "    <serial type='pty'><target port='0'/></serial>\n"
+                  "    <serial type='pty'><target port='1'/></serial>\n"
+                  "    <channel type='unix'><source mode='bind'/>"
+                  "<target type='virtio' name='netlab.ctl'/></channel>\n");
+  for (int i = 0; i < NLA_PORTS; i++)
+    g_string_append_printf(x,
+                           "    <channel type='unix'><source mode='bind'/>"
+                           "<target type='virtio' name='netlab.agent.%d'/></channel>\n",
+                           i);
+}
+
 char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *spec) {
   GString *x = g_string_new(NULL);
   NlVmPaths p;
@@ -168,9 +215,11 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
                   "    <video><model type='none'/></video>\n");
   ShareMode lab_mode = spec->lab_ro ? SHARE_RO : SHARE_RW;
   share(x, "/", "/dev/root", SHARE_RO, TRUE);
-  share(x, p.conf, "netlab", SHARE_RO, FALSE);
-  share(x, spec->labdir, "hostlab", lab_mode, FALSE);
-  if (spec->have_shared) {
+  if (!spec->remote) {
+    share(x, p.conf, "netlab", SHARE_RO, FALSE);
+    share(x, spec->labdir, "hostlab", lab_mode, FALSE);
+  }
+  if (spec->have_shared && !spec->remote) {
     g_autofree char *shared = g_build_filename(spec->labdir, "shared", NULL);
     share(x, shared, "shared", lab_mode, FALSE);
   }
@@ -182,32 +231,10 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
     esc(x, spec->disk);
     g_string_append(x, "'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n");
   }
-  g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");
-  esc(x, p.console);
-  g_string_append(x, "'/>\n      <log file='");
-  /* The same file, as QEMU reaches it. */
-  g_autofree char *logname = g_path_get_basename(p.log);
-  g_autofree char *log = g_build_filename(spec->labdir, ".netlab", "logs", logname, NULL);
-  esc(x, log);
-  g_string_append(x, "' append='off'/>\n      <target port='0'/>\n    </serial>\n");
-  /* No log: a binary protocol (gdbserver's) is what runs on it. */
-  g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");
-  esc(x, p.serial1);
-  g_string_append(x, "'/>\n      <target port='1'/>\n    </serial>\n");
-  g_string_append(x, "    <channel type='unix'>\n      <source mode='bind' path='");
-  esc(x, p.ctl);
-  g_string_append(x,
-                  "'/>\n      <target type='virtio' name='netlab.ctl'/>\n"
-                  "    </channel>\n");
-  for (int i = 0; i < NLA_PORTS; i++) {
-    g_autofree char *sock = g_strdup_printf("%s/agent-%d.sock", p.dir, i);
-    g_string_append(x, "    <channel type='unix'>\n      <source mode='bind' path='");
-    esc(x, sock);
-    g_string_append_printf(x,
-                           "'/>\n      <target type='virtio' name='netlab.agent.%d'/>\n"
-                           "    </channel>\n",
-                           i);
-  }
+  if (spec->remote)
+    remote_ports(x);
+  else
+    local_ports(x, &p, spec);
   g_string_append(x, "  </devices>\n");
 
   /* libvirt has no VDE interface type: the NICs and the GDB stub go to QEMU
@@ -220,14 +247,23 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
     nl_mac_format(nic->mac, mac);
     /* The NIC's wirefilter waits on a point-to-point VDE socket (see
      * link.c); netdev nlN is what `set_link` names. */
+    const char *url = spec->nic_urls ? spec->nic_urls[i] : NULL;
+    g_autofree char *mtu = url ? g_strdup_printf(",host_mtu=%u", spec->span_mtu) : g_strdup("");
     qarg(x, "-netdev");
-    qarg(x, "vde,id=nl%u,sock=ptp://%s", i, sock);
+    if (url)
+      qarg(x, "vde,id=nl%u,sock=%s", i, url);
+    else
+      qarg(x, "vde,id=nl%u,sock=ptp://%s", i, sock);
     qarg(x, "-device");
     /* romfile= skips loading iPXE, which nothing here boots from. */
-    qarg(x, "virtio-net-pci,netdev=nl%u,mac=%s,addr=0x%x,romfile=", i, mac, NIC_FIRST_SLOT + i);
+    qarg(x, "virtio-net-pci,netdev=nl%u,mac=%s,addr=0x%x,romfile=%s", i, mac, NIC_FIRST_SLOT + i,
+         mtu);
   }
-  qarg(x, "-gdb");
-  qarg(x, "unix:%s,server=on,wait=off", p.gdb);
+  /* No GDB stub on another host: libvirt has no stream to reach it. */
+  if (!spec->remote) {
+    qarg(x, "-gdb");
+    qarg(x, "unix:%s,server=on,wait=off", p.gdb);
+  }
   g_string_append(x, "  </qemu:commandline>\n");
   if (!spec->kvm)
     /* With this capability, libvirt checks the guest CPU's features one

@@ -44,6 +44,14 @@ typedef struct {
   gboolean have_shared; /* LABDIR/shared exists: mount it at /shared */
   gboolean lab_ro;      /* share the lab read-only (no user xattrs there) */
   const char *disk;     /* the node's qcow2 disk (vda), or NULL: tmpfs */
+  /* On another host (see hosts.h): its root is the node's, the node's
+   * configuration is in its initramfs, and its serial ports and virtio
+   * ports are reached through libvirt's streams, not sockets here. */
+  gboolean remote;
+  /* Per NIC, NULL or a VDE URL it plugs into rather than its wirefilter
+   * (a LAN that spans hosts); those NICs get the MTU SPAN_MTU. */
+  char *const *nic_urls;
+  guint span_mtu;
 } NlDomainSpec;
 
 /* The kernel command line netlab always passes, then LAB_APPEND, then the

@@ -22,6 +22,7 @@
 #include "exec.h"
 #include "initramfs.h"
 #include "kernel.h"
+#include "remote.h"
 #include "sandbox.h"
 #include "util.h"
 #include "vde.h"
@@ -75,6 +76,7 @@ typedef struct {
   Up *up;
   const NlNode *node;
   char *domain;
+  NlVirt *virt; /* up's, or its host's (remote.c) */
   char *xml;
   NlVmPaths paths;
   VmPhase phase;
@@ -92,7 +94,8 @@ struct Up {
   const NlState *st;
   gboolean embedded; /* libvirt's embedded driver: its QEMUs are ours */
   NlVirt *virt;
-  GPtrArray *vms; /* Vm*, in lab order */
+  NlRemote *remote; /* the other hosts nodes run on, or NULL */
+  GPtrArray *vms;   /* Vm*, in lab order */
   /* up's own main context: libvirt's event thread iterates GLib's global
    * default one, and would otherwise run our callbacks too, behind our
    * back (a Ctrl-C during boot then hung in the teardown). */
@@ -193,6 +196,15 @@ static void start_ready_vms(Up *up);
  * fails the VM at once rather than leaving `up` waiting for its timeout. */
 #define CTL_LINE_MAX 64
 
+/* A VM said it is ready, or failed: start those waiting on it, or end. */
+static void ctl_done(Up *up) {
+  start_ready_vms(up);
+  gboolean all = TRUE;
+  for (guint i = 0; i < up->vms->len; i++)
+    all = all && ((Vm *)up->vms->pdata[i])->phase == VM_READY;
+  if (all) g_main_loop_quit(up->loop);
+}
+
 static gboolean on_ctl(int fd, GIOCondition cond, gpointer data) {
   Vm *vm = data;
   Up *up = vm->up;
@@ -230,11 +242,7 @@ static gboolean on_ctl(int fd, GIOCondition cond, gpointer data) {
   vm->ctl_watch = NULL;
   close(vm->ctl_fd);
   vm->ctl_fd = -1;
-  start_ready_vms(up);
-  gboolean all = TRUE;
-  for (guint i = 0; i < up->vms->len; i++)
-    all = all && ((Vm *)up->vms->pdata[i])->phase == VM_READY;
-  if (all) g_main_loop_quit(up->loop);
+  ctl_done(up);
   return G_SOURCE_REMOVE;
 }
 
@@ -254,7 +262,7 @@ static int connect_unix(const char *path) {
 static void create_thread(GTask *task, gpointer src, gpointer data, GCancellable *c) {
   Vm *vm = data;
   GError *error = NULL;
-  if (nl_virt_create(vm->up->virt, vm->xml, &error))
+  if (nl_virt_create(vm->virt, vm->xml, &error))
     g_task_return_boolean(task, TRUE);
   else
     g_task_return_error(task, error);
@@ -268,6 +276,50 @@ static gboolean record_qemu(Up *up, Vm *vm, GError **error) {
   g_autofree char *text = NULL;
   if (!g_file_get_contents(path, &text, NULL, error)) return FALSE;
   return nl_proc_record(up->st, "qemu", vm->node->name, atoi(text), EMULATOR, error);
+}
+
+/* A node on another host reports on its control port through libvirt's
+ * stream API, read in a thread. */
+static void remote_ctl_thread(GTask *task, gpointer src, gpointer data, GCancellable *c) {
+  Vm *vm = data;
+  GError *error = NULL;
+  char *line = nl_virt_channel_line(vm->virt, vm->domain, "netlab.ctl", CTL_LINE_MAX, &error);
+  if (line)
+    g_task_return_pointer(task, line, g_free);
+  else
+    g_task_return_error(task, error);
+}
+
+static void remote_ctl_read(GObject *src, GAsyncResult *res, gpointer data) {
+  Vm *vm = data;
+  Up *up = vm->up;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = g_task_propagate_pointer(G_TASK(res), &error);
+  guint64 rc = 0;
+  if (up->error) return;
+  if (!line) {
+    fail(up, vm, "%s", error->message);
+  } else if (!*line) {
+    fail(up, vm, "VM '%s' stopped before it was ready", vm->node->name);
+  } else if (!g_str_has_prefix(line, "ready ") ||
+             !g_ascii_string_to_unsigned(line + 6, 10, 0, 255, &rc, NULL)) {
+    g_autofree char *shown = g_strescape(line, NULL);
+    fail(up, vm, "VM '%s' wrote \"%s\" on its control port, where only \"ready N\" belongs",
+         vm->node->name, shown);
+  } else {
+    vm->startup_rc = rc;
+    vm->secs = (g_get_monotonic_time() - vm->t_start) / 1e6;
+    vm->phase = VM_READY;
+    draw(up, vm);
+  }
+  ctl_done(up);
+}
+
+static void remote_ctl_start(Vm *vm) {
+  g_autoptr(GTask) task = g_task_new(NULL, NULL, remote_ctl_read, vm);
+  g_task_set_task_data(task, vm, NULL);
+  g_task_run_in_thread(task, remote_ctl_thread);
+  draw(vm->up, vm);
 }
 
 static void created(GObject *src, GAsyncResult *res, gpointer data) {
@@ -285,6 +337,10 @@ static void created(GObject *src, GAsyncResult *res, gpointer data) {
     return;
   }
   vm->phase = VM_BOOTING;
+  if (vm->node->host) {
+    if (!up->error) remote_ctl_start(vm);
+    return;
+  }
   if (up->embedded && !record_qemu(up, vm, &error)) {
     fail(up, vm, "%s", error->message);
     return;
@@ -442,6 +498,7 @@ static gboolean check_memory(const NlLab *lab, gboolean kvm, GError **error) {
   guint64 need = 0;
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
+    if (node->host) continue; /* another host's memory */
     need += (node->mem_mib ? node->mem_mib : NL_DEFAULT_MEM_MIB) + QEMU_OVERHEAD_MIB(kvm);
   }
   guint64 avail = mem_available_mib();
@@ -573,6 +630,20 @@ static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUs
          (!have_shared || nl_sandbox_grant_dir(qu, shared, error));
 }
 
+/* A node on another host boots from files put there through libvirt, with
+ * its configuration in its initramfs. */
+static gboolean remote_boot(Up *up, const NlNode *node, const Boot *b, gboolean have_shared,
+                            const char *agent, const char *svc, char **kernel_at, char **initrd_at,
+                            GError **error) {
+  g_autoptr(GHashTable) files = nl_guest_conf(node, have_shared, GUEST_CONF_DIR "/netlab-agent");
+  g_autoptr(GHashTable) programs = g_hash_table_new(g_str_hash, g_str_equal);
+  g_hash_table_insert(programs, "netlab-agent", (char *)agent);
+  g_hash_table_insert(programs, "netlab-svc", (char *)svc);
+  g_hash_table_insert(programs, "quagga", NETLAB_TEMPLATES_DIR "/quagga");
+  return nl_remote_boot(up->remote, up->lab, node, b->kernel->boot, b->initrd, files, programs,
+                        kernel_at, initrd_at, error);
+}
+
 /* A failure before anything started: the state directory goes too, so
  * that the lab does not look up. */
 static gboolean give_up(NlState *st) {
@@ -633,12 +704,20 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
   }
 
   if (!check_memory(lab, kvm, error) || !nl_disk_check_space(lab, error)) return give_up(st);
+  /* Every other host answers before anything starts. */
+  g_autoptr(GError) remote_error = NULL;
+  g_autoptr(NlRemote) remote = nl_remote_open(lab, st, &remote_error);
+  if (remote_error) {
+    g_propagate_error(error, g_steal_pointer(&remote_error));
+    return give_up(st);
+  }
   /* Before anything starts: libguestfs runs an appliance VM of its own. */
   if (!nl_disk_prepare(lab, disk_note, NULL, error)) return give_up(st);
 
   Up up = {.lab = lab,
            .st = st,
            .embedded = o->uri == NULL,
+           .remote = remote,
            .tty = isatty(2),
            .t0 = g_get_monotonic_time()};
   /* From here on a Ctrl-C must tear down what was started, whenever it comes:
@@ -671,16 +750,21 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
       !nl_state_set(st, "nodes", node_list->str, error) ||
       !nl_state_set(st, "lans", lan_list->str, error) ||
       (o->uri && !nl_state_set(st, "uri", o->uri, error)) ||
+      (remote && !nl_remote_record(remote, st, error)) ||
       !host_prepare(lab, st, &qu, boots, have_shared, &view, error))
     goto out;
   if (*disks && !nl_state_set(st, "disks", disks, error)) goto out;
 
   for (guint i = 0; i < lab->lans->len; i++)
-    if (!nl_vde_start(st, &qu, lab->lans->pdata[i], error)) goto out;
+    if (nl_lan_local(lab, lab->lans->pdata[i]) &&
+        !nl_vde_start(st, &qu, lab->lans->pdata[i], error))
+      goto out;
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
     for (guint j = 0; j < node->nics->len; j++)
-      if (!nl_link_start(st, &qu, node->name, node->nics->pdata[j], error)) goto out;
+      if (nl_lan_local(lab, ((NlNic *)node->nics->pdata[j])->lan) &&
+          !nl_link_start(st, &qu, node->name, node->nics->pdata[j], error))
+        goto out;
   }
 
   up.virt = nl_virt_open(o->uri, st->dir, error);
@@ -696,7 +780,14 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
     vm->ctl_fd = -1;
     g_ptr_array_add(up.vms, vm);
     nl_vm_paths_init(&vm->paths, st->dir, lab->dir, node->name);
-    vm->domain = nl_domain_name(up.virt, st->id, node->name);
+    vm->virt = node->host ? nl_remote_virt(remote, node->host) : up.virt;
+    vm->domain = nl_domain_name(vm->virt, st->id, node->name);
+    g_autoptr(GPtrArray) urls = nl_nic_urls(lab, node);
+    g_autofree char *kernel_at = NULL;
+    g_autofree char *initrd_at = NULL;
+    if (node->host &&
+        !remote_boot(&up, node, b, have_shared, agent, svc, &kernel_at, &initrd_at, error))
+      goto out;
     g_autofree char *cmdline = nl_domain_cmdline(lab, node);
     g_autofree char *disk = node->disk_mib ? nl_disk_path(view.labdir, node->name) : NULL;
     /* Until `down` has synced it, the next `up` checks it first. */
@@ -711,8 +802,12 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
         .domain = vm->domain,
         .emulator = EMULATOR,
         .kvm = kvm,
-        .kernel = b->qemu_kernel ? b->qemu_kernel : b->kernel->boot,
-        .initrd = b->qemu_initrd ? b->qemu_initrd : b->initrd,
+        .kernel = kernel_at        ? kernel_at
+                  : b->qemu_kernel ? b->qemu_kernel
+                                   : b->kernel->boot,
+        .initrd = initrd_at        ? initrd_at
+                  : b->qemu_initrd ? b->qemu_initrd
+                                   : b->initrd,
         .cmdline = cmdline,
         .statedir = st->dir,
         .mem_mib = node->mem_mib ? node->mem_mib : NL_DEFAULT_MEM_MIB,
@@ -721,6 +816,9 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
         .have_shared = have_shared,
         .lab_ro = view.lab_ro,
         .disk = disk,
+        .remote = node->host != NULL,
+        .nic_urls = (char *const *)urls->pdata,
+        .span_mtu = nl_span_mtu(&lab->underlay),
     };
     vm->xml = nl_domain_xml(lab, node, &spec);
     /* `netlab gdb` finds the symbols of what the VM booted here, never in a
@@ -729,7 +827,7 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
         !check_sock_path(vm->paths.gdb, error) ||
         !nl_state_set(st, kernel_key, b->kernel->boot, error) ||
         !nl_state_set(st, booted_key, booted, error) ||
-        !write_guest_conf(node, &vm->paths, have_shared, agent, svc, error))
+        (!node->host && !write_guest_conf(node, &vm->paths, have_shared, agent, svc, error)))
       goto out;
   }
 
@@ -901,6 +999,11 @@ gboolean nl_run_down(NlState *st, GError **error) {
     }
     if (local) fprintf(stderr, "netlab: warning: %s\n", local->message);
   }
+  g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(NlRemote) remote = nl_remote_open_recorded(st, notes);
+  if (remote) nl_remote_down(remote, st, notes);
+  for (guint i = 0; i < notes->len; i++)
+    fprintf(stderr, "netlab: warning: %s\n", (char *)notes->pdata[i]);
   record_unrecorded(st, "run/qemu", ".pid", "qemu", EMULATOR);
   nl_proc_kill_all(st);
   g_autofree char *acl_user = nl_state_get(st, "acl");

@@ -18,6 +18,13 @@ typedef struct {
   GPtrArray *(*list)(void *conn, const char *prefix, GError **error);
   gboolean (*destroy)(void *conn, const char *name, GError **error);
   char *(*hmp)(void *conn, const char *name, const char *command, GError **error);
+  /* For nodes on other hosts (virt-libvirt-remote.c). */
+  gboolean (*pool_create)(void *conn, const char *name, const char *path, GError **error);
+  char *(*upload)(void *conn, const char *pool, const char *vol, GBytes *const *parts,
+                  guint n_parts, GError **error);
+  gboolean (*pool_delete)(void *conn, const char *name, GError **error);
+  char *(*channel_line)(void *conn, const char *domain, const char *channel, gsize max,
+                        GError **error);
 } NlVirtBackend;
 
 /* The one symbol the module exports. */

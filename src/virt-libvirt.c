@@ -7,6 +7,7 @@
 
 #include "util.h"
 #include "virt-backend.h"
+#include "virt-libvirt.h"
 
 typedef virDomain NlDomain;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlDomain, virDomainFree)
@@ -16,8 +17,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlDomain, virDomainFree)
 static void quiet_errors(void *data, virErrorPtr err) {}
 
 /* WHAT names the operation and its object: "cannot start VM 'r1'". */
-static void set_virt_error(GError **error, const char *what) {
+gboolean nl_lv_error(GError **error, const char *what) {
   g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s", what, virGetLastErrorMessage());
+  return FALSE;
+}
+
+void *nl_lv_fail(GError **error, const char *what) {
+  nl_lv_error(error, what);
+  return NULL;
 }
 
 /* The embedded driver runs inside our process and needs an event loop for
@@ -42,7 +49,7 @@ static void *connect_(const char *uri, const char *log, GError **error) {
   virConnectPtr conn = virConnectOpen(uri);
   if (!conn) {
     g_autofree char *what = g_strdup_printf("cannot connect to libvirt at '%s'", uri);
-    set_virt_error(error, what);
+    nl_lv_error(error, what);
   }
   return conn;
 }
@@ -56,7 +63,7 @@ static gboolean create(void *conn, const char *xml, GError **error) {
     const char *a = strstr(xml, "<name>"), *b = a ? strstr(a, "</name>") : NULL;
     if (a && b) name = g_strndup(a + 6, b - a - 6);
     g_autofree char *what = g_strdup_printf("cannot start VM '%s'", name ? name : "?");
-    set_virt_error(error, what);
+    nl_lv_error(error, what);
     return FALSE;
   }
   return TRUE;
@@ -87,7 +94,7 @@ static GPtrArray *list(void *conn, const char *prefix, GError **error) {
     char *uri = virConnectGetURI(conn);
     g_autofree char *what = g_strdup_printf("cannot list the VMs of '%s'", uri ? uri : "?");
     free(uri);
-    set_virt_error(error, what);
+    nl_lv_error(error, what);
     return NULL;
   }
   GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)info_free);
@@ -115,7 +122,7 @@ static gboolean destroy(void *conn, const char *name, GError **error) {
   if (e && e->code == VIR_ERR_OPERATION_INVALID) return TRUE; /* not running */
   if (e && e->code == VIR_ERR_NO_DOMAIN) return TRUE;
   g_autofree char *what = g_strdup_printf("cannot stop VM '%s'", name);
-  set_virt_error(error, what);
+  nl_lv_error(error, what);
   return FALSE;
 }
 
@@ -126,7 +133,7 @@ static char *hmp(void *conn, const char *name, const char *command, GError **err
       virDomainQemuMonitorCommand(dom, command, &out, VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP) < 0) {
     g_autofree char *what =
         g_strdup_printf("cannot run '%s' in the monitor of VM '%s'", command, name);
-    set_virt_error(error, what);
+    nl_lv_error(error, what);
     return NULL;
   }
   /* libvirt allocates with malloc; callers free with g_free. */
@@ -136,5 +143,14 @@ static char *hmp(void *conn, const char *name, const char *command, GError **err
 }
 
 const NlVirtBackend nl_virt_backend = {
-    connect_, disconnect, create, list, destroy, hmp,
+    connect_,
+    disconnect,
+    create,
+    list,
+    destroy,
+    hmp,
+    nl_lv_pool_create,
+    nl_lv_upload,
+    nl_lv_pool_delete,
+    nl_lv_channel_line,
 };

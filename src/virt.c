@@ -167,3 +167,21 @@ gboolean nl_virt_destroy(NlVirt *v, const char *name, GError **error) {
 char *nl_virt_hmp(NlVirt *v, const char *name, const char *command, GError **error) {
   return v->b->hmp(v->conn, name, command, error);
 }
+
+gboolean nl_virt_pool_create(NlVirt *v, const char *name, const char *path, GError **error) {
+  return v->b->pool_create(v->conn, name, path, error);
+}
+
+char *nl_virt_upload(NlVirt *v, const char *pool, const char *vol, GBytes *const *parts,
+                     guint n_parts, GError **error) {
+  return v->b->upload(v->conn, pool, vol, parts, n_parts, error);
+}
+
+gboolean nl_virt_pool_delete(NlVirt *v, const char *name, GError **error) {
+  return v->b->pool_delete(v->conn, name, error);
+}
+
+char *nl_virt_channel_line(NlVirt *v, const char *domain, const char *channel, gsize max,
+                           GError **error) {
+  return v->b->channel_line(v->conn, domain, channel, max, error);
+}

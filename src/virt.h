@@ -38,6 +38,19 @@ gboolean nl_virt_destroy(NlVirt *v, const char *name, GError **error);
  * its output, as `virsh qemu-monitor-command --hmp` does. */
 char *nl_virt_hmp(NlVirt *v, const char *name, const char *command, GError **error);
 
+/* Nodes on other hosts (remote.c): a directory storage pool NAME at PATH
+ * that holds their boot files; a file uploaded into it from PARTS, one after
+ * the other, whose path on the host is returned; the pool removed with its
+ * files. */
+gboolean nl_virt_pool_create(NlVirt *v, const char *name, const char *path, GError **error);
+char *nl_virt_upload(NlVirt *v, const char *pool, const char *vol, GBytes *const *parts,
+                     guint n_parts, GError **error);
+gboolean nl_virt_pool_delete(NlVirt *v, const char *name, GError **error);
+/* The first line (at most MAX bytes) the guest writes on its virtio port
+ * CHANNEL, read through libvirt's stream API. Blocks. */
+char *nl_virt_channel_line(NlVirt *v, const char *domain, const char *channel, gsize max,
+                           GError **error);
+
 /* The domain name for NODE: the node's own name in an embedded root, which
  * belongs to one lab; "netlab-<lab id>-<node>" on a shared libvirt. */
 char *nl_domain_name(const NlVirt *v, const char *lab_id, const char *node);

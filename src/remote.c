@@ -1,0 +1,300 @@
+#include "remote.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "initramfs.h"
+#include "util.h"
+
+typedef struct {
+  char *name;
+  char *uri;
+  NlVirt *virt;
+} Host;
+
+struct NlRemote {
+  GPtrArray *hosts; /* Host* */
+  char *statedir;
+  char *pool;             /* netlab-<lab id> */
+  char *pool_path;        /* its directory on every host */
+  GHashTable *pools_made; /* host name -> itself, once its pool exists */
+};
+
+/* Where a host keeps the lab's boot files: beside libvirt's own images. */
+#define POOL_DIR "/var/lib/libvirt/netlab"
+
+/* The copy of the lab in a node's initramfs: enough for configuration files
+ * and scripts, not for a lab's big data. */
+#define LAB_COPY_MAX (64u << 20)
+
+static void host_free(Host *h) {
+  g_free(h->name);
+  g_free(h->uri);
+  nl_virt_close(h->virt);
+  g_free(h);
+}
+
+static NlRemote *remote_new(const NlState *st) {
+  NlRemote *r = g_new0(NlRemote, 1);
+  r->hosts = g_ptr_array_new_with_free_func((GDestroyNotify)host_free);
+  r->statedir = g_strdup(st->dir);
+  r->pool = g_strdup_printf("netlab-%s", st->id);
+  r->pool_path = g_build_filename(POOL_DIR, st->id, NULL);
+  r->pools_made = g_hash_table_new(g_str_hash, g_str_equal);
+  return r;
+}
+
+void nl_remote_close(NlRemote *r) {
+  if (!r) return;
+  g_ptr_array_unref(r->hosts);
+  g_free(r->statedir);
+  g_free(r->pool);
+  g_free(r->pool_path);
+  g_hash_table_unref(r->pools_made);
+  g_free(r);
+}
+
+static gboolean add_host(NlRemote *r, const char *name, const char *uri, GError **error) {
+  g_autoptr(GError) local = NULL;
+  NlVirt *v = nl_virt_open(uri, r->statedir, &local);
+  if (!v) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "host '%s' (%s) is unreachable: %s", name, uri,
+                local->message);
+    return FALSE;
+  }
+  Host *h = g_new0(Host, 1);
+  h->name = g_strdup(name);
+  h->uri = g_strdup(uri);
+  h->virt = v;
+  g_ptr_array_add(r->hosts, h);
+  return TRUE;
+}
+
+NlRemote *nl_remote_open(const NlLab *lab, const NlState *st, GError **error) {
+  g_autoptr(NlRemote) r = remote_new(st);
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    if (node->host && node->disk_mib) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "%s:%u: '%s' runs on host '%s' and has a disk: netlab keeps disks where "
+                  "`up` runs only",
+                  lab->conf_path, node->host_line, node->name, node->host);
+      return NULL;
+    }
+  }
+  for (guint i = 0; i < lab->hosts->len; i++) {
+    const NlHost *h = lab->hosts->pdata[i];
+    gboolean used = FALSE;
+    for (guint j = 0; j < lab->nodes->len && !used; j++) {
+      const char *on = ((NlNode *)lab->nodes->pdata[j])->host;
+      used = on && g_str_equal(on, h->name);
+    }
+    if (used && !add_host(r, h->name, h->uri, error)) return NULL;
+  }
+  return r->hosts->len ? g_steal_pointer(&r) : NULL;
+}
+
+gboolean nl_remote_record(const NlRemote *r, const NlState *st, GError **error) {
+  g_autoptr(GString) s = g_string_new(NULL);
+  for (guint i = 0; i < r->hosts->len; i++) {
+    const Host *h = r->hosts->pdata[i];
+    g_string_append_printf(s, "%s %s\n", h->name, h->uri);
+  }
+  return nl_state_set(st, "hosts", s->str, error);
+}
+
+NlRemote *nl_remote_open_recorded(const NlState *st, GPtrArray *unreachable) {
+  g_autofree char *text = nl_state_get(st, "hosts");
+  if (!text) return NULL;
+  NlRemote *r = remote_new(st);
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  for (char **l = lines; *l; l++) {
+    const char *sp = strchr(*l, ' ');
+    if (!sp) continue;
+    g_autofree char *name = g_strndup(*l, sp - *l);
+    g_autoptr(GError) e = NULL;
+    if (!add_host(r, name, sp + 1, &e)) g_ptr_array_add(unreachable, g_strdup(e->message));
+  }
+  return r;
+}
+
+NlVirt *nl_remote_virt(const NlRemote *r, const char *host) {
+  for (guint i = 0; r && i < r->hosts->len; i++) {
+    const Host *h = r->hosts->pdata[i];
+    if (g_str_equal(h->name, host)) return h->virt;
+  }
+  return NULL;
+}
+
+GPtrArray *nl_remote_hosts(const NlRemote *r) {
+  GPtrArray *out = g_ptr_array_new();
+  for (guint i = 0; r && i < r->hosts->len; i++)
+    g_ptr_array_add(out, ((Host *)r->hosts->pdata[i])->name);
+  return out;
+}
+
+gboolean nl_lan_spans(const NlLab *lab, const char *lan) {
+  const char *first = NULL;
+  gboolean seen = FALSE;
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    for (guint j = 0; j < node->nics->len; j++) {
+      if (!g_str_equal(((NlNic *)node->nics->pdata[j])->lan, lan)) continue;
+      const char *on = node->host ? node->host : "";
+      if (seen && !g_str_equal(first, on)) return TRUE;
+      first = on;
+      seen = TRUE;
+    }
+  }
+  return FALSE;
+}
+
+gboolean nl_lan_local(const NlLab *lab, const char *lan) {
+  if (nl_lan_spans(lab, lan)) return FALSE;
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    for (guint j = 0; j < node->nics->len; j++)
+      if (g_str_equal(((NlNic *)node->nics->pdata[j])->lan, lan)) return node->host == NULL;
+  }
+  return FALSE;
+}
+
+GPtrArray *nl_nic_urls(const NlLab *lab, const NlNode *node) {
+  GPtrArray *urls = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < node->nics->len; i++) {
+    const char *lan = ((NlNic *)node->nics->pdata[i])->lan;
+    g_ptr_array_add(urls, node->host || nl_lan_spans(lab, lan)
+                              ? nl_span_url(g_get_host_name(), lab->dir, lan, &lab->underlay)
+                              : NULL);
+  }
+  return urls;
+}
+
+/* ---- the node's archive --------------------------------------------------- */
+
+typedef struct {
+  NlCpio *cpio;
+  gsize total;
+  const char *top; /* for messages */
+} Copy;
+
+/* DIR (open, owned by the caller) into the archive at PREFIX: regular files
+ * and directories only; a symlink or device node is not followed nor
+ * copied, and neither is netlab's own .netlab. */
+static gboolean copy_dir(Copy *c, int dir, const char *prefix, GError **error) {
+  int fd = dup(dir);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!d) {
+    if (fd >= 0) close(fd);
+    return nl_set_errno(error, errno, "cannot read '%s'", c->top);
+  }
+  gboolean ok = TRUE;
+  struct dirent *e;
+  while (ok && (e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, ".netlab"))
+      continue;
+    g_autofree char *path = g_strconcat(prefix, "/", e->d_name, NULL);
+    int child = openat(dir, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    struct stat sb;
+    if (child < 0 || fstat(child, &sb) != 0) {
+      if (child >= 0) close(child);
+      continue;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+      nl_cpio_add_dir(c->cpio, path, sb.st_mode & 07777);
+      ok = copy_dir(c, child, path, error);
+    } else if (S_ISREG(sb.st_mode)) {
+      c->total += sb.st_size;
+      if (c->total > LAB_COPY_MAX) {
+        g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                    "lab '%s' is larger than the %u MiB a node on another host gets as its "
+                    "/hostlab",
+                    c->top, LAB_COPY_MAX >> 20);
+        ok = FALSE;
+      } else {
+        g_autoptr(GMappedFile) m = g_mapped_file_new_from_fd(child, FALSE, NULL);
+        nl_cpio_add_file(c->cpio, path, sb.st_mode & 0777, m ? g_mapped_file_get_contents(m) : "",
+                         m ? g_mapped_file_get_length(m) : 0);
+      }
+    }
+    close(child);
+  }
+  closedir(d);
+  return ok;
+}
+
+static GBytes *node_archive(const NlLab *lab, GHashTable *files, GHashTable *programs,
+                            GError **error) {
+  g_autoptr(NlCpio) cpio = nl_cpio_new();
+  nl_cpio_add_dir(cpio, "/netlab-remote", 0755);
+  nl_cpio_add_dir(cpio, "/netlab-remote/conf", 0755);
+  GHashTableIter it;
+  gpointer name, value;
+  g_hash_table_iter_init(&it, files);
+  while (g_hash_table_iter_next(&it, &name, &value)) {
+    g_autofree char *path = g_strconcat("/netlab-remote/conf/", name, NULL);
+    nl_cpio_add_file(cpio, path, 0644, value, strlen(value));
+  }
+  g_hash_table_iter_init(&it, programs);
+  while (g_hash_table_iter_next(&it, &name, &value)) {
+    g_autofree char *bin = NULL;
+    gsize len;
+    if (!g_file_get_contents(value, &bin, &len, error)) return NULL;
+    g_autofree char *path = g_strconcat("/netlab-remote/conf/", name, NULL);
+    nl_cpio_add_file(cpio, path, 0755, bin, len);
+  }
+  nl_cpio_add_dir(cpio, "/netlab-remote/lab", 0755);
+  int dir = open(lab->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return nl_set_errno(error, errno, "cannot open '%s'", lab->dir), NULL;
+  Copy c = {.cpio = cpio, .top = lab->dir};
+  gboolean ok = copy_dir(&c, dir, "/netlab-remote/lab", error);
+  close(dir);
+  return ok ? nl_cpio_finish(cpio) : NULL;
+}
+
+static GBytes *map_file(const char *path, GError **error) {
+  GMappedFile *m = g_mapped_file_new(path, FALSE, error);
+  if (!m) return NULL;
+  GBytes *b = g_mapped_file_get_bytes(m);
+  g_mapped_file_unref(m);
+  return b;
+}
+
+gboolean nl_remote_boot(NlRemote *r, const NlLab *lab, const NlNode *node, const char *kernel,
+                        const char *initrd, GHashTable *files, GHashTable *programs,
+                        char **kernel_at, char **initrd_at, GError **error) {
+  NlVirt *v = nl_remote_virt(r, node->host);
+  if (!g_hash_table_contains(r->pools_made, node->host)) {
+    if (!nl_virt_pool_create(v, r->pool, r->pool_path, error)) return FALSE;
+    g_hash_table_add(r->pools_made, node->host);
+  }
+  g_autoptr(GBytes) k = map_file(kernel, error);
+  g_autoptr(GBytes) i = k ? map_file(initrd, error) : NULL;
+  g_autoptr(GBytes) conf = i ? node_archive(lab, files, programs, error) : NULL;
+  if (!conf) return FALSE;
+  g_autofree char *kname = g_strconcat(node->name, ".kernel", NULL);
+  g_autofree char *iname = g_strconcat(node->name, ".initrd", NULL);
+  GBytes *initrd_parts[] = {i, conf};
+  *kernel_at = nl_virt_upload(v, r->pool, kname, &k, 1, error);
+  if (!*kernel_at) return FALSE;
+  *initrd_at = nl_virt_upload(v, r->pool, iname, initrd_parts, 2, error);
+  return *initrd_at != NULL;
+}
+
+void nl_remote_down(NlRemote *r, const NlState *st, GPtrArray *notes) {
+  for (guint i = 0; i < r->hosts->len; i++) {
+    Host *h = r->hosts->pdata[i];
+    g_autofree char *prefix = g_strdup_printf("netlab-%s-", st->id);
+    g_autoptr(GError) e = NULL;
+    g_autoptr(GPtrArray) doms = nl_virt_list(h->virt, prefix, &e);
+    for (guint j = 0; doms && j < doms->len; j++) {
+      NlDomainInfo *d = doms->pdata[j];
+      if (!nl_virt_destroy(h->virt, d->name, &e)) break;
+    }
+    if (!e) nl_virt_pool_delete(h->virt, r->pool, &e);
+    if (e) g_ptr_array_add(notes, g_strdup_printf("host '%s': %s", h->name, e->message));
+  }
+}

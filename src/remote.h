@@ -1,0 +1,58 @@
+/* Nodes on other hosts, through libvirt's remote driver: the connections,
+ * the boot files carried there in a storage pool, and what the state
+ * directory records so that `down` finds them after any crash. */
+#pragma once
+
+#include "lab.h"
+#include "state.h"
+#include "virt.h"
+
+typedef struct NlRemote NlRemote;
+
+/* Connects to every host of LAB that a node runs on, before anything
+ * starts: an unreachable host is an error naming it. NULL without error
+ * when every node runs where `up` runs. */
+NlRemote *nl_remote_open(const NlLab *lab, const NlState *st, GError **error);
+
+/* The hosts the state directory records, those that answer; each one that
+ * does not is a line in *UNREACHABLE ("host 'h2' (URI): why"). */
+NlRemote *nl_remote_open_recorded(const NlState *st, GPtrArray *unreachable);
+
+void nl_remote_close(NlRemote *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlRemote, nl_remote_close)
+
+/* Records the hosts in ST ("hosts"), for `down` and `status`. */
+gboolean nl_remote_record(const NlRemote *r, const NlState *st, GError **error);
+
+/* The connection to host NAME. */
+NlVirt *nl_remote_virt(const NlRemote *r, const char *host);
+/* The hosts' names, in LAB_HOSTS order. */
+GPtrArray *nl_remote_hosts(const NlRemote *r);
+
+/* Whether the NICs on LAN sit on more than one host (the host `up` runs on
+ * counting as one). */
+gboolean nl_lan_spans(const NlLab *lab, const char *lan);
+
+/* Whether LAN has a vde_switch where `up` runs: it spans no hosts and its
+ * NICs are there. */
+gboolean nl_lan_local(const NlLab *lab, const char *lan);
+
+/* Per NIC of NODE, the VDE URL it plugs into, or NULL for its wirefilter
+ * and the LAN's vde_switch: a LAN that spans hosts is a vxvde:// network on
+ * the underlay, and so is one on a single other host, where netlab cannot
+ * start a vde_switch (vxvde refuses a TTL of 0, which would keep its
+ * multicast in the host: it reaches the underlay, where no other host
+ * listens to its group). */
+GPtrArray *nl_nic_urls(const NlLab *lab, const NlNode *node);
+
+/* Puts NODE's boot files on its host: the kernel KERNEL, and the initramfs
+ * INITRD followed by an archive of the node's configuration (FILES, name ->
+ * content; PROGRAMS, guest name -> host path) and a copy of the lab
+ * directory. Their paths on that host go in *KERNEL_AT and *INITRD_AT. */
+gboolean nl_remote_boot(NlRemote *r, const NlLab *lab, const NlNode *node, const char *kernel,
+                        const char *initrd, GHashTable *files, GHashTable *programs,
+                        char **kernel_at, char **initrd_at, GError **error);
+
+/* Stops the lab's VMs on every host and removes its storage pools. Each
+ * failure is a line in NOTES. */
+void nl_remote_down(NlRemote *r, const NlState *st, GPtrArray *notes);

@@ -1,0 +1,124 @@
+/* netlab-virt.so, the part for nodes on other hosts: a storage pool that
+ * carries each node's boot files there, and the virtio ports read through
+ * libvirt's streams, since the host's sockets are out of reach. */
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <string.h>
+
+#include "util.h"
+#include "virt-libvirt.h"
+
+typedef virStoragePool NlPool;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlPool, virStoragePoolFree)
+typedef virStorageVol NlVol;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlVol, virStorageVolFree)
+typedef virStream NlStream;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlStream, virStreamFree)
+typedef virDomain NlDomain;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlDomain, virDomainFree)
+
+static void esc(GString *s, const char *text) {
+  g_autofree char *e = g_markup_escape_text(text, -1);
+  g_string_append(s, e);
+}
+
+/* A directory pool, defined (so that `down` can remove its directory
+ * through libvirt: only an inactive pool can be deleted) and started. The
+ * QEMU user of the host reads the boot files, nothing more. */
+gboolean nl_lv_pool_create(void *conn, const char *name, const char *path, GError **error) {
+  g_autoptr(NlPool) old = virStoragePoolLookupByName(conn, name);
+  if (old && virStoragePoolIsActive(old) == 1) return TRUE;
+  g_autoptr(GString) x = g_string_new("<pool type='dir'><name>");
+  esc(x, name);
+  g_string_append(x, "</name><target><path>");
+  esc(x, path);
+  g_string_append(x, "</path><permissions><mode>0755</mode></permissions></target></pool>");
+  g_autoptr(NlPool) pool = old ? g_steal_pointer(&old) : virStoragePoolDefineXML(conn, x->str, 0);
+  if (!pool || virStoragePoolBuild(pool, 0) < 0 || virStoragePoolCreate(pool, 0) < 0) {
+    g_autofree char *what = g_strdup_printf("cannot create storage pool '%s' at '%s'", name, path);
+    return nl_lv_error(error, what);
+  }
+  return TRUE;
+}
+
+char *nl_lv_upload(void *conn, const char *pool_name, const char *vol_name, GBytes *const *parts,
+                   guint n_parts, GError **error) {
+  g_autofree char *what =
+      g_strdup_printf("cannot upload '%s' to storage pool '%s'", vol_name, pool_name);
+  g_autoptr(NlPool) pool = virStoragePoolLookupByName(conn, pool_name);
+  if (!pool) return nl_lv_fail(error, what);
+  gsize total = 0;
+  for (guint i = 0; i < n_parts; i++) total += g_bytes_get_size(parts[i]);
+  g_autoptr(NlVol) old = virStorageVolLookupByName(pool, vol_name);
+  if (old) virStorageVolDelete(old, 0);
+  g_autoptr(GString) x = g_string_new("<volume><name>");
+  esc(x, vol_name);
+  g_string_append_printf(x,
+                         "</name><capacity unit='bytes'>%" G_GSIZE_FORMAT
+                         "</capacity><target><format type='raw'/>"
+                         "<permissions><mode>0644</mode></permissions></target></volume>",
+                         total);
+  g_autoptr(NlVol) vol = virStorageVolCreateXML(pool, x->str, 0);
+  g_autoptr(NlStream) st = vol ? virStreamNew(virStoragePoolGetConnect(pool), 0) : NULL;
+  if (!st || virStorageVolUpload(vol, st, 0, total, 0) < 0) return nl_lv_fail(error, what);
+  for (guint i = 0; i < n_parts; i++) {
+    gsize len;
+    const char *data = g_bytes_get_data(parts[i], &len);
+    while (len > 0) {
+      int n = virStreamSend(st, data, MIN(len, 1 << 20));
+      if (n < 0) {
+        virStreamAbort(st);
+        return nl_lv_fail(error, what);
+      }
+      data += n;
+      len -= n;
+    }
+  }
+  if (virStreamFinish(st) < 0) return nl_lv_fail(error, what);
+  char *path = virStorageVolGetPath(vol);
+  char *out = g_strdup(path);
+  free(path);
+  return out;
+}
+
+gboolean nl_lv_pool_delete(void *conn, const char *name, GError **error) {
+  g_autoptr(NlPool) pool = virStoragePoolLookupByName(conn, name);
+  if (!pool) return TRUE;
+  g_autofree char *what = g_strdup_printf("cannot remove storage pool '%s'", name);
+  virStorageVolPtr *vols = NULL;
+  virStoragePoolRefresh(pool, 0);
+  int n = virStoragePoolListAllVolumes(pool, &vols, 0);
+  for (int i = 0; i < n; i++) {
+    virStorageVolDelete(vols[i], 0);
+    virStorageVolFree(vols[i]);
+  }
+  free(vols);
+  if ((virStoragePoolIsActive(pool) == 1 && virStoragePoolDestroy(pool) < 0) ||
+      virStoragePoolDelete(pool, 0) < 0 || virStoragePoolUndefine(pool) < 0)
+    return nl_lv_error(error, what);
+  return TRUE;
+}
+
+/* Blocking: `up` calls it in a thread of its own, one per node. */
+char *nl_lv_channel_line(void *conn, const char *domain, const char *channel, gsize max,
+                         GError **error) {
+  g_autofree char *what =
+      g_strdup_printf("cannot read port '%s' of VM '%s' through libvirt", channel, domain);
+  g_autoptr(NlDomain) dom = virDomainLookupByName(conn, domain);
+  g_autoptr(NlStream) st = dom ? virStreamNew(conn, 0) : NULL;
+  if (!st || virDomainOpenChannel(dom, channel, st, VIR_DOMAIN_CHANNEL_FORCE) < 0)
+    return nl_lv_fail(error, what);
+  GString *line = g_string_new(NULL);
+  char c;
+  while (line->len <= max) {
+    int n = virStreamRecv(st, &c, 1);
+    if (n < 0) {
+      g_string_free(line, TRUE);
+      return nl_lv_fail(error, what);
+    }
+    if (n == 0 || c == '\n') break;
+    g_string_append_c(line, c);
+  }
+  virStreamAbort(st);
+  return g_string_free(line, FALSE);
+}
