@@ -7,6 +7,7 @@
 #include "disk.h"
 #include "domxml.h"
 #include "link.h"
+#include "remote.h"
 #include "sandbox.h"
 #include "state.h"
 #include "util.h"
@@ -104,6 +105,31 @@ static void interfaces(GString *s, const NlLab *lab, const char *statedir, gbool
   }
 }
 
+/* A node on another host: its state there (ON is "HOST STATE"), and the
+ * sockets netlab-relay serves for it here. */
+static void remote_node(GString *s, const NlState *st, const char *labdir, const char *node,
+                        const char *on, gboolean json, gboolean first) {
+  const char *state = strchr(on, ' ') + 1;
+  g_autofree char *host = g_strndup(on, state - on - 1);
+  NlVmPaths p;
+  nl_vm_paths_init(&p, st->dir, labdir, node);
+  if (json) {
+    g_string_append(s, first ? "\n  {\"name\": " : ",\n  {\"name\": ");
+    json_str(s, node);
+    g_string_append(s, ", \"host\": ");
+    json_str(s, host);
+    g_string_append(s, ", \"state\": ");
+    json_str(s, state);
+    g_string_append(s, ", \"pid\": 0, \"console\": ");
+    json_str(s, p.console);
+    g_string_append(s, "}");
+  } else {
+    g_string_append_printf(s, "%-12s %-9s %-8s on host %s\n%31s %s\n", node, state, "-", host, "",
+                           p.console);
+  }
+  nl_vm_paths_clear(&p);
+}
+
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL;
   gboolean json = FALSE;
@@ -171,8 +197,13 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     for (guint j = 0; j < doms->len; j++)
       nodes[j] = g_strdup(((NlDomainInfo *)doms->pdata[j])->name + strlen(prefix));
   }
+  g_autoptr(GHashTable) remote = nl_remote_node_states(st);
   for (guint i = 0; nodes[i] && *nodes[i]; i++) {
     const char *node = nodes[i];
+    if (g_hash_table_contains(remote, node)) {
+      remote_node(s, st, labdir, node, g_hash_table_lookup(remote, node), json, i == 0);
+      continue;
+    }
     g_autofree char *domain = nl_domain_name(virt, st->id, node);
     NlDomainInfo *dom = NULL;
     for (guint j = 0; j < doms->len; j++)
@@ -231,17 +262,26 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   for (guint i = 0; lan_names[i] && *lan_names[i]; i++) {
     const char *lan = lan_names[i];
     int pid = nl_vde_pid(st, lan);
-    g_autofree char *sock = nl_lan_sock(st->dir, lan);
+    g_autofree char *key = g_strconcat("vxvde.", lan, NULL);
+    g_autofree char *url = nl_state_get(st, key);
+    g_autofree char *sock = url ? g_strdup(g_strchomp(url)) : nl_lan_sock(st->dir, lan);
     if (json) {
       g_string_append(s, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
       json_str(s, lan);
-      g_string_append_printf(
-          s, ", \"state\": \"%s\", \"pid\": %d, \"socket\": ", pid ? "running" : "stopped", pid);
+      g_string_append_printf(s, ", \"state\": \"%s\", \"pid\": %d, \"socket\": ",
+                             url   ? "vxvde"
+                             : pid ? "running"
+                                   : "stopped",
+                             pid);
       json_str(s, sock);
       g_string_append(s, "}");
     } else {
       g_autofree char *ps = pid ? g_strdup_printf("%d", pid) : g_strdup("-");
-      g_string_append_printf(s, "%-12s %-9s %-8s %s\n", lan, pid ? "running" : "stopped", ps, sock);
+      g_string_append_printf(s, "%-12s %-9s %-8s %s\n", lan,
+                             url   ? "vxvde"
+                             : pid ? "running"
+                                   : "stopped",
+                             ps, sock);
     }
   }
   /* The lab's directory may be gone (`down` works then too): no interfaces. */

@@ -2,11 +2,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "initramfs.h"
+#include "sandbox.h"
 #include "util.h"
 
 typedef struct {
@@ -24,7 +27,7 @@ struct NlRemote {
 };
 
 /* Where a host keeps the lab's boot files: beside libvirt's own images. */
-#define POOL_DIR "/var/lib/libvirt/netlab"
+#define POOL_DIR "/var/lib/libvirt"
 
 /* The copy of the lab in a node's initramfs: enough for configuration files
  * and scripts, not for a lab's big data. */
@@ -42,7 +45,7 @@ static NlRemote *remote_new(const NlState *st) {
   r->hosts = g_ptr_array_new_with_free_func((GDestroyNotify)host_free);
   r->statedir = g_strdup(st->dir);
   r->pool = g_strdup_printf("netlab-%s", st->id);
-  r->pool_path = g_build_filename(POOL_DIR, st->id, NULL);
+  r->pool_path = g_strdup_printf("%s/netlab-%s", POOL_DIR, st->id);
   r->pools_made = g_hash_table_new(g_str_hash, g_str_equal);
   return r;
 }
@@ -297,4 +300,77 @@ void nl_remote_down(NlRemote *r, const NlState *st, GPtrArray *notes) {
     if (!e) nl_virt_pool_delete(h->virt, r->pool, &e);
     if (e) g_ptr_array_add(notes, g_strdup_printf("host '%s': %s", h->name, e->message));
   }
+}
+
+gboolean nl_remote_relay_start(const NlRemote *r, const NlLab *lab, const NlState *st,
+                               GError **error) {
+  g_autofree char *relay = nl_find_beside_self("netlab-relay", NETLAB_RELAY_INSTALLED, error);
+  if (!relay) return FALSE;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+  g_ptr_array_add(argv, g_strdup(relay));
+  g_ptr_array_add(argv, g_strdup(st->dir));
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    if (!node->host) continue;
+    NlVirt *v = nl_remote_virt(r, node->host);
+    g_ptr_array_add(argv, g_strdup(node->name));
+    g_ptr_array_add(argv, g_strdup(nl_virt_uri(v)));
+    g_ptr_array_add(argv, nl_domain_name(v, st->id, node->name));
+  }
+  g_ptr_array_add(argv, NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+  if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                    &status, error))
+    return FALSE;
+  if (!g_spawn_check_wait_status(status, NULL)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "netlab-relay failed: %s", g_strchomp(err));
+    return FALSE;
+  }
+  return nl_proc_record(st, "relay", "hosts", atoi(out), relay, error);
+}
+
+gboolean nl_remote_record_lab(const NlLab *lab, const NlState *st, GError **error) {
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    g_autofree char *key = g_strconcat("host.", node->name, NULL);
+    if (node->host && !nl_state_set(st, key, node->host, error)) return FALSE;
+  }
+  for (guint i = 0; i < lab->lans->len; i++) {
+    const char *lan = lab->lans->pdata[i];
+    g_autofree char *key = g_strconcat("vxvde.", lan, NULL);
+    g_autofree char *url = nl_span_url(g_get_host_name(), lab->dir, lan, &lab->underlay);
+    if (!nl_lan_local(lab, lan) && !nl_state_set(st, key, url, error)) return FALSE;
+  }
+  return TRUE;
+}
+
+GHashTable *nl_remote_node_states(const NlState *st) {
+  GHashTable *out = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GPtrArray) unreachable = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(NlRemote) r = nl_remote_open_recorded(st, unreachable);
+  g_autofree char *nodes = nl_state_get(st, "nodes");
+  g_auto(GStrv) names = g_strsplit(nodes ? nodes : "", "\n", -1);
+  for (char **n = names; r && *n && **n; n++) {
+    g_autofree char *key = g_strconcat("host.", *n, NULL);
+    g_autofree char *host = nl_state_get(st, key);
+    if (!host) continue;
+    g_strchomp(host);
+    NlVirt *v = nl_remote_virt(r, host);
+    const char *state = "unreachable";
+    g_autoptr(GPtrArray) doms = NULL;
+    if (v) {
+      g_autofree char *domain = nl_domain_name(v, st->id, *n);
+      doms = nl_virt_list(v, domain, NULL);
+      state = "stopped";
+      for (guint i = 0; doms && i < doms->len; i++) {
+        NlDomainInfo *d = doms->pdata[i];
+        if (g_str_equal(d->name, domain)) state = d->state;
+      }
+      if (!doms) state = "unreachable";
+    }
+    g_hash_table_insert(out, g_strdup(*n), g_strdup_printf("%s %s", host, state));
+  }
+  return out;
 }

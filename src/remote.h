@@ -53,6 +53,21 @@ gboolean nl_remote_boot(NlRemote *r, const NlLab *lab, const NlNode *node, const
                         const char *initrd, GHashTable *files, GHashTable *programs,
                         char **kernel_at, char **initrd_at, GError **error);
 
+/* What `status` says of the nodes on other hosts: node name -> "HOST STATE"
+ * (running, paused..., stopped: not on its host, unreachable: the host does
+ * not answer), from what `up` recorded in ST. */
+GHashTable *nl_remote_node_states(const NlState *st);
+
+/* Records which host each node runs on and the URL of each LAN that is no
+ * vde_switch here, for `status`. */
+gboolean nl_remote_record_lab(const NlLab *lab, const NlState *st, GError **error);
+
+/* Starts netlab-relay (relay.c), which serves the console, serial and agent
+ * sockets of the nodes on other hosts in the state directory, as QEMU does
+ * for local nodes; recorded in ST, so `down` stops it. */
+gboolean nl_remote_relay_start(const NlRemote *r, const NlLab *lab, const NlState *st,
+                               GError **error);
+
 /* Stops the lab's VMs on every host and removes its storage pools. Each
  * failure is a line in NOTES. */
 void nl_remote_down(NlRemote *r, const NlState *st, GPtrArray *notes);

@@ -750,7 +750,7 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
       !nl_state_set(st, "nodes", node_list->str, error) ||
       !nl_state_set(st, "lans", lan_list->str, error) ||
       (o->uri && !nl_state_set(st, "uri", o->uri, error)) ||
-      (remote && !nl_remote_record(remote, st, error)) ||
+      (remote && !nl_remote_record(remote, st, error)) || !nl_remote_record_lab(lab, st, error) ||
       !host_prepare(lab, st, &qu, boots, have_shared, &view, error))
     goto out;
   if (*disks && !nl_state_set(st, "disks", disks, error)) goto out;
@@ -831,6 +831,7 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
       goto out;
   }
 
+  if (remote && !nl_remote_relay_start(remote, lab, st, error)) goto out;
   GSource *timer = add_source(&up, g_timeout_source_new_seconds(o->timeout_s), on_timeout, &up);
   GSource *tick = up.tty ? add_source(&up, g_timeout_source_new(500), on_tick, &up) : NULL;
   draw(&up, NULL);

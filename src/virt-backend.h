@@ -25,6 +25,7 @@ typedef struct {
   gboolean (*pool_delete)(void *conn, const char *name, GError **error);
   char *(*channel_line)(void *conn, const char *domain, const char *channel, gsize max,
                         GError **error);
+  gboolean (*relay)(void *conn, const char *domain, const char *port, int fd, GError **error);
 } NlVirtBackend;
 
 /* The one symbol the module exports. */

@@ -3,7 +3,10 @@
  * libvirt's streams, since the host's sockets are out of reach. */
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "util.h"
 #include "virt-libvirt.h"
@@ -121,4 +124,62 @@ char *nl_lv_channel_line(void *conn, const char *domain, const char *channel, gs
   }
   virStreamAbort(st);
   return g_string_free(line, FALSE);
+}
+
+typedef struct {
+  virStreamPtr st;
+  int fd;
+} Pump;
+
+static gboolean write_all(int fd, const char *buf, gsize len) {
+  while (len > 0) {
+    ssize_t n = write(fd, buf, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return FALSE;
+    buf += n;
+    len -= n;
+  }
+  return TRUE;
+}
+
+/* The client's bytes to the guest, until the client is gone: then the
+ * stream is aborted, which ends the other direction too. */
+static gpointer client_to_stream(gpointer data) {
+  Pump *p = data;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = read(p->fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (ssize_t off = 0; off < n;) {
+      int sent = virStreamSend(p->st, buf + off, n - off);
+      if (sent < 0) goto out;
+      off += sent;
+    }
+  }
+out:
+  virStreamAbort(p->st);
+  return NULL;
+}
+
+gboolean nl_lv_relay(void *conn, const char *domain, const char *port, int fd, GError **error) {
+  g_autofree char *what =
+      g_strdup_printf("cannot open port '%s' of VM '%s' through libvirt", port, domain);
+  g_autoptr(NlDomain) dom = virDomainLookupByName(conn, domain);
+  g_autoptr(NlStream) st = dom ? virStreamNew(conn, 0) : NULL;
+  /* serial0, serial1: a serial port; else a virtio port's name. */
+  gboolean serial = g_str_has_prefix(port, "serial");
+  if (!st || (serial ? virDomainOpenConsole(dom, port, st, VIR_DOMAIN_CONSOLE_FORCE)
+                     : virDomainOpenChannel(dom, port, st, VIR_DOMAIN_CHANNEL_FORCE)) < 0)
+    return nl_lv_error(error, what);
+  Pump p = {st, fd};
+  GThread *t = g_thread_new("relay", client_to_stream, &p);
+  char buf[16384];
+  int n;
+  while ((n = virStreamRecv(st, buf, sizeof buf)) > 0)
+    if (!write_all(fd, buf, n)) break;
+  /* Ends the client's side, and so the thread. */
+  shutdown(fd, SHUT_RDWR);
+  g_thread_join(t);
+  return TRUE;
 }

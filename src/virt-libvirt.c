@@ -153,4 +153,5 @@ const NlVirtBackend nl_virt_backend = {
     nl_lv_upload,
     nl_lv_pool_delete,
     nl_lv_channel_line,
+    nl_lv_relay,
 };

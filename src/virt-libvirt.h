@@ -14,3 +14,4 @@ char *nl_lv_upload(void *conn, const char *pool, const char *vol, GBytes *const 
 gboolean nl_lv_pool_delete(void *conn, const char *name, GError **error);
 char *nl_lv_channel_line(void *conn, const char *domain, const char *channel, gsize max,
                          GError **error);
+gboolean nl_lv_relay(void *conn, const char *domain, const char *port, int fd, GError **error);

@@ -185,3 +185,7 @@ char *nl_virt_channel_line(NlVirt *v, const char *domain, const char *channel, g
                            GError **error) {
   return v->b->channel_line(v->conn, domain, channel, max, error);
 }
+
+gboolean nl_virt_relay(NlVirt *v, const char *domain, const char *port, int fd, GError **error) {
+  return v->b->relay(v->conn, domain, port, fd, error);
+}

@@ -51,6 +51,11 @@ gboolean nl_virt_pool_delete(NlVirt *v, const char *name, GError **error);
 char *nl_virt_channel_line(NlVirt *v, const char *domain, const char *channel, gsize max,
                            GError **error);
 
+/* Joins the client socket FD to PORT of the VM DOMAIN, through libvirt's
+ * stream API, until either side closes: PORT is serial0 or serial1 (a
+ * serial port) or a virtio port's name. Blocks. */
+gboolean nl_virt_relay(NlVirt *v, const char *domain, const char *port, int fd, GError **error);
+
 /* The domain name for NODE: the node's own name in an embedded root, which
  * belongs to one lab; "netlab-<lab id>-<node>" on a shared libvirt. */
 char *nl_domain_name(const NlVirt *v, const char *lab_id, const char *node);

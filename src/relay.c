@@ -1,0 +1,115 @@
+/* netlab-relay STATEDIR NODE URI DOMAIN...: the sockets `netlab console`,
+ * `gdb --serial`, `exec` and `test` use, for nodes on other hosts. Their
+ * QEMU's sockets are on that host, out of reach: each socket here is joined,
+ * one client at a time as QEMU's own are, to the node's serial port or
+ * virtio port through libvirt's stream API. Started by `up`, which records
+ * it, so that `down` stops it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent-proto.h"
+#include "util.h"
+#include "virt.h"
+
+typedef struct {
+  const char *uri;
+  const char *domain;
+  char *port; /* serial0, serial1, netlab.agent.N */
+  char *path;
+  int fd;
+  const char *statedir;
+} Port;
+
+static int listen_on(const char *path) {
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof sa.sun_path) return -1;
+  strcpy(sa.sun_path, path);
+  unlink(path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 4) != 0) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* One connection per thread: libvirt's calls block. */
+static gpointer serve(gpointer data) {
+  Port *p = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NlVirt) v = nl_virt_open(p->uri, p->statedir, &error);
+  if (!v) {
+    fprintf(stderr, "netlab-relay: %s\n", error->message);
+    return NULL;
+  }
+  for (;;) {
+    int c = accept4(p->fd, NULL, NULL, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    if (!nl_virt_relay(v, p->domain, p->port, c, &error)) {
+      fprintf(stderr, "netlab-relay: %s\n", error->message);
+      g_clear_error(&error);
+    }
+    close(c);
+  }
+  return NULL;
+}
+
+static void add_port(GPtrArray *ports, const char *statedir, char **node, const char *port,
+                     const char *sock) {
+  Port *p = g_new0(Port, 1);
+  p->uri = node[1];
+  p->domain = node[2];
+  p->port = g_strdup(port);
+  p->path = g_build_filename(statedir, "vm", node[0], sock, NULL);
+  p->statedir = statedir;
+  g_ptr_array_add(ports, p);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 5 || (argc - 2) % 3 != 0) {
+    fprintf(stderr, "usage: netlab-relay STATEDIR NODE URI DOMAIN...\n");
+    return 2;
+  }
+  const char *statedir = argv[1];
+  g_autoptr(GPtrArray) ports = g_ptr_array_new();
+  for (int i = 2; i < argc; i += 3) {
+    add_port(ports, statedir, argv + i, "serial0", "console.sock");
+    add_port(ports, statedir, argv + i, "serial1", "serial1.sock");
+    for (int a = 0; a < NLA_PORTS; a++) {
+      g_autofree char *port = g_strdup_printf("netlab.agent.%d", a);
+      g_autofree char *sock = g_strdup_printf("agent-%d.sock", a);
+      add_port(ports, statedir, argv + i, port, sock);
+    }
+  }
+  for (guint i = 0; i < ports->len; i++) {
+    Port *p = ports->pdata[i];
+    p->fd = listen_on(p->path);
+    if (p->fd < 0) {
+      fprintf(stderr, "netlab-relay: cannot listen on '%s': %s\n", p->path, g_strerror(errno));
+      return 1;
+    }
+  }
+  /* Sockets ready: the parent tells `up` the daemon's pid and leaves. The
+   * threads (libvirt's too) start in the daemon only. */
+  pid_t pid = fork();
+  if (pid < 0) return 1;
+  if (pid > 0) {
+    printf("%d\n", (int)pid);
+    return 0;
+  }
+  setsid();
+  g_autofree char *log = g_build_filename(statedir, "log", "relay.log", NULL);
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  int err = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  dup2(null, 0);
+  dup2(null, 1);
+  if (err >= 0) dup2(err, 2);
+  for (guint i = 0; i < ports->len; i++)
+    g_thread_unref(g_thread_new("port", serve, ports->pdata[i]));
+  for (;;) pause();
+}
