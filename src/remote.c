@@ -119,7 +119,11 @@ NlRemote *nl_remote_open_recorded(const NlState *st, GPtrArray *unreachable) {
     if (!sp) continue;
     g_autofree char *name = g_strndup(*l, sp - *l);
     g_autoptr(GError) e = NULL;
-    if (!add_host(r, name, sp + 1, &e)) g_ptr_array_add(unreachable, g_strdup(e->message));
+    if (!add_host(r, name, sp + 1, &e))
+      g_ptr_array_add(unreachable,
+                      g_strdup_printf("%s (the lab's VMs netlab-%s-* and storage pool %s there, "
+                                      "if any, are left)",
+                                      e->message, st->id, r->pool));
   }
   return r;
 }
