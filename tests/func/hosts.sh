@@ -1,0 +1,138 @@
+#!/bin/sh
+# A lab across several hosts: scripts/hosts-sandbox makes two stand-in hosts
+# (a network namespace and a libvirtd each, joined by a multicast bridge),
+# and labs/vxlan runs split over them and this machine: r1, c1 and c2 here,
+# r2 on h1, r3 on h2, so LANs B and C span hosts (vxvde) and A and core stay
+# vde_switches. Its spanning LANs carry pings and a multicast stream, the
+# lab passes its own tests, and `down` leaves nothing on any host.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ] || ! command -v libvirtd >/dev/null || ! command -v virsh >/dev/null; then
+  echo "1..0 # SKIP needs root, libvirtd and virsh (scripts/setup installs them)"
+  exit 0
+fi
+
+sandbox="$NETLAB_SRC/scripts/hosts-sandbox"
+hosts=$tmp/hosts
+# Before lib.sh's cleanup removes $tmp: the lab first, then the hosts.
+trap 'cleanup_all' EXIT
+cleanup_all() {
+  [ "${NETLAB_KEEP:-}" = 1 ] || "$NETLAB" down "$tmp/vxlan" >/dev/null 2>&1
+  [ "${NETLAB_KEEP:-}" = 1 ] || "$sandbox" down "$hosts"
+  cleanup
+}
+
+t0=$(date +%s)
+"$sandbox" up "$hosts" 2 >"$tmp/sandbox.out" 2>&1
+rc=$?
+ok $rc "two stand-in hosts, each a namespace with its own libvirtd"
+[ $rc -eq 0 ] || { diag <"$tmp/sandbox.out"; finish; exit 1; }
+tag=$(cat "$hosts/tag")
+uri1=$("$sandbox" uri "$hosts" h1)
+uri2=$("$sandbox" uri "$hosts" h2)
+
+cp -r "$NETLAB_SRC/labs/common" "$tmp/common"
+lab=$(copy_lab vxlan)
+cat >>"$lab/lab.conf" <<EOF
+LAB_HOSTS="h1=$uri1 h2=$uri2"
+LAB_UNDERLAY="dev=nlu$tag mtu=9000"
+r2[host]="h1"
+r3[host]="h2"
+EOF
+
+# A host that does not answer is refused before anything starts.
+bad=$tmp/bad
+cp -r "$lab" "$bad"
+sed -i "s|h2=$uri2|h2=qemu+unix:///system?socket=$hosts/nowhere|" "$bad/lab.conf"
+"$NETLAB" up "$bad" >"$tmp/bad.out" 2>&1
+rc=$?
+grep -q "host 'h2' (.*) is unreachable" "$tmp/bad.out"
+ok $? "up with an unreachable host fails naming it (rc $rc)"
+[ $rc -ne 0 ] && [ -z "$(pgrep -f "$bad/")" ] && "$NETLAB" status "$bad" 2>&1 | grep -q "is not up"
+ok $? "and nothing of it started"
+rm -rf "$bad"
+
+t1=$(date +%s)
+"$NETLAB" up "$lab" >"$tmp/up.out" 2>&1
+rc=$?
+ok $rc "up: labs/vxlan over this machine, h1 and h2 ($(($(date +%s) - t1)) s)"
+[ $rc -eq 0 ] || { diag <"$tmp/up.out"; finish; exit 1; }
+export NETLAB_LAB="$lab"
+sd=$(state_dir "$lab")
+id=${sd##*/}
+
+"$NETLAB" status "$lab" >"$tmp/status.out"
+grep -Eq '^r2 +running +- +on host h1$' "$tmp/status.out" &&
+  grep -Eq '^r3 +running +- +on host h2$' "$tmp/status.out" &&
+  grep -Eq '^B +vxvde +- +vxvde://239\.' "$tmp/status.out" &&
+  grep -Eq '^core +running ' "$tmp/status.out"
+rc=$?
+ok $rc "status: r2 on h1, r3 on h2, B a vxvde LAN, core a vde_switch"
+[ $rc -eq 0 ] || diag <"$tmp/status.out"
+
+for h in h1:r2 h2:r3; do
+  virsh -c "$("$sandbox" uri "$hosts" "${h%:*}")" list --name | grep -qx "netlab-$id-${h#*:}"
+  ok $? "${h#*:} runs on ${h%:*}'s libvirt"
+done
+
+# exec reaches a node on another host (netlab-relay, libvirt's streams).
+[ "$("$NETLAB" exec r3 hostname)" = r3 ]
+ok $? "exec on r3 (h2) runs there"
+
+"$NETLAB" exec c2 ping -c 3 -W 10 10.1.2.2 >"$tmp/ping.out" 2>&1 &&
+  "$NETLAB" exec c2 ping -c 3 -W 10 10.1.3.3 >>"$tmp/ping.out" 2>&1 &&
+  "$NETLAB" exec r2 ping -c 3 -W 10 10.1.3.3 >>"$tmp/ping.out" 2>&1
+rc=$?
+ok $rc "pings over the spanning LANs: c2 to r2 (h1) and r3 (h2), r2 to r3 through c2"
+[ $rc -eq 0 ] || diag <"$tmp/ping.out"
+
+# A multicast stream on each spanning LAN: c2 sends 50 datagrams to
+# 225.9.9.9 out of eth1 (B) and eth2 (C); r2 and r3 have joined the group.
+for r in r2 r3; do
+  "$NETLAB" exec "$r" sh -c "socat -u UDP4-RECV:6000,reuseaddr,ip-add-membership=225.9.9.9:eth0 \
+    OPEN:/tmp/recv.6000,creat,trunc </dev/null >/dev/null 2>&1 &"
+done
+joined() { "$NETLAB" exec "$1" sh -c "ip maddr show dev eth0 | grep -q ' 225.9.9.9\$' &&
+  ss -Hlun 'sport = :6000' | grep -q ."; }
+wait_for 60 joined r2 && wait_for 60 joined r3
+ok $? "r2 and r3 joined 225.9.9.9"
+for i in 10.1.2.254 10.1.3.254; do
+  "$NETLAB" exec c2 sh -c "i=0; while [ \$i -lt 50 ]; do printf 'n%08d\n' \$i; i=\$((i + 1));
+    sleep 0.02; done | socat -u -b 10 - UDP4-DATAGRAM:225.9.9.9:6000,ip-multicast-if=$i,ip-multicast-ttl=1"
+done
+got() { [ "$("$NETLAB" exec "$1" sh -c 'sort -u /tmp/recv.6000 | wc -l')" -eq 50 ]; }
+wait_for 30 got r2 && wait_for 30 got r3
+rc=$?
+ok $rc "the stream reached r2 (h1) and r3 (h2) whole"
+[ $rc -eq 0 ] || for r in r2 r3; do
+  echo "$r: $("$NETLAB" exec $r sh -c 'sort -u /tmp/recv.6000 | wc -l') of 50"
+done | diag
+
+t1=$(date +%s)
+"$NETLAB" test "$lab" >"$tmp/test.out" 2>&1
+rc=$?
+ok $rc "netlab test: labs/vxlan's own tests pass split over the hosts ($(($(date +%s) - t1)) s)"
+[ $rc -eq 0 ] || diag <"$tmp/test.out"
+
+"$NETLAB" down "$lab" >"$tmp/down.out" 2>&1
+rc=$?
+ok $rc "down"
+[ $rc -eq 0 ] || diag <"$tmp/down.out"
+for h in h1 h2; do
+  u=$("$sandbox" uri "$hosts" $h)
+  left="$(virsh -c "$u" list --all --name)$(virsh -c "$u" pool-list --all --name)"
+  left="$left$(ls -d "$hosts/$h"/lib/netlab-* "$hosts/$h"/etc/storage/netlab-* 2>/dev/null)"
+  [ -z "$(echo "$left" | tr -d '[:space:]')" ]
+  rc=$?
+  ok $rc "nothing of the lab is left on $h (VM, pool, file)"
+  [ $rc -eq 0 ] || echo "$left" | diag
+done
+[ ! -e "$sd" ] && [ -z "$(procs_of "$sd")" ] && ! pgrep -f "netlab-$id-" >/dev/null
+ok $? "nor here: no state directory, no process of the lab"
+
+"$sandbox" down "$hosts"
+! ip netns list | grep -q "^nlh$tag-" && ! ip link show "nlb$tag" >/dev/null 2>&1 &&
+  ! ip link show "nlu$tag" >/dev/null 2>&1 && [ ! -e "$hosts" ]
+ok $? "the stand-in hosts are gone: no namespace, link or directory"
+echo "# wall time $(($(date +%s) - t0)) s, load $(cut -d' ' -f1-3 /proc/loadavg)"
+finish
