@@ -102,6 +102,30 @@ int main(void) {
          "a node's disk is a qcow2 virtio disk, vda");
   TAP_OK(strstr(cmdline2, " netlab.disk=vda") != NULL, "and the first stage is told: %s", cmdline2);
 
+  /* On another host: no share but the root, ports through libvirt, and a
+   * NIC on a LAN that spans hosts plugged into its vxvde network. */
+  char *urls[] = {NULL, "vxvde://239.1.2.3/v4/port=14789/vni=5/ttl=1"};
+  NlDomainSpec far = spec;
+  far.remote = TRUE;
+  far.disk = NULL;
+  far.have_shared = TRUE;
+  far.nic_urls = urls;
+  far.span_mtu = 1450;
+  g_autofree char *xml_far = nl_domain_xml(lab, r1, &far);
+  TAP_OK(strstr(xml_far, "<target dir='/dev/root'/>") && !strstr(xml_far, "'netlab'") &&
+             !strstr(xml_far, "'hostlab'") && !strstr(xml_far, "'shared'"),
+         "a remote node: the host's root, no configuration, lab or shared share");
+  TAP_OK(strstr(xml_far, "<serial type='pty'><target port='0'/></serial>") &&
+             strstr(xml_far,
+                    "<channel type='unix'><source mode='bind'/>"
+                    "<target type='virtio' name='netlab.ctl'/></channel>") &&
+             !strstr(xml_far, "console.sock") && !strstr(xml_far, "-gdb"),
+         "a remote node: pty serial ports, virtio ports libvirt names, no GDB stub");
+  TAP_OK(strstr(xml_far, "sock=ptp:///run/netlab/two-12345678/nic/r1.0'") &&
+             strstr(xml_far, "vde,id=nl1,sock=vxvde://239.1.2.3/v4/port=14789/vni=5/ttl=1'") &&
+             strstr(xml_far, "addr=0x11,romfile=,host_mtu=1450'"),
+         "eth0 on its wirefilter, eth1 on the vxvde network with the underlay's MTU less 50");
+
   g_autoptr(GHashTable) conf = nl_guest_conf(r1, TRUE, "/build/netlab-agent");
   TAP_STREQ(g_hash_table_lookup(conf, "node.sh"),
             "NL_NAME='r1'\nNL_MACS='52:54:00:12:34:56 02:00:00:00:00:b1'\n"
