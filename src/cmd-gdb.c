@@ -62,6 +62,15 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_strv_builder_add_many(b, "-iex", "set sysroot /", serial, NULL);
     target = g_strdup_printf("target remote %s", vm->paths.serial1);
   } else {
+    g_autofree char *host_key = g_strconcat("host.", vm->node, NULL);
+    g_autofree char *host = nl_state_get(vm->st, host_key);
+    if (host) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "VM '%s' runs on host '%s', whose QEMU GDB stub libvirt cannot reach: "
+                  "`netlab gdb --serial PROG` debugs a program in it",
+                  vm->node, g_strchomp(host));
+      return -1;
+    }
     g_autoptr(NlKernelSyms) k = nl_kernel_syms(vm, error);
     if (!k) return -1;
     if (k->vmlinux) {

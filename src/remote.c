@@ -180,6 +180,46 @@ GPtrArray *nl_nic_urls(const NlLab *lab, const NlNode *node) {
   return urls;
 }
 
+GPtrArray *nl_remote_notes(const NlLab *lab) {
+  GPtrArray *notes = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GString) far = g_string_new(NULL);
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    if (node->host) g_string_append_printf(far, "%s%s", far->len ? ", " : "", node->name);
+    g_autoptr(GPtrArray) urls = nl_nic_urls(lab, node);
+    for (guint j = 0; j < node->nics->len; j++) {
+      const NlNic *nic = node->nics->pdata[j];
+      if (urls->pdata[j] && !nl_impair_is_none(&nic->impair))
+        g_ptr_array_add(notes,
+                        g_strdup_printf("%s:%u: eth%u of '%s' is on LAN '%s', a vxvde "
+                                        "network across hosts: its impairment is not "
+                                        "applied",
+                                        nic->loc.file, nic->loc.line, j, node->name, nic->lan));
+    }
+  }
+  if (far->len)
+    g_ptr_array_add(notes, g_strdup_printf("nodes on other hosts (%s): /hostlab is a copy of the "
+                                           "lab made at `up`, not shared",
+                                           far->str));
+  return notes;
+}
+
+gboolean nl_remote_check(NlRemote *r, const NlNode *node, const char *emulator, const char *moddir,
+                         GError **error) {
+  NlVirt *v = nl_remote_virt(r, node->host);
+  g_autoptr(GError) e = NULL;
+  g_autofree char *version = moddir ? g_path_get_basename(moddir) : NULL;
+  if (!nl_virt_has_emulator(v, emulator, &e) ||
+      (version && !nl_virt_dir_has(v, "/lib/modules", version, &e))) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "host '%s' cannot run '%s': %s (a node runs on its host's root: that host needs "
+                "the packages netlab and the lab need here, and the kernel the node boots)",
+                node->host, node->name, e->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* ---- the node's archive --------------------------------------------------- */
 
 typedef struct {

@@ -45,6 +45,18 @@ gboolean nl_lan_local(const NlLab *lab, const char *lan);
  * listens to its group). */
 GPtrArray *nl_nic_urls(const NlLab *lab, const NlNode *node);
 
+/* Whether NODE's host can run it, as far as libvirt can tell: it has QEMU
+ * EMULATOR and, when the node's kernel has modules (MODDIR, their directory
+ * here), the same /lib/modules/<version>, since the node loads them off
+ * that host's root. The programs the lab runs are not checked. */
+gboolean nl_remote_check(NlRemote *r, const NlNode *node, const char *emulator, const char *moddir,
+                         GError **error);
+
+/* What a lab on several hosts does not get, once each, as "FILE:LINE: ..."
+ * where it has a line: /hostlab is a copy on a node of another host, and a
+ * NIC that plugs into a vxvde network has no wirefilter (no impairment). */
+GPtrArray *nl_remote_notes(const NlLab *lab);
+
 /* Puts NODE's boot files on its host: the kernel KERNEL, and the initramfs
  * INITRD followed by an archive of the node's configuration (FILES, name ->
  * content; PROGRAMS, guest name -> host path) and a copy of the lab

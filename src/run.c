@@ -711,6 +711,16 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
     g_propagate_error(error, g_steal_pointer(&remote_error));
     return give_up(st);
   }
+  for (guint i = 0; remote && i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    const char *k = o->kernel ? o->kernel : node->kernel ? node->kernel : lab->kernel;
+    Boot *b = g_hash_table_lookup(boots, k ? k : "");
+    if (node->host && !nl_remote_check(remote, node, EMULATOR, b->kernel->moddir, error))
+      return give_up(st);
+  }
+  g_autoptr(GPtrArray) remote_notes = nl_remote_notes(lab);
+  for (guint i = 0; i < remote_notes->len; i++)
+    fprintf(stderr, "netlab: %s\n", (char *)remote_notes->pdata[i]);
   /* Before anything starts: libguestfs runs an appliance VM of its own. */
   if (!nl_disk_prepare(lab, disk_note, NULL, error)) return give_up(st);
 

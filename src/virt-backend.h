@@ -26,6 +26,8 @@ typedef struct {
   char *(*channel_line)(void *conn, const char *domain, const char *channel, gsize max,
                         GError **error);
   gboolean (*relay)(void *conn, const char *domain, const char *port, int fd, GError **error);
+  gboolean (*has_emulator)(void *conn, const char *emulator, GError **error);
+  gboolean (*dir_has)(void *conn, const char *dir, const char *name, GError **error);
 } NlVirtBackend;
 
 /* The one symbol the module exports. */

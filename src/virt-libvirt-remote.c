@@ -183,3 +183,39 @@ gboolean nl_lv_relay(void *conn, const char *domain, const char *port, int fd, G
   g_thread_join(t);
   return TRUE;
 }
+
+/* Whether the host has the emulator EMULATOR, as libvirt would run it. */
+gboolean nl_lv_has_emulator(void *conn, const char *emulator, GError **error) {
+  char *caps = virConnectGetDomainCapabilities(conn, emulator, "x86_64", "pc", "qemu", 0);
+  if (!caps) {
+    g_autofree char *what = g_strdup_printf("no QEMU '%s'", emulator);
+    return nl_lv_error(error, what);
+  }
+  free(caps);
+  return TRUE;
+}
+
+/* Whether DIR on the host has an entry NAME. libvirt has no call to look at
+ * a host's files, but a directory storage pool lists one: a transient pool
+ * over DIR, never built, only listed, then let go (which leaves DIR as it
+ * was). */
+gboolean nl_lv_dir_has(void *conn, const char *dir, const char *name, GError **error) {
+  g_autoptr(GString) x = g_string_new("<pool type='dir'><name>netlab-look-");
+  g_autofree char *tag = g_strdup_printf("%d-%u", getpid(), g_random_int());
+  g_string_append(x, tag);
+  g_string_append(x, "</name><target><path>");
+  esc(x, dir);
+  g_string_append(x, "</path></target></pool>");
+  g_autoptr(NlPool) pool = virStoragePoolCreateXML(conn, x->str, 0);
+  if (!pool) {
+    g_autofree char *what = g_strdup_printf("cannot look into '%s'", dir);
+    return nl_lv_error(error, what);
+  }
+  g_autoptr(NlVol) vol = virStorageVolLookupByName(pool, name);
+  virStoragePoolDestroy(pool);
+  if (!vol) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "no '%s/%s'", dir, name);
+    return FALSE;
+  }
+  return TRUE;
+}

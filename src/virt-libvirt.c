@@ -143,15 +143,17 @@ static char *hmp(void *conn, const char *name, const char *command, GError **err
 }
 
 const NlVirtBackend nl_virt_backend = {
-    connect_,
-    disconnect,
-    create,
-    list,
-    destroy,
-    hmp,
-    nl_lv_pool_create,
-    nl_lv_upload,
-    nl_lv_pool_delete,
-    nl_lv_channel_line,
-    nl_lv_relay,
+    .connect = connect_,
+    .disconnect = disconnect,
+    .create = create,
+    .list = list,
+    .destroy = destroy,
+    .hmp = hmp,
+    .pool_create = nl_lv_pool_create,
+    .upload = nl_lv_upload,
+    .pool_delete = nl_lv_pool_delete,
+    .channel_line = nl_lv_channel_line,
+    .relay = nl_lv_relay,
+    .has_emulator = nl_lv_has_emulator,
+    .dir_has = nl_lv_dir_has,
 };

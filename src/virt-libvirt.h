@@ -15,3 +15,5 @@ gboolean nl_lv_pool_delete(void *conn, const char *name, GError **error);
 char *nl_lv_channel_line(void *conn, const char *domain, const char *channel, gsize max,
                          GError **error);
 gboolean nl_lv_relay(void *conn, const char *domain, const char *port, int fd, GError **error);
+gboolean nl_lv_has_emulator(void *conn, const char *emulator, GError **error);
+gboolean nl_lv_dir_has(void *conn, const char *dir, const char *name, GError **error);

@@ -189,3 +189,11 @@ char *nl_virt_channel_line(NlVirt *v, const char *domain, const char *channel, g
 gboolean nl_virt_relay(NlVirt *v, const char *domain, const char *port, int fd, GError **error) {
   return v->b->relay(v->conn, domain, port, fd, error);
 }
+
+gboolean nl_virt_has_emulator(NlVirt *v, const char *emulator, GError **error) {
+  return v->b->has_emulator(v->conn, emulator, error);
+}
+
+gboolean nl_virt_dir_has(NlVirt *v, const char *dir, const char *name, GError **error) {
+  return v->b->dir_has(v->conn, dir, name, error);
+}

@@ -56,6 +56,11 @@ char *nl_virt_channel_line(NlVirt *v, const char *domain, const char *channel, g
  * serial port) or a virtio port's name. Blocks. */
 gboolean nl_virt_relay(NlVirt *v, const char *domain, const char *port, int fd, GError **error);
 
+/* What a host has, as far as libvirt tells: QEMU EMULATOR, and an entry
+ * NAME in its directory DIR (a transient storage pool lists it). */
+gboolean nl_virt_has_emulator(NlVirt *v, const char *emulator, GError **error);
+gboolean nl_virt_dir_has(NlVirt *v, const char *dir, const char *name, GError **error);
+
 /* The domain name for NODE: the node's own name in an embedded root, which
  * belongs to one lab; "netlab-<lab id>-<node>" on a shared libvirt. */
 char *nl_domain_name(const NlVirt *v, const char *lab_id, const char *node);
