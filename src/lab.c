@@ -909,10 +909,13 @@ static void check_nics(Parser *p, NlNode *node) {
   for (guint i = 0; i < node->links->len; i++) {
     const LinkLine *l = g_ptr_array_index(node->links, i);
 
-    if (l->index >= node->nics->len)
+    if (l->index >= node->nics->len) {
       conf_error(p, l->line, "'%s' has no interface eth%u to impair", node->name, l->index);
-    else
-      nl_impair_parse(l->spec, &((NlNic *)g_ptr_array_index(node->nics, l->index))->impair, NULL);
+    } else {
+      NlNic *nic = g_ptr_array_index(node->nics, l->index);
+      nl_impair_parse(l->spec, &nic->impair, NULL);
+      nic->impair_line = l->line;
+    }
   }
 }
 

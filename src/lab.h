@@ -23,6 +23,7 @@ typedef struct {
   guint8 mac[6];
   gboolean mac_given; /* from "LAN/MAC"; else derived, see nl_lab_load() */
   NlImpair impair;    /* from r1[link]="eth0 ...": set up with the lab */
+  guint impair_line;  /* of that r1[link] line */
   NlLoc loc;
 } NlNic;
 

@@ -29,33 +29,12 @@ NlVirt *nl_remote_virt(const NlRemote *r, const char *host);
 /* The hosts' names, in LAB_HOSTS order. */
 GPtrArray *nl_remote_hosts(const NlRemote *r);
 
-/* Whether the NICs on LAN sit on more than one host (the host `up` runs on
- * counting as one). */
-gboolean nl_lan_spans(const NlLab *lab, const char *lan);
-
-/* Whether LAN has a vde_switch where `up` runs: it spans no hosts and its
- * NICs are there. */
-gboolean nl_lan_local(const NlLab *lab, const char *lan);
-
-/* Per NIC of NODE, the VDE URL it plugs into, or NULL for its wirefilter
- * and the LAN's vde_switch: a LAN that spans hosts is a vxvde:// network on
- * the underlay, and so is one on a single other host, where netlab cannot
- * start a vde_switch (vxvde refuses a TTL of 0, which would keep its
- * multicast in the host: it reaches the underlay, where no other host
- * listens to its group). */
-GPtrArray *nl_nic_urls(const NlLab *lab, const NlNode *node);
-
 /* Whether NODE's host can run it, as far as libvirt can tell: it has QEMU
  * EMULATOR and, when the node's kernel has modules (MODDIR, their directory
  * here), the same /lib/modules/<version>, since the node loads them off
  * that host's root. The programs the lab runs are not checked. */
 gboolean nl_remote_check(NlRemote *r, const NlNode *node, const char *emulator, const char *moddir,
                          GError **error);
-
-/* What a lab on several hosts does not get, once each, as "FILE:LINE: ..."
- * where it has a line: /hostlab is a copy on a node of another host, and a
- * NIC that plugs into a vxvde network has no wirefilter (no impairment). */
-GPtrArray *nl_remote_notes(const NlLab *lab);
 
 /* Puts NODE's boot files on its host: the kernel KERNEL, and the initramfs
  * INITRD followed by an archive of the node's configuration (FILES, name ->

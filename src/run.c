@@ -23,6 +23,7 @@
 #include "initramfs.h"
 #include "kernel.h"
 #include "remote.h"
+#include "span.h"
 #include "sandbox.h"
 #include "util.h"
 #include "vde.h"

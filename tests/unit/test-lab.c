@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lab.h"
+#include "span.h"
 #include "tap.h"
 #include "util.h"
 
@@ -251,6 +252,30 @@ static void test_good_hosts(void) {
   TAP_STREQ(a, a2, "the same LAN of the same lab: the same URL");
   TAP_OK(strcmp(a, b) != 0, "another LAN: another group");
   TAP_OK(strcmp(a, other) != 0, "the same path on another machine: another group");
+
+  TAP_OK(nl_lan_spans(lab, "A") && !nl_lan_local(lab, "A"), "A, here and on h2 and h3, spans");
+  TAP_OK(!nl_lan_spans(lab, "L") && nl_lan_local(lab, "L"), "L, all here, is a local LAN");
+  TAP_OK(!nl_lan_spans(lab, "R") && !nl_lan_local(lab, "R"), "R, all on h2, is no local LAN");
+  g_autoptr(GPtrArray) u1 = nl_nic_urls(lab, nl_lab_find_node(lab, "r1"));
+  g_autoptr(GPtrArray) u2 = nl_nic_urls(lab, nl_lab_find_node(lab, "r2"));
+  TAP_OK(
+      u1->len == 2 && u1->pdata[0] && g_str_has_prefix(u1->pdata[0], "vxvde://") && !u1->pdata[1],
+      "r1 (here): eth0 on A's vxvde network, eth1 on L's switch");
+  TAP_OK(u2->len == 2 && u2->pdata[0] && u2->pdata[1] && strcmp(u1->pdata[0], u2->pdata[0]) == 0,
+         "r2 (h2): both NICs on vxvde networks, eth0 on A's, the same as r1's");
+  g_autoptr(GPtrArray) notes = nl_remote_notes(lab);
+  g_autofree char *link_note = g_strdup_printf(
+      "%s:9: eth0 of 'r2' is on LAN 'A', a vxvde network across hosts: its "
+      "impairment is not applied",
+      lab->conf_path);
+  TAP_OK(notes->len == 2, "two notes");
+  if (notes->len == 2) {
+    TAP_STREQ(notes->pdata[0], link_note, "r2[link] on a vxvde NIC: said, with its line");
+    TAP_STREQ(notes->pdata[1],
+              "nodes on other hosts (r2, r3, r5): /hostlab is a copy of the lab made at `up`, not "
+              "shared",
+              "the remote nodes named once");
+  }
 }
 
 static void test_good_warnings(void) {
