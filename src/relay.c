@@ -18,11 +18,11 @@
 
 typedef struct {
   const char *uri;
+  NlVirt *virt; /* one connection per host, which every port shares */
   const char *domain;
   char *port; /* serial0, serial1, netlab.agent.N */
   char *path;
   int fd;
-  const char *statedir;
 } Port;
 
 static int listen_on(const char *path) {
@@ -38,19 +38,15 @@ static int listen_on(const char *path) {
   return fd;
 }
 
-/* One connection per thread: libvirt's calls block. */
+/* A thread per port: libvirt's stream calls block. Each serves one client
+ * at a time, as QEMU's sockets do. */
 static gpointer serve(gpointer data) {
   Port *p = data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(NlVirt) v = nl_virt_open(p->uri, p->statedir, &error);
-  if (!v) {
-    fprintf(stderr, "netlab-relay: %s\n", error->message);
-    return NULL;
-  }
   for (;;) {
     int c = accept4(p->fd, NULL, NULL, SOCK_CLOEXEC);
     if (c < 0) continue;
-    if (!nl_virt_relay(v, p->domain, p->port, c, &error)) {
+    if (!nl_virt_relay(p->virt, p->domain, p->port, c, &error)) {
       fprintf(stderr, "netlab-relay: %s\n", error->message);
       g_clear_error(&error);
     }
@@ -66,7 +62,6 @@ static void add_port(GPtrArray *ports, const char *statedir, char **node, const 
   p->domain = node[2];
   p->port = g_strdup(port);
   p->path = g_build_filename(statedir, "vm", node[0], sock, NULL);
-  p->statedir = statedir;
   g_ptr_array_add(ports, p);
 }
 
@@ -109,6 +104,21 @@ int main(int argc, char **argv) {
   dup2(null, 0);
   dup2(null, 1);
   if (err >= 0) dup2(err, 2);
+  /* Over ssh, a connection is a session: one per host. */
+  g_autoptr(GHashTable) conns = g_hash_table_new(g_str_hash, g_str_equal);
+  for (guint i = 0; i < ports->len; i++) {
+    Port *p = ports->pdata[i];
+    p->virt = g_hash_table_lookup(conns, p->uri);
+    if (!p->virt) {
+      g_autoptr(GError) error = NULL;
+      p->virt = nl_virt_open(p->uri, statedir, &error);
+      if (!p->virt) {
+        fprintf(stderr, "netlab-relay: %s\n", error->message);
+        return 1;
+      }
+      g_hash_table_insert(conns, (char *)p->uri, p->virt);
+    }
+  }
   for (guint i = 0; i < ports->len; i++)
     g_thread_unref(g_thread_new("port", serve, ports->pdata[i]));
   for (;;) pause();
