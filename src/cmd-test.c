@@ -238,8 +238,7 @@ static GPtrArray *start_captures(const NlLab *lab, const NlState *st) {
     if (!**lan) continue;
     Capture *c = g_new0(Capture, 1);
     c->lan = g_strdup(*lan);
-    g_autofree char *name = g_strdup_printf("capture-%s.pcap", *lan);
-    c->file = nl_state_path(st, name);
+    c->file = nl_layout_capture(st->dir, *lan);
     g_ptr_array_add(caps, c);
     const char *argv[] = {
         self ? self : "netlab", "capture", "-d", lab->dir, *lan, "-w", c->file, NULL};
@@ -296,7 +295,7 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir, GPtrAr
     g_autofree char *vmdir = g_build_filename(dir, node->name, NULL);
     if (mkdir(vmdir, 0755) != 0) continue;
     NlVmPaths p;
-    nl_vm_paths_init(&p, st->dir, lab->dir, node->name);
+    nl_layout_vm(&p, st->dir, lab->dir, node->name);
     g_autofree char *log = NULL;
     gsize len = 0;
     g_autofree char *dst = g_build_filename(vmdir, "console.log", NULL);
@@ -307,7 +306,7 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir, GPtrAr
                            "%s/ip-*.txt, dmesg.txt: through the agent, after the "
                            "tests (an error message in them if the VM had stopped)\n",
                            node->name);
-    nl_vm_paths_clear(&p);
+    nl_layout_vm_clear(&p);
     for (gsize k = 0; k < G_N_ELEMENTS(probes); k++) {
       g_autofree char *out = g_build_filename(vmdir, probes[k].file, NULL);
       /* A fresh file: never written through what a VM may have put there. */
@@ -484,7 +483,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     } else {
       g_autoptr(GDateTime) now = g_date_time_new_now_local();
       g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
-      dir = g_build_filename(labdir, ".netlab", "artifacts", stamp, NULL);
+      dir = nl_layout_artifacts(labdir, stamp);
     }
     /* A directory made now, by us: nothing a VM prepared in it. */
     g_autofree char *parent = g_path_get_dirname(dir);

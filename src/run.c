@@ -125,7 +125,7 @@ static void vm_free(Vm *vm) {
   g_free(vm->xml);
   g_free(vm->why);
   if (vm->ctl_buf) g_string_free(vm->ctl_buf, TRUE);
-  nl_vm_paths_clear(&vm->paths);
+  nl_layout_vm_clear(&vm->paths);
   g_free(vm);
 }
 
@@ -238,19 +238,6 @@ static gboolean on_ctl(int fd, GIOCondition cond, gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-static int connect_unix(const char *path) {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  if (strlen(path) >= sizeof sa.sun_path) return -1;
-  strcpy(sa.sun_path, path);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -1;
-  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 static void create_thread(GTask *task, gpointer src, gpointer data, GCancellable *c) {
   Vm *vm = data;
   GError *error = NULL;
@@ -263,8 +250,7 @@ static void create_thread(GTask *task, gpointer src, gpointer data, GCancellable
 /* The embedded driver keeps each QEMU's pid in its run directory; `down`
  * kills that process and nothing else. */
 static gboolean record_qemu(Up *up, Vm *vm, GError **error) {
-  g_autofree char *file = g_strconcat(vm->domain, ".pid", NULL);
-  g_autofree char *path = g_build_filename(up->st->dir, "run", "qemu", file, NULL);
+  g_autofree char *path = nl_layout_qemu_pidfile(up->st->dir, vm->domain);
   g_autofree char *text = NULL;
   if (!g_file_get_contents(path, &text, NULL, error)) return FALSE;
   return nl_proc_record(up->st, "qemu", vm->node->name, atoi(text), EMULATOR, error);
@@ -290,12 +276,13 @@ static void created(GObject *src, GAsyncResult *res, gpointer data) {
     return;
   }
   if (up->error) return; /* being torn down */
-  vm->ctl_fd = connect_unix(vm->paths.ctl);
+  vm->ctl_fd = nl_unix_connect(vm->paths.ctl, NULL);
   if (vm->ctl_fd < 0) {
     fail(up, vm, "cannot connect to the control socket of '%s' (%s): %s", vm->node->name,
          vm->paths.ctl, g_strerror(errno));
     return;
   }
+  fcntl(vm->ctl_fd, F_SETFL, O_NONBLOCK);
   vm->ctl_buf = g_string_new(NULL);
   vm->ctl_watch = add_source(up, g_unix_fd_source_new(vm->ctl_fd, G_IO_IN | G_IO_HUP | G_IO_ERR),
                              G_SOURCE_FUNC(on_ctl), vm);
@@ -408,8 +395,7 @@ static gboolean copy_program(const char *conf, const char *name, const char *fro
 
 static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p, gboolean have_shared,
                                  const char *agent, const char *svc, GError **error) {
-  if (g_mkdir_with_parents(p->conf, 0755) != 0)
-    return nl_set_errno(error, errno, "cannot create '%s'", p->conf);
+  if (!nl_mkdir(p->conf, 0755, error)) return FALSE;
   if (!copy_program(p->conf, "netlab-agent", agent, error) ||
       !copy_program(p->conf, "netlab-svc", svc, error) ||
       !copy_program(p->conf, "quagga", NETLAB_TEMPLATES_DIR "/quagga", error))
@@ -486,26 +472,27 @@ static int open_own_dir(int at, const char *dir, const char *name, GError **erro
  * file a VM left there (a hard link to a file of the user's, say) is
  * unlinked, never written through. */
 static gboolean make_console_logs(const NlLab *lab, const NlQemuUser *qu, GError **error) {
-  g_autofree char *dotdir = g_build_filename(lab->dir, ".netlab", NULL);
+  g_autofree char *dotdir = g_build_filename(lab->dir, NL_LAYOUT_DOT, NULL);
   int labfd = open(lab->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (labfd < 0) return nl_set_errno(error, errno, "cannot open '%s'", lab->dir);
-  int dot = open_own_dir(labfd, lab->dir, ".netlab", error);
+  int dot = open_own_dir(labfd, lab->dir, NL_LAYOUT_DOT, error);
   close(labfd);
   if (dot < 0) return FALSE;
-  int logs = open_own_dir(dot, dotdir, "logs", error);
+  int logs = open_own_dir(dot, dotdir, NL_LAYOUT_LOGS, error);
   close(dot);
   if (logs < 0) return FALSE;
   gboolean ok = TRUE;
   for (guint i = 0; ok && i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
-    g_autofree char *name = g_strconcat(node->name, ".console.log", NULL);
+    g_autofree char *path = nl_layout_console_log(lab->dir, node->name);
+    g_autofree char *name = g_path_get_basename(path);
     if (unlinkat(logs, name, 0) != 0 && errno != ENOENT) {
-      ok = nl_set_errno(error, errno, "cannot remove '%s/logs/%s'", dotdir, name);
+      ok = nl_set_errno(error, errno, "cannot remove '%s'", path);
       break;
     }
     int fd = openat(logs, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0 || (qu->dropped && fchown(fd, qu->uid, qu->gid) != 0))
-      ok = nl_set_errno(error, errno, "cannot create '%s/logs/%s'", dotdir, name);
+      ok = nl_set_errno(error, errno, "cannot create '%s'", path);
     if (fd >= 0) close(fd);
   }
   close(logs);
@@ -526,9 +513,8 @@ typedef struct {
 static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
                              GHashTable *boots, gboolean have_shared, HostView *view,
                              GError **error) {
-  g_autofree char *vmdir = nl_state_path(st, "vm");
-  if (g_mkdir_with_parents(vmdir, 0711) != 0)
-    return nl_set_errno(error, errno, "cannot create '%s'", vmdir);
+  g_autofree char *vmdir = nl_layout_vms(st->dir);
+  if (!nl_mkdir(vmdir, 0711, error)) return FALSE;
   for (guint i = 0; i < lab->nodes->len; i++) {
     g_autofree char *d = g_build_filename(vmdir, ((NlNode *)lab->nodes->pdata[i])->name, NULL);
     if (!nl_qemu_user_own(qu, d, 0700, error)) return FALSE;
@@ -548,9 +534,8 @@ static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUs
 
   if (chown(st->dir, 0, qu->gid) != 0 || chmod(st->dir, 0710) != 0)
     return nl_set_errno(error, errno, "cannot open '%s' to the QEMU user", st->dir);
-  g_autofree char *mnt = nl_state_path(st, "mnt");
-  if (g_mkdir_with_parents(mnt, 0755) != 0)
-    return nl_set_errno(error, errno, "cannot create '%s'", mnt);
+  g_autofree char *mnt = nl_layout_mnt(st->dir);
+  if (!nl_mkdir(mnt, 0755, error)) return FALSE;
   view->labdir = nl_sandbox_bind(lab->dir, mnt, "lab", TRUE, error);
   if (!view->labdir) return FALSE;
   GHashTableIter it;
@@ -695,7 +680,7 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
     vm->node = node;
     vm->ctl_fd = -1;
     g_ptr_array_add(up.vms, vm);
-    nl_vm_paths_init(&vm->paths, st->dir, lab->dir, node->name);
+    nl_layout_vm(&vm->paths, st->dir, lab->dir, node->name);
     vm->domain = nl_domain_name(up.virt, st->id, node->name);
     g_autofree char *cmdline = nl_domain_cmdline(lab, node);
     g_autofree char *disk = node->disk_mib ? nl_disk_path(view.labdir, node->name) : NULL;
@@ -794,7 +779,7 @@ static const char shutdown_script[] =
 GPtrArray *nl_run_shutdown_scripts(NlState *st, guint timeout_s) {
   GPtrArray *notes = g_ptr_array_new_with_free_func(g_free);
   g_autofree char *labdir = nl_state_get(st, "lab");
-  g_autofree char *vmdir = nl_state_path(st, "vm");
+  g_autofree char *vmdir = nl_layout_vms(st->dir);
   g_autoptr(GDir) d = labdir ? g_dir_open(vmdir, 0, NULL) : NULL;
   g_autofree char *shared = labdir ? g_build_filename(labdir, "shared.shutdown", NULL) : NULL;
   gboolean have_shared = shared && g_file_test(shared, G_FILE_TEST_IS_REGULAR);
@@ -832,9 +817,9 @@ GPtrArray *nl_run_shutdown_scripts(NlState *st, guint timeout_s) {
  * moment): found by the pidfile libvirt wrote in the state directory, and
  * believed only for a process that runs QEMU and names the state
  * directory. */
-static void record_unrecorded(const NlState *st, const char *sub, const char *suffix,
-                              const char *kind, const char *exe) {
-  g_autofree char *dir = nl_state_path(st, sub);
+static void record_unrecorded(const NlState *st, const char *suffix, const char *kind,
+                              const char *exe) {
+  g_autofree char *dir = nl_layout_qemu_run(st->dir);
   g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
   g_autofree char *needle = g_strconcat(st->dir, "/", NULL);
   const char *n;
@@ -901,7 +886,7 @@ gboolean nl_run_down(NlState *st, GError **error) {
     }
     if (local) fprintf(stderr, "netlab: warning: %s\n", local->message);
   }
-  record_unrecorded(st, "run/qemu", ".pid", "qemu", EMULATOR);
+  record_unrecorded(st, ".pid", "qemu", EMULATOR);
   nl_proc_kill_all(st);
   g_autofree char *acl_user = nl_state_get(st, "acl");
   g_autofree char *labdir = nl_state_get(st, "lab");
