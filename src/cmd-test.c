@@ -515,7 +515,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
 
   if (ours && !keep) {
     g_autoptr(GError) down = NULL;
-    if (!nl_state_lock(st, TRUE, &down) || !nl_run_down(st, &down))
+    if (!nl_state_lock(st, TRUE, &down) || !nl_run_down(st, &nl_cmd_say, &down))
       fprintf(stderr, "netlab: %s\n", down->message);
   }
   if (dir) {

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -218,4 +219,13 @@ gboolean nl_wait_until(gboolean (*cond)(gpointer data), gpointer data, guint tim
     if (g_get_monotonic_time() >= deadline) return FALSE;
     g_usleep((gulong)interval_ms * 1000);
   }
+}
+
+void nl_say(const NlProgress *p, NlSayLevel level, const char *fmt, ...) {
+  if (!p || !p->say) return;
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  p->say(level, msg, p->data);
 }

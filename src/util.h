@@ -75,3 +75,18 @@ int nl_unix_connect(const char *path, GError **error);
  * gives no event to wait on (a socket another process makes, a lock). */
 gboolean nl_wait_until(gboolean (*cond)(gpointer data), gpointer data, guint timeout_ms,
                        guint interval_ms);
+
+/* How a module tells its caller what happens, for the caller to show:
+ * modules never print. A PROGRESS line is shown as it is ("r1: ready in
+ * 3.2 s"), a NOTICE is something the user should know ("using TCG ..."),
+ * a WARNING something that went wrong without stopping the operation. */
+typedef enum { NL_SAY_PROGRESS, NL_SAY_NOTICE, NL_SAY_WARNING } NlSayLevel;
+
+typedef struct {
+  void (*say)(NlSayLevel level, const char *message, gpointer data);
+  gpointer data;
+} NlProgress;
+
+/* Calls P's say with the formatted message; nothing when P or its say is
+ * NULL. */
+void nl_say(const NlProgress *p, NlSayLevel level, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
