@@ -412,6 +412,32 @@ static void junit(const char *file, const NlLab *lab, GPtrArray *results, GError
   g_string_free(x, TRUE);
 }
 
+/* A directory made now, by us, for what a failure leaves: nothing a VM
+ * prepared in it. ASKED (--artifacts), else LABDIR/.netlab/artifacts/TIME;
+ * a suffix .N when it exists. */
+static char *make_artifacts_dir(const char *labdir, const char *asked, GError **error) {
+  g_autofree char *dir = NULL;
+  if (asked) {
+    dir = g_strdup(asked);
+  } else {
+    g_autoptr(GDateTime) now = g_date_time_new_now_local();
+    g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
+    dir = nl_layout_artifacts(labdir, stamp);
+  }
+  g_autofree char *parent = g_path_get_dirname(dir);
+  if (!nl_mkdir(parent, 0755, error)) return NULL;
+  g_autofree char *base = g_strdup(dir);
+  for (int n = 1; mkdir(dir, 0755) != 0; n++) {
+    if (errno != EEXIST || n == 100) {
+      nl_set_errno(error, errno, "cannot create '%s'", dir);
+      return NULL;
+    }
+    g_free(dir);
+    dir = g_strdup_printf("%s.%d", base, n);
+  }
+  return g_steal_pointer(&dir);
+}
+
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL, *junit_file = NULL, *artifacts = NULL;
   gboolean keep = FALSE;
@@ -477,22 +503,11 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *dir = NULL;
   g_autoptr(GString) index = g_string_new(NULL);
   g_autoptr(GPtrArray) disk_nodes = g_ptr_array_new();
-  if ((failed || (dead && dead->len)) && !interrupted) {
-    if (artifacts) {
-      dir = g_strdup(artifacts);
-    } else {
-      g_autoptr(GDateTime) now = g_date_time_new_now_local();
-      g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
-      dir = nl_layout_artifacts(labdir, stamp);
-    }
-    /* A directory made now, by us: nothing a VM prepared in it. */
-    g_autofree char *parent = g_path_get_dirname(dir);
-    g_mkdir_with_parents(parent, 0755);
-    g_autofree char *base = g_strdup(dir);
-    for (int n = 1; mkdir(dir, 0755) != 0 && errno == EEXIST && n < 100; n++) {
-      g_free(dir);
-      dir = g_strdup_printf("%s.%d", base, n);
-    }
+  g_autoptr(GError) no_dir = NULL;
+  if ((failed || (dead && dead->len)) && !interrupted &&
+      !(dir = make_artifacts_dir(labdir, artifacts, &no_dir)))
+    nl_say(&nl_cmd_say, NL_SAY_WARNING, "no artifacts kept: %s", no_dir->message);
+  if (dir) {
     stop_captures(caps, dir);
     collect(lab, st, dir, results, index);
     /* A tmpfs node's files are gone with its VM: read them now. A disk is
@@ -524,7 +539,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       g_string_append_printf(index, "(nodes with a disk: %s)\n", pm->message);
     g_autofree char *index_path = g_build_filename(dir, "INDEX", NULL);
     g_string_prepend(index, "What netlab kept after the failure, and where each came from.\n\n");
-    nl_write_file(index_path, index->str, index->len, 0644, NULL);
+    g_autoptr(GError) e = NULL;
+    if (!nl_write_file(index_path, index->str, index->len, 0644, &e))
+      nl_say(&nl_cmd_say, NL_SAY_WARNING, "%s", e->message);
     for (guint i = 0; dead && i < dead->len; i++)
       printf("# VM '%s' stopped during the tests\n", (char *)dead->pdata[i]);
     printf("# %u of %u tests failed; artifacts in %s (see INDEX)\n", failed, tests->len, dir);
