@@ -112,7 +112,7 @@ static void remote_node(GString *s, const NlState *st, const char *labdir, const
   const char *state = strchr(on, ' ') + 1;
   g_autofree char *host = g_strndup(on, state - on - 1);
   NlVmPaths p;
-  nl_vm_paths_init(&p, st->dir, labdir, node);
+  nl_layout_vm(&p, st->dir, labdir, node);
   if (json) {
     g_string_append(s, first ? "\n  {\"name\": " : ",\n  {\"name\": ");
     json_str(s, node);
@@ -127,7 +127,7 @@ static void remote_node(GString *s, const NlState *st, const char *labdir, const
     g_string_append_printf(s, "%-12s %-9s %-8s on host %s\n%31s %s\n", node, state, "-", host, "",
                            p.console);
   }
-  nl_vm_paths_clear(&p);
+  nl_layout_vm_clear(&p);
 }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
@@ -212,7 +212,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
      * counts as running: the recorded process says the truth. */
     if (dom && !uri && !nl_proc_alive(st, "qemu", node)) dom = NULL;
     NlVmPaths p;
-    nl_vm_paths_init(&p, st->dir, labdir, node);
+    nl_layout_vm(&p, st->dir, labdir, node);
     g_autofree char *why = dom ? NULL : nl_vm_why_stopped(st, domain, p.log);
     g_autofree char *tail = dom ? NULL : nl_log_tail(p.log, 3);
     const char *state = dom ? dom->state : "stopped";
@@ -253,7 +253,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
           if (**l) g_string_append_printf(s, "%31s | %s\n", "", *l);
       }
     }
-    nl_vm_paths_clear(&p);
+    nl_layout_vm_clear(&p);
   }
   if (json)
     g_string_append(s, "],\n \"lans\": [");
@@ -264,7 +264,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     int pid = nl_vde_pid(st, lan);
     g_autofree char *key = g_strconcat("vxvde.", lan, NULL);
     g_autofree char *url = nl_state_get(st, key);
-    g_autofree char *sock = url ? g_strdup(g_strchomp(url)) : nl_lan_sock(st->dir, lan);
+    g_autofree char *sock = url ? g_strdup(g_strchomp(url)) : nl_layout_lan(st->dir, lan);
     if (json) {
       g_string_append(s, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
       json_str(s, lan);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent-proto.h"
+#include "layout.h"
 #include "util.h"
 #include "virt.h"
 
@@ -55,13 +56,12 @@ static gpointer serve(gpointer data) {
   return NULL;
 }
 
-static void add_port(GPtrArray *ports, const char *statedir, char **node, const char *port,
-                     const char *sock) {
+static void add_port(GPtrArray *ports, char **node, const char *port, char *path) {
   Port *p = g_new0(Port, 1);
   p->uri = node[1];
   p->domain = node[2];
   p->port = g_strdup(port);
-  p->path = g_build_filename(statedir, "vm", node[0], sock, NULL);
+  p->path = path;
   g_ptr_array_add(ports, p);
 }
 
@@ -73,12 +73,13 @@ int main(int argc, char **argv) {
   const char *statedir = argv[1];
   g_autoptr(GPtrArray) ports = g_ptr_array_new();
   for (int i = 2; i < argc; i += 3) {
-    add_port(ports, statedir, argv + i, "serial0", "console.sock");
-    add_port(ports, statedir, argv + i, "serial1", "serial1.sock");
+    g_auto(NlVmPaths) vm = {0};
+    nl_layout_vm(&vm, statedir, NULL, argv[i]);
+    add_port(ports, argv + i, "serial0", g_strdup(vm.console));
+    add_port(ports, argv + i, "serial1", g_strdup(vm.serial1));
     for (int a = 0; a < NLA_PORTS; a++) {
       g_autofree char *port = g_strdup_printf("netlab.agent.%d", a);
-      g_autofree char *sock = g_strdup_printf("agent-%d.sock", a);
-      add_port(ports, statedir, argv + i, port, sock);
+      add_port(ports, argv + i, port, nl_layout_agent_sock(&vm, a));
     }
   }
   for (guint i = 0; i < ports->len; i++) {
@@ -98,7 +99,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   setsid();
-  g_autofree char *log = g_build_filename(statedir, "log", "relay.log", NULL);
+  g_autofree char *logs = nl_layout_logs(statedir);
+  g_autofree char *log = g_build_filename(logs, "relay.log", NULL);
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   int err = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   dup2(null, 0);

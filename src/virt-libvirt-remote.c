@@ -131,17 +131,6 @@ typedef struct {
   int fd;
 } Pump;
 
-static gboolean write_all(int fd, const char *buf, gsize len) {
-  while (len > 0) {
-    ssize_t n = write(fd, buf, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return FALSE;
-    buf += n;
-    len -= n;
-  }
-  return TRUE;
-}
-
 /* The client's bytes to the guest, until the client is gone: then the
  * stream is aborted, which ends the other direction too. */
 static gpointer client_to_stream(gpointer data) {
@@ -177,7 +166,7 @@ gboolean nl_lv_relay(void *conn, const char *domain, const char *port, int fd, G
   char buf[16384];
   int n;
   while ((n = virStreamRecv(st, buf, sizeof buf)) > 0)
-    if (!write_all(fd, buf, n)) break;
+    if (!nl_write_all(fd, buf, n)) break;
   /* Ends the client's side, and so the thread. */
   shutdown(fd, SHUT_RDWR);
   g_thread_join(t);
