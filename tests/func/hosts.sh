@@ -53,7 +53,8 @@ ok $? "and nothing of it started"
 rm -rf "$bad"
 
 t1=$(date +%s)
-"$NETLAB" up "$lab" >"$tmp/up.out" 2>&1
+# Generous: the machine's other VMs make the local ones slow to boot.
+"$NETLAB" up --timeout 1200 "$lab" >"$tmp/up.out" 2>&1
 rc=$?
 ok $rc "up: labs/vxlan over this machine, h1 and h2 ($(($(date +%s) - t1)) s)"
 [ $rc -eq 0 ] || { diag <"$tmp/up.out"; finish; exit 1; }
@@ -94,14 +95,14 @@ for r in r2 r3; do
 done
 joined() { "$NETLAB" exec "$1" sh -c "ip maddr show dev eth0 | grep -q ' 225.9.9.9\$' &&
   ss -Hlun 'sport = :6000' | grep -q ."; }
-wait_for 60 joined r2 && wait_for 60 joined r3
+wait_for 120 joined r2 && wait_for 120 joined r3
 ok $? "r2 and r3 joined 225.9.9.9"
 for i in 10.1.2.254 10.1.3.254; do
   "$NETLAB" exec c2 sh -c "i=0; while [ \$i -lt 50 ]; do printf 'n%08d\n' \$i; i=\$((i + 1));
     sleep 0.02; done | socat -u -b 10 - UDP4-DATAGRAM:225.9.9.9:6000,ip-multicast-if=$i,ip-multicast-ttl=1"
 done
 got() { [ "$("$NETLAB" exec "$1" sh -c 'sort -u /tmp/recv.6000 | wc -l')" -eq 50 ]; }
-wait_for 30 got r2 && wait_for 30 got r3
+wait_for 120 got r2 && wait_for 120 got r3
 rc=$?
 ok $rc "the stream reached r2 (h1) and r3 (h2) whole"
 [ $rc -eq 0 ] || for r in r2 r3; do
