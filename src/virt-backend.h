@@ -18,6 +18,8 @@ typedef struct {
   GPtrArray *(*list)(void *conn, const char *prefix, GError **error);
   gboolean (*destroy)(void *conn, const char *name, GError **error);
   char *(*hmp)(void *conn, const char *name, const char *command, GError **error);
+  /* The command line libvirt would run QEMU with for domain NAME. */
+  char *(*native)(void *conn, const char *name, GError **error);
 } NlVirtBackend;
 
 /* The one symbol the module exports. */

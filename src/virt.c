@@ -167,3 +167,7 @@ gboolean nl_virt_destroy(NlVirt *v, const char *name, GError **error) {
 char *nl_virt_hmp(NlVirt *v, const char *name, const char *command, GError **error) {
   return v->b->hmp(v->conn, name, command, error);
 }
+
+char *nl_virt_native(NlVirt *v, const char *name, GError **error) {
+  return v->b->native(v->conn, name, error);
+}

@@ -38,6 +38,12 @@ gboolean nl_virt_destroy(NlVirt *v, const char *name, GError **error);
  * its output, as `virsh qemu-monitor-command --hmp` does. */
 char *nl_virt_hmp(NlVirt *v, const char *name, const char *command, GError **error);
 
+/* The QEMU command line (one shell line, environment first) that libvirt
+ * renders from domain NAME's XML, with paths where a running QEMU has
+ * inherited fds: what a bare QEMU runs to compare with netlab's (the
+ * bench's floor). */
+char *nl_virt_native(NlVirt *v, const char *name, GError **error);
+
 /* The domain name for NODE: the node's own name in an embedded root, which
  * belongs to one lab; "netlab-<lab id>-<node>" on a shared libvirt. */
 char *nl_domain_name(const NlVirt *v, const char *lab_id, const char *node);
