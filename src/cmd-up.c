@@ -13,7 +13,7 @@
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL, *accel = NULL, *kernel = NULL;
-  int timeout = 300;
+  int timeout = 0;
   gboolean tmux = FALSE;
   const GOptionEntry entries[] = {
       {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
@@ -22,7 +22,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
        "Boot this kernel instead of the lab's: a path, or a name from `netlab kernel list`",
        "KERNEL"},
       {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
-       "Seconds to wait for every VM to be ready (300)", "S"},
+       "Seconds to wait for every VM to be ready (default: 300, or 30 s per VM per host core "
+       "under TCG if more)",
+       "S"},
       {"tmux", 0, 0, G_OPTION_ARG_NONE, &tmux,
        "Then open a tmux session with a window per VM console (as `netlab tmux`)", NULL},
       {NULL}};
@@ -40,8 +42,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                 accel);
     return -1;
   }
-  if (timeout <= 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "up: --timeout must be positive");
+  if (timeout < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "up: --timeout must not be negative");
     return -1;
   }
   g_autofree char *kpath = NULL;

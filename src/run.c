@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "budget.h"
 #include "disk.h"
 #include "domxml.h"
 #include "exec.h"
@@ -632,7 +633,9 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
     }
   }
 
-  if (!check_memory(lab, kvm, error) || !nl_disk_check_space(lab, error)) return give_up(st);
+  if (!check_memory(lab, kvm, error) || !nl_budget_fds(lab->nodes->len, error) ||
+      !nl_disk_check_space(lab, error))
+    return give_up(st);
   /* Before anything starts: libguestfs runs an appliance VM of its own. */
   if (!nl_disk_prepare(lab, disk_note, NULL, error)) return give_up(st);
 
@@ -676,7 +679,9 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
   if (*disks && !nl_state_set(st, "disks", disks, error)) goto out;
 
   for (guint i = 0; i < lab->lans->len; i++)
-    if (!nl_vde_start(st, &qu, lab->lans->pdata[i], error)) goto out;
+    if (!nl_vde_start(st, &qu, lab->lans->pdata[i], nl_budget_lan_ports(lab, lab->lans->pdata[i]),
+                      error))
+      goto out;
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
     for (guint j = 0; j < node->nics->len; j++)
@@ -733,7 +738,8 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
       goto out;
   }
 
-  GSource *timer = add_source(&up, g_timeout_source_new_seconds(o->timeout_s), on_timeout, &up);
+  guint timeout_s = o->timeout_s ? o->timeout_s : nl_budget_timeout(lab->nodes->len, kvm);
+  GSource *timer = add_source(&up, g_timeout_source_new_seconds(timeout_s), on_timeout, &up);
   GSource *tick = up.tty ? add_source(&up, g_timeout_source_new(500), on_tick, &up) : NULL;
   draw(&up, NULL);
   start_ready_vms(&up);

@@ -11,7 +11,7 @@ typedef struct {
   const char *uri; /* libvirt URI; NULL: the embedded driver */
   NlAccel accel;
   const char *kernel; /* --kernel: overrides LAB_KERNEL and r1[kernel] */
-  guint timeout_s;    /* for every VM to become ready */
+  guint timeout_s;    /* for every VM to become ready; 0: nl_budget_timeout() */
 } NlUpOptions;
 
 /* Decides between KVM and TCG. *WHY says why KVM is not used, if it is not. */
