@@ -58,7 +58,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
        "Boot this kernel instead of the lab's: a path, or a name from `netlab kernel list`",
        "KERNEL"},
       {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
-       "Seconds to wait for every VM to be ready (default: 300, or 30 s per VM per host core "
+       "Seconds to wait for every VM to be ready (default: 300, or 60 s per VM per host core "
        "under TCG if more)",
        "S"},
       {"tmux", 0, 0, G_OPTION_ARG_NONE, &tmux,
