@@ -28,6 +28,9 @@ char *nl_lan_sock(const char *statedir, const char *lan);
  * interface's NIC and its wirefilter (SUFFIX ""), and the wirefilter's files
  * (".mgmt", ".vnl"). */
 char *nl_nic_sock(const char *statedir, const char *node, guint index, const char *suffix);
+/* The socket of NODE's uplink (bridged, see uplink.h): passt listens, QEMU
+ * connects. */
+char *nl_uplink_sock(const char *statedir, const char *node);
 
 /* Everything about one VM that is not in the lab model. */
 typedef struct {

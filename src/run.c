@@ -26,6 +26,7 @@
 #include "util.h"
 #include "vde.h"
 #include "link.h"
+#include "uplink.h"
 #include "virt.h"
 
 #include "config.h"
@@ -681,6 +682,7 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
     const NlNode *node = lab->nodes->pdata[i];
     for (guint j = 0; j < node->nics->len; j++)
       if (!nl_link_start(st, &qu, node->name, node->nics->pdata[j], error)) goto out;
+    if (node->bridged && !nl_uplink_start(st, &qu, node, error)) goto out;
   }
 
   up.virt = nl_virt_open(o->uri, st->dir, error);

@@ -166,6 +166,9 @@ static void test_good_kathara(void) {
 
   check_nic(pc1, 0, "A", NULL);
   check_strings(pc1->deps, (const char *const[]){"r1", NULL}, "pc1: deps");
+  TAP_OK(pc1->bridged && pc1->ports->len == 0, "pc1: bridged=\"true\", no ports");
+  TAP_OK(!r1->bridged && r1->num_terms == -1 && !r1->shell && r1->ulimits->len == 0,
+         "r1: not bridged, num_terms, shell and ulimit not given");
   check_nic(pc2, 0, "C", NULL);
   TAP_OK(pc2->mem_mib == 128, "pc2: a bare number is MiB");
   check_strings(pc2->deps, (const char *const[]){"r2", "r1", NULL}, "pc2: deps in order");
