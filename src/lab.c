@@ -205,6 +205,33 @@ void nl_lab_free(NlLab *lab) {
   g_free(lab);
 }
 
+static void collect_lans(NlLab *lab);
+
+static gboolean check_names(const NlLab *lab, const char *const *names, GError **error) {
+  for (const char *const *n = names; n && *n; n++)
+    if (!nl_lab_find_node(lab, *n)) {
+      g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "'%s' is no node of the lab '%s'", *n, lab->dir);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean nl_lab_select(NlLab *lab, const char *const *keep, const char *const *drop,
+                       GError **error) {
+  if (!check_names(lab, keep, error) || !check_names(lab, drop, error)) return FALSE;
+  for (guint i = lab->nodes->len; i-- > 0;) {
+    NlNode *node = lab->nodes->pdata[i];
+    if ((keep && !g_strv_contains(keep, node->name)) ||
+        (drop && g_strv_contains(drop, node->name))) {
+      g_hash_table_remove(lab->by_name, node->name);
+      g_ptr_array_remove_index(lab->nodes, i);
+    }
+  }
+  g_ptr_array_set_size(lab->lans, 0);
+  collect_lans(lab);
+  return TRUE;
+}
+
 NlNode *nl_lab_find_node(const NlLab *lab, const char *name) {
   return g_hash_table_lookup(lab->by_name, name);
 }

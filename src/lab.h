@@ -105,6 +105,12 @@ const NlLabKey *nl_lab_lab_key(guint i);
 /* FALSE for Kathará's options that netlab accepts and ignores. */
 gboolean nl_lab_node_key_used(guint i);
 
+/* Keeps in LAB only the nodes KEEP names (NULL: every node) that DROP does
+ * not name, and the LANs they use: the part of a lab that `up NODE...`,
+ * `--exclude` and `restart` start. A name that is no node of the lab is an
+ * NL_ERROR_INPUT error, and LAB is left as it was. */
+gboolean nl_lab_select(NlLab *lab, const char *const *keep, const char *const *drop,
+                       GError **error);
 NlNode *nl_lab_find_node(const NlLab *lab, const char *name);
 
 /* The interface SPEC names, "NODE:ethN", and its node in *NODE; NULL with an

@@ -230,6 +230,31 @@ static void test_good_disk(void) {
   TAP_OK(r3->disk_mib == 0, "r3[disk]=none opts out of LAB_DISK");
 }
 
+/* up NODE..., --exclude, restart: the part of a lab that starts. */
+static void test_select(void) {
+  g_autoptr(NlLab) lab = load_good("good-kathara");
+  g_autoptr(NlLab) rest = load_good("good-kathara");
+  g_autoptr(NlLab) bad = load_good("good-kathara");
+  g_autoptr(GError) error = NULL;
+
+  if (!lab || !rest || !bad) return;
+  TAP_OK(nl_lab_select(lab, (const char *const[]){"pc2", "r1", NULL}, NULL, NULL),
+         "select r1 and pc2");
+  TAP_OK(lab->nodes->len == 2 && nl_lab_find_node(lab, "r1") && nl_lab_find_node(lab, "pc2") &&
+             !nl_lab_find_node(lab, "r2"),
+         "only r1 and pc2 are left, in lab.conf's order (%u nodes)", lab->nodes->len);
+  check_strings(lab->lans, (const char *const[]){"A", "B", "C", NULL}, "with their LANs");
+  TAP_OK(nl_lab_select(rest, NULL, (const char *const[]){"r1", "r2", "pc2", NULL}, NULL),
+         "exclude r1, r2 and pc2");
+  TAP_OK(rest->nodes->len == 2 && nl_lab_find_node(rest, "pc1") && nl_lab_find_node(rest, "mon"),
+         "pc1 and mon are left (%u nodes)", rest->nodes->len);
+  check_strings(rest->lans, (const char *const[]){"A", NULL}, "and only pc1's LAN");
+  TAP_OK(!nl_lab_select(bad, (const char *const[]){"r1", "r9", NULL}, NULL, &error) &&
+             g_error_matches(error, NL_ERROR, NL_ERROR_INPUT) && strstr(error->message, "'r9'"),
+         "an unknown node is an input error naming it (%s)", error ? error->message : "");
+  TAP_OK(bad->nodes->len == 5, "and the lab is left whole");
+}
+
 static void test_good_warnings(void) {
   g_autoptr(NlLab) lab = load_good("good-warnings");
 
@@ -579,6 +604,7 @@ int main(void) {
   test_good_kathara();
   test_good_minimal();
   test_good_warnings();
+  test_select();
   test_good_disk();
   test_bad_labs();
   test_not_a_lab_dir();
