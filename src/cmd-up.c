@@ -1,5 +1,5 @@
-/* netlab up: start a lab's switches and VMs and return when every VM has run
- * its startup scripts. */
+/* netlab up: start a lab's switches and VMs (or some of them, beside those
+ * already up) and return when every VM has run its startup scripts. */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "kernel.h"
 #include "lab.h"
+#include "partial.h"
 #include "run.h"
 #include "state.h"
 #include "util.h"
@@ -15,6 +16,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL, *accel = NULL, *kernel = NULL;
   int timeout = 300;
   gboolean tmux = FALSE;
+  g_auto(GStrv) exclude = NULL;
   const GOptionEntry entries[] = {
       {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
       {"accel", 0, 0, G_OPTION_ARG_STRING, &accel, "kvm, tcg or auto (default)", "A"},
@@ -23,10 +25,14 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
        "KERNEL"},
       {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
        "Seconds to wait for every VM to be ready (300)", "S"},
+      {"exclude", 'x', 0, G_OPTION_ARG_STRING_ARRAY, &exclude,
+       "Do not start NODE (Kathará's --exclude; repeatable): a later `up` starts it", "NODE"},
       {"tmux", 0, 0, G_OPTION_ARG_NONE, &tmux,
        "Then open a tmux session with a window per VM console (as `netlab tmux`)", NULL},
       {NULL}};
-  if (!nl_cmd_parse("up", "start a lab", entries, &argc, &argv, error)) return -1;
+  if (!nl_cmd_parse("up", "[LABDIR] [NODE...]: start a lab, or these nodes of it", entries, &argc,
+                    &argv, error))
+    return -1;
 
   NlUpOptions o = {.uri = g->uri, .accel = NL_ACCEL_AUTO, .timeout_s = timeout};
   if (!accel || strcmp(accel, "auto") == 0)
@@ -55,13 +61,21 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     o.kernel = kpath;
   }
 
-  g_autofree char *labdir = nl_cmd_labdir(d, argc, argv, error);
+  /* up [LABDIR] [NODE...], or -d LABDIR [NODE...]: Kathará's lstart. */
+  int first_node = d ? 1 : 2;
+  g_autofree char *labdir = nl_cmd_labdir(d, MIN(argc, first_node), argv, error);
   if (!labdir) return -1;
   g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
   if (!lab) return -1;
 
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st || !nl_state_lock(st, TRUE, error)) return -1;
+  g_auto(GStrv) nodes = NULL;
+  if (argc > first_node) {
+    nodes = g_new0(char *, argc - first_node + 1);
+    for (int i = first_node; i < argc; i++) nodes[i - first_node] = g_strdup(argv[i]);
+  }
+  if (!nl_partial_select(lab, st, nodes, exclude, &o.join, error)) return -1;
   if (!nl_run_up(lab, st, &o, error)) return -1;
   /* The lock is close-on-exec, so tmux does not hold it. */
   if (!tmux) return 0;

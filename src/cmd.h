@@ -36,6 +36,7 @@ extern const NlCmd nl_cmd_link;
 extern const NlCmd nl_cmd_graph;
 extern const NlCmd nl_cmd_ls;
 extern const NlCmd nl_cmd_check;
+extern const NlCmd nl_cmd_restart;
 
 /* The lab directory as every command finds it: -d DIR, else the first
  * positional argument, else the current directory; made absolute. */

@@ -26,6 +26,7 @@
 #include "util.h"
 #include "vde.h"
 #include "link.h"
+#include "partial.h"
 #include "uplink.h"
 #include "virt.h"
 
@@ -575,9 +576,9 @@ static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUs
 }
 
 /* A failure before anything started: the state directory goes too, so
- * that the lab does not look up. */
-static gboolean give_up(NlState *st) {
-  nl_state_remove(st, NULL);
+ * that the lab does not look up; unless part of the lab runs (JOIN). */
+static gboolean give_up(NlState *st, gboolean join) {
+  if (!join) nl_state_remove(st, NULL);
   return FALSE;
 }
 
@@ -597,22 +598,22 @@ static char *disk_nodes(const NlLab *lab) {
 
 gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError **error) {
   g_autofree char *upfor = nl_state_get(st, "lab");
-  if (upfor) {
+  if (upfor && !o->join) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
                 "lab '%s' is already up (state in %s): `netlab down` it first", lab->dir, st->dir);
     return FALSE;
   }
   g_auto(NlQemuUser) qu = {0};
-  if (!nl_qemu_user(&qu, error)) return give_up(st);
+  if (!nl_qemu_user(&qu, error)) return give_up(st, o->join);
   /* Before any thread exists: every thread, and every QEMU, inherits it. */
-  if (qu.dropped && !nl_sandbox_enter(error)) return give_up(st);
+  if (qu.dropped && !nl_sandbox_enter(error)) return give_up(st, o->join);
   g_autofree char *agent = nl_find_beside_self("netlab-agent", NETLAB_AGENT_INSTALLED, error);
-  if (!agent) return give_up(st);
+  if (!agent) return give_up(st, o->join);
   g_autofree char *svc = nl_find_beside_self("netlab-svc", NETLAB_SVC_INSTALLED, error);
-  if (!svc) return give_up(st);
+  if (!svc) return give_up(st, o->join);
   gboolean kvm = FALSE;
   g_autofree char *why = NULL;
-  if (!nl_accel_pick(o->accel, &kvm, &why, error)) return give_up(st);
+  if (!nl_accel_pick(o->accel, &kvm, &why, error)) return give_up(st, o->join);
   if (!kvm && o->accel == NL_ACCEL_AUTO)
     fprintf(stderr, "netlab: using TCG (software emulation): %s\n", why);
 
@@ -623,7 +624,7 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
     const NlNode *node = lab->nodes->pdata[i];
     const char *k = o->kernel ? o->kernel : node->kernel ? node->kernel : lab->kernel;
     Boot *b = boot_for(boots, k, error);
-    if (!b) return give_up(st);
+    if (!b) return give_up(st, o->join);
     if (b->kernel->distro && !distro_said) {
       fprintf(stderr,
               "netlab: booting Debian's kernel %s: `netlab kernel build` (once, a few minutes) "
@@ -633,9 +634,10 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
     }
   }
 
-  if (!check_memory(lab, kvm, error) || !nl_disk_check_space(lab, error)) return give_up(st);
+  if (!check_memory(lab, kvm, error) || !nl_disk_check_space(lab, error))
+    return give_up(st, o->join);
   /* Before anything starts: libguestfs runs an appliance VM of its own. */
-  if (!nl_disk_prepare(lab, disk_note, NULL, error)) return give_up(st);
+  if (!nl_disk_prepare(lab, disk_note, NULL, error)) return give_up(st, o->join);
 
   Up up = {.lab = lab,
            .st = st,
@@ -669,15 +671,17 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
 
   if (!nl_state_set(st, "lab", lab->dir, error) ||
       !nl_state_set(st, "accel", kvm ? "kvm" : "tcg", error) ||
-      !nl_state_set(st, "nodes", node_list->str, error) ||
-      !nl_state_set(st, "lans", lan_list->str, error) ||
+      !nl_partial_add(st, "nodes", node_list->str, error) ||
+      !nl_partial_add(st, "lans", lan_list->str, error) ||
       (o->uri && !nl_state_set(st, "uri", o->uri, error)) ||
       !host_prepare(lab, st, &qu, boots, have_shared, &view, error))
     goto out;
-  if (*disks && !nl_state_set(st, "disks", disks, error)) goto out;
+  if (*disks && !nl_partial_add(st, "disks", disks, error)) goto out;
 
   for (guint i = 0; i < lab->lans->len; i++)
-    if (!nl_vde_start(st, &qu, lab->lans->pdata[i], error)) goto out;
+    if (!(o->join && nl_vde_pid(st, lab->lans->pdata[i])) &&
+        !nl_vde_start(st, &qu, lab->lans->pdata[i], error))
+      goto out;
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
     for (guint j = 0; j < node->nics->len; j++)
@@ -779,7 +783,11 @@ out:
   nl_virt_close(up.virt);
   g_clear_error(&up.error);
   g_free(view.labdir);
-  if (!ok) nl_run_down(st, NULL);
+  /* Joining a running lab, only what this `up` started goes. */
+  if (!ok && o->join)
+    nl_partial_stop(st, o->uri, lab);
+  else if (!ok)
+    nl_run_down(st, NULL);
   return ok;
 }
 
