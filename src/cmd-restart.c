@@ -1,5 +1,7 @@
 /* netlab restart: Kathará's lrestart. Each NODE of the running lab boots
  * again, clean (a fresh overlay), while its LANs and the other nodes stay. */
+#include <unistd.h>
+
 #include "cmd.h"
 #include "lab.h"
 #include "partial.h"
@@ -41,6 +43,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   o.uri = uri ? g_strstrip(uri) : NULL;
   g_autofree char *accel = nl_state_get(st, "accel");
   if (accel) o.accel = g_str_equal(g_strstrip(accel), "kvm") ? NL_ACCEL_KVM : NL_ACCEL_TCG;
+  NlCmdVmDisplay display = {.tty = isatty(2)};
+  const NlUpProgress progress = {.say = {nl_cmd_say.say, &display}, .vms = nl_cmd_show_vms};
+  o.progress = &progress;
   if (!nl_partial_restart(st, lab, error)) return -1;
   return nl_run_up(lab, st, &o, error) ? 0 : -1;
 }

@@ -2,6 +2,7 @@
  * already up) and return when every VM has run its startup scripts. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "attach.h"
 #include "cmd.h"
@@ -53,9 +54,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *kpath = NULL;
   if (kernel) {
     g_autofree char *named = nl_kernel_resolve(kernel, NULL);
-    kpath = nl_realpath(named, error);
+    g_autoptr(GError) local = NULL;
+    kpath = nl_realpath(named, &local);
     if (!kpath) {
-      (*error)->code = NL_ERROR_INPUT;
+      g_set_error_literal(error, NL_ERROR, NL_ERROR_INPUT, local->message);
       return -1;
     }
     o.kernel = kpath;
@@ -76,6 +78,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     for (int i = first_node; i < argc; i++) nodes[i - first_node] = g_strdup(argv[i]);
   }
   if (!nl_partial_select(lab, st, nodes, exclude, &o.join, error)) return -1;
+  NlCmdVmDisplay display = {.tty = isatty(2)};
+  const NlUpProgress progress = {.say = {nl_cmd_say.say, &display}, .vms = nl_cmd_show_vms};
+  o.progress = &progress;
   if (!nl_run_up(lab, st, &o, error)) return -1;
   /* The lock is close-on-exec, so tmux does not hold it. */
   if (!tmux) return 0;

@@ -51,6 +51,11 @@ char *nl_cmd_labdir(const char *d_opt, int argc, char **argv, GError **error);
  * current directory; made absolute. */
 char *nl_cmd_vm_labdir(const char *dir_opt, GError **error);
 
+/* How every command shows what modules tell (util.h's NlProgress): on
+ * stderr, a notice as "netlab: ...", a warning as "netlab: warning: ...". */
+#include "util.h"
+extern const NlProgress nl_cmd_say;
+
 /* Reads the lab in LABDIR, printing its warnings to stderr. */
 #include "lab.h"
 NlLab *nl_cmd_load_lab(const char *labdir, GError **error);
@@ -68,3 +73,13 @@ int nl_cmd_wipe_disks(const char *labdir, char **nodes, GError **error);
  * warnings, and its state in *ST; an error when it is not up. */
 #include "state.h"
 NlLab *nl_cmd_running_lab(const char *dir_opt, NlState **st, GError **error);
+
+/* How up and restart show their VMs (run.h's NlUpProgress.vms, DATA an
+ * NlCmdVmDisplay): on a terminal a line per VM, redrawn in place; else a
+ * log, one line per VM that is ready or failed. */
+#include "run.h"
+typedef struct {
+  gboolean tty;
+  guint drawn; /* lines of progress on the terminal */
+} NlCmdVmDisplay;
+void nl_cmd_show_vms(const NlVmStatus *vms, guint n, int changed, gpointer data);

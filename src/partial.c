@@ -60,7 +60,7 @@ gboolean nl_restart_stop(NlState *st, const char *uri, const NlNode *node, GErro
     nl_proc_kill(st, "wirefilter", name);
     const char *const suffixes[] = {"", "+", ".mgmt", ".vnl"};
     for (guint k = 0; k < G_N_ELEMENTS(suffixes); k++) {
-      g_autofree char *sock = nl_nic_sock(st->dir, node->name, i, suffixes[k]);
+      g_autofree char *sock = nl_layout_nic(st->dir, node->name, i, suffixes[k]);
       if (!remove_file(sock, error)) return FALSE;
     }
     /* The lab's impairment and carrier come back with the new wirefilter. */

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "domxml.h"
+#include "layout.h"
 #include "util.h"
 #include "vde.h"
 
@@ -10,8 +10,8 @@
 
 gboolean nl_uplink_start(const NlState *st, const NlQemuUser *qu, const NlNode *node,
                          GError **error) {
-  g_autofree char *nicdir = nl_state_path(st, "nic");
-  g_autofree char *sock = nl_uplink_sock(st->dir, node->name);
+  g_autofree char *nicdir = nl_layout_nics(st->dir);
+  g_autofree char *sock = nl_layout_uplink(st->dir, node->name);
   g_autofree char *what = g_strdup_printf("the uplink (passt) of '%s'", node->name);
   g_autofree char *addr = g_strndup(NL_UPLINK_ADDR, strcspn(NL_UPLINK_ADDR, "/"));
   if (!g_file_test(PASST, G_FILE_TEST_IS_EXECUTABLE)) {
