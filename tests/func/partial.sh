@@ -10,7 +10,7 @@ lan3 "$lab"
 pid_of() { "$NETLAB" status --json "$lab" | sed -n "s/.*\"name\": \"$1\".*\"pid\": \([0-9]*\).*/\1/p"; }
 reach() { "$NETLAB" exec --dir "$lab" "$1" -- ping -c 1 -W 2 "$2" >/dev/null 2>&1; }
 
-"$NETLAB" up --exclude c "$lab" >"$tmp/up1.out" 2>&1
+"$NETLAB" up --timeout 900 --exclude c "$lab" >"$tmp/up1.out" 2>&1
 ok $? "up --exclude c"
 diag <"$tmp/up1.out"
 "$NETLAB" status "$lab" >"$tmp/st1.out" 2>&1
@@ -29,7 +29,7 @@ a_pid=$(pid_of a)
 ok $? "up of a running node is refused, naming it"
 diag <"$tmp/again.out"
 
-"$NETLAB" up "$lab" c >"$tmp/up2.out" 2>&1
+"$NETLAB" up --timeout 900 "$lab" c >"$tmp/up2.out" 2>&1
 ok $? "up LABDIR c: the rest of the lab"
 diag <"$tmp/up2.out"
 grep -q "1 VMs ready" "$tmp/up2.out"
@@ -45,7 +45,7 @@ ok $? "up of a lab whose every node is up is refused"
 
 "$NETLAB" exec --dir "$lab" c -- sh -c 'echo written >/root/mark'
 c_pid=$(pid_of c)
-"$NETLAB" restart --dir "$lab" c >"$tmp/restart.out" 2>&1
+"$NETLAB" restart --timeout 900 --dir "$lab" c >"$tmp/restart.out" 2>&1
 ok $? "restart c"
 diag <"$tmp/restart.out"
 [ -n "$(pid_of c)" ] && [ "$(pid_of c)" != "$c_pid" ]
