@@ -43,14 +43,16 @@ ok $? "a was not touched (its QEMU is the same, pid $a_pid)"
 [ $? -ne 0 ] && grep -q "already up" "$tmp/up3.out"
 ok $? "up of a lab whose every node is up is refused"
 
-"$NETLAB" exec --dir "$lab" c -- sh -c 'echo written >/root/mark'
+# /etc is in the overlay (/root is the host's, which the QEMU user cannot write).
+"$NETLAB" exec --dir "$lab" c -- sh -c 'echo written >/etc/netlab-mark'
+ok $? "c writes /etc/netlab-mark"
 c_pid=$(pid_of c)
 "$NETLAB" restart --timeout 900 --dir "$lab" c >"$tmp/restart.out" 2>&1
 ok $? "restart c"
 diag <"$tmp/restart.out"
 [ -n "$(pid_of c)" ] && [ "$(pid_of c)" != "$c_pid" ]
 ok $? "c runs a new QEMU ($c_pid, now $(pid_of c))"
-"$NETLAB" exec --dir "$lab" c -- test -e /root/mark
+"$NETLAB" exec --dir "$lab" c -- test -e /etc/netlab-mark
 [ $? -eq 1 ]
 ok $? "c's overlay is fresh: what it wrote is gone"
 wait_for 30 reach a 10.0.0.3 && reach b 10.0.0.3 && reach c 10.0.0.2
