@@ -20,6 +20,8 @@ if [ -n "$out" ]; then
 fi
 
 up_data_lab kathara-options
+# On a loaded host an agent can be slow to answer its first command.
+for n in r1 r2; do wait_for 300 "$NETLAB" exec "$n" -- true; done
 
 v=$("$NETLAB" exec r1 -- sh -c 'ip -4 -o addr show dev eth1; ip route show default' | tr -s ' ')
 echo "$v" | grep -q "eth1 inet 10.0.2.15/24" && echo "$v" | grep -q "default via 10.0.2.2 dev eth1 metric 1000"
