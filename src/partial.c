@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "domxml.h"
+#include "layout.h"
 #include "link.h"
 #include "sandbox.h"
 #include "util.h"
@@ -28,12 +28,11 @@ gboolean nl_partial_select(NlLab *lab, const NlState *st, char **nodes, char **e
     return FALSE;
   *join = list != NULL;
   if (lab->nodes->len == 0) {
-    g_set_error(
-        error, NL_ERROR, NL_ERROR_FAILED,
-        *join
-            ? "lab '%s' is already up: every node asked for runs (`netlab restart NODE` boots one again)"
-            : "lab '%s': every node is excluded, nothing to start",
-        lab->dir);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                *join ? "lab '%s' is already up: every node asked for runs "
+                        "(`netlab restart NODE` boots one again)"
+                      : "lab '%s': every node is excluded, nothing to start",
+                lab->dir);
     return FALSE;
   }
   return TRUE;
