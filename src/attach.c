@@ -17,8 +17,10 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "kernel.h"
 #include "lab.h"
 #include "sandbox.h"
+#include "layout.h"
 #include "util.h"
 
 /* As lab.conf allows: also keeps a name from walking out of the state
@@ -37,18 +39,14 @@ static gboolean check_node(const char *node, GError **error) {
   return FALSE;
 }
 
-static int by_name(gconstpointer a, gconstpointer b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 GPtrArray *nl_vm_names(const NlState *st) {
-  g_autofree char *dir = nl_state_path(st, "vm");
+  g_autofree char *dir = nl_layout_vms(st->dir);
   g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
   GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
   const char *n;
   while (d && (n = g_dir_read_name(d)))
     if (valid_node(n)) g_ptr_array_add(names, g_strdup(n));
-  g_ptr_array_sort(names, by_name);
+  g_ptr_array_sort(names, nl_strv_cmp);
   return names;
 }
 
@@ -57,7 +55,7 @@ void nl_vm_free(NlVm *vm) {
   g_free(vm->labdir);
   g_free(vm->node);
   nl_state_free(vm->st);
-  nl_vm_paths_clear(&vm->paths);
+  nl_layout_vm_clear(&vm->paths);
   g_free(vm);
 }
 
@@ -72,7 +70,7 @@ NlVm *nl_vm_find(const char *labdir, const char *node, GError **error) {
   g_autoptr(NlVm) vm = g_new0(NlVm, 1);
   vm->labdir = g_strdup(labdir);
   vm->node = g_strdup(node);
-  nl_vm_paths_init(&vm->paths, st->dir, labdir, node);
+  nl_layout_vm(&vm->paths, st->dir, labdir, node);
   if (!g_file_test(vm->paths.dir, G_FILE_TEST_IS_DIR)) {
     g_autoptr(GPtrArray) names = nl_vm_names(st);
     g_ptr_array_add(names, NULL);
@@ -85,58 +83,18 @@ NlVm *nl_vm_find(const char *labdir, const char *node, GError **error) {
   return g_steal_pointer(&vm);
 }
 
-int nl_unix_connect(const char *path, GError **error) {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  g_autofree char *via = NULL;
-  int dirfd = -1;
-  if (strlen(path) >= sizeof sa.sun_path) {
-    /* As conmon does: reach the socket through its directory's fd, whose
-     * /proc path is short, however deep the directory is. */
-    g_autofree char *dir = g_path_get_dirname(path);
-    g_autofree char *base = g_path_get_basename(path);
-    dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0) {
-      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", dir, g_strerror(errno));
-      return -1;
-    }
-    via = g_strdup_printf("/proc/self/fd/%d/%s", dirfd, base);
-  }
-  const char *target = via ? via : path;
-  int fd = -1, rc = -1, err = ENAMETOOLONG;
-  if (strlen(target) < sizeof sa.sun_path) {
-    memcpy(sa.sun_path, target, strlen(target) + 1);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    rc = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sa, sizeof sa);
-    err = errno;
-  }
-  if (dirfd >= 0) close(dirfd);
-  if (rc != 0) {
-    if (fd >= 0) close(fd);
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot connect to '%s': %s", path,
-                g_strerror(err));
-    errno = err;
-    return -1;
-  }
-  return fd;
-}
+/* How long a console taken over with --force has to let go, after SIGTERM
+ * and again after SIGKILL, and how often to look. */
+#define TAKEOVER_MS 2000
+#define TAKEOVER_POLL_MS 10
 
-static gboolean write_all(int fd, const void *data, gsize len) {
-  const char *p = data;
-  while (len > 0) {
-    ssize_t w = write(fd, p, len);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return FALSE;
-    p += w;
-    len -= w;
-  }
-  return TRUE;
-}
+static gboolean lock_taken(gpointer fd) { return flock(*(int *)fd, LOCK_EX | LOCK_NB) == 0; }
 
 /* QEMU's socket chardev serves one client; a second connection waits
  * silently in the listen queue. So attached consoles hold a lock, which
  * holds their pid for a clear refusal or for --force to stop them. */
 static int console_lock(const NlVm *vm, gboolean force, GError **error) {
-  g_autofree char *path = g_build_filename(vm->paths.dir, "console.lock", NULL);
+  g_autofree char *path = g_strdup(vm->paths.console_lock);
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", path, g_strerror(errno));
@@ -157,11 +115,10 @@ static int console_lock(const NlVm *vm, gboolean force, GError **error) {
     }
     if (pid > 0) kill(pid, SIGTERM);
     /* It restores its terminal and exits at once, unless it is stuck. */
-    gboolean got = FALSE;
-    for (int t = 0; t < 400 && !got; t++) {
-      if (t == 200 && pid > 0) kill(pid, SIGKILL);
-      got = flock(fd, LOCK_EX | LOCK_NB) == 0;
-      if (!got) g_usleep(10 * 1000);
+    gboolean got = nl_wait_until(lock_taken, &fd, TAKEOVER_MS, TAKEOVER_POLL_MS);
+    if (!got && pid > 0) {
+      kill(pid, SIGKILL);
+      got = nl_wait_until(lock_taken, &fd, TAKEOVER_MS, TAKEOVER_POLL_MS);
     }
     if (!got) {
       close(fd);
@@ -242,7 +199,7 @@ static End relay(Relay *r, GError **error) {
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = read(r->sock, buf, sizeof buf);
       if (n > 0) {
-        if (!write_all(STDOUT_FILENO, buf, n)) return END_OUTPUT;
+        if (!nl_write_all(STDOUT_FILENO, buf, n)) return END_OUTPUT;
         last_out = g_get_monotonic_time();
       } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
         return END_CLOSED;
@@ -341,8 +298,7 @@ gboolean nl_console_attach(const NlVm *vm, gboolean force, GError **error) {
 
 gboolean nl_console_log(const char *labdir, const char *node, gboolean follow, GError **error) {
   if (!check_node(node, error)) return FALSE;
-  g_autofree char *name = g_strconcat(node, ".console.log", NULL);
-  g_autofree char *path = g_build_filename(labdir, ".netlab", "logs", name, NULL);
+  g_autofree char *path = nl_layout_console_log(labdir, node);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
@@ -358,7 +314,7 @@ gboolean nl_console_log(const char *labdir, const char *node, gboolean follow, G
     ssize_t n = read(fd, buf, sizeof buf);
     if (n > 0) {
       /* A closed stdout (`| head`) just ends the listing. */
-      if (!write_all(STDOUT_FILENO, buf, n)) break;
+      if (!nl_write_all(STDOUT_FILENO, buf, n)) break;
       pos += n;
       continue;
     }
@@ -456,12 +412,8 @@ static char *kernel_version(const char *path) {
   if (!m) return NULL;
   const char *d = g_mapped_file_get_contents(m);
   gsize len = g_mapped_file_get_length(m);
-  if (len > 0x210 && memcmp(d + 0x202, "HdrS", 4) == 0) {
-    gsize off = 0x200 + ((guint8)d[0x20e] | (guint8)d[0x20f] << 8);
-    gsize n = 0;
-    while (off + n < len && n < 64 && d[off + n] > ' ' && d[off + n] < 127) n++;
-    return n ? g_strndup(d + off, n) : NULL;
-  }
+  if (len > 0x210 && memcmp(d + 0x202, "HdrS", 4) == 0)
+    return nl_kernel_bzimage_version((const guint8 *)d, len);
   static const char tag[] = "Linux version ";
   for (const char *p = d; (p = memmem(p, len - (p - d), tag, sizeof tag - 1));
        p += sizeof tag - 1) {
@@ -632,8 +584,7 @@ char *nl_vm_why_stopped(const NlState *st, const char *domain, const char *log) 
     return g_strdup_printf("kernel panic (%.*s)", (int)(end ? end - panic : 120), panic);
   }
   /* libvirt notes how each QEMU ended in the domain's log. */
-  g_autofree char *name = g_strconcat(domain, ".log", NULL);
-  g_autofree char *qlog = g_build_filename(st->dir, "log", "qemu", name, NULL);
+  g_autofree char *qlog = nl_layout_qemu_log(st->dir, domain);
   g_autofree char *text = NULL;
   g_file_get_contents(qlog, &text, NULL, NULL);
   const char *r = NULL;

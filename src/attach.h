@@ -23,10 +23,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlVm, nl_vm_free)
 /* The names of the VMs of a lab that is up, sorted. */
 GPtrArray *nl_vm_names(const NlState *st);
 
-/* Connects to the Unix socket PATH, even one longer than sun_path allows.
- * Returns a blocking, close-on-exec fd, or -1. */
-int nl_unix_connect(const char *path, GError **error);
-
 /* Relays the console of VM until the user detaches. On a terminal: raw mode,
  * Ctrl-] detaches. Otherwise stdin goes to the console, the console to
  * stdout, and after stdin's end the output is read until it has been quiet

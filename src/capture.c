@@ -96,8 +96,8 @@ static void leave_hub(const char *mgmt) {
 gboolean nl_capture_run(const NlCapture *c, guint64 *frames, GError **error) {
   Cap cap = {.c = c};
   gboolean ok = FALSE;
-  g_autofree char *sock = nl_lan_sock(c->statedir, c->lan);
-  g_autofree char *mgmt = nl_vde_mgmt_path(c->statedir, c->lan);
+  g_autofree char *sock = nl_layout_lan(c->statedir, c->lan);
+  g_autofree char *mgmt = nl_layout_lan_mgmt(c->statedir, c->lan);
   g_autoptr(GMainContext) ctx = g_main_context_new();
   g_main_context_push_thread_default(ctx);
   GSource *sources[5] = {0};

@@ -43,7 +43,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_autoptr(GPtrArray) notes = nl_run_shutdown_scripts(st, SHUTDOWN_TIMEOUT_S);
     for (guint i = 0; i < notes->len; i++)
       fprintf(stderr, "netlab: warning: %s\n", (char *)notes->pdata[i]);
-    if (!nl_run_down(st, error)) return -1;
+    if (!nl_run_down(st, &nl_cmd_say, error)) return -1;
     fprintf(stderr, "lab '%s' is down\n", labdir);
   }
   return wipe ? nl_cmd_wipe_disks(labdir, NULL, error) : 0;

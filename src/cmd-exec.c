@@ -54,12 +54,15 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       return -1;
     }
 
-  g_autofree char *labdir = nl_cmd_vm_labdir(dir, error);
-  g_autoptr(NlState) st = labdir ? nl_state_for(labdir, error) : NULL;
-  if (st && !nl_state_exists(st))
-    g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "lab '%s' is not up", labdir);
+  /* netlab's own failures are 125 here, whatever the module said. */
+  g_autoptr(GError) found = NULL;
+  g_autofree char *labdir = nl_cmd_vm_labdir(dir, &found);
+  g_autoptr(NlState) st = labdir ? nl_state_for(labdir, &found) : NULL;
   if (!st || !nl_state_exists(st)) {
-    (*error)->code = NL_ERROR_EXEC;
+    if (found)
+      g_set_error_literal(error, NL_ERROR, NL_ERROR_EXEC, found->message);
+    else
+      g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "lab '%s' is not up", labdir);
     return -1;
   }
   NlExec x = {

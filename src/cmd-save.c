@@ -7,6 +7,7 @@
 #include "disk.h"
 #include "save.h"
 #include "state.h"
+#include "layout.h"
 #include "util.h"
 
 static void note(const char *line, gpointer data) { fprintf(stderr, "%s\n", line); }
@@ -61,7 +62,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   }
   /* A lab up: files edited after `up` are the ones to protect. */
   struct stat lab_st;
-  g_autofree char *up_file = nl_state_path(st, "lab");
+  g_autofree char *up_file = nl_layout_key(st->dir, "lab");
   gint64 up_time = up && stat(up_file, &lab_st) == 0 ? lab_st.st_mtime : 0;
   gboolean ok = TRUE;
   for (guint i = 0; i < files->len; i++) {

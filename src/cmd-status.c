@@ -181,7 +181,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
      * counts as running: the recorded process says the truth. */
     if (dom && !uri && !nl_proc_alive(st, "qemu", node)) dom = NULL;
     NlVmPaths p;
-    nl_vm_paths_init(&p, st->dir, labdir, node);
+    nl_layout_vm(&p, st->dir, labdir, node);
     g_autofree char *why = dom ? NULL : nl_vm_why_stopped(st, domain, p.log);
     g_autofree char *tail = dom ? NULL : nl_log_tail(p.log, 3);
     const char *state = dom ? dom->state : "stopped";
@@ -222,7 +222,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
           if (**l) g_string_append_printf(s, "%31s | %s\n", "", *l);
       }
     }
-    nl_vm_paths_clear(&p);
+    nl_layout_vm_clear(&p);
   }
   if (json)
     g_string_append(s, "],\n \"lans\": [");
@@ -231,7 +231,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   for (guint i = 0; lan_names[i] && *lan_names[i]; i++) {
     const char *lan = lan_names[i];
     int pid = nl_vde_pid(st, lan);
-    g_autofree char *sock = nl_lan_sock(st->dir, lan);
+    g_autofree char *sock = nl_layout_lan(st->dir, lan);
     if (json) {
       g_string_append(s, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
       json_str(s, lan);

@@ -238,8 +238,7 @@ static GPtrArray *start_captures(const NlLab *lab, const NlState *st) {
     if (!**lan) continue;
     Capture *c = g_new0(Capture, 1);
     c->lan = g_strdup(*lan);
-    g_autofree char *name = g_strdup_printf("capture-%s.pcap", *lan);
-    c->file = nl_state_path(st, name);
+    c->file = nl_layout_capture(st->dir, *lan);
     g_ptr_array_add(caps, c);
     const char *argv[] = {
         self ? self : "netlab", "capture", "-d", lab->dir, *lan, "-w", c->file, NULL};
@@ -296,7 +295,7 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir, GPtrAr
     g_autofree char *vmdir = g_build_filename(dir, node->name, NULL);
     if (mkdir(vmdir, 0755) != 0) continue;
     NlVmPaths p;
-    nl_vm_paths_init(&p, st->dir, lab->dir, node->name);
+    nl_layout_vm(&p, st->dir, lab->dir, node->name);
     g_autofree char *log = NULL;
     gsize len = 0;
     g_autofree char *dst = g_build_filename(vmdir, "console.log", NULL);
@@ -307,7 +306,7 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir, GPtrAr
                            "%s/ip-*.txt, dmesg.txt: through the agent, after the "
                            "tests (an error message in them if the VM had stopped)\n",
                            node->name);
-    nl_vm_paths_clear(&p);
+    nl_layout_vm_clear(&p);
     for (gsize k = 0; k < G_N_ELEMENTS(probes); k++) {
       g_autofree char *out = g_build_filename(vmdir, probes[k].file, NULL);
       /* A fresh file: never written through what a VM may have put there. */
@@ -413,6 +412,32 @@ static void junit(const char *file, const NlLab *lab, GPtrArray *results, GError
   g_string_free(x, TRUE);
 }
 
+/* A directory made now, by us, for what a failure leaves: nothing a VM
+ * prepared in it. ASKED (--artifacts), else LABDIR/.netlab/artifacts/TIME;
+ * a suffix .N when it exists. */
+static char *make_artifacts_dir(const char *labdir, const char *asked, GError **error) {
+  g_autofree char *dir = NULL;
+  if (asked) {
+    dir = g_strdup(asked);
+  } else {
+    g_autoptr(GDateTime) now = g_date_time_new_now_local();
+    g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
+    dir = nl_layout_artifacts(labdir, stamp);
+  }
+  g_autofree char *parent = g_path_get_dirname(dir);
+  if (!nl_mkdir(parent, 0755, error)) return NULL;
+  g_autofree char *base = g_strdup(dir);
+  for (int n = 1; mkdir(dir, 0755) != 0; n++) {
+    if (errno != EEXIST || n == 100) {
+      nl_set_errno(error, errno, "cannot create '%s'", dir);
+      return NULL;
+    }
+    g_free(dir);
+    dir = g_strdup_printf("%s.%d", base, n);
+  }
+  return g_steal_pointer(&dir);
+}
+
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL, *junit_file = NULL, *artifacts = NULL;
   gboolean keep = FALSE;
@@ -478,22 +503,11 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *dir = NULL;
   g_autoptr(GString) index = g_string_new(NULL);
   g_autoptr(GPtrArray) disk_nodes = g_ptr_array_new();
-  if ((failed || (dead && dead->len)) && !interrupted) {
-    if (artifacts) {
-      dir = g_strdup(artifacts);
-    } else {
-      g_autoptr(GDateTime) now = g_date_time_new_now_local();
-      g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
-      dir = g_build_filename(labdir, ".netlab", "artifacts", stamp, NULL);
-    }
-    /* A directory made now, by us: nothing a VM prepared in it. */
-    g_autofree char *parent = g_path_get_dirname(dir);
-    g_mkdir_with_parents(parent, 0755);
-    g_autofree char *base = g_strdup(dir);
-    for (int n = 1; mkdir(dir, 0755) != 0 && errno == EEXIST && n < 100; n++) {
-      g_free(dir);
-      dir = g_strdup_printf("%s.%d", base, n);
-    }
+  g_autoptr(GError) no_dir = NULL;
+  if ((failed || (dead && dead->len)) && !interrupted &&
+      !(dir = make_artifacts_dir(labdir, artifacts, &no_dir)))
+    nl_say(&nl_cmd_say, NL_SAY_WARNING, "no artifacts kept: %s", no_dir->message);
+  if (dir) {
     stop_captures(caps, dir);
     collect(lab, st, dir, results, index);
     /* A tmpfs node's files are gone with its VM: read them now. A disk is
@@ -516,7 +530,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
 
   if (ours && !keep) {
     g_autoptr(GError) down = NULL;
-    if (!nl_state_lock(st, TRUE, &down) || !nl_run_down(st, &down))
+    if (!nl_state_lock(st, TRUE, &down) || !nl_run_down(st, &nl_cmd_say, &down))
       fprintf(stderr, "netlab: %s\n", down->message);
   }
   if (dir) {
@@ -525,7 +539,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       g_string_append_printf(index, "(nodes with a disk: %s)\n", pm->message);
     g_autofree char *index_path = g_build_filename(dir, "INDEX", NULL);
     g_string_prepend(index, "What netlab kept after the failure, and where each came from.\n\n");
-    nl_write_file(index_path, index->str, index->len, 0644, NULL);
+    g_autoptr(GError) e = NULL;
+    if (!nl_write_file(index_path, index->str, index->len, 0644, &e))
+      nl_say(&nl_cmd_say, NL_SAY_WARNING, "%s", e->message);
     for (guint i = 0; dead && i < dead->len; i++)
       printf("# VM '%s' stopped during the tests\n", (char *)dead->pdata[i]);
     printf("# %u of %u tests failed; artifacts in %s (see INDEX)\n", failed, tests->len, dir);

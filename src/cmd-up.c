@@ -2,6 +2,7 @@
  * its startup scripts. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "attach.h"
 #include "cmd.h"
@@ -10,6 +11,41 @@
 #include "run.h"
 #include "state.h"
 #include "util.h"
+
+typedef struct {
+  gboolean tty;
+  guint drawn; /* lines of progress on the terminal */
+} Display;
+
+/* On a terminal, a line per VM, redrawn in place; else a log, one line per
+ * VM that is ready or failed. */
+static void show_vms(const NlVmStatus *vms, guint n, int changed, gpointer data) {
+  Display *d = data;
+  if (!d->tty) {
+    if (changed < 0) return;
+    const NlVmStatus *vm = &vms[changed];
+    if (vm->phase == NL_VM_READY)
+      fprintf(stderr, "%s: ready in %.1f s%s\n", vm->name, vm->secs,
+              vm->startup_rc ? " (a startup command failed)" : "");
+    else if (vm->phase == NL_VM_FAILED)
+      fprintf(stderr, "%s: failed\n", vm->name);
+    return;
+  }
+  if (d->drawn) fprintf(stderr, "\033[%uA", d->drawn);
+  for (guint i = 0; i < n; i++) {
+    fprintf(stderr, "\033[2K%-16s ", vms[i].name);
+    switch (vms[i].phase) {
+      case NL_VM_WAITING: fprintf(stderr, "waiting for its dependencies\n"); break;
+      case NL_VM_BOOTING: fprintf(stderr, "booting (%.0f s)\n", vms[i].secs); break;
+      case NL_VM_READY:
+        fprintf(stderr, "ready in %.1f s%s\n", vms[i].secs,
+                vms[i].startup_rc ? " (a startup command failed)" : "");
+        break;
+      case NL_VM_FAILED: fprintf(stderr, "failed\n"); break;
+    }
+  }
+  d->drawn = n;
+}
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL, *accel = NULL, *kernel = NULL;
@@ -47,9 +83,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *kpath = NULL;
   if (kernel) {
     g_autofree char *named = nl_kernel_resolve(kernel, NULL);
-    kpath = nl_realpath(named, error);
+    g_autoptr(GError) local = NULL;
+    kpath = nl_realpath(named, &local);
     if (!kpath) {
-      (*error)->code = NL_ERROR_INPUT;
+      g_set_error_literal(error, NL_ERROR, NL_ERROR_INPUT, local->message);
       return -1;
     }
     o.kernel = kpath;
@@ -62,6 +99,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
 
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st || !nl_state_lock(st, TRUE, error)) return -1;
+  Display display = {.tty = isatty(2)};
+  const NlUpProgress progress = {.say = {nl_cmd_say.say, &display}, .vms = show_vms};
+  o.progress = &progress;
   if (!nl_run_up(lab, st, &o, error)) return -1;
   /* The lock is close-on-exec, so tmux does not hold it. */
   if (!tmux) return 0;

@@ -49,6 +49,14 @@ char *nl_cmd_vm_labdir(const char *dir_opt, GError **error) {
   return abs;
 }
 
+static void say(NlSayLevel level, const char *message, gpointer data) {
+  static const char *const prefix[] = {
+      [NL_SAY_PROGRESS] = "", [NL_SAY_NOTICE] = "netlab: ", [NL_SAY_WARNING] = "netlab: warning: "};
+  fprintf(stderr, "%s%s\n", prefix[level], message);
+}
+
+const NlProgress nl_cmd_say = {say, NULL};
+
 NlLab *nl_cmd_load_lab(const char *labdir, GError **error) {
   g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
   NlLab *lab = nl_lab_load(labdir, warnings, error);

@@ -50,6 +50,11 @@ char *nl_cmd_labdir(const char *d_opt, int argc, char **argv, GError **error);
  * current directory; made absolute. */
 char *nl_cmd_vm_labdir(const char *dir_opt, GError **error);
 
+/* How every command shows what modules tell (util.h's NlProgress): on
+ * stderr, a notice as "netlab: ...", a warning as "netlab: warning: ...". */
+#include "util.h"
+extern const NlProgress nl_cmd_say;
+
 /* Reads the lab in LABDIR, printing its warnings to stderr. */
 #include "lab.h"
 NlLab *nl_cmd_load_lab(const char *labdir, GError **error);

@@ -12,20 +12,19 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "layout.h"
 #include "run.h"
 #include "sandbox.h"
 #include "util.h"
 
-char *nl_disk_dir(const char *labdir) { return g_build_filename(labdir, ".netlab", "disks", NULL); }
+char *nl_disk_dir(const char *labdir) { return nl_layout_disks(labdir); }
 
 char *nl_disk_path(const char *labdir, const char *node) {
-  g_autofree char *file = g_strconcat(node, ".qcow2", NULL);
-  return g_build_filename(labdir, ".netlab", "disks", file, NULL);
+  return nl_layout_disk(labdir, node, ".qcow2");
 }
 
 static char *dirty_path(const char *labdir, const char *node) {
-  g_autofree char *file = g_strconcat(node, ".dirty", NULL);
-  return g_build_filename(labdir, ".netlab", "disks", file, NULL);
+  return nl_layout_disk(labdir, node, ".dirty");
 }
 
 gboolean nl_disk_grant_qemu(const char *path, GError **error) {
@@ -87,8 +86,7 @@ gboolean nl_disk_set_dirty(const char *labdir, const char *node, gboolean dirty,
 }
 
 static char *booted_path(const char *labdir, const char *node) {
-  g_autofree char *file = g_strconcat(node, ".booted", NULL);
-  return g_build_filename(labdir, ".netlab", "disks", file, NULL);
+  return nl_layout_disk(labdir, node, ".booted");
 }
 
 gboolean nl_disk_mark_booted(const char *labdir, const char *node, GError **error) {
@@ -146,11 +144,7 @@ gboolean nl_disk_prepare(const NlLab *lab, NlDiskNote note, gpointer data, GErro
   if (jobs->len == 0) return TRUE;
 
   g_autofree char *dir = nl_disk_dir(lab->dir);
-  if (g_mkdir_with_parents(dir, 0755) != 0) {
-    int saved = errno;
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", dir, g_strerror(saved));
-    return FALSE;
-  }
+  if (!nl_mkdir(dir, 0755, error)) return FALSE;
   const NlDiskBackend *b = nl_disk_backend(error);
   if (!b) return FALSE;
   if (!b->prepare((NlDiskJob *const *)jobs->pdata, jobs->len, error)) {

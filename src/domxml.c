@@ -4,37 +4,6 @@
 
 #include "agent-proto.h"
 
-void nl_vm_paths_init(NlVmPaths *p, const char *statedir, const char *labdir, const char *node) {
-  p->dir = g_build_filename(statedir, "vm", node, NULL);
-  p->conf = g_build_filename(statedir, "conf", node, NULL);
-  p->console = g_build_filename(p->dir, "console.sock", NULL);
-  p->ctl = g_build_filename(p->dir, "ctl.sock", NULL);
-  p->gdb = g_build_filename(p->dir, "gdb.sock", NULL);
-  p->serial1 = g_build_filename(p->dir, "serial1.sock", NULL);
-  g_autofree char *logname = g_strconcat(node, ".console.log", NULL);
-  p->log = g_build_filename(labdir, ".netlab", "logs", logname, NULL);
-}
-
-void nl_vm_paths_clear(NlVmPaths *p) {
-  g_free(p->dir);
-  g_free(p->conf);
-  g_free(p->console);
-  g_free(p->ctl);
-  g_free(p->gdb);
-  g_free(p->serial1);
-  g_free(p->log);
-  memset(p, 0, sizeof(*p));
-}
-
-char *nl_lan_sock(const char *statedir, const char *lan) {
-  return g_build_filename(statedir, "lan", lan, NULL);
-}
-
-char *nl_nic_sock(const char *statedir, const char *node, guint index, const char *suffix) {
-  g_autofree char *name = g_strdup_printf("%s.%u%s", node, index, suffix);
-  return g_build_filename(statedir, "nic", name, NULL);
-}
-
 char *nl_domain_cmdline(const NlLab *lab, const NlNode *node) {
   GString *s = g_string_new(
       "console=ttyS0 "
@@ -113,7 +82,7 @@ static void qarg(GString *x, const char *fmt, ...) {
 char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *spec) {
   GString *x = g_string_new(NULL);
   NlVmPaths p;
-  nl_vm_paths_init(&p, spec->statedir, lab->dir, node->name);
+  nl_layout_vm(&p, spec->statedir, lab->dir, node->name);
 
   g_string_append_printf(
       x, "<domain type='%s' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n",
@@ -186,8 +155,7 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
   esc(x, p.console);
   g_string_append(x, "'/>\n      <log file='");
   /* The same file, as QEMU reaches it. */
-  g_autofree char *logname = g_path_get_basename(p.log);
-  g_autofree char *log = g_build_filename(spec->labdir, ".netlab", "logs", logname, NULL);
+  g_autofree char *log = nl_layout_console_log(spec->labdir, node->name);
   esc(x, log);
   g_string_append(x, "' append='off'/>\n      <target port='0'/>\n    </serial>\n");
   /* No log: a binary protocol (gdbserver's) is what runs on it. */
@@ -215,7 +183,7 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
   g_string_append(x, "  <qemu:commandline>\n");
   for (guint i = 0; i < node->nics->len; i++) {
     const NlNic *nic = node->nics->pdata[i];
-    g_autofree char *sock = nl_nic_sock(spec->statedir, node->name, i, "");
+    g_autofree char *sock = nl_layout_nic(spec->statedir, node->name, i, "");
     char mac[18];
     nl_mac_format(nic->mac, mac);
     /* The NIC's wirefilter waits on a point-to-point VDE socket (see
@@ -238,7 +206,7 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
                     "    <qemu:del capability='cpu-unavailable-features'/>\n"
                     "  </qemu:capabilities>\n");
   g_string_append(x, "</domain>\n");
-  nl_vm_paths_clear(&p);
+  nl_layout_vm_clear(&p);
   return g_string_free(x, FALSE);
 }
 

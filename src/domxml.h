@@ -3,31 +3,7 @@
 #pragma once
 
 #include "lab.h"
-
-/* Where one VM's sockets and files live: inside the lab's state directory,
- * but the console log, which outlives `down`. Sockets are in DIR, which the
- * QEMU user owns; the configuration is in CONF, which only netlab writes. */
-typedef struct {
-  char *dir;     /* STATE/vm/NODE: made by the QEMU user */
-  char *conf;    /* STATE/conf/NODE: shared read-only with the guest */
-  char *console; /* STATE/vm/NODE/console.sock: ttyS0 */
-  char *ctl;     /* STATE/vm/NODE/ctl.sock: virtio-serial port netlab.ctl */
-  char *gdb;     /* STATE/vm/NODE/gdb.sock: QEMU's GDB stub */
-  char *serial1; /* STATE/vm/NODE/serial1.sock: ttyS1, for gdbserver */
-  /* the agent's session ports: STATE/vm/NODE/agent-N.sock, N < NLA_PORTS */
-  char *log; /* LABDIR/.netlab/logs/NODE.console.log */
-} NlVmPaths;
-
-void nl_vm_paths_init(NlVmPaths *p, const char *statedir, const char *labdir, const char *node);
-void nl_vm_paths_clear(NlVmPaths *p);
-
-/* STATE/lan/NAME: the vde_switch control directory QEMU plugs into. */
-char *nl_lan_sock(const char *statedir, const char *lan);
-
-/* STATE/nic/NODE.INDEX + SUFFIX: the point-to-point socket between an
- * interface's NIC and its wirefilter (SUFFIX ""), and the wirefilter's files
- * (".mgmt", ".vnl"). */
-char *nl_nic_sock(const char *statedir, const char *node, guint index, const char *suffix);
+#include "layout.h"
 
 /* Everything about one VM that is not in the lab model. */
 typedef struct {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent-proto.h"
+#include "layout.h"
 #include "util.h"
 
 /* How long the agent may take to start a command before we call it dead. */
@@ -40,55 +41,62 @@ static void entry(GByteArray *req, const char *kind, const char *value) {
   g_byte_array_append(req, (const guint8 *)value, strlen(value) + 1);
 }
 
-static gboolean write_all(int fd, const guint8 *data, gsize len) {
-  while (len) {
-    ssize_t n = write(fd, data, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return FALSE;
-    data += n, len -= n;
+/* How often a client waiting for a free session port tries again. */
+#define PORT_RETRY_MS 20
+
+typedef struct {
+  const NlVmPaths *p;
+  const char *vm;
+  int sock, lock;
+  GError *error;
+} Claim;
+
+/* One pass over the VM's session ports: TRUE once one is taken, or on an
+ * error; FALSE when all are busy. */
+static gboolean try_ports(gpointer data) {
+  Claim *c = data;
+  for (int i = 0; i < NLA_PORTS; i++) {
+    g_autofree char *lp = nl_layout_agent_lock(c->p, i);
+    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      nl_set_errno(&c->error, errno, "cannot open '%s'", lp);
+      return TRUE;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      close(fd);
+      continue;
+    }
+    g_autofree char *sp = nl_layout_agent_sock(c->p, i);
+    int s = nl_unix_connect(sp, NULL);
+    if (s < 0) {
+      nl_set_errno(&c->error, errno, "VM '%s' is not running (%s)", c->vm, sp);
+      close(fd);
+      return TRUE;
+    }
+    c->sock = s;
+    c->lock = fd;
+    return TRUE;
   }
-  return TRUE;
+  return FALSE;
 }
 
 /* Takes one of the VM's session ports: a port serves one client at a time,
  * and a second client's connection would only queue, so an flock per port
  * says which are in use. Returns the connected socket, the lock in *LOCK. */
-static int claim_port(const char *vmdir, const char *vm, int *lock, GError **error) {
-  gint64 deadline = g_get_monotonic_time() + PORT_WAIT_MS * 1000;
-  for (;;) {
-    for (int i = 0; i < NLA_PORTS; i++) {
-      g_autofree char *lp = g_strdup_printf("%s/agent-%d.lock", vmdir, i);
-      int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-      if (fd < 0) {
-        g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "cannot open '%s': %s", lp, g_strerror(errno));
-        return -1;
-      }
-      if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        close(fd);
-        continue;
-      }
-      g_autofree char *sp = g_strdup_printf("%s/agent-%d.sock", vmdir, i);
-      struct sockaddr_un sa = {.sun_family = AF_UNIX};
-      g_strlcpy(sa.sun_path, sp, sizeof sa.sun_path);
-      int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        int e = errno;
-        if (s >= 0) close(s);
-        close(fd);
-        g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "VM '%s' is not running (%s: %s)", vm, sp,
-                    g_strerror(e));
-        return -1;
-      }
-      *lock = fd;
-      return s;
-    }
-    if (g_get_monotonic_time() > deadline) {
-      g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "all %d sessions of VM '%s' stayed busy for %d s",
-                  NLA_PORTS, vm, PORT_WAIT_MS / 1000);
-      return -1;
-    }
-    g_usleep(20 * 1000);
+static int claim_port(const NlVmPaths *p, const char *vm, int *lock, GError **error) {
+  Claim c = {.p = p, .vm = vm, .sock = -1, .lock = -1};
+  if (!nl_wait_until(try_ports, &c, PORT_WAIT_MS, PORT_RETRY_MS)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "all %d sessions of VM '%s' stayed busy for %d s",
+                NLA_PORTS, vm, PORT_WAIT_MS / 1000);
+    return -1;
   }
+  if (c.error) {
+    c.error->code = NL_ERROR_EXEC;
+    g_propagate_error(error, c.error);
+    return -1;
+  }
+  *lock = c.lock;
+  return c.sock;
 }
 
 typedef struct {
@@ -132,13 +140,13 @@ static int on_frame(void *ctx, const NlaFrame *f) {
       s->started = TRUE;
       if (s->x->tty && s->tty_fd >= 0) term_raw(s->term, s->tty_fd);
       break;
-    case NLA_STDOUT: write_all(s->x->out_fd, f->payload, f->len); break;
-    case NLA_STDERR: write_all(s->x->err_fd, f->payload, f->len); break;
+    case NLA_STDOUT: nl_write_all(s->x->out_fd, f->payload, f->len); break;
+    case NLA_STDERR: nl_write_all(s->x->err_fd, f->payload, f->len); break;
     case NLA_FAILED:
       s->started = TRUE;
-      write_all(s->x->err_fd, (const guint8 *)"netlab: ", 8);
-      write_all(s->x->err_fd, f->payload, f->len);
-      write_all(s->x->err_fd, (const guint8 *)"\n", 1);
+      nl_write_all(s->x->err_fd, (const guint8 *)"netlab: ", 8);
+      nl_write_all(s->x->err_fd, f->payload, f->len);
+      nl_write_all(s->x->err_fd, (const guint8 *)"\n", 1);
       break;
     case NLA_EXIT:
       s->started = TRUE;
@@ -153,13 +161,14 @@ int nl_exec_run(const NlExec *x, GError **error) {
     g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "invalid VM name '%s'", x->vm);
     return -1;
   }
-  g_autofree char *vmdir = g_build_filename(x->statedir, "vm", x->vm, NULL);
-  if (!g_file_test(vmdir, G_FILE_TEST_IS_DIR)) {
+  g_auto(NlVmPaths) paths = {0};
+  nl_layout_vm(&paths, x->statedir, NULL, x->vm);
+  if (!g_file_test(paths.dir, G_FILE_TEST_IS_DIR)) {
     g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "the lab has no VM '%s'", x->vm);
     return -1;
   }
   int lock = -1;
-  int sock = claim_port(vmdir, x->vm, &lock, error);
+  int sock = claim_port(&paths, x->vm, &lock, error);
   if (sock < 0) return -1;
   fcntl(sock, F_SETFL, O_NONBLOCK);
 

@@ -262,10 +262,6 @@ static gboolean read_bytes(const char *path, GBytes **out, GError **error) {
   return TRUE;
 }
 
-static int compare_names(gconstpointer a, gconstpointer b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The regular files at the top of DIR, sorted so that the cache key and the
  * archive do not depend on readdir's order. Dot files (editor leftovers) are
  * not part of the guest's boot. */
@@ -281,7 +277,7 @@ static GPtrArray *read_templates(const char *dir, GError **error) {
   const char *name;
   while ((name = g_dir_read_name(d)))
     if (name[0] != '.') g_ptr_array_add(names, g_strdup(name));
-  g_ptr_array_sort(names, compare_names);
+  g_ptr_array_sort(names, nl_strv_cmp);
 
   g_autoptr(GPtrArray) templates = g_ptr_array_new_with_free_func((GDestroyNotify)template_free);
   gboolean have_init = FALSE;
@@ -561,11 +557,7 @@ char *nl_initramfs_get(const char *moddir, const char *templates, GError **error
   g_autofree char *cache = nl_cache_dir(error);
   if (!cache) return NULL;
   g_autofree char *dir = g_build_filename(cache, "initramfs", NULL);
-  if (g_mkdir_with_parents(dir, 0700) != 0) {
-    int saved = errno;
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", dir, g_strerror(saved));
-    return NULL;
-  }
+  if (!nl_mkdir(dir, 0700, error)) return NULL;
   g_autofree char *name = g_strdup_printf("%s-%.16s.cpio", version, key);
   g_autofree char *path = g_build_filename(dir, name, NULL);
   if (g_file_test(path, G_FILE_TEST_IS_REGULAR)) {

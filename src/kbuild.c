@@ -329,11 +329,7 @@ static char *debian_source(const NlKbuildOptions *o, char **origin, GError **err
   g_autofree char *stamp =
       g_strdup_printf("%s %lld %lld\n", tarball, (long long)st.st_size, (long long)st.st_mtime);
   *origin = g_strchomp(g_strdup(stamp));
-  if (g_mkdir_with_parents(srcdir, 0755) != 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", srcdir,
-                g_strerror(errno));
-    return NULL;
-  }
+  if (!nl_mkdir(srcdir, 0755, error)) return NULL;
 
   g_autofree char *lock_path = g_build_filename(srcdir, ".netlab-lock", NULL);
   int lock = lock_build(o, lock_path, error);
@@ -556,11 +552,7 @@ static gboolean plan(const NlKbuildOptions *o, Plan *p, GError **error) {
   }
   p->dir = nl_kernel_built_dir(p->name, error);
   if (!p->dir) return FALSE;
-  if (g_mkdir_with_parents(p->dir, 0755) != 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", p->dir,
-                g_strerror(errno));
-    return FALSE;
-  }
+  if (!nl_mkdir(p->dir, 0755, error)) return FALSE;
   return TRUE;
 }
 

@@ -186,14 +186,12 @@ gsize nl_elf_trim_zeros(guint8 *data, gsize len) {
   return saved;
 }
 
-/* The version string a bzImage carries in its setup header ("HdrS"). */
-static char *bzimage_version(const guint8 *d, gsize len) {
+char *nl_kernel_bzimage_version(const guint8 *d, gsize len) {
   if (len < 0x210 || memcmp(d + 0x202, "HdrS", 4) != 0) return NULL;
   gsize off = 0x200 + (d[0x20e] | d[0x20f] << 8);
-  if (off >= len) return NULL;
   gsize end = off;
-  while (end < len && end - off < 256 && d[end] && d[end] != ' ') end++;
-  return g_strndup((const char *)d + off, end - off);
+  while (end < len && end - off < 256 && d[end] > ' ' && d[end] < 127) end++;
+  return end > off ? g_strndup((const char *)d + off, end - off) : NULL;
 }
 
 /* Decompresses the payload of a bzImage into an ELF vmlinux, as the kernel's
@@ -284,7 +282,7 @@ NlKernel *nl_kernel_find(const char *path, GError **error) {
     return g_steal_pointer(&k);
   }
 
-  k->version = bzimage_version(d, len);
+  k->version = nl_kernel_bzimage_version(d, len);
   if (!k->version) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
                 "'%s' is neither a bzImage nor an ELF kernel with a PVH entry", k->path);
@@ -320,8 +318,7 @@ NlKernel *nl_kernel_find(const char *path, GError **error) {
   gsize size = 0;
   guint8 *image = g_bytes_unref_to_data(g_steal_pointer(&out), &size);
   nl_elf_trim_zeros(image, size);
-  if (g_mkdir_with_parents(dir, 0700) != 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", dir, g_strerror(errno));
+  if (!nl_mkdir(dir, 0700, error)) {
     g_free(image);
     return NULL;
   }

@@ -41,3 +41,7 @@ gboolean nl_elf_has_pvh(const guint8 *data, gsize len);
  * carries: that much less resident memory per VM. Returns the bytes saved;
  * leaves alone an image whose loadable segments share file bytes. */
 gsize nl_elf_trim_zeros(guint8 *data, gsize len);
+
+/* The version string a bzImage carries in its setup header ("HdrS"), or
+ * NULL when D (LEN bytes) is not a bzImage. */
+char *nl_kernel_bzimage_version(const guint8 *d, gsize len);

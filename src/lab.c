@@ -140,10 +140,6 @@ static gunichar control_char(const char *text) {
   return 0;
 }
 
-static int compare_strings(gconstpointer a, gconstpointer b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* ---- The model's own memory ---- */
 
 static void nic_free(gpointer data) {
@@ -948,7 +944,7 @@ static void collect_lans(NlLab *lab) {
       if (g_hash_table_add(seen, nic->lan)) g_ptr_array_add(lab->lans, g_strdup(nic->lan));
     }
   }
-  g_ptr_array_sort(lab->lans, compare_strings);
+  g_ptr_array_sort(lab->lans, nl_strv_cmp);
 }
 
 /* ---- lab.dep ---- */

@@ -13,24 +13,19 @@
 /* netlab's own record of a link (".impair", ".down"), in STATE/link, which
  * only netlab writes: the QEMU user owns STATE/nic. */
 static char *record(const char *statedir, const char *node, guint index, const char *suffix) {
-  g_autofree char *name = g_strdup_printf("%s.%u%s", node, index, suffix);
-  return g_build_filename(statedir, "link", name, NULL);
+  return nl_layout_link(statedir, node, index, suffix);
 }
 
 gboolean nl_link_start(const NlState *st, const NlQemuUser *qu, const char *node, const NlNic *nic,
                        GError **error) {
-  g_autofree char *nicdir = nl_state_path(st, "nic");
-  g_autofree char *linkdir = nl_state_path(st, "link");
-  g_autofree char *sock = nl_nic_sock(st->dir, node, nic->index, "");
-  g_autofree char *vnl = nl_nic_sock(st->dir, node, nic->index, ".vnl");
-  g_autofree char *mgmt = nl_nic_sock(st->dir, node, nic->index, ".mgmt");
-  g_autofree char *lan = nl_lan_sock(st->dir, nic->lan);
+  g_autofree char *nicdir = nl_layout_nics(st->dir);
+  g_autofree char *linkdir = nl_layout_links(st->dir);
+  g_autofree char *sock = nl_layout_nic(st->dir, node, nic->index, "");
+  g_autofree char *vnl = nl_layout_nic(st->dir, node, nic->index, ".vnl");
+  g_autofree char *mgmt = nl_layout_nic(st->dir, node, nic->index, ".mgmt");
+  g_autofree char *lan = nl_layout_lan(st->dir, nic->lan);
   g_autofree char *name = g_strdup_printf("%s.%u", node, nic->index);
-  if (g_mkdir_with_parents(linkdir, 0700) != 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", linkdir,
-                g_strerror(errno));
-    return FALSE;
-  }
+  if (!nl_mkdir(linkdir, 0700, error)) return FALSE;
   /* The wirefilter runs as the QEMU user and makes its sockets here. */
   if (!nl_qemu_user_own(qu, nicdir, 0700, error)) return FALSE;
   /* wirefilter splits -v at the first ':', so its NIC side cannot be a
@@ -55,7 +50,7 @@ void nl_link_get(const char *statedir, const char *node, guint index, NlImpair *
 
 gboolean nl_link_set(const char *statedir, const char *node, guint index, const NlImpair *imp,
                      GError **error) {
-  g_autofree char *mgmt = nl_nic_sock(statedir, node, index, ".mgmt");
+  g_autofree char *mgmt = nl_layout_nic(statedir, node, index, ".mgmt");
   g_autofree char *rec = record(statedir, node, index, ".impair");
   g_autoptr(GPtrArray) cmds = nl_impair_commands(imp);
   for (guint i = 0; i < cmds->len; i++) {

@@ -11,7 +11,7 @@
 
 /* Starts the wirefilter of NODE's interface NIC (through nl_vde_spawn(), as
  * the QEMU user), plugged into the switch of NIC's LAN, with the impairment
- * lab.conf gives it. The NIC plugs into nl_nic_sock() once this returns. */
+ * lab.conf gives it. The NIC plugs into nl_layout_nic() once this returns. */
 gboolean nl_link_start(const NlState *st, const NlQemuUser *qu, const char *node, const NlNic *nic,
                        GError **error);
 

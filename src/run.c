@@ -99,8 +99,7 @@ struct Up {
   GMainContext *ctx;
   GMainLoop *loop;
   GError *error; /* first failure */
-  gboolean tty;
-  guint drawn; /* lines of progress on the terminal */
+  const NlUpProgress *progress;
   gint64 t0;
 };
 
@@ -125,38 +124,38 @@ static void vm_free(Vm *vm) {
   g_free(vm->xml);
   g_free(vm->why);
   if (vm->ctl_buf) g_string_free(vm->ctl_buf, TRUE);
-  nl_vm_paths_clear(&vm->paths);
+  nl_layout_vm_clear(&vm->paths);
   g_free(vm);
 }
 
-static void draw(Up *up, Vm *changed) {
-  if (!up->tty) {
-    /* A log, not a display: one line per event. */
-    if (!changed) return;
-    if (changed->phase == VM_READY)
-      fprintf(stderr, "%s: ready in %.1f s%s\n", changed->node->name, changed->secs,
-              changed->startup_rc ? " (a startup command failed)" : "");
-    else if (changed->phase == VM_FAILED)
-      fprintf(stderr, "%s: failed\n", changed->node->name);
-    return;
+static NlVmPhase shown_phase(VmPhase p) {
+  switch (p) {
+    case VM_WAITING: return NL_VM_WAITING;
+    case VM_STARTING:
+    case VM_BOOTING: return NL_VM_BOOTING;
+    case VM_READY: return NL_VM_READY;
+    case VM_FAILED: break;
   }
-  if (up->drawn) fprintf(stderr, "\033[%uA", up->drawn);
+  return NL_VM_FAILED;
+}
+
+/* Tells the caller where every VM is, after CHANGED changed (or NULL: as
+ * time passes). */
+static void notify(Up *up, Vm *changed) {
+  const NlUpProgress *p = up->progress;
+  if (!p || !p->vms) return;
+  g_autofree NlVmStatus *all = g_new(NlVmStatus, up->vms->len);
+  int index = -1;
+  gint64 now = g_get_monotonic_time();
   for (guint i = 0; i < up->vms->len; i++) {
     Vm *vm = up->vms->pdata[i];
-    double now = (g_get_monotonic_time() - vm->t_start) / 1e6;
-    fprintf(stderr, "\033[2K%-16s ", vm->node->name);
-    switch (vm->phase) {
-      case VM_WAITING: fprintf(stderr, "waiting for its dependencies\n"); break;
-      case VM_STARTING:
-      case VM_BOOTING: fprintf(stderr, "booting (%.0f s)\n", now); break;
-      case VM_READY:
-        fprintf(stderr, "ready in %.1f s%s\n", vm->secs,
-                vm->startup_rc ? " (a startup command failed)" : "");
-        break;
-      case VM_FAILED: fprintf(stderr, "failed\n"); break;
-    }
+    all[i] = (NlVmStatus){.name = vm->node->name,
+                          .phase = shown_phase(vm->phase),
+                          .secs = vm->phase == VM_READY ? vm->secs : (now - vm->t_start) / 1e6,
+                          .startup_rc = vm->startup_rc};
+    if (vm == changed) index = (int)i;
   }
-  up->drawn = up->vms->len;
+  p->vms(all, up->vms->len, index, p->say.data);
 }
 
 static void fail(Up *up, Vm *vm, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
@@ -167,7 +166,7 @@ static void fail(Up *up, Vm *vm, const char *fmt, ...) {
   va_end(ap);
   if (vm) {
     vm->phase = VM_FAILED;
-    draw(up, vm);
+    notify(up, vm);
   }
   if (!up->error) {
     up->error = g_error_new_literal(NL_ERROR, NL_ERROR_FAILED, msg);
@@ -220,7 +219,7 @@ static gboolean on_ctl(int fd, GIOCondition cond, gpointer data) {
     vm->startup_rc = rc;
     vm->secs = (g_get_monotonic_time() - vm->t_start) / 1e6;
     vm->phase = VM_READY;
-    draw(up, vm);
+    notify(up, vm);
   } else if (n > 0) {
     return G_SOURCE_CONTINUE;
   } else {
@@ -238,19 +237,6 @@ static gboolean on_ctl(int fd, GIOCondition cond, gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-static int connect_unix(const char *path) {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  if (strlen(path) >= sizeof sa.sun_path) return -1;
-  strcpy(sa.sun_path, path);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -1;
-  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 static void create_thread(GTask *task, gpointer src, gpointer data, GCancellable *c) {
   Vm *vm = data;
   GError *error = NULL;
@@ -263,8 +249,7 @@ static void create_thread(GTask *task, gpointer src, gpointer data, GCancellable
 /* The embedded driver keeps each QEMU's pid in its run directory; `down`
  * kills that process and nothing else. */
 static gboolean record_qemu(Up *up, Vm *vm, GError **error) {
-  g_autofree char *file = g_strconcat(vm->domain, ".pid", NULL);
-  g_autofree char *path = g_build_filename(up->st->dir, "run", "qemu", file, NULL);
+  g_autofree char *path = nl_layout_qemu_pidfile(up->st->dir, vm->domain);
   g_autofree char *text = NULL;
   if (!g_file_get_contents(path, &text, NULL, error)) return FALSE;
   return nl_proc_record(up->st, "qemu", vm->node->name, atoi(text), EMULATOR, error);
@@ -290,16 +275,17 @@ static void created(GObject *src, GAsyncResult *res, gpointer data) {
     return;
   }
   if (up->error) return; /* being torn down */
-  vm->ctl_fd = connect_unix(vm->paths.ctl);
+  vm->ctl_fd = nl_unix_connect(vm->paths.ctl, NULL);
   if (vm->ctl_fd < 0) {
     fail(up, vm, "cannot connect to the control socket of '%s' (%s): %s", vm->node->name,
          vm->paths.ctl, g_strerror(errno));
     return;
   }
+  fcntl(vm->ctl_fd, F_SETFL, O_NONBLOCK);
   vm->ctl_buf = g_string_new(NULL);
   vm->ctl_watch = add_source(up, g_unix_fd_source_new(vm->ctl_fd, G_IO_IN | G_IO_HUP | G_IO_ERR),
                              G_SOURCE_FUNC(on_ctl), vm);
-  draw(up, vm);
+  notify(up, vm);
 }
 
 static void start_ready_vms(Up *up) {
@@ -325,7 +311,7 @@ static gboolean on_timeout(gpointer data) {
     vm->phase = VM_FAILED;
     vm->why = g_strdup("timed out");
   }
-  draw(up, NULL);
+  notify(up, NULL);
   fail(up, NULL, "timed out waiting for %s", names->str);
   g_string_free(names, TRUE);
   return G_SOURCE_REMOVE;
@@ -337,7 +323,7 @@ static gboolean on_signal(gpointer data) {
 }
 
 static gboolean on_tick(gpointer data) {
-  draw(data, NULL);
+  notify(data, NULL);
   return G_SOURCE_CONTINUE;
 }
 
@@ -408,8 +394,7 @@ static gboolean copy_program(const char *conf, const char *name, const char *fro
 
 static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p, gboolean have_shared,
                                  const char *agent, const char *svc, GError **error) {
-  if (g_mkdir_with_parents(p->conf, 0755) != 0)
-    return nl_set_errno(error, errno, "cannot create '%s'", p->conf);
+  if (!nl_mkdir(p->conf, 0755, error)) return FALSE;
   if (!copy_program(p->conf, "netlab-agent", agent, error) ||
       !copy_program(p->conf, "netlab-svc", svc, error) ||
       !copy_program(p->conf, "quagga", NETLAB_TEMPLATES_DIR "/quagga", error))
@@ -486,26 +471,27 @@ static int open_own_dir(int at, const char *dir, const char *name, GError **erro
  * file a VM left there (a hard link to a file of the user's, say) is
  * unlinked, never written through. */
 static gboolean make_console_logs(const NlLab *lab, const NlQemuUser *qu, GError **error) {
-  g_autofree char *dotdir = g_build_filename(lab->dir, ".netlab", NULL);
+  g_autofree char *dotdir = g_build_filename(lab->dir, NL_LAYOUT_DOT, NULL);
   int labfd = open(lab->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (labfd < 0) return nl_set_errno(error, errno, "cannot open '%s'", lab->dir);
-  int dot = open_own_dir(labfd, lab->dir, ".netlab", error);
+  int dot = open_own_dir(labfd, lab->dir, NL_LAYOUT_DOT, error);
   close(labfd);
   if (dot < 0) return FALSE;
-  int logs = open_own_dir(dot, dotdir, "logs", error);
+  int logs = open_own_dir(dot, dotdir, NL_LAYOUT_LOGS, error);
   close(dot);
   if (logs < 0) return FALSE;
   gboolean ok = TRUE;
   for (guint i = 0; ok && i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
-    g_autofree char *name = g_strconcat(node->name, ".console.log", NULL);
+    g_autofree char *path = nl_layout_console_log(lab->dir, node->name);
+    g_autofree char *name = g_path_get_basename(path);
     if (unlinkat(logs, name, 0) != 0 && errno != ENOENT) {
-      ok = nl_set_errno(error, errno, "cannot remove '%s/logs/%s'", dotdir, name);
+      ok = nl_set_errno(error, errno, "cannot remove '%s'", path);
       break;
     }
     int fd = openat(logs, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0 || (qu->dropped && fchown(fd, qu->uid, qu->gid) != 0))
-      ok = nl_set_errno(error, errno, "cannot create '%s/logs/%s'", dotdir, name);
+      ok = nl_set_errno(error, errno, "cannot create '%s'", path);
     if (fd >= 0) close(fd);
   }
   close(logs);
@@ -525,10 +511,9 @@ typedef struct {
  * entry), so VMs can make files there, but not to the lab's files. */
 static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
                              GHashTable *boots, gboolean have_shared, HostView *view,
-                             GError **error) {
-  g_autofree char *vmdir = nl_state_path(st, "vm");
-  if (g_mkdir_with_parents(vmdir, 0711) != 0)
-    return nl_set_errno(error, errno, "cannot create '%s'", vmdir);
+                             const NlProgress *say, GError **error) {
+  g_autofree char *vmdir = nl_layout_vms(st->dir);
+  if (!nl_mkdir(vmdir, 0711, error)) return FALSE;
   for (guint i = 0; i < lab->nodes->len; i++) {
     g_autofree char *d = g_build_filename(vmdir, ((NlNode *)lab->nodes->pdata[i])->name, NULL);
     if (!nl_qemu_user_own(qu, d, 0700, error)) return FALSE;
@@ -539,8 +524,8 @@ static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUs
    * them (tmpfs before Linux 6.6) the share can only be read-only. */
   view->lab_ro = getxattr(lab->dir, "user.netlab", NULL, 0) < 0 && errno == ENOTSUP;
   if (view->lab_ro)
-    fprintf(stderr, "netlab: %s: its filesystem has no user xattrs: /hostlab is read-only\n",
-            lab->dir);
+    nl_say(say, NL_SAY_NOTICE, "%s: its filesystem has no user xattrs: /hostlab is read-only",
+           lab->dir);
   if (!qu->dropped) {
     view->labdir = g_strdup(lab->dir);
     return TRUE;
@@ -548,9 +533,8 @@ static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUs
 
   if (chown(st->dir, 0, qu->gid) != 0 || chmod(st->dir, 0710) != 0)
     return nl_set_errno(error, errno, "cannot open '%s' to the QEMU user", st->dir);
-  g_autofree char *mnt = nl_state_path(st, "mnt");
-  if (g_mkdir_with_parents(mnt, 0755) != 0)
-    return nl_set_errno(error, errno, "cannot create '%s'", mnt);
+  g_autofree char *mnt = nl_layout_mnt(st->dir);
+  if (!nl_mkdir(mnt, 0755, error)) return FALSE;
   view->labdir = nl_sandbox_bind(lab->dir, mnt, "lab", TRUE, error);
   if (!view->labdir) return FALSE;
   GHashTableIter it;
@@ -573,25 +557,257 @@ static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUs
          (!have_shared || nl_sandbox_grant_dir(qu, shared, error));
 }
 
-/* A failure before anything started: the state directory goes too, so
- * that the lab does not look up. */
-static gboolean give_up(NlState *st) {
-  nl_state_remove(st, NULL);
-  return FALSE;
+/* ---- the steps of up --------------------------------------------------- */
+
+/* What up decided and made ready before anything starts. */
+typedef struct {
+  NlQemuUser qu;
+  char *agent; /* netlab-agent and netlab-svc, copied into each guest */
+  char *svc;
+  gboolean kvm;
+  GHashTable *boots; /* kernel path ("" for the default) -> Boot */
+  gboolean have_shared;
+  HostView view;
+} Plan;
+
+static void plan_clear(Plan *p) {
+  nl_qemu_user_clear(&p->qu);
+  g_free(p->agent);
+  g_free(p->svc);
+  if (p->boots) g_hash_table_unref(p->boots);
+  g_free(p->view.labdir);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Plan, plan_clear)
+
+static const NlProgress *say_of(const NlUpOptions *o) {
+  return o->progress ? &o->progress->say : NULL;
+}
+
+/* The kernel NODE boots: --kernel, else its own, else the lab's; NULL for
+ * the default. */
+static const char *kernel_of(const NlUpOptions *o, const NlLab *lab, const NlNode *node) {
+  if (o->kernel) return o->kernel;
+  return node->kernel ? node->kernel : lab->kernel;
+}
+
+static Boot *boot_of(const Plan *plan, const NlUpOptions *o, const NlLab *lab, const NlNode *node) {
+  const char *k = kernel_of(o, lab, node);
+  return g_hash_table_lookup(plan->boots, k ? k : "");
 }
 
 static void disk_note(const char *node, const char *what, gpointer data) {
-  fprintf(stderr, "%s: %s\n", node, what);
+  nl_say(data, NL_SAY_PROGRESS, "%s: %s", node, what);
 }
 
-/* The nodes with a disk, one per line, for `down`. */
-static char *disk_nodes(const NlLab *lab) {
+/* Everything checked and prepared that can be before anything starts: the
+ * QEMU user, the accelerator, a kernel and initramfs per kernel asked for,
+ * memory, disk space, the nodes' disks. */
+static gboolean plan_up(const NlLab *lab, const NlUpOptions *o, Plan *plan, GError **error) {
+  const NlProgress *say = say_of(o);
+  if (!nl_qemu_user(&plan->qu, error)) return FALSE;
+  /* Before any thread exists: every thread, and every QEMU, inherits it. */
+  if (plan->qu.dropped && !nl_sandbox_enter(error)) return FALSE;
+  plan->agent = nl_find_beside_self("netlab-agent", NETLAB_AGENT_INSTALLED, error);
+  if (!plan->agent) return FALSE;
+  plan->svc = nl_find_beside_self("netlab-svc", NETLAB_SVC_INSTALLED, error);
+  if (!plan->svc) return FALSE;
+  g_autofree char *why = NULL;
+  if (!nl_accel_pick(o->accel, &plan->kvm, &why, error)) return FALSE;
+  if (!plan->kvm && o->accel == NL_ACCEL_AUTO)
+    nl_say(say, NL_SAY_NOTICE, "using TCG (software emulation): %s", why);
+
+  plan->boots = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)boot_free);
+  gboolean distro_said = FALSE;
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    Boot *b = boot_for(plan->boots, kernel_of(o, lab, lab->nodes->pdata[i]), error);
+    if (!b) return FALSE;
+    if (b->kernel->distro && !distro_said) {
+      nl_say(say, NL_SAY_NOTICE,
+             "booting Debian's kernel %s: `netlab kernel build` (once, a few minutes) "
+             "makes labs boot about twice as fast, in about half the memory",
+             b->kernel->version ? b->kernel->version : b->kernel->path);
+      distro_said = TRUE;
+    }
+  }
+  g_autofree char *shared = g_build_filename(lab->dir, "shared", NULL);
+  struct stat shared_st;
+  /* A symlink named shared (which a VM cannot make, but a user can) is not
+   * followed: it could share any directory of the host read-write. */
+  plan->have_shared = lstat(shared, &shared_st) == 0 && S_ISDIR(shared_st.st_mode);
+
+  if (!check_memory(lab, plan->kvm, error) || !nl_disk_check_space(lab, error)) return FALSE;
+  /* Before anything starts: libguestfs runs an appliance VM of its own. */
+  return nl_disk_prepare(lab, disk_note, (gpointer)say, error);
+}
+
+/* One name per line, for `down` and `status`. */
+static char *lines_of(const GPtrArray *names) {
   GString *s = g_string_new(NULL);
+  for (guint i = 0; i < names->len; i++) g_string_append_printf(s, "%s\n", (char *)names->pdata[i]);
+  return g_string_free(s, FALSE);
+}
+
+/* What `down`, `status` and the others read of a lab that is up, and the
+ * host side QEMU reaches. The lab's path goes first: from then on the lab
+ * looks up, and `down` finds it. */
+static gboolean record_lab(const NlLab *lab, const NlState *st, const NlUpOptions *o, Plan *plan,
+                           GError **error) {
+  g_autoptr(GPtrArray) nodes = g_ptr_array_new();
+  g_autoptr(GPtrArray) disks = g_ptr_array_new();
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    NlNode *node = lab->nodes->pdata[i];
+    g_ptr_array_add(nodes, node->name);
+    if (node->disk_mib) g_ptr_array_add(disks, node->name);
+  }
+  g_autofree char *node_list = lines_of(nodes);
+  g_autofree char *lan_list = lines_of(lab->lans);
+  g_autofree char *disk_list = lines_of(disks);
+  return nl_state_set(st, "lab", lab->dir, error) &&
+         nl_state_set(st, "accel", plan->kvm ? "kvm" : "tcg", error) &&
+         nl_state_set(st, "nodes", node_list, error) && nl_state_set(st, "lans", lan_list, error) &&
+         (!o->uri || nl_state_set(st, "uri", o->uri, error)) &&
+         host_prepare(lab, st, &plan->qu, plan->boots, plan->have_shared, &plan->view, say_of(o),
+                      error) &&
+         (!*disk_list || nl_state_set(st, "disks", disk_list, error));
+}
+
+/* A vde_switch per LAN, a wirefilter per interface. */
+static gboolean start_switches(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
+                               GError **error) {
+  for (guint i = 0; i < lab->lans->len; i++)
+    if (!nl_vde_start(st, qu, lab->lans->pdata[i], error)) return FALSE;
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
-    if (node->disk_mib) g_string_append_printf(s, "%s\n", node->name);
+    for (guint j = 0; j < node->nics->len; j++)
+      if (!nl_link_start(st, qu, node->name, node->nics->pdata[j], error)) return FALSE;
   }
-  return g_string_free(s, FALSE);
+  return TRUE;
+}
+
+/* NODE's VM, ready to be created: its domain XML, its configuration share,
+ * what `netlab gdb` reads of its kernel. */
+static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const NlNode *node,
+                          GError **error) {
+  const NlLab *lab = up->lab;
+  const NlState *st = up->st;
+  Boot *b = boot_of(plan, o, lab, node);
+  Vm *vm = g_new0(Vm, 1);
+  vm->up = up;
+  vm->node = node;
+  vm->ctl_fd = -1;
+  g_ptr_array_add(up->vms, vm);
+  nl_layout_vm(&vm->paths, st->dir, lab->dir, node->name);
+  vm->domain = nl_domain_name(up->virt, st->id, node->name);
+  g_autofree char *cmdline = nl_domain_cmdline(lab, node);
+  g_autofree char *disk = node->disk_mib ? nl_disk_path(plan->view.labdir, node->name) : NULL;
+  /* Until `down` has synced it, the next `up` checks it first. */
+  if (disk && (!nl_disk_set_dirty(lab->dir, node->name, TRUE, error) ||
+               !nl_disk_mark_booted(lab->dir, node->name, error)))
+    return FALSE;
+  NlDomainSpec spec = {
+      .domain = vm->domain,
+      .emulator = EMULATOR,
+      .kvm = plan->kvm,
+      .kernel = b->qemu_kernel ? b->qemu_kernel : b->kernel->boot,
+      .initrd = b->qemu_initrd ? b->qemu_initrd : b->initrd,
+      .cmdline = cmdline,
+      .statedir = st->dir,
+      .mem_mib = node->mem_mib ? node->mem_mib : NL_DEFAULT_MEM_MIB,
+      .cpus = node->cpus ? node->cpus : NL_DEFAULT_CPUS,
+      .labdir = plan->view.labdir,
+      .have_shared = plan->have_shared,
+      .lab_ro = plan->view.lab_ro,
+      .disk = disk,
+  };
+  vm->xml = nl_domain_xml(lab, node, &spec);
+  /* `netlab gdb` finds the symbols of what the VM booted here, never in a
+   * process's arguments. */
+  g_autofree char *kernel_key = g_strconcat("kernel.", node->name, NULL);
+  g_autofree char *booted_key = g_strconcat("booted.", node->name, NULL);
+  g_autofree char *booted =
+      g_strdup_printf("%s (%s)", b->kernel->path, b->kernel->version ? b->kernel->version : "?");
+  return check_sock_path(vm->paths.console, error) && check_sock_path(vm->paths.ctl, error) &&
+         check_sock_path(vm->paths.gdb, error) &&
+         nl_state_set(st, kernel_key, b->kernel->boot, error) &&
+         nl_state_set(st, booted_key, booted, error) &&
+         write_guest_conf(node, &vm->paths, plan->have_shared, plan->agent, plan->svc, error);
+}
+
+static gboolean define_vms(Up *up, const Plan *plan, const NlUpOptions *o, GError **error) {
+  up->virt = nl_virt_open(o->uri, up->st->dir, error);
+  if (!up->virt) return FALSE;
+  for (guint i = 0; i < up->lab->nodes->len; i++)
+    if (!define_vm(up, plan, o, up->lab->nodes->pdata[i], error)) return FALSE;
+  return TRUE;
+}
+
+/* Why up failed, with the end of each failed VM's console. */
+static void report_failure(Up *up, GError **error) {
+  GString *msg = g_string_new(up->error->message);
+  for (guint i = 0; i < up->vms->len; i++) {
+    Vm *vm = up->vms->pdata[i];
+    if (vm->phase != VM_FAILED) continue;
+    g_autofree char *tail = console_tail(vm->paths.log, 15);
+    g_string_append_printf(msg, "\nthe end of %s's console (%s):\n%s", vm->node->name,
+                           vm->paths.log, tail);
+    g_strchomp(msg->str);
+    msg->len = strlen(msg->str);
+  }
+  g_set_error_literal(error, NL_ERROR, NL_ERROR_FAILED, msg->str);
+  g_string_free(msg, TRUE);
+}
+
+/* Creates the VMs as their dependencies are ready and waits until every
+ * one said it is ready, or one failed, or TIMEOUT_S passed, or a signal
+ * came. */
+static gboolean wait_ready(Up *up, guint timeout_s, GError **error) {
+  GSource *timer = add_source(up, g_timeout_source_new_seconds(timeout_s), on_timeout, up);
+  GSource *tick = add_source(up, g_timeout_source_new(NL_UP_TICK_MS), on_tick, up);
+  notify(up, NULL);
+  start_ready_vms(up);
+  g_main_loop_run(up->loop);
+  notify(up, NULL);
+  drop_source(&timer);
+  drop_source(&tick);
+  if (!up->error) return TRUE;
+  /* Creations still running in threads hold the connection: let them end
+   * before tearing down, so no VM appears after `down` looked. */
+  for (guint i = 0; i < up->vms->len; i++)
+    while (((Vm *)up->vms->pdata[i])->phase == VM_STARTING) g_main_context_iteration(up->ctx, TRUE);
+  report_failure(up, error);
+  return FALSE;
+}
+
+/* up's own main context, with the signals that interrupt it: from here on
+ * a Ctrl-C must tear down what was started, whenever it comes. It is
+ * handled once the main loop runs. */
+static void up_begin(Up *up, GSource *sigs[3]) {
+  up->ctx = g_main_context_new();
+  /* GTask returns to the thread's default context. */
+  g_main_context_push_thread_default(up->ctx);
+  up->loop = g_main_loop_new(up->ctx, FALSE);
+  const int nums[] = {SIGINT, SIGTERM, SIGHUP};
+  for (int i = 0; i < 3; i++)
+    sigs[i] = add_source(up, g_unix_signal_source_new(nums[i]), on_signal, up);
+  up->vms = g_ptr_array_new_with_free_func((GDestroyNotify)vm_free);
+}
+
+static void up_end(Up *up, GSource *sigs[3]) {
+  for (int i = 0; i < 3; i++) drop_source(&sigs[i]);
+  g_ptr_array_unref(up->vms);
+  g_main_loop_unref(up->loop);
+  g_main_context_pop_thread_default(up->ctx);
+  g_main_context_unref(up->ctx);
+  nl_virt_close(up->virt);
+  g_clear_error(&up->error);
+}
+
+/* After a failure: whatever started goes, and with it the state directory,
+ * so that the lab does not look up. What cannot go is said. */
+static void teardown(NlState *st, const NlProgress *say) {
+  g_autoptr(GError) e = NULL;
+  if (!nl_run_down(st, say, &e))
+    nl_say(say, NL_SAY_WARNING, "the lab is not fully down: %s", e->message);
 }
 
 gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError **error) {
@@ -601,183 +817,27 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
                 "lab '%s' is already up (state in %s): `netlab down` it first", lab->dir, st->dir);
     return FALSE;
   }
-  g_auto(NlQemuUser) qu = {0};
-  if (!nl_qemu_user(&qu, error)) return give_up(st);
-  /* Before any thread exists: every thread, and every QEMU, inherits it. */
-  if (qu.dropped && !nl_sandbox_enter(error)) return give_up(st);
-  g_autofree char *agent = nl_find_beside_self("netlab-agent", NETLAB_AGENT_INSTALLED, error);
-  if (!agent) return give_up(st);
-  g_autofree char *svc = nl_find_beside_self("netlab-svc", NETLAB_SVC_INSTALLED, error);
-  if (!svc) return give_up(st);
-  gboolean kvm = FALSE;
-  g_autofree char *why = NULL;
-  if (!nl_accel_pick(o->accel, &kvm, &why, error)) return give_up(st);
-  if (!kvm && o->accel == NL_ACCEL_AUTO)
-    fprintf(stderr, "netlab: using TCG (software emulation): %s\n", why);
-
-  g_autoptr(GHashTable) boots =
-      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)boot_free);
-  gboolean distro_said = FALSE;
-  for (guint i = 0; i < lab->nodes->len; i++) {
-    const NlNode *node = lab->nodes->pdata[i];
-    const char *k = o->kernel ? o->kernel : node->kernel ? node->kernel : lab->kernel;
-    Boot *b = boot_for(boots, k, error);
-    if (!b) return give_up(st);
-    if (b->kernel->distro && !distro_said) {
-      fprintf(stderr,
-              "netlab: booting Debian's kernel %s: `netlab kernel build` (once, a few minutes) "
-              "makes labs boot about twice as fast, in about half the memory\n",
-              b->kernel->version ? b->kernel->version : b->kernel->path);
-      distro_said = TRUE;
-    }
+  g_auto(Plan) plan = {0};
+  if (!plan_up(lab, o, &plan, error)) {
+    teardown(st, say_of(o));
+    return FALSE;
   }
-
-  if (!check_memory(lab, kvm, error) || !nl_disk_check_space(lab, error)) return give_up(st);
-  /* Before anything starts: libguestfs runs an appliance VM of its own. */
-  if (!nl_disk_prepare(lab, disk_note, NULL, error)) return give_up(st);
-
   Up up = {.lab = lab,
            .st = st,
            .embedded = o->uri == NULL,
-           .tty = isatty(2),
+           .progress = o->progress,
            .t0 = g_get_monotonic_time()};
-  /* From here on a Ctrl-C must tear down what was started, whenever it comes:
-   * it is handled once the main loop runs. */
-  up.ctx = g_main_context_new();
-  /* GTask returns to the thread's default context. */
-  g_main_context_push_thread_default(up.ctx);
-  up.loop = g_main_loop_new(up.ctx, FALSE);
-  GSource *sig_int = add_source(&up, g_unix_signal_source_new(SIGINT), on_signal, &up);
-  GSource *sig_term = add_source(&up, g_unix_signal_source_new(SIGTERM), on_signal, &up);
-  GSource *sig_hup = add_source(&up, g_unix_signal_source_new(SIGHUP), on_signal, &up);
-  up.vms = g_ptr_array_new_with_free_func((GDestroyNotify)vm_free);
-  g_autofree char *shared = g_build_filename(lab->dir, "shared", NULL);
-  struct stat shared_st;
-  /* A symlink named shared (which a VM cannot make, but a user can) is not
-   * followed: it could share any directory of the host read-write. */
-  gboolean have_shared = lstat(shared, &shared_st) == 0 && S_ISDIR(shared_st.st_mode);
-  HostView view = {0};
-  g_autofree char *disks = disk_nodes(lab);
-  gboolean ok = FALSE;
-  g_autoptr(GString) node_list = g_string_new(NULL);
-  for (guint i = 0; i < lab->nodes->len; i++)
-    g_string_append_printf(node_list, "%s\n", ((NlNode *)lab->nodes->pdata[i])->name);
-  g_autoptr(GString) lan_list = g_string_new(NULL);
-  for (guint i = 0; i < lab->lans->len; i++)
-    g_string_append_printf(lan_list, "%s\n", (char *)lab->lans->pdata[i]);
-
-  if (!nl_state_set(st, "lab", lab->dir, error) ||
-      !nl_state_set(st, "accel", kvm ? "kvm" : "tcg", error) ||
-      !nl_state_set(st, "nodes", node_list->str, error) ||
-      !nl_state_set(st, "lans", lan_list->str, error) ||
-      (o->uri && !nl_state_set(st, "uri", o->uri, error)) ||
-      !host_prepare(lab, st, &qu, boots, have_shared, &view, error))
-    goto out;
-  if (*disks && !nl_state_set(st, "disks", disks, error)) goto out;
-
-  for (guint i = 0; i < lab->lans->len; i++)
-    if (!nl_vde_start(st, &qu, lab->lans->pdata[i], error)) goto out;
-  for (guint i = 0; i < lab->nodes->len; i++) {
-    const NlNode *node = lab->nodes->pdata[i];
-    for (guint j = 0; j < node->nics->len; j++)
-      if (!nl_link_start(st, &qu, node->name, node->nics->pdata[j], error)) goto out;
+  GSource *sigs[3];
+  up_begin(&up, sigs);
+  gboolean ok = record_lab(lab, st, o, &plan, error) && start_switches(lab, st, &plan.qu, error) &&
+                define_vms(&up, &plan, o, error) && wait_ready(&up, o->timeout_s, error);
+  if (ok) {
+    nl_say(say_of(o), NL_SAY_PROGRESS, "lab '%s' is up: %u VMs ready in %.1f s",
+           lab->name ? lab->name : lab->dir, up.vms->len, (g_get_monotonic_time() - up.t0) / 1e6);
+    if (!o->uri) nl_virt_save_caps(st->dir);
   }
-
-  up.virt = nl_virt_open(o->uri, st->dir, error);
-  if (!up.virt) goto out;
-
-  for (guint i = 0; i < lab->nodes->len; i++) {
-    const NlNode *node = lab->nodes->pdata[i];
-    const char *kp = o->kernel ? o->kernel : node->kernel ? node->kernel : lab->kernel;
-    Boot *b = g_hash_table_lookup(boots, kp ? kp : "");
-    Vm *vm = g_new0(Vm, 1);
-    vm->up = &up;
-    vm->node = node;
-    vm->ctl_fd = -1;
-    g_ptr_array_add(up.vms, vm);
-    nl_vm_paths_init(&vm->paths, st->dir, lab->dir, node->name);
-    vm->domain = nl_domain_name(up.virt, st->id, node->name);
-    g_autofree char *cmdline = nl_domain_cmdline(lab, node);
-    g_autofree char *disk = node->disk_mib ? nl_disk_path(view.labdir, node->name) : NULL;
-    /* Until `down` has synced it, the next `up` checks it first. */
-    if (disk && (!nl_disk_set_dirty(lab->dir, node->name, TRUE, error) ||
-                 !nl_disk_mark_booted(lab->dir, node->name, error)))
-      goto out;
-    g_autofree char *kernel_key = g_strconcat("kernel.", node->name, NULL);
-    g_autofree char *booted_key = g_strconcat("booted.", node->name, NULL);
-    g_autofree char *booted =
-        g_strdup_printf("%s (%s)", b->kernel->path, b->kernel->version ? b->kernel->version : "?");
-    NlDomainSpec spec = {
-        .domain = vm->domain,
-        .emulator = EMULATOR,
-        .kvm = kvm,
-        .kernel = b->qemu_kernel ? b->qemu_kernel : b->kernel->boot,
-        .initrd = b->qemu_initrd ? b->qemu_initrd : b->initrd,
-        .cmdline = cmdline,
-        .statedir = st->dir,
-        .mem_mib = node->mem_mib ? node->mem_mib : NL_DEFAULT_MEM_MIB,
-        .cpus = node->cpus ? node->cpus : NL_DEFAULT_CPUS,
-        .labdir = view.labdir,
-        .have_shared = have_shared,
-        .lab_ro = view.lab_ro,
-        .disk = disk,
-    };
-    vm->xml = nl_domain_xml(lab, node, &spec);
-    /* `netlab gdb` finds the symbols of what the VM booted here, never in a
-     * process's arguments. */
-    if (!check_sock_path(vm->paths.console, error) || !check_sock_path(vm->paths.ctl, error) ||
-        !check_sock_path(vm->paths.gdb, error) ||
-        !nl_state_set(st, kernel_key, b->kernel->boot, error) ||
-        !nl_state_set(st, booted_key, booted, error) ||
-        !write_guest_conf(node, &vm->paths, have_shared, agent, svc, error))
-      goto out;
-  }
-
-  GSource *timer = add_source(&up, g_timeout_source_new_seconds(o->timeout_s), on_timeout, &up);
-  GSource *tick = up.tty ? add_source(&up, g_timeout_source_new(500), on_tick, &up) : NULL;
-  draw(&up, NULL);
-  start_ready_vms(&up);
-  g_main_loop_run(up.loop);
-  draw(&up, NULL);
-  drop_source(&timer);
-  drop_source(&tick);
-
-  if (up.error) {
-    /* Creations still running in threads hold the connection: let them end
-     * before tearing down, so no VM appears after `down` looked. */
-    for (guint i = 0; i < up.vms->len; i++)
-      while (((Vm *)up.vms->pdata[i])->phase == VM_STARTING) g_main_context_iteration(up.ctx, TRUE);
-    GString *msg = g_string_new(up.error->message);
-    for (guint i = 0; i < up.vms->len; i++) {
-      Vm *vm = up.vms->pdata[i];
-      if (vm->phase != VM_FAILED) continue;
-      g_autofree char *tail = console_tail(vm->paths.log, 15);
-      g_string_append_printf(msg, "\nthe end of %s's console (%s):\n%s", vm->node->name,
-                             vm->paths.log, tail);
-      g_strchomp(msg->str);
-      msg->len = strlen(msg->str);
-    }
-    g_set_error_literal(error, NL_ERROR, NL_ERROR_FAILED, msg->str);
-    g_string_free(msg, TRUE);
-    goto out;
-  }
-  fprintf(stderr, "lab '%s' is up: %u VMs ready in %.1f s\n", lab->name ? lab->name : lab->dir,
-          up.vms->len, (g_get_monotonic_time() - up.t0) / 1e6);
-  if (!o->uri) nl_virt_save_caps(st->dir);
-  ok = TRUE;
-
-out:
-  drop_source(&sig_int);
-  drop_source(&sig_term);
-  drop_source(&sig_hup);
-  g_ptr_array_unref(up.vms);
-  if (up.loop) g_main_loop_unref(up.loop);
-  g_main_context_pop_thread_default(up.ctx);
-  g_main_context_unref(up.ctx);
-  nl_virt_close(up.virt);
-  g_clear_error(&up.error);
-  g_free(view.labdir);
-  if (!ok) nl_run_down(st, NULL);
+  up_end(&up, sigs);
+  if (!ok) teardown(st, say_of(o));
   return ok;
 }
 
@@ -794,7 +854,7 @@ static const char shutdown_script[] =
 GPtrArray *nl_run_shutdown_scripts(NlState *st, guint timeout_s) {
   GPtrArray *notes = g_ptr_array_new_with_free_func(g_free);
   g_autofree char *labdir = nl_state_get(st, "lab");
-  g_autofree char *vmdir = nl_state_path(st, "vm");
+  g_autofree char *vmdir = nl_layout_vms(st->dir);
   g_autoptr(GDir) d = labdir ? g_dir_open(vmdir, 0, NULL) : NULL;
   g_autofree char *shared = labdir ? g_build_filename(labdir, "shared.shutdown", NULL) : NULL;
   gboolean have_shared = shared && g_file_test(shared, G_FILE_TEST_IS_REGULAR);
@@ -832,9 +892,9 @@ GPtrArray *nl_run_shutdown_scripts(NlState *st, guint timeout_s) {
  * moment): found by the pidfile libvirt wrote in the state directory, and
  * believed only for a process that runs QEMU and names the state
  * directory. */
-static void record_unrecorded(const NlState *st, const char *sub, const char *suffix,
-                              const char *kind, const char *exe) {
-  g_autofree char *dir = nl_state_path(st, sub);
+static void record_unrecorded(const NlState *st, const char *suffix, const char *kind,
+                              const char *exe) {
+  g_autofree char *dir = nl_layout_qemu_run(st->dir);
   g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
   g_autofree char *needle = g_strconcat(st->dir, "/", NULL);
   const char *n;
@@ -878,7 +938,7 @@ static void sync_disks(NlState *st) {
   }
 }
 
-gboolean nl_run_down(NlState *st, GError **error) {
+gboolean nl_run_down(NlState *st, const NlProgress *say, GError **error) {
   g_autofree char *uri = nl_state_get(st, "uri");
   sync_disks(st);
   g_autofree char *prefix = NULL;
@@ -897,11 +957,11 @@ gboolean nl_run_down(NlState *st, GError **error) {
     for (guint i = 0; doms && i < doms->len; i++) {
       NlDomainInfo *d = doms->pdata[i];
       g_autoptr(GError) e = NULL;
-      if (!nl_virt_destroy(virt, d->name, &e)) fprintf(stderr, "netlab: warning: %s\n", e->message);
+      if (!nl_virt_destroy(virt, d->name, &e)) nl_say(say, NL_SAY_WARNING, "%s", e->message);
     }
-    if (local) fprintf(stderr, "netlab: warning: %s\n", local->message);
+    if (local) nl_say(say, NL_SAY_WARNING, "%s", local->message);
   }
-  record_unrecorded(st, "run/qemu", ".pid", "qemu", EMULATOR);
+  record_unrecorded(st, ".pid", "qemu", EMULATOR);
   nl_proc_kill_all(st);
   g_autofree char *acl_user = nl_state_get(st, "acl");
   g_autofree char *labdir = nl_state_get(st, "lab");

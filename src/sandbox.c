@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "util.h"
 
 gboolean nl_qemu_user(NlQemuUser *u, GError **error) {
@@ -159,7 +160,7 @@ guint64 nl_proc_start_time(int pid) {
   return g_strv_length(f) > 19 ? g_ascii_strtoull(f[19], NULL, 10) : 0;
 }
 
-static char *procs_file(const NlState *st) { return nl_state_path(st, "procs"); }
+static char *procs_file(const NlState *st) { return nl_layout_key(st->dir, NL_LAYOUT_PROCS); }
 
 gboolean nl_proc_record(const NlState *st, const char *kind, const char *name, int pid,
                         const char *exe, GError **error) {

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "util.h"
 
 char *nl_state_base(GError **error) {
@@ -25,8 +26,7 @@ char *nl_state_base(GError **error) {
    * keeps everyone else out: BASE lets others pass, never list. */
   int mode = geteuid() == 0 ? 0711 : 0700;
   if (mkdir(base, mode) != 0 && errno != EEXIST) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", base,
-                g_strerror(errno));
+    nl_set_errno(error, errno, "cannot create '%s'", base);
     return NULL;
   }
   /* As tmux does for its socket directory: a directory someone else owns or
@@ -69,20 +69,13 @@ void nl_state_free(NlState *st) {
   g_free(st);
 }
 
-char *nl_state_path(const NlState *st, const char *key) {
-  return g_build_filename(st->dir, key, NULL);
-}
-
 gboolean nl_state_exists(const NlState *st) { return g_file_test(st->dir, G_FILE_TEST_IS_DIR); }
 
 gboolean nl_state_lock(NlState *st, gboolean create, GError **error) {
-  g_autofree char *lock = nl_state_path(st, "lock");
+  g_autofree char *lock = nl_layout_key(st->dir, NL_LAYOUT_LOCK);
   for (;;) {
-    if (create && mkdir(st->dir, 0700) != 0 && errno != EEXIST) {
-      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", st->dir,
-                  g_strerror(errno));
-      return FALSE;
-    }
+    if (create && mkdir(st->dir, 0700) != 0 && errno != EEXIST)
+      return nl_set_errno(error, errno, "cannot create '%s'", st->dir);
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
       g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", lock,
@@ -115,12 +108,12 @@ gboolean nl_state_lock(NlState *st, gboolean create, GError **error) {
 }
 
 gboolean nl_state_set(const NlState *st, const char *key, const char *value, GError **error) {
-  g_autofree char *path = nl_state_path(st, key);
+  g_autofree char *path = nl_layout_key(st->dir, key);
   return nl_write_file(path, value, -1, 0600, error);
 }
 
 char *nl_state_get(const NlState *st, const char *key) {
-  g_autofree char *path = nl_state_path(st, key);
+  g_autofree char *path = nl_layout_key(st->dir, key);
   char *v = NULL;
   if (!g_file_get_contents(path, &v, NULL, NULL)) return NULL;
   return g_strchomp(v);
@@ -215,7 +208,7 @@ GPtrArray *nl_state_list(GError **error) {
   const char *n;
   while (d && (n = g_dir_read_name(d))) {
     g_autofree char *dir = g_build_filename(base, n, NULL);
-    g_autofree char *labfile = g_build_filename(dir, "lab", NULL);
+    g_autofree char *labfile = nl_layout_key(dir, "lab");
     g_autofree char *lab = NULL;
     struct stat sb;
     /* `up` writes the lab's path first of all; a directory without it is
@@ -228,7 +221,7 @@ GPtrArray *nl_state_list(GError **error) {
     l->lab = g_strchomp(g_steal_pointer(&lab));
     l->since = sb.st_mtime;
     l->nodes = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *vmdir = g_build_filename(l->dir, "vm", NULL);
+    g_autofree char *vmdir = nl_layout_vms(l->dir);
     g_autoptr(GDir) vms = g_dir_open(vmdir, 0, NULL);
     const char *vm;
     while (vms && (vm = g_dir_read_name(vms))) g_ptr_array_add(l->nodes, g_strdup(vm));

@@ -34,9 +34,6 @@ gboolean nl_state_remove(NlState *st, GError **error);
 void nl_state_free(NlState *st);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlState, nl_state_free)
 
-/* Path of KEY inside the state directory. */
-char *nl_state_path(const NlState *st, const char *key);
-
 /* Reads a pid from PIDFILE and returns it if that process is alive and its
  * command name is COMM (guards against a recycled pid), else 0. */
 int nl_pidfile_alive(const char *pidfile, const char *comm);

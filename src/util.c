@@ -4,9 +4,12 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 G_DEFINE_QUARK(netlab - error - quark, nl_error)
@@ -42,12 +45,7 @@ char *nl_realpath(const char *path, GError **error) {
 char *nl_cache_dir(GError **error) {
   g_autofree char *dir = g_build_filename(g_get_user_cache_dir(), "netlab", NULL);
 
-  if (g_mkdir_with_parents(dir, 0700) != 0) {
-    int saved = errno;
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s': %s", dir, g_strerror(saved));
-    return NULL;
-  }
-  return g_steal_pointer(&dir);
+  return nl_mkdir(dir, 0700, error) ? g_steal_pointer(&dir) : NULL;
 }
 
 int nl_strv_cmp(gconstpointer a, gconstpointer b) {
@@ -160,4 +158,74 @@ const void *nl_load_module(const char *file, const char *installed, const char *
   const void *sym = h ? dlsym(h, symbol) : NULL;
   if (!sym) g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot load '%s': %s", path, dlerror());
   return sym;
+}
+
+gboolean nl_mkdir(const char *path, int mode, GError **error) {
+  if (g_mkdir_with_parents(path, mode) == 0) return TRUE;
+  return nl_set_errno(error, errno, "cannot create '%s'", path);
+}
+
+gboolean nl_write_all(int fd, const void *data, gsize len) {
+  const char *p = data;
+  while (len > 0) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return FALSE;
+    p += w;
+    len -= w;
+  }
+  return TRUE;
+}
+
+int nl_unix_connect(const char *path, GError **error) {
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  g_autofree char *via = NULL;
+  int dirfd = -1;
+  if (strlen(path) >= sizeof sa.sun_path) {
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) {
+      int err = errno;
+      nl_set_errno(error, err, "cannot open '%s'", dir);
+      errno = err;
+      return -1;
+    }
+    via = g_strdup_printf("/proc/self/fd/%d/%s", dirfd, base);
+  }
+  const char *target = via ? via : path;
+  int fd = -1, rc = -1, err = ENAMETOOLONG;
+  if (strlen(target) < sizeof sa.sun_path) {
+    memcpy(sa.sun_path, target, strlen(target) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    rc = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    err = errno;
+  }
+  if (dirfd >= 0) close(dirfd);
+  if (rc != 0) {
+    if (fd >= 0) close(fd);
+    nl_set_errno(error, err, "cannot connect to '%s'", path);
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
+
+gboolean nl_wait_until(gboolean (*cond)(gpointer data), gpointer data, guint timeout_ms,
+                       guint interval_ms) {
+  gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+  for (;;) {
+    if (cond(data)) return TRUE;
+    if (g_get_monotonic_time() >= deadline) return FALSE;
+    g_usleep((gulong)interval_ms * 1000);
+  }
+}
+
+void nl_say(const NlProgress *p, NlSayLevel level, const char *fmt, ...) {
+  if (!p || !p->say) return;
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  p->say(level, msg, p->data);
 }

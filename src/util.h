@@ -55,3 +55,38 @@ gboolean nl_owned_by_me(const char *path);
  * stay out of the commands that do not need them. */
 const void *nl_load_module(const char *file, const char *installed, const char *symbol,
                            GError **error);
+
+/* Makes the directory PATH and its parents (mode MODE for those it makes);
+ * an existing directory is fine. */
+gboolean nl_mkdir(const char *path, int mode, GError **error);
+
+/* Writes all of DATA to FD, across short writes and EINTR. */
+gboolean nl_write_all(int fd, const void *data, gsize len);
+
+/* Connects a stream socket (close-on-exec) to the Unix socket PATH. A path
+ * longer than sun_path's 108 bytes is reached through its directory's fd
+ * (/proc/self/fd/N/NAME), as conmon does; one that is still too long is an
+ * error, never truncated. Sets errno too, for callers that tell causes
+ * apart. */
+int nl_unix_connect(const char *path, GError **error);
+
+/* Calls COND(DATA) until it returns TRUE, sleeping INTERVAL_MS between
+ * calls, for at most TIMEOUT_MS. Returns whether COND came true. For what
+ * gives no event to wait on (a socket another process makes, a lock). */
+gboolean nl_wait_until(gboolean (*cond)(gpointer data), gpointer data, guint timeout_ms,
+                       guint interval_ms);
+
+/* How a module tells its caller what happens, for the caller to show:
+ * modules never print. A PROGRESS line is shown as it is ("r1: ready in
+ * 3.2 s"), a NOTICE is something the user should know ("using TCG ..."),
+ * a WARNING something that went wrong without stopping the operation. */
+typedef enum { NL_SAY_PROGRESS, NL_SAY_NOTICE, NL_SAY_WARNING } NlSayLevel;
+
+typedef struct {
+  void (*say)(NlSayLevel level, const char *message, gpointer data);
+  gpointer data;
+} NlProgress;
+
+/* Calls P's say with the formatted message; nothing when P or its say is
+ * NULL. */
+void nl_say(const NlProgress *p, NlSayLevel level, const char *fmt, ...) G_GNUC_PRINTF(3, 4);

@@ -16,9 +16,20 @@
 
 int nl_vde_pid(const NlState *st, const char *lan) { return nl_proc_alive(st, "switch", lan); }
 
-char *nl_vde_mgmt_path(const char *statedir, const char *lan) {
-  g_autofree char *sock = nl_lan_sock(statedir, lan);
-  return g_strconcat(sock, ".mgmt", NULL);
+/* How long a VDE program may take to make its socket, and how often to
+ * look. */
+#define READY_TIMEOUT_MS 5000
+#define READY_POLL_MS 2
+
+typedef struct {
+  const NlState *st;
+  const char *kind, *name, *ready;
+} Spawned;
+
+/* Ready, or dead: either way there is no more to wait for. */
+static gboolean ready_or_dead(gpointer data) {
+  const Spawned *s = data;
+  return g_file_test(s->ready, G_FILE_TEST_EXISTS) || !nl_proc_alive(s->st, s->kind, s->name);
 }
 
 /* In the child, before exec: its own session (a Ctrl-C at up's terminal is
@@ -57,19 +68,17 @@ gboolean nl_vde_spawn(const NlState *st, const NlQemuUser *qu, const char *kind,
     return FALSE;
   }
   /* QEMU fails at once if the socket is not there yet. */
-  for (int i = 0; i < 2500; i++) {
-    if (g_file_test(ready, G_FILE_TEST_EXISTS)) return TRUE;
-    if (!nl_proc_alive(st, kind, name)) break;
-    g_usleep(2000);
-  }
+  Spawned s = {st, kind, name, ready};
+  nl_wait_until(ready_or_dead, &s, READY_TIMEOUT_MS, READY_POLL_MS);
+  if (g_file_test(ready, G_FILE_TEST_EXISTS)) return TRUE;
   g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s did not come up (no '%s')", what, ready);
   return FALSE;
 }
 
 gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, GError **error) {
-  g_autofree char *landir = nl_state_path(st, "lan");
-  g_autofree char *sock = nl_lan_sock(st->dir, lan);
-  g_autofree char *mgmt = nl_vde_mgmt_path(st->dir, lan);
+  g_autofree char *landir = nl_layout_lans(st->dir);
+  g_autofree char *sock = nl_layout_lan(st->dir, lan);
+  g_autofree char *mgmt = nl_layout_lan_mgmt(st->dir, lan);
   g_autofree char *ctl = g_build_filename(sock, "ctl", NULL);
   g_autofree char *what = g_strdup_printf("the switch of '%s'", lan);
   /* The switch runs as the QEMU user and makes its sockets here. */
@@ -120,19 +129,8 @@ static gboolean has_status(const GString *b) {
 }
 
 char *nl_vde_mgmt(const char *sock, const char *command, GError **error) {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  if (strlen(sock) >= sizeof sa.sun_path) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "socket path '%s' is too long", sock);
-    return NULL;
-  }
-  strcpy(sa.sun_path, sock);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot connect to '%s': %s", sock,
-                g_strerror(errno));
-    if (fd >= 0) close(fd);
-    return NULL;
-  }
+  int fd = nl_unix_connect(sock, error);
+  if (fd < 0) return NULL;
   g_autoptr(GString) banner = g_string_new(NULL);
   g_autoptr(GString) reply = g_string_new(NULL);
   g_autofree char *line = g_strconcat(command, "\n", NULL);

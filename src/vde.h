@@ -17,9 +17,6 @@ gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, 
 /* The pid of LAN's running switch, or 0. */
 int nl_vde_pid(const NlState *st, const char *lan);
 
-/* STATEDIR/lan/LAN.mgmt */
-char *nl_vde_mgmt_path(const char *statedir, const char *lan);
-
 /* Runs ARGV (ARGV[0] an absolute path), a VDE program that runs a console
  * on stdin, in the foreground, as the QEMU user, and records it as KIND/NAME.
  * Returns once the path READY exists. WHAT names it in errors ("the switch

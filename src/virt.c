@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "sandbox.h"
+#include "layout.h"
 #include "util.h"
 #include "virt-backend.h"
 
@@ -49,9 +50,7 @@ static void copy_dir_files(const char *from, const char *to) {
 }
 
 /* Where the embedded driver keeps its capability cache. */
-static char *embed_caps_dir(const char *statedir) {
-  return g_build_filename(statedir, "cache", "qemu", "capabilities", NULL);
-}
+static char *embed_caps_dir(const char *statedir) { return nl_layout_libvirt_caps(statedir); }
 
 void nl_virt_save_caps(const char *statedir) {
   g_autofree char *cache = caps_cache_dir(NULL);
@@ -60,8 +59,8 @@ void nl_virt_save_caps(const char *statedir) {
 }
 
 static gboolean prepare_embed_root(const char *statedir, GError **error) {
-  g_autofree char *etc = g_build_filename(statedir, "etc", NULL);
-  g_autofree char *conf = g_build_filename(etc, "qemu.conf", NULL);
+  g_autofree char *conf = nl_layout_libvirt_conf(statedir);
+  g_autofree char *etc = g_path_get_dirname(conf);
   GString *c = g_string_new(
       "# Written by netlab for its embedded libvirt driver.\n"
       /* No virtlogd: QEMU writes its own log file. */
@@ -77,8 +76,7 @@ static gboolean prepare_embed_root(const char *statedir, GError **error) {
     g_string_append(c, "user = \"" NL_QEMU_USER "\"\ngroup = \"" NL_QEMU_USER
                        "\"\n"
                        "namespaces = [ \"mount\" ]\n");
-  if (g_mkdir_with_parents(etc, 0700) != 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot create '%s'", etc);
+  if (!nl_mkdir(etc, 0700, error)) {
     g_string_free(c, TRUE);
     return FALSE;
   }
@@ -104,9 +102,9 @@ NlVirt *nl_virt_open(const char *uri, const char *statedir, GError **error) {
     u = g_strdup(uri);
   }
   /* libvirt's log goes to the state directory, not over our progress. */
-  g_autofree char *logdir = g_build_filename(statedir, "log", NULL);
+  g_autofree char *logdir = nl_layout_logs(statedir);
   g_mkdir_with_parents(logdir, 0700);
-  g_autofree char *log = g_build_filename(logdir, "libvirt.log", NULL);
+  g_autofree char *log = nl_layout_libvirt_log(statedir);
   void *conn = b->connect(u, log, error);
   if (!conn) return NULL;
   NlVirt *v = g_new0(NlVirt, 1);
@@ -139,8 +137,7 @@ gboolean nl_virt_create(NlVirt *v, const char *xml, GError **error) {
 /* libvirt keeps the pid of each QEMU in a pidfile of its run directory. */
 static int domain_pid(const NlVirt *v, const char *name) {
   if (!v->embedded) return 0;
-  g_autofree char *file = g_strconcat(name, ".pid", NULL);
-  g_autofree char *path = g_build_filename(v->statedir, "run", "qemu", file, NULL);
+  g_autofree char *path = nl_layout_qemu_pidfile(v->statedir, name);
   g_autofree char *text = NULL;
   return g_file_get_contents(path, &text, NULL, NULL) ? atoi(text) : 0;
 }

@@ -1,0 +1,116 @@
+#include "layout.h"
+
+void nl_layout_vm(NlVmPaths *p, const char *statedir, const char *labdir, const char *node) {
+  p->dir = g_build_filename(statedir, "vm", node, NULL);
+  p->conf = g_build_filename(statedir, "conf", node, NULL);
+  p->console = g_build_filename(p->dir, "console.sock", NULL);
+  p->console_lock = g_build_filename(p->dir, "console.lock", NULL);
+  p->ctl = g_build_filename(p->dir, "ctl.sock", NULL);
+  p->gdb = g_build_filename(p->dir, "gdb.sock", NULL);
+  p->serial1 = g_build_filename(p->dir, "serial1.sock", NULL);
+  p->log = labdir ? nl_layout_console_log(labdir, node) : NULL;
+}
+
+void nl_layout_vm_clear(NlVmPaths *p) {
+  g_free(p->dir);
+  g_free(p->conf);
+  g_free(p->console);
+  g_free(p->console_lock);
+  g_free(p->ctl);
+  g_free(p->gdb);
+  g_free(p->serial1);
+  g_free(p->log);
+  *p = (NlVmPaths){0};
+}
+
+char *nl_layout_agent_sock(const NlVmPaths *p, int port) {
+  return g_strdup_printf("%s/agent-%d.sock", p->dir, port);
+}
+
+char *nl_layout_agent_lock(const NlVmPaths *p, int port) {
+  return g_strdup_printf("%s/agent-%d.lock", p->dir, port);
+}
+
+char *nl_layout_key(const char *statedir, const char *key) {
+  return g_build_filename(statedir, key, NULL);
+}
+
+char *nl_layout_vms(const char *statedir) { return g_build_filename(statedir, "vm", NULL); }
+
+char *nl_layout_lans(const char *statedir) { return g_build_filename(statedir, "lan", NULL); }
+
+char *nl_layout_lan(const char *statedir, const char *lan) {
+  return g_build_filename(statedir, "lan", lan, NULL);
+}
+
+char *nl_layout_lan_mgmt(const char *statedir, const char *lan) {
+  g_autofree char *name = g_strconcat(lan, ".mgmt", NULL);
+  return g_build_filename(statedir, "lan", name, NULL);
+}
+
+char *nl_layout_nics(const char *statedir) { return g_build_filename(statedir, "nic", NULL); }
+
+char *nl_layout_nic(const char *statedir, const char *node, guint index, const char *suffix) {
+  g_autofree char *name = g_strdup_printf("%s.%u%s", node, index, suffix);
+  return g_build_filename(statedir, "nic", name, NULL);
+}
+
+char *nl_layout_links(const char *statedir) { return g_build_filename(statedir, "link", NULL); }
+
+char *nl_layout_link(const char *statedir, const char *node, guint index, const char *suffix) {
+  g_autofree char *name = g_strdup_printf("%s.%u%s", node, index, suffix);
+  return g_build_filename(statedir, "link", name, NULL);
+}
+
+char *nl_layout_mnt(const char *statedir) { return g_build_filename(statedir, "mnt", NULL); }
+
+char *nl_layout_capture(const char *statedir, const char *lan) {
+  g_autofree char *name = g_strdup_printf("capture-%s.pcap", lan);
+  return g_build_filename(statedir, name, NULL);
+}
+
+char *nl_layout_libvirt_conf(const char *statedir) {
+  return g_build_filename(statedir, "etc", "qemu.conf", NULL);
+}
+
+char *nl_layout_libvirt_caps(const char *statedir) {
+  return g_build_filename(statedir, "cache", "qemu", "capabilities", NULL);
+}
+
+char *nl_layout_qemu_run(const char *statedir) {
+  return g_build_filename(statedir, "run", "qemu", NULL);
+}
+
+char *nl_layout_qemu_pidfile(const char *statedir, const char *domain) {
+  g_autofree char *file = g_strconcat(domain, ".pid", NULL);
+  return g_build_filename(statedir, "run", "qemu", file, NULL);
+}
+
+char *nl_layout_qemu_log(const char *statedir, const char *domain) {
+  g_autofree char *file = g_strconcat(domain, ".log", NULL);
+  return g_build_filename(statedir, "log", "qemu", file, NULL);
+}
+
+char *nl_layout_logs(const char *statedir) { return g_build_filename(statedir, "log", NULL); }
+
+char *nl_layout_libvirt_log(const char *statedir) {
+  return g_build_filename(statedir, "log", "libvirt.log", NULL);
+}
+
+char *nl_layout_console_log(const char *labdir, const char *node) {
+  g_autofree char *name = g_strconcat(node, ".console.log", NULL);
+  return g_build_filename(labdir, NL_LAYOUT_DOT, NL_LAYOUT_LOGS, name, NULL);
+}
+
+char *nl_layout_disks(const char *labdir) {
+  return g_build_filename(labdir, NL_LAYOUT_DOT, "disks", NULL);
+}
+
+char *nl_layout_disk(const char *labdir, const char *node, const char *suffix) {
+  g_autofree char *name = g_strconcat(node, suffix, NULL);
+  return g_build_filename(labdir, NL_LAYOUT_DOT, "disks", name, NULL);
+}
+
+char *nl_layout_artifacts(const char *labdir, const char *stamp) {
+  return g_build_filename(labdir, NL_LAYOUT_DOT, "artifacts", stamp, NULL);
+}

@@ -1,0 +1,93 @@
+/* The layout of a lab's state directory (and of the files a lab keeps in its
+ * own .netlab/): the one place that names them. Every other file asks here
+ * for a path and never joins state-directory names itself. Pure functions:
+ * nothing is created or checked on disk. Names (nodes, LANs, domains) are
+ * checked where they come from (lab.c, attach.c, exec.c) never to hold a '/'
+ * or be "." or "..", so what is built here stays inside the directory. */
+#pragma once
+
+#include <glib.h>
+
+/* STATE/
+ *   lock                      flock()ed by the netlab working on the lab
+ *   lab, accel, nodes, ...    small named values (nl_state_set/get)
+ *   procs                     the processes up started (sandbox.c)
+ *   vm/NODE/                  one VM's sockets, made by the QEMU user
+ *   conf/NODE/                its configuration share, read-only in the guest
+ *   lan/NAME, lan/NAME.mgmt   a LAN's vde_switch
+ *   nic/NODE.I{,.mgmt,.vnl}   an interface's wirefilter
+ *   link/NODE.I.{impair,down} netlab's record of a link
+ *   mnt/                      binds QEMU reaches the lab and kernels through
+ *   etc/, run/, log/, cache/  the embedded libvirt driver's root
+ * LABDIR/.netlab/: what outlives the lab's run (see the end of this file). */
+
+/* Where one VM's sockets and files live. Sockets are in DIR, which the QEMU
+ * user owns; the configuration is in CONF, which only netlab writes. */
+typedef struct {
+  char *dir;          /* STATE/vm/NODE */
+  char *conf;         /* STATE/conf/NODE */
+  char *console;      /* DIR/console.sock: ttyS0 */
+  char *console_lock; /* DIR/console.lock: held by an attached console */
+  char *ctl;          /* DIR/ctl.sock: virtio-serial port netlab.ctl */
+  char *gdb;          /* DIR/gdb.sock: QEMU's GDB stub */
+  char *serial1;      /* DIR/serial1.sock: ttyS1, for gdbserver */
+  char *log;          /* LABDIR/.netlab/logs/NODE.console.log; NULL without LABDIR */
+} NlVmPaths;
+
+void nl_layout_vm(NlVmPaths *p, const char *statedir, const char *labdir, const char *node);
+void nl_layout_vm_clear(NlVmPaths *p);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NlVmPaths, nl_layout_vm_clear)
+
+/* DIR/agent-PORT.sock and DIR/agent-PORT.lock: the agent's session ports,
+ * PORT < NLA_PORTS, and the lock a client holds on one. */
+char *nl_layout_agent_sock(const NlVmPaths *p, int port);
+char *nl_layout_agent_lock(const NlVmPaths *p, int port);
+
+/* STATE/KEY: a named value, the lock ("lock"), the process list ("procs"). */
+char *nl_layout_key(const char *statedir, const char *key);
+#define NL_LAYOUT_LOCK "lock"
+#define NL_LAYOUT_PROCS "procs"
+
+/* STATE/vm: a directory per VM, named after its node. */
+char *nl_layout_vms(const char *statedir);
+/* STATE/lan and STATE/lan/NAME: the vde_switch directory QEMU plugs into;
+ * STATE/lan/NAME.mgmt its management socket. */
+char *nl_layout_lans(const char *statedir);
+char *nl_layout_lan(const char *statedir, const char *lan);
+char *nl_layout_lan_mgmt(const char *statedir, const char *lan);
+/* STATE/nic and STATE/nic/NODE.INDEX + SUFFIX: the point-to-point socket
+ * between an interface's NIC and its wirefilter (SUFFIX ""), and the
+ * wirefilter's files (".mgmt", ".vnl"). */
+char *nl_layout_nics(const char *statedir);
+char *nl_layout_nic(const char *statedir, const char *node, guint index, const char *suffix);
+/* STATE/link and STATE/link/NODE.INDEX + SUFFIX (".impair", ".down"). */
+char *nl_layout_links(const char *statedir);
+char *nl_layout_link(const char *statedir, const char *node, guint index, const char *suffix);
+/* STATE/mnt: where up binds what the QEMU user may not reach itself. */
+char *nl_layout_mnt(const char *statedir);
+/* STATE/capture-LAN.pcap: `netlab test`'s capture of a LAN. */
+char *nl_layout_capture(const char *statedir, const char *lan);
+
+/* The embedded libvirt driver's root is STATE itself: its configuration
+ * (etc/qemu.conf), capability cache, each QEMU's pidfile and log; and
+ * libvirt's own log (log/libvirt.log). */
+char *nl_layout_libvirt_conf(const char *statedir);
+char *nl_layout_libvirt_caps(const char *statedir);
+/* run/qemu: the driver's pidfiles, DOMAIN.pid. */
+char *nl_layout_qemu_run(const char *statedir);
+char *nl_layout_qemu_pidfile(const char *statedir, const char *domain);
+char *nl_layout_qemu_log(const char *statedir, const char *domain);
+char *nl_layout_logs(const char *statedir);
+char *nl_layout_libvirt_log(const char *statedir);
+
+/* LABDIR/.netlab/ holds what outlives a lab's run: logs/NODE.console.log,
+ * disks/NODE.qcow2 (with NODE.dirty, NODE.booted), artifacts/TIME of
+ * `netlab test`. Made by up through openat(), one component at a time
+ * (NL_LAYOUT_DOT, then NL_LAYOUT_LOGS): VMs can write to the lab. */
+#define NL_LAYOUT_DOT ".netlab"
+#define NL_LAYOUT_LOGS "logs"
+char *nl_layout_console_log(const char *labdir, const char *node);
+char *nl_layout_disks(const char *labdir);
+/* LABDIR/.netlab/disks/NODE + SUFFIX (".qcow2", ".dirty", ".booted"). */
+char *nl_layout_disk(const char *labdir, const char *node, const char *suffix);
+char *nl_layout_artifacts(const char *labdir, const char *stamp);
