@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -609,6 +610,11 @@ static gboolean plan_up(const NlLab *lab, const NlUpOptions *o, Plan *plan, GErr
   if (!nl_qemu_user(&plan->qu, error)) return FALSE;
   /* Before any thread exists: every thread, and every QEMU, inherits it. */
   if (plan->qu.dropped && !nl_sandbox_enter(error)) return FALSE;
+  /* Inherited by every QEMU: with transparent huge pages, the guest RAM an
+   * idle VM touched here and there is resident 2 MiB at a time. Measured on
+   * labs/hello: 7.7 MiB less per VM on a built kernel, 5 on Debian's, boot
+   * CPU time unchanged. */
+  prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
   plan->agent = nl_find_beside_self("netlab-agent", NETLAB_AGENT_INSTALLED, error);
   if (!plan->agent) return FALSE;
   plan->svc = nl_find_beside_self("netlab-svc", NETLAB_SVC_INSTALLED, error);
