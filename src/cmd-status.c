@@ -132,10 +132,13 @@ static void remote_node(GString *s, const NlState *st, const char *labdir, const
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *d = NULL;
+  g_autofree char *argv_of = NULL;
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
       {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
       {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON, for scripts", NULL},
+      {"qemu-argv", 0, 0, G_OPTION_ARG_STRING, &argv_of,
+       "Print the QEMU command line libvirt renders from VM's domain", "VM"},
       {NULL}};
   if (!nl_cmd_parse("status", "show a lab's VMs", entries, &argc, &argv, error)) return -1;
   g_autofree char *labdir = nl_cmd_labdir(d, argc, argv, error);
@@ -164,6 +167,13 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *accel = nl_state_get(st, "accel");
   g_autoptr(NlVirt) virt = nl_virt_open(uri, st->dir, error);
   if (!virt) return -1;
+  if (argv_of) {
+    g_autofree char *domain = nl_domain_name(virt, st->id, argv_of);
+    g_autofree char *line = nl_virt_native(virt, domain, error);
+    if (!line) return -1;
+    puts(g_strchomp(line));
+    return 0;
+  }
   g_autofree char *prefix = nl_domain_name(virt, st->id, "");
   g_autoptr(GPtrArray) doms = nl_virt_list(virt, prefix, error);
   if (!doms) return -1;

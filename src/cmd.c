@@ -104,3 +104,33 @@ NlLab *nl_cmd_running_lab(const char *dir_opt, NlState **st, GError **error) {
   *st = g_steal_pointer(&s);
   return g_steal_pointer(&lab);
 }
+
+/* On a terminal, a line per VM, redrawn in place; else a log, one line per
+ * VM that is ready or failed. */
+void nl_cmd_show_vms(const NlVmStatus *vms, guint n, int changed, gpointer data) {
+  NlCmdVmDisplay *d = data;
+  if (!d->tty) {
+    if (changed < 0) return;
+    const NlVmStatus *vm = &vms[changed];
+    if (vm->phase == NL_VM_READY)
+      fprintf(stderr, "%s: ready in %.1f s%s\n", vm->name, vm->secs,
+              vm->startup_rc ? " (a startup command failed)" : "");
+    else if (vm->phase == NL_VM_FAILED)
+      fprintf(stderr, "%s: failed\n", vm->name);
+    return;
+  }
+  if (d->drawn) fprintf(stderr, "\033[%uA", d->drawn);
+  for (guint i = 0; i < n; i++) {
+    fprintf(stderr, "\033[2K%-16s ", vms[i].name);
+    switch (vms[i].phase) {
+      case NL_VM_WAITING: fprintf(stderr, "waiting for its dependencies\n"); break;
+      case NL_VM_BOOTING: fprintf(stderr, "booting (%.0f s)\n", vms[i].secs); break;
+      case NL_VM_READY:
+        fprintf(stderr, "ready in %.1f s%s\n", vms[i].secs,
+                vms[i].startup_rc ? " (a startup command failed)" : "");
+        break;
+      case NL_VM_FAILED: fprintf(stderr, "failed\n"); break;
+    }
+  }
+  d->drawn = n;
+}

@@ -36,6 +36,7 @@ extern const NlCmd nl_cmd_link;
 extern const NlCmd nl_cmd_graph;
 extern const NlCmd nl_cmd_ls;
 extern const NlCmd nl_cmd_check;
+extern const NlCmd nl_cmd_restart;
 
 /* The lab directory as every command finds it: -d DIR, else the first
  * positional argument, else the current directory; made absolute. */
@@ -72,3 +73,13 @@ int nl_cmd_wipe_disks(const char *labdir, char **nodes, GError **error);
  * warnings, and its state in *ST; an error when it is not up. */
 #include "state.h"
 NlLab *nl_cmd_running_lab(const char *dir_opt, NlState **st, GError **error);
+
+/* How up and restart show their VMs (run.h's NlUpProgress.vms, DATA an
+ * NlCmdVmDisplay): on a terminal a line per VM, redrawn in place; else a
+ * log, one line per VM that is ready or failed. */
+#include "run.h"
+typedef struct {
+  gboolean tty;
+  guint drawn; /* lines of progress on the terminal */
+} NlCmdVmDisplay;
+void nl_cmd_show_vms(const NlVmStatus *vms, guint n, int changed, gpointer data);

@@ -32,8 +32,9 @@ typedef struct {
   const char *uri; /* libvirt URI; NULL: the embedded driver */
   NlAccel accel;
   const char *kernel; /* --kernel: overrides LAB_KERNEL and r1[kernel] */
-  guint timeout_s;    /* for every VM to become ready */
+  guint timeout_s;    /* for every VM to become ready; 0: nl_budget_timeout() */
   const NlUpProgress *progress;
+  gboolean join; /* part of the lab is up: start LAB's nodes beside it (partial.h) */
 } NlUpOptions;
 
 /* Decides between KVM and TCG. *WHY says why KVM is not used, if it is not. */

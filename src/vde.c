@@ -75,7 +75,8 @@ gboolean nl_vde_spawn(const NlState *st, const NlQemuUser *qu, const char *kind,
   return FALSE;
 }
 
-gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, GError **error) {
+gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, guint ports,
+                      GError **error) {
   g_autofree char *landir = nl_layout_lans(st->dir);
   g_autofree char *sock = nl_layout_lan(st->dir, lan);
   g_autofree char *mgmt = nl_layout_lan_mgmt(st->dir, lan);
@@ -83,8 +84,9 @@ gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, 
   g_autofree char *what = g_strdup_printf("the switch of '%s'", lan);
   /* The switch runs as the QEMU user and makes its sockets here. */
   if (!nl_qemu_user_own(qu, landir, 0700, error)) return FALSE;
-  const char *argv[] = {VDE_SWITCH, "-sock", sock,         "-mgmt", mgmt,
-                        "--mode",   "0600",  "--mgmtmode", "0600",  NULL};
+  g_autofree char *nports = g_strdup_printf("%u", ports);
+  const char *argv[] = {VDE_SWITCH, "-sock",      sock,   "-mgmt", mgmt,   "--mode",
+                        "0600",     "--mgmtmode", "0600", "-n",    nports, NULL};
   return nl_vde_spawn(st, qu, "switch", lan, what, argv, ctl, error);
 }
 

@@ -28,6 +28,8 @@ typedef struct {
   gboolean (*relay)(void *conn, const char *domain, const char *port, int fd, GError **error);
   gboolean (*has_emulator)(void *conn, const char *emulator, GError **error);
   gboolean (*dir_has)(void *conn, const char *dir, const char *name, GError **error);
+  /* The command line libvirt would run QEMU with for domain NAME. */
+  char *(*native)(void *conn, const char *name, GError **error);
 } NlVirtBackend;
 
 /* The one symbol the module exports. */

@@ -142,6 +142,21 @@ static char *hmp(void *conn, const char *name, const char *command, GError **err
   return text;
 }
 
+static char *native(void *conn, const char *name, GError **error) {
+  g_autoptr(NlDomain) dom = virDomainLookupByName(conn, name);
+  char *xml = dom ? virDomainGetXMLDesc(dom, 0) : NULL;
+  char *argv = xml ? virConnectDomainXMLToNative(conn, "qemu-argv", xml, 0) : NULL;
+  free(xml);
+  if (!argv) {
+    g_autofree char *what = g_strdup_printf("cannot render the QEMU command line of VM '%s'", name);
+    nl_lv_error(error, what);
+    return NULL;
+  }
+  char *text = g_strdup(argv);
+  free(argv);
+  return text;
+}
+
 const NlVirtBackend nl_virt_backend = {
     .connect = connect_,
     .disconnect = disconnect,
@@ -156,4 +171,5 @@ const NlVirtBackend nl_virt_backend = {
     .relay = nl_lv_relay,
     .has_emulator = nl_lv_has_emulator,
     .dir_has = nl_lv_dir_has,
+    .native = native,
 };

@@ -194,3 +194,7 @@ gboolean nl_virt_has_emulator(NlVirt *v, const char *emulator, GError **error) {
 gboolean nl_virt_dir_has(NlVirt *v, const char *dir, const char *name, GError **error) {
   return v->b->dir_has(v->conn, dir, name, error);
 }
+
+char *nl_virt_native(NlVirt *v, const char *name, GError **error) {
+  return v->b->native(v->conn, name, error);
+}

@@ -61,6 +61,12 @@ gboolean nl_virt_relay(NlVirt *v, const char *domain, const char *port, int fd, 
 gboolean nl_virt_has_emulator(NlVirt *v, const char *emulator, GError **error);
 gboolean nl_virt_dir_has(NlVirt *v, const char *dir, const char *name, GError **error);
 
+/* The QEMU command line (one shell line, environment first) that libvirt
+ * renders from domain NAME's XML, with paths where a running QEMU has
+ * inherited fds: what a bare QEMU runs to compare with netlab's (the
+ * bench's floor). */
+char *nl_virt_native(NlVirt *v, const char *name, GError **error);
+
 /* The domain name for NODE: the node's own name in an embedded root, which
  * belongs to one lab; "netlab-<lab id>-<node>" on a shared libvirt. */
 char *nl_domain_name(const NlVirt *v, const char *lab_id, const char *node);
