@@ -48,11 +48,11 @@ static void show_vms(const NlVmStatus *vms, guint n, int changed, gpointer data)
 }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  g_autofree char *d = NULL, *accel = NULL, *kernel = NULL;
+  g_auto(NlTarget) t = {0};
+  g_autofree char *accel = NULL, *kernel = NULL;
   int timeout = 300;
   gboolean tmux = FALSE;
   const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
       {"accel", 0, 0, G_OPTION_ARG_STRING, &accel, "kvm, tcg or auto (default)", "A"},
       {"kernel", 'k', 0, G_OPTION_ARG_FILENAME, &kernel,
        "Boot this kernel instead of the lab's: a path, or a name from `netlab kernel list`",
@@ -62,7 +62,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       {"tmux", 0, 0, G_OPTION_ARG_NONE, &tmux,
        "Then open a tmux session with a window per VM console (as `netlab tmux`)", NULL},
       {NULL}};
-  if (!nl_cmd_parse("up", "start a lab", entries, &argc, &argv, error)) return -1;
+  if (!nl_cmd_parse(g, "start a lab", entries, &argc, &argv, &t, error)) return -1;
 
   NlUpOptions o = {.uri = g->uri, .accel = NL_ACCEL_AUTO, .timeout_s = timeout};
   if (!accel || strcmp(accel, "auto") == 0)
@@ -92,8 +92,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     o.kernel = kpath;
   }
 
-  g_autofree char *labdir = nl_cmd_labdir(d, argc, argv, error);
-  if (!labdir) return -1;
+  const char *labdir = t.labdir;
   g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
   if (!lab) return -1;
 
@@ -108,4 +107,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return nl_tmux_open(labdir, st, error) ? 0 : -1;
 }
 
-const NlCmd nl_cmd_up = {"up", NULL, "start a lab and wait until every VM is ready", run};
+const NlCmd nl_cmd_up = {"up", NULL, "start a lab and wait until every VM is ready",
+                         .target = NL_TARGET_LAB, .run = run};
