@@ -535,14 +535,34 @@ gboolean nl_tmux_open(const char *labdir, const NlState *st, GError **error) {
     g_autofree char *qself = g_shell_quote(self ? self : "netlab");
     g_autofree char *qlab = g_shell_quote(labdir);
     g_autofree char *next = g_strconcat(session, ":", NULL);
+    /* Kathará's num_terms and shell, from the lab as it is now. */
+    g_autoptr(NlLab) lab = nl_lab_load(labdir, NULL, NULL);
+    gboolean created = FALSE;
     for (guint i = 0; i < vms->len; i++) {
       const char *vm = vms->pdata[i];
-      /* A refused attach (another console has the VM) stays readable. */
-      g_autofree char *cmd = g_strdup_printf(
-          "%s console -d %s %s || read -r -p 'netlab: press Enter to close' _", qself, qlab, vm);
-      const char *create[] = {"new-session", "-d", "-s", session, "-n", vm, cmd, NULL};
-      const char *add[] = {"new-window", "-d", "-t", next, "-n", vm, cmd, NULL};
-      if (!nl_tmux(i == 0 ? create : add, error)) return FALSE;
+      const NlNode *node = lab ? nl_lab_find_node(lab, vm) : NULL;
+      int terms = node && node->num_terms >= 0 ? node->num_terms : 1;
+      for (int t = 0; t < terms; t++) {
+        /* A refused attach (another console has the VM) stays readable.
+         * The console is one client at a time: the other terminals are
+         * shells through the agent. */
+        g_autofree char *cmd =
+            t == 0 ? g_strdup_printf("%s console -d %s %s", qself, qlab, vm)
+                   : g_strdup_printf("%s exec -t --dir %s %s -- %s", qself, qlab, vm,
+                                     node && node->shell ? node->shell : "bash");
+        g_autofree char *shown =
+            g_strconcat(cmd, " || read -r -p 'netlab: press Enter to close' _", NULL);
+        g_autofree char *name = t == 0 ? g_strdup(vm) : g_strdup_printf("%s-%d", vm, t + 1);
+        const char *create[] = {"new-session", "-d", "-s", session, "-n", name, shown, NULL};
+        const char *add[] = {"new-window", "-d", "-t", next, "-n", name, shown, NULL};
+        if (!nl_tmux(created ? add : create, error)) return FALSE;
+        created = TRUE;
+      }
+    }
+    if (!created) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "every node of '%s' has num_terms=0: no terminal to open", labdir);
+      return FALSE;
     }
   }
   if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {

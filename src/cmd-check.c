@@ -26,6 +26,16 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       nl_mac_format(nic->mac, mac);
       printf("%-12s   eth%u on %s (%s)\n", "", nic->index, nic->lan, mac);
     }
+    if (n->bridged) {
+      char mac[18];
+      nl_mac_format(n->uplink_mac, mac);
+      printf("%-12s   eth%u on the uplink, NAT'd by passt (%s)", "", n->nics->len, mac);
+      for (guint k = 0; k < n->ports->len; k++) {
+        const NlPort *p = &g_array_index(n->ports, NlPort, k);
+        printf("%s %u->%u/%s", k ? "," : "; ports", p->host, p->guest, p->udp ? "udp" : "tcp");
+      }
+      printf("\n");
+    }
   }
   return 0;
 }

@@ -56,11 +56,11 @@ static int build(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autoptr(NlKbuildKernel) k = nl_kbuild_build(&o, error);
   if (!k) return -1;
   g_autofree char *vsize = human_size(k->vmlinux);
-  g_autofree char *bsize = human_size(k->bzimage);
   g_autofree char *took = duration(k->build_s);
-  printf("kernel '%s' (%s) %s: %s\n  vmlinux %s, bzImage %s, built in %s\n", k->name,
-         k->release ? k->release : "?", k->fresh ? "built" : "is up to date", k->dir, vsize, bsize,
-         took);
+  g_autofree char *cpu = duration(k->build_cpu_s);
+  printf("kernel '%s' (%s) %s: %s\n  vmlinux %s, built in %s (%s of CPU)\n", k->name,
+         k->release ? k->release : "?", k->fresh ? "built" : "is up to date", k->dir, vsize, took,
+         cpu);
   printf("boot it with LAB_KERNEL=\"%s\" in lab.conf, or `netlab up --kernel %s`\n", k->name,
          k->name);
   return 0;
@@ -82,13 +82,13 @@ static int list(int argc, char **argv, const NlGlobal *g, GError **error) {
     printf("no kernels built yet: `netlab kernel build` makes one\n");
     return 0;
   }
-  printf("%-24s %-12s %-9s %-9s %-8s %s\n", "NAME", "RELEASE", "VMLINUX", "BZIMAGE", "BUILD",
+  printf("%-24s %-12s %-9s %-8s %-8s %s\n", "NAME", "RELEASE", "VMLINUX", "BUILD", "CPU",
          "FRAGMENTS");
   for (guint i = 0; i < ks->len; i++) {
     const NlKbuildKernel *k = ks->pdata[i];
     g_autofree char *vsize = human_size(k->vmlinux);
-    g_autofree char *bsize = human_size(k->bzimage);
     g_autofree char *took = duration(k->build_s);
+    g_autofree char *cpu = duration(k->build_cpu_s);
     g_autoptr(GString) frags = g_string_new(k->base ? k->base : "?");
     g_auto(GStrv) paths = g_strsplit(k->fragments ? k->fragments : "", " ", -1);
     for (char **p = paths; *p; p++) {
@@ -96,8 +96,8 @@ static int list(int argc, char **argv, const NlGlobal *g, GError **error) {
       g_autofree char *b = g_path_get_basename(*p);
       g_string_append_printf(frags, " + %s", b);
     }
-    printf("%-24s %-12s %-9s %-9s %-8s %s\n", k->name, k->release ? k->release : "?", vsize, bsize,
-           took, frags->str);
+    printf("%-24s %-12s %-9s %-8s %-8s %s\n", k->name, k->release ? k->release : "?", vsize, took,
+           cpu, frags->str);
   }
   return 0;
 }

@@ -1,5 +1,5 @@
-/* netlab up: start a lab's switches and VMs and return when every VM has run
- * its startup scripts. */
+/* netlab up: start a lab's switches and VMs (or some of them, beside those
+ * already up) and return when every VM has run its startup scripts. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,50 +8,17 @@
 #include "cmd.h"
 #include "kernel.h"
 #include "lab.h"
+#include "partial.h"
 #include "run.h"
 #include "state.h"
 #include "util.h"
-
-typedef struct {
-  gboolean tty;
-  guint drawn; /* lines of progress on the terminal */
-} Display;
-
-/* On a terminal, a line per VM, redrawn in place; else a log, one line per
- * VM that is ready or failed. */
-static void show_vms(const NlVmStatus *vms, guint n, int changed, gpointer data) {
-  Display *d = data;
-  if (!d->tty) {
-    if (changed < 0) return;
-    const NlVmStatus *vm = &vms[changed];
-    if (vm->phase == NL_VM_READY)
-      fprintf(stderr, "%s: ready in %.1f s%s\n", vm->name, vm->secs,
-              vm->startup_rc ? " (a startup command failed)" : "");
-    else if (vm->phase == NL_VM_FAILED)
-      fprintf(stderr, "%s: failed\n", vm->name);
-    return;
-  }
-  if (d->drawn) fprintf(stderr, "\033[%uA", d->drawn);
-  for (guint i = 0; i < n; i++) {
-    fprintf(stderr, "\033[2K%-16s ", vms[i].name);
-    switch (vms[i].phase) {
-      case NL_VM_WAITING: fprintf(stderr, "waiting for its dependencies\n"); break;
-      case NL_VM_BOOTING: fprintf(stderr, "booting (%.0f s)\n", vms[i].secs); break;
-      case NL_VM_READY:
-        fprintf(stderr, "ready in %.1f s%s\n", vms[i].secs,
-                vms[i].startup_rc ? " (a startup command failed)" : "");
-        break;
-      case NL_VM_FAILED: fprintf(stderr, "failed\n"); break;
-    }
-  }
-  d->drawn = n;
-}
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_auto(NlTarget) t = {0};
   g_autofree char *accel = NULL, *kernel = NULL;
   int timeout = 300;
   gboolean tmux = FALSE;
+  g_auto(GStrv) exclude = NULL;
   const GOptionEntry entries[] = {
       {"accel", 0, 0, G_OPTION_ARG_STRING, &accel, "kvm, tcg or auto (default)", "A"},
       {"kernel", 'k', 0, G_OPTION_ARG_FILENAME, &kernel,
@@ -59,10 +26,14 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
        "KERNEL"},
       {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
        "Seconds to wait for every VM to be ready (300)", "S"},
+      {"exclude", 'x', 0, G_OPTION_ARG_STRING_ARRAY, &exclude,
+       "Do not start NODE (Kathará's --exclude; repeatable): a later `up` starts it", "NODE"},
       {"tmux", 0, 0, G_OPTION_ARG_NONE, &tmux,
        "Then open a tmux session with a window per VM console (as `netlab tmux`)", NULL},
       {NULL}};
-  if (!nl_cmd_parse(g, "start a lab", entries, &argc, &argv, &t, error)) return -1;
+  if (!nl_cmd_parse(g, "[LABDIR] [NODE...]: start a lab, or these nodes of it", entries, &argc,
+                    &argv, &t, error))
+    return -1;
 
   NlUpOptions o = {.uri = g->uri, .accel = NL_ACCEL_AUTO, .timeout_s = timeout};
   if (!accel || strcmp(accel, "auto") == 0)
@@ -92,14 +63,22 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     o.kernel = kpath;
   }
 
+  /* up [LABDIR] [NODE...], or -d LABDIR [NODE...]: Kathará's lstart. */
   const char *labdir = t.labdir;
+  int first_node = 1;
   g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
   if (!lab) return -1;
 
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st || !nl_state_lock(st, TRUE, error)) return -1;
-  Display display = {.tty = isatty(2)};
-  const NlUpProgress progress = {.say = {nl_cmd_say.say, &display}, .vms = show_vms};
+  g_auto(GStrv) nodes = NULL;
+  if (argc > first_node) {
+    nodes = g_new0(char *, argc - first_node + 1);
+    for (int i = first_node; i < argc; i++) nodes[i - first_node] = g_strdup(argv[i]);
+  }
+  if (!nl_partial_select(lab, st, nodes, exclude, &o.join, error)) return -1;
+  NlCmdVmDisplay display = {.tty = isatty(2)};
+  const NlUpProgress progress = {.say = {nl_cmd_say.say, &display}, .vms = nl_cmd_show_vms};
   o.progress = &progress;
   if (!nl_run_up(lab, st, &o, error)) return -1;
   /* The lock is close-on-exec, so tmux does not hold it. */
@@ -107,5 +86,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return nl_tmux_open(labdir, st, error) ? 0 : -1;
 }
 
-const NlCmd nl_cmd_up = {"up", NULL, "start a lab and wait until every VM is ready",
-                         .target = NL_TARGET_LAB, .run = run};
+const NlCmd nl_cmd_up = {"up",
+                         NULL,
+                         "start a lab and wait until every VM is ready",
+                         .target = NL_TARGET_LAB,
+                         .nodes_follow = TRUE,
+                         .run = run};

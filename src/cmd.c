@@ -57,6 +57,16 @@ static gboolean find_target(const NlGlobal *g, const char *dir, int *argc, char 
                             GError **error) {
   const NlCmd *c = g->cmd;
   if (c->target == NL_TARGET_NONE) return TRUE;
+  if (c->target == NL_TARGET_LAB && c->nodes_follow) {
+    /* LABDIR NODE..., or -d LABDIR NODE...: the nodes stay in ARGV. */
+    if (!dir && *argc > 1) {
+      dir = argv[1];
+      memmove(argv + 1, argv + 2, (*argc - 1) * sizeof *argv);
+      --*argc;
+    }
+    t->labdir = lab_path(dir ? dir : ".", TRUE, error);
+    return t->labdir != NULL;
+  }
   if (c->target == NL_TARGET_LAB) {
     if (dir && *argc > 1)
       return usage_error(g, error,
@@ -154,4 +164,34 @@ int nl_cmd_wipe_disks(const char *labdir, char **nodes, GError **error) {
   }
   if (disks->len == 0) fprintf(stderr, "netlab: lab '%s' has no disks\n", labdir);
   return 0;
+}
+
+/* On a terminal, a line per VM, redrawn in place; else a log, one line per
+ * VM that is ready or failed. */
+void nl_cmd_show_vms(const NlVmStatus *vms, guint n, int changed, gpointer data) {
+  NlCmdVmDisplay *d = data;
+  if (!d->tty) {
+    if (changed < 0) return;
+    const NlVmStatus *vm = &vms[changed];
+    if (vm->phase == NL_VM_READY)
+      fprintf(stderr, "%s: ready in %.1f s%s\n", vm->name, vm->secs,
+              vm->startup_rc ? " (a startup command failed)" : "");
+    else if (vm->phase == NL_VM_FAILED)
+      fprintf(stderr, "%s: failed\n", vm->name);
+    return;
+  }
+  if (d->drawn) fprintf(stderr, "\033[%uA", d->drawn);
+  for (guint i = 0; i < n; i++) {
+    fprintf(stderr, "\033[2K%-16s ", vms[i].name);
+    switch (vms[i].phase) {
+      case NL_VM_WAITING: fprintf(stderr, "waiting for its dependencies\n"); break;
+      case NL_VM_BOOTING: fprintf(stderr, "booting (%.0f s)\n", vms[i].secs); break;
+      case NL_VM_READY:
+        fprintf(stderr, "ready in %.1f s%s\n", vms[i].secs,
+                vms[i].startup_rc ? " (a startup command failed)" : "");
+        break;
+      case NL_VM_FAILED: fprintf(stderr, "failed\n"); break;
+    }
+  }
+  d->drawn = n;
 }

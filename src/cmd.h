@@ -61,6 +61,8 @@ struct NlCmd {
   /* What follows "--" is another program's (gdb's, the monitor's), options
    * included: it is left out of the parse, in the target's REST. */
   gboolean dashes;
+  /* LAB: node names may follow the positional LABDIR (up's). */
+  gboolean nodes_follow;
   /* ARGV[0] is the command's name. Returns the exit status, or -1 with
    * ERROR set (main prints it and picks 1 or 2 from its code). */
   int (*run)(int argc, char **argv, const NlGlobal *g, GError **error);
@@ -86,6 +88,7 @@ extern const NlCmd nl_cmd_link;
 extern const NlCmd nl_cmd_graph;
 extern const NlCmd nl_cmd_ls;
 extern const NlCmd nl_cmd_check;
+extern const NlCmd nl_cmd_restart;
 
 /* How every command shows what modules tell (util.h's NlProgress): on
  * stderr, a notice as "netlab: ...", a warning as "netlab: warning: ...". */
@@ -104,3 +107,13 @@ gboolean nl_cmd_parse(const NlGlobal *g, const char *args, const GOptionEntry *e
 /* Removes the disks of NODES (NULL or empty: every disk of the lab),
  * saying which; the lab must not be up. */
 int nl_cmd_wipe_disks(const char *labdir, char **nodes, GError **error);
+
+/* How up and restart show their VMs (run.h's NlUpProgress.vms, DATA an
+ * NlCmdVmDisplay): on a terminal a line per VM, redrawn in place; else a
+ * log, one line per VM that is ready or failed. */
+#include "run.h"
+typedef struct {
+  gboolean tty;
+  guint drawn; /* lines of progress on the terminal */
+} NlCmdVmDisplay;
+void nl_cmd_show_vms(const NlVmStatus *vms, guint n, int changed, gpointer data);

@@ -4,6 +4,7 @@
 
 #include "agent-proto.h"
 #include "guest.h"
+#include "uplink.h"
 
 char *nl_domain_cmdline(const NlLab *lab, const NlNode *node) {
   GString *s = g_string_new(
@@ -194,6 +195,18 @@ static void xml_qemu(GString *x, const NlNode *node, const NlVmPaths *p, const N
     /* romfile= skips loading iPXE, which nothing here boots from. */
     qarg(x, "virtio-net-pci,netdev=nl%u,mac=%s,addr=0x%x,romfile=", i, mac, NIC_FIRST_SLOT + i);
   }
+  if (node->bridged) {
+    /* The uplink, to passt (see uplink.h), in the slot after the last NIC,
+     * so it is the last ethN. */
+    g_autofree char *sock = nl_layout_uplink(spec->statedir, node->name);
+    char mac[18];
+    nl_mac_format(node->uplink_mac, mac);
+    qarg(x, "-netdev");
+    qarg(x, "stream,id=nlup,server=off,addr.type=unix,addr.path=%s", sock);
+    qarg(x, "-device");
+    qarg(x, "virtio-net-pci,netdev=nlup,mac=%s,addr=0x%x,romfile=", mac,
+         NIC_FIRST_SLOT + node->nics->len);
+  }
   qarg(x, "-gdb");
   qarg(x, "unix:%s,server=on,wait=off", p->gdb);
   g_string_append(x, "  </qemu:commandline>\n");
@@ -276,6 +289,13 @@ GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared, const char *
   }
   g_autofree char *qagent = g_shell_quote(agent);
   g_string_append_printf(sh, "'\nNL_AGENT=%s\n", qagent);
+  if (node->bridged)
+    g_string_append_printf(sh, "NL_UPLINK=eth%u\nNL_UPLINK_ADDR=%s\nNL_UPLINK_GATEWAY=%s\n",
+                           node->nics->len, NL_UPLINK_ADDR, NL_UPLINK_GATEWAY);
+  if (node->shell) {
+    g_autofree char *qshell = g_shell_quote(node->shell);
+    g_string_append_printf(sh, "NL_SHELL=%s\n", qshell);
+  }
   for (guint i = 0; i < node->env->len; i++) {
     const char *kv = node->env->pdata[i];
     const char *eq = strchr(kv, '=');
@@ -294,6 +314,11 @@ GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared, const char *
   for (guint i = 0; i < node->exec->len; i++)
     g_string_append_printf(exec, "%s\n", (char *)node->exec->pdata[i]);
   g_hash_table_insert(files, NL_GUEST_FILE_EXEC, g_string_free(exec, FALSE));
+
+  GString *ulimit = g_string_new(NULL);
+  for (guint i = 0; i < node->ulimits->len; i++)
+    g_string_append_printf(ulimit, "%s%s", i ? " " : "", (char *)node->ulimits->pdata[i]);
+  g_hash_table_insert(files, NL_GUEST_FILE_ULIMIT, g_string_free(ulimit, FALSE));
 
   g_hash_table_insert(files, NL_GUEST_FILE_MOUNTS,
                       g_strdup(have_shared ? NL_GUEST_TAG_SHARED "\n" : ""));

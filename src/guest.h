@@ -23,6 +23,7 @@
 #define NL_GUEST_FILE_SYSCTL "sysctl" /* one KEY=VALUE per line */
 #define NL_GUEST_FILE_EXEC "exec"     /* one command per line, after the startup scripts */
 #define NL_GUEST_FILE_MOUNTS "mounts" /* which optional shares exist: "shared" */
+#define NL_GUEST_FILE_ULIMIT "ulimit" /* the node's ulimit options, for stage2 */
 
 /* The virtio-serial ports, found by name in /sys/class/virtio-ports. */
 #define NL_GUEST_PORT_CTL "netlab.ctl"

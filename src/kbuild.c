@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,7 +30,6 @@ void nl_kbuild_kernel_free(NlKbuildKernel *k) {
   g_free(k->name);
   g_free(k->dir);
   g_free(k->vmlinux);
-  g_free(k->bzimage);
   g_free(k->release);
   g_free(k->base);
   g_free(k->fragments);
@@ -115,9 +115,40 @@ GPtrArray *nl_kbuild_check(const char *config, const char *const *names, const c
 
 /* ---- running make and the kernel's scripts ---- */
 
-/* Runs ARGV in the kernel tree SRC, its output appended to LOG. */
+/* How many files make has compiled so far, from its log. */
+static guint compiled(const char *log) {
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents(log, &text, NULL, NULL)) return 0;
+  guint n = 0;
+  for (const char *p = text; (p = strstr(p, "\n  CC ")); p++) n++;
+  return n;
+}
+
+typedef struct {
+  const NlKbuildOptions *o;
+  const char *what; /* the kernel's name */
+  const char *log;
+  gint64 t0;
+  GMainLoop *loop;
+} Ticker;
+
+/* A build takes minutes: every 30 s, how far it got. */
+static gboolean tick(gpointer data) {
+  const Ticker *t = data;
+  gint64 s = (g_get_monotonic_time() - t->t0) / G_USEC_PER_SEC;
+  progress(t->o, "building '%s': %u files compiled, %" G_GINT64_FORMAT "m%02" G_GINT64_FORMAT "s",
+           t->what, compiled(t->log), s / 60, s % 60);
+  return G_SOURCE_CONTINUE;
+}
+
+static void exited(GObject *p, GAsyncResult *res, gpointer data) {
+  g_main_loop_quit(((Ticker *)data)->loop);
+}
+
+/* Runs ARGV in the kernel tree SRC, its output appended to LOG; with TICKER,
+ * reporting progress while it runs. */
 static gboolean run_logged(const char *src, const char *log, const char *const *argv,
-                           GError **error) {
+                           Ticker *ticker, GError **error) {
   int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", log, g_strerror(errno));
@@ -133,6 +164,20 @@ static gboolean run_logged(const char *src, const char *log, const char *const *
   g_subprocess_launcher_setenv(l, "ARCH", "x86_64", TRUE);
   g_autoptr(GError) local = NULL;
   g_autoptr(GSubprocess) p = g_subprocess_launcher_spawnv(l, argv, &local);
+  if (p && ticker && ticker->o->progress) {
+    g_autoptr(GMainContext) ctx = g_main_context_new();
+    g_main_context_push_thread_default(ctx);
+    g_autoptr(GMainLoop) loop = g_main_loop_new(ctx, FALSE);
+    ticker->loop = loop;
+    ticker->t0 = g_get_monotonic_time();
+    g_autoptr(GSource) timer = g_timeout_source_new_seconds(30);
+    g_source_set_callback(timer, tick, ticker, NULL);
+    g_source_attach(timer, ctx);
+    g_subprocess_wait_async(p, NULL, exited, ticker);
+    g_main_loop_run(loop);
+    g_source_destroy(timer);
+    g_main_context_pop_thread_default(ctx);
+  }
   if (!p || !g_subprocess_wait_check(p, NULL, &local)) {
     g_autofree char *tail = NULL;
     g_autofree char *text = NULL;
@@ -239,7 +284,7 @@ static gboolean unpack(const NlKbuildOptions *o, const char *tarball, const char
   g_unlink(log);
   const char *tar[] = {"tar", "-C", tmp, "-xf", tarball, NULL};
   g_autofree char *unpacked = g_build_filename(tmp, top, NULL);
-  gboolean ok = run_logged(srcdir, log, tar, error);
+  gboolean ok = run_logged(srcdir, log, tar, NULL, error);
   if (ok && !g_file_test(unpacked, G_FILE_TEST_IS_DIR)) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' has no top directory '%s'", tarball, top);
     ok = FALSE;
@@ -346,11 +391,12 @@ static NlKbuildKernel *kernel_at(const char *dir, const char *name) {
   k->name = g_strdup(name);
   k->dir = g_strdup(dir);
   k->vmlinux = g_steal_pointer(&vmlinux);
-  k->bzimage = g_build_filename(dir, "arch", "x86", "boot", "bzImage", NULL);
   k->base = stamp_get(stamp, "base");
   k->fragments = stamp_get(stamp, "fragments");
   g_autofree char *secs = stamp_get(stamp, "build_seconds");
   k->build_s = secs ? g_ascii_strtoll(secs, NULL, 10) : -1;
+  g_autofree char *cpu = stamp_get(stamp, "build_cpu_seconds");
+  k->build_cpu_s = cpu ? g_ascii_strtoll(cpu, NULL, 10) : -1;
   g_autofree char *rel_path = g_build_filename(dir, "include", "config", "kernel.release", NULL);
   if (g_file_get_contents(rel_path, &k->release, NULL, NULL)) g_strchomp(k->release);
   return k;
@@ -387,7 +433,7 @@ static gboolean configure(const char *src, const char *dir, const char *base, GP
                           const char *log, GError **error) {
   g_autofree char *odir = g_strconcat("O=", dir, NULL);
   const char *make_base[] = {"make", odir, base, NULL};
-  if (!run_logged(src, log, make_base, error)) return FALSE;
+  if (!run_logged(src, log, make_base, NULL, error)) return FALSE;
 
   /* merge_config.sh merges the fragments into the base (a later one wins),
    * then has Kconfig fill in everything else with its defaults. */
@@ -399,7 +445,7 @@ static gboolean configure(const char *src, const char *dir, const char *base, GP
   g_ptr_array_add(merge, config);
   for (guint i = 0; i < frags->len; i++) g_ptr_array_add(merge, frags->pdata[i]);
   g_ptr_array_add(merge, NULL);
-  if (!run_logged(src, log, (const char *const *)merge->pdata, error)) return FALSE;
+  if (!run_logged(src, log, (const char *const *)merge->pdata, NULL, error)) return FALSE;
 
   /* merge_config.sh only warns, and also about the base's own values that
    * the fragments changed: check exactly what the fragments asked for. */
@@ -535,19 +581,32 @@ static NlKbuildKernel *build(const NlKbuildOptions *o, const Plan *p, GError **e
   g_autofree char *odir = g_strconcat("O=", p->dir, NULL);
   progress(o, "building '%s' with %d jobs (log: %s)", p->name, jobs, log);
   gint64 t0 = g_get_monotonic_time();
-  /* The default target: vmlinux, bzImage, and the gdb helpers (scripts/gdb,
-   * vmlinux-gdb.py) when GDB_SCRIPTS is set. */
-  const char *make[] = {"make", odir, jarg, NULL};
-  if (!run_logged(p->src, log, make, error)) return NULL;
+  struct rusage ru0;
+  getrusage(RUSAGE_CHILDREN, &ru0);
+  /* vmlinux, which QEMU boots, and not make's default target, which also
+   * builds and compresses a bzImage nobody boots; the gdb helpers
+   * (scripts/gdb, vmlinux-gdb.py) when the fragments ask for them. */
+  g_autofree char *config_path = g_build_filename(p->dir, ".config", NULL);
+  g_autofree char *config = NULL;
+  gboolean gdb = g_file_get_contents(config_path, &config, NULL, NULL) &&
+                 strstr(config, "\nCONFIG_GDB_SCRIPTS=y\n");
+  const char *make[] = {"make", odir, jarg, "vmlinux", gdb ? "scripts_gdb" : NULL, NULL};
+  Ticker ticker = {.o = o, .what = p->name, .log = log};
+  if (!run_logged(p->src, log, make, &ticker, error)) return NULL;
   gint64 secs = (g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
+  struct rusage ru1;
+  getrusage(RUSAGE_CHILDREN, &ru1);
+  gint64 cpu =
+      ru1.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_utime.tv_sec - ru0.ru_stime.tv_sec;
 
   g_autoptr(GPtrArray) paths = g_ptr_array_new();
   for (guint i = 0; i < p->frags->len; i++) g_ptr_array_add(paths, p->frags->pdata[i]);
   g_ptr_array_add(paths, NULL);
   g_autofree char *fraglist = g_strjoinv(" ", (char **)paths->pdata);
   g_autofree char *stamp = g_strdup_printf(
-      "key=%s\nsource=%s\norigin=%s\nbase=%s\nfragments=%s\nbuild_seconds=%" G_GINT64_FORMAT "\n",
-      key, p->src, p->origin ? p->origin : "", p->base, fraglist, secs);
+      "key=%s\nsource=%s\norigin=%s\nbase=%s\nfragments=%s\nbuild_seconds=%" G_GINT64_FORMAT
+      "\nbuild_cpu_seconds=%" G_GINT64_FORMAT "\n",
+      key, p->src, p->origin ? p->origin : "", p->base, fraglist, secs, cpu);
   if (!nl_write_file(stamp_path, stamp, -1, 0644, error)) return NULL;
   NlKbuildKernel *k = kernel_at(p->dir, p->name);
   if (!k) {

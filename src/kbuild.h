@@ -22,14 +22,14 @@ typedef struct {
 
 typedef struct {
   char *name;
-  char *dir;     /* the build tree: <cache>/kernels/<name> */
-  char *vmlinux; /* what QEMU boots (PVH) and gdb reads */
-  char *bzimage;
-  char *release;   /* `make kernelrelease`, e.g. 6.1.192 */
-  char *base;      /* as recorded when it was built */
-  char *fragments; /* their paths, space-separated */
-  gint64 build_s;  /* how long the build took; -1: unknown */
-  gboolean fresh;  /* built (or configured) by this call, not found up to date */
+  char *dir;          /* the build tree: <cache>/kernels/<name> */
+  char *vmlinux;      /* what QEMU boots (PVH) and gdb reads */
+  char *release;      /* `make kernelrelease`, e.g. 6.1.192 */
+  char *base;         /* as recorded when it was built */
+  char *fragments;    /* their paths, space-separated */
+  gint64 build_s;     /* how long the build took; -1: unknown */
+  gint64 build_cpu_s; /* the CPU time (user + system) it took; -1: unknown */
+  gboolean fresh;     /* built (or configured) by this call, not found up to date */
 } NlKbuildKernel;
 
 void nl_kbuild_kernel_free(NlKbuildKernel *k);

@@ -175,6 +175,9 @@ static void node_free(gpointer data) {
   g_free(node->append);
   g_ptr_array_unref(node->deps);
   g_ptr_array_unref(node->links);
+  g_array_unref(node->ports);
+  g_free(node->shell);
+  g_ptr_array_unref(node->ulimits);
   g_free(node);
 }
 
@@ -196,6 +199,33 @@ void nl_lab_free(NlLab *lab) {
   g_free(lab->capture);
   g_hash_table_unref(lab->by_name);
   g_free(lab);
+}
+
+static void collect_lans(NlLab *lab);
+
+static gboolean check_names(const NlLab *lab, const char *const *names, GError **error) {
+  for (const char *const *n = names; n && *n; n++)
+    if (!nl_lab_find_node(lab, *n)) {
+      g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "'%s' is no node of the lab '%s'", *n, lab->dir);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean nl_lab_select(NlLab *lab, const char *const *keep, const char *const *drop,
+                       GError **error) {
+  if (!check_names(lab, keep, error) || !check_names(lab, drop, error)) return FALSE;
+  for (guint i = lab->nodes->len; i-- > 0;) {
+    NlNode *node = lab->nodes->pdata[i];
+    if ((keep && !g_strv_contains(keep, node->name)) ||
+        (drop && g_strv_contains(drop, node->name))) {
+      g_hash_table_remove(lab->by_name, node->name);
+      g_ptr_array_remove_index(lab->nodes, i);
+    }
+  }
+  g_ptr_array_set_size(lab->lans, 0);
+  collect_lans(lab);
+  return TRUE;
 }
 
 NlNode *nl_lab_find_node(const NlLab *lab, const char *name) {
@@ -243,6 +273,9 @@ static NlNode *get_node(Parser *p, const char *name, guint line) {
   node->env = g_ptr_array_new_with_free_func(g_free);
   node->deps = g_ptr_array_new_with_free_func(g_free);
   node->links = g_ptr_array_new_with_free_func(link_line_free);
+  node->ports = g_array_new(FALSE, FALSE, sizeof(NlPort));
+  node->num_terms = -1;
+  node->ulimits = g_ptr_array_new_with_free_func(g_free);
   node->loc = (NlLoc){p->lab->conf_path, line};
   g_ptr_array_add(p->lab->nodes, node);
   g_hash_table_insert(p->lab->by_name, node->name, node);
@@ -536,18 +569,22 @@ static void set_append(Parser *p, const Assignment *a) {
   a->node->append = g_strdup(a->value);
 }
 
-/* Kathará's booleans (Python's strtobool). */
-static void set_ipv6(Parser *p, const Assignment *a) {
+/* Kathará's booleans (Python's strtobool): 1 true, 0 false, -1 neither. */
+static int parse_bool(const char *value) {
   static const char *const yes[] = {"y", "yes", "t", "true", "on", "1", NULL};
   static const char *const no[] = {"n", "no", "f", "false", "off", "0", NULL};
-  g_autofree char *v = g_ascii_strdown(a->value, -1);
+  g_autofree char *v = g_ascii_strdown(value, -1);
 
-  if (g_strv_contains(yes, v))
-    a->node->ipv6 = TRUE;
-  else if (g_strv_contains(no, v))
-    a->node->ipv6 = FALSE;
-  else
+  return g_strv_contains(yes, v) ? 1 : g_strv_contains(no, v) ? 0 : -1;
+}
+
+static void set_ipv6(Parser *p, const Assignment *a) {
+  int b = parse_bool(a->value);
+
+  if (b < 0)
     bad_value(p, a, "expected true or false");
+  else
+    a->node->ipv6 = b;
 }
 
 /* Kathará's images: said once per lab (see warn_images), not once a node. */
@@ -585,6 +622,97 @@ static void warn_lab_ext(Parser *p) {
   g_ptr_array_add(p->warnings, g_strdup_printf("%s:%u: lab.ext is ignored: netlab does not connect "
                                                "collision domains to the host's interfaces",
                                                path, line));
+}
+
+static void set_bridged(Parser *p, const Assignment *a) {
+  int b = parse_bool(a->value);
+
+  if (b < 0) {
+    bad_value(p, a, "expected true or false");
+    return;
+  }
+  a->node->bridged = b;
+  a->node->bridged_loc = (NlLoc){p->lab->conf_path, a->line};
+}
+
+/* Kathará's "[HOST:]GUEST[/PROTOCOL]": host port 3000 unless given, TCP
+ * unless udp. A port reaches the node through its uplink, so it implies
+ * bridged. */
+static void add_port(Parser *p, const Assignment *a) {
+  g_autoptr(GMatchInfo) m = NULL;
+
+  if (!match("^(?:([0-9]{1,5}):)?([0-9]{1,5})(?:/([a-z]+))?$", a->value, &m)) {
+    bad_value(p, a, "expected [HOST:]GUEST[/tcp|udp], such as 8080:80/tcp");
+    return;
+  }
+  g_autofree char *host = g_match_info_fetch(m, 1);
+  g_autofree char *guest = g_match_info_fetch(m, 2);
+  g_autofree char *proto = g_match_info_fetch(m, 3);
+  guint64 h = *host ? g_ascii_strtoull(host, NULL, 10) : 3000,
+          g = g_ascii_strtoull(guest, NULL, 10);
+  if (h < 1 || h > 65535 || g < 1 || g > 65535) {
+    bad_value(p, a, "ports run from 1 to 65535");
+    return;
+  }
+  if (proto && *proto && !g_str_equal(proto, "tcp") && !g_str_equal(proto, "udp")) {
+    bad_value(p, a, "netlab forwards tcp and udp only");
+    return;
+  }
+  NlPort port = {.host = h, .guest = g, .udp = proto && g_str_equal(proto, "udp"), .line = a->line};
+  g_array_append_val(a->node->ports, port);
+  if (!a->node->bridged_loc.line) a->node->bridged_loc = (NlLoc){p->lab->conf_path, a->line};
+  a->node->bridged = TRUE;
+}
+
+static void set_shell(Parser *p, const Assignment *a) {
+  /* It is run by the node's /bin/sh, split at spaces: no quoting. */
+  if (!match("^/?[A-Za-z0-9_./+-]+( [A-Za-z0-9_./+=-]+)*$", a->value, NULL)) {
+    bad_value(p, a, "expected a program and its options, such as /bin/bash or vtysh");
+    return;
+  }
+  g_free(a->node->shell);
+  a->node->shell = g_strdup(a->value);
+}
+
+static void set_num_terms(Parser *p, const Assignment *a) {
+  guint64 n;
+
+  if (parse_number(a->value, &n) && n <= 8)
+    a->node->num_terms = n;
+  else
+    bad_value(p, a, "expected an integer from 0 to 8");
+}
+
+/* Kathará's "KEY=SOFT[:HARD]", Docker's ulimit names (which prlimit(1)
+ * shares), -1 or unlimited for no limit; the hard limit is the soft one
+ * unless given. */
+static void add_ulimit(Parser *p, const Assignment *a) {
+  static const char *const keys[] = {
+      "as",     "core",  "cpu", "data",   "fsize",  "locks",      "memlock", "msgqueue", "nice",
+      "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack",   NULL};
+  g_autoptr(GMatchInfo) m = NULL;
+
+  if (!match("^([a-z]+)=(-1|unlimited|[0-9]{1,18})(?::(-1|unlimited|[0-9]{1,18}))?$", a->value,
+             &m)) {
+    bad_value(p, a, "expected KEY=SOFT[:HARD], such as nofile=1024:4096");
+    return;
+  }
+  g_autofree char *key = g_match_info_fetch(m, 1);
+  g_autofree char *soft = g_match_info_fetch(m, 2);
+  g_autofree char *hard = g_match_info_fetch(m, 3);
+  if (!g_strv_contains(keys, key)) {
+    g_autofree char *known = g_strjoinv(", ", (char **)keys);
+    g_autofree char *why = g_strdup_printf("unknown limit '%s' (known: %s)", key, known);
+    bad_value(p, a, why);
+    return;
+  }
+  if (!hard || !*hard) {
+    g_free(hard);
+    hard = g_strdup(soft);
+  }
+  const char *s = g_str_equal(soft, "-1") ? "unlimited" : soft;
+  const char *h = g_str_equal(hard, "-1") ? "unlimited" : hard;
+  g_ptr_array_add(a->node->ulimits, g_strdup_printf("--%s=%s:%s", key, s, h));
 }
 
 typedef void (*NodeKeyParser)(Parser *p, const Assignment *a);
@@ -625,11 +753,27 @@ static const struct {
       "Kathará's container image: netlab names a lab's images once, in a "
       "warning, and runs every node on the host's root"},
      add_image},
-    {{"port", TRUE, NULL, "Kathará: a forwarded host port"}, NULL},
-    {{"bridged", FALSE, NULL, "Kathará: a NIC to the host's network"}, NULL},
-    {{"shell", FALSE, NULL, "Kathará: the shell of a terminal"}, NULL},
-    {{"num_terms", FALSE, NULL, "Kathará: terminals opened at start"}, NULL},
-    {{"ulimit", TRUE, NULL, "Kathará: a resource limit"}, NULL},
+    {{"bridged", FALSE, "false",
+      "a NIC after the lab's ones on a NAT'd network to the outside, not to the host's "
+      "loopback (see [bridged, port and the others](#bridged-port-and-the-others))"},
+     set_bridged},
+    {{"port", TRUE, NULL,
+      "`[HOST:]GUEST[/PROTO]` (PROTO tcp, the default, or udp): host port HOST "
+      "(default 3000) forwarded to the node's port GUEST through that NIC; implies "
+      "`bridged`; repeatable"},
+     add_port},
+    {{"shell", FALSE, "/bin/bash",
+      "the shell of the node's console and of its extra `netlab tmux` terminals: a program "
+      "and its options"},
+     set_shell},
+    {{"num_terms", FALSE, "1",
+      "windows `netlab tmux` (and `up --tmux`) opens for the node, 0 to 8: the console, then "
+      "shells by `netlab exec -t`"},
+     set_num_terms},
+    {{"ulimit", TRUE, NULL,
+      "`KEY=SOFT[:HARD]` (`nofile`, `nproc`, `core`... as Docker; -1 is unlimited): a "
+      "limit of the startup scripts, services, console and `exec` commands; repeatable"},
+     add_ulimit},
     {{"privileged", FALSE, NULL, "Kathará: a privileged container"}, NULL},
     {{"entrypoint", FALSE, NULL, "Kathará: the container's entrypoint"}, NULL},
     {{"args", FALSE, NULL, "Kathará: the entrypoint's arguments"}, NULL},
@@ -867,6 +1011,14 @@ static void check_nics(Parser *p, NlNode *node) {
     expected = nic->index + 1;
     if (!nic->mac_given) derive_mac(p->lab->dir, node->name, nic->index, nic->mac);
   }
+  if (node->bridged) {
+    /* The uplink takes the PCI slot after the last interface's. */
+    if (node->nics->len >= MAX_NICS)
+      conf_error(p, node->bridged_loc.line,
+                 "'%s' is bridged: its uplink is one more interface, and a node has at most %d",
+                 node->name, MAX_NICS);
+    derive_mac(p->lab->dir, node->name, MAX_NICS, node->uplink_mac);
+  }
   for (guint i = 0; i < node->links->len; i++) {
     const LinkLine *l = g_ptr_array_index(node->links, i);
 
@@ -887,6 +1039,44 @@ static int compare_nic_lines(gconstpointer a, gconstpointer b) {
   guint y = ((const NicRef *)b)->nic->loc.line;
 
   return (x > y) - (x < y);
+}
+
+typedef struct {
+  const NlNode *node;
+  const NlPort *port;
+} PortRef;
+
+static int compare_port_lines(gconstpointer a, gconstpointer b) {
+  guint x = ((const PortRef *)a)->port->line;
+  guint y = ((const PortRef *)b)->port->line;
+
+  return (x > y) - (x < y);
+}
+
+/* Two nodes cannot both listen on one host port: in file order, so that
+ * the later line gets the error. */
+static void check_unique_ports(Parser *p) {
+  g_autoptr(GArray) refs = g_array_new(FALSE, FALSE, sizeof(PortRef));
+  g_autoptr(GHashTable) seen = g_hash_table_new(g_direct_hash, g_direct_equal);
+
+  for (guint i = 0; i < p->lab->nodes->len; i++) {
+    const NlNode *node = p->lab->nodes->pdata[i];
+    for (guint j = 0; j < node->ports->len; j++) {
+      PortRef r = {node, &g_array_index(node->ports, NlPort, j)};
+      g_array_append_val(refs, r);
+    }
+  }
+  g_array_sort(refs, compare_port_lines);
+  for (guint i = 0; i < refs->len; i++) {
+    const PortRef *r = &g_array_index(refs, PortRef, i);
+    gpointer key = GUINT_TO_POINTER(r->port->host << 1 | r->port->udp);
+    const NlNode *other = g_hash_table_lookup(seen, key);
+    if (other)
+      conf_error(p, r->port->line, "host port %u/%s of '%s' is forwarded to '%s' already",
+                 r->port->host, r->port->udp ? "udp" : "tcp", r->node->name, other->name);
+    else
+      g_hash_table_insert(seen, key, (gpointer)r->node);
+  }
 }
 
 /* In file order, so that the later of two interfaces gets the error. */
@@ -1176,6 +1366,7 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
     }
   }
   check_unique_macs(&p);
+  check_unique_ports(&p);
   if (dep) {
     parse_lines(&p, dep, parse_dep_line);
     check_dep_cycles(&p);

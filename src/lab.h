@@ -42,7 +42,23 @@ typedef struct {
   GPtrArray *deps;   /* char*, nodes that must be ready first (lab.dep) */
   GPtrArray *links;  /* r1[link]= lines, applied to nics once all are read */
   NlLoc loc;         /* first mention */
+  /* Kathará's bridged and port (uplink.c): a NIC after the lab's ones on a
+   * NAT'd network of passt's, with these host ports forwarded to it. */
+  gboolean bridged;     /* r1[bridged]="true", or a port given */
+  NlLoc bridged_loc;    /* where */
+  guint8 uplink_mac[6]; /* derived as the lab's NICs' MACs are */
+  GArray *ports;        /* NlPort, r1[port]=, in file order */
+  char *shell;          /* r1[shell]=: the console's shell; NULL: bash */
+  int num_terms;        /* r1[num_terms]=: terminals `netlab tmux` opens; -1: not given (1) */
+  GPtrArray *ulimits;   /* char*, r1[ulimit]= as prlimit(1) options, "--nofile=1024:2048" */
 } NlNode;
+
+/* r1[port]="HOST:GUEST/PROTO" */
+typedef struct {
+  guint16 host, guest;
+  gboolean udp; /* else TCP */
+  guint line;
+} NlPort;
 
 typedef struct {
   char *dir;         /* absolute path of the lab directory */
@@ -89,6 +105,12 @@ const NlLabKey *nl_lab_lab_key(guint i);
 /* FALSE for Kathará's options that netlab accepts and ignores. */
 gboolean nl_lab_node_key_used(guint i);
 
+/* Keeps in LAB only the nodes KEEP names (NULL: every node) that DROP does
+ * not name, and the LANs they use: the part of a lab that `up NODE...`,
+ * `--exclude` and `restart` start. A name that is no node of the lab is an
+ * NL_ERROR_INPUT error, and LAB is left as it was. */
+gboolean nl_lab_select(NlLab *lab, const char *const *keep, const char *const *drop,
+                       GError **error);
 NlNode *nl_lab_find_node(const NlLab *lab, const char *name);
 
 /* The interface SPEC names, "NODE:ethN", and its node in *NODE; NULL with an

@@ -55,6 +55,11 @@ char *nl_layout_nic(const char *statedir, const char *node, guint index, const c
   return g_build_filename(statedir, "nic", name, NULL);
 }
 
+char *nl_layout_uplink(const char *statedir, const char *node) {
+  g_autofree char *name = g_strconcat(node, ".up", NULL);
+  return g_build_filename(statedir, "nic", name, NULL);
+}
+
 char *nl_layout_links(const char *statedir) { return g_build_filename(statedir, "link", NULL); }
 
 char *nl_layout_link(const char *statedir, const char *node, guint index, const char *suffix) {

@@ -16,6 +16,7 @@
  *   conf/NODE/                its configuration share, read-only in the guest
  *   lan/NAME, lan/NAME.mgmt   a LAN's vde_switch
  *   nic/NODE.I{,.mgmt,.vnl}   an interface's wirefilter
+ *   nic/NODE.up               a bridged node's passt
  *   link/NODE.I.{impair,down} netlab's record of a link
  *   mnt/                      binds QEMU reaches the lab and kernels through
  *   etc/, run/, log/, cache/  the embedded libvirt driver's root
@@ -60,6 +61,9 @@ char *nl_layout_lan_mgmt(const char *statedir, const char *lan);
  * wirefilter's files (".mgmt", ".vnl"). */
 char *nl_layout_nics(const char *statedir);
 char *nl_layout_nic(const char *statedir, const char *node, guint index, const char *suffix);
+/* STATE/nic/NODE.up: a bridged node's uplink socket (uplink.h): passt
+ * listens, QEMU connects. */
+char *nl_layout_uplink(const char *statedir, const char *node);
 /* STATE/link and STATE/link/NODE.INDEX + SUFFIX (".impair", ".down"). */
 char *nl_layout_links(const char *statedir);
 char *nl_layout_link(const char *statedir, const char *node, guint index, const char *suffix);

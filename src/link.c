@@ -65,6 +65,16 @@ gboolean nl_link_set(const char *statedir, const char *node, guint index, const 
   return nl_write_file(rec, line, -1, 0600, error);
 }
 
+gboolean nl_link_forget(const char *statedir, const char *node, guint index, GError **error) {
+  const char *const suffixes[] = {".impair", ".down"};
+  for (guint i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+    g_autofree char *rec = record(statedir, node, index, suffixes[i]);
+    if (unlink(rec) != 0 && errno != ENOENT)
+      return nl_set_errno(error, errno, "cannot remove '%s'", rec);
+  }
+  return TRUE;
+}
+
 gboolean nl_link_is_up(const char *statedir, const char *node, guint index) {
   g_autofree char *rec = record(statedir, node, index, ".down");
   return !g_file_test(rec, G_FILE_TEST_EXISTS);

@@ -27,3 +27,7 @@ gboolean nl_link_set_state(NlVirt *virt, const char *domain, const char *statedi
                            guint index, gboolean up, GError **error);
 
 gboolean nl_link_is_up(const char *statedir, const char *node, guint index);
+
+/* Removes an interface's records (impairment, carrier down): its
+ * wirefilter is gone (a node restarts). */
+gboolean nl_link_forget(const char *statedir, const char *node, guint index, GError **error);

@@ -34,6 +34,7 @@ typedef struct {
   const char *kernel; /* --kernel: overrides LAB_KERNEL and r1[kernel] */
   guint timeout_s;    /* for every VM to become ready */
   const NlUpProgress *progress;
+  gboolean join; /* part of the lab is up: start LAB's nodes beside it (partial.h) */
 } NlUpOptions;
 
 /* Decides between KVM and TCG. *WHY says why KVM is not used, if it is not. */

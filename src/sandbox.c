@@ -213,11 +213,13 @@ int nl_proc_alive(const NlState *st, const char *kind, const char *name) {
   return pid;
 }
 
-guint nl_proc_kill_all(const NlState *st) {
+/* Kills the recorded processes of KIND/NAME (every one when KIND is NULL). */
+static guint kill_records(const NlState *st, const char *kind, const char *name) {
   g_autoptr(GArray) recs = read_records(st);
   g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(struct pollfd));
   for (guint i = 0; i < recs->len; i++) {
     Rec *r = &g_array_index(recs, Rec, i);
+    if (kind && (strcmp(r->kind, kind) != 0 || strcmp(r->name, name) != 0)) continue;
     /* A pidfd names this very process: once it is open, no recycled pid can
      * be hit by the kill below. */
     int fd = (int)syscall(SYS_pidfd_open, r->pid, 0);
@@ -241,4 +243,10 @@ guint nl_proc_kill_all(const NlState *st) {
     close(p->fd);
   }
   return fds->len;
+}
+
+guint nl_proc_kill_all(const NlState *st) { return kill_records(st, NULL, NULL); }
+
+guint nl_proc_kill(const NlState *st, const char *kind, const char *name) {
+  return kill_records(st, kind, name);
 }

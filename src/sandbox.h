@@ -64,5 +64,7 @@ int nl_proc_alive(const NlState *st, const char *kind, const char *name);
 /* SIGKILLs every recorded process that is still the one recorded and waits
  * (bounded) until each has exited. Returns how many were killed. */
 guint nl_proc_kill_all(const NlState *st);
+/* The same for KIND/NAME only (a restarted node's QEMU and wirefilters). */
+guint nl_proc_kill(const NlState *st, const char *kind, const char *name);
 /* The process's start time in clock ticks since boot, or 0 if it is gone. */
 guint64 nl_proc_start_time(int pid);

@@ -80,10 +80,10 @@ done
 
 # A warning names file and line and starts the lab all the same.
 w=$(copy_lab hello "$tmp/warn")
-printf 'r1[image]="kathara/frr"\nr1[bridged]="true"\n' >>"$w/lab.conf"
+printf 'r1[image]="kathara/frr"\nr1[privileged]="true"\n' >>"$w/lab.conf"
 "$NETLAB" up "$w" >/dev/null 2>"$tmp/err"
 ok $? "a lab with an option netlab ignores still comes up"
-grep -q "^netlab: warning: $w/lab.conf:[0-9]*: option 'bridged' of 'r1' is ignored by netlab" "$tmp/err"
+grep -q "^netlab: warning: $w/lab.conf:[0-9]*: option 'privileged' of 'r1' is ignored by netlab" "$tmp/err"
 ok $? "and the warning names file and line"
 grep -q "^netlab: warning: $w/lab.conf:[0-9]*: nodes name the images kathara/frr" "$tmp/err"
 ok $? "and the images a lab names are said once"

@@ -1,7 +1,7 @@
 #!/bin/sh
-# Faults a lab must survive and report: a QEMU killed under a running lab, a
-# switch killed, the guest agent killed, a lab path with spaces and non-ASCII
-# characters, a lab too big for the host's memory, and (as an ordinary user)
+# Faults a lab must survive and report: a QEMU killed under a running lab
+# (and brought back by restart), a switch killed, the guest agent killed, a
+# lab path with spaces and non-ASCII characters, a lab too big for the host's memory, and (as an ordinary user)
 # a state directory on a full disk.
 . "$(dirname "$0")/lib.sh"
 
@@ -29,6 +29,13 @@ rc=$?
 ok $? "exec to the dead VM fails at once with 125 ($rc)"
 "$NETLAB" exec --dir "$lab" r2 -- true
 ok $? "the other VM keeps working"
+
+# A killed node comes back with restart (Kathará's lrestart), on its LAN.
+"$NETLAB" restart --dir "$lab" r1 >"$tmp/restart.out" 2>&1
+ok $? "restart r1 boots the killed VM again"
+diag <"$tmp/restart.out"
+wait_for 60 "$NETLAB" exec --dir "$lab" r2 -- ping -c 1 -W 2 10.0.0.1 >/dev/null 2>&1
+ok $? "and r2 reaches it"
 
 # The agent killed inside r2: exec says so, within its timeout, for a
 # command that was running (the host's end of the port stays open) and for

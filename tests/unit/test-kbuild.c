@@ -68,6 +68,21 @@ static void default_kernel(void) {
   g_autofree char *want =
       g_build_filename(cache, "netlab", "kernels", "new-default", "vmlinux", NULL);
   TAP_STREQ(got, want, "up's default: the newest kernel built with the default fragments");
+  /* What `kernel list` shows of a build: its wall and CPU time, or "-". */
+  g_autofree char *timed =
+      g_build_filename(cache, "netlab", "kernels", "new-default", "netlab-kernel", NULL);
+  g_autofree char *text =
+      g_strdup_printf("key=%s\nbuild_seconds=300\nbuild_cpu_seconds=555\n", key);
+  g_file_set_contents(timed, text, -1, NULL);
+  g_autoptr(GPtrArray) ks = nl_kbuild_list(NULL);
+  gint64 wall = 0, cpu = 0, old_cpu = 0;
+  for (guint i = 0; ks && i < ks->len; i++) {
+    const NlKbuildKernel *k = ks->pdata[i];
+    if (strcmp(k->name, "new-default") == 0) wall = k->build_s, cpu = k->build_cpu_s;
+    if (strcmp(k->name, "old-default") == 0) old_cpu = k->build_cpu_s;
+  }
+  TAP_OK(wall == 300 && cpu == 555, "a build's wall and CPU time, from its stamp");
+  TAP_OK(old_cpu == -1, "no CPU time in an older stamp: unknown (-1)");
   g_autofree char *rm = g_strdup_printf("rm -rf '%s'", cache);
   g_spawn_command_line_sync(rm, NULL, NULL, NULL, NULL);
 }

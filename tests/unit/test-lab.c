@@ -166,6 +166,9 @@ static void test_good_kathara(void) {
 
   check_nic(pc1, 0, "A", NULL);
   check_strings(pc1->deps, (const char *const[]){"r1", NULL}, "pc1: deps");
+  TAP_OK(pc1->bridged && pc1->ports->len == 0, "pc1: bridged=\"true\", no ports");
+  TAP_OK(!r1->bridged && r1->num_terms == -1 && !r1->shell && r1->ulimits->len == 0,
+         "r1: not bridged, num_terms, shell and ulimit not given");
   check_nic(pc2, 0, "C", NULL);
   TAP_OK(pc2->mem_mib == 128, "pc2: a bare number is MiB");
   check_strings(pc2->deps, (const char *const[]){"r2", "r1", NULL}, "pc2: deps in order");
@@ -225,6 +228,31 @@ static void test_good_disk(void) {
          "a node without disk= gets LAB_DISK, located at its line");
   TAP_OK(r2->disk_mib == 512 && r2->disk_loc.line == 4, "r2[disk] wins over LAB_DISK");
   TAP_OK(r3->disk_mib == 0, "r3[disk]=none opts out of LAB_DISK");
+}
+
+/* up NODE..., --exclude, restart: the part of a lab that starts. */
+static void test_select(void) {
+  g_autoptr(NlLab) lab = load_good("good-kathara");
+  g_autoptr(NlLab) rest = load_good("good-kathara");
+  g_autoptr(NlLab) bad = load_good("good-kathara");
+  g_autoptr(GError) error = NULL;
+
+  if (!lab || !rest || !bad) return;
+  TAP_OK(nl_lab_select(lab, (const char *const[]){"pc2", "r1", NULL}, NULL, NULL),
+         "select r1 and pc2");
+  TAP_OK(lab->nodes->len == 2 && nl_lab_find_node(lab, "r1") && nl_lab_find_node(lab, "pc2") &&
+             !nl_lab_find_node(lab, "r2"),
+         "only r1 and pc2 are left, in lab.conf's order (%u nodes)", lab->nodes->len);
+  check_strings(lab->lans, (const char *const[]){"A", "B", "C", NULL}, "with their LANs");
+  TAP_OK(nl_lab_select(rest, NULL, (const char *const[]){"r1", "r2", "pc2", NULL}, NULL),
+         "exclude r1, r2 and pc2");
+  TAP_OK(rest->nodes->len == 2 && nl_lab_find_node(rest, "pc1") && nl_lab_find_node(rest, "mon"),
+         "pc1 and mon are left (%u nodes)", rest->nodes->len);
+  check_strings(rest->lans, (const char *const[]){"A", NULL}, "and only pc1's LAN");
+  TAP_OK(!nl_lab_select(bad, (const char *const[]){"r1", "r9", NULL}, NULL, &error) &&
+             g_error_matches(error, NL_ERROR, NL_ERROR_INPUT) && strstr(error->message, "'r9'"),
+         "an unknown node is an input error naming it (%s)", error ? error->message : "");
+  TAP_OK(bad->nodes->len == 5, "and the lab is left whole");
 }
 
 static void test_good_warnings(void) {
@@ -576,6 +604,7 @@ int main(void) {
   test_good_kathara();
   test_good_minimal();
   test_good_warnings();
+  test_select();
   test_good_disk();
   test_bad_labs();
   test_not_a_lab_dir();
