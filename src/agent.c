@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "agent-proto.h"
+#include "guest.h"
 
 typedef struct {
   char *data;
@@ -126,6 +127,116 @@ static void check_idle_ports(void) {
     if (ports[i].state == IDLE && host_connected(&ports[i])) ports[i].state = WAITING;
 }
 
+/* The agent's environment, with the request's entries over it, and TERM
+ * for a terminal. */
+static char **command_env(const NlaRequest *r) {
+  extern char **environ;
+  int nenv = 0;
+  for (char **e = environ; *e; e++) nenv++;
+  for (const char **e = r->env; *e; e++) nenv++;
+  char **env = calloc(nenv + 2, sizeof *env);
+  if (!env) die("out of memory");
+  nenv = 0;
+  for (char **e = environ; *e; e++) env[nenv++] = *e;
+  for (const char **e = r->env; *e; e++) {
+    size_t name = strcspn(*e, "=");
+    for (int i = 0; i < nenv; i++)
+      if (!strncmp(env[i], *e, name + 1)) env[i] = env[--nenv];
+    env[nenv++] = (char *)*e;
+  }
+  if (r->term[0]) {
+    static char t[80];
+    snprintf(t, sizeof t, "TERM=%s", r->term);
+    for (int i = 0; i < nenv; i++)
+      if (!strncmp(env[i], "TERM=", 5)) env[i] = env[--nenv];
+    env[nenv++] = t;
+  }
+  env[nenv] = NULL;
+  return env;
+}
+
+/* The command's standard input and outputs: a pseudo-terminal, three
+ * pipes, or nothing for a detached command. */
+typedef struct {
+  int in[2], out[2], err[2];
+  int master;
+  char *slave;
+} Stdio;
+
+static void open_stdio(Stdio *io, int tty, int detach) {
+  *io = (Stdio){{-1, -1}, {-1, -1}, {-1, -1}, -1, NULL};
+  if (detach) return;
+  if (tty) {
+    io->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (io->master < 0 || grantpt(io->master) || unlockpt(io->master) ||
+        !(io->slave = ptsname(io->master)))
+      die("pty");
+  } else if (pipe2(io->in, O_CLOEXEC) || pipe2(io->out, O_CLOEXEC) || pipe2(io->err, O_CLOEXEC)) {
+    die("pipe");
+  }
+}
+
+/* In the child: its own session and signals, its stdio, then the command.
+ * Why it could not run goes back through STATUS_FD as an errno. */
+static void run_child(const NlaRequest *r, char **env, const Stdio *io, int status_fd) {
+  sigset_t all;
+  sigemptyset(&all);
+  sigprocmask(SIG_SETMASK, &all, NULL);
+  /* stage2 starts the agent in the background, where a shell ignores
+   * SIGINT and SIGQUIT: the command must not inherit that. */
+  for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+  setsid();
+  if (r->detach) {
+    int null = open("/dev/null", O_RDWR);
+    dup2(null, 0), dup2(null, 1), dup2(null, 2);
+  } else if (io->master >= 0) {
+    int s = open(io->slave, O_RDWR);
+    ioctl(s, TIOCSCTTY, 0);
+    struct winsize ws = {.ws_row = r->rows, .ws_col = r->cols};
+    if (r->rows && r->cols) ioctl(s, TIOCSWINSZ, &ws);
+    dup2(s, 0), dup2(s, 1), dup2(s, 2);
+  } else {
+    dup2(io->in[0], 0), dup2(io->out[1], 1), dup2(io->err[1], 2);
+  }
+  int e = 0;
+  if (chdir(r->cwd) != 0) {
+    e = errno;
+  } else {
+    execvpe(r->argv[0], (char **)r->argv, env);
+    e = errno;
+  }
+  if (write(status_fd, &e, sizeof e) < 0) _exit(127);
+  _exit(127);
+}
+
+/* Says why the command could not run: 127 when it was not found. */
+static void report_failed(Port *p, const NlaRequest *r, int e) {
+  char msg[512];
+  /* snprintf says how long the message would have been: a long command
+   * or directory is cut, never sent from past the buffer. */
+  int n = snprintf(msg, sizeof msg, "cannot run '%s' in '%s': %s", r->argv[0], r->cwd, strerror(e));
+  send_frame(p, NLA_FAILED, msg, n < 0 ? 0 : n >= (int)sizeof msg ? sizeof msg - 1 : (uint32_t)n);
+  send_int(p, NLA_EXIT, e == ENOENT ? 127 : 126);
+}
+
+/* The port relays the running command's stdio from now on. */
+static void attach_child(Port *p, pid_t pid, Stdio *io) {
+  p->pid = pid;
+  p->state = RUNNING;
+  p->stdin_eof = 0;
+  if (io->master >= 0) {
+    p->to_child = fcntl(io->master, F_DUPFD_CLOEXEC, 0);
+    p->from_out = io->master;
+  } else {
+    p->to_child = io->in[1];
+    p->from_out = io->out[0];
+    p->from_err = io->err[0];
+  }
+  fcntl(p->to_child, F_SETFL, O_NONBLOCK);
+  fcntl(p->from_out, F_SETFL, O_NONBLOCK);
+  if (p->from_err >= 0) fcntl(p->from_err, F_SETFL, O_NONBLOCK);
+}
+
 static void start(Port *p, const char *req, uint32_t len) {
   NlaRequest r;
   const char *bad = nla_request_parse(req, len, &r);
@@ -135,123 +246,38 @@ static void start(Port *p, const char *req, uint32_t len) {
     nla_request_clear(&r);
     return;
   }
-  /* The agent's environment, with the request's entries over it. */
-  extern char **environ;
-  int nenv = 0;
-  for (char **e = environ; *e; e++) nenv++;
-  for (const char **e = r.env; *e; e++) nenv++;
-  char **env = calloc(nenv + 2, sizeof *env);
-  if (!env) die("out of memory");
-  nenv = 0;
-  for (char **e = environ; *e; e++) env[nenv++] = *e;
-  for (const char **e = r.env; *e; e++) {
-    size_t name = strcspn(*e, "=");
-    for (int i = 0; i < nenv; i++)
-      if (!strncmp(env[i], *e, name + 1)) env[i] = env[--nenv];
-    env[nenv++] = (char *)*e;
-  }
-  char **argv = (char **)r.argv;
-  const char *cwd = r.cwd;
-  int detach = r.detach, rows = r.rows, cols = r.cols;
+  char **env = command_env(&r);
   p->tty = r.tty;
-  if (r.term[0]) {
-    static char t[80];
-    snprintf(t, sizeof t, "TERM=%s", r.term);
-    for (int i = 0; i < nenv; i++)
-      if (!strncmp(env[i], "TERM=", 5)) env[i] = env[--nenv];
-    env[nenv++] = t;
-  }
-  env[nenv] = NULL;
-
-  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, status[2];
-  int master = -1;
-  char *slave = NULL;
+  Stdio io;
+  open_stdio(&io, p->tty, r.detach);
+  int status[2];
   if (pipe2(status, O_CLOEXEC) != 0) die("pipe");
-  if (p->tty && !detach) {
-    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master < 0 || grantpt(master) || unlockpt(master) || !(slave = ptsname(master))) die("pty");
-  } else if (!detach) {
-    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) die("pipe");
-  }
-
   pid_t pid = fork();
   if (pid < 0) die("fork");
-  if (pid == 0) {
-    sigset_t all;
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, NULL);
-    /* stage2 starts the agent in the background, where a shell ignores
-     * SIGINT and SIGQUIT: the command must not inherit that. */
-    for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
-    setsid();
-    if (detach) {
-      int null = open("/dev/null", O_RDWR);
-      dup2(null, 0), dup2(null, 1), dup2(null, 2);
-    } else if (master >= 0) {
-      int s = open(slave, O_RDWR);
-      ioctl(s, TIOCSCTTY, 0);
-      struct winsize ws = {.ws_row = rows, .ws_col = cols};
-      if (rows && cols) ioctl(s, TIOCSWINSZ, &ws);
-      dup2(s, 0), dup2(s, 1), dup2(s, 2);
-    } else {
-      dup2(in[0], 0), dup2(out[1], 1), dup2(err[1], 2);
-    }
-    int e = 0;
-    if (chdir(cwd) != 0) {
-      e = errno;
-    } else {
-      execvpe(argv[0], argv, env);
-      e = errno;
-    }
-    if (write(status[1], &e, sizeof e) < 0) _exit(127);
-    _exit(127);
-  }
+  if (pid == 0) run_child(&r, env, &io, status[1]);
   close(status[1]);
-  close_fd(&in[0]);
-  close_fd(&out[1]);
-  close_fd(&err[1]);
+  close_fd(&io.in[0]);
+  close_fd(&io.out[1]);
+  close_fd(&io.err[1]);
   int e = 0;
   /* Waits for the exec: a few milliseconds, and it tells "not found" from a
    * command that fails. */
   ssize_t n = read(status[0], &e, sizeof e);
   close(status[0]);
   if (n == sizeof e) {
-    char msg[512];
-    /* snprintf says how long the message would have been: a long command
-     * or directory is cut, never sent from past the buffer. */
-    int n2 = snprintf(msg, sizeof msg, "cannot run '%s' in '%s': %s", argv[0], cwd, strerror(e));
-    send_frame(p, NLA_FAILED, msg,
-               n2 < 0                  ? 0
-               : n2 >= (int)sizeof msg ? sizeof msg - 1
-                                       : (uint32_t)n2);
-    send_int(p, NLA_EXIT, e == ENOENT ? 127 : 126);
+    report_failed(p, &r, e);
     waitpid(pid, NULL, 0);
-    close_fd(&master);
-    close_fd(&in[1]);
-    close_fd(&out[0]);
-    close_fd(&err[0]);
-    goto done;
-  }
-  send_int(p, NLA_STARTED, pid);
-  if (detach) {
-    send_int(p, NLA_EXIT, 0);
-    goto done;
-  }
-  p->pid = pid;
-  p->state = RUNNING;
-  p->stdin_eof = 0;
-  if (master >= 0) {
-    p->to_child = fcntl(master, F_DUPFD_CLOEXEC, 0);
-    p->from_out = master;
+    close_fd(&io.master);
+    close_fd(&io.in[1]);
+    close_fd(&io.out[0]);
+    close_fd(&io.err[0]);
   } else {
-    p->to_child = in[1];
-    p->from_out = out[0];
-    p->from_err = err[0];
+    send_int(p, NLA_STARTED, pid);
+    if (r.detach)
+      send_int(p, NLA_EXIT, 0);
+    else
+      attach_child(p, pid, &io);
   }
-  fcntl(p->to_child, F_SETFL, O_NONBLOCK);
-  fcntl(p->from_out, F_SETFL, O_NONBLOCK);
-  if (p->from_err >= 0) fcntl(p->from_err, F_SETFL, O_NONBLOCK);
-done:
   nla_request_clear(&r);
   free(env);
 }
@@ -322,7 +348,8 @@ static void open_ports(void) {
     if (!f) continue;
     if (!fgets(name, sizeof name, f)) name[0] = '\0';
     fclose(f);
-    if (strncmp(name, "netlab.agent.", 13) != 0 || nports == NLA_PORTS) continue;
+    if (strncmp(name, NL_GUEST_PORT_AGENT, strlen(NL_GUEST_PORT_AGENT)) != 0 || nports == NLA_PORTS)
+      continue;
     snprintf(path, sizeof path, "/dev/%s", e->d_name);
     Port *p = &ports[nports];
     p->fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -335,7 +362,7 @@ static void open_ports(void) {
   }
   if (d) closedir(d);
   if (nports == 0) {
-    fprintf(stderr, "netlab-agent: no netlab.agent.* ports\n");
+    fprintf(stderr, "netlab-agent: no " NL_GUEST_PORT_AGENT "* ports\n");
     exit(1);
   }
 }

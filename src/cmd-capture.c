@@ -12,11 +12,11 @@
 static void ready(void *data) { fprintf(stderr, "netlab: capturing on %s\n", (const char *)data); }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  g_autofree char *d = NULL, *file = NULL, *filter = NULL;
+  g_auto(NlTarget) t = {0};
+  g_autofree char *file = NULL, *filter = NULL;
   gint64 count = 0;
   int duration = 0;
   const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
       {"write", 'w', 0, G_OPTION_ARG_FILENAME, &file, "Write pcap to FILE, not stdout", "FILE"},
       {"filter", 'f', 0, G_OPTION_ARG_STRING, &filter,
        "Keep only frames matching a BPF "
@@ -25,8 +25,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       {"count", 'c', 0, G_OPTION_ARG_INT64, &count, "Stop after N frames", "N"},
       {"duration", 0, 0, G_OPTION_ARG_INT, &duration, "Stop after S seconds", "S"},
       {NULL}};
-  if (!nl_cmd_parse("capture", "LAN|NODE:ethN: capture a LAN's or an interface's frames", entries,
-                    &argc, &argv, error))
+  if (!nl_cmd_parse(g, "LAN|NODE:ethN: capture a LAN's or an interface's frames", entries, &argc,
+                    &argv, &t, error))
     return -1;
   if (argc != 2) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
@@ -47,10 +47,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                 argv[1]);
     return -1;
   }
-  NlState *st_ = NULL;
-  g_autoptr(NlLab) lab = nl_cmd_running_lab(d, &st_, error);
-  g_autoptr(NlState) st = st_;
-  if (!lab) return -1;
+  const NlLab *lab = t.lab;
+  NlState *st = t.st;
 
   NlCapture c = {.statedir = st->dir,
                  .filter = filter,
@@ -86,4 +84,4 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
 }
 
 const NlCmd nl_cmd_capture = {"capture", NULL, "capture a LAN's or an interface's frames as pcap",
-                              run};
+                              .target = NL_TARGET_UP, .run = run};

@@ -6,17 +6,15 @@
 #include "util.h"
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  g_autofree char *d = NULL;
-  const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"}, {NULL}};
-  if (!nl_cmd_parse("cat", "NODE:PATH...: print files of a node", entries, &argc, &argv, error))
+  g_auto(NlTarget) t = {0};
+  const GOptionEntry entries[] = {{NULL}};
+  if (!nl_cmd_parse(g, "NODE:PATH...: print files of a node", entries, &argc, &argv, &t, error))
     return -1;
   if (argc < 2) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "cat: expected NODE:PATH");
     return -1;
   }
-  g_autofree char *labdir = nl_cmd_vm_labdir(d, error);
-  if (!labdir) return -1;
+  const char *labdir = t.labdir;
   g_autoptr(NlNodeFiles) f = NULL;
   g_autofree char *open_node = NULL;
   for (int i = 1; i < argc; i++) {
@@ -39,4 +37,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return 0;
 }
 
-const NlCmd nl_cmd_cat = {"cat", NULL, "print a file of a node, running or stopped", run};
+const NlCmd nl_cmd_cat = {"cat", NULL, "print a file of a node, running or stopped",
+                          .target = NL_TARGET_DIR, .run = run};

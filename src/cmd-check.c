@@ -6,12 +6,10 @@
 #include "lab.h"
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  g_autofree char *d = NULL;
-  const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"}, {NULL}};
-  if (!nl_cmd_parse("check", "check a lab", entries, &argc, &argv, error)) return -1;
-  g_autofree char *labdir = nl_cmd_labdir(d, argc, argv, error);
-  if (!labdir) return -1;
+  g_auto(NlTarget) t = {0};
+  const GOptionEntry entries[] = {{NULL}};
+  if (!nl_cmd_parse(g, "check a lab", entries, &argc, &argv, &t, error)) return -1;
+  const char *labdir = t.labdir;
   g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
   if (!lab) return -1;
 
@@ -42,4 +40,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return 0;
 }
 
-const NlCmd nl_cmd_check = {"check", NULL, "validate a lab and show what up would start", run};
+const NlCmd nl_cmd_check = {"check", NULL, "validate a lab and show what up would start",
+                            .target = NL_TARGET_LAB, .run = run};

@@ -68,18 +68,16 @@ static int copy_in(const char *labdir, const char *src, const char *node, const 
 }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  g_autofree char *d = NULL;
-  const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"}, {NULL}};
-  if (!nl_cmd_parse("cp", "NODE:PATH DEST | SRC NODE:PATH: copy a file out of or into a node",
-                    entries, &argc, &argv, error))
+  g_auto(NlTarget) t = {0};
+  const GOptionEntry entries[] = {{NULL}};
+  if (!nl_cmd_parse(g, "NODE:PATH DEST | SRC NODE:PATH: copy a file out of or into a node", entries,
+                    &argc, &argv, &t, error))
     return -1;
   if (argc != 3) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "cp: expected NODE:PATH DEST or SRC NODE:PATH");
     return -1;
   }
-  g_autofree char *labdir = nl_cmd_vm_labdir(d, error);
-  if (!labdir) return -1;
+  const char *labdir = t.labdir;
   g_autofree char *node = NULL, *path = NULL;
   if (nl_node_path_parse(argv[1], &node, &path)) {
     g_autofree char *n2 = NULL, *p2 = NULL;
@@ -96,4 +94,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return copy_in(labdir, argv[1], node, path, g_str_has_suffix(argv[2], "/"), error);
 }
 
-const NlCmd nl_cmd_cp = {"cp", NULL, "copy a file out of a node or into one", run};
+const NlCmd nl_cmd_cp = {"cp", NULL, "copy a file out of a node or into one",
+                         .target = NL_TARGET_DIR, .run = run};

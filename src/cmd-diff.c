@@ -7,21 +7,19 @@
 #include "util.h"
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  g_autofree char *d = NULL;
+  g_auto(NlTarget) t = {0};
   gboolean patch = FALSE;
   const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
       {"patch", 'p', 0, G_OPTION_ARG_NONE, &patch, "Show the content diffs of files", NULL},
       {NULL}};
-  if (!nl_cmd_parse("diff", "NODE: what a node changed against the host's root", entries, &argc,
-                    &argv, error))
+  if (!nl_cmd_parse(g, "NODE: what a node changed against the host's root", entries, &argc, &argv,
+                    &t, error))
     return -1;
   if (argc != 2) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "diff: expected NODE");
     return -1;
   }
-  g_autofree char *labdir = nl_cmd_vm_labdir(d, error);
-  if (!labdir) return -1;
+  const char *labdir = t.labdir;
   g_autoptr(NlNodeFiles) f = nl_node_files_open(labdir, argv[1], FALSE, error);
   if (!f) return -1;
   g_autoptr(GPtrArray) changes = nl_node_files_changes(f, error);
@@ -40,4 +38,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return 0;
 }
 
-const NlCmd nl_cmd_diff = {"diff", NULL, "show what a node changed against the host's root", run};
+const NlCmd nl_cmd_diff = {"diff", NULL, "show what a node changed against the host's root",
+                           .target = NL_TARGET_DIR, .run = run};

@@ -12,28 +12,12 @@
 #define SHUTDOWN_TIMEOUT_S 10
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  g_autofree char *d = NULL;
+  g_auto(NlTarget) t = {0};
   gboolean wipe = FALSE;
   const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
-      {"wipe", 0, 0, G_OPTION_ARG_NONE, &wipe, "Also remove the nodes' disks", NULL},
-      {NULL}};
-  if (!nl_cmd_parse("down", "stop a lab", entries, &argc, &argv, error)) return -1;
-  const char *given = nl_cmd_labdir_arg(d, argc, argv, error);
-  if (!given) return -1;
-  g_autoptr(GError) missing = NULL;
-  g_autofree char *labdir = nl_realpath(given, &missing);
-  if (!labdir) {
-    /* A lab can outlive its directory (a test's temporary copy, removed
-     * after a crash): its state is then found from the path as given. */
-    g_autofree char *canon = g_canonicalize_filename(given, NULL);
-    g_autoptr(NlState) gone = nl_state_for(canon, NULL);
-    if (!gone || !nl_state_exists(gone)) {
-      g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s", missing->message);
-      return -1;
-    }
-    labdir = g_steal_pointer(&canon);
-  }
+      {"wipe", 0, 0, G_OPTION_ARG_NONE, &wipe, "Also remove the nodes' disks", NULL}, {NULL}};
+  if (!nl_cmd_parse(g, "stop a lab", entries, &argc, &argv, &t, error)) return -1;
+  const char *labdir = t.labdir;
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st) return -1;
   if (!nl_state_exists(st)) {
@@ -49,4 +33,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return wipe ? nl_cmd_wipe_disks(labdir, NULL, error) : 0;
 }
 
-const NlCmd nl_cmd_down = {"down", NULL, "stop a lab and remove its state", run};
+const NlCmd nl_cmd_down = {"down", NULL, "stop a lab and remove its state", .target = NL_TARGET_LAB,
+                           .run = run};

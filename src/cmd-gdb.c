@@ -11,28 +11,16 @@
 #include "util.h"
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  /* What follows "--" is gdb's, options included. */
-  int ours = argc;
-  for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], "--") == 0) {
-      ours = i;
-      break;
-    }
-  g_autofree char **opts = g_new0(char *, ours + 1);
-  memcpy(opts, argv, ours * sizeof *opts);
-  int n = ours;
-  char **v = opts;
-
-  g_autofree char *d = NULL, *serial = NULL;
+  g_auto(NlTarget) t = {0};
+  g_autofree char *serial = NULL;
   const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
       {"serial", 0, 0, G_OPTION_ARG_FILENAME, &serial,
        "Debug PROG, run in the VM by `gdbserver /dev/ttyS1 PROG`", "PROG"},
       {NULL}};
-  if (!nl_cmd_parse("gdb", "VM [-- GDB-ARGS...]: debug a VM's kernel (or a program in it)", entries,
-                    &n, &v, error))
+  if (!nl_cmd_parse(g, "VM [-- GDB-ARGS...]: debug a VM's kernel (or a program in it)", entries,
+                    &argc, &argv, &t, error))
     return -1;
-  if (n != 2) {
+  if (argc != 2) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
                 "gdb: usage: netlab gdb [-d LABDIR] [--serial PROG] VM [-- GDB-ARGS...]");
     return -1;
@@ -41,10 +29,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "gdb: no program '%s'", serial);
     return -1;
   }
-  g_autofree char *labdir = nl_cmd_vm_labdir(d, error);
-  if (!labdir) return -1;
-  g_autoptr(NlVm) vm = nl_vm_find(labdir, v[1], error);
-  if (!vm) return -1;
+  NlVm *vm = t.vm;
 
   g_autoptr(GStrvBuilder) b = g_strv_builder_new();
   g_strv_builder_add_many(b, "gdb", "-q", NULL);
@@ -102,7 +87,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     target = g_strdup_printf("target remote %s", vm->paths.gdb);
   }
   g_strv_builder_add_many(b, "-ex", target, NULL);
-  for (int i = ours + 1; i < argc; i++) g_strv_builder_add(b, argv[i]);
+  for (char **w = t.rest; *w; w++) g_strv_builder_add(b, *w);
   g_auto(GStrv) gdb = g_strv_builder_end(b);
 
   fflush(NULL);
@@ -111,4 +96,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return -1;
 }
 
-const NlCmd nl_cmd_gdb = {"gdb", NULL, "debug a VM's kernel, or a program in it, with gdb", run};
+const NlCmd nl_cmd_gdb = {"gdb",
+                          NULL,
+                          "debug a VM's kernel, or a program in it, with gdb",
+                          .target = NL_TARGET_VM,
+                          .dashes = TRUE,
+                          .run = run};

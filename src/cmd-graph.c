@@ -30,17 +30,17 @@ static GHashTable *addresses(const NlLab *lab, const NlState *st) {
 }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  g_autofree char *d = NULL, *format = NULL, *file = NULL;
+  g_auto(NlTarget) t = {0};
+  g_autofree char *format = NULL, *file = NULL;
   gboolean no_addrs = FALSE;
   const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
       {"format", 'T', 0, G_OPTION_ARG_STRING, &format,
        "dot, svg, png, pdf, mermaid or json (default: svg to a file, else dot)", "FORMAT"},
       {"output", 'o', 0, G_OPTION_ARG_FILENAME, &file, "Write to FILE, not stdout", "FILE"},
       {"no-addresses", 0, 0, G_OPTION_ARG_NONE, &no_addrs, "Topology only, even when the lab is up",
        NULL},
       {NULL}};
-  if (!nl_cmd_parse("graph", "[LABDIR]: a picture of the lab", entries, &argc, &argv, error))
+  if (!nl_cmd_parse(g, "[LABDIR]: a picture of the lab", entries, &argc, &argv, &t, error))
     return -1;
   if (!format) format = g_strdup(file && g_str_has_suffix(file, ".svg") ? "svg" : "dot");
   if (!g_strv_contains(formats, format)) {
@@ -48,8 +48,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                 "graph: unknown format '%s' (dot, svg, png, pdf, mermaid, json)", format);
     return -1;
   }
-  g_autofree char *labdir = nl_cmd_labdir(d, argc, argv, error);
-  if (!labdir) return -1;
+  const char *labdir = t.labdir;
   g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
   if (!lab) return -1;
   g_autoptr(NlState) st = nl_state_for(labdir, error);
@@ -58,16 +57,16 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
 
   g_autoptr(GBytes) out = NULL;
   if (strcmp(format, "mermaid") == 0) {
-    char *t = nl_graph_mermaid(lab, addrs);
-    out = g_bytes_new_take(t, strlen(t));
+    char *text = nl_graph_mermaid(lab, addrs);
+    out = g_bytes_new_take(text, strlen(text));
   } else if (strcmp(format, "json") == 0) {
-    char *t = nl_graph_json(lab, addrs);
-    out = g_bytes_new_take(t, strlen(t));
+    char *text = nl_graph_json(lab, addrs);
+    out = g_bytes_new_take(text, strlen(text));
   } else {
-    char *t = nl_graph_dot(lab, addrs);
-    out = g_bytes_new_take(t, strlen(t));
+    char *text = nl_graph_dot(lab, addrs);
+    out = g_bytes_new_take(text, strlen(text));
     if (strcmp(format, "dot") != 0) {
-      GBytes *img = nl_graph_render(t, format, error);
+      GBytes *img = nl_graph_render(text, format, error);
       if (!img) return -1;
       g_bytes_unref(out);
       out = img;
@@ -85,4 +84,4 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
 }
 
 const NlCmd nl_cmd_graph = {"graph", NULL, "a picture of the lab: SVG, PNG, DOT, Mermaid, JSON",
-                            run};
+                            .target = NL_TARGET_LAB, .run = run};

@@ -21,7 +21,8 @@ static char *duration(gint64 s) {
   return g_strdup_printf("%" G_GINT64_FORMAT "m%02" G_GINT64_FORMAT "s", s / 60, s % 60);
 }
 
-static int build(int argc, char **argv, GError **error) {
+static int build(int argc, char **argv, const NlGlobal *g, GError **error) {
+  g_auto(NlTarget) t = {0};
   g_autofree char *source = NULL, *base = NULL, *name = NULL;
   g_auto(GStrv) frags = NULL;
   int jobs = 0;
@@ -37,8 +38,8 @@ static int build(int argc, char **argv, GError **error) {
        "Name in the cache (default: <version>-<fragments>)", "NAME"},
       {"jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, "Parallel jobs (default: one per CPU)", "N"},
       {NULL}};
-  if (!nl_cmd_parse("kernel build", "configure and build a kernel for netlab's VMs", entries, &argc,
-                    &argv, error))
+  if (!nl_cmd_parse(g, "build: configure and build a kernel for netlab's VMs", entries, &argc,
+                    &argv, &t, error))
     return -1;
   if (argc > 1) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "kernel build: unexpected argument '%s'", argv[1]);
@@ -65,10 +66,11 @@ static int build(int argc, char **argv, GError **error) {
   return 0;
 }
 
-static int list(int argc, char **argv, GError **error) {
+static int list(int argc, char **argv, const NlGlobal *g, GError **error) {
+  g_auto(NlTarget) t = {0};
   const GOptionEntry entries[] = {{NULL}};
-  if (!nl_cmd_parse("kernel list", "list the kernels built by `netlab kernel build`", entries,
-                    &argc, &argv, error))
+  if (!nl_cmd_parse(g, "list: the kernels built by `netlab kernel build`", entries, &argc, &argv,
+                    &t, error))
     return -1;
   if (argc > 1) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "kernel list: unexpected argument '%s'", argv[1]);
@@ -101,12 +103,13 @@ static int list(int argc, char **argv, GError **error) {
 }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  if (argc >= 2 && strcmp(argv[1], "build") == 0) return build(argc - 1, argv + 1, error);
-  if (argc >= 2 && strcmp(argv[1], "list") == 0) return list(argc - 1, argv + 1, error);
+  if (argc >= 2 && strcmp(argv[1], "build") == 0) return build(argc - 1, argv + 1, g, error);
+  if (argc >= 2 && strcmp(argv[1], "list") == 0) return list(argc - 1, argv + 1, g, error);
   g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
               "kernel: usage: netlab kernel build [--source DIR] [--config FRAGMENT]... "
               "[--base tinyconfig|defconfig] [--name NAME] [-j N] | netlab kernel list");
   return -1;
 }
 
-const NlCmd nl_cmd_kernel = {"kernel", NULL, "build kernels for the VMs, list the built ones", run};
+const NlCmd nl_cmd_kernel = {"kernel", NULL, "build kernels for the VMs, list the built ones",
+                             .target = NL_TARGET_NONE, .run = run};

@@ -23,13 +23,12 @@ static gboolean set_state(NlState *st, const char *node, guint index, gboolean u
 }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  g_autofree char *d = NULL;
-  const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"}, {NULL}};
-  if (!nl_cmd_parse("link",
+  g_auto(NlTarget) t = {0};
+  const GOptionEntry entries[] = {{NULL}};
+  if (!nl_cmd_parse(g,
                     "NODE:ethN set KEY=VALUE...|show|reset|down|up: "
                     "impair an interface or cut its link",
-                    entries, &argc, &argv, error))
+                    entries, &argc, &argv, &t, error))
     return -1;
   if (argc < 3) {
     g_set_error_literal(error, NL_ERROR, NL_ERROR_INPUT, USAGE);
@@ -53,10 +52,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "link: unknown action '%s'\n%s", verb, USAGE);
     return -1;
   }
-  NlState *st_ = NULL;
-  g_autoptr(NlLab) lab = nl_cmd_running_lab(d, &st_, error);
-  g_autoptr(NlState) st = st_;
-  if (!lab) return -1;
+  const NlLab *lab = t.lab;
+  NlState *st = t.st;
   const NlNode *node = NULL;
   NlNic *nic = nl_lab_find_nic(lab, argv[1], &node, error);
   if (!nic) return -1;
@@ -82,4 +79,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
 }
 
 const NlCmd nl_cmd_link = {"link", NULL,
-                           "impair an interface (delay, loss, rate...) or cut its link", run};
+                           "impair an interface (delay, loss, rate...) or cut its link",
+                           .target = NL_TARGET_UP, .run = run};

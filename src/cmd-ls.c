@@ -19,9 +19,7 @@ static char *age(gint64 secs) {
 }
 
 /* NODE:PATH, through the agent or the node's disk. */
-static int ls_node(const char *d, const char *node, const char *path, GError **error) {
-  g_autofree char *labdir = nl_cmd_vm_labdir(d, error);
-  if (!labdir) return -1;
+static int ls_node(const char *labdir, const char *node, const char *path, GError **error) {
   g_autoptr(NlNodeFiles) f = nl_node_files_open(labdir, node, FALSE, error);
   if (!f) return -1;
   g_autofree char *text = nl_node_files_ls(f, path, error);
@@ -31,15 +29,14 @@ static int ls_node(const char *d, const char *node, const char *path, GError **e
 }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  g_autofree char *d = NULL;
-  const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory (with NODE:PATH)", "LABDIR"},
-      {NULL}};
-  if (!nl_cmd_parse("ls", "[NODE:PATH]: list the labs that are up, or a node's directory", entries,
-                    &argc, &argv, error))
+  g_auto(NlTarget) t = {0};
+  const GOptionEntry entries[] = {{NULL}};
+  if (!nl_cmd_parse(g, "[NODE:PATH]: list the labs that are up, or a node's directory", entries,
+                    &argc, &argv, &t, error))
     return -1;
   g_autofree char *node = NULL, *path = NULL;
-  if (argc == 2 && nl_node_path_parse(argv[1], &node, &path)) return ls_node(d, node, path, error);
+  if (argc == 2 && nl_node_path_parse(argv[1], &node, &path))
+    return ls_node(t.labdir, node, path, error);
   if (argc > 1) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
                 "ls: unexpected argument '%s' (NODE:PATH lists "
@@ -62,4 +59,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
 }
 
 const NlCmd nl_cmd_ls = {"ls", NULL,
-                         "list the labs that are up, or with NODE:PATH a node's directory", run};
+                         "list the labs that are up, or with NODE:PATH a node's directory",
+                         .target = NL_TARGET_DIR, .run = run};

@@ -63,35 +63,20 @@ static int prompt(const NlVm *vm) {
 }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  /* After "--", everything is the monitor's, dashes included. */
-  int ours = argc;
-  for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], "--") == 0) {
-      ours = i;
-      break;
-    }
-  g_autofree char **opts = g_new0(char *, ours + 1);
-  memcpy(opts, argv, ours * sizeof *opts);
-  int n = ours;
-  char **v = opts;
-  g_autofree char *d = NULL;
-  const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"}, {NULL}};
-  if (!nl_cmd_parse("monitor", "VM [COMMAND...]: QEMU's monitor of a VM", entries, &n, &v, error))
+  g_auto(NlTarget) t = {0};
+  const GOptionEntry entries[] = {{NULL}};
+  if (!nl_cmd_parse(g, "VM [COMMAND...]: QEMU's monitor of a VM", entries, &argc, &argv, &t, error))
     return -1;
-  if (n < 2) {
+  if (argc < 2) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
                 "monitor: usage: netlab monitor [-d LABDIR] VM [[--] COMMAND...]");
     return -1;
   }
-  g_autofree char *labdir = nl_cmd_vm_labdir(d, error);
-  if (!labdir) return -1;
-  g_autoptr(NlVm) vm = nl_vm_find(labdir, v[1], error);
-  if (!vm) return -1;
+  NlVm *vm = t.vm;
 
   g_autoptr(GStrvBuilder) b = g_strv_builder_new();
-  for (int i = 2; i < n; i++) g_strv_builder_add(b, v[i]);
-  for (int i = ours + 1; i < argc; i++) g_strv_builder_add(b, argv[i]);
+  for (int i = 2; i < argc; i++) g_strv_builder_add(b, argv[i]);
+  for (char **w = t.rest; *w; w++) g_strv_builder_add(b, *w);
   g_auto(GStrv) words = g_strv_builder_end(b);
   if (!*words) return prompt(vm);
 
@@ -102,5 +87,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return 0;
 }
 
-const NlCmd nl_cmd_monitor = {"monitor", NULL, "QEMU's monitor of a VM: one command or a prompt",
-                              run};
+const NlCmd nl_cmd_monitor = {"monitor",
+                              NULL,
+                              "QEMU's monitor of a VM: one command or a prompt",
+                              .target = NL_TARGET_VM,
+                              .dashes = TRUE,
+                              .run = run};

@@ -9,15 +9,12 @@
 #include "util.h"
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  g_autofree char *dir = NULL;
+  g_auto(NlTarget) t = {0};
   int timeout = 300;
-  const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &dir, "Lab directory", "LABDIR"},
-      {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
-       "Seconds to wait for the nodes to be ready (300)", "S"},
-      {NULL}};
-  if (!nl_cmd_parse("restart", "NODE...: boot these nodes again, clean", entries, &argc, &argv,
-                    error))
+  const GOptionEntry entries[] = {{"timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
+                                   "Seconds to wait for the nodes to be ready (300)", "S"},
+                                  {NULL}};
+  if (!nl_cmd_parse(g, "NODE...: boot these nodes again, clean", entries, &argc, &argv, &t, error))
     return -1;
   if (argc < 2) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
@@ -31,8 +28,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_auto(GStrv) nodes = g_new0(char *, argc);
   for (int i = 1; i < argc; i++) nodes[i - 1] = g_strdup(argv[i]);
 
-  g_autofree char *labdir = nl_cmd_vm_labdir(dir, error);
-  if (!labdir) return -1;
+  const char *labdir = t.labdir;
   g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
   if (!lab || !nl_lab_select(lab, (const char *const *)nodes, NULL, error)) return -1;
   g_autoptr(NlState) st = nl_state_for(labdir, error);
@@ -51,4 +47,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
 }
 
 const NlCmd nl_cmd_restart = {"restart", NULL,
-                              "boot nodes of a running lab again, clean (Kathará's lrestart)", run};
+                              "boot nodes of a running lab again, clean (Kathará's lrestart)",
+                              .target = NL_TARGET_DIR, .run = run};

@@ -13,20 +13,17 @@
 static void note(const char *line, gpointer data) { fprintf(stderr, "%s\n", line); }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  g_autofree char *d = NULL;
+  g_auto(NlTarget) t = {0};
   NlSaveOptions o = {0};
-  const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
-      {"all", 'a', 0, G_OPTION_ARG_NONE, &o.all,
-       "Every changed file, not only /etc and what <node>/ has", NULL},
-      {"force", 'f', 0, G_OPTION_ARG_NONE, &o.force,
-       "Overwrite lab files changed since the node booted", NULL},
-      {NULL}};
-  if (!nl_cmd_parse("save", "[NODE...]: write nodes' changed files into LABDIR/<node>/", entries,
-                    &argc, &argv, error))
+  const GOptionEntry entries[] = {{"all", 'a', 0, G_OPTION_ARG_NONE, &o.all,
+                                   "Every changed file, not only /etc and what <node>/ has", NULL},
+                                  {"force", 'f', 0, G_OPTION_ARG_NONE, &o.force,
+                                   "Overwrite lab files changed since the node booted", NULL},
+                                  {NULL}};
+  if (!nl_cmd_parse(g, "[NODE...]: write nodes' changed files into LABDIR/<node>/", entries, &argc,
+                    &argv, &t, error))
     return -1;
-  g_autofree char *labdir = nl_cmd_vm_labdir(d, error);
-  if (!labdir) return -1;
+  const char *labdir = t.labdir;
   g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
   if (!lab) return -1;
   g_autoptr(GPtrArray) names = g_ptr_array_new();
@@ -87,4 +84,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return 0;
 }
 
-const NlCmd nl_cmd_save = {"save", NULL, "write nodes' changed files into the lab", run};
+const NlCmd nl_cmd_save = {"save", NULL, "write nodes' changed files into the lab",
+                           .target = NL_TARGET_DIR, .run = run};

@@ -439,25 +439,24 @@ static char *make_artifacts_dir(const char *labdir, const char *asked, GError **
 }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  g_autofree char *d = NULL, *junit_file = NULL, *artifacts = NULL;
+  g_auto(NlTarget) t = {0};
+  g_autofree char *junit_file = NULL, *artifacts = NULL;
   gboolean keep = FALSE;
   int timeout = 600;
   const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
       {"keep", 0, 0, G_OPTION_ARG_NONE, &keep, "Leave the lab up afterwards", NULL},
       {"junit", 0, 0, G_OPTION_ARG_FILENAME, &junit_file, "Also write JUnit XML", "FILE"},
       {"artifacts", 0, 0, G_OPTION_ARG_FILENAME, &artifacts,
        "Where to keep what a failure leaves (LABDIR/.netlab/artifacts/TIME)", "DIR"},
       {"test-timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Kill a test after S seconds (600)", "S"},
       {NULL}};
-  if (!nl_cmd_parse("test", "run a lab's tests", entries, &argc, &argv, error)) return -1;
+  if (!nl_cmd_parse(g, "run a lab's tests", entries, &argc, &argv, &t, error)) return -1;
   if (timeout <= 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
                 "test: --test-timeout wants seconds above 0, not %d", timeout);
     return -1;
   }
-  g_autofree char *labdir = nl_cmd_labdir(d, argc, argv, error);
-  if (!labdir) return -1;
+  const char *labdir = t.labdir;
   g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
   if (!lab) return -1;
   g_autoptr(GPtrArray) tests = find_tests(labdir, error);
@@ -554,4 +553,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return failed ? 1 : 0;
 }
 
-const NlCmd nl_cmd_test = {"test", NULL, "run a lab's tests (TAP), up and down around them", run};
+const NlCmd nl_cmd_test = {"test", NULL, "run a lab's tests (TAP), up and down around them",
+                           .target = NL_TARGET_LAB, .run = run};

@@ -14,12 +14,12 @@
 #include "util.h"
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  g_autofree char *d = NULL, *accel = NULL, *kernel = NULL;
+  g_auto(NlTarget) t = {0};
+  g_autofree char *accel = NULL, *kernel = NULL;
   int timeout = 0;
   gboolean tmux = FALSE;
   g_auto(GStrv) exclude = NULL;
   const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"},
       {"accel", 0, 0, G_OPTION_ARG_STRING, &accel, "kvm, tcg or auto (default)", "A"},
       {"kernel", 'k', 0, G_OPTION_ARG_FILENAME, &kernel,
        "Boot this kernel instead of the lab's: a path, or a name from `netlab kernel list`",
@@ -33,8 +33,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       {"tmux", 0, 0, G_OPTION_ARG_NONE, &tmux,
        "Then open a tmux session with a window per VM console (as `netlab tmux`)", NULL},
       {NULL}};
-  if (!nl_cmd_parse("up", "[LABDIR] [NODE...]: start a lab, or these nodes of it", entries, &argc,
-                    &argv, error))
+  if (!nl_cmd_parse(g, "[LABDIR] [NODE...]: start a lab, or these nodes of it", entries, &argc,
+                    &argv, &t, error))
     return -1;
 
   NlUpOptions o = {.uri = g->uri, .accel = NL_ACCEL_AUTO, .timeout_s = timeout};
@@ -66,9 +66,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   }
 
   /* up [LABDIR] [NODE...], or -d LABDIR [NODE...]: Kathará's lstart. */
-  int first_node = d ? 1 : 2;
-  g_autofree char *labdir = nl_cmd_labdir(d, MIN(argc, first_node), argv, error);
-  if (!labdir) return -1;
+  const char *labdir = t.labdir;
+  int first_node = 1;
   g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
   if (!lab) return -1;
 
@@ -89,4 +88,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return nl_tmux_open(labdir, st, error) ? 0 : -1;
 }
 
-const NlCmd nl_cmd_up = {"up", NULL, "start a lab and wait until every VM is ready", run};
+const NlCmd nl_cmd_up = {"up",
+                         NULL,
+                         "start a lab and wait until every VM is ready",
+                         .target = NL_TARGET_LAB,
+                         .nodes_follow = TRUE,
+                         .run = run};

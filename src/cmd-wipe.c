@@ -4,14 +4,12 @@
 #include "util.h"
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
-  g_autofree char *d = NULL;
-  const GOptionEntry entries[] = {
-      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &d, "Lab directory", "LABDIR"}, {NULL}};
-  if (!nl_cmd_parse("wipe", "[NODE...]: remove nodes' disks (all without NODE)", entries, &argc,
-                    &argv, error))
+  g_auto(NlTarget) t = {0};
+  const GOptionEntry entries[] = {{NULL}};
+  if (!nl_cmd_parse(g, "[NODE...]: remove nodes' disks (all without NODE)", entries, &argc, &argv,
+                    &t, error))
     return -1;
-  g_autofree char *labdir = nl_cmd_vm_labdir(d, error);
-  if (!labdir) return -1;
+  const char *labdir = t.labdir;
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st) return -1;
   if (nl_state_exists(st)) {
@@ -24,4 +22,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return nl_cmd_wipe_disks(labdir, argv + 1, error);
 }
 
-const NlCmd nl_cmd_wipe = {"wipe", NULL, "remove nodes' disks (a fresh start)", run};
+const NlCmd nl_cmd_wipe = {"wipe", NULL, "remove nodes' disks (a fresh start)",
+                           .target = NL_TARGET_DIR, .run = run};

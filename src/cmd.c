@@ -1,3 +1,4 @@
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -6,47 +7,124 @@
 #include "state.h"
 #include "util.h"
 
-gboolean nl_cmd_parse(const char *name, const char *args, const GOptionEntry *entries, int *argc,
-                      char ***argv, GError **error) {
-  g_autofree char *param = g_strdup_printf("%s - %s", name, args);
+void nl_target_clear(NlTarget *t) {
+  g_free(t->labdir);
+  g_free(t->words);
+  g_clear_pointer(&t->lab, nl_lab_free);
+  g_clear_pointer(&t->st, nl_state_free);
+  g_clear_pointer(&t->vm, nl_vm_free);
+}
+
+static gboolean usage_error(const NlGlobal *g, GError **error, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+static gboolean usage_error(const NlGlobal *g, GError **error, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_set_error(error, NL_ERROR, g->cmd->usage_code ? g->cmd->usage_code : NL_ERROR_INPUT, "%s: %s",
+              g->cmd->name, msg);
+  return FALSE;
+}
+
+/* The lab directory as given, made absolute. One that is gone is found
+ * from its path as given while its lab is up. */
+static char *lab_path(const char *given, gboolean may_be_gone, GError **error) {
+  g_autoptr(GError) missing = NULL;
+  char *abs = nl_realpath(given, &missing);
+  if (abs) return abs;
+  g_autofree char *canon = g_canonicalize_filename(given, NULL);
+  g_autoptr(NlState) gone = may_be_gone ? nl_state_for(canon, NULL) : NULL;
+  if (gone && nl_state_exists(gone)) return g_steal_pointer(&canon);
+  g_set_error_literal(error, NL_ERROR, NL_ERROR_INPUT, missing->message);
+  return NULL;
+}
+
+/* The running lab in LABDIR: its model, read without repeating the
+ * warnings `up` gave, and its state. */
+static gboolean running_lab(NlTarget *t, GError **error) {
+  g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+  t->lab = nl_lab_load(t->labdir, warnings, error);
+  if (!t->lab) return FALSE;
+  t->st = nl_state_for(t->labdir, error);
+  if (!t->st) return FALSE;
+  if (nl_state_exists(t->st)) return TRUE;
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "lab '%s' is not up", t->labdir);
+  return FALSE;
+}
+
+static gboolean find_target(const NlGlobal *g, const char *dir, int *argc, char **argv, NlTarget *t,
+                            GError **error) {
+  const NlCmd *c = g->cmd;
+  if (c->target == NL_TARGET_NONE) return TRUE;
+  if (c->target == NL_TARGET_LAB && c->nodes_follow) {
+    /* LABDIR NODE..., or -d LABDIR NODE...: the nodes stay in ARGV. */
+    if (!dir && *argc > 1) {
+      dir = argv[1];
+      memmove(argv + 1, argv + 2, (*argc - 1) * sizeof *argv);
+      --*argc;
+    }
+    t->labdir = lab_path(dir ? dir : ".", TRUE, error);
+    return t->labdir != NULL;
+  }
+  if (c->target == NL_TARGET_LAB) {
+    if (dir && *argc > 1)
+      return usage_error(g, error,
+                         "give the lab directory either with -d or as an argument, "
+                         "not both");
+    if (*argc > 2) return usage_error(g, error, "unexpected argument '%s'", argv[2]);
+    if (*argc == 2) dir = argv[--*argc];
+    t->labdir = lab_path(dir ? dir : ".", TRUE, error);
+    return t->labdir != NULL;
+  }
+  if (!dir) dir = g_getenv("NETLAB_LAB");
+  t->labdir = lab_path(dir && *dir ? dir : ".", FALSE, error);
+  if (!t->labdir) return FALSE;
+  if (c->target == NL_TARGET_UP) return running_lab(t, error);
+  if (c->target != NL_TARGET_VM) return TRUE;
+  int v = *argc > 1 && strcmp(argv[1], "--") == 0 ? 2 : 1;
+  if (*argc <= v) return usage_error(g, error, "which VM?");
+  t->vm = nl_vm_find(t->labdir, argv[v], error);
+  return t->vm != NULL;
+}
+
+/* With .dashes, the parse sees the words before the first "--" only. */
+static void split_dashes(int *argc, char ***argv, NlTarget *t) {
+  int ours = *argc;
+  for (int i = 1; i < *argc; i++)
+    if (strcmp((*argv)[i], "--") == 0) {
+      ours = i;
+      break;
+    }
+  t->rest = *argv + MIN(ours + 1, *argc);
+  t->words = g_new0(char *, ours + 1);
+  memcpy(t->words, *argv, ours * sizeof *t->words);
+  *argc = ours;
+  *argv = t->words;
+}
+
+gboolean nl_cmd_parse(const NlGlobal *g, const char *args, const GOptionEntry *entries, int *argc,
+                      char ***argv, NlTarget *t, GError **error) {
+  if (g->cmd->dashes) split_dashes(argc, argv, t);
+  g_autofree char *dir = NULL;
+  const GOptionEntry dir_entry[] = {
+      {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &dir, "Lab directory", "LABDIR"}, {NULL}};
+  g_autofree char *param = g_strdup_printf("%s - %s", g->cmd->name, args);
   g_autoptr(GOptionContext) ctx = g_option_context_new(param);
+  if (g->cmd->target != NL_TARGET_NONE) g_option_context_add_main_entries(ctx, dir_entry, NULL);
   g_option_context_add_main_entries(ctx, entries, NULL);
+  g_option_context_set_strict_posix(ctx, g->cmd->options_first);
   g_autoptr(GError) local = NULL;
-  if (!g_option_context_parse(ctx, argc, argv, &local)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s: %s", name, local->message);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-const char *nl_cmd_labdir_arg(const char *d_opt, int argc, char **argv, GError **error) {
-  if (d_opt && argc > 1) {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
-                "give the lab directory either with -d or as an argument, not both");
-    return NULL;
-  }
-  if (argc > 2) {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "unexpected argument '%s'", argv[2]);
-    return NULL;
-  }
-  return d_opt ? d_opt : argc > 1 ? argv[1] : ".";
-}
-
-char *nl_cmd_labdir(const char *d_opt, int argc, char **argv, GError **error) {
-  const char *dir = nl_cmd_labdir_arg(d_opt, argc, argv, error);
-  if (!dir) return NULL;
-  g_autoptr(GError) local = NULL;
-  char *abs = nl_realpath(dir, &local);
-  if (!abs) g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s", local->message);
-  return abs;
-}
-
-char *nl_cmd_vm_labdir(const char *dir_opt, GError **error) {
-  const char *dir = dir_opt ? dir_opt : g_getenv("NETLAB_LAB");
-  g_autoptr(GError) local = NULL;
-  char *abs = nl_realpath(dir && *dir ? dir : ".", &local);
-  if (!abs) g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s", local->message);
-  return abs;
+  if (!g_option_context_parse(ctx, argc, argv, &local))
+    return usage_error(g, error, "%s", local->message);
+  g_autoptr(GError) lost = NULL;
+  if (find_target(g, dir, argc, *argv, t, &lost)) return TRUE;
+  /* exec's failures are its own. */
+  if (g->cmd->usage_code && lost->code != g->cmd->usage_code)
+    g_set_error_literal(error, NL_ERROR, g->cmd->usage_code, lost->message);
+  else
+    g_propagate_error(error, g_steal_pointer(&lost));
+  return FALSE;
 }
 
 static void say(NlSayLevel level, const char *message, gpointer data) {
@@ -86,23 +164,6 @@ int nl_cmd_wipe_disks(const char *labdir, char **nodes, GError **error) {
   }
   if (disks->len == 0) fprintf(stderr, "netlab: lab '%s' has no disks\n", labdir);
   return 0;
-}
-
-NlLab *nl_cmd_running_lab(const char *dir_opt, NlState **st, GError **error) {
-  g_autofree char *labdir = nl_cmd_vm_labdir(dir_opt, error);
-  if (!labdir) return NULL;
-  /* `up` said the lab's warnings already. */
-  g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
-  g_autoptr(NlLab) lab = nl_lab_load(labdir, warnings, error);
-  if (!lab) return NULL;
-  g_autoptr(NlState) s = nl_state_for(labdir, error);
-  if (!s) return NULL;
-  if (!nl_state_exists(s)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "lab '%s' is not up", labdir);
-    return NULL;
-  }
-  *st = g_steal_pointer(&s);
-  return g_steal_pointer(&lab);
 }
 
 /* On a terminal, a line per VM, redrawn in place; else a log, one line per

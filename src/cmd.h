@@ -3,18 +3,70 @@
 
 #include <glib.h>
 
-typedef struct {
-  const char *uri; /* --connect / NETLAB_CONNECT; NULL: embedded */
-} NlGlobal;
+#include "attach.h"
+#include "lab.h"
+#include "state.h"
+#include "util.h"
+
+/* Where a command's lab and VM come from: declared in its table entry,
+ * resolved by nl_cmd_parse() before the command does anything else. -d
+ * (--dir) LABDIR means the same in every command that has a lab. */
+typedef enum {
+  NL_TARGET_NONE,
+  /* -d LABDIR, else the one positional argument, else the current
+   * directory. A directory that is gone is still found while its lab is
+   * up (`down` of a test's removed copy). */
+  NL_TARGET_LAB,
+  /* -d LABDIR, else $NETLAB_LAB (set by `netlab test` for a lab's tests),
+   * else the current directory: the positional arguments are the
+   * command's own (NODE:PATH...). */
+  NL_TARGET_DIR,
+  /* As DIR, and the lab must be up: its model and state are read. */
+  NL_TARGET_UP,
+  /* As DIR, and the first positional argument is a VM of the lab, which
+   * must be up. */
+  NL_TARGET_VM,
+} NlTargetKind;
 
 typedef struct {
+  char *labdir; /* absolute: every kind but NONE */
+  NlLab *lab;   /* UP */
+  NlState *st;  /* UP */
+  NlVm *vm;     /* VM */
+  char **rest;  /* with .dashes: the words after "--" (maybe none) */
+  char **words; /* with .dashes: the copy of the words before it */
+} NlTarget;
+
+void nl_target_clear(NlTarget *t);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NlTarget, nl_target_clear)
+
+typedef struct NlCmd NlCmd;
+
+typedef struct {
+  const char *uri;  /* --connect / NETLAB_CONNECT; NULL: embedded */
+  const NlCmd *cmd; /* the command that runs */
+} NlGlobal;
+
+struct NlCmd {
   const char *name;
   const char *alias;
   const char *summary;
+  NlTargetKind target;
+  /* The error code of a usage error or a target not found: 0 for
+   * NL_ERROR_INPUT (exit 2); exec's own failures are NL_ERROR_EXEC. */
+  int usage_code;
+  /* Options end at the first positional argument (the VM): what follows
+   * is a command line of its own. */
+  gboolean options_first;
+  /* What follows "--" is another program's (gdb's, the monitor's), options
+   * included: it is left out of the parse, in the target's REST. */
+  gboolean dashes;
+  /* LAB: node names may follow the positional LABDIR (up's). */
+  gboolean nodes_follow;
   /* ARGV[0] is the command's name. Returns the exit status, or -1 with
    * ERROR set (main prints it and picks 1 or 2 from its code). */
   int (*run)(int argc, char **argv, const NlGlobal *g, GError **error);
-} NlCmd;
+};
 
 extern const NlCmd nl_cmd_up;
 extern const NlCmd nl_cmd_down;
@@ -38,41 +90,23 @@ extern const NlCmd nl_cmd_ls;
 extern const NlCmd nl_cmd_check;
 extern const NlCmd nl_cmd_restart;
 
-/* The lab directory as every command finds it: -d DIR, else the first
- * positional argument, else the current directory; made absolute. */
-/* The lab directory as given: -d, the one argument, or "."; NULL with a
- * usage error when both or more are given. */
-const char *nl_cmd_labdir_arg(const char *d_opt, int argc, char **argv, GError **error);
-
-char *nl_cmd_labdir(const char *d_opt, int argc, char **argv, GError **error);
-
-/* The lab of a command whose positional argument is a VM: -d/--dir DIR,
- * else $NETLAB_LAB (set by `netlab test` for a lab's tests), else the
- * current directory; made absolute. */
-char *nl_cmd_vm_labdir(const char *dir_opt, GError **error);
-
 /* How every command shows what modules tell (util.h's NlProgress): on
  * stderr, a notice as "netlab: ...", a warning as "netlab: warning: ...". */
-#include "util.h"
 extern const NlProgress nl_cmd_say;
 
 /* Reads the lab in LABDIR, printing its warnings to stderr. */
-#include "lab.h"
 NlLab *nl_cmd_load_lab(const char *labdir, GError **error);
 
-/* Parses ARGV with ENTRIES for command NAME, with ARGS describing the
- * positional arguments in --help. */
-gboolean nl_cmd_parse(const char *name, const char *args, const GOptionEntry *entries, int *argc,
-                      char ***argv, GError **error);
+/* Parses ARGV with ENTRIES, and -d/--dir LABDIR when G's command has a
+ * lab, with ARGS describing the positional arguments in --help; then finds
+ * the command's target into *T. A LAB target's positional LABDIR is taken
+ * out of ARGV. */
+gboolean nl_cmd_parse(const NlGlobal *g, const char *args, const GOptionEntry *entries, int *argc,
+                      char ***argv, NlTarget *t, GError **error);
 
 /* Removes the disks of NODES (NULL or empty: every disk of the lab),
  * saying which; the lab must not be up. */
 int nl_cmd_wipe_disks(const char *labdir, char **nodes, GError **error);
-/* The running lab of a command whose target is in the lab (a LAN, an
- * interface): found as nl_cmd_vm_labdir() does, read without repeating its
- * warnings, and its state in *ST; an error when it is not up. */
-#include "state.h"
-NlLab *nl_cmd_running_lab(const char *dir_opt, NlState **st, GError **error);
 
 /* How up and restart show their VMs (run.h's NlUpProgress.vms, DATA an
  * NlCmdVmDisplay): on a terminal a line per VM, redrawn in place; else a

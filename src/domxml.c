@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "agent-proto.h"
+#include "guest.h"
 #include "uplink.h"
 
 char *nl_domain_cmdline(const NlLab *lab, const NlNode *node) {
@@ -30,7 +31,7 @@ char *nl_domain_cmdline(const NlLab *lab, const NlNode *node) {
       /* Symbols from vmlinux must match for `netlab gdb`. */
       "nokaslr net.ifnames=0 rdinit=/init");
   /* Tells the first stage to put the overlay's upper layer on vda. */
-  if (node->disk_mib) g_string_append(s, " netlab.disk=vda");
+  if (node->disk_mib) g_string_append(s, " " NL_GUEST_ARG_DISK);
   if (lab->append) g_string_append_printf(s, " %s", lab->append);
   if (node->append) g_string_append_printf(s, " %s", node->append);
   return g_string_free(s, FALSE);
@@ -80,58 +81,9 @@ static void qarg(GString *x, const char *fmt, ...) {
  * own devices from slot 2 upwards and never gets this far. */
 #define NIC_FIRST_SLOT 0x10
 
-/* The serial ports and virtio ports as Unix sockets in the state
- * directory, the console logged into the lab's .netlab/logs. */
-static void local_ports(GString *x, const NlVmPaths *p, const NlDomainSpec *spec,
-                        const char *node) {
-  g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");
-  esc(x, p->console);
-  g_string_append(x, "'/>\n      <log file='");
-  /* The same file, as QEMU reaches it. */
-  g_autofree char *log = nl_layout_console_log(spec->labdir, node);
-  esc(x, log);
-  g_string_append(x, "' append='off'/>\n      <target port='0'/>\n    </serial>\n");
-  /* No log: a binary protocol (gdbserver's) is what runs on it. */
-  g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");
-  esc(x, p->serial1);
-  g_string_append(x, "'/>\n      <target port='1'/>\n    </serial>\n");
-  g_string_append(x, "    <channel type='unix'>\n      <source mode='bind' path='");
-  esc(x, p->ctl);
-  g_string_append(x,
-                  "'/>\n      <target type='virtio' name='netlab.ctl'/>\n"
-                  "    </channel>\n");
-  for (int i = 0; i < NLA_PORTS; i++) {
-    g_autofree char *sock = g_strdup_printf("%s/agent-%d.sock", p->dir, i);
-    g_string_append(x, "    <channel type='unix'>\n      <source mode='bind' path='");
-    esc(x, sock);
-    g_string_append_printf(x,
-                           "'/>\n      <target type='virtio' name='netlab.agent.%d'/>\n"
-                           "    </channel>\n",
-                           i);
-  }
-}
-
-/* On another host the sockets would be out of reach: the serial ports are
- * ptys and the virtio ports sockets that libvirt names, all reached through
- * virDomainOpenConsole() and virDomainOpenChannel(). */
-static void remote_ports(GString *x) {
-  g_string_append(x,
-                  "    <serial type='pty'><target port='0'/></serial>\n"
-                  "    <serial type='pty'><target port='1'/></serial>\n"
-                  "    <channel type='unix'><source mode='bind'/>"
-                  "<target type='virtio' name='netlab.ctl'/></channel>\n");
-  for (int i = 0; i < NLA_PORTS; i++)
-    g_string_append_printf(x,
-                           "    <channel type='unix'><source mode='bind'/>"
-                           "<target type='virtio' name='netlab.agent.%d'/></channel>\n",
-                           i);
-}
-
-char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *spec) {
-  GString *x = g_string_new(NULL);
-  NlVmPaths p;
-  nl_layout_vm(&p, spec->statedir, lab->dir, node->name);
-
+/* The domain's identity, size and boot: name, netlab's metadata, memory,
+ * CPUs, kernel, initrd, command line, features. */
+static void xml_head(GString *x, const NlLab *lab, const NlNode *node, const NlDomainSpec *spec) {
   g_string_append_printf(
       x, "<domain type='%s' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n",
       spec->kvm ? "kvm" : "qemu");
@@ -171,27 +123,21 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
                     "    </tcg>\n");
   g_string_append(x, "  </features>\n");
   if (spec->kvm) g_string_append(x, "  <cpu mode='host-passthrough'/>\n");
-  g_string_append(x,
-                  "  <clock offset='utc'/>\n"
-                  "  <on_poweroff>destroy</on_poweroff>\n"
-                  "  <on_reboot>destroy</on_reboot>\n"
-                  "  <on_crash>destroy</on_crash>\n"
-                  "  <devices>\n    <emulator>");
-  esc(x, spec->emulator);
-  g_string_append(x,
-                  "</emulator>\n"
-                  "    <controller type='usb' model='none'/>\n"
-                  "    <memballoon model='none'/>\n"
-                  "    <video><model type='none'/></video>\n");
+}
+
+/* The 9p shares (guest.h names their tags) and the node's disk. */
+static void xml_storage(GString *x, const NlVmPaths *p, const NlDomainSpec *spec) {
   ShareMode lab_mode = spec->lab_ro ? SHARE_RO : SHARE_RW;
-  share(x, "/", "/dev/root", SHARE_RO, TRUE);
+  share(x, "/", NL_GUEST_TAG_ROOT, SHARE_RO, TRUE);
+  /* A node on another host finds its configuration and a copy of the lab
+   * in its initramfs (see remote.c): no 9p share reaches it. */
   if (!spec->remote) {
-    share(x, p.conf, "netlab", SHARE_RO, FALSE);
-    share(x, spec->labdir, "hostlab", lab_mode, FALSE);
+    share(x, p->conf, NL_GUEST_TAG_CONF, SHARE_RO, FALSE);
+    share(x, spec->labdir, NL_GUEST_TAG_LAB, lab_mode, FALSE);
   }
   if (spec->have_shared && !spec->remote) {
     g_autofree char *shared = g_build_filename(spec->labdir, "shared", NULL);
-    share(x, shared, "shared", lab_mode, FALSE);
+    share(x, shared, NL_GUEST_TAG_SHARED, lab_mode, FALSE);
   }
 
   if (spec->disk) {
@@ -201,12 +147,62 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
     esc(x, spec->disk);
     g_string_append(x, "'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n");
   }
-  if (spec->remote)
-    remote_ports(x);
-  else
-    local_ports(x, &p, spec, node->name);
-  g_string_append(x, "  </devices>\n");
+}
 
+/* On another host the sockets would be out of reach: the serial ports are
+ * ptys and the virtio ports sockets that libvirt names, all reached through
+ * virDomainOpenConsole() and virDomainOpenChannel(). */
+static void xml_remote_ports(GString *x) {
+  g_string_append(x,
+                  "    <serial type='pty'><target port='0'/></serial>\n"
+                  "    <serial type='pty'><target port='1'/></serial>\n"
+                  "    <channel type='unix'><source mode='bind'/>"
+                  "<target type='virtio' name='" NL_GUEST_PORT_CTL "'/></channel>\n");
+  for (int i = 0; i < NLA_PORTS; i++)
+    g_string_append_printf(x,
+                           "    <channel type='unix'><source mode='bind'/>"
+                           "<target type='virtio' name='" NL_GUEST_PORT_AGENT "%d'/></channel>\n",
+                           i);
+}
+
+/* The serial ports and the virtio-serial channels: console, gdbserver's
+ * port, the control port, the agent's session ports. */
+static void xml_ports(GString *x, const NlNode *node, const NlVmPaths *p,
+                      const NlDomainSpec *spec) {
+  if (spec->remote) {
+    xml_remote_ports(x);
+    return;
+  }
+  g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");
+  esc(x, p->console);
+  g_string_append(x, "'/>\n      <log file='");
+  /* The same file, as QEMU reaches it. */
+  g_autofree char *log = nl_layout_console_log(spec->labdir, node->name);
+  esc(x, log);
+  g_string_append(x, "' append='off'/>\n      <target port='0'/>\n    </serial>\n");
+  /* No log: a binary protocol (gdbserver's) is what runs on it. */
+  g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");
+  esc(x, p->serial1);
+  g_string_append(x, "'/>\n      <target port='1'/>\n    </serial>\n");
+  g_string_append(x, "    <channel type='unix'>\n      <source mode='bind' path='");
+  esc(x, p->ctl);
+  g_string_append(x, "'/>\n      <target type='virtio' name='" NL_GUEST_PORT_CTL
+                     "'/>\n"
+                     "    </channel>\n");
+  for (int i = 0; i < NLA_PORTS; i++) {
+    g_autofree char *sock = nl_layout_agent_sock(p, i);
+    g_string_append(x, "    <channel type='unix'>\n      <source mode='bind' path='");
+    esc(x, sock);
+    g_string_append_printf(x,
+                           "'/>\n      <target type='virtio' name='" NL_GUEST_PORT_AGENT
+                           "%d'/>\n"
+                           "    </channel>\n",
+                           i);
+  }
+}
+
+/* What libvirt has no element for, given to QEMU directly. */
+static void xml_qemu(GString *x, const NlNode *node, const NlVmPaths *p, const NlDomainSpec *spec) {
   /* libvirt has no VDE interface type: the NICs and the GDB stub go to QEMU
    * directly. */
   g_string_append(x, "  <qemu:commandline>\n");
@@ -217,6 +213,8 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
     nl_mac_format(nic->mac, mac);
     /* The NIC's wirefilter waits on a point-to-point VDE socket (see
      * link.c); netdev nlN is what `set_link` names. */
+    /* A NIC on a LAN spanning hosts plugs into its vxvde:// network, its
+     * MTU leaving room for the VXLAN header. */
     const char *url = spec->nic_urls ? spec->nic_urls[i] : NULL;
     g_autofree char *mtu = url ? g_strdup_printf(",host_mtu=%u", spec->span_mtu) : g_strdup("");
     qarg(x, "-netdev");
@@ -228,11 +226,6 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
     /* romfile= skips loading iPXE, which nothing here boots from. */
     qarg(x, "virtio-net-pci,netdev=nl%u,mac=%s,addr=0x%x,romfile=%s", i, mac, NIC_FIRST_SLOT + i,
          mtu);
-  }
-  /* No GDB stub on another host: libvirt has no stream to reach it. */
-  if (!spec->remote) {
-    qarg(x, "-gdb");
-    qarg(x, "unix:%s,server=on,wait=off", p.gdb);
   }
   if (node->bridged) {
     /* The uplink, to passt (see uplink.h), in the slot after the last NIC,
@@ -246,6 +239,11 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
     qarg(x, "virtio-net-pci,netdev=nlup,mac=%s,addr=0x%x,romfile=", mac,
          NIC_FIRST_SLOT + node->nics->len);
   }
+  /* No GDB stub on another host: libvirt has no stream to reach it. */
+  if (!spec->remote) {
+    qarg(x, "-gdb");
+    qarg(x, "unix:%s,server=on,wait=off", p->gdb);
+  }
   g_string_append(x, "  </qemu:commandline>\n");
   if (!spec->kvm)
     /* With this capability, libvirt checks the guest CPU's features one
@@ -255,8 +253,30 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
                     "  <qemu:capabilities>\n"
                     "    <qemu:del capability='cpu-unavailable-features'/>\n"
                     "  </qemu:capabilities>\n");
+}
+
+char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *spec) {
+  GString *x = g_string_new(NULL);
+  g_auto(NlVmPaths) p = {0};
+  nl_layout_vm(&p, spec->statedir, lab->dir, node->name);
+  xml_head(x, lab, node, spec);
+  g_string_append(x,
+                  "  <clock offset='utc'/>\n"
+                  "  <on_poweroff>destroy</on_poweroff>\n"
+                  "  <on_reboot>destroy</on_reboot>\n"
+                  "  <on_crash>destroy</on_crash>\n"
+                  "  <devices>\n    <emulator>");
+  esc(x, spec->emulator);
+  g_string_append(x,
+                  "</emulator>\n"
+                  "    <controller type='usb' model='none'/>\n"
+                  "    <memballoon model='none'/>\n"
+                  "    <video><model type='none'/></video>\n");
+  xml_storage(x, &p, spec);
+  xml_ports(x, node, &p, spec);
+  g_string_append(x, "  </devices>\n");
+  xml_qemu(x, node, &p, spec);
   g_string_append(x, "</domain>\n");
-  nl_layout_vm_clear(&p);
   return g_string_free(x, FALSE);
 }
 
@@ -317,24 +337,25 @@ GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared, const char *
     g_autofree char *val = g_shell_quote(eq + 1);
     g_string_append_printf(sh, "export %.*s=%s\n", (int)(eq - kv), kv, val);
   }
-  g_hash_table_insert(files, "node.sh", g_string_free(sh, FALSE));
+  g_hash_table_insert(files, NL_GUEST_FILE_NODE, g_string_free(sh, FALSE));
 
   GString *sysctl = g_string_new(NULL);
   kathara_sysctls(node, sysctl);
   for (guint i = 0; i < node->sysctl->len; i++)
     g_string_append_printf(sysctl, "%s\n", (char *)node->sysctl->pdata[i]);
-  g_hash_table_insert(files, "sysctl", g_string_free(sysctl, FALSE));
+  g_hash_table_insert(files, NL_GUEST_FILE_SYSCTL, g_string_free(sysctl, FALSE));
 
   GString *exec = g_string_new(NULL);
   for (guint i = 0; i < node->exec->len; i++)
     g_string_append_printf(exec, "%s\n", (char *)node->exec->pdata[i]);
-  g_hash_table_insert(files, "exec", g_string_free(exec, FALSE));
+  g_hash_table_insert(files, NL_GUEST_FILE_EXEC, g_string_free(exec, FALSE));
 
   GString *ulimit = g_string_new(NULL);
   for (guint i = 0; i < node->ulimits->len; i++)
     g_string_append_printf(ulimit, "%s%s", i ? " " : "", (char *)node->ulimits->pdata[i]);
-  g_hash_table_insert(files, "ulimit", g_string_free(ulimit, FALSE));
+  g_hash_table_insert(files, NL_GUEST_FILE_ULIMIT, g_string_free(ulimit, FALSE));
 
-  g_hash_table_insert(files, "mounts", g_strdup(have_shared ? "shared\n" : ""));
+  g_hash_table_insert(files, NL_GUEST_FILE_MOUNTS,
+                      g_strdup(have_shared ? NL_GUEST_TAG_SHARED "\n" : ""));
   return files;
 }

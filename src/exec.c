@@ -104,14 +104,21 @@ typedef struct {
   gboolean raw;
 } Term;
 
-/* What the frames of one session change. */
+/* One session with the agent: what goes out, what came in, and what the
+ * frames change. */
 typedef struct {
   const NlExec *x;
   int tty_fd;
-  Term *term;
+  Term term;
   gboolean started, timed_out;
   int status;
-  gint64 heard; /* when the agent last sent anything */
+  gint64 t0;
+  gint64 heard;  /* when the agent last sent anything */
+  gint64 pinged; /* when we last asked whether it still serves us */
+  int sock, sfd;
+  gboolean in_open; /* X's input has not ended */
+  int interrupts, synced;
+  GByteArray *out, *in;
 } Session;
 
 static void term_raw(Term *t, int fd) {
@@ -138,7 +145,7 @@ static int on_frame(void *ctx, const NlaFrame *f) {
   switch (f->type) {
     case NLA_STARTED:
       s->started = TRUE;
-      if (s->x->tty && s->tty_fd >= 0) term_raw(s->term, s->tty_fd);
+      if (s->x->tty && s->tty_fd >= 0) term_raw(&s->term, s->tty_fd);
       break;
     case NLA_STDOUT: nl_write_all(s->x->out_fd, f->payload, f->len); break;
     case NLA_STDERR: nl_write_all(s->x->err_fd, f->payload, f->len); break;
@@ -154,6 +161,159 @@ static int on_frame(void *ctx, const NlaFrame *f) {
       return 1;
   }
   return 0;
+}
+
+/* The request: the command line, environment, directory and terminal, or a
+ * ping. */
+static gboolean request(Session *s, GError **error) {
+  const NlExec *x = s->x;
+  if (x->ping) {
+    frame(s->out, NLA_PING, NULL, 0);
+    return TRUE;
+  }
+  g_autoptr(GByteArray) req = g_byte_array_new();
+  for (char **a = x->argv; *a; a++) entry(req, "a:", *a);
+  for (char **e = x->env; e && *e; e++) entry(req, "e:", *e);
+  if (x->cwd) entry(req, "w:", x->cwd);
+  if (x->detach) entry(req, "d:", "");
+  if (x->tty) {
+    guint16 rc[2] = {24, 80};
+    if (s->tty_fd >= 0) winsize_of(s->tty_fd, rc);
+    const char *term = g_getenv("TERM");
+    g_autofree char *t = g_strdup_printf("%u %u %s", rc[0], rc[1], term ? term : "xterm");
+    entry(req, "t:", t);
+  }
+  if (req->len > NLA_MAX_PAYLOAD) {
+    g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
+                "the command, its environment and directory take %u bytes, more than "
+                "the %d a request may hold",
+                req->len, NLA_MAX_PAYLOAD);
+    return FALSE;
+  }
+  frame(s->out, NLA_EXEC, req->data, req->len);
+  return TRUE;
+}
+
+/* How long to wait for the next event, after acting on the deadlines: the
+ * start, the command's --timeout, the agent's keepalive. -2 when the agent
+ * is taken for dead. */
+static int next_wait(Session *s, GError **error) {
+  const NlExec *x = s->x;
+  gint64 now = g_get_monotonic_time();
+  if (!s->started) {
+    int wait_ms = START_TIMEOUT_MS - (now - s->t0) / 1000;
+    if (wait_ms > 0) return wait_ms;
+    g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
+                "the agent of VM '%s' does not answer (is the VM still booting?)", x->vm);
+    return -2;
+  }
+  int wait_ms = -1;
+  if (x->timeout_s && !s->timed_out) {
+    wait_ms = MAX(0, (gint64)x->timeout_s * 1000 - (now - s->t0) / 1000);
+    if (wait_ms == 0) {
+      frame_int(s->out, NLA_SIGNAL, SIGKILL);
+      s->timed_out = TRUE;
+      wait_ms = -1;
+    }
+  }
+  if (s->pinged > s->heard && now - s->pinged >= START_TIMEOUT_MS * 1000) {
+    g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
+                "the agent of VM '%s' stopped answering (was it killed?)", x->vm);
+    return -2;
+  }
+  if (s->pinged <= s->heard && now - s->heard >= KEEPALIVE_MS * 1000) {
+    frame(s->out, NLA_PING, NULL, 0);
+    s->pinged = now;
+  }
+  int next = s->pinged > s->heard ? START_TIMEOUT_MS - (now - s->pinged) / 1000
+                                  : KEEPALIVE_MS - (now - s->heard) / 1000;
+  return wait_ms < 0 ? MAX(next, 1) : MIN(wait_ms, MAX(next, 1));
+}
+
+/* Writes what is pending, reads and decodes what the agent sent. */
+static gboolean pump_socket(Session *s, short revents, GError **error) {
+  if (revents & POLLOUT) {
+    ssize_t n = write(s->sock, s->out->data, s->out->len);
+    if (n > 0) g_byte_array_remove_range(s->out, 0, n);
+  }
+  if (revents & (POLLIN | POLLHUP | POLLERR)) {
+    guint8 buf[65536];
+    ssize_t n = read(s->sock, buf, sizeof buf);
+    if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
+      g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "VM '%s' closed the session (did it stop?)",
+                  s->x->vm);
+      return FALSE;
+    }
+    if (n > 0) g_byte_array_append(s->in, buf, n);
+  }
+  const char *bad = NULL;
+  long used = nla_take(s->in->data, s->in->len, NLA_TO_HOST, &s->synced, on_frame, s, &bad);
+  if (used < 0) {
+    /* The guest is not trusted: a frame we cannot read ends the session,
+     * never the wait for an exit status that will not come. */
+    g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "the agent of VM '%s' broke the protocol: %s",
+                s->x->vm, bad);
+    return FALSE;
+  }
+  g_byte_array_remove_range(s->in, 0, used);
+  return TRUE;
+}
+
+/* A resized terminal goes to the command's; a signal to the command. */
+static void forward_signals(Session *s) {
+  struct signalfd_siginfo si;
+  while (read(s->sfd, &si, sizeof si) == sizeof si) {
+    if (si.ssi_signo == SIGWINCH && s->x->tty && s->tty_fd >= 0) {
+      guint16 rc[2];
+      winsize_of(s->tty_fd, rc);
+      frame(s->out, NLA_WINSIZE, rc, sizeof rc);
+    } else if (si.ssi_signo != SIGWINCH) {
+      /* A second Ctrl-C means it: the command did not stop. */
+      frame_int(s->out, NLA_SIGNAL, ++s->interrupts > 1 ? SIGKILL : (int)si.ssi_signo);
+    }
+  }
+}
+
+static void forward_input(Session *s) {
+  guint8 buf[16384];
+  ssize_t n = read(s->x->in_fd, buf, sizeof buf);
+  if (n > 0) {
+    frame(s->out, NLA_STDIN, buf, n);
+  } else if (n == 0 || errno != EAGAIN) {
+    frame(s->out, NLA_STDIN, NULL, 0);
+    s->in_open = FALSE;
+  }
+}
+
+/* One wait for the socket, the signals and the input, and what follows. */
+static gboolean step(Session *s, GError **error) {
+  int wait_ms = next_wait(s, error);
+  if (wait_ms == -2) return FALSE;
+  struct pollfd pfd[3] = {
+      {s->sock, POLLIN | (s->out->len ? POLLOUT : 0), 0},
+      {s->sfd, POLLIN, 0},
+      /* Read input only once the last of it went out: back-pressure. */
+      {s->in_open && s->started && !s->out->len ? s->x->in_fd : -1, POLLIN, 0},
+  };
+  if (poll(pfd, 3, wait_ms) < 0 && errno != EINTR) return FALSE;
+  if (!pump_socket(s, pfd[0].revents, error)) return FALSE;
+  if (pfd[1].revents & POLLIN) forward_signals(s);
+  if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)) forward_input(s);
+  return TRUE;
+}
+
+/* Signals go to the command (through the signalfd) while it runs. */
+static int block_signals(const NlExec *x, sigset_t *old) {
+  sigset_t mask;
+  sigemptyset(&mask);
+  if (x->forward_signals) {
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+  }
+  sigaddset(&mask, SIGWINCH);
+  sigprocmask(SIG_BLOCK, &mask, old);
+  return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 int nl_exec_run(const NlExec *x, GError **error) {
@@ -172,147 +332,32 @@ int nl_exec_run(const NlExec *x, GError **error) {
   if (sock < 0) return -1;
   fcntl(sock, F_SETFL, O_NONBLOCK);
 
-  int tty_fd = x->in_fd >= 0 && isatty(x->in_fd) ? x->in_fd : -1;
-  g_autoptr(GByteArray) req = g_byte_array_new();
-  for (char **a = x->argv; *a; a++) entry(req, "a:", *a);
-  for (char **e = x->env; e && *e; e++) entry(req, "e:", *e);
-  if (x->cwd) entry(req, "w:", x->cwd);
-  if (x->detach) entry(req, "d:", "");
-  if (x->tty) {
-    guint16 rc[2] = {24, 80};
-    if (tty_fd >= 0) winsize_of(tty_fd, rc);
-    const char *term = g_getenv("TERM");
-    g_autofree char *t = g_strdup_printf("%u %u %s", rc[0], rc[1], term ? term : "xterm");
-    entry(req, "t:", t);
-  }
   g_autoptr(GByteArray) out = g_byte_array_new();
-  if (req->len > NLA_MAX_PAYLOAD) {
-    g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
-                "the command, its environment and directory take %u bytes, more than "
-                "the %d a request may hold",
-                req->len, NLA_MAX_PAYLOAD);
-    close(sock);
-    close(lock);
-    return -1;
-  }
-  if (x->ping)
-    frame(out, NLA_PING, NULL, 0);
-  else
-    frame(out, NLA_EXEC, req->data, req->len);
-
-  sigset_t mask, old;
-  sigemptyset(&mask);
-  if (x->forward_signals) {
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGHUP);
-  }
-  sigaddset(&mask, SIGWINCH);
-  sigprocmask(SIG_BLOCK, &mask, &old);
-  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-
-  Term term = {0};
-  Session sess = {x, tty_fd, &term, FALSE, FALSE, -1, g_get_monotonic_time()};
-  gint64 pinged = 0;
-  gboolean in_open = x->in_fd >= 0 && !x->detach;
-  int interrupts = 0, synced = 0;
-  gint64 t0 = g_get_monotonic_time();
   g_autoptr(GByteArray) in = g_byte_array_new();
-
-  while (sess.status < 0) {
-    gint64 now = g_get_monotonic_time();
-    int wait_ms = -1;
-    if (!sess.started) {
-      wait_ms = START_TIMEOUT_MS - (now - t0) / 1000;
-      if (wait_ms <= 0) {
-        g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
-                    "the agent of VM '%s' does not answer (is the VM still booting?)", x->vm);
-        break;
-      }
-    } else {
-      if (x->timeout_s && !sess.timed_out) {
-        wait_ms = MAX(0, (gint64)x->timeout_s * 1000 - (now - t0) / 1000);
-        if (wait_ms == 0) {
-          frame_int(out, NLA_SIGNAL, SIGKILL);
-          sess.timed_out = TRUE;
-          wait_ms = -1;
-        }
-      }
-      if (pinged > sess.heard && now - pinged >= START_TIMEOUT_MS * 1000) {
-        g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
-                    "the agent of VM '%s' stopped answering (was it killed?)", x->vm);
-        break;
-      }
-      if (pinged <= sess.heard && now - sess.heard >= KEEPALIVE_MS * 1000) {
-        frame(out, NLA_PING, NULL, 0);
-        pinged = now;
-      }
-      int next = pinged > sess.heard ? START_TIMEOUT_MS - (now - pinged) / 1000
-                                     : KEEPALIVE_MS - (now - sess.heard) / 1000;
-      wait_ms = wait_ms < 0 ? MAX(next, 1) : MIN(wait_ms, MAX(next, 1));
+  Session s = {
+      .x = x,
+      .tty_fd = x->in_fd >= 0 && isatty(x->in_fd) ? x->in_fd : -1,
+      .status = -1,
+      .t0 = g_get_monotonic_time(),
+      .heard = g_get_monotonic_time(),
+      .sock = sock,
+      .sfd = -1,
+      .in_open = x->in_fd >= 0 && !x->detach,
+      .out = out,
+      .in = in,
+  };
+  if (request(&s, error)) {
+    sigset_t old;
+    s.sfd = block_signals(x, &old);
+    while (s.status < 0 && step(&s, error)) {
     }
-    struct pollfd pfd[3] = {
-        {sock, POLLIN | (out->len ? POLLOUT : 0), 0},
-        {sfd, POLLIN, 0},
-        /* Read input only once the last of it went out: back-pressure. */
-        {in_open && sess.started && !out->len ? x->in_fd : -1, POLLIN, 0},
-    };
-    if (poll(pfd, 3, wait_ms) < 0 && errno != EINTR) break;
-
-    if (pfd[0].revents & POLLOUT) {
-      ssize_t n = write(sock, out->data, out->len);
-      if (n > 0) g_byte_array_remove_range(out, 0, n);
-    }
-    if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      guint8 buf[65536];
-      ssize_t n = read(sock, buf, sizeof buf);
-      if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
-        g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "VM '%s' closed the session (did it stop?)",
-                    x->vm);
-        break;
-      }
-      if (n > 0) g_byte_array_append(in, buf, n);
-    }
-    const char *bad = NULL;
-    long used = nla_take(in->data, in->len, NLA_TO_HOST, &synced, on_frame, &sess, &bad);
-    if (used < 0) {
-      /* The guest is not trusted: a frame we cannot read ends the session,
-       * never the wait for an exit status that will not come. */
-      g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "the agent of VM '%s' broke the protocol: %s",
-                  x->vm, bad);
-      break;
-    }
-    g_byte_array_remove_range(in, 0, used);
-    if (pfd[1].revents & POLLIN) {
-      struct signalfd_siginfo si;
-      while (read(sfd, &si, sizeof si) == sizeof si) {
-        if (si.ssi_signo == SIGWINCH && x->tty && tty_fd >= 0) {
-          guint16 rc[2];
-          winsize_of(tty_fd, rc);
-          frame(out, NLA_WINSIZE, rc, sizeof rc);
-        } else if (si.ssi_signo != SIGWINCH) {
-          /* A second Ctrl-C means it: the command did not stop. */
-          frame_int(out, NLA_SIGNAL, ++interrupts > 1 ? SIGKILL : (int)si.ssi_signo);
-        }
-      }
-    }
-    if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)) {
-      guint8 buf[16384];
-      ssize_t n = read(x->in_fd, buf, sizeof buf);
-      if (n > 0) {
-        frame(out, NLA_STDIN, buf, n);
-      } else if (n == 0 || errno != EAGAIN) {
-        frame(out, NLA_STDIN, NULL, 0);
-        in_open = FALSE;
-      }
-    }
+    term_restore(&s.term, s.tty_fd);
+    close(s.sfd);
+    sigprocmask(SIG_SETMASK, &old, NULL);
   }
-  term_restore(&term, tty_fd);
-  close(sfd);
-  sigprocmask(SIG_SETMASK, &old, NULL);
   close(sock);
   close(lock);
-  return sess.status;
+  return s.status;
 }
 
 char *nl_exec_output(const char *statedir, const char *vm, char **argv, GError **error) {

@@ -10,6 +10,7 @@
 #include <utime.h>
 #include <sys/stat.h>
 
+#include "guest.h"
 #include "util.h"
 
 /* Part of the cache key: bump it whenever the archive's layout or the module
@@ -286,9 +287,9 @@ static GPtrArray *read_templates(const char *dir, GError **error) {
     g_autofree char *path = g_build_filename(dir, n, NULL);
     GStatBuf st;
     if (g_stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (strcmp(n, "modules") == 0 || strcmp(n, "modules.disk") == 0) {
+    if (strcmp(n, "modules") == 0 || strcmp(n, "modules.disk") == 0 || strcmp(n, "contract") == 0) {
       g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                  "template '%s' clashes with the module list /netlab/%s", path, n);
+                  "template '%s' clashes with netlab's own /netlab/%s", path, n);
       return NULL;
     }
     GBytes *content = NULL;
@@ -304,6 +305,12 @@ static GPtrArray *read_templates(const char *dir, GError **error) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "template '%s/init' not found", dir);
     return NULL;
   }
+  /* The names the scripts share with the host (guest.h), as shell. */
+  char *contract = nl_guest_contract();
+  Template *t = g_new0(Template, 1);
+  t->name = g_strdup("contract");
+  t->content = g_bytes_new_take(contract, strlen(contract));
+  g_ptr_array_add(templates, t);
   return g_steal_pointer(&templates);
 }
 

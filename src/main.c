@@ -74,6 +74,7 @@ int main(int argc, char **argv) {
   }
 
   g_autoptr(GError) error = NULL;
+  g.cmd = cmd;
   int rc = cmd->run(argc - i, argv + i, &g, &error);
   if (rc < 0) {
     print_error(error);

@@ -22,6 +22,7 @@
 #include "disk.h"
 #include "domxml.h"
 #include "exec.h"
+#include "guest.h"
 #include "initramfs.h"
 #include "kernel.h"
 #include "remote.h"
@@ -194,11 +195,11 @@ static gboolean deps_ready(Up *up, const NlNode *node) {
 
 static void start_ready_vms(Up *up);
 
-/* The guest's one line on its control port: "ready RC\n", RC the status of
- * its startup commands. The guest is not trusted: anything else (a NUL, a
- * longer line, another word; a startup script writing to the port, say)
- * fails the VM at once rather than leaving `up` waiting for its timeout. */
-#define CTL_LINE_MAX 64
+/* The guest's one line on its control port (guest.h). The guest is not
+ * trusted: anything else (a NUL, a longer line, another word; a startup
+ * script writing to the port, say) fails the VM at once rather than
+ * leaving `up` waiting for its timeout. */
+#define CTL_LINE_MAX NL_GUEST_CTL_LINE_MAX
 
 /* A VM said it is ready, or failed: start those waiting on it, or end. */
 static void ctl_done(Up *up) {
@@ -223,14 +224,14 @@ static gboolean on_ctl(int fd, GIOCondition cond, gpointer data) {
   guint64 rc = 0;
   gboolean bad = strlen(text) < MIN(line, CTL_LINE_MAX) || line > CTL_LINE_MAX;
   if (!bad && nl)
-    bad = !g_str_has_prefix(text, "ready ") ||
-          !g_ascii_string_to_unsigned(text + 6, 10, 0, 255, &rc, NULL);
+    bad = !g_str_has_prefix(text, NL_GUEST_CTL_READY " ") ||
+          !g_ascii_string_to_unsigned(text + strlen(NL_GUEST_CTL_READY " "), 10, 0, 255, &rc, NULL);
   if (bad) {
     /* Shown escaped, and up to its first NUL only: it is the guest's. */
     g_autofree char *shown = g_strescape(text, NULL);
     fail(up, vm,
-         "VM '%s' wrote \"%s%s\" on its control port, where only \"ready N\" "
-         "belongs (does a startup script write to the netlab.ctl port?)",
+         "VM '%s' wrote \"%s%s\" on its control port, where only \"" NL_GUEST_CTL_READY
+         " N\" belongs (does a startup script write to the " NL_GUEST_PORT_CTL " port?)",
          vm->node->name, shown, strlen(text) < line ? "..." : "");
   } else if (nl) {
     vm->startup_rc = rc;
@@ -439,9 +440,6 @@ static gboolean check_sock_path(const char *path, GError **error) {
   return FALSE;
 }
 
-/* Where templates/init mounts the node's configuration share in the guest. */
-#define GUEST_CONF_DIR "/run/netlab/conf"
-
 /* The guest gets its own copies of netlab-agent and netlab-svc in its
  * configuration share: it sees the host's root, but not what lies under the
  * host's /tmp or /run, where it has tmpfs mounts of its own, and a build tree
@@ -460,7 +458,7 @@ static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p, gboolea
       !copy_program(p->conf, "netlab-svc", svc, error) ||
       !copy_program(p->conf, "quagga", NETLAB_TEMPLATES_DIR "/quagga", error))
     return FALSE;
-  g_autoptr(GHashTable) files = nl_guest_conf(node, have_shared, GUEST_CONF_DIR "/netlab-agent");
+  g_autoptr(GHashTable) files = nl_guest_conf(node, have_shared, NL_GUEST_CONF_DIR "/netlab-agent");
   GHashTableIter it;
   gpointer name, text;
   g_hash_table_iter_init(&it, files);
@@ -794,7 +792,7 @@ static gboolean start_switches(const NlLab *lab, const NlState *st, const NlQemu
 static gboolean remote_boot(Up *up, const Plan *plan, const NlNode *node, const Boot *b,
                             char **kernel_at, char **initrd_at, GError **error) {
   g_autoptr(GHashTable) files =
-      nl_guest_conf(node, plan->have_shared, GUEST_CONF_DIR "/netlab-agent");
+      nl_guest_conf(node, plan->have_shared, NL_GUEST_CONF_DIR "/netlab-agent");
   g_autoptr(GHashTable) programs = g_hash_table_new(g_str_hash, g_str_equal);
   g_hash_table_insert(programs, "netlab-agent", plan->agent);
   g_hash_table_insert(programs, "netlab-svc", plan->svc);

@@ -58,7 +58,7 @@ wait_for() {
 bg() {
   vm=$1 name=$2
   shift 2
-  netlab exec -d "$vm" -- sh -c "echo \$\$ >/tmp/$name.pid; exec $* >/tmp/$name.out 2>&1"
+  netlab exec --detach "$vm" -- sh -c "echo \$\$ >/tmp/$name.pid; exec $* >/tmp/$name.out 2>&1"
 }
 stop() {
   netlab exec "$1" -- sh -c "[ -f /tmp/$2.pid ] && kill \$(cat /tmp/$2.pid) 2>/dev/null; rm -f /tmp/$2.pid; true"

@@ -67,7 +67,7 @@ diag <"$tmp/second.out"
 tmux send-keys -t t C-]
 wait_for 10 pane_has t '^console-exit=0'
 ok $? "Ctrl-] detaches, with status 0"
-"$NETLAB" status --json "$a" | grep -q '"name": "r1", "domain": "r1", "state": "running"'
+status_of "$a" 'vm("r1")["state"] == "running"' >/dev/null
 ok $? "r1 still runs after the detach"
 wait_for 20 answers
 ok $? "and its console answers a new client"

@@ -98,9 +98,9 @@ n up "$lab" >"$tmp/out" 2>&1
 ok $? "up again: no disk work, the file and the FRR config are there"
 
 # A VM killed with -9 mid-write: the next up checks the disk and says so.
-n exec --dir "$lab" -d r1 -- sh -c 'while :; do dd if=/dev/zero of=/srv/blob bs=64k count=64 2>/dev/null; sync; done'
+n exec --dir "$lab" --detach r1 -- sh -c 'while :; do dd if=/dev/zero of=/srv/blob bs=64k count=64 2>/dev/null; sync; done'
 wait_for 60 n exec --dir "$lab" r1 -- test -s /srv/blob
-pid=$(n status --json "$lab" | sed -n 's/.*"name": "r1", [^}]*"pid": \([0-9]*\).*/\1/p')
+pid=$(status_of "$lab" 'vm("r1")["pid"]')
 [ -n "$pid" ] && kill -9 "$pid"
 ok $? "killed r1's QEMU ($pid) while it writes"
 wait_for 30 sh -c "! kill -0 $pid 2>/dev/null || grep -q '^State:.*Z' /proc/$pid/status"
@@ -118,7 +118,7 @@ n down "$lab" >/dev/null 2>&1
 cat >"$lab/tests/01-panic" <<'EOF'
 #!/bin/sh
 netlab exec r1 -- sh -c 'echo before-panic >>/var/log/netlab-test.log; sync'
-netlab exec -d r1 -- sh -c 'echo c >/proc/sysrq-trigger'
+netlab exec --detach r1 -- sh -c 'echo c >/proc/sysrq-trigger'
 exit 1
 EOF
 chmod +x "$lab/tests/01-panic"

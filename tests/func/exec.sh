@@ -53,7 +53,7 @@ ok $? "an interactive shell through -t ($rc)"
 tr -d '\r' <"$tmp/t2" | diag
 
 t0=$(date +%s)
-"$NETLAB" exec -d r1 -- sleep 30
+"$NETLAB" exec --detach r1 -- sleep 30
 rc=$?
 [ $rc -eq 0 ] && [ $(($(date +%s) - t0)) -lt 5 ]
 ok $? "-d returns at once"
@@ -92,7 +92,7 @@ ok $? "an agent that does not answer (VM paused): $rc within $(($(date +%s) - t0
 "$NETLAB" monitor r1 cont >/dev/null 2>&1
 
 sd=$(state_dir "$lab")
-pid=$("$NETLAB" status --json "$lab" | sed -n 's/.*"name": "r2".*"pid": \([0-9]*\).*/\1/p')
+pid=$(status_of "$lab" 'vm("r2")["pid"]')
 kill -9 "$pid"
 sleep 1
 "$NETLAB" exec r2 -- true 2>"$tmp/e"

@@ -12,7 +12,7 @@ diag <"$tmp/up.out"
 sd=$(state_dir "$lab")
 
 # QEMU of r1 killed.
-pid=$("$NETLAB" status --json "$lab" | sed -n 's/.*"name": "r1".*"pid": \([0-9]*\).*/\1/p')
+pid=$(status_of "$lab" 'vm("r1")["pid"]')
 kill -9 "$pid"
 "$NETLAB" status "$lab" >"$tmp/status.out" 2>&1
 diag <"$tmp/status.out"
@@ -20,7 +20,7 @@ grep -q '^r1 *stopped .*QEMU ended unexpectedly' "$tmp/status.out"
 ok $? "status lists r1 as stopped, and why"
 grep -q '^ *| .*netlab: r1 is ready' "$tmp/status.out"
 ok $? "with the last lines of its console"
-"$NETLAB" status --json "$lab" | grep -q '"name": "r1", "domain": "r1", "state": "stopped", "pid": 0, "why": "[^"]'
+status_of "$lab" 'vm("r1")["state"] == "stopped" and vm("r1")["pid"] == 0 and vm("r1")["why"]' >/dev/null
 ok $? "status --json too"
 t0=$(date +%s)
 "$NETLAB" exec --dir "$lab" r1 -- true >"$tmp/exec.out" 2>&1
@@ -43,7 +43,7 @@ ok $? "and r2 reaches it"
 "$NETLAB" exec --dir "$lab" r2 -- sleep 300 >"$tmp/long.out" 2>&1 &
 long=$!
 wait_for 30 sh -c "\"$NETLAB\" exec --dir '$lab' r2 -- pidof sleep >/dev/null"
-"$NETLAB" exec --dir "$lab" -d r2 -- sh -c 'sleep 1; kill -9 $(pidof netlab-agent)'
+"$NETLAB" exec --dir "$lab" --detach r2 -- sh -c 'sleep 1; kill -9 $(pidof netlab-agent)'
 t0=$(date +%s)
 wait $long
 rc=$?
@@ -58,7 +58,7 @@ diag <"$tmp/agent.out"
 ok $? "with its agent killed, exec to r2 fails with 125 and names the VM ($rc)"
 
 # The switch killed.
-swpid=$("$NETLAB" status --json "$lab" | sed -n 's/.*"name": "A", "state": "running", "pid": \([0-9]*\).*/\1/p')
+swpid=$(status_of "$lab" 'lan("A")["state"] == "running" and lan("A")["pid"]')
 kill -9 "$swpid"
 wait_for 5 sh -c "! kill -0 $swpid 2>/dev/null || grep -q '^State:.*Z' /proc/$swpid/status"
 "$NETLAB" status "$lab" >"$tmp/status2.out" 2>&1

@@ -35,7 +35,7 @@ grep -q "netlab: no symbols for kernel $ver: install linux-image-$ver-dbg or use
   "$tmp/rip.err"
 ok $? "says that the kernel has no symbols"
 diag <"$tmp/rip.err"
-"$NETLAB" status --json "$a" | grep -q '"name": "r1", "domain": "r1", "state": "running"'
+status_of "$a" 'vm("r1")["state"] == "running"' >/dev/null
 ok $? "r1 runs on after gdb detached"
 wait_for 60 answers
 ok $? "and its console answers"

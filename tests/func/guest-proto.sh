@@ -51,7 +51,7 @@ export NETLAB_LAB="$lab"
 # test's earlier attempts left in the port may come first, and an answer to
 # it, with no host to read it, is lost.
 fake_agent() {
-  "$NETLAB" exec -d r1 -- sh -c "$port_of"'
+  "$NETLAB" exec --detach r1 -- sh -c "$port_of"'
     p=$(port_of netlab.agent.0)
     pid=$(pidof netlab-agent)
     agent=$(readlink /proc/$pid/exe)

@@ -42,7 +42,7 @@ v=$("$NETLAB" exec r2 -- ip -o link show | grep -c ': eth')
 [ "$v" = 1 ]
 ok $? "r2 (not bridged) has no uplink"
 
-"$NETLAB" exec -d r1 -- socat TCP-LISTEN:8080,reuseaddr,fork SYSTEM:'echo r1-port-8080'
+"$NETLAB" exec --detach r1 -- socat TCP-LISTEN:8080,reuseaddr,fork SYSTEM:'echo r1-port-8080'
 fwd() { [ "$(socat -T 5 - TCP:127.0.0.1:47831 2>/dev/null)" = r1-port-8080 ]; }
 wait_for 60 fwd
 ok $? "host port 47831 reaches r1's port 8080 (port=\"47831:8080/tcp\")"

@@ -59,10 +59,25 @@ up_data_lab() {
   export NETLAB_LAB="$lab"
 }
 
-# state_dir LAB: where `netlab status --json` says the lab's state lives.
-state_dir() {
-  "$NETLAB" status --json "$1" | sed -n 's/.*"state_dir": "\([^"]*\)".*/\1/p'
+# status_of LAB EXPR: the Python expression EXPR over `netlab status --json
+# LAB` (as s; vm(NAME), lan(NAME) and nic(NODE, N) pick one), printed; a
+# false one (False, None, nothing found) makes it fail.
+status_of() {
+  "$NETLAB" status --json "$1" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+def pick(items, **k):
+    return next((i for i in items if all(i.get(a) == b for a, b in k.items())), {})
+vm = lambda n: pick(s["vms"], name=n)
+lan = lambda n: pick(s["lans"], name=n)
+nic = lambda n, i: pick(s["interfaces"], node=n, interface="eth%d" % i)
+v = eval(sys.argv[1])
+print("" if v is True else v)
+sys.exit(0 if v not in (False, None, {}) else 1)' "$2"
 }
+
+# state_dir LAB: where `netlab status --json` says the lab's state lives.
+state_dir() { status_of "$1" 's["state_dir"]'; }
 
 # procs_of DIR: pids of live processes whose command line names DIR/.
 procs_of() {

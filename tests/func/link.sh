@@ -54,7 +54,7 @@ within "$lost" 6 14
 ok $? "loss=10% loses $lost % of 500 pings"
 "$NETLAB" link a:eth0 reset >/dev/null
 
-"$NETLAB" exec -d c -- iperf3 -s -1 >/dev/null
+"$NETLAB" exec --detach c -- iperf3 -s -1 >/dev/null
 wait_for 20 "$NETLAB" exec c -- sh -c 'ss -ltn | grep -q :5201'
 # 1 Mbit/s: a VM under TCG on a loaded machine (a load of 15 on 2 cores)
 # sent no more than 3 Mbit/s. The README has the figures for 10 Mbit/s.
@@ -92,7 +92,7 @@ ok $? "ping fails while the link is down"
 grep -q '^a *eth0 *A *[0-9a-f:]* *down *delay=5ms' "$tmp/status.out"
 ok $? "status shows a's eth0: LAN, MAC, down, its impairment"
 diag <"$tmp/status.out"
-"$NETLAB" status --json "$lab" | grep -q '"node": "a", "interface": "eth0", "lan": "A", "mac": "[0-9a-f:]*", "link": "down", "impairment": "delay=5ms"'
+status_of "$lab" 'nic("a", 0)["lan"] == "A" and nic("a", 0)["link"] == "down" and nic("a", 0)["impairment"] == "delay=5ms"' >/dev/null
 ok $? "and so does status --json"
 "$NETLAB" link a:eth0 up
 ok $? "link a:eth0 up"

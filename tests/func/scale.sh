@@ -54,8 +54,7 @@ ok $rc "up of $N nodes"
 }
 export NETLAB_LAB="$lab"
 
-"$NETLAB" status --json "$lab" >"$tmp/status.json"
-running=$(grep -c '"domain": .*"state": "running", "pid": [1-9]' "$tmp/status.json")
+running=$(status_of "$lab" 'sum(1 for v in s["vms"] if v["state"] == "running" and v["pid"] > 0)')
 [ "$running" -eq $N ]
 ok $? "status: $N VMs running ($running)"
 

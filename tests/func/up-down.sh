@@ -13,7 +13,7 @@ ok $? "r1's startup script reached r2 (checked through /hostlab)"
 
 "$NETLAB" status --json "$a" >"$tmp/status.json"
 ok $? "status --json"
-n=$(grep -c '"domain": .*"state": "running", "pid": [1-9]' "$tmp/status.json")
+n=$(python3 -c 'import json, sys; print(sum(v["state"] == "running" and v["pid"] > 0 for v in json.load(open(sys.argv[1]))["vms"]))' "$tmp/status.json")
 [ "$n" -eq 2 ]
 ok $? "status shows both VMs running with a QEMU pid ($n)"
 "$NETLAB" ps -d "$a" | grep -q '^r1 .*running'
@@ -58,7 +58,7 @@ ok $? "netlab down"
 ok $? "no QEMU or vde_switch of the lab is left"
 [ ! -e "$sd" ]
 ok $? "the state directory is gone"
-[ "$("$NETLAB" status --json "$b" | grep -c '"domain": .*"state": "running", "pid": [1-9]')" -eq 2 ]
+status_of "$b" 'sum(v["state"] == "running" and v["pid"] > 0 for v in s["vms"]) == 2' >/dev/null
 ok $? "the other lab still runs"
 "$NETLAB" down "$a" >/dev/null 2>&1
 ok $? "down again is harmless"

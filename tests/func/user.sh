@@ -21,8 +21,8 @@ diag <"$tmp/up.out"
 grep -qx 'r1 reached r2' "$lab/ping.r1" 2>/dev/null
 ok $? "r1 reached r2"
 as_user "$NETLAB" status --json "$lab" >"$tmp/status.json"
-sd=$(sed -n 's/.*"state_dir": "\([^"]*\)".*/\1/p' "$tmp/status.json")
-n=$(grep -c '"domain": .*"state": "running", "pid": [1-9]' "$tmp/status.json")
+sd=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["state_dir"])' "$tmp/status.json")
+n=$(python3 -c 'import json, sys; print(sum(v["state"] == "running" and v["pid"] > 0 for v in json.load(open(sys.argv[1]))["vms"]))' "$tmp/status.json")
 [ "$n" -eq 2 ]
 ok $? "both VMs run ($n), state in $sd"
 qemu_user=$(for p in $(procs_of "$sd"); do stat -c %U /proc/$p; done | sort -u | tr '\n' ' ')
