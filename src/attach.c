@@ -237,7 +237,7 @@ static End relay(Relay *r, GError **error) {
   }
 }
 
-gboolean nl_console_attach(const NlVm *vm, gboolean force, GError **error) {
+gboolean nl_console_attach(const NlVm *vm, gboolean force, const NlProgress *say, GError **error) {
   int lock = console_lock(vm, force, error);
   if (lock < 0) return FALSE;
   g_autoptr(GError) local = NULL;
@@ -264,7 +264,7 @@ gboolean nl_console_attach(const NlVm *vm, gboolean force, GError **error) {
   struct termios saved;
   r.tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
   if (r.tty) {
-    fprintf(stderr, "Connected to %s (escape character is ^])\n", vm->node);
+    nl_say(say, NL_SAY_PROGRESS, "Connected to %s (escape character is ^])", vm->node);
     struct termios raw = saved;
     cfmakeraw(&raw);
     tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
@@ -277,18 +277,18 @@ gboolean nl_console_attach(const NlVm *vm, gboolean force, GError **error) {
   close(lock);
   sigprocmask(SIG_SETMASK, &old, NULL);
   switch (end) {
-    case END_ESCAPE: fputc('\n', stderr); break;
+    case END_ESCAPE: nl_say(say, NL_SAY_PROGRESS, "%s", ""); break;
     case END_CLOSED:
       if (error && *error) return FALSE;
-      fprintf(stderr, "%snetlab: the console of '%s' closed: the VM stopped\n", r.tty ? "\n" : "",
-              vm->node);
+      /* A raw terminal's cursor may be anywhere on its line. */
+      if (r.tty) nl_say(say, NL_SAY_PROGRESS, "%s", "");
+      nl_say(say, NL_SAY_NOTICE, "the console of '%s' closed: the VM stopped", vm->node);
       break;
     case END_SIGNAL:
-      if (r.sig.ssi_signo == SIGTERM)
-        fprintf(stderr,
-                "%snetlab: detached from '%s' by pid %u (another console "
-                "took over?)\n",
-                r.tty ? "\n" : "", vm->node, r.sig.ssi_pid);
+      if (r.sig.ssi_signo != SIGTERM) break;
+      if (r.tty) nl_say(say, NL_SAY_PROGRESS, "%s", "");
+      nl_say(say, NL_SAY_NOTICE, "detached from '%s' by pid %u (another console took over?)",
+             vm->node, r.sig.ssi_pid);
       break;
     case END_INPUT:
     case END_OUTPUT: break;
@@ -519,7 +519,8 @@ gboolean nl_tmux(const char *const *argv, GError **error) {
   return FALSE;
 }
 
-gboolean nl_tmux_open(const char *labdir, const NlState *st, GError **error) {
+gboolean nl_tmux_open(const char *labdir, const NlState *st, const NlProgress *say,
+                      GError **error) {
   g_autoptr(GPtrArray) vms = nl_vm_names(st);
   if (!nl_state_exists(st) || vms->len == 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "lab '%s' is not up", labdir);
@@ -566,7 +567,8 @@ gboolean nl_tmux_open(const char *labdir, const NlState *st, GError **error) {
     }
   }
   if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-    printf("tmux session '%s' has a window per VM: tmux attach -t %s\n", session, session);
+    nl_say(say, NL_SAY_PROGRESS, "tmux session '%s' has a window per VM: tmux attach -t %s",
+           session, session);
     return TRUE;
   }
   fflush(stdout);

@@ -7,6 +7,7 @@
 
 #include "domxml.h"
 #include "state.h"
+#include "util.h"
 
 typedef struct {
   char *labdir;
@@ -27,8 +28,9 @@ GPtrArray *nl_vm_names(const NlState *st);
  * Ctrl-] detaches. Otherwise stdin goes to the console, the console to
  * stdout, and after stdin's end the output is read until it has been quiet
  * for half a second (five seconds at most). One client at a time: another
- * `netlab console` of the same VM is refused, or with FORCE stopped. */
-gboolean nl_console_attach(const NlVm *vm, gboolean force, GError **error);
+ * `netlab console` of the same VM is refused, or with FORCE stopped. SAY
+ * hears how the session began and ended. */
+gboolean nl_console_attach(const NlVm *vm, gboolean force, const NlProgress *say, GError **error);
 
 /* Copies the console log of NODE (LABDIR/.netlab/logs/NODE.console.log,
  * which outlives the lab) to stdout; FOLLOW: then what the VM writes, until
@@ -64,5 +66,5 @@ gboolean nl_tmux(const char *const *argv, GError **error);
 
 /* A tmux session with one window per VM of the lab in LABDIR, each on that
  * VM's console; made once per lab, then attached to (switched to, inside
- * tmux). Without a terminal it only prints how to attach. */
-gboolean nl_tmux_open(const char *labdir, const NlState *st, GError **error);
+ * tmux). Without a terminal it only tells SAY how to attach. */
+gboolean nl_tmux_open(const char *labdir, const NlState *st, const NlProgress *say, GError **error);

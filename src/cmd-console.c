@@ -31,7 +31,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
 
   g_autoptr(NlVm) vm = nl_vm_find(labdir, argv[1], error);
   if (!vm) return -1;
-  return nl_console_attach(vm, force, error) ? 0 : -1;
+  return nl_console_attach(vm, force, &nl_cmd_say, error) ? 0 : -1;
 }
 
 const NlCmd nl_cmd_console = {"console", "connect", "attach to a VM's serial console",

@@ -12,7 +12,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   const char *labdir = t.labdir;
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st) return -1;
-  return nl_tmux_open(labdir, st, error) ? 0 : -1;
+  return nl_tmux_open(labdir, st, &nl_cmd_say, error) ? 0 : -1;
 }
 
 const NlCmd nl_cmd_tmux = {"tmux", NULL, "open a tmux session with a window per VM console",

@@ -85,7 +85,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (!nl_run_up(lab, st, &o, error)) return -1;
   /* The lock is close-on-exec, so tmux does not hold it. */
   if (!tmux) return 0;
-  return nl_tmux_open(labdir, st, error) ? 0 : -1;
+  return nl_tmux_open(labdir, st, &nl_cmd_say, error) ? 0 : -1;
 }
 
 const NlCmd nl_cmd_up = {"up",

@@ -50,9 +50,15 @@ char *nl_layout_lan_mgmt(const char *statedir, const char *lan) {
 
 char *nl_layout_nics(const char *statedir) { return g_build_filename(statedir, "nic", NULL); }
 
-char *nl_layout_nic(const char *statedir, const char *node, guint index, const char *suffix) {
+/* STATEDIR/DIR/NODE.INDEX+SUFFIX: a file per NIC. */
+static char *per_nic(const char *statedir, const char *dir, const char *node, guint index,
+                     const char *suffix) {
   g_autofree char *name = g_strdup_printf("%s.%u%s", node, index, suffix);
-  return g_build_filename(statedir, "nic", name, NULL);
+  return g_build_filename(statedir, dir, name, NULL);
+}
+
+char *nl_layout_nic(const char *statedir, const char *node, guint index, const char *suffix) {
+  return per_nic(statedir, "nic", node, index, suffix);
 }
 
 char *nl_layout_uplink(const char *statedir, const char *node) {
@@ -63,8 +69,7 @@ char *nl_layout_uplink(const char *statedir, const char *node) {
 char *nl_layout_links(const char *statedir) { return g_build_filename(statedir, "link", NULL); }
 
 char *nl_layout_link(const char *statedir, const char *node, guint index, const char *suffix) {
-  g_autofree char *name = g_strdup_printf("%s.%u%s", node, index, suffix);
-  return g_build_filename(statedir, "link", name, NULL);
+  return per_nic(statedir, "link", node, index, suffix);
 }
 
 char *nl_layout_mnt(const char *statedir) { return g_build_filename(statedir, "mnt", NULL); }
