@@ -147,7 +147,7 @@ static int on_frame(void *ctx, const NlaFrame *f) {
   /* Frames before our token came back are an earlier session's. */
   if (!s->hello) {
     s->hello = f->type == NLA_HELLO && memcmp(f->payload, s->token, NLA_TOKEN) == 0;
-    return 0;
+    return s->hello; /* what follows is decoded strictly */
   }
   switch (f->type) {
     case NLA_STARTED:
@@ -258,20 +258,23 @@ static gboolean pump_socket(Session *s, short revents, GError **error) {
     }
     if (n > 0) g_byte_array_append(s->in, buf, n);
   }
-  const char *bad = NULL;
   /* Strict only once the session is ours: before, whatever an earlier one
    * left is skipped. */
-  long used = nla_take(s->in->data, s->in->len, NLA_TO_HOST, s->hello ? &s->synced : NULL, on_frame,
-                       s, &bad);
-  if (used < 0) {
-    /* The guest is not trusted: a frame we cannot read ends the session,
-     * never the wait for an exit status that will not come. */
-    g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "the agent of VM '%s' broke the protocol: %s",
-                s->x->vm, bad);
-    return FALSE;
+  for (;;) {
+    gboolean hello = s->hello;
+    const char *bad = NULL;
+    long used = nla_take(s->in->data, s->in->len, NLA_TO_HOST, hello ? &s->synced : NULL, on_frame,
+                         s, &bad);
+    if (used < 0) {
+      /* The guest is not trusted: a frame we cannot read ends the session,
+       * never the wait for an exit status that will not come. */
+      g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "the agent of VM '%s' broke the protocol: %s",
+                  s->x->vm, bad);
+      return FALSE;
+    }
+    g_byte_array_remove_range(s->in, 0, used);
+    if (hello || !s->hello) return TRUE;
   }
-  g_byte_array_remove_range(s->in, 0, used);
-  return TRUE;
 }
 
 /* A resized terminal goes to the command's; a signal to the command. */
