@@ -11,7 +11,7 @@
 static const char *check_header(const NlaHeader *h, NlaDirection dir) {
   if (h->pad != 0) return "a frame header with a non-zero pad byte";
   if (h->len > NLA_MAX_PAYLOAD) return "a frame longer than 64 KiB";
-  const char *types = dir == NLA_TO_HOST ? "POEQFA" : "XISWp";
+  const char *types = dir == NLA_TO_HOST ? "POEQFAH" : "XISWpH";
   if (!h->type || !strchr(types, h->type)) return "a frame of unknown type";
   switch (h->type) {
     case NLA_STARTED:
@@ -23,6 +23,9 @@ static const char *check_header(const NlaHeader *h, NlaDirection dir) {
     case NLA_PING:
     case NLA_ALIVE:
       if (h->len != 0) return "a ping frame with a payload";
+      break;
+    case NLA_HELLO:
+      if (h->len != NLA_TOKEN) return "a hello frame whose token is not 8 bytes";
       break;
   }
   return NULL;

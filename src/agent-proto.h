@@ -27,6 +27,14 @@ typedef struct {
   uint32_t len;
 } NlaHeader;
 
+/* Both ways: the first frame of every session, NLA_TOKEN bytes the host
+ * chose, which the agent sends back. A port may still hold frames of an
+ * earlier session whose host went away (a timed-out exec, a killed netlab):
+ * the host takes nothing before its own token comes back, and the agent
+ * ends whatever the port was still running for that earlier host. */
+#define NLA_HELLO 'H'
+#define NLA_TOKEN 8
+
 /* host -> guest */
 #define NLA_EXEC \
   'X'                   /* NUL-terminated entries: "a:ARG" (argv, in order),

@@ -107,11 +107,17 @@ static void drain(Port *p, int *fd, char type) {
 }
 
 /* The host went away: a session ends with it, and so does its process. */
-static void host_gone(Port *p) {
+static void end_session(Port *p) {
   if (p->pid > 0) kill(-p->pid, SIGKILL);
   p->pid = 0;
   end_child_io(p);
-  p->in.len = p->out.len = 0;
+  p->out.len = 0;
+  p->state = WAITING;
+}
+
+static void host_gone(Port *p) {
+  end_session(p);
+  p->in.len = 0;
   p->state = IDLE;
 }
 
@@ -285,7 +291,13 @@ static void start(Port *p, const char *req, uint32_t len) {
 static int handle_frame(void *ctx, const NlaFrame *f) {
   Port *p = ctx;
   const char *data = (const char *)f->payload;
-  if (f->type == NLA_PING && p->state == WAITING) {
+  if (f->type == NLA_HELLO) {
+    /* A new host on a port that may still serve an earlier one, which went
+     * away without the port ever showing it (the new host connected before
+     * the agent polled): the earlier session ends, unread output and all. */
+    end_session(p);
+    send_frame(p, NLA_HELLO, data, f->len);
+  } else if (f->type == NLA_PING && p->state == WAITING) {
     send_int(p, NLA_EXIT, 0);
   } else if (f->type == NLA_PING) {
     send_frame(p, NLA_ALIVE, NULL, 0);

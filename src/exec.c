@@ -118,6 +118,8 @@ typedef struct {
   int sock, sfd;
   gboolean in_open; /* X's input has not ended */
   int interrupts, synced;
+  guint8 token[NLA_TOKEN]; /* this session's, in its NLA_HELLO */
+  gboolean hello;          /* the agent sent the token back */
   GByteArray *out, *in;
 } Session;
 
@@ -142,6 +144,11 @@ static void winsize_of(int fd, guint16 rc[2]) {
 static int on_frame(void *ctx, const NlaFrame *f) {
   Session *s = ctx;
   s->heard = g_get_monotonic_time();
+  /* Frames before our token came back are an earlier session's. */
+  if (!s->hello) {
+    s->hello = f->type == NLA_HELLO && memcmp(f->payload, s->token, NLA_TOKEN) == 0;
+    return s->hello; /* what follows is decoded strictly */
+  }
   switch (f->type) {
     case NLA_STARTED:
       s->started = TRUE;
@@ -167,6 +174,11 @@ static int on_frame(void *ctx, const NlaFrame *f) {
  * ping. */
 static gboolean request(Session *s, GError **error) {
   const NlExec *x = s->x;
+  for (int i = 0; i < NLA_TOKEN; i += 4) {
+    guint32 r = g_random_int();
+    memcpy(s->token + i, &r, 4);
+  }
+  frame(s->out, NLA_HELLO, s->token, NLA_TOKEN);
   if (x->ping) {
     frame(s->out, NLA_PING, NULL, 0);
     return TRUE;
@@ -246,17 +258,23 @@ static gboolean pump_socket(Session *s, short revents, GError **error) {
     }
     if (n > 0) g_byte_array_append(s->in, buf, n);
   }
-  const char *bad = NULL;
-  long used = nla_take(s->in->data, s->in->len, NLA_TO_HOST, &s->synced, on_frame, s, &bad);
-  if (used < 0) {
-    /* The guest is not trusted: a frame we cannot read ends the session,
-     * never the wait for an exit status that will not come. */
-    g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "the agent of VM '%s' broke the protocol: %s",
-                s->x->vm, bad);
-    return FALSE;
+  /* Strict only once the session is ours: before, whatever an earlier one
+   * left is skipped. */
+  for (;;) {
+    gboolean hello = s->hello;
+    const char *bad = NULL;
+    long used = nla_take(s->in->data, s->in->len, NLA_TO_HOST, hello ? &s->synced : NULL, on_frame,
+                         s, &bad);
+    if (used < 0) {
+      /* The guest is not trusted: a frame we cannot read ends the session,
+       * never the wait for an exit status that will not come. */
+      g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "the agent of VM '%s' broke the protocol: %s",
+                  s->x->vm, bad);
+      return FALSE;
+    }
+    g_byte_array_remove_range(s->in, 0, used);
+    if (hello || !s->hello) return TRUE;
   }
-  g_byte_array_remove_range(s->in, 0, used);
-  return TRUE;
 }
 
 /* A resized terminal goes to the command's; a signal to the command. */

@@ -85,11 +85,17 @@ ok $? "a lab that is not up: 125 ($rc)"
 
 "$NETLAB" monitor r1 stop >/dev/null 2>&1
 t0=$(date +%s)
-"$NETLAB" exec r1 -- true 2>"$tmp/e"
+"$NETLAB" exec r1 -- sh -c 'sleep 3; echo stale' >/dev/null 2>"$tmp/e"
 rc=$?
 [ $rc -ge 125 ] && [ $(($(date +%s) - t0)) -lt 30 ] && grep -q "does not answer" "$tmp/e"
 ok $? "an agent that does not answer (VM paused): $rc within $(($(date +%s) - t0)) s"
 "$NETLAB" monitor r1 cont >/dev/null 2>&1
+# The abandoned request is still in the port: the agent runs it once the VM
+# goes on, and the next session must get its own output only.
+out=$("$NETLAB" exec r1 -- echo fresh 2>"$tmp/e")
+[ "$out" = fresh ]
+ok $? "the next session gets its own output, not the abandoned one's ($(echo $out))"
+diag <"$tmp/e"
 
 sd=$(state_dir "$lab")
 pid=$(status_of "$lab" 'vm("r2")["pid"]')

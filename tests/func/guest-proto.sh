@@ -41,33 +41,43 @@ grep 'netlab: [^ ]' "$tmp/out" | diag
 "$NETLAB" down "$lab" >/dev/null 2>&1
 
 # A fake agent in place of the real one on the first port: after the host's
-# request, a valid STARTED frame, then what the case gives (printf octal
-# escapes, integers little-endian); then the real agent again.
+# hello, the hello back with the host's token, a valid STARTED frame, then
+# what the case gives (printf octal escapes, integers little-endian); then the
+# real agent again. In Python, off the host's root: it finds the host's hello
+# among whatever earlier attempts left in the port.
 lab=$(copy_lab hello "$tmp/x")
+cat >"$lab/fake-agent.py" <<'EOF'
+import os, sys, time
+port, answer = sys.argv[1], open(sys.argv[2], "rb").read()
+hello = b"NLH\0\x08\0\0\0"
+fd = os.open(port, os.O_RDWR | os.O_NONBLOCK)
+buf = b""
+open("/hostlab/fake-agent-up", "w").close()
+while not os.path.exists("/hostlab/fake-agent-done"):
+    try:
+        buf += os.read(fd, 65536)
+    except OSError:
+        pass
+    at = buf.rfind(hello)
+    if at >= 0 and len(buf) >= at + 16:
+        os.write(fd, buf[at:at + 16] + b"NLP\0\x04\0\0\0\x01\0\0\0" + answer)
+        buf = b""
+    time.sleep(0.05)
+os.unlink("/hostlab/fake-agent-done")
+EOF
 "$NETLAB" up "$lab" >"$tmp/up.out" 2>&1
 ok $? "up" || diag <"$tmp/up.out"
 export NETLAB_LAB="$lab"
-# It answers every request until the test is done with it: a request the
-# test's earlier attempts left in the port may come first, and an answer to
-# it, with no host to read it, is lost.
 fake_agent() {
   "$NETLAB" exec --detach r1 -- sh -c "$port_of"'
     p=$(port_of netlab.agent.0)
+    printf "'"$1"'" >/tmp/answer
     pid=$(pidof netlab-agent)
     agent=$(readlink /proc/$pid/exe)
     sleep 1
     kill $pid
     while [ -e /proc/$pid ]; do sleep 0.1; done
-    : >/hostlab/fake-agent-up
-    # Two programs per round (head, sleep): under TCG on a loaded host each
-    # costs a good part of a second, and the host waits 15 s at most.
-    until [ -e /hostlab/fake-agent-done ]; do
-      head -c 8 <"$p" >/tmp/request
-      [ -s /tmp/request ] &&
-        printf "NLP\000\004\000\000\000\001\000\000\000'"$1"'" >"$p"
-      sleep 0.1
-    done
-    rm -f /hostlab/fake-agent-done
+    python3 /hostlab/fake-agent.py "$p" /tmp/answer
     "$agent" </dev/null >/dev/console 2>&1 &'
 }
 expect_broken() { # expect_broken FRAME MESSAGE DESCRIPTION

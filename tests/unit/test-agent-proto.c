@@ -108,6 +108,20 @@ static void test_host(void) {
   g_string_set_size(s.types, 0);
   TAP_OK(feed(ping, ping->len, &s, &error) == 0 && g_str_equal(s.types->str, "P"),
          "the host skips, before its first frame, one meant for the guest");
+
+  /* A session's token comes back in a hello of exactly NLA_TOKEN bytes. */
+  g_autoptr(GByteArray) hello = g_byte_array_new();
+  add_frame(hello, NLA_HELLO, "12345678", NLA_TOKEN);
+  add_int(hello, NLA_EXIT, 0);
+  g_string_set_size(s.types, 0);
+  TAP_OK(feed(hello, hello->len, &s, &error) == 0 && g_str_equal(s.types->str, "HQ"),
+         "a hello with its token, then the session's frames");
+  g_autoptr(GByteArray) short_hello = g_byte_array_new();
+  add_int(short_hello, NLA_STARTED, 42);
+  add_frame(short_hello, NLA_HELLO, "1234", 4);
+  TAP_OK(feed(short_hello, short_hello->len, &s, &error) < 0 &&
+             g_str_equal(error, "a hello frame whose token is not 8 bytes"),
+         "a hello with a short token is a protocol error");
   g_string_free(s.types, TRUE);
 
   /* 8 MiB of near-magic: the old byte-by-byte skipping moved the buffer
