@@ -202,9 +202,15 @@ static gboolean copy_dir(Copy *c, int dir, const char *prefix, GError **error) {
                     c->top, LAB_COPY_MAX >> 20);
         ok = FALSE;
       } else {
-        g_autoptr(GMappedFile) m = g_mapped_file_new_from_fd(child, FALSE, NULL);
-        nl_cpio_add_file(c->cpio, path, sb.st_mode & 0777, m ? g_mapped_file_get_contents(m) : "",
-                         m ? g_mapped_file_get_length(m) : 0);
+        /* Read, not mapped: a running node writes the lab's files through
+         * /hostlab, and a file it truncates under a mapping is a SIGBUS
+         * here. At most the size seen, should it grow meanwhile. */
+        g_autofree char *data = g_malloc(sb.st_size + 1);
+        gsize got = 0;
+        ssize_t n;
+        while (got < (gsize)sb.st_size && (n = read(child, data + got, sb.st_size - got)) > 0)
+          got += n;
+        nl_cpio_add_file(c->cpio, path, sb.st_mode & 0777, data, got);
       }
     }
     close(child);
