@@ -767,21 +767,33 @@ static gboolean record_lab(const NlLab *lab, const NlState *st, const NlUpOption
 }
 
 /* A vde_switch per LAN (joining a running lab, per LAN not running yet),
- * a wirefilter per interface, a passt per bridged node; but
- * no switch or wirefilter for LANs that are vxvde networks (span.h). */
+ * a wirefilter per interface, a passt per bridged node; a LAN of two
+ * interfaces is a wire instead (link.h); no switch or wirefilter for LANs
+ * that are vxvde networks (span.h). */
 static gboolean start_switches(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
                                gboolean join, GError **error) {
-  for (guint i = 0; i < lab->lans->len; i++)
-    if (nl_lan_local(lab, lab->lans->pdata[i]) && !(join && nl_vde_pid(st, lab->lans->pdata[i])) &&
-        !nl_vde_start(st, qu, lab->lans->pdata[i], nl_budget_lan_ports(lab, lab->lans->pdata[i]),
-                      error))
-      return FALSE;
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
-    for (guint j = 0; j < node->nics->len; j++)
-      if (nl_lan_local(lab, ((NlNic *)node->nics->pdata[j])->lan) &&
-          !nl_link_start(st, qu, node->name, node->nics->pdata[j], error))
+    for (guint j = 0; j < node->nics->len; j++) {
+      const NlNic *nic = node->nics->pdata[j];
+      if (nic->end < 0 || nl_vde_pid(st, nic->lan)) continue;
+      if (!nl_link_start_wire(st, qu, node->name, nic, error)) return FALSE;
+    }
+  }
+  for (guint i = 0; i < lab->lans->len; i++) {
+    const char *lan = lab->lans->pdata[i];
+    if (nl_lan_local(lab, lan) && !nl_lan_wire(lab, lan) && !(join && nl_vde_pid(st, lan)) &&
+        !nl_vde_start(st, qu, lan, nl_budget_lan_ports(lab, lan), error))
+      return FALSE;
+  }
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    for (guint j = 0; j < node->nics->len; j++) {
+      const NlNic *nic = node->nics->pdata[j];
+      if (nic->end < 0 && nl_lan_local(lab, nic->lan) &&
+          !nl_link_start(st, qu, node->name, nic, error))
         return FALSE;
+    }
     if (node->bridged && !nl_uplink_start(st, qu, node, error)) return FALSE;
   }
   return TRUE;

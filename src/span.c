@@ -26,6 +26,17 @@ gboolean nl_lan_local(const NlLab *lab, const char *lan) {
   return FALSE;
 }
 
+gboolean nl_lan_wire(const NlLab *lab, const char *lan) {
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    for (guint j = 0; j < node->nics->len; j++) {
+      const NlNic *nic = node->nics->pdata[j];
+      if (g_str_equal(nic->lan, lan)) return nic->end >= 0;
+    }
+  }
+  return FALSE;
+}
+
 GPtrArray *nl_nic_urls(const NlLab *lab, const NlNode *node) {
   GPtrArray *urls = g_ptr_array_new_with_free_func(g_free);
   for (guint i = 0; i < node->nics->len; i++) {

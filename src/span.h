@@ -8,9 +8,12 @@
  * counting as one). */
 gboolean nl_lan_spans(const NlLab *lab, const char *lan);
 
-/* Whether LAN has a vde_switch where `up` runs: it spans no hosts and its
- * NICs are there. */
+/* Whether LAN runs where `up` runs: it spans no hosts and its NICs are
+ * there. */
 gboolean nl_lan_local(const NlLab *lab, const char *lan);
+
+/* Whether LAN is a wire (two interfaces, link.h) rather than a switch. */
+gboolean nl_lan_wire(const NlLab *lab, const char *lan);
 
 /* Per NIC of NODE, the VDE URL it plugs into, or NULL for its wirefilter
  * and the LAN's vde_switch: a LAN that spans hosts is a vxvde:// network on
