@@ -106,23 +106,13 @@ static gboolean on_frame(int fd, GIOCondition cond, gpointer data) {
   return G_SOURCE_CONTINUE;
 }
 
-/* Runs an HMP COMMAND in the QEMU of the wire's node, through `netlab
- * monitor` in a child: libvirt's embedded driver, once opened, stays with
- * its process (and its lock with it) until that process ends, and a capture
- * runs long. */
+/* An HMP COMMAND in the QEMU of the wire's node (util.h: a capture runs
+ * long). */
 static gboolean wire_hmp(const NlCapture *c, const char *command, GError **error) {
-  g_autofree char *self = g_file_read_link("/proc/self/exe", error);
-  if (!self) return FALSE;
-  const char *argv[] = {self, "monitor", "-d", c->labdir, c->wire_node, "--", command, NULL};
-  g_autofree char *out = NULL, *err = NULL;
-  int status = 0;
-  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
-                    error))
-    return FALSE;
-  /* HMP reports its own errors as output; netlab's go to stderr. */
-  if (!g_spawn_check_wait_status(status, NULL) || *g_strstrip(out)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s: %s", c->wire_node, command,
-                *out ? out : g_strstrip(err));
+  g_autofree char *out = NULL;
+  if (!nl_monitor_child(c->labdir, c->wire_node, command, &out, error)) return FALSE;
+  if (*g_strstrip(out)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s: %s", c->wire_node, command, out);
     return FALSE;
   }
   return TRUE;
