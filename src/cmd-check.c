@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cmd.h"
+#include "kbuild.h"
 #include "lab.h"
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
@@ -14,9 +15,12 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (!lab) return -1;
 
   printf("lab %s: %u VMs, %u LANs; nothing started\n", lab->dir, lab->nodes->len, lab->lans->len);
+  /* What `up` boots when the lab names no kernel (kernel.h). */
+  g_autofree char *built = nl_kbuild_default_vmlinux();
+  const char *fallback = built ? built : "Debian's newest";
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *n = lab->nodes->pdata[i];
-    const char *kernel = n->kernel ? n->kernel : lab->kernel ? lab->kernel : "the host's newest";
+    const char *kernel = n->kernel ? n->kernel : lab->kernel ? lab->kernel : fallback;
     printf("%-12s %u MiB, %u CPU, IPv6 %s, kernel %s\n", n->name,
            n->mem_mib ? n->mem_mib : NL_DEFAULT_MEM_MIB, n->cpus ? n->cpus : NL_DEFAULT_CPUS,
            n->ipv6 ? "on" : "off", kernel);
