@@ -4,7 +4,8 @@
 # and labs/vxlan runs split over them and this machine: r1, c1 and c2 here,
 # r2 on h1, r3 on h2, so LANs B and C span hosts (vxvde) and A and core stay
 # vde_switches. Its spanning LANs carry pings and a multicast stream, the
-# lab passes its own tests, and `down` leaves nothing on any host.
+# lab passes its own tests, `netlab gdb` debugs r3's kernel through KGDB
+# (when a built kernel has it), and `down` leaves nothing on any host.
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" -ne 0 ] || ! command -v libvirtd >/dev/null || ! command -v virsh >/dev/null; then
@@ -39,6 +40,14 @@ LAB_UNDERLAY="dev=nlu$tag mtu=9000"
 r2[host]="h1"
 r3[host]="h2"
 EOF
+# r3 boots a built kernel with KGDB, if there is one (`netlab kernel build
+# --config net --config debug`): gdb reaches a remote node's kernel only so.
+kgdb_kernel=
+for c in "${XDG_CACHE_HOME:-$HOME/.cache}"/netlab/kernels/*/.config; do
+  [ -f "${c%/.config}/vmlinux" ] && grep -qx 'CONFIG_KGDB_SERIAL_CONSOLE=y' "$c" &&
+    kgdb_kernel=$(basename "${c%/.config}")
+done
+[ -z "$kgdb_kernel" ] || echo "r3[kernel]=\"$kgdb_kernel\"" >>"$lab/lab.conf"
 
 # A host that does not answer is refused before anything starts.
 bad=$tmp/bad
@@ -114,6 +123,54 @@ t1=$(date +%s)
 rc=$?
 ok $rc "netlab test: labs/vxlan's own tests pass split over the hosts ($(($(date +%s) - t1)) s)"
 [ $rc -eq 0 ] || diag <"$tmp/test.out"
+
+# gdb on a remote node's kernel: KGDB on ttyS1, through the relay.
+"$NETLAB" gdb r2 -- -batch -ex bt >"$tmp/gdb-r2.out" 2>&1
+rc=$?
+[ $rc -ne 0 ] && grep -q "lacks CONFIG_KGDB.*netlab kernel build --config net --config debug" \
+  "$tmp/gdb-r2.out"
+rc=$?
+ok $rc "gdb on r2, whose kernel has no KGDB, fails saying which kernel to boot"
+[ $rc -eq 0 ] || diag <"$tmp/gdb-r2.out"
+if [ -n "$kgdb_kernel" ]; then
+  # gdbserver on ttyS1 holds the port KGDB needs: a clear error, no hang.
+  "$NETLAB" exec --detach r3 gdbserver /dev/ttyS1 /bin/sleep 600 >/dev/null 2>&1
+  held() { "$NETLAB" exec r3 sh -c 'find /proc/[0-9]*/fd -maxdepth 1 -lname /dev/ttyS1 | grep -q .'; }
+  wait_for 60 held
+  "$NETLAB" gdb r3 -- -batch -ex bt >"$tmp/gdb-busy.out" 2>&1
+  rc=$?
+  [ $rc -ne 0 ] && grep -q "ttyS1 of 'r3' is open by process [0-9]* gdbserver" "$tmp/gdb-busy.out"
+  rc=$?
+  ok $rc "gdb on r3 while gdbserver holds ttyS1 fails naming it"
+  [ $rc -eq 0 ] || diag <"$tmp/gdb-busy.out"
+  "$NETLAB" exec r3 sh -c 'pkill -x gdbserver; pkill -x sleep' >/dev/null 2>&1
+  freed() { ! held; }
+  wait_for 60 freed
+
+  t1=$(date +%s)
+  "$NETLAB" gdb r3 -- -batch -ex 'info registers rip' -ex bt -ex detach >"$tmp/gdb.out" 2>&1
+  rc=$?
+  [ $rc -eq 0 ] && grep -Eq '^rip +0xffffffff' "$tmp/gdb.out" && grep -q 'kgdb_breakpoint' "$tmp/gdb.out"
+  rc=$?
+  ok $rc "gdb on r3 (h2, $kgdb_kernel) breaks in through KGDB: rip, bt in kgdb_breakpoint, detach ($(($(date +%s) - t1)) s)"
+  diag <"$tmp/gdb.out"
+  [ "$("$NETLAB" exec r3 cat /sys/module/kgdboc/parameters/kgdboc)" = "" ]
+  ok $? "r3 runs on after gdb, with ttyS1 freed from KGDB"
+
+  # Left set (by hand here), KGDB gives ttyS1 up to gdbserver's gdb.
+  "$NETLAB" exec r3 sh -c 'echo ttyS1 >/sys/module/kgdboc/parameters/kgdboc'
+  "$NETLAB" gdb r3 --serial /bin/true -- -batch >"$tmp/gdb-serial.out" 2>&1
+  grep -q "r3: ttyS1 freed from KGDB for gdbserver" "$tmp/gdb-serial.out" &&
+    [ "$("$NETLAB" exec r3 cat /sys/module/kgdboc/parameters/kgdboc)" = "" ]
+  rc=$?
+  ok $rc "gdb --serial on r3 frees ttyS1 from KGDB first"
+  [ $rc -eq 0 ] || diag <"$tmp/gdb-serial.out"
+else
+  for i in 1 2 3 4; do
+    tap_n=$((tap_n + 1))
+    echo "ok $tap_n - gdb through KGDB on r3 # SKIP no built kernel has CONFIG_KGDB_SERIAL_CONSOLE (netlab kernel build --config net --config debug)"
+  done
+fi
 
 "$NETLAB" down "$lab" >"$tmp/down.out" 2>&1
 rc=$?
