@@ -7,6 +7,7 @@
 
 #include "capture.h"
 #include "cmd.h"
+#include "span.h"
 #include "util.h"
 
 static void ready(void *data) { fprintf(stderr, "netlab: capturing on %s\n", (const char *)data); }
@@ -58,8 +59,13 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                  .ready = ready,
                  .data = argv[1]};
   if (strchr(argv[1], ':')) {
-    NlNic *nic = nl_lab_find_nic(lab, argv[1], NULL, error);
+    const NlNode *node = NULL;
+    NlNic *nic = nl_lab_find_nic(lab, argv[1], &node, error);
     if (!nic) return -1;
+    if (!nl_nic_here(node, "capture", error)) {
+      g_prefix_error(error, "capture %s: ", argv[1]);
+      return -1;
+    }
     c.lan = nic->lan;
     c.mac = nic->mac;
   } else {
@@ -67,6 +73,13 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       if (strcmp(lab->lans->pdata[i], argv[1]) == 0) c.lan = lab->lans->pdata[i];
     if (!c.lan) {
       g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "capture: the lab has no LAN '%s'", argv[1]);
+      return -1;
+    }
+    if (!nl_lan_here(lab, c.lan)) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "capture %s: every NIC on it is on another host, where netlab runs only what "
+                  "libvirt runs: no switch to capture on",
+                  argv[1]);
       return -1;
     }
   }

@@ -149,7 +149,8 @@ static void add_lans(JsonBuilder *b, const NlState *st) {
   json_builder_begin_array(b);
   for (char **lan = lans; *lan && **lan; lan++) {
     int pid = nl_vde_pid(st, *lan);
-    /* A LAN spanning hosts has no switch: its vxvde:// address. */
+    /* A vxvde LAN: its vxvde:// address, and the pid of its switch if it
+     * has NICs here too. */
     g_autofree char *key = g_strconcat("vxvde.", *lan, NULL);
     g_autofree char *url = nl_state_get(st, key);
     g_autofree char *sock = url ? g_strdup(g_strchomp(url)) : nl_layout_lan(st->dir, *lan);

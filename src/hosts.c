@@ -90,4 +90,4 @@ char *nl_span_url(const char *seed_host, const char *lab_dir, const char *lan,
   return g_string_free(s, FALSE);
 }
 
-guint nl_span_mtu(const NlUnderlay *u) { return u->mtu - NL_VXLAN_OVERHEAD; }
+guint nl_span_mtu(const NlUnderlay *u) { return MIN(u->mtu - NL_VXLAN_OVERHEAD, NL_SWITCH_MTU); }

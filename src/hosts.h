@@ -45,5 +45,10 @@ char *nl_underlay_parse(const char *value, NlUnderlay *u);
  * neither unless both 24-bit values collide. */
 char *nl_span_url(const char *seed_host, const char *lab_dir, const char *lan, const NlUnderlay *u);
 
-/* The MTU of a guest NIC on a spanning LAN: the underlay's less VXLAN's. */
+/* The largest frame vde_switch carries (its VDE_MTU of 1504, with the
+ * Ethernet header): what a NIC here reaches a spanning LAN through. */
+#define NL_SWITCH_MTU 1500
+
+/* The MTU of a guest NIC on a spanning LAN, the same for every NIC on it:
+ * the underlay's less VXLAN's, at most a switch's. */
 guint nl_span_mtu(const NlUnderlay *u);

@@ -40,7 +40,7 @@ static char *config_of(const NlKernelSyms *k) {
   return distro && g_file_test(distro, G_FILE_TEST_IS_REGULAR) ? g_steal_pointer(&distro) : NULL;
 }
 
-#define BUILD_HINT                                                                            \
+#define BUILD_HINT                                                                           \
   "boot a kernel built with `netlab kernel build --config net --config debug` (`%s[kernel]=" \
   "\"<release>-net-debug\"` in lab.conf), which has them"
 
@@ -58,10 +58,11 @@ gboolean nl_kgdb_check_kernel(const NlKernelSyms *k, const char *node, GError **
   }
   g_autofree char *lacks = nl_kernel_config_lacks(text, needed);
   if (lacks) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "'%s' runs on another host, where gdb reaches its kernel only through KGDB "
-                "(libvirt has no stream to QEMU's GDB stub), and kernel %s lacks %s (%s): " BUILD_HINT,
-                node, what, lacks, config, node);
+    g_set_error(
+        error, NL_ERROR, NL_ERROR_FAILED,
+        "'%s' runs on another host, where gdb reaches its kernel only through KGDB "
+        "(libvirt has no stream to QEMU's GDB stub), and kernel %s lacks %s (%s): " BUILD_HINT,
+        node, what, lacks, config, node);
     return FALSE;
   }
   return TRUE;
@@ -191,14 +192,16 @@ static void break_in(gpointer data) {
 /* kgdboc on ttyS1, unless a program has the port open: gdbserver, most
  * likely, which KGDB would fight for every byte. */
 static const char set_script[] =
-    "p=" KGDBOC "\n"
+    "p=" KGDBOC
+    "\n"
     "[ -w $p ] || { echo none; exit 0; }\n"
     "f=$(find /proc/[0-9]*/fd -maxdepth 1 -lname /dev/ttyS1 2>/dev/null | head -n 1)\n"
     "if [ -n \"$f\" ]; then pid=${f#/proc/}; pid=${pid%%/*}\n"
     "  echo \"busy $pid $(cat /proc/$pid/comm 2>/dev/null)\"; exit 0; fi\n"
     "echo ttyS1 >$p && echo set\n";
 
-static const char release_script[] = "p=" KGDBOC "\n"
+static const char release_script[] = "p=" KGDBOC
+                                     "\n"
                                      "[ -w $p ] && [ -n \"$(cat $p)\" ] || exit 0\n"
                                      "echo >$p && echo released\n";
 
@@ -227,8 +230,7 @@ static gboolean stop_kernel(const NlVm *vm, const NlProgress *say, GError **erro
   }
   if (!g_str_equal(set, "set")) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "the kernel of '%s' has no kgdboc (%s is missing or read-only)", vm->node,
-                KGDBOC);
+                "the kernel of '%s' has no kgdboc (%s is missing or read-only)", vm->node, KGDBOC);
     return FALSE;
   }
   nl_say(say, NL_SAY_PROGRESS, "%s: kgdboc on ttyS1, breaking in (sysrq g)", vm->node);

@@ -331,7 +331,7 @@ gboolean nl_remote_record_lab(const NlLab *lab, const NlState *st, GError **erro
     const char *lan = lab->lans->pdata[i];
     g_autofree char *key = g_strconcat("vxvde.", lan, NULL);
     g_autofree char *url = nl_span_url(g_get_host_name(), lab->dir, lan, &lab->underlay);
-    if (!nl_lan_local(lab, lan) && !nl_state_set(st, key, url, error)) return FALSE;
+    if (nl_lan_vxvde(lab, lan) && !nl_state_set(st, key, url, error)) return FALSE;
   }
   return TRUE;
 }

@@ -766,22 +766,28 @@ static gboolean record_lab(const NlLab *lab, const NlState *st, const NlUpOption
          (!*disk_list || nl_partial_add(st, "disks", disk_list, error));
 }
 
-/* A vde_switch per LAN (joining a running lab, per LAN not running yet),
- * a wirefilter per interface, a passt per bridged node; but
- * no switch or wirefilter for LANs that are vxvde networks (span.h). */
+/* A vde_switch per LAN with a NIC here (joining a running lab, per LAN not
+ * running yet), joined by a vde_plug to the LAN's vxvde network when it
+ * spans hosts (span.h); a wirefilter per interface here, a passt per
+ * bridged node. */
 static gboolean start_switches(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
                                gboolean join, GError **error) {
-  for (guint i = 0; i < lab->lans->len; i++)
-    if (nl_lan_local(lab, lab->lans->pdata[i]) && !(join && nl_vde_pid(st, lab->lans->pdata[i])) &&
-        !nl_vde_start(st, qu, lab->lans->pdata[i], nl_budget_lan_ports(lab, lab->lans->pdata[i]),
-                      error))
+  for (guint i = 0; i < lab->lans->len; i++) {
+    const char *lan = lab->lans->pdata[i];
+    if (!nl_lan_here(lab, lan)) continue;
+    if (!(join && nl_vde_pid(st, lan)) &&
+        !nl_vde_start(st, qu, lan, nl_budget_lan_ports(lab, lan), error))
       return FALSE;
+    g_autofree char *url = nl_lan_vxvde(lab, lan)
+                               ? nl_span_url(g_get_host_name(), lab->dir, lan, &lab->underlay)
+                               : NULL;
+    if (url && !(join && nl_vde_cable_pid(st, lan)) && !nl_vde_cable_start(st, qu, lan, url, error))
+      return FALSE;
+  }
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
-    for (guint j = 0; j < node->nics->len; j++)
-      if (nl_lan_local(lab, ((NlNic *)node->nics->pdata[j])->lan) &&
-          !nl_link_start(st, qu, node->name, node->nics->pdata[j], error))
-        return FALSE;
+    for (guint j = 0; !node->host && j < node->nics->len; j++)
+      if (!nl_link_start(st, qu, node->name, node->nics->pdata[j], error)) return FALSE;
     if (node->bridged && !nl_uplink_start(st, qu, node, error)) return FALSE;
   }
   return TRUE;

@@ -74,10 +74,10 @@ id=${sd##*/}
 "$NETLAB" status "$lab" >"$tmp/status.out"
 grep -Eq '^r2 +running +- +on host h1$' "$tmp/status.out" &&
   grep -Eq '^r3 +running +- +on host h2$' "$tmp/status.out" &&
-  grep -Eq '^B +vxvde +- +vxvde://239\.' "$tmp/status.out" &&
+  grep -Eq '^B +vxvde +[0-9]+ +vxvde://239\.' "$tmp/status.out" &&
   grep -Eq '^core +running ' "$tmp/status.out"
 rc=$?
-ok $rc "status: r2 on h1, r3 on h2, B a vxvde LAN, core a vde_switch"
+ok $rc "status: r2 on h1, r3 on h2, B a vxvde LAN with a switch here, core a vde_switch"
 [ $rc -eq 0 ] || diag <"$tmp/status.out"
 
 for h in h1:r2 h2:r3; do
@@ -123,6 +123,45 @@ t1=$(date +%s)
 rc=$?
 ok $rc "netlab test: labs/vxlan's own tests pass split over the hosts ($(($(date +%s) - t1)) s)"
 [ $rc -eq 0 ] || diag <"$tmp/test.out"
+
+# link and capture on a spanning LAN: c2's NIC on B is here, behind its
+# wirefilter and B's switch, which a vde_plug joins to B's vxvde network;
+# r2's NIC on B, on h1, has neither.
+"$NETLAB" capture B -w "$tmp/b.pcap" 2>"$tmp/cap-b.err" &
+cap=$!
+wait_for 30 grep -q 'capturing on' "$tmp/cap-b.err"
+"$NETLAB" exec c2 ping -c 3 -i 0.3 -W 10 10.1.2.2 >/dev/null 2>&1
+kill -INT $cap
+wait $cap
+tcpdump -nr "$tmp/b.pcap" >"$tmp/b.txt" 2>/dev/null
+req=$(grep -c '10.1.2.254 > 10.1.2.2: ICMP echo request' "$tmp/b.txt")
+rep=$(grep -c '10.1.2.2 > 10.1.2.254: ICMP echo reply' "$tmp/b.txt")
+[ "$req" -ge 3 ] && [ "$rep" -ge 3 ]
+rc=$?
+ok $rc "capture of B holds c2's echo requests and the replies of r2 (h1) ($req, $rep)"
+[ $rc -eq 0 ] || diag <"$tmp/cap-b.err"
+
+rtt_to_r2() { "$NETLAB" exec c2 ping -c 3 -i 0.3 -W 10 10.1.2.2 | sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p'; }
+"$NETLAB" link c2:eth1 set delay=200ms >"$tmp/link.out" 2>&1 && rtt=$(rtt_to_r2) &&
+  [ "${rtt%.*}" -ge 200 ]
+rc=$?
+ok $rc "link c2:eth1 set delay=200ms: c2's pings to r2 (h1) take 200 ms more (${rtt:-?} ms)"
+[ $rc -eq 0 ] || diag <"$tmp/link.out"
+"$NETLAB" link c2:eth1 reset >/dev/null
+"$NETLAB" link c2:eth1 down >"$tmp/link.out" 2>&1 &&
+  ! "$NETLAB" exec c2 ping -c 2 -W 2 10.1.2.2 >/dev/null 2>&1
+ok $? "link c2:eth1 down: r2 answers no more"
+"$NETLAB" link c2:eth1 up >>"$tmp/link.out" 2>&1 &&
+  wait_for 60 "$NETLAB" exec c2 ping -c 1 -W 5 10.1.2.2
+ok $? "link c2:eth1 up: r2 answers again"
+"$NETLAB" link r2:eth0 set delay=5ms >"$tmp/link-r2.out" 2>&1
+rc1=$?
+"$NETLAB" capture r2:eth0 -c 1 -w "$tmp/r2.pcap" >>"$tmp/link-r2.out" 2>&1
+rc2=$?
+[ $rc1 -ne 0 ] && [ $rc2 -ne 0 ] && [ "$(grep -c "'r2' runs on host 'h1'" "$tmp/link-r2.out")" -eq 2 ]
+rc=$?
+ok $rc "link and capture on r2:eth0 (h1) fail, saying why"
+diag <"$tmp/link-r2.out"
 
 # gdb on a remote node's kernel: KGDB on ttyS1, through the relay.
 "$NETLAB" gdb r2 -- -batch -ex bt >"$tmp/gdb-r2.out" 2>&1

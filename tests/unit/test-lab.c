@@ -268,7 +268,10 @@ static void test_good_hosts(void) {
   TAP_STREQ(nl_lab_find_node(lab, "r2")->host, "h2", "r2[host]");
   TAP_OK(lab->underlay.mtu == 9000 && lab->underlay.ttl == 2 && lab->underlay.port == 14789,
          "LAB_UNDERLAY: mtu, ttl given, port default");
-  TAP_OK(nl_span_mtu(&lab->underlay) == 8950, "a spanning LAN's MTU leaves VXLAN's 50 bytes");
+  TAP_OK(nl_span_mtu(&lab->underlay) == 1500,
+         "a spanning LAN's MTU: a switch's 1500, under the underlay's 9000 less VXLAN's 50");
+  NlUnderlay small = {.mtu = 1400};
+  TAP_OK(nl_span_mtu(&small) == 1350, "under an underlay MTU of 1400: 1350");
   g_autofree char *a = nl_span_url("m1", lab->dir, "A", &lab->underlay);
   g_autofree char *a2 = nl_span_url("m1", lab->dir, "A", &lab->underlay);
   g_autofree char *b = nl_span_url("m1", lab->dir, "B", &lab->underlay);
@@ -281,20 +284,28 @@ static void test_good_hosts(void) {
   TAP_OK(strcmp(a, b) != 0, "another LAN: another group");
   TAP_OK(strcmp(a, other) != 0, "the same path on another machine: another group");
 
-  TAP_OK(nl_lan_spans(lab, "A") && !nl_lan_local(lab, "A"), "A, here and on h2 and h3, spans");
-  TAP_OK(!nl_lan_spans(lab, "L") && nl_lan_local(lab, "L"), "L, all here, is a local LAN");
-  TAP_OK(!nl_lan_spans(lab, "R") && !nl_lan_local(lab, "R"), "R, all on h2, is no local LAN");
+  TAP_OK(nl_lan_spans(lab, "A") && nl_lan_here(lab, "A") && nl_lan_vxvde(lab, "A"),
+         "A, here and on h2 and h3, spans: a switch here joined to its vxvde network");
+  TAP_OK(!nl_lan_spans(lab, "L") && nl_lan_here(lab, "L") && !nl_lan_vxvde(lab, "L"),
+         "L, all here, is a switch only");
+  TAP_OK(!nl_lan_spans(lab, "R") && !nl_lan_here(lab, "R") && nl_lan_vxvde(lab, "R"),
+         "R, all on h2, is a vxvde network only");
   g_autoptr(GPtrArray) u1 = nl_nic_urls(lab, nl_lab_find_node(lab, "r1"));
   g_autoptr(GPtrArray) u2 = nl_nic_urls(lab, nl_lab_find_node(lab, "r2"));
-  TAP_OK(
-      u1->len == 2 && u1->pdata[0] && g_str_has_prefix(u1->pdata[0], "vxvde://") && !u1->pdata[1],
-      "r1 (here): eth0 on A's vxvde network, eth1 on L's switch");
-  TAP_OK(u2->len == 2 && u2->pdata[0] && u2->pdata[1] && strcmp(u1->pdata[0], u2->pdata[0]) == 0,
-         "r2 (h2): both NICs on vxvde networks, eth0 on A's, the same as r1's");
+  g_autofree char *a_url = nl_span_url(g_get_host_name(), lab->dir, "A", &lab->underlay);
+  TAP_OK(u1->len == 2 && !u1->pdata[0] && !u1->pdata[1],
+         "r1 (here): both NICs on switches here (through wirefilters), A's too");
+  TAP_OK(u2->len == 2 && u2->pdata[0] && u2->pdata[1] && strcmp(a_url, u2->pdata[0]) == 0,
+         "r2 (h2): both NICs on vxvde networks, eth0 on A's");
+  g_autoptr(GError) here = NULL;
+  TAP_OK(nl_nic_here(nl_lab_find_node(lab, "r1"), "capture", NULL) &&
+             !nl_nic_here(nl_lab_find_node(lab, "r2"), "capture", &here) &&
+             strstr(here->message, "'r2' runs on host 'h2'"),
+         "a NIC of r2 (h2) has no wirefilter or switch: %s", here ? here->message : "");
   g_autoptr(GPtrArray) notes = nl_remote_notes(lab);
   g_autofree char *link_note = g_strdup_printf(
-      "%s:9: eth0 of 'r2' is on LAN 'A', a vxvde network across hosts: its "
-      "impairment is not applied",
+      "%s:9: 'r2' runs on host 'h2', where netlab runs no wirefilter: the "
+      "impairment of its eth0 is not applied",
       lab->conf_path);
   TAP_OK(notes->len == 2, "two notes");
   if (notes->len == 2) {
