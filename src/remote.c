@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "initramfs.h"
+#include "partial.h"
 #include "span.h"
 #include "sandbox.h"
 #include "util.h"
@@ -107,7 +108,8 @@ gboolean nl_remote_record(const NlRemote *r, const NlState *st, GError **error) 
     const Host *h = r->hosts->pdata[i];
     g_string_append_printf(s, "%s %s\n", h->name, h->uri);
   }
-  return nl_state_set(st, "hosts", s->str, error);
+  /* A lab started in parts records the hosts of every part. */
+  return nl_partial_add(st, "hosts", s->str, error);
 }
 
 NlRemote *nl_remote_open_recorded(const NlState *st, GPtrArray *unreachable) {
@@ -292,33 +294,36 @@ void nl_remote_down(NlRemote *r, const NlState *st, GPtrArray *notes) {
   }
 }
 
+/* One relay per node, recorded by its name: a node restarted, or added to
+ * a running lab, gets its own without touching the others'. */
+static gboolean relay_start(const char *relay, NlVirt *v, const NlNode *node, const NlState *st,
+                            GError **error) {
+  g_autofree char *domain = nl_domain_name(v, st->id, node->name);
+  const char *argv[] = {relay, st->dir, node->name, nl_virt_uri(v), domain, NULL};
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
+                    error))
+    return FALSE;
+  if (!g_spawn_check_wait_status(status, NULL)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "netlab-relay of '%s' failed: %s", node->name,
+                g_strchomp(err));
+    return FALSE;
+  }
+  return nl_proc_record(st, "relay", node->name, atoi(out), relay, error);
+}
+
 gboolean nl_remote_relay_start(const NlRemote *r, const NlLab *lab, const NlState *st,
                                GError **error) {
   g_autofree char *relay = nl_find_beside_self("netlab-relay", NETLAB_RELAY_INSTALLED, error);
   if (!relay) return FALSE;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-  g_ptr_array_add(argv, g_strdup(relay));
-  g_ptr_array_add(argv, g_strdup(st->dir));
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
-    if (!node->host) continue;
-    NlVirt *v = nl_remote_virt(r, node->host);
-    g_ptr_array_add(argv, g_strdup(node->name));
-    g_ptr_array_add(argv, g_strdup(nl_virt_uri(v)));
-    g_ptr_array_add(argv, nl_domain_name(v, st->id, node->name));
+    if (node->host && !relay_start(relay, nl_remote_virt(r, node->host), node, st, error))
+      return FALSE;
   }
-  g_ptr_array_add(argv, NULL);
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-  int status = 0;
-  if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
-                    &status, error))
-    return FALSE;
-  if (!g_spawn_check_wait_status(status, NULL)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "netlab-relay failed: %s", g_strchomp(err));
-    return FALSE;
-  }
-  return nl_proc_record(st, "relay", "hosts", atoi(out), relay, error);
+  return TRUE;
 }
 
 gboolean nl_remote_record_lab(const NlLab *lab, const NlState *st, GError **error) {

@@ -53,9 +53,9 @@ GHashTable *nl_remote_node_states(const NlState *st);
  * vde_switch here, for `status`. */
 gboolean nl_remote_record_lab(const NlLab *lab, const NlState *st, GError **error);
 
-/* Starts netlab-relay (relay.c), which serves the console, serial and agent
- * sockets of the nodes on other hosts in the state directory, as QEMU does
- * for local nodes; recorded in ST, so `down` stops it. */
+/* Starts a netlab-relay (relay.c) per node of LAB on another host, which
+ * serves its console, serial and agent sockets in the state directory, as
+ * QEMU does for a local node; recorded in ST, so `down` stops it. */
 gboolean nl_remote_relay_start(const NlRemote *r, const NlLab *lab, const NlState *st,
                                GError **error);
 

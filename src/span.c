@@ -2,36 +2,13 @@
 
 #include "util.h"
 
-gboolean nl_lan_spans(const NlLab *lab, const char *lan) {
-  const char *first = NULL;
-  gboolean seen = FALSE;
-  for (guint i = 0; i < lab->nodes->len; i++) {
-    const NlNode *node = lab->nodes->pdata[i];
-    for (guint j = 0; j < node->nics->len; j++) {
-      if (!g_str_equal(((NlNic *)node->nics->pdata[j])->lan, lan)) continue;
-      const char *on = node->host ? node->host : "";
-      if (seen && !g_str_equal(first, on)) return TRUE;
-      first = on;
-      seen = TRUE;
-    }
-  }
-  return FALSE;
+static guint where(const NlLab *lab, const char *lan) {
+  return GPOINTER_TO_UINT(g_hash_table_lookup(lab->lan_where, lan));
 }
 
-/* Whether a node on LAN runs here (HERE) or on another host. */
-static gboolean lan_has(const NlLab *lab, const char *lan, gboolean here) {
-  for (guint i = 0; i < lab->nodes->len; i++) {
-    const NlNode *node = lab->nodes->pdata[i];
-    for (guint j = 0; j < node->nics->len; j++)
-      if (g_str_equal(((NlNic *)node->nics->pdata[j])->lan, lan) && (node->host == NULL) == here)
-        return TRUE;
-  }
-  return FALSE;
-}
+gboolean nl_lan_here(const NlLab *lab, const char *lan) { return where(lab, lan) & NL_LAN_HERE; }
 
-gboolean nl_lan_here(const NlLab *lab, const char *lan) { return lan_has(lab, lan, TRUE); }
-
-gboolean nl_lan_vxvde(const NlLab *lab, const char *lan) { return lan_has(lab, lan, FALSE); }
+gboolean nl_lan_vxvde(const NlLab *lab, const char *lan) { return where(lab, lan) & NL_LAN_AWAY; }
 
 GPtrArray *nl_nic_urls(const NlLab *lab, const NlNode *node) {
   GPtrArray *urls = g_ptr_array_new_with_free_func(g_free);

@@ -4,12 +4,8 @@
 
 #include "lab.h"
 
-/* Whether the NICs on LAN sit on more than one host (the host `up` runs on
- * counting as one). */
-gboolean nl_lan_spans(const NlLab *lab, const char *lan);
-
 /* Whether LAN has a vde_switch where `up` runs: a NIC of a node there is
- * on it. Each such NIC has its wirefilter, as on any LAN. */
+ * on it, in the whole lab (NlLab's lan_where), started or not. Each such NIC has its wirefilter, as on any LAN. */
 gboolean nl_lan_here(const NlLab *lab, const char *lan);
 
 /* Whether LAN is a vxvde:// network on the underlay: it spans hosts, or is

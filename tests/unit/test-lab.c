@@ -284,12 +284,15 @@ static void test_good_hosts(void) {
   TAP_OK(strcmp(a, b) != 0, "another LAN: another group");
   TAP_OK(strcmp(a, other) != 0, "the same path on another machine: another group");
 
-  TAP_OK(nl_lan_spans(lab, "A") && nl_lan_here(lab, "A") && nl_lan_vxvde(lab, "A"),
+  TAP_OK(nl_lan_here(lab, "A") && nl_lan_vxvde(lab, "A"),
          "A, here and on h2 and h3, spans: a switch here joined to its vxvde network");
-  TAP_OK(!nl_lan_spans(lab, "L") && nl_lan_here(lab, "L") && !nl_lan_vxvde(lab, "L"),
-         "L, all here, is a switch only");
-  TAP_OK(!nl_lan_spans(lab, "R") && !nl_lan_here(lab, "R") && nl_lan_vxvde(lab, "R"),
-         "R, all on h2, is a vxvde network only");
+  TAP_OK(nl_lan_here(lab, "L") && !nl_lan_vxvde(lab, "L"), "L, all here, is a switch only");
+  TAP_OK(!nl_lan_here(lab, "R") && nl_lan_vxvde(lab, "R"), "R, all on h2, is a vxvde network only");
+  const char *const r1[] = {"r1", NULL};
+  g_autoptr(NlLab) part = load_good("good-hosts");
+  TAP_OK(part && nl_lab_select(part, r1, NULL, NULL) && nl_lan_vxvde(part, "A") &&
+             nl_lan_here(part, "A"),
+         "with r1 alone selected, A still spans: its switch gets its vde_plug");
   g_autoptr(GPtrArray) u1 = nl_nic_urls(lab, nl_lab_find_node(lab, "r1"));
   g_autoptr(GPtrArray) u2 = nl_nic_urls(lab, nl_lab_find_node(lab, "r2"));
   g_autofree char *a_url = nl_span_url(g_get_host_name(), lab->dir, "A", &lab->underlay);
