@@ -211,7 +211,8 @@ static gboolean stop_kernel(const NlVm *vm, const NlProgress *say, GError **erro
   g_autofree char *set = guest_sh(vm, set_script, &agent);
   if (!set) {
     /* A kernel an earlier gdb left stopped runs no agent, but answers. */
-    if (kgdb_answers(vm, STOPPED_MS, NULL, NULL, NULL)) {
+    if (g_error_matches(agent, NL_ERROR, NL_ERROR_EXEC) &&
+        kgdb_answers(vm, STOPPED_MS, NULL, NULL, NULL)) {
       nl_say(say, NL_SAY_NOTICE,
              "%s: its kernel is stopped in KGDB already (an earlier gdb left it so)", vm->node);
       return TRUE;

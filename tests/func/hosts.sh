@@ -207,14 +207,19 @@ if [ -n "$kgdb_kernel" ]; then
   [ "$("$NETLAB" exec r3 cat /sys/module/kgdboc/parameters/kgdboc)" = "" ]
   ok $? "r3 runs on after gdb, with ttyS1 freed from KGDB"
 
-  # Left set (by hand here), KGDB gives ttyS1 up to gdbserver's gdb.
+  # Left set (by hand here), KGDB gives ttyS1 up to gdbserver's gdb,
+  # which reaches gdbserver through the relay.
   "$NETLAB" exec r3 sh -c 'echo ttyS1 >/sys/module/kgdboc/parameters/kgdboc'
-  "$NETLAB" gdb r3 --serial /bin/true -- -batch >"$tmp/gdb-serial.out" 2>&1
+  "$NETLAB" exec --detach r3 gdbserver /dev/ttyS1 /bin/sleep 600 >/dev/null 2>&1
+  wait_for 60 held
+  "$NETLAB" gdb r3 --serial /bin/sleep -- -batch -ex 'info registers rip' -ex 'monitor exit' \
+    >"$tmp/gdb-serial.out" 2>&1
   grep -q "r3: ttyS1 freed from KGDB for gdbserver" "$tmp/gdb-serial.out" &&
+    grep -Eq '^rip +0x' "$tmp/gdb-serial.out" &&
     [ "$("$NETLAB" exec r3 cat /sys/module/kgdboc/parameters/kgdboc)" = "" ]
   rc=$?
-  ok $rc "gdb --serial on r3 frees ttyS1 from KGDB first"
-  [ $rc -eq 0 ] || diag <"$tmp/gdb-serial.out"
+  ok $rc "gdb --serial on r3 frees ttyS1 from KGDB, then debugs a program under gdbserver there"
+  diag <"$tmp/gdb-serial.out"
 else
   for i in 1 2 3 4; do
     tap_n=$((tap_n + 1))
