@@ -1,9 +1,11 @@
 #include "remote.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -326,19 +328,70 @@ gboolean nl_remote_relay_start(const NlRemote *r, const NlLab *lab, const NlStat
   return TRUE;
 }
 
+/* The groups and VNIs (nl_span_id) that the state directories in BASE
+ * record, but SELF's: those of every other lab up from here. */
+static GHashTable *taken_here(const char *base, const char *self) {
+  GHashTable *taken = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GDir) labs = g_dir_open(base, 0, NULL);
+  const char *id;
+  while (labs && (id = g_dir_read_name(labs))) {
+    g_autofree char *dir = g_build_filename(base, id, NULL);
+    g_autoptr(GDir) keys = strcmp(dir, self) != 0 ? g_dir_open(dir, 0, NULL) : NULL;
+    const char *key;
+    while (keys && (key = g_dir_read_name(keys))) {
+      g_autofree char *path = g_build_filename(dir, key, NULL);
+      g_autofree char *url = NULL;
+      if (g_str_has_prefix(key, "vxvde.") && g_file_get_contents(path, &url, NULL, NULL)) {
+        char *span = nl_span_id(g_strchomp(url));
+        if (span) g_hash_table_add(taken, span);
+      }
+    }
+  }
+  return taken;
+}
+
 gboolean nl_remote_record_lab(const NlLab *lab, const NlState *st, GError **error) {
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
     g_autofree char *key = g_strconcat("host.", node->name, NULL);
     if (node->host && !nl_state_set(st, key, node->host, error)) return FALSE;
   }
-  for (guint i = 0; i < lab->lans->len; i++) {
+  /* Two labs up from here never share a vxvde network: under a lock of the
+   * state root, each LAN takes a group and VNI that no other lab's state
+   * directory records (a lab's go with its state directory, at `down`). A
+   * LAN that has one (a lab started in parts) keeps it. */
+  g_autofree char *base = g_path_get_dirname(st->dir);
+  g_autofree char *lock_path = g_build_filename(base, "vxvde.lock", NULL);
+  int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0 || flock(lock, LOCK_EX) != 0) {
+    nl_set_errno(error, errno, "cannot lock '%s'", lock_path);
+    if (lock >= 0) close(lock);
+    return FALSE;
+  }
+  g_autoptr(GHashTable) taken = taken_here(base, st->dir);
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < lab->lans->len; i++) {
     const char *lan = lab->lans->pdata[i];
     g_autofree char *key = g_strconcat("vxvde.", lan, NULL);
-    g_autofree char *url = nl_span_url(g_get_host_name(), lab->dir, lan, &lab->underlay);
-    if (nl_lan_vxvde(lab, lan) && !nl_state_set(st, key, url, error)) return FALSE;
+    g_autofree char *url = nl_lan_vxvde(lab, lan) ? nl_state_get(st, key) : NULL;
+    if (nl_lan_vxvde(lab, lan) && !url) {
+      url = nl_span_pick(g_get_host_name(), lab->dir, lan, &lab->underlay, taken);
+      ok = nl_state_set(st, key, url, error);
+    }
+    char *span = nl_span_id(url);
+    if (span) g_hash_table_add(taken, span);
   }
-  return TRUE;
+  close(lock);
+  return ok;
+}
+
+GPtrArray *nl_remote_nic_urls(const NlState *st, const NlNode *node) {
+  GPtrArray *urls = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < node->nics->len; i++) {
+    g_autofree char *key = g_strconcat("vxvde.", ((NlNic *)node->nics->pdata[i])->lan, NULL);
+    g_ptr_array_add(urls, node->host ? nl_state_get(st, key) : NULL);
+  }
+  return urls;
 }
 
 GHashTable *nl_remote_node_states(const NlState *st) {

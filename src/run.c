@@ -778,9 +778,8 @@ static gboolean start_switches(const NlLab *lab, const NlState *st, const NlQemu
     if (!(join && nl_vde_pid(st, lan)) &&
         !nl_vde_start(st, qu, lan, nl_budget_lan_ports(lab, lan), error))
       return FALSE;
-    g_autofree char *url = nl_lan_vxvde(lab, lan)
-                               ? nl_span_url(g_get_host_name(), lab->dir, lan, &lab->underlay)
-                               : NULL;
+    g_autofree char *key = g_strconcat("vxvde.", lan, NULL);
+    g_autofree char *url = nl_lan_vxvde(lab, lan) ? nl_state_get(st, key) : NULL;
     if (url && !(join && nl_vde_cable_pid(st, lan)) && !nl_vde_cable_start(st, qu, lan, url, error))
       return FALSE;
   }
@@ -822,7 +821,7 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
   nl_layout_vm(&vm->paths, st->dir, lab->dir, node->name);
   vm->virt = node->host ? nl_remote_virt(up->remote, node->host) : up->virt;
   vm->domain = nl_domain_name(vm->virt, st->id, node->name);
-  g_autoptr(GPtrArray) urls = nl_nic_urls(lab, node);
+  g_autoptr(GPtrArray) urls = nl_remote_nic_urls(st, node);
   g_autofree char *kernel_at = NULL;
   g_autofree char *initrd_at = NULL;
   if (node->host && !remote_boot(up, plan, node, b, &kernel_at, &initrd_at, error)) return FALSE;

@@ -10,16 +10,6 @@ gboolean nl_lan_here(const NlLab *lab, const char *lan) { return where(lab, lan)
 
 gboolean nl_lan_vxvde(const NlLab *lab, const char *lan) { return where(lab, lan) & NL_LAN_AWAY; }
 
-GPtrArray *nl_nic_urls(const NlLab *lab, const NlNode *node) {
-  GPtrArray *urls = g_ptr_array_new_with_free_func(g_free);
-  for (guint i = 0; i < node->nics->len; i++) {
-    const char *lan = ((NlNic *)node->nics->pdata[i])->lan;
-    g_ptr_array_add(
-        urls, node->host ? nl_span_url(g_get_host_name(), lab->dir, lan, &lab->underlay) : NULL);
-  }
-  return urls;
-}
-
 gboolean nl_nic_here(const NlNode *node, const char *what, GError **error) {
   if (!node->host) return TRUE;
   g_set_error(error, NL_ERROR, NL_ERROR_FAILED,

@@ -15,11 +15,6 @@ gboolean nl_lan_here(const NlLab *lab, const char *lan);
  * also has a switch here, a vde_plug joins the two. */
 gboolean nl_lan_vxvde(const NlLab *lab, const char *lan);
 
-/* Per NIC of NODE, the VDE URL it plugs into, or NULL for its wirefilter
- * and the LAN's vde_switch here: the NICs of a node on another host plug
- * into their LAN's vxvde:// network. */
-GPtrArray *nl_nic_urls(const NlLab *lab, const NlNode *node);
-
 /* Fails, saying why, when NODE runs on another host, where netlab runs
  * only what libvirt runs: no wirefilter or switch for WHAT ("impairment",
  * "capture") to act on. */

@@ -20,6 +20,7 @@ trap 'cleanup_all' EXIT
 cleanup_all() {
   [ "${NETLAB_KEEP:-}" = 1 ] || "$NETLAB" down "$tmp/vxlan" >/dev/null 2>&1
   [ "${NETLAB_KEEP:-}" = 1 ] || "$sandbox" down "$hosts"
+  rm -rf "${other:-}"
   cleanup
 }
 
@@ -61,6 +62,20 @@ ok $? "up with an unreachable host fails naming it (rc $rc)"
 ok $? "and nothing of it started"
 rm -rf "$bad"
 
+# Labs up from here never share a vxvde network: a state directory, as of
+# another lab, that holds the group and VNI C would take first makes C take
+# others. first_choice LAN: what nl_span_url() makes of this machine, the
+# lab's path and LAN, as GROUP/VNI.
+first_choice() {
+  h=$(printf '%s\n%s\n%s' "$(hostname)" "$lab" "$1" | sha256sum | cut -c1-12)
+  b() { echo $((0x$(echo "$h" | cut -c$(($1 * 2 + 1))-$(($1 * 2 + 2))))); }
+  echo "239.$(b 0).$(b 1).$(b 2)/$(((($(b 3) << 16) | ($(b 4) << 8) | $(b 5)) | 1))"
+}
+other=/run/netlab/zz-hosts-test-$$
+mkdir -p "$other"
+c_first=$(first_choice C)
+echo "vxvde://${c_first%/*}/v4/port=14789/vni=${c_first#*/}/ttl=1" >"$other/vxvde.X"
+
 t1=$(date +%s)
 # In two parts: all but r3 (h2), then r3, which joins LAN C, a switch here
 # with a vde_plug to C's vxvde network since the first part.
@@ -75,6 +90,12 @@ sd=$(state_dir "$lab")
 id=${sd##*/}
 
 "$NETLAB" status "$lab" >"$tmp/status.out"
+rm -rf "$other"
+span_of() { sed -n "s|^$1 .*vxvde://\([0-9.]*\)/.*/vni=\([0-9]*\)/.*|\1/\2|p" "$tmp/status.out"; }
+[ "$(span_of B)" = "$(first_choice B)" ] && [ -n "$(span_of C)" ] && [ "$(span_of C)" != "$c_first" ]
+rc=$?
+ok $rc "B has its first group and VNI, C others than its first, which another lab holds ($(span_of C), not $c_first)"
+
 grep -Eq '^r2 +running +- +on host h1$' "$tmp/status.out" &&
   grep -Eq '^r3 +running +- +on host h2$' "$tmp/status.out" &&
   grep -Eq '^B +vxvde +[0-9]+ +vxvde://239\.' "$tmp/status.out" &&
