@@ -45,7 +45,8 @@ EOF
 # --config net --config debug`): gdb reaches a remote node's kernel only so.
 kgdb_kernel=
 for c in "${XDG_CACHE_HOME:-$HOME/.cache}"/netlab/kernels/*/.config; do
-  [ -f "${c%/.config}/vmlinux" ] && grep -qx 'CONFIG_KGDB_SERIAL_CONSOLE=y' "$c" &&
+  # Its vmlinux too, which a build under way has not replaced yet.
+  grep -qx 'CONFIG_KGDB_SERIAL_CONSOLE=y' "$c" && grep -q kgdboc "${c%/.config}/vmlinux" 2>/dev/null &&
     kgdb_kernel=$(basename "${c%/.config}")
 done
 [ -z "$kgdb_kernel" ] || echo "r3[kernel]=\"$kgdb_kernel\"" >>"$lab/lab.conf"
