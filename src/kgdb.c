@@ -11,6 +11,7 @@
 
 #include "exec.h"
 #include "kernel.h"
+#include "rsp.h"
 #include "util.h"
 
 static const char *const needed[] = {"CONFIG_KGDB", "CONFIG_KGDB_SERIAL_CONSOLE", NULL};
@@ -91,13 +92,8 @@ static char *guest_sh(const NlVm *vm, const char *script, GError **error) {
  * DEADLINE (monotonic, us). Returns the payload, or NULL. */
 static char *read_packet(int fd, GString *line, gint64 deadline) {
   for (;;) {
-    const char *start = strchr(line->str, '$');
-    const char *hash = start ? strchr(start, '#') : NULL;
-    if (hash && strlen(hash) >= 3) {
-      char *payload = g_strndup(start + 1, hash - start - 1);
-      g_string_erase(line, 0, hash + 3 - line->str);
-      return payload;
-    }
+    char *payload = nl_rsp_take(line);
+    if (payload) return payload;
     if (line->len > NOISE_MAX) g_string_truncate(line, 0);
     gint64 left = (deadline - g_get_monotonic_time()) / 1000;
     struct pollfd p = {fd, POLLIN, 0};
@@ -106,9 +102,7 @@ static char *read_packet(int fd, GString *line, gint64 deadline) {
     char chunk[512];
     ssize_t n = read(fd, chunk, sizeof chunk);
     if (n <= 0) return NULL;
-    /* NUL bytes would end the string early: line noise, dropped. */
-    for (ssize_t i = 0; i < n; i++)
-      if (chunk[i]) g_string_append_c(line, chunk[i]);
+    g_string_append_len(line, chunk, n);
   }
 }
 
