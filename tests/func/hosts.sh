@@ -177,7 +177,7 @@ ok $rc "link c2:eth1 set delay=200ms: c2's pings to r2 (h1) take 200 ms more (${
   ! "$NETLAB" exec c2 ping -c 2 -W 2 10.1.2.2 >/dev/null 2>&1
 ok $? "link c2:eth1 down: r2 answers no more"
 "$NETLAB" link c2:eth1 up >>"$tmp/link.out" 2>&1 &&
-  wait_for 60 "$NETLAB" exec c2 ping -c 1 -W 5 10.1.2.2
+  wait_for 60 "$NETLAB" exec c2 ping -c 1 -W 5 10.1.2.2 >/dev/null
 ok $? "link c2:eth1 up: r2 answers again"
 "$NETLAB" link r2:eth0 set delay=5ms >"$tmp/link-r2.out" 2>&1
 rc1=$?
