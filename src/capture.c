@@ -1,8 +1,10 @@
 #include "capture.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -12,11 +14,7 @@
 
 #include "domxml.h"
 #include "util.h"
-#include "vde.h"
 
-/* Captures say who they are to the switch, so the last one to leave can tell
- * that no other capture still needs the hub. */
-#define CAPTURE_DESCR "netlab-capture"
 #define SNAPLEN 65535
 
 static pcap_t *dead_handle(void) { return pcap_open_dead(DLT_EN10MB, SNAPLEN); }
@@ -39,7 +37,11 @@ gboolean nl_capture_check_filter(const char *filter, GError **error) {
 
 typedef struct {
   const NlCapture *c;
-  VDECONN *conn;
+  VDECONN *conn; /* on a switch */
+  pcap_t *in;    /* on a wire: QEMU's filter-dump, read as a savefile */
+  FILE *fifo;
+  int fifo_fd; /* pcap_fileno() is -1 for a savefile */
+  char *fifo_path, *dump_id;
   pcap_t *pcap;
   pcap_dumper_t *dump;
   struct bpf_program prog;
@@ -56,22 +58,44 @@ static gboolean mine(const NlCapture *c, const guint8 *f, gsize len) {
   return (f[0] & 1) || memcmp(f, c->mac, 6) == 0 || memcmp(f + 6, c->mac, 6) == 0;
 }
 
+/* The next frame from the switch, or from the wire's filter-dump. */
+static gboolean next_frame(Cap *cap, struct pcap_pkthdr *h, const guint8 **frame, guint8 *buf) {
+  if (cap->in) {
+    struct pcap_pkthdr *ph;
+    const u_char *data;
+    if (pcap_next_ex(cap->in, &ph, &data) != 1) return FALSE;
+    *h = *ph;
+    *frame = data;
+    return TRUE;
+  }
+  ssize_t n;
+  do n = vde_recv(cap->conn, buf, VDE_ETHBUFSIZE, 0);
+  while (n < 0 && errno == EINTR);
+  if (n == 0) errno = EPIPE;
+  if (n <= 0) return FALSE;
+  *h = (struct pcap_pkthdr){.caplen = n, .len = n};
+  gettimeofday(&h->ts, NULL);
+  *frame = buf;
+  return TRUE;
+}
+
 static gboolean on_frame(int fd, GIOCondition cond, gpointer data) {
   Cap *cap = data;
   guint8 buf[VDE_ETHBUFSIZE];
-  ssize_t n = vde_recv(cap->conn, buf, sizeof buf, 0);
-  if (n <= 0) {
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return G_SOURCE_CONTINUE;
+  struct pcap_pkthdr h;
+  const guint8 *frame;
+  if (!next_frame(cap, &h, &frame, buf)) {
+    if (!cap->in && errno == EAGAIN) return G_SOURCE_CONTINUE;
     g_set_error(&cap->error, NL_ERROR, NL_ERROR_FAILED,
-                "the switch of '%s' went away (is the lab still up?)", cap->c->lan);
+                cap->in ? "the wire of '%s' went away (is the lab still up?)"
+                        : "the switch of '%s' went away (is the lab still up?)",
+                cap->c->lan);
     g_main_loop_quit(cap->loop);
     return G_SOURCE_REMOVE;
   }
-  struct pcap_pkthdr h = {.caplen = n, .len = n};
-  gettimeofday(&h.ts, NULL);
-  if (!mine(cap->c, buf, n)) return G_SOURCE_CONTINUE;
-  if (cap->have_prog && !pcap_offline_filter(&cap->prog, &h, buf)) return G_SOURCE_CONTINUE;
-  pcap_dump((u_char *)cap->dump, &h, buf);
+  if (!mine(cap->c, frame, h.caplen)) return G_SOURCE_CONTINUE;
+  if (cap->have_prog && !pcap_offline_filter(&cap->prog, &h, frame)) return G_SOURCE_CONTINUE;
+  pcap_dump((u_char *)cap->dump, &h, frame);
   cap->frames++;
   if (cap->c->live && pcap_dump_flush(cap->dump) != 0) {
     /* The reader (tcpdump, Wireshark) closed the pipe: its choice. */
@@ -82,22 +106,87 @@ static gboolean on_frame(int fd, GIOCondition cond, gpointer data) {
   return G_SOURCE_CONTINUE;
 }
 
+/* An HMP COMMAND in the QEMU of the wire's node (util.h: a capture runs
+ * long). */
+static gboolean wire_hmp(const NlCapture *c, const char *command, GError **error) {
+  g_autofree char *out = NULL;
+  if (!nl_monitor_child(c->labdir, c->wire_node, command, &out, error)) return FALSE;
+  if (*g_strstrip(out)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s: %s", c->wire_node, command, out);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* A pipe's default 64 KiB is 43 full-size frames: a burst would stall
+ * QEMU while this process is not scheduled. */
+#define FIFO_BYTES (1024 * 1024)
+
+/* Has QEMU dump the frames crossing the wire's NIC into a FIFO of ours. */
+static gboolean wire_open(Cap *cap, GError **error) {
+  const NlCapture *c = cap->c;
+  cap->fifo_path = nl_layout_capture_fifo(c->statedir, c->lan, (int)getpid());
+  unlink(cap->fifo_path);
+  if (mkfifo(cap->fifo_path, 0600) != 0)
+    return nl_set_errno(error, errno, "cannot make '%s'", cap->fifo_path);
+  /* QEMU writes it as the QEMU user, whose group alone may enter STATE. */
+  if (chmod(cap->fifo_path, 0622) != 0)
+    return nl_set_errno(error, errno, "cannot chmod '%s'", cap->fifo_path);
+  /* Open before QEMU does, or its open would wait for a reader. */
+  int fd = open(cap->fifo_path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return nl_set_errno(error, errno, "cannot open '%s'", cap->fifo_path);
+  fcntl(fd, F_SETPIPE_SZ, FIFO_BYTES);
+  cap->fifo_fd = fd;
+  cap->fifo = fdopen(fd, "rb");
+  if (!cap->fifo) {
+    close(fd);
+    return nl_set_errno(error, errno, "fdopen");
+  }
+  cap->dump_id = g_strdup_printf("netlab-capture-%d", (int)getpid());
+  g_autofree char *add = g_strdup_printf("object_add filter-dump,id=%s,netdev=nl%u,file=%s",
+                                         cap->dump_id, c->wire_index, cap->fifo_path);
+  if (!wire_hmp(c, add, error)) {
+    g_clear_pointer(&cap->dump_id, g_free);
+    return FALSE;
+  }
+  /* From here on, reads wait for QEMU; unbuffered, so that what poll()
+   * says is there has not been read ahead into stdio's buffer. */
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  setvbuf(cap->fifo, NULL, _IONBF, 0);
+  char err[PCAP_ERRBUF_SIZE];
+  cap->in = pcap_fopen_offline(cap->fifo, err);
+  if (!cap->in) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "the dump of %s:eth%u: %s", c->wire_node,
+                c->wire_index, err);
+    return FALSE;
+  }
+  cap->fifo = NULL; /* pcap_close() closes it */
+  return TRUE;
+}
+
+static void wire_close(Cap *cap) {
+  if (cap->dump_id) {
+    g_autofree char *del = g_strdup_printf("object_del %s", cap->dump_id);
+    /* If this fails (the lab is going down), QEMU stops dumping by itself
+     * once the FIFO has no reader. */
+    wire_hmp(cap->c, del, NULL);
+  }
+  if (cap->in) pcap_close(cap->in);
+  if (cap->fifo) fclose(cap->fifo);
+  if (cap->fifo_path) unlink(cap->fifo_path);
+  g_free(cap->fifo_path);
+  g_free(cap->dump_id);
+}
+
 static gboolean on_stop(gpointer data) {
   g_main_loop_quit(((Cap *)data)->loop);
   return G_SOURCE_CONTINUE;
-}
-
-/* The LAN stays a hub while another capture is plugged in. */
-static void leave_hub(const char *mgmt) {
-  g_autofree char *ports = nl_vde_mgmt(mgmt, "port/print", NULL);
-  if (ports && !strstr(ports, CAPTURE_DESCR)) g_free(nl_vde_mgmt(mgmt, "port/sethub 0", NULL));
 }
 
 gboolean nl_capture_run(const NlCapture *c, guint64 *frames, GError **error) {
   Cap cap = {.c = c};
   gboolean ok = FALSE;
   g_autofree char *sock = nl_layout_lan(c->statedir, c->lan);
-  g_autofree char *mgmt = nl_layout_lan_mgmt(c->statedir, c->lan);
   g_autoptr(GMainContext) ctx = g_main_context_new();
   g_main_context_push_thread_default(ctx);
   GSource *sources[5] = {0};
@@ -112,20 +201,21 @@ gboolean nl_capture_run(const NlCapture *c, guint64 *frames, GError **error) {
   /* The header alone tells a reader on a pipe that the stream has begun. */
   pcap_dump_flush(cap.dump);
 
-  cap.conn = vde_open(sock, CAPTURE_DESCR, NULL);
-  if (!cap.conn) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot plug into the switch of '%s': %s", c->lan,
-                g_strerror(errno));
-    goto out;
+  if (c->wire_node) {
+    if (!wire_open(&cap, error)) goto out;
+  } else {
+    /* The switch is a hub (vde.h): a port sees every frame. */
+    cap.conn = vde_open(sock, "netlab-capture", NULL);
+    if (!cap.conn) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot plug into the switch of '%s': %s",
+                  c->lan, g_strerror(errno));
+      goto out;
+    }
   }
-  /* Plugged in first, then a hub: a capture that ends meanwhile sees this
-   * one and leaves the hub on. */
-  char *r = nl_vde_mgmt(mgmt, "port/sethub 1", error);
-  if (!r) goto out;
-  g_free(r);
 
   cap.loop = g_main_loop_new(ctx, FALSE);
-  GSource *s = g_unix_fd_source_new(vde_datafd(cap.conn), G_IO_IN | G_IO_HUP | G_IO_ERR);
+  int fd = cap.in ? cap.fifo_fd : vde_datafd(cap.conn);
+  GSource *s = g_unix_fd_source_new(fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
   g_source_set_callback(s, G_SOURCE_FUNC(on_frame), &cap, NULL);
   sources[0] = s;
   int sigs[] = {SIGINT, SIGTERM, SIGHUP};
@@ -153,10 +243,8 @@ out:
       g_source_destroy(sources[i]);
       g_source_unref(sources[i]);
     }
-  if (cap.conn) {
-    vde_close(cap.conn);
-    leave_hub(mgmt);
-  }
+  if (cap.conn) vde_close(cap.conn);
+  wire_close(&cap);
   if (cap.loop) g_main_loop_unref(cap.loop);
   g_main_context_pop_thread_default(ctx);
   if (cap.dump)

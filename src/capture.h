@@ -1,6 +1,7 @@
-/* Capturing a LAN's frames on the host: a plug into the LAN's switch, which
- * is a hub while any capture runs (a switch port sees only floods), written
- * as pcap through libpcap. */
+/* Capturing a LAN's frames on the host: a plug into the LAN's switch, a hub
+ * (vde.h), written as pcap through libpcap. A wire (link.h) has no switch: there QEMU's
+ * filter-dump writes what crosses one of its two NICs, both ways, into a
+ * FIFO that libpcap reads. */
 #pragma once
 
 #include <stdio.h>
@@ -10,6 +11,11 @@
 typedef struct {
   const char *statedir;
   const char *lan;
+  /* On a wire: the node and ethN whose QEMU dumps the frames, and the lab
+   * (for `netlab monitor`). */
+  const char *wire_node;
+  guint wire_index;
+  const char *labdir;
   /* NULL: every frame of the LAN. Else what one interface sees: frames from
    * or to this MAC, and broadcast and multicast. */
   const guint8 *mac;

@@ -7,8 +7,27 @@
 
 #include "capture.h"
 #include "cmd.h"
+#include "sandbox.h"
 #include "span.h"
 #include "util.h"
+
+/* An end of LAN, if LAN is a wire, preferring one whose node runs. */
+static const NlNic *wire_end(const NlLab *lab, const NlState *st, const char *lan,
+                             const NlNode **node) {
+  const NlNic *found = NULL;
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *n = lab->nodes->pdata[i];
+    for (guint j = 0; j < n->nics->len; j++) {
+      const NlNic *nic = n->nics->pdata[j];
+      if (nic->end < 0 || strcmp(nic->lan, lan) != 0) continue;
+      if (!found || nl_proc_alive(st, "qemu", n->name)) {
+        found = nic;
+        *node = n;
+      }
+    }
+  }
+  return found;
+}
 
 static void ready(void *data) { fprintf(stderr, "netlab: capturing on %s\n", (const char *)data); }
 
@@ -58,10 +77,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                  .live = file == NULL,
                  .ready = ready,
                  .data = argv[1]};
+  const NlNode *node = NULL;
+  const NlNic *nic = NULL;
   if (strchr(argv[1], ':')) {
-    const NlNode *node = NULL;
-    NlNic *nic = nl_lab_find_nic(lab, argv[1], &node, error);
-    if (!nic) return -1;
+    if (!(nic = nl_lab_find_nic(lab, argv[1], &node, error))) return -1;
     if (!nl_nic_here(node, "capture", error)) {
       g_prefix_error(error, "capture %s: ", argv[1]);
       return -1;
@@ -82,6 +101,20 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                   argv[1]);
       return -1;
     }
+    /* On a wire, either end sees every frame: one whose node runs. */
+    nic = wire_end(lab, st, c.lan, &node);
+  }
+  if (nic && nic->end >= 0) {
+    if (!nl_proc_alive(st, "qemu", node->name)) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "capture: LAN '%s' is a wire between two interfaces, captured from the "
+                  "QEMU of one: %s is not running",
+                  c.lan, node->name);
+      return -1;
+    }
+    c.wire_node = node->name;
+    c.wire_index = nic->index;
+    c.labdir = lab->dir;
   }
   c.out = file ? fopen(file, "wb") : fdopen(dup(STDOUT_FILENO), "wb");
   if (!c.out) {

@@ -13,14 +13,18 @@
   "link: usage: netlab link [-d LABDIR] NODE:ethN set KEY=VALUE... | show | reset | " \
   "down | up"
 
-static gboolean set_state(NlState *st, const char *node, guint index, gboolean up, GError **error) {
+static gboolean set_state(NlState *st, const char *node, const NlNic *nic, gboolean up,
+                          GError **error) {
   /* libvirt's embedded driver is one process's at a time. */
   if (!nl_state_lock(st, FALSE, error)) return FALSE;
   g_autofree char *uri = nl_state_get(st, "uri");
   g_autoptr(NlVirt) virt = nl_virt_open(uri, st->dir, error);
   if (!virt) return FALSE;
   g_autofree char *domain = nl_domain_name(virt, st->id, node);
-  return nl_link_set_state(virt, domain, st->dir, node, index, up, error);
+  if (!nl_link_set_state(virt, domain, st->dir, node, nic->index, up, error)) return FALSE;
+  /* A wire that restarted while this end was down is reached once this
+   * end sends (link.h). */
+  return !up || nic->end < 0 || nl_link_announce(virt, domain, error);
 }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
@@ -64,7 +68,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   }
 
   if (strcmp(verb, "down") == 0 || strcmp(verb, "up") == 0)
-    return set_state(st, node->name, nic->index, strcmp(verb, "up") == 0, error) ? 0 : -1;
+    return set_state(st, node->name, nic, strcmp(verb, "up") == 0, error) ? 0 : -1;
   if (set || strcmp(verb, "show") == 0) nl_link_get(st->dir, node->name, nic->index, &imp);
   if (set) {
     g_autofree char *words = g_strjoinv(" ", argv + 3);
@@ -74,7 +78,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     }
   }
   if (set || strcmp(verb, "reset") == 0) {
-    if (!nl_link_set(st->dir, node->name, nic->index, &imp, error)) return -1;
+    if (!nl_link_set(st->dir, node->name, nic, &imp, error)) return -1;
   }
   g_autofree char *text = nl_impair_format(&imp);
   printf("%s %s %s %s\n", argv[1], nic->lan,

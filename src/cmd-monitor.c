@@ -9,8 +9,8 @@
 #include "util.h"
 #include "virt.h"
 
-/* Each command takes the lab's lock and the embedded driver for only as long
- * as it runs, so an open prompt does not keep `down` or `status` out. */
+/* The lab's lock, and libvirt's embedded driver, which stays with this
+ * process until it ends: a prompt runs each of its commands in a child. */
 static char *hmp(const NlVm *vm, const char *command, GError **error) {
   g_autoptr(NlState) st = nl_state_for(vm->labdir, error);
   if (!st || !nl_state_lock(st, FALSE, error)) return NULL;
@@ -49,14 +49,9 @@ static int prompt(const NlVm *vm) {
     g_strstrip(line);
     if (!*line) continue;
     if (strcmp(line, "exit") == 0) break;
-    g_autoptr(GError) error = NULL;
-    g_autofree char *reply = hmp(vm, line, &error);
-    if (reply) {
-      print_reply(reply);
-    } else {
-      fprintf(stderr, "netlab: %s\n", error->message);
-      rc = 1;
-    }
+    /* Each in a child of its own (util.h), which prints its reply or
+     * error: an open prompt keeps no other command of the lab out. */
+    if (!nl_monitor_child(vm->labdir, vm->node, line, NULL, NULL)) rc = 1;
   }
   if (tty) fputc('\n', stdout);
   return rc;

@@ -43,7 +43,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   const NlUpProgress progress = {.say = {nl_cmd_say.say, &display}, .vms = nl_cmd_show_vms};
   o.progress = &progress;
   if (!nl_partial_restart(st, lab, error)) return -1;
-  return nl_run_up(lab, st, &o, error) ? 0 : -1;
+  return nl_run_up(lab, st, &o, error) && nl_partial_reconnect(st, o.uri, lab, error) ? 0 : -1;
 }
 
 const NlCmd nl_cmd_restart = {"restart", NULL,

@@ -150,12 +150,18 @@ static void add_lans(JsonBuilder *b, const NlState *st) {
   for (char **lan = lans; *lan && **lan; lan++) {
     int pid = nl_vde_pid(st, *lan);
     /* A vxvde LAN: its vxvde:// address, and the pid of its switch if it
-     * has NICs here too. */
+     * has NICs here too. A LAN of two interfaces, a wire: its wirefilter's
+     * management socket. */
     g_autofree char *key = g_strconcat("vxvde.", *lan, NULL);
     g_autofree char *url = nl_state_get(st, key);
-    g_autofree char *sock = url ? g_strdup(g_strchomp(url)) : nl_layout_lan(st->dir, *lan);
+    g_autofree char *wire_mgmt = nl_layout_wire(st->dir, *lan, ".mgmt");
+    gboolean wire = nl_proc_alive(st, "wire", *lan) || g_file_test(wire_mgmt, G_FILE_TEST_EXISTS);
+    g_autofree char *sock = url    ? g_strdup(g_strchomp(url))
+                            : wire ? g_strdup(wire_mgmt)
+                                   : nl_layout_lan(st->dir, *lan);
     json_builder_begin_object(b);
     member_str(b, "name", *lan);
+    member_str(b, "kind", url ? "vxvde" : wire ? "wire" : "switch");
     member_str(b, "state", url ? "vxvde" : pid ? "running" : "stopped");
     member_int(b, "pid", pid);
     member_str(b, "socket", sock);
@@ -273,13 +279,14 @@ static void print_text(JsonObject *s) {
   JsonArray *vms = json_object_get_array_member(s, "vms");
   for (guint i = 0; i < json_array_get_length(vms); i++)
     print_vm(json_array_get_object_element(vms, i));
-  printf("\n%-12s %-9s %-8s %s\n", "LAN", "STATE", "PID", "SWITCH");
+  printf("\n%-12s %-9s %-8s %-7s %s\n", "LAN", "STATE", "PID", "KIND", "SOCKET");
   JsonArray *lans = json_object_get_array_member(s, "lans");
   for (guint i = 0; i < json_array_get_length(lans); i++) {
     JsonObject *l = json_array_get_object_element(lans, i);
     gint64 pid = json_object_get_int_member(l, "pid");
     g_autofree char *ps = pid ? g_strdup_printf("%" G_GINT64_FORMAT, pid) : g_strdup("-");
-    printf("%-12s %-9s %-8s %s\n", str(l, "name"), str(l, "state"), ps, str(l, "socket"));
+    printf("%-12s %-9s %-8s %-7s %s\n", str(l, "name"), str(l, "state"), ps, str(l, "kind"),
+           str(l, "socket"));
   }
   JsonArray *ifs = json_object_get_array_member(s, "interfaces");
   if (json_array_get_length(ifs))

@@ -210,11 +210,12 @@ static void xml_qemu(GString *x, const NlLab *lab, const NlNode *node, const NlV
   g_string_append(x, "  <qemu:commandline>\n");
   for (guint i = 0; i < node->nics->len; i++) {
     const NlNic *nic = node->nics->pdata[i];
-    g_autofree char *sock = nl_layout_nic(spec->statedir, node->name, i, "");
+    /* The NIC's wirefilter, or its LAN's wire, waits on a point-to-point
+     * VDE socket (see link.h); netdev nlN is what `set_link` names. */
+    g_autofree char *sock = nic->end >= 0 ? nl_layout_wire_end(spec->statedir, nic->lan, nic->end)
+                                          : nl_layout_nic(spec->statedir, node->name, i, "");
     char mac[18];
     nl_mac_format(nic->mac, mac);
-    /* The NIC's wirefilter waits on a point-to-point VDE socket (see
-     * link.c); netdev nlN is what `set_link` names. */
     /* A NIC on a LAN spanning hosts plugs into its vxvde:// network, its
      * MTU leaving room for the VXLAN header. */
     const char *url = spec->nic_urls ? spec->nic_urls[i] : NULL;
@@ -227,9 +228,11 @@ static void xml_qemu(GString *x, const NlLab *lab, const NlNode *node, const NlV
     else
       qarg(x, "vde,id=nl%u,sock=ptp://%s", i, sock);
     qarg(x, "-device");
-    /* romfile= skips loading iPXE, which nothing here boots from. */
-    qarg(x, "virtio-net-pci,netdev=nl%u,mac=%s,addr=0x%x,romfile=%s", i, mac, NIC_FIRST_SLOT + i,
-         mtu);
+    /* romfile= skips loading iPXE, which nothing here boots from. Without
+     * guest_announce, QEMU's announce_self sends its frames itself, whatever
+     * the guest's configuration (link.h). */
+    qarg(x, "virtio-net-pci,netdev=nl%u,mac=%s,addr=0x%x,romfile=,guest_announce=off%s", i, mac,
+         NIC_FIRST_SLOT + i, mtu);
   }
   if (node->bridged) {
     /* The uplink, to passt (see uplink.h), in the slot after the last NIC,

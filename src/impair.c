@@ -204,3 +204,26 @@ GPtrArray *nl_impair_commands(const NlImpair *imp) {
   g_ptr_array_add(c, g_strdup_printf("fifo %d", imp->reorder ? 0 : 1));
   return c;
 }
+
+/* The chance that at least one of two independent stages acts. */
+static double either(double a_pct, double b_pct) {
+  return 100.0 - (100.0 - a_pct) * (100.0 - b_pct) / 100.0;
+}
+
+static NlImpairDir in_series(const NlImpairDir *x, const NlImpairDir *y) {
+  guint64 rate =
+      x->rate_bps && y->rate_bps ? MIN(x->rate_bps, y->rate_bps) : MAX(x->rate_bps, y->rate_bps);
+  return (NlImpairDir){.delay_ms = x->delay_ms + y->delay_ms,
+                       .jitter_ms = x->jitter_ms + y->jitter_ms,
+                       .loss_pct = either(x->loss_pct, y->loss_pct),
+                       .burst = MAX(x->burst, y->burst),
+                       .dup_pct = either(x->dup_pct, y->dup_pct),
+                       .corrupt_pct = either(x->corrupt_pct, y->corrupt_pct),
+                       .rate_bps = rate};
+}
+
+NlImpair nl_impair_join(const NlImpair *a, const NlImpair *b) {
+  return (NlImpair){.out = in_series(&a->out, &b->in),
+                    .in = in_series(&b->out, &a->in),
+                    .reorder = a->reorder || b->reorder};
+}

@@ -36,3 +36,10 @@ gboolean nl_impair_is_none(const NlImpair *imp);
 /* wirefilter's management commands that set every parameter to *IMP, its
  * left side being the node's and its right the LAN's. */
 GPtrArray *nl_impair_commands(const NlImpair *imp);
+
+/* What one wirefilter between two interfaces (a wire, wire.h) applies for
+ * both: its left side is A's, its right B's, so what leaves A and what
+ * reaches B are one direction. Two stages in a row: delays and jitters
+ * add, losses, duplicates and corruption compound, the longer burst and
+ * the lower rate hold. */
+NlImpair nl_impair_join(const NlImpair *a, const NlImpair *b);

@@ -146,6 +146,7 @@ static void nic_free(gpointer data) {
   NlNic *nic = data;
 
   g_free(nic->lan);
+  g_free(nic->peer_node);
   g_free(nic);
 }
 
@@ -206,6 +207,7 @@ void nl_lab_free(NlLab *lab) {
 }
 
 static void collect_lans(NlLab *lab);
+static void mark_wires(NlLab *lab);
 
 static gboolean check_names(const NlLab *lab, const char *const *names, GError **error) {
   for (const char *const *n = names; n && *n; n++)
@@ -1202,6 +1204,41 @@ static void place_lans(NlLab *lab) {
   }
 }
 
+/* The LANs of exactly two interfaces of nodes that run where `up` runs:
+ * each end learns the other (wire.h). Found on the whole lab, so that a
+ * partial `up` wires a LAN as the full one does. */
+static void mark_wires(NlLab *lab) {
+  g_autoptr(GHashTable) ends =
+      g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_ptr_array_unref);
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    for (guint j = 0; j < node->nics->len; j++) {
+      NlNic *nic = node->nics->pdata[j];
+      nic->end = -1;
+      GPtrArray *on = g_hash_table_lookup(ends, nic->lan);
+      if (!on) g_hash_table_insert(ends, nic->lan, on = g_ptr_array_new());
+      /* A remote node's NIC never joins a wire: the LAN is vxvde. */
+      g_ptr_array_add(on, node->host ? NULL : (gpointer)node);
+      g_ptr_array_add(on, nic);
+    }
+  }
+  GHashTableIter it;
+  GPtrArray *on;
+  g_hash_table_iter_init(&it, ends);
+  while (g_hash_table_iter_next(&it, NULL, (gpointer *)&on)) {
+    if (on->len != 4 || !on->pdata[0] || !on->pdata[2]) continue;
+    for (guint e = 0; e < 2; e++) {
+      NlNic *nic = on->pdata[2 * e + 1];
+      const NlNode *peer = on->pdata[2 * (1 - e)];
+      const NlNic *other = on->pdata[2 * (1 - e) + 1];
+      nic->end = e;
+      nic->peer_node = g_strdup(peer->name);
+      nic->peer_index = other->index;
+      nic->peer_impair = other->impair;
+    }
+  }
+}
+
 /* ---- lab.dep ---- */
 
 /* "NODE: NODE NODE...": the first node starts after the others. */
@@ -1448,6 +1485,7 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
   }
   collect_lans(lab);
   place_lans(lab);
+  mark_wires(lab);
   check_capture(&p);
   if (p.problems->len > 0) {
     report_problems(&p, error);

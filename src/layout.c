@@ -43,6 +43,17 @@ char *nl_layout_lan(const char *statedir, const char *lan) {
   return g_build_filename(statedir, "lan", lan, NULL);
 }
 
+char *nl_layout_wires(const char *statedir) { return g_build_filename(statedir, "wire", NULL); }
+
+char *nl_layout_wire(const char *statedir, const char *lan, const char *suffix) {
+  g_autofree char *name = g_strconcat(lan, suffix, NULL);
+  return g_build_filename(statedir, "wire", name, NULL);
+}
+
+char *nl_layout_wire_end(const char *statedir, const char *lan, int end) {
+  return nl_layout_wire(statedir, lan, end ? ".1" : ".0");
+}
+
 char *nl_layout_lan_mgmt(const char *statedir, const char *lan) {
   g_autofree char *name = g_strconcat(lan, ".mgmt", NULL);
   return g_build_filename(statedir, "lan", name, NULL);
@@ -76,6 +87,11 @@ char *nl_layout_mnt(const char *statedir) { return g_build_filename(statedir, "m
 
 char *nl_layout_capture(const char *statedir, const char *lan) {
   g_autofree char *name = g_strdup_printf("capture-%s.pcap", lan);
+  return g_build_filename(statedir, name, NULL);
+}
+
+char *nl_layout_capture_fifo(const char *statedir, const char *lan, int pid) {
+  g_autofree char *name = g_strdup_printf("capture-%s.%d.fifo", lan, pid);
   return g_build_filename(statedir, name, NULL);
 }
 

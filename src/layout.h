@@ -16,6 +16,7 @@
  *   vm/NODE/                  one VM's sockets, made by the QEMU user
  *   conf/NODE/                its configuration share, read-only in the guest
  *   lan/NAME, lan/NAME.mgmt   a LAN's vde_switch
+ *   wire/NAME.{0,1,mgmt}      a LAN of two interfaces: its wirefilter
  *   nic/NODE.I{,.mgmt,.vnl}   an interface's wirefilter
  *   nic/NODE.up               a bridged node's passt
  *   link/NODE.I.{impair,down} netlab's record of a link
@@ -57,6 +58,13 @@ char *nl_layout_vms(const char *statedir);
 char *nl_layout_lans(const char *statedir);
 char *nl_layout_lan(const char *statedir, const char *lan);
 char *nl_layout_lan_mgmt(const char *statedir, const char *lan);
+/* STATE/wire and STATE/wire/LAN + SUFFIX: a wire's files (wire.h): ".0"
+ * and ".1" the point-to-point sockets of its ends, ".0.vnl" and ".1.vnl"
+ * their URLs for wirefilter, ".mgmt" its management socket. */
+char *nl_layout_wires(const char *statedir);
+char *nl_layout_wire(const char *statedir, const char *lan, const char *suffix);
+/* The point-to-point socket of a wire's END (0 or 1). */
+char *nl_layout_wire_end(const char *statedir, const char *lan, int end);
 /* STATE/nic and STATE/nic/NODE.INDEX + SUFFIX: the point-to-point socket
  * between an interface's NIC and its wirefilter (SUFFIX ""), and the
  * wirefilter's files (".mgmt", ".vnl"). */
@@ -72,6 +80,9 @@ char *nl_layout_link(const char *statedir, const char *node, guint index, const 
 char *nl_layout_mnt(const char *statedir);
 /* STATE/capture-LAN.pcap: `netlab test`'s capture of a LAN. */
 char *nl_layout_capture(const char *statedir, const char *lan);
+/* STATE/capture-LAN.PID.fifo: where QEMU dumps a wire's frames for capture
+ * PID. In STATE, which only netlab writes: no QEMU can swap it for a link. */
+char *nl_layout_capture_fifo(const char *statedir, const char *lan, int pid);
 
 /* The embedded libvirt driver's root is STATE itself: its configuration
  * (etc/qemu.conf), capability cache, each QEMU's pidfile and log; and

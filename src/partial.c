@@ -55,15 +55,29 @@ gboolean nl_restart_stop(NlState *st, const NlLab *lab, const char *uri, const N
   nl_proc_kill(st, "qemu", node->name);
   nl_proc_kill(st, "relay", node->name);
   for (guint i = 0; i < node->nics->len; i++) {
+    const NlNic *nic = node->nics->pdata[i];
     /* The wirefilter holds the first end of the NIC's ptp socket: with
      * libvdeplug's connected datagrams it would keep sending to the dead
-     * QEMU's end. A new one plugs into the LAN as a new port. */
-    g_autofree char *name = g_strdup_printf("%s.%u", node->name, i);
-    nl_proc_kill(st, "wirefilter", name);
-    const char *const suffixes[] = {"", "+", ".mgmt", ".vnl"};
-    for (guint k = 0; k < G_N_ELEMENTS(suffixes); k++) {
-      g_autofree char *sock = nl_layout_nic(st->dir, node->name, i, suffixes[k]);
-      if (!remove_file(sock, error)) return FALSE;
+     * QEMU's end. A new one plugs into the LAN as a new port; a new wire
+     * is reached from its other end once nl_partial_reconnect() has made
+     * that end send. */
+    if (nic->end >= 0) {
+      nl_proc_kill(st, "wire", nic->lan);
+      /* The wire's own sockets, not the QEMUs' (".0+", ".1+"): the other
+       * end's QEMU is still bound there, for the new wire to reach. */
+      const char *const suffixes[] = {".0", ".1", ".mgmt"};
+      for (guint k = 0; k < G_N_ELEMENTS(suffixes); k++) {
+        g_autofree char *path = nl_layout_wire(st->dir, nic->lan, suffixes[k]);
+        if (!remove_file(path, error)) return FALSE;
+      }
+    } else {
+      g_autofree char *name = g_strdup_printf("%s.%u", node->name, i);
+      nl_proc_kill(st, "wirefilter", name);
+      const char *const suffixes[] = {"", "+", ".mgmt", ".vnl"};
+      for (guint k = 0; k < G_N_ELEMENTS(suffixes); k++) {
+        g_autofree char *sock = nl_layout_nic(st->dir, node->name, i, suffixes[k]);
+        if (!remove_file(sock, error)) return FALSE;
+      }
     }
     /* The lab's impairment and carrier come back with the new wirefilter. */
     if (!nl_link_forget(st->dir, node->name, i, error)) return FALSE;
@@ -118,5 +132,21 @@ gboolean nl_partial_restart(NlState *st, const NlLab *lab, GError **error) {
   for (guint i = 0; i < lab->nodes->len; i++)
     if (!nl_restart_stop(st, lab, uri ? g_strstrip(uri) : NULL, lab->nodes->pdata[i], error))
       return FALSE;
+  return TRUE;
+}
+
+gboolean nl_partial_reconnect(const NlState *st, const char *uri, const NlLab *lab,
+                              GError **error) {
+  g_autoptr(NlVirt) virt = NULL;
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    for (guint j = 0; j < node->nics->len; j++) {
+      const NlNic *nic = node->nics->pdata[j];
+      if (nic->end < 0 || !nl_proc_alive(st, "qemu", nic->peer_node)) continue;
+      if (!virt && !(virt = nl_virt_open(uri, st->dir, error))) return FALSE;
+      g_autofree char *domain = nl_domain_name(virt, st->id, nic->peer_node);
+      if (!nl_link_announce(virt, domain, error)) return FALSE;
+    }
+  }
   return TRUE;
 }

@@ -38,3 +38,8 @@ void nl_partial_stop(NlState *st, const char *uri, const NlLab *lab);
  * nl_restart_stop does, after checking that each is up, so that
  * nl_run_up() with join set boots them again. */
 gboolean nl_partial_restart(NlState *st, const NlLab *lab, GError **error);
+
+/* Once LAB's nodes (those that restarted) are up again: makes the other end
+ * of each of their wires send (nl_link_announce), so that it reaches the
+ * wire that started anew with them. */
+gboolean nl_partial_reconnect(const NlState *st, const char *uri, const NlLab *lab, GError **error);

@@ -690,8 +690,8 @@ static gboolean plan_up(const NlLab *lab, const NlUpOptions *o, Plan *plan, GErr
     if (!b) return FALSE;
     if (b->kernel->distro && !distro_said) {
       nl_say(say, NL_SAY_NOTICE,
-             "booting Debian's kernel %s: `netlab kernel build` (once, a few minutes) "
-             "makes labs boot about twice as fast, in about half the memory",
+             "booting Debian's kernel %s: `netlab kernel build` (once, about 13 minutes on "
+             "2 cores) makes labs boot 1.8 times as fast, in 40 %% less memory",
              b->kernel->version ? b->kernel->version : b->kernel->path);
       distro_said = TRUE;
     }
@@ -766,15 +766,24 @@ static gboolean record_lab(const NlLab *lab, const NlState *st, const NlUpOption
          (!*disk_list || nl_partial_add(st, "disks", disk_list, error));
 }
 
-/* A vde_switch per LAN with a NIC here (joining a running lab, per LAN not
- * running yet), joined by a vde_plug to the LAN's vxvde network when it
- * spans hosts (span.h); a wirefilter per interface here, a passt per
- * bridged node. */
+/* A LAN of two interfaces here is a wire (link.h); else a vde_switch per
+ * LAN with a NIC here (joining a running lab, per LAN not running yet),
+ * joined by a vde_plug to the LAN's vxvde network when it spans hosts
+ * (span.h), and a wirefilter per interface here; a passt per bridged
+ * node. */
 static gboolean start_switches(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
                                gboolean join, GError **error) {
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    for (guint j = 0; j < node->nics->len; j++) {
+      const NlNic *nic = node->nics->pdata[j];
+      if (nic->end < 0 || nl_vde_pid(st, nic->lan)) continue;
+      if (!nl_link_start_wire(st, qu, node->name, nic, error)) return FALSE;
+    }
+  }
   for (guint i = 0; i < lab->lans->len; i++) {
     const char *lan = lab->lans->pdata[i];
-    if (!nl_lan_here(lab, lan)) continue;
+    if (!nl_lan_here(lab, lan) || nl_lan_wire(lab, lan)) continue;
     if (!(join && nl_vde_pid(st, lan)) &&
         !nl_vde_start(st, qu, lan, nl_budget_lan_ports(lab, lan), error))
       return FALSE;
@@ -785,8 +794,10 @@ static gboolean start_switches(const NlLab *lab, const NlState *st, const NlQemu
   }
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
-    for (guint j = 0; !node->host && j < node->nics->len; j++)
-      if (!nl_link_start(st, qu, node->name, node->nics->pdata[j], error)) return FALSE;
+    for (guint j = 0; !node->host && j < node->nics->len; j++) {
+      const NlNic *nic = node->nics->pdata[j];
+      if (nic->end < 0 && !nl_link_start(st, qu, node->name, nic, error)) return FALSE;
+    }
     if (node->bridged && !nl_uplink_start(st, qu, node, error)) return FALSE;
   }
   return TRUE;

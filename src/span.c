@@ -19,6 +19,17 @@ gboolean nl_nic_here(const NlNode *node, const char *what, GError **error) {
   return FALSE;
 }
 
+gboolean nl_lan_wire(const NlLab *lab, const char *lan) {
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    for (guint j = 0; j < node->nics->len; j++) {
+      const NlNic *nic = node->nics->pdata[j];
+      if (g_str_equal(nic->lan, lan)) return nic->end >= 0;
+    }
+  }
+  return FALSE;
+}
+
 GPtrArray *nl_remote_notes(const NlLab *lab) {
   GPtrArray *notes = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GString) far = g_string_new(NULL);

@@ -20,6 +20,9 @@ gboolean nl_lan_vxvde(const NlLab *lab, const char *lan);
  * "capture") to act on. */
 gboolean nl_nic_here(const NlNode *node, const char *what, GError **error);
 
+/* Whether LAN is a wire (two interfaces, link.h) rather than a switch. */
+gboolean nl_lan_wire(const NlLab *lab, const char *lan);
+
 /* What a lab on several hosts does not get, once each, as "FILE:LINE: ..."
  * where it has a line: /hostlab is a copy on a node of another host, and a
  * NIC of such a node has no wirefilter (no impairment). */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,6 +25,25 @@ gboolean nl_write_file(const char *path, const char *contents, gssize len, int m
     /* Re-raised in our domain: main derives the exit code from NL_ERROR codes,
      * and a G_FILE_ERROR code would be misread as one of them. */
     g_set_error_literal(error, NL_ERROR, NL_ERROR_FAILED, local->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean nl_monitor_child(const char *labdir, const char *node, const char *command, char **out,
+                          GError **error) {
+  g_autofree char *self = g_file_read_link("/proc/self/exe", error);
+  if (!self) return FALSE;
+  const char *argv[] = {self, "monitor", "-d", labdir, node, "--", command, NULL};
+  g_autofree char *err = NULL;
+  int status = 0;
+  fflush(stdout);
+  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, out, out ? &err : NULL,
+                    &status, error))
+    return FALSE;
+  if (!g_spawn_check_wait_status(status, NULL)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s: %s", node, command,
+                err ? g_strstrip(err) : "failed");
     return FALSE;
   }
   return TRUE;

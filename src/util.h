@@ -24,6 +24,16 @@ gboolean nl_write_file(const char *path, const char *contents, gssize len, int m
 /* Returns the absolute, symlink-free form of PATH, or NULL with an error. */
 char *nl_realpath(const char *path, GError **error);
 
+/* Runs the HMP COMMAND in NODE's QEMU through a child `netlab monitor`:
+ * libvirt's embedded driver, once a process opened it, stays with that
+ * process (and its lock on the lab's driver with it) until the process
+ * ends, so a command that runs long (a capture, a monitor prompt) never
+ * opens it itself. With OUT, the reply is returned there, and anything in
+ * it is an error (HMP's errors are its output); without, the child prints
+ * to this process's stdout and stderr. FALSE if the child failed. */
+gboolean nl_monitor_child(const char *labdir, const char *node, const char *command, char **out,
+                          GError **error);
+
 /* For g_ptr_array_sort() of strings: it passes pointers to the elements. */
 int nl_strv_cmp(gconstpointer a, gconstpointer b);
 

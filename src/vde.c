@@ -17,7 +17,10 @@
 /* The description a cable's port has on its switch (port/print). */
 #define CABLE_DESCR "netlab-cable"
 
-int nl_vde_pid(const NlState *st, const char *lan) { return nl_proc_alive(st, "switch", lan); }
+int nl_vde_pid(const NlState *st, const char *lan) {
+  int pid = nl_proc_alive(st, "switch", lan);
+  return pid ? pid : nl_proc_alive(st, "wire", lan);
+}
 
 /* How long a VDE program may take to make its socket, and how often to
  * look. */
@@ -88,8 +91,11 @@ gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, 
   /* The switch runs as the QEMU user and makes its sockets here. */
   if (!nl_qemu_user_own(qu, landir, 0700, error)) return FALSE;
   g_autofree char *nports = g_strdup_printf("%u", ports);
-  const char *argv[] = {VDE_SWITCH, "-sock",      sock,   "-mgmt", mgmt,   "--mode",
-                        "0600",     "--mgmtmode", "0600", "-n",    nports, NULL};
+  /* A hub: as a switch, vde_switch drops the 802.1Q frames of every VLAN
+   * it was not told of, which a lab's VLAN interfaces and bridges send. A
+   * LAN of two interfaces is a wire, never a switch (link.h). */
+  const char *argv[] = {VDE_SWITCH, "--hub",      "-sock", sock, "-mgmt", mgmt, "--mode",
+                        "0600",     "--mgmtmode", "0600",  "-n", nports,  NULL};
   return nl_vde_spawn(st, qu, "switch", lan, what, argv, ctl, error);
 }
 

@@ -1,4 +1,5 @@
-/* One vde_switch per collision domain: started before the VMs, stopped after.
+/* One vde_switch, a hub, per collision domain of three interfaces or more:
+ * started before the VMs, stopped after.
  * Every other VDE program netlab runs (the wirefilter of each NIC) starts the
  * same way, through nl_vde_spawn(): as the QEMU user, and recorded for
  * `down`. */
@@ -15,7 +16,7 @@
 gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, guint ports,
                       GError **error);
 
-/* The pid of LAN's running switch, or 0. */
+/* The pid of LAN's running switch, or of its wire (link.h), or 0. */
 int nl_vde_pid(const NlState *st, const char *lan);
 
 /* Joins LAN's switch to the VDE network URL (its vxvde:// network, when it

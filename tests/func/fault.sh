@@ -57,13 +57,13 @@ diag <"$tmp/agent.out"
 [ $rc -eq 125 ] && [ $(($(date +%s) - t0)) -le 20 ] && grep -q 'r2' "$tmp/agent.out"
 ok $? "with its agent killed, exec to r2 fails with 125 and names the VM ($rc)"
 
-# The switch killed.
+# The LAN killed (a wire: hello has two nodes).
 swpid=$(status_of "$lab" 'lan("A")["state"] == "running" and lan("A")["pid"]')
 kill -9 "$swpid"
 wait_for 5 sh -c "! kill -0 $swpid 2>/dev/null || grep -q '^State:.*Z' /proc/$swpid/status"
 "$NETLAB" status "$lab" >"$tmp/status2.out" 2>&1
 grep -q '^A *stopped' "$tmp/status2.out"
-ok $? "status shows the killed switch as stopped"
+ok $? "status shows the killed LAN as stopped"
 diag <"$tmp/status2.out"
 
 "$NETLAB" down "$lab" >/dev/null 2>&1

@@ -125,6 +125,19 @@ ok $? "netlab monitor r1 info network shows the VDE NIC"
 printf 'info name\n\nexit\ninfo status\n' | "$NETLAB" monitor -d "$a" r1 >"$tmp/mon2.out" 2>&1
 [ "$(cat "$tmp/mon2.out")" = r1 ]
 ok $? "commands on stdin, until 'exit'"
+# A prompt open after its first command keeps no other command out.
+mkfifo "$tmp/mon.in"
+"$NETLAB" monitor -d "$a" r1 <"$tmp/mon.in" >"$tmp/mon3.out" 2>&1 &
+mon=$!
+exec 7>"$tmp/mon.in"
+echo 'info name' >&7
+wait_for 60 grep -qx r1 "$tmp/mon3.out"
+"$NETLAB" status "$a" >"$tmp/status.out" 2>&1
+ok $? "status runs while a monitor prompt is open"
+diag <"$tmp/status.out"
+echo exit >&7
+exec 7>&-
+wait $mon
 "$NETLAB" monitor -d "$a" r9 info status >/dev/null 2>&1
 [ $? -eq 1 ]
 ok $? "the monitor of an unknown VM is an error"

@@ -14,20 +14,20 @@ wait_for_qemu() { # LAB: until a QEMU of LAB runs (at most 60 s)
   return 1
 }
 
-# kill -9 of up once its switch runs, before any QEMU: down cleans that too.
+# kill -9 of up once its LAN (a wire) runs, before any QEMU: down cleans that too.
 early=$(copy_lab hello "$tmp/e")
 "$NETLAB" up "$early" >"$tmp/early.out" 2>&1 &
 up=$!
 for _ in $(seq 600); do
   se=$(ls -d /run/netlab/* "${XDG_RUNTIME_DIR:-/nonexistent}"/netlab/* /tmp/netlab-"$(id -u)"/* 2>/dev/null |
     while read -r d; do [ "$(cat "$d/lab" 2>/dev/null)" = "$early" ] && echo "$d"; done)
-  [ -n "$se" ] && grep -q '^switch ' "$se/procs" 2>/dev/null && break
+  [ -n "$se" ] && grep -q '^\(switch\|wire\) ' "$se/procs" 2>/dev/null && break
   sleep 0.05
 done
 kill -9 $up
 wait $up 2>/dev/null
 "$NETLAB" down "$early" >"$tmp/down-early.out" 2>&1
-ok $? "netlab down after up was killed as its switch started"
+ok $? "netlab down after up was killed as its LAN started"
 [ -n "$se" ] && [ -z "$(procs_of "$se")" ] && [ ! -e "$se" ]
 ok $? "and nothing is left"
 

@@ -123,7 +123,7 @@ int main(void) {
          "a remote node: pty serial ports, virtio ports libvirt names, no GDB stub");
   TAP_OK(strstr(xml_far, "sock=ptp:///run/netlab/two-12345678/nic/r1.0'") &&
              strstr(xml_far, "vde,id=nl1,sock=vxvde://239.1.2.3/v4/port=14789/vni=5/ttl=1'") &&
-             strstr(xml_far, "addr=0x11,romfile=,host_mtu=1450'"),
+             strstr(xml_far, "addr=0x11,romfile=,guest_announce=off,host_mtu=1450'"),
          "eth0 on its wirefilter, eth1 on the vxvde network with the underlay's MTU less 50");
 
   g_autoptr(GHashTable) conf = nl_guest_conf(r1, TRUE, "/build/netlab-agent");

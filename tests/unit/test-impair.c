@@ -71,5 +71,20 @@ int main(void) {
   TAP_OK(has(cmds, "bandwidth RL0"), "no rate limit towards the node");
   TAP_OK(has(cmds, "noise RL6.991"), "1%% of 1500-byte frames is 6.991 bits/MiB");
   TAP_OK(has(cmds, "fifo 1"), "frames keep their order unless reorder=on");
+
+  /* A wire: one wirefilter applies both ends' impairments. */
+  NlImpair x = {0}, y = {0};
+  nl_impair_parse("delay=10ms loss=10% rate=10mbit in.delay=1ms", &x, NULL);
+  nl_impair_parse("in.delay=5ms in.loss=10% in.rate=1mbit delay=2ms reorder=on", &y, NULL);
+  NlImpair j = nl_impair_join(&x, &y);
+  TAP_OK(j.out.delay_ms == 15 && j.in.delay_ms == 3, "delays add: %g ms and %g ms", j.out.delay_ms,
+         j.in.delay_ms);
+  TAP_OK(j.out.loss_pct > 18.99 && j.out.loss_pct < 19.01, "losses compound: %g%%", j.out.loss_pct);
+  TAP_OK(j.out.rate_bps == 1000000 && j.in.rate_bps == 0, "the lower rate holds, none is none");
+  TAP_OK(j.reorder, "either end's reorder");
+  NlImpair none = {0};
+  NlImpair same = nl_impair_join(&x, &none);
+  g_autofree char *xs = nl_impair_format(&x), *ss = nl_impair_format(&same);
+  TAP_STREQ(ss, xs, "an unimpaired end changes nothing");
   return tap_done();
 }
