@@ -99,7 +99,7 @@ ok $rc "B has its first group and VNI, C others than its first, which another la
 
 grep -Eq '^r2 +running +- +on host h1$' "$tmp/status.out" &&
   grep -Eq '^r3 +running +- +on host h2$' "$tmp/status.out" &&
-  grep -Eq '^B +vxvde +[0-9]+ +vxvde://239\.' "$tmp/status.out" &&
+  grep -Eq '^B +vxvde +[0-9]+ +vxvde +vxvde://239\.' "$tmp/status.out" &&
   grep -Eq '^core +running ' "$tmp/status.out"
 rc=$?
 ok $rc "status: r2 on h1, r3 on h2, B a vxvde LAN with a switch here, core a vde_switch"
