@@ -435,11 +435,18 @@ static char *lab_kernel(const char *labdir, const char *node) {
   return g_strdup(n && n->kernel ? n->kernel : lab->kernel);
 }
 
+char *nl_vm_host(const NlVm *vm) {
+  g_autofree char *key = g_strconcat("host.", vm->node, NULL);
+  char *host = nl_state_get(vm->st, key);
+  return host ? g_strchomp(host) : NULL;
+}
+
 NlKernelSyms *nl_kernel_syms(const NlVm *vm, GError **error) {
   /* What up recorded, never what a process's arguments say: any local user
    * can start a process that names this VM's sockets. */
   g_autofree char *key = g_strconcat("kernel.", vm->node, NULL);
-  if (!nl_proc_alive(vm->st, "qemu", vm->node)) {
+  g_autofree char *host = nl_vm_host(vm);
+  if (!host && !nl_proc_alive(vm->st, "qemu", vm->node)) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
                 "VM '%s' of lab '%s' is not running (its QEMU is gone)", vm->node, vm->labdir);
     return NULL;

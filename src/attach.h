@@ -21,6 +21,9 @@ NlVm *nl_vm_find(const char *labdir, const char *node, GError **error);
 void nl_vm_free(NlVm *vm);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlVm, nl_vm_free)
 
+/* The host VM runs on (LAB_HOSTS), or NULL where `up` runs. */
+char *nl_vm_host(const NlVm *vm);
+
 /* The names of the VMs of a lab that is up, sorted. */
 GPtrArray *nl_vm_names(const NlState *st);
 
@@ -58,7 +61,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlKernelSyms, nl_kernel_syms_free)
 /* Finds the symbols of the kernel VM runs: the booted image itself when it
  * has a symbol table, the vmlinux of the kernel tree the lab names, or a
  * distro debug file; a candidate counts only if its build ID matches. Fails
- * when the VM's QEMU is not running. */
+ * when the VM's QEMU is not running (here; on another host, its relay
+ * tells). */
 NlKernelSyms *nl_kernel_syms(const NlVm *vm, GError **error);
 
 /* Runs `tmux ARGV...`; FALSE when it fails, with what tmux said in ERROR. */

@@ -8,6 +8,7 @@
 #include "capture.h"
 #include "cmd.h"
 #include "sandbox.h"
+#include "span.h"
 #include "util.h"
 
 /* An end of LAN, if LAN is a wire, preferring one whose node runs. */
@@ -80,6 +81,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   const NlNic *nic = NULL;
   if (strchr(argv[1], ':')) {
     if (!(nic = nl_lab_find_nic(lab, argv[1], &node, error))) return -1;
+    if (!nl_nic_here(node, "capture", error)) {
+      g_prefix_error(error, "capture %s: ", argv[1]);
+      return -1;
+    }
     c.lan = nic->lan;
     c.mac = nic->mac;
   } else {
@@ -87,6 +92,13 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       if (strcmp(lab->lans->pdata[i], argv[1]) == 0) c.lan = lab->lans->pdata[i];
     if (!c.lan) {
       g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "capture: the lab has no LAN '%s'", argv[1]);
+      return -1;
+    }
+    if (!nl_lan_here(lab, c.lan)) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "capture %s: every NIC on it is on another host, where netlab runs only what "
+                  "libvirt runs: no switch to capture on",
+                  argv[1]);
       return -1;
     }
     /* On a wire, either end sees every frame: one whose node runs. */

@@ -5,6 +5,7 @@
 
 #include "cmd.h"
 #include "link.h"
+#include "span.h"
 #include "util.h"
 #include "virt.h"
 
@@ -61,6 +62,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   const NlNode *node = NULL;
   NlNic *nic = nl_lab_find_nic(lab, argv[1], &node, error);
   if (!nic) return -1;
+  if (!nl_nic_here(node, "impairment or link state", error)) {
+    g_prefix_error(error, "link %s: ", argv[1]);
+    return -1;
+  }
 
   if (strcmp(verb, "down") == 0 || strcmp(verb, "up") == 0)
     return set_state(st, node->name, nic, strcmp(verb, "up") == 0, error) ? 0 : -1;

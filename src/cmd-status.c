@@ -149,8 +149,9 @@ static void add_lans(JsonBuilder *b, const NlState *st) {
   json_builder_begin_array(b);
   for (char **lan = lans; *lan && **lan; lan++) {
     int pid = nl_vde_pid(st, *lan);
-    /* A LAN spanning hosts has no switch: its vxvde:// address. A LAN of
-     * two interfaces, a wire: its wirefilter's management socket. */
+    /* A vxvde LAN: its vxvde:// address, and the pid of its switch if it
+     * has NICs here too. A LAN of two interfaces, a wire: its wirefilter's
+     * management socket. */
     g_autofree char *key = g_strconcat("vxvde.", *lan, NULL);
     g_autofree char *url = nl_state_get(st, key);
     g_autofree char *wire_mgmt = nl_layout_wire(st->dir, *lan, ".mgmt");

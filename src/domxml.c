@@ -4,6 +4,7 @@
 
 #include "agent-proto.h"
 #include "guest.h"
+#include "span.h"
 #include "uplink.h"
 
 char *nl_domain_cmdline(const NlLab *lab, const NlNode *node) {
@@ -202,7 +203,8 @@ static void xml_ports(GString *x, const NlNode *node, const NlVmPaths *p,
 }
 
 /* What libvirt has no element for, given to QEMU directly. */
-static void xml_qemu(GString *x, const NlNode *node, const NlVmPaths *p, const NlDomainSpec *spec) {
+static void xml_qemu(GString *x, const NlLab *lab, const NlNode *node, const NlVmPaths *p,
+                     const NlDomainSpec *spec) {
   /* libvirt has no VDE interface type: the NICs and the GDB stub go to QEMU
    * directly. */
   g_string_append(x, "  <qemu:commandline>\n");
@@ -217,7 +219,9 @@ static void xml_qemu(GString *x, const NlNode *node, const NlVmPaths *p, const N
     /* A NIC on a LAN spanning hosts plugs into its vxvde:// network, its
      * MTU leaving room for the VXLAN header. */
     const char *url = spec->nic_urls ? spec->nic_urls[i] : NULL;
-    g_autofree char *mtu = url ? g_strdup_printf(",host_mtu=%u", spec->span_mtu) : g_strdup("");
+    g_autofree char *mtu = url || nl_lan_vxvde(lab, nic->lan)
+                               ? g_strdup_printf(",host_mtu=%u", spec->span_mtu)
+                               : g_strdup("");
     qarg(x, "-netdev");
     if (url)
       qarg(x, "vde,id=nl%u,sock=%s", i, url);
@@ -278,7 +282,7 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
   xml_storage(x, &p, spec);
   xml_ports(x, node, &p, spec);
   g_string_append(x, "  </devices>\n");
-  xml_qemu(x, node, &p, spec);
+  xml_qemu(x, lab, node, &p, spec);
   g_string_append(x, "</domain>\n");
   return g_string_free(x, FALSE);
 }

@@ -25,7 +25,8 @@ typedef struct {
    * ports are reached through libvirt's streams, not sockets here. */
   gboolean remote;
   /* Per NIC, NULL or a VDE URL it plugs into rather than its wirefilter
-   * (a LAN that spans hosts); those NICs get the MTU SPAN_MTU. */
+   * (a node on another host). Every NIC on a vxvde LAN (span.h) gets the
+   * MTU SPAN_MTU. */
   char *const *nic_urls;
   guint span_mtu;
 } NlDomainSpec;

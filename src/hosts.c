@@ -76,9 +76,10 @@ char *nl_underlay_parse(const char *value, NlUnderlay *u) {
   return NULL;
 }
 
-char *nl_span_url(const char *seed_host, const char *lab_dir, const char *lan,
+char *nl_span_url(const char *seed_host, const char *lab_dir, const char *lan, guint salt,
                   const NlUnderlay *u) {
-  g_autofree char *seed = g_strdup_printf("%s\n%s\n%s", seed_host, lab_dir, lan);
+  g_autofree char *seed = salt ? g_strdup_printf("%s\n%s\n%s\n%u", seed_host, lab_dir, lan, salt)
+                               : g_strdup_printf("%s\n%s\n%s", seed_host, lab_dir, lan);
   guint8 d[32];
   nl_sha256(seed, d);
   /* VNI 0 is vxvde's "any"; keep clear of it. */
@@ -90,4 +91,24 @@ char *nl_span_url(const char *seed_host, const char *lab_dir, const char *lan,
   return g_string_free(s, FALSE);
 }
 
-guint nl_span_mtu(const NlUnderlay *u) { return u->mtu - NL_VXLAN_OVERHEAD; }
+char *nl_span_id(const char *url) {
+  if (!url || !g_str_has_prefix(url, "vxvde://")) return NULL;
+  const char *group = url + strlen("vxvde://");
+  const char *vni = strstr(group, "/vni=");
+  gsize len = strcspn(group, "/");
+  if (!vni || !len) return NULL;
+  vni += strlen("/vni=");
+  return g_strdup_printf("%.*s/%.*s", (int)len, group, (int)strspn(vni, "0123456789"), vni);
+}
+
+char *nl_span_pick(const char *seed_host, const char *lab_dir, const char *lan, const NlUnderlay *u,
+                   GHashTable *taken) {
+  for (guint salt = 0;; salt++) {
+    char *url = nl_span_url(seed_host, lab_dir, lan, salt, u);
+    g_autofree char *id = nl_span_id(url);
+    if (!g_hash_table_contains(taken, id)) return url;
+    g_free(url);
+  }
+}
+
+guint nl_span_mtu(const NlUnderlay *u) { return MIN(u->mtu - NL_VXLAN_OVERHEAD, NL_SWITCH_MTU); }

@@ -41,9 +41,25 @@ char *nl_underlay_parse(const char *value, NlUnderlay *u);
 
 /* The vxvde:// address of LAN: a multicast group in 239.0.0.0/8 and a VNI,
  * each 24 bits of a hash of the machine that runs `up` (SEED_HOST), the
- * lab's path and the LAN's name, so two labs (or two LANs of one lab) share
- * neither unless both 24-bit values collide. */
-char *nl_span_url(const char *seed_host, const char *lab_dir, const char *lan, const NlUnderlay *u);
+ * lab's path, the LAN's name and SALT (0 for the first choice, another for
+ * another), so two labs (or two LANs of one lab) share neither unless both
+ * 24-bit values collide. */
+char *nl_span_url(const char *seed_host, const char *lab_dir, const char *lan, guint salt,
+                  const NlUnderlay *u);
 
-/* The MTU of a guest NIC on a spanning LAN: the underlay's less VXLAN's. */
+/* What makes two vxvde networks one, their group and VNI ("239.1.2.3/77"),
+ * from a URL nl_span_url() made; NULL for anything else. */
+char *nl_span_id(const char *url);
+
+/* LAN's address (nl_span_url), with the first salt whose group and VNI
+ * TAKEN (a set of nl_span_id() strings) lacks. */
+char *nl_span_pick(const char *seed_host, const char *lab_dir, const char *lan, const NlUnderlay *u,
+                   GHashTable *taken);
+
+/* The largest frame vde_switch carries (its VDE_MTU of 1504, with the
+ * Ethernet header): what a NIC here reaches a spanning LAN through. */
+#define NL_SWITCH_MTU 1500
+
+/* The MTU of a guest NIC on a spanning LAN, the same for every NIC on it:
+ * the underlay's less VXLAN's, at most a switch's. */
 guint nl_span_mtu(const NlUnderlay *u);

@@ -328,3 +328,15 @@ NlKernel *nl_kernel_find(const char *path, GError **error) {
   k->boot = g_steal_pointer(&elf);
   return g_steal_pointer(&k);
 }
+
+char *nl_kernel_config_lacks(const char *config, const char *const *options) {
+  g_autoptr(GString) lacks = g_string_new(NULL);
+  for (const char *const *o = options; *o; o++) {
+    g_autofree char *want = g_strconcat(*o, "=y", NULL);
+    gboolean have = FALSE;
+    for (const char *l = config; l && *l && !have; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+      have = g_str_has_prefix(l, want) && (l[strlen(want)] == '\n' || !l[strlen(want)]);
+    if (!have) g_string_append_printf(lacks, "%s%s", lacks->len ? ", " : "", *o);
+  }
+  return lacks->len ? g_string_free(g_steal_pointer(&lacks), FALSE) : NULL;
+}

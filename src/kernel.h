@@ -45,3 +45,8 @@ gsize nl_elf_trim_zeros(guint8 *data, gsize len);
 /* The version string a bzImage carries in its setup header ("HdrS"), or
  * NULL when D (LEN bytes) is not a bzImage. */
 char *nl_kernel_bzimage_version(const guint8 *d, gsize len);
+
+/* Which of OPTIONS ("CONFIG_KGDB"...) the kernel configuration CONFIG (the
+ * text of a .config) does not have built in (=y): NULL when it has them
+ * all, else their names, ", "-separated. */
+char *nl_kernel_config_lacks(const char *config, const char *const *options);

@@ -202,6 +202,7 @@ void nl_lab_free(NlLab *lab) {
   g_ptr_array_unref(lab->lans);
   g_free(lab->capture);
   g_hash_table_unref(lab->by_name);
+  if (lab->lan_where) g_hash_table_unref(lab->lan_where);
   g_free(lab);
 }
 
@@ -1190,6 +1191,19 @@ static void collect_lans(NlLab *lab) {
   g_ptr_array_sort(lab->lans, nl_strv_cmp);
 }
 
+static void place_lans(NlLab *lab) {
+  lab->lan_where = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = g_ptr_array_index(lab->nodes, i);
+    for (guint j = 0; j < node->nics->len; j++) {
+      const NlNic *nic = g_ptr_array_index(node->nics, j);
+      guint where = GPOINTER_TO_UINT(g_hash_table_lookup(lab->lan_where, nic->lan));
+      where |= node->host ? NL_LAN_AWAY : NL_LAN_HERE;
+      g_hash_table_insert(lab->lan_where, g_strdup(nic->lan), GUINT_TO_POINTER(where));
+    }
+  }
+}
+
 /* The LANs of exactly two interfaces of nodes that run where `up` runs:
  * each end learns the other (wire.h). Found on the whole lab, so that a
  * partial `up` wires a LAN as the full one does. */
@@ -1470,6 +1484,7 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
     return NULL;
   }
   collect_lans(lab);
+  place_lans(lab);
   mark_wires(lab);
   check_capture(&p);
   if (p.problems->len > 0) {

@@ -91,7 +91,14 @@ typedef struct {
   GPtrArray *nodes;    /* NlNode*, in order of first mention in lab.conf */
   GPtrArray *lans;     /* char*, collision domain names, sorted */
   GHashTable *by_name; /* node name -> NlNode*: nl_lab_find_node() in O(1) */
+  /* LAN -> NL_LAN_HERE | NL_LAN_AWAY (GUINT_TO_POINTER), where the nodes on
+   * it run, over every node lab.conf has: nl_lab_select() keeps it, so a
+   * lab started in parts wires each LAN as a whole one (span.h). */
+  GHashTable *lan_where;
 } NlLab;
+
+#define NL_LAN_HERE 1u /* a node where `up` runs */
+#define NL_LAN_AWAY 2u /* a node on another host (LAB_HOSTS) */
 
 /* Reads DIR/lab.conf and DIR/lab.dep (optional), each at most 16 MiB. On a bad lab returns NULL and
  * sets an NL_ERROR_INPUT error whose message holds every problem found, one per

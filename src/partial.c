@@ -45,12 +45,15 @@ static gboolean remove_file(const char *path, GError **error) {
   return TRUE;
 }
 
-gboolean nl_restart_stop(NlState *st, const char *uri, const NlNode *node, GError **error) {
-  g_autoptr(NlVirt) virt = nl_virt_open(uri, st->dir, error);
+gboolean nl_restart_stop(NlState *st, const NlLab *lab, const char *uri, const NlNode *node,
+                         GError **error) {
+  const NlHost *host = node->host ? nl_lab_find_host(lab, node->host) : NULL;
+  g_autoptr(NlVirt) virt = nl_virt_open(host ? host->uri : uri, st->dir, error);
   if (!virt) return FALSE;
   g_autofree char *domain = nl_domain_name(virt, st->id, node->name);
   if (!nl_virt_destroy(virt, domain, error)) return FALSE;
   nl_proc_kill(st, "qemu", node->name);
+  nl_proc_kill(st, "relay", node->name);
   for (guint i = 0; i < node->nics->len; i++) {
     const NlNic *nic = node->nics->pdata[i];
     /* The wirefilter holds the first end of the NIC's ptp socket: with
@@ -104,7 +107,7 @@ void nl_partial_stop(NlState *st, const char *uri, const NlLab *lab) {
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
     g_autofree char *passt = g_strconcat(node->name, ".up", NULL);
-    nl_restart_stop(st, uri, node, NULL);
+    nl_restart_stop(st, lab, uri, node, NULL);
     nl_proc_kill(st, "passt", passt);
   }
   nl_state_set(st, "nodes", left->str, NULL);
@@ -127,7 +130,7 @@ gboolean nl_partial_restart(NlState *st, const NlLab *lab, GError **error) {
   }
   g_autofree char *uri = nl_state_get(st, "uri");
   for (guint i = 0; i < lab->nodes->len; i++)
-    if (!nl_restart_stop(st, uri ? g_strstrip(uri) : NULL, lab->nodes->pdata[i], error))
+    if (!nl_restart_stop(st, lab, uri ? g_strstrip(uri) : NULL, lab->nodes->pdata[i], error))
       return FALSE;
   return TRUE;
 }

@@ -15,12 +15,14 @@
 gboolean nl_partial_select(NlLab *lab, const NlState *st, char **nodes, char **exclude,
                            gboolean *join, GError **error);
 
-/* Stops NODE of the running lab in ST (locked): destroys its domain (through
- * URI, NULL for the embedded driver), kills its QEMU and the wirefilters of
- * its NICs, and removes their sockets and link records, so that `up` of
- * NODE alone starts it as in a fresh lab. Its passt (bridged) stays and
- * takes the new QEMU's connection. */
-gboolean nl_restart_stop(NlState *st, const char *uri, const NlNode *node, GError **error);
+/* Stops NODE of LAB, running in ST (locked): destroys its domain (through
+ * URI, NULL for the embedded driver, or its host's LAB_HOSTS URI), kills its
+ * QEMU, its relay (a node on another host) and the wirefilters of its NICs,
+ * and removes their sockets and link records, so that `up` of NODE alone
+ * starts it as in a fresh lab. Its passt (bridged) stays and takes the new
+ * QEMU's connection. */
+gboolean nl_restart_stop(NlState *st, const NlLab *lab, const char *uri, const NlNode *node,
+                         GError **error);
 
 /* Adds the lines of TEXT that the state key KEY ("nodes", "lans", "disks":
  * one name a line) does not hold yet, so that a lab started in parts lists

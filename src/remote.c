@@ -1,14 +1,17 @@
 #include "remote.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "initramfs.h"
+#include "partial.h"
 #include "span.h"
 #include "sandbox.h"
 #include "util.h"
@@ -107,7 +110,8 @@ gboolean nl_remote_record(const NlRemote *r, const NlState *st, GError **error) 
     const Host *h = r->hosts->pdata[i];
     g_string_append_printf(s, "%s %s\n", h->name, h->uri);
   }
-  return nl_state_set(st, "hosts", s->str, error);
+  /* A lab started in parts records the hosts of every part. */
+  return nl_partial_add(st, "hosts", s->str, error);
 }
 
 NlRemote *nl_remote_open_recorded(const NlState *st, GPtrArray *unreachable) {
@@ -292,33 +296,58 @@ void nl_remote_down(NlRemote *r, const NlState *st, GPtrArray *notes) {
   }
 }
 
+/* One relay per node, recorded by its name: a node restarted, or added to
+ * a running lab, gets its own without touching the others'. */
+static gboolean relay_start(const char *relay, NlVirt *v, const NlNode *node, const NlState *st,
+                            GError **error) {
+  g_autofree char *domain = nl_domain_name(v, st->id, node->name);
+  const char *argv[] = {relay, st->dir, node->name, nl_virt_uri(v), domain, NULL};
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
+                    error))
+    return FALSE;
+  if (!g_spawn_check_wait_status(status, NULL)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "netlab-relay of '%s' failed: %s", node->name,
+                g_strchomp(err));
+    return FALSE;
+  }
+  return nl_proc_record(st, "relay", node->name, atoi(out), relay, error);
+}
+
 gboolean nl_remote_relay_start(const NlRemote *r, const NlLab *lab, const NlState *st,
                                GError **error) {
   g_autofree char *relay = nl_find_beside_self("netlab-relay", NETLAB_RELAY_INSTALLED, error);
   if (!relay) return FALSE;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-  g_ptr_array_add(argv, g_strdup(relay));
-  g_ptr_array_add(argv, g_strdup(st->dir));
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
-    if (!node->host) continue;
-    NlVirt *v = nl_remote_virt(r, node->host);
-    g_ptr_array_add(argv, g_strdup(node->name));
-    g_ptr_array_add(argv, g_strdup(nl_virt_uri(v)));
-    g_ptr_array_add(argv, nl_domain_name(v, st->id, node->name));
+    if (node->host && !relay_start(relay, nl_remote_virt(r, node->host), node, st, error))
+      return FALSE;
   }
-  g_ptr_array_add(argv, NULL);
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-  int status = 0;
-  if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
-                    &status, error))
-    return FALSE;
-  if (!g_spawn_check_wait_status(status, NULL)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "netlab-relay failed: %s", g_strchomp(err));
-    return FALSE;
+  return TRUE;
+}
+
+/* The groups and VNIs (nl_span_id) that the state directories in BASE
+ * record, but SELF's: those of every other lab up from here. */
+static GHashTable *taken_here(const char *base, const char *self) {
+  GHashTable *taken = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GDir) labs = g_dir_open(base, 0, NULL);
+  const char *id;
+  while (labs && (id = g_dir_read_name(labs))) {
+    g_autofree char *dir = g_build_filename(base, id, NULL);
+    g_autoptr(GDir) keys = strcmp(dir, self) != 0 ? g_dir_open(dir, 0, NULL) : NULL;
+    const char *key;
+    while (keys && (key = g_dir_read_name(keys))) {
+      g_autofree char *path = g_build_filename(dir, key, NULL);
+      g_autofree char *url = NULL;
+      if (g_str_has_prefix(key, "vxvde.") && g_file_get_contents(path, &url, NULL, NULL)) {
+        char *span = nl_span_id(g_strchomp(url));
+        if (span) g_hash_table_add(taken, span);
+      }
+    }
   }
-  return nl_proc_record(st, "relay", "hosts", atoi(out), relay, error);
+  return taken;
 }
 
 gboolean nl_remote_record_lab(const NlLab *lab, const NlState *st, GError **error) {
@@ -327,13 +356,42 @@ gboolean nl_remote_record_lab(const NlLab *lab, const NlState *st, GError **erro
     g_autofree char *key = g_strconcat("host.", node->name, NULL);
     if (node->host && !nl_state_set(st, key, node->host, error)) return FALSE;
   }
-  for (guint i = 0; i < lab->lans->len; i++) {
+  /* Two labs up from here never share a vxvde network: under a lock of the
+   * state root, each LAN takes a group and VNI that no other lab's state
+   * directory records (a lab's go with its state directory, at `down`). A
+   * LAN that has one (a lab started in parts) keeps it. */
+  g_autofree char *base = g_path_get_dirname(st->dir);
+  g_autofree char *lock_path = g_build_filename(base, "vxvde.lock", NULL);
+  int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0 || flock(lock, LOCK_EX) != 0) {
+    nl_set_errno(error, errno, "cannot lock '%s'", lock_path);
+    if (lock >= 0) close(lock);
+    return FALSE;
+  }
+  g_autoptr(GHashTable) taken = taken_here(base, st->dir);
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < lab->lans->len; i++) {
     const char *lan = lab->lans->pdata[i];
     g_autofree char *key = g_strconcat("vxvde.", lan, NULL);
-    g_autofree char *url = nl_span_url(g_get_host_name(), lab->dir, lan, &lab->underlay);
-    if (!nl_lan_local(lab, lan) && !nl_state_set(st, key, url, error)) return FALSE;
+    g_autofree char *url = nl_lan_vxvde(lab, lan) ? nl_state_get(st, key) : NULL;
+    if (nl_lan_vxvde(lab, lan) && !url) {
+      url = nl_span_pick(g_get_host_name(), lab->dir, lan, &lab->underlay, taken);
+      ok = nl_state_set(st, key, url, error);
+    }
+    char *span = nl_span_id(url);
+    if (span) g_hash_table_add(taken, span);
   }
-  return TRUE;
+  close(lock);
+  return ok;
+}
+
+GPtrArray *nl_remote_nic_urls(const NlState *st, const NlNode *node) {
+  GPtrArray *urls = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < node->nics->len; i++) {
+    g_autofree char *key = g_strconcat("vxvde.", ((NlNic *)node->nics->pdata[i])->lan, NULL);
+    g_ptr_array_add(urls, node->host ? nl_state_get(st, key) : NULL);
+  }
+  return urls;
 }
 
 GHashTable *nl_remote_node_states(const NlState *st) {

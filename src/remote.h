@@ -49,13 +49,19 @@ gboolean nl_remote_boot(NlRemote *r, const NlLab *lab, const NlNode *node, const
  * not answer), from what `up` recorded in ST. */
 GHashTable *nl_remote_node_states(const NlState *st);
 
-/* Records which host each node runs on and the URL of each LAN that is no
- * vde_switch here, for `status`. */
+/* Records which host each node runs on and the vxvde:// URL of each vxvde
+ * LAN (span.h), chosen so that no other lab up from here has it: what
+ * `up` wires and `status` shows. */
 gboolean nl_remote_record_lab(const NlLab *lab, const NlState *st, GError **error);
 
-/* Starts netlab-relay (relay.c), which serves the console, serial and agent
- * sockets of the nodes on other hosts in the state directory, as QEMU does
- * for local nodes; recorded in ST, so `down` stops it. */
+/* Per NIC of NODE, the vxvde:// URL it plugs into (as recorded), or NULL
+ * for its wirefilter and the LAN's switch here: the NICs of a node on
+ * another host plug into their LAN's vxvde network. */
+GPtrArray *nl_remote_nic_urls(const NlState *st, const NlNode *node);
+
+/* Starts a netlab-relay (relay.c) per node of LAB on another host, which
+ * serves its console, serial and agent sockets in the state directory, as
+ * QEMU does for a local node; recorded in ST, so `down` stops it. */
 gboolean nl_remote_relay_start(const NlRemote *r, const NlLab *lab, const NlState *st,
                                GError **error);
 

@@ -766,10 +766,11 @@ static gboolean record_lab(const NlLab *lab, const NlState *st, const NlUpOption
          (!*disk_list || nl_partial_add(st, "disks", disk_list, error));
 }
 
-/* A vde_switch per LAN (joining a running lab, per LAN not running yet),
- * a wirefilter per interface, a passt per bridged node; a LAN of two
- * interfaces is a wire instead (link.h); no switch or wirefilter for LANs
- * that are vxvde networks (span.h). */
+/* A LAN of two interfaces here is a wire (link.h); else a vde_switch per
+ * LAN with a NIC here (joining a running lab, per LAN not running yet),
+ * joined by a vde_plug to the LAN's vxvde network when it spans hosts
+ * (span.h), and a wirefilter per interface here; a passt per bridged
+ * node. */
 static gboolean start_switches(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
                                gboolean join, GError **error) {
   for (guint i = 0; i < lab->nodes->len; i++) {
@@ -782,17 +783,20 @@ static gboolean start_switches(const NlLab *lab, const NlState *st, const NlQemu
   }
   for (guint i = 0; i < lab->lans->len; i++) {
     const char *lan = lab->lans->pdata[i];
-    if (nl_lan_local(lab, lan) && !nl_lan_wire(lab, lan) && !(join && nl_vde_pid(st, lan)) &&
+    if (!nl_lan_here(lab, lan) || nl_lan_wire(lab, lan)) continue;
+    if (!(join && nl_vde_pid(st, lan)) &&
         !nl_vde_start(st, qu, lan, nl_budget_lan_ports(lab, lan), error))
+      return FALSE;
+    g_autofree char *key = g_strconcat("vxvde.", lan, NULL);
+    g_autofree char *url = nl_lan_vxvde(lab, lan) ? nl_state_get(st, key) : NULL;
+    if (url && !(join && nl_vde_cable_pid(st, lan)) && !nl_vde_cable_start(st, qu, lan, url, error))
       return FALSE;
   }
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
-    for (guint j = 0; j < node->nics->len; j++) {
+    for (guint j = 0; !node->host && j < node->nics->len; j++) {
       const NlNic *nic = node->nics->pdata[j];
-      if (nic->end < 0 && nl_lan_local(lab, nic->lan) &&
-          !nl_link_start(st, qu, node->name, nic, error))
-        return FALSE;
+      if (nic->end < 0 && !nl_link_start(st, qu, node->name, nic, error)) return FALSE;
     }
     if (node->bridged && !nl_uplink_start(st, qu, node, error)) return FALSE;
   }
@@ -828,7 +832,7 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
   nl_layout_vm(&vm->paths, st->dir, lab->dir, node->name);
   vm->virt = node->host ? nl_remote_virt(up->remote, node->host) : up->virt;
   vm->domain = nl_domain_name(vm->virt, st->id, node->name);
-  g_autoptr(GPtrArray) urls = nl_nic_urls(lab, node);
+  g_autoptr(GPtrArray) urls = nl_remote_nic_urls(st, node);
   g_autofree char *kernel_at = NULL;
   g_autofree char *initrd_at = NULL;
   if (node->host && !remote_boot(up, plan, node, b, &kernel_at, &initrd_at, error)) return FALSE;

@@ -1,28 +1,21 @@
 #include "span.h"
 
-gboolean nl_lan_spans(const NlLab *lab, const char *lan) {
-  const char *first = NULL;
-  gboolean seen = FALSE;
-  for (guint i = 0; i < lab->nodes->len; i++) {
-    const NlNode *node = lab->nodes->pdata[i];
-    for (guint j = 0; j < node->nics->len; j++) {
-      if (!g_str_equal(((NlNic *)node->nics->pdata[j])->lan, lan)) continue;
-      const char *on = node->host ? node->host : "";
-      if (seen && !g_str_equal(first, on)) return TRUE;
-      first = on;
-      seen = TRUE;
-    }
-  }
-  return FALSE;
+#include "util.h"
+
+static guint where(const NlLab *lab, const char *lan) {
+  return GPOINTER_TO_UINT(g_hash_table_lookup(lab->lan_where, lan));
 }
 
-gboolean nl_lan_local(const NlLab *lab, const char *lan) {
-  if (nl_lan_spans(lab, lan)) return FALSE;
-  for (guint i = 0; i < lab->nodes->len; i++) {
-    const NlNode *node = lab->nodes->pdata[i];
-    for (guint j = 0; j < node->nics->len; j++)
-      if (g_str_equal(((NlNic *)node->nics->pdata[j])->lan, lan)) return node->host == NULL;
-  }
+gboolean nl_lan_here(const NlLab *lab, const char *lan) { return where(lab, lan) & NL_LAN_HERE; }
+
+gboolean nl_lan_vxvde(const NlLab *lab, const char *lan) { return where(lab, lan) & NL_LAN_AWAY; }
+
+gboolean nl_nic_here(const NlNode *node, const char *what, GError **error) {
+  if (!node->host) return TRUE;
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+              "'%s' runs on host '%s', where netlab runs only what libvirt runs: no wirefilter "
+              "or switch there for %s (a NIC here on the same LAN has both)",
+              node->name, node->host, what);
   return FALSE;
 }
 
@@ -37,32 +30,19 @@ gboolean nl_lan_wire(const NlLab *lab, const char *lan) {
   return FALSE;
 }
 
-GPtrArray *nl_nic_urls(const NlLab *lab, const NlNode *node) {
-  GPtrArray *urls = g_ptr_array_new_with_free_func(g_free);
-  for (guint i = 0; i < node->nics->len; i++) {
-    const char *lan = ((NlNic *)node->nics->pdata[i])->lan;
-    g_ptr_array_add(urls, node->host || nl_lan_spans(lab, lan)
-                              ? nl_span_url(g_get_host_name(), lab->dir, lan, &lab->underlay)
-                              : NULL);
-  }
-  return urls;
-}
-
 GPtrArray *nl_remote_notes(const NlLab *lab) {
   GPtrArray *notes = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GString) far = g_string_new(NULL);
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
     if (node->host) g_string_append_printf(far, "%s%s", far->len ? ", " : "", node->name);
-    g_autoptr(GPtrArray) urls = nl_nic_urls(lab, node);
-    for (guint j = 0; j < node->nics->len; j++) {
+    for (guint j = 0; node->host && j < node->nics->len; j++) {
       const NlNic *nic = node->nics->pdata[j];
-      if (urls->pdata[j] && !nl_impair_is_none(&nic->impair))
-        g_ptr_array_add(notes,
-                        g_strdup_printf("%s:%u: eth%u of '%s' is on LAN '%s', a vxvde "
-                                        "network across hosts: its impairment is not "
-                                        "applied",
-                                        nic->loc.file, nic->impair_line, j, node->name, nic->lan));
+      if (!nl_impair_is_none(&nic->impair))
+        g_ptr_array_add(
+            notes, g_strdup_printf("%s:%u: '%s' runs on host '%s', where netlab runs no "
+                                   "wirefilter: the impairment of its eth%u is not applied",
+                                   nic->loc.file, nic->impair_line, node->name, node->host, j));
     }
   }
   if (far->len)

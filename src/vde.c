@@ -13,6 +13,9 @@
 #include "util.h"
 
 #define VDE_SWITCH "/usr/bin/vde_switch"
+#define VDE_PLUG "/usr/bin/vde_plug"
+/* The description a cable's port has on its switch (port/print). */
+#define CABLE_DESCR "netlab-cable"
 
 int nl_vde_pid(const NlState *st, const char *lan) {
   int pid = nl_proc_alive(st, "switch", lan);
@@ -94,6 +97,39 @@ gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, 
   const char *argv[] = {VDE_SWITCH, "--hub",      "-sock", sock, "-mgmt", mgmt, "--mode",
                         "0600",     "--mgmtmode", "0600",  "-n", nports,  NULL};
   return nl_vde_spawn(st, qu, "switch", lan, what, argv, ctl, error);
+}
+
+int nl_vde_cable_pid(const NlState *st, const char *lan) { return nl_proc_alive(st, "cable", lan); }
+
+typedef struct {
+  const NlState *st;
+  const char *lan, *mgmt;
+} Cable;
+
+static gboolean plugged_or_dead(gpointer data) {
+  const Cable *c = data;
+  g_autofree char *ports = nl_vde_mgmt(c->mgmt, "port/print", NULL);
+  return (ports && strstr(ports, CABLE_DESCR)) || !nl_vde_cable_pid(c->st, c->lan);
+}
+
+gboolean nl_vde_cable_start(const NlState *st, const NlQemuUser *qu, const char *lan,
+                            const char *url, GError **error) {
+  g_autofree char *sock = nl_layout_lan(st->dir, lan);
+  g_autofree char *mgmt = nl_layout_lan_mgmt(st->dir, lan);
+  g_autofree char *ctl = g_build_filename(sock, "ctl", NULL);
+  g_autofree char *what =
+      g_strdup_printf("the vde_plug joining the switch of '%s' to %s", lan, url);
+  const char *argv[] = {VDE_PLUG, "-D", CABLE_DESCR, sock, url, NULL};
+  if (!nl_vde_spawn(st, qu, "cable", lan, what, argv, ctl, error)) return FALSE;
+  /* It makes no file: ready once the switch lists it. */
+  Cable c = {st, lan, mgmt};
+  nl_wait_until(plugged_or_dead, &c, READY_TIMEOUT_MS, 20);
+  if (nl_vde_cable_pid(st, lan)) return TRUE;
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+              "%s exited at once (does the underlay have a "
+              "route to 239.0.0.0/8, or LAB_UNDERLAY's dev?)",
+              what);
+  return FALSE;
 }
 
 /* The management protocol of vde_switch and wirefilter: a banner ending in a

@@ -19,6 +19,15 @@ gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, 
 /* The pid of LAN's running switch, or of its wire (link.h), or 0. */
 int nl_vde_pid(const NlState *st, const char *lan);
 
+/* Joins LAN's switch to the VDE network URL (its vxvde:// network, when it
+ * spans hosts) with a vde_plug, run and recorded as nl_vde_spawn() does.
+ * Returns once the switch has the plug on a port. */
+gboolean nl_vde_cable_start(const NlState *st, const NlQemuUser *qu, const char *lan,
+                            const char *url, GError **error);
+
+/* The pid of LAN's running vde_plug, or 0. */
+int nl_vde_cable_pid(const NlState *st, const char *lan);
+
 /* Runs ARGV (ARGV[0] an absolute path), a VDE program that runs a console
  * on stdin, in the foreground, as the QEMU user, and records it as KIND/NAME.
  * Returns once the path READY exists. WHAT names it in errors ("the switch

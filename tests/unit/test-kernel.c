@@ -137,6 +137,19 @@ static void test_crafted(void) {
          "trim: a segment whose end wraps is left alone");
 }
 
+static void test_config_lacks(void) {
+  static const char *const kgdb[] = {"CONFIG_KGDB", "CONFIG_KGDB_SERIAL_CONSOLE", NULL};
+  TAP_OK(!nl_kernel_config_lacks("CONFIG_A=y\nCONFIG_KGDB=y\nCONFIG_KGDB_SERIAL_CONSOLE=y", kgdb),
+         "config: both options built in, the last line without a newline");
+  g_autofree char *off =
+      nl_kernel_config_lacks("# CONFIG_KGDB is not set\nCONFIG_KGDB_SERIAL_CONSOLE=m\n", kgdb);
+  TAP_OK(off && g_str_equal(off, "CONFIG_KGDB, CONFIG_KGDB_SERIAL_CONSOLE"),
+         "config: unset and modular options are named (%s)", off);
+  g_autofree char *prefix = nl_kernel_config_lacks("CONFIG_KGDB_SERIAL_CONSOLE=y\n", kgdb);
+  TAP_OK(prefix && g_str_equal(prefix, "CONFIG_KGDB"),
+         "config: an option is not found as the prefix of a longer one");
+}
+
 int main(void) {
   g_autofree Image *zero = image(0);
   gsize saved = nl_elf_trim_zeros((guint8 *)zero, sizeof *zero);
@@ -160,5 +173,6 @@ int main(void) {
       "an image cut short of its section headers is left alone");
 
   test_crafted();
+  test_config_lacks();
   return tap_done();
 }

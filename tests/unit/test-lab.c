@@ -268,11 +268,14 @@ static void test_good_hosts(void) {
   TAP_STREQ(nl_lab_find_node(lab, "r2")->host, "h2", "r2[host]");
   TAP_OK(lab->underlay.mtu == 9000 && lab->underlay.ttl == 2 && lab->underlay.port == 14789,
          "LAB_UNDERLAY: mtu, ttl given, port default");
-  TAP_OK(nl_span_mtu(&lab->underlay) == 8950, "a spanning LAN's MTU leaves VXLAN's 50 bytes");
-  g_autofree char *a = nl_span_url("m1", lab->dir, "A", &lab->underlay);
-  g_autofree char *a2 = nl_span_url("m1", lab->dir, "A", &lab->underlay);
-  g_autofree char *b = nl_span_url("m1", lab->dir, "B", &lab->underlay);
-  g_autofree char *other = nl_span_url("m2", lab->dir, "A", &lab->underlay);
+  TAP_OK(nl_span_mtu(&lab->underlay) == 1500,
+         "a spanning LAN's MTU: a switch's 1500, under the underlay's 9000 less VXLAN's 50");
+  NlUnderlay small = {.mtu = 1400};
+  TAP_OK(nl_span_mtu(&small) == 1350, "under an underlay MTU of 1400: 1350");
+  g_autofree char *a = nl_span_url("m1", lab->dir, "A", 0, &lab->underlay);
+  g_autofree char *a2 = nl_span_url("m1", lab->dir, "A", 0, &lab->underlay);
+  g_autofree char *b = nl_span_url("m1", lab->dir, "B", 0, &lab->underlay);
+  g_autofree char *other = nl_span_url("m2", lab->dir, "A", 0, &lab->underlay);
   TAP_OK(g_regex_match_simple("^vxvde://239\\.[0-9]+\\.[0-9]+\\.[0-9]+/v4/port=14789/"
                               "vni=[0-9]+/ttl=2/if=nlu1$",
                               a, 0, 0),
@@ -281,20 +284,40 @@ static void test_good_hosts(void) {
   TAP_OK(strcmp(a, b) != 0, "another LAN: another group");
   TAP_OK(strcmp(a, other) != 0, "the same path on another machine: another group");
 
-  TAP_OK(nl_lan_spans(lab, "A") && !nl_lan_local(lab, "A"), "A, here and on h2 and h3, spans");
-  TAP_OK(!nl_lan_spans(lab, "L") && nl_lan_local(lab, "L"), "L, all here, is a local LAN");
-  TAP_OK(!nl_lan_spans(lab, "R") && !nl_lan_local(lab, "R"), "R, all on h2, is no local LAN");
-  g_autoptr(GPtrArray) u1 = nl_nic_urls(lab, nl_lab_find_node(lab, "r1"));
-  g_autoptr(GPtrArray) u2 = nl_nic_urls(lab, nl_lab_find_node(lab, "r2"));
-  TAP_OK(
-      u1->len == 2 && u1->pdata[0] && g_str_has_prefix(u1->pdata[0], "vxvde://") && !u1->pdata[1],
-      "r1 (here): eth0 on A's vxvde network, eth1 on L's switch");
-  TAP_OK(u2->len == 2 && u2->pdata[0] && u2->pdata[1] && strcmp(u1->pdata[0], u2->pdata[0]) == 0,
-         "r2 (h2): both NICs on vxvde networks, eth0 on A's, the same as r1's");
+  TAP_OK(nl_lan_here(lab, "A") && nl_lan_vxvde(lab, "A"),
+         "A, here and on h2 and h3, spans: a switch here joined to its vxvde network");
+  TAP_OK(nl_lan_here(lab, "L") && !nl_lan_vxvde(lab, "L"), "L, all here, is a switch only");
+  TAP_OK(!nl_lan_here(lab, "R") && nl_lan_vxvde(lab, "R"), "R, all on h2, is a vxvde network only");
+  const char *const r1[] = {"r1", NULL};
+  g_autoptr(NlLab) part = load_good("good-hosts");
+  TAP_OK(part && nl_lab_select(part, r1, NULL, NULL) && nl_lan_vxvde(part, "A") &&
+             nl_lan_here(part, "A"),
+         "with r1 alone selected, A still spans: its switch gets its vde_plug");
+  g_autofree char *a_id = nl_span_id(a);
+  g_autofree char *a_vni = g_strdup_printf("/%s", strstr(a, "vni=") + 4);
+  *strchr(a_vni, '/') = '\0';
+  TAP_OK(a_id && g_regex_match_simple("^239\\.[0-9]+\\.[0-9]+\\.[0-9]+/[0-9]+$", a_id, 0, 0) &&
+             g_str_has_suffix(a_id, a_vni),
+         "a URL's group and VNI: %s", a_id);
+  TAP_OK(!nl_span_id("ptp:///x") && !nl_span_id(NULL), "no group and VNI in anything else");
+  g_autoptr(GHashTable) taken = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *first = nl_span_pick("m1", lab->dir, "A", &lab->underlay, taken);
+  TAP_STREQ(first, a, "nothing taken: the first choice");
+  g_hash_table_add(taken, g_strdup(a_id));
+  g_autofree char *second = nl_span_pick("m1", lab->dir, "A", &lab->underlay, taken);
+  g_autofree char *second_id = nl_span_id(second);
+  g_autofree char *salted = nl_span_url("m1", lab->dir, "A", 1, &lab->underlay);
+  TAP_OK(strcmp(second_id, a_id) != 0 && g_str_equal(second, salted),
+         "its group and VNI taken (another lab's): the next salt's, %s", second);
+  g_autoptr(GError) here = NULL;
+  TAP_OK(nl_nic_here(nl_lab_find_node(lab, "r1"), "capture", NULL) &&
+             !nl_nic_here(nl_lab_find_node(lab, "r2"), "capture", &here) &&
+             strstr(here->message, "'r2' runs on host 'h2'"),
+         "a NIC of r2 (h2) has no wirefilter or switch: %s", here ? here->message : "");
   g_autoptr(GPtrArray) notes = nl_remote_notes(lab);
   g_autofree char *link_note = g_strdup_printf(
-      "%s:9: eth0 of 'r2' is on LAN 'A', a vxvde network across hosts: its "
-      "impairment is not applied",
+      "%s:9: 'r2' runs on host 'h2', where netlab runs no wirefilter: the "
+      "impairment of its eth0 is not applied",
       lab->conf_path);
   TAP_OK(notes->len == 2, "two notes");
   if (notes->len == 2) {
