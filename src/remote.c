@@ -356,15 +356,18 @@ gboolean nl_remote_record_lab(const NlLab *lab, const NlState *st, GError **erro
     g_autofree char *key = g_strconcat("host.", node->name, NULL);
     if (node->host && !nl_state_set(st, key, node->host, error)) return FALSE;
   }
+  gboolean any = FALSE;
+  for (guint i = 0; i < lab->lans->len; i++) any |= nl_lan_vxvde(lab, lab->lans->pdata[i]);
+  if (!any) return TRUE;
   /* Two labs up from here never share a vxvde network: under a lock of the
-   * state root, each LAN takes a group and VNI that no other lab's state
-   * directory records (a lab's go with its state directory, at `down`). A
-   * LAN that has one (a lab started in parts) keeps it. */
+   * state root (the directory itself: a lock file would outlive `down`),
+   * each LAN takes a group and VNI that no other lab's state directory
+   * records (a lab's go with its state directory, at `down`). A LAN that has
+   * one (a lab started in parts) keeps it. */
   g_autofree char *base = g_path_get_dirname(st->dir);
-  g_autofree char *lock_path = g_build_filename(base, "vxvde.lock", NULL);
-  int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int lock = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (lock < 0 || flock(lock, LOCK_EX) != 0) {
-    nl_set_errno(error, errno, "cannot lock '%s'", lock_path);
+    nl_set_errno(error, errno, "cannot lock '%s'", base);
     if (lock >= 0) close(lock);
     return FALSE;
   }
