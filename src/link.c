@@ -143,16 +143,24 @@ gboolean nl_link_is_up(const char *statedir, const char *node, guint index) {
   return !g_file_test(rec, G_FILE_TEST_EXISTS);
 }
 
+/* An HMP command that says nothing when it works: HMP reports its errors as
+ * output. WHAT names the thing in the error. */
+static gboolean hmp_quiet(NlVirt *virt, const char *domain, const char *command, const char *what,
+                          GError **error) {
+  g_autofree char *out = nl_virt_hmp(virt, domain, command, error);
+  if (!out) return FALSE;
+  if (*g_strstrip(out)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s: %s", what, command, out);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 gboolean nl_link_set_state(NlVirt *virt, const char *domain, const char *statedir, const char *node,
                            guint index, gboolean up, GError **error) {
   g_autofree char *cmd = g_strdup_printf("set_link nl%u %s", index, up ? "on" : "off");
-  g_autofree char *out = nl_virt_hmp(virt, domain, cmd, error);
-  if (!out) return FALSE;
-  /* HMP reports its errors as output. */
-  if (*g_strstrip(out)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s:eth%u: set_link: %s", node, index, out);
-    return FALSE;
-  }
+  g_autofree char *what = g_strdup_printf("%s:eth%u", node, index);
+  if (!hmp_quiet(virt, domain, cmd, what, error)) return FALSE;
   g_autofree char *rec = record_path(statedir, node, index, ".down");
   if (up) {
     if (unlink(rec) != 0 && errno != ENOENT) {
@@ -166,11 +174,5 @@ gboolean nl_link_set_state(NlVirt *virt, const char *domain, const char *statedi
 }
 
 gboolean nl_link_announce(NlVirt *virt, const char *domain, GError **error) {
-  g_autofree char *out = nl_virt_hmp(virt, domain, "announce_self", error);
-  if (!out) return FALSE;
-  if (*g_strstrip(out)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: announce_self: %s", domain, out);
-    return FALSE;
-  }
-  return TRUE;
+  return hmp_quiet(virt, domain, "announce_self", domain, error);
 }

@@ -41,9 +41,11 @@ gboolean nl_monitor_child(const char *labdir, const char *node, const char *comm
   if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, out, out ? &err : NULL,
                     &status, error))
     return FALSE;
-  if (!g_spawn_check_wait_status(status, NULL)) {
+  if (!g_spawn_check_wait_status(status, NULL) || (out && *g_strstrip(*out))) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: %s: %s", node, command,
-                err ? g_strstrip(err) : "failed");
+                out && **out ? *out
+                : err        ? g_strstrip(err)
+                             : "failed");
     return FALSE;
   }
   return TRUE;
