@@ -12,7 +12,7 @@
 #include <libvdeplug.h>
 #include <pcap/pcap.h>
 
-#include "domxml.h"
+#include "layout.h"
 #include "util.h"
 
 #define SNAPLEN 65535
@@ -26,7 +26,7 @@ static gboolean compile(pcap_t *p, const char *filter, struct bpf_program *prog,
   return FALSE;
 }
 
-gboolean nl_capture_check_filter(const char *filter, GError **error) {
+static gboolean check_filter(const char *filter, GError **error) {
   pcap_t *p = dead_handle();
   struct bpf_program prog;
   gboolean ok = compile(p, filter, &prog, error);
@@ -178,7 +178,7 @@ static gboolean on_stop(gpointer data) {
   return G_SOURCE_CONTINUE;
 }
 
-gboolean nl_capture_run(const NlCapture *c, guint64 *frames, GError **error) {
+static gboolean run(const NlCapture *c, guint64 *frames, GError **error) {
   Cap cap = {.c = c};
   gboolean ok = FALSE;
   g_autofree char *sock = nl_layout_lan(c->statedir, c->lan);
@@ -251,3 +251,5 @@ out:
   if (frames) *frames = cap.frames;
   return ok;
 }
+
+const NlCaptureBackend nl_capture_backend = {check_filter, run};

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "config.h"
 #include "cmd.h"
 #include "sandbox.h"
 #include "span.h"
@@ -59,7 +60,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                 "capture: --count and --duration cannot be negative");
     return -1;
   }
-  if (filter && !nl_capture_check_filter(filter, error)) return -1;
+  const NlCaptureBackend *cap =
+      nl_load_module("netlab-capture.so", NETLAB_CAPTURE_INSTALLED, NL_CAPTURE_BACKEND, error);
+  if (!cap) return -1;
+  if (filter && !cap->check_filter(filter, error)) return -1;
   if (!file && isatty(STDOUT_FILENO)) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
                 "capture: stdout is a terminal: give -w FILE, or pipe it, as in "
@@ -123,7 +127,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     return -1;
   }
   guint64 frames = 0;
-  if (!nl_capture_run(&c, &frames, error)) return -1;
+  if (!cap->run(&c, &frames, error)) return -1;
   fprintf(stderr, "netlab: %" G_GUINT64_FORMAT " frame%s captured on %s%s%s\n", frames,
           frames == 1 ? "" : "s", argv[1], file ? " into " : "", file ? file : "");
   return 0;
