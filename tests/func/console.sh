@@ -50,11 +50,15 @@ wait_for 20 pane_has t '^/dev/ttyS0'
 pane t | grep -qx r1
 ok $? "typed 'hostname' prints r1, on /dev/ttyS0"
 
-tmux send-keys -t t 'sleep 300' Enter
-sleep 1
+tmux send-keys -t t 'sleep 301' Enter
+# Ctrl-C once the sleep runs in r1: sent earlier, it would only cancel the
+# line being read, and the echo below would print all the same.
+console_sleeps() { "$NETLAB" exec -d "$a" r1 -- pgrep -fx 'sleep 301' >/dev/null; }
+wait_for 60 console_sleeps
+ok $? "'sleep 301' typed on the console runs in r1"
 tmux send-keys -t t C-c
 tmux send-keys -t t 'echo after-$((1+1))' Enter
-wait_for 20 pane_has t '^after-2'
+wait_for 20 pane_has t '^after-2' && ! console_sleeps
 ok $? "Ctrl-C interrupts a command (a controlling terminal, job control)"
 
 echo hostname | "$NETLAB" console -d "$a" r1 >"$tmp/second.out" 2>&1

@@ -22,7 +22,11 @@ ok $? "300 kB through cat and back, unchanged"
 
 env --default-signal=INT "$NETLAB" exec r1 -- sleep 100 &
 p=$!
-sleep 2
+# SIGINT once the remote sleep runs, when netlab forwards signals: one that
+# came earlier would end netlab itself, with the same status 130.
+remote_sleeps() { "$NETLAB" exec r1 -- pgrep -x sleep >/dev/null; }
+wait_for 60 remote_sleeps
+ok $? "the remote sleep runs"
 kill -INT $p
 wait $p
 rc=$?

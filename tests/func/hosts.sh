@@ -8,10 +8,14 @@
 # (when a built kernel has it), and `down` leaves nothing on any host.
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" -ne 0 ] || ! command -v libvirtd >/dev/null || ! command -v virsh >/dev/null; then
-  echo "1..0 # SKIP needs root, libvirtd and virsh (scripts/setup installs them)"
+# What this machine lacks, said in TAP: a skip is never silent.
+skip_all() {
+  echo "1..0 # SKIP $1"
   exit 0
-fi
+}
+[ "$(id -u)" -eq 0 ] || skip_all "needs root (network namespaces, a libvirtd per stand-in host); runs as uid $(id -u)"
+command -v libvirtd >/dev/null || skip_all "needs libvirtd (scripts/setup installs it)"
+command -v virsh >/dev/null || skip_all "needs virsh (scripts/setup installs it)"
 
 sandbox="$NETLAB_SRC/scripts/hosts-sandbox"
 hosts=$tmp/hosts
