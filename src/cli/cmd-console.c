@@ -1,6 +1,6 @@
 /* netlab console: the terminal on a VM's serial console, which runs a root
  * shell; or, with --log, what that console printed, as `docker logs` does. */
-#include "attach.h"
+#include "console.h"
 #include "cmd.h"
 #include "util.h"
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "attach.h"
+#include "ksyms.h"
 #include "cmd.h"
 #include "kgdb.h"
 #include "util.h"

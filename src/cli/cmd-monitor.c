@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "attach.h"
+#include "vm.h"
 #include "cmd.h"
 #include "util.h"
 #include "virt.h"

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "attach.h"
+#include "bootlog.h"
 #include "cmd.h"
 #include "disk.h"
 #include "domxml.h"

@@ -1,6 +1,6 @@
 /* netlab tmux: a tmux session with one window per VM's console, as the
  * seed's lab had with screen. */
-#include "attach.h"
+#include "tmux.h"
 #include "cmd.h"
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {

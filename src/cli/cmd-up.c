@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "attach.h"
+#include "tmux.h"
 #include "cmd.h"
 #include "kernel.h"
 #include "lab.h"

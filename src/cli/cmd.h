@@ -3,7 +3,7 @@
 
 #include <glib.h>
 
-#include "attach.h"
+#include "vm.h"
 #include "lab.h"
 #include "state.h"
 #include "util.h"

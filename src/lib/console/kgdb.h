@@ -5,7 +5,7 @@
  * breaks in with sysrq g, then gdb runs `target remote` on that socket. */
 #pragma once
 
-#include "attach.h"
+#include "ksyms.h"
 
 /* Checks, from the kernel's configuration (the .config of its build tree,
  * or Debian's /boot/config-VERSION), that K has KGDB over a serial port;

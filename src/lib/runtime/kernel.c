@@ -340,3 +340,45 @@ char *nl_kernel_config_lacks(const char *config, const char *const *options) {
   }
   return lacks->len ? g_string_free(g_steal_pointer(&lacks), FALSE) : NULL;
 }
+
+/* The GNU build ID among the notes D holds, in hex, or NULL. */
+static char *note_build_id(Elf_Data *d) {
+  GElf_Nhdr nh;
+  size_t off = 0, name, desc;
+  while ((off = gelf_getnote(d, off, &nh, &name, &desc)) > 0) {
+    if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
+        memcmp((const char *)d->d_buf + name, "GNU", 4) != 0)
+      continue;
+    GString *hex = g_string_new(NULL);
+    for (guint i = 0; i < nh.n_descsz; i++)
+      g_string_append_printf(hex, "%02x", ((const guint8 *)d->d_buf)[desc + i]);
+    return g_string_free(hex, FALSE);
+  }
+  return NULL;
+}
+
+gboolean nl_elf_file_info(const char *path, gboolean *symtab, char **build_id) {
+  static gsize init;
+  if (g_once_init_enter(&init)) g_once_init_leave(&init, elf_version(EV_CURRENT) + 1);
+  *symtab = FALSE;
+  *build_id = NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return FALSE;
+  /* ELF_C_READ reads what is asked for, when it is asked for: a vmlinux
+   * with debug info is hundreds of MB, of which only the section headers
+   * and the notes are read. */
+  Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+  gboolean elf = e && elf_kind(e) == ELF_K_ELF && gelf_getclass(e) == ELFCLASS64;
+  for (Elf_Scn *scn = NULL; elf && (scn = elf_nextscn(e, scn));) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh)) continue;
+    if (sh.sh_type == SHT_SYMTAB && sh.sh_size > sizeof(Elf64_Sym)) *symtab = TRUE;
+    Elf_Data *d = NULL;
+    if (sh.sh_type == SHT_NOTE && !*build_id && sh.sh_size < (1 << 20) &&
+        (d = elf_getdata(scn, NULL)))
+      *build_id = note_build_id(d);
+  }
+  if (e) elf_end(e);
+  close(fd);
+  return elf;
+}

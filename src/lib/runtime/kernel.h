@@ -50,3 +50,8 @@ char *nl_kernel_bzimage_version(const guint8 *d, gsize len);
  * text of a .config) does not have built in (=y): NULL when it has them
  * all, else their names, ", "-separated. */
 char *nl_kernel_config_lacks(const char *config, const char *const *options);
+
+/* Of the ELF file at PATH, read through libelf: whether it has a symbol
+ * table (*SYMTAB) and its GNU build ID in hex (*BUILD_ID, NULL without
+ * one). FALSE, with both unset, when it is no 64-bit ELF. */
+gboolean nl_elf_file_info(const char *path, gboolean *symtab, char **build_id);

@@ -17,7 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "attach.h"
+#include "bootlog.h"
 #include "budget.h"
 #include "disk.h"
 #include "domxml.h"

@@ -1,0 +1,277 @@
+#include "console.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "util.h"
+
+/* How long a console taken over with --force has to let go, after SIGTERM
+ * and again after SIGKILL, and how often to look. */
+#define TAKEOVER_MS 2000
+#define TAKEOVER_POLL_MS 10
+
+static gboolean lock_taken(gpointer fd) { return flock(*(int *)fd, LOCK_EX | LOCK_NB) == 0; }
+
+/* QEMU's socket chardev serves one client; a second connection waits
+ * silently in the listen queue. So attached consoles hold a lock, which
+ * holds their pid for a clear refusal or for --force to stop them. */
+static int console_lock(const NlVm *vm, gboolean force, GError **error) {
+  g_autofree char *path = g_strdup(vm->paths.console_lock);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", path, g_strerror(errno));
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char text[32] = "";
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    text[n > 0 ? n : 0] = '\0';
+    int pid = atoi(text);
+    if (!force) {
+      close(fd);
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "the console of '%s' is in use by another netlab console (pid %d): "
+                  "detach that one, or take over with --force",
+                  vm->node, pid);
+      return -1;
+    }
+    if (pid > 0) kill(pid, SIGTERM);
+    /* It restores its terminal and exits at once, unless it is stuck. */
+    gboolean got = nl_wait_until(lock_taken, &fd, TAKEOVER_MS, TAKEOVER_POLL_MS);
+    if (!got && pid > 0) {
+      kill(pid, SIGKILL);
+      got = nl_wait_until(lock_taken, &fd, TAKEOVER_MS, TAKEOVER_POLL_MS);
+    }
+    if (!got) {
+      close(fd);
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "cannot take over the console of '%s' from pid %d", vm->node, pid);
+      return -1;
+    }
+  }
+  g_autofree char *me = g_strdup_printf("%d\n", (int)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, me, strlen(me), 0) < 0) {
+    /* Only informative: the lock holds without it. */
+  }
+  return fd;
+}
+
+/* After stdin ends, console output is read until it is quiet this long,
+ * or for DRAIN_MAX_US at most (a command piped in may print forever). */
+#define QUIET_US (500 * 1000)
+#define DRAIN_MAX_US (5 * 1000 * 1000)
+/* A guest that takes no console input for this long is not going to. */
+#define STUCK_US (10 * 1000 * 1000)
+/* Input not yet taken by QEMU, which reads only as fast as the guest's UART
+ * drains; past this much, stdin waits. */
+#define TOSOCK_MAX (64 * 1024)
+#define ESCAPE 0x1d /* Ctrl-] */
+
+typedef enum { END_ESCAPE, END_INPUT, END_CLOSED, END_SIGNAL, END_OUTPUT } End;
+
+typedef struct {
+  const char *node;
+  int sock, sigfd;
+  gboolean tty;
+  struct signalfd_siginfo sig;
+} Relay;
+
+static End relay(Relay *r, GError **error) {
+  g_autoptr(GByteArray) tosock = g_byte_array_new();
+  gboolean in_open = TRUE, escaped = FALSE;
+  gint64 drain_start = 0, last_out = 0, stuck_since = 0;
+  int last_unread = 0;
+  char buf[8192];
+  for (;;) {
+    int timeout = -1, unread = 0;
+    gint64 now = g_get_monotonic_time();
+    /* QEMU drops what it has not read yet when the client goes, and reads
+     * only as fast as the guest drains its UART: the drain starts once
+     * the socket is empty. */
+    if (!in_open && tosock->len == 0 && ioctl(r->sock, SIOCOUTQ, &unread) == 0 && unread > 0) {
+      if (unread != last_unread) stuck_since = now;
+      last_unread = unread;
+      if (now - stuck_since > STUCK_US) {
+        g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                    "'%s' has not read its console input for %d s (is it paused?)", r->node,
+                    STUCK_US / 1000000);
+        return END_CLOSED;
+      }
+      timeout = 20;
+    } else if (!in_open && tosock->len == 0) {
+      if (!drain_start) drain_start = last_out = now;
+      gint64 left = MIN(last_out + QUIET_US, drain_start + DRAIN_MAX_US) - now;
+      if (left <= 0) return END_INPUT;
+      timeout = (int)(left / 1000) + 1;
+    }
+    struct pollfd p[3] = {
+        {r->sock, POLLIN | (tosock->len ? POLLOUT : 0), 0},
+        {r->sigfd, POLLIN, 0},
+        {in_open && tosock->len < TOSOCK_MAX ? STDIN_FILENO : -1, POLLIN, 0},
+    };
+    if (poll(p, G_N_ELEMENTS(p), timeout) < 0) {
+      if (errno == EINTR) continue;
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "poll: %s", g_strerror(errno));
+      return END_CLOSED;
+    }
+    if (p[1].revents & POLLIN) {
+      if (read(r->sigfd, &r->sig, sizeof r->sig) == sizeof r->sig && r->sig.ssi_signo != SIGWINCH)
+        return END_SIGNAL;
+    }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = read(r->sock, buf, sizeof buf);
+      if (n > 0) {
+        if (!nl_write_all(STDOUT_FILENO, buf, n)) return END_OUTPUT;
+        last_out = g_get_monotonic_time();
+      } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        return END_CLOSED;
+      }
+    }
+    if ((p[0].revents & POLLOUT) && tosock->len) {
+      ssize_t n = write(r->sock, tosock->data, tosock->len);
+      if (n > 0)
+        g_byte_array_remove_range(tosock, 0, n);
+      else if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return END_CLOSED;
+    }
+    if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+      if (n > 0) {
+        const char *esc = r->tty ? memchr(buf, ESCAPE, n) : NULL;
+        if (esc) {
+          n = esc - buf;
+          escaped = TRUE;
+        }
+        g_byte_array_append(tosock, (guint8 *)buf, n);
+      } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        in_open = FALSE;
+        /* A terminal that hangs up is gone: nothing to wait for. */
+        if (r->tty) return END_INPUT;
+      }
+    }
+    if (escaped) {
+      /* What was typed before the escape still goes, if QEMU takes it now. */
+      if (tosock->len && write(r->sock, tosock->data, tosock->len) < 0) {
+        /* Detaching anyway. */
+      }
+      return END_ESCAPE;
+    }
+  }
+}
+
+gboolean nl_console_attach(const NlVm *vm, gboolean force, const NlProgress *say, GError **error) {
+  int lock = console_lock(vm, force, error);
+  if (lock < 0) return FALSE;
+  g_autoptr(GError) local = NULL;
+  int sock = nl_unix_connect(vm->paths.console, &local);
+  if (sock < 0) {
+    gboolean down = errno == ECONNREFUSED || errno == ENOENT;
+    close(lock);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot attach to the console of '%s': %s%s",
+                vm->node, local->message, down ? " (is the VM running?)" : "");
+    return FALSE;
+  }
+  /* Only the socket is non-blocking: stdin and stdout may share their file
+   * description with the shell, which must not find it changed. */
+  fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
+
+  /* Signals arrive as data, so the terminal is always put back. */
+  sigset_t mask, old;
+  sigemptyset(&mask);
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH};
+  for (gsize i = 0; i < G_N_ELEMENTS(sigs); i++) sigaddset(&mask, sigs[i]);
+  sigprocmask(SIG_BLOCK, &mask, &old);
+  Relay r = {.node = vm->node, .sock = sock, .sigfd = signalfd(-1, &mask, SFD_CLOEXEC)};
+
+  struct termios saved;
+  r.tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+  if (r.tty) {
+    nl_say(say, NL_SAY_PROGRESS, "Connected to %s (escape character is ^])", vm->node);
+    struct termios raw = saved;
+    cfmakeraw(&raw);
+    tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
+  }
+  End end = relay(&r, error);
+  if (r.tty) tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
+
+  close(r.sigfd);
+  close(sock);
+  close(lock);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  switch (end) {
+    case END_ESCAPE: nl_say(say, NL_SAY_PROGRESS, "%s", ""); break;
+    case END_CLOSED:
+      if (error && *error) return FALSE;
+      /* A raw terminal's cursor may be anywhere on its line. */
+      if (r.tty) nl_say(say, NL_SAY_PROGRESS, "%s", "");
+      nl_say(say, NL_SAY_NOTICE, "the console of '%s' closed: the VM stopped", vm->node);
+      break;
+    case END_SIGNAL:
+      if (r.sig.ssi_signo != SIGTERM) break;
+      if (r.tty) nl_say(say, NL_SAY_PROGRESS, "%s", "");
+      nl_say(say, NL_SAY_NOTICE, "detached from '%s' by pid %u (another console took over?)",
+             vm->node, r.sig.ssi_pid);
+      break;
+    case END_INPUT:
+    case END_OUTPUT: break;
+  }
+  return TRUE;
+}
+
+gboolean nl_console_log(const char *labdir, const char *node, gboolean follow, GError **error) {
+  if (!nl_vm_check_name(node, error)) return FALSE;
+  g_autofree char *path = nl_layout_console_log(labdir, node);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "no console log of '%s' in '%s' (was the lab ever up?): %s", node, labdir,
+                g_strerror(errno));
+    return FALSE;
+  }
+  struct stat st;
+  fstat(fd, &st);
+  off_t pos = 0;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n > 0) {
+      /* A closed stdout (`| head`) just ends the listing. */
+      if (!nl_write_all(STDOUT_FILENO, buf, n)) break;
+      pos += n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || !follow) break;
+    /* A new `up` truncates the log (or a new file replaces it): start over. */
+    struct stat now;
+    if (stat(path, &now) == 0 &&
+        (now.st_ino != st.st_ino || now.st_dev != st.st_dev || now.st_size < pos)) {
+      int nfd = open(path, O_RDONLY | O_CLOEXEC);
+      if (nfd >= 0) {
+        close(fd);
+        fd = nfd;
+        fstat(fd, &st);
+        pos = 0;
+      }
+      continue;
+    }
+    /* Polling is simple and survives the file being replaced. */
+    g_usleep(200 * 1000);
+  }
+  close(fd);
+  return TRUE;
+}
