@@ -13,6 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "config.h"
+
 G_DEFINE_QUARK(netlab - error - quark, nl_error)
 
 gboolean nl_write_file(const char *path, const char *contents, gssize len, int mode,
@@ -74,15 +76,56 @@ int nl_strv_cmp(gconstpointer a, gconstpointer b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The prefix this program is installed in, from where it runs: its
+ * directory less the bindir or libexecdir under the prefix. NULL when it
+ * runs from elsewhere (the build tree). A staged install (DESTDIR) runs from
+ * its own copy of the prefix, so that it finds its own files. */
+static char *running_prefix(const char *dir) {
+  const char *const subdirs[] = {NETLAB_BINDIR, NETLAB_LIBEXECDIR};
+  for (guint i = 0; i < G_N_ELEMENTS(subdirs); i++) {
+    g_autofree char *tail = g_strconcat("/", subdirs[i], NULL);
+    if (!g_path_is_absolute(subdirs[i]) && g_str_has_suffix(dir, tail))
+      return g_strndup(dir, strlen(dir) - strlen(tail));
+  }
+  return NULL;
+}
+
+/* INSTALLED (a path under the configured prefix) under the prefix this
+ * program runs from, or NULL. */
+static char *relocated(const char *dir, const char *installed) {
+  g_autofree char *prefix = running_prefix(dir);
+  gsize n = strlen(NETLAB_PREFIX);
+  if (!prefix || strncmp(installed, NETLAB_PREFIX, n) != 0 || installed[n] != '/') return NULL;
+  return g_strconcat(prefix, installed + n, NULL);
+}
+
 char *nl_find_beside_self(const char *name, const char *installed, GError **error) {
   g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
   g_autofree char *dir = self ? g_path_get_dirname(self) : NULL;
   g_autofree char *beside = dir ? g_build_filename(dir, name, NULL) : NULL;
   if (beside && g_file_test(beside, G_FILE_TEST_IS_REGULAR)) return g_steal_pointer(&beside);
+  g_autofree char *moved = dir ? relocated(dir, installed) : NULL;
+  if (moved && g_file_test(moved, G_FILE_TEST_IS_REGULAR)) return g_steal_pointer(&moved);
   if (g_file_test(installed, G_FILE_TEST_IS_REGULAR)) return g_strdup(installed);
   g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s is neither beside netlab nor at %s", name,
               installed);
   return NULL;
+}
+
+char *nl_data_path(const char *name) {
+  g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+  g_autofree char *dir = self ? g_path_get_dirname(self) : NULL;
+  g_autofree char *source = g_build_filename(NETLAB_SOURCE_ROOT, name, NULL);
+  /* The build tree's programs (and its tests, in subdirectories). */
+  if (dir && (strcmp(dir, NETLAB_BUILD_ROOT) == 0 || g_str_has_prefix(dir, NETLAB_BUILD_ROOT "/")))
+    return g_steal_pointer(&source);
+  g_autofree char *installed = g_build_filename(NETLAB_DATADIR, name, NULL);
+  g_autofree char *moved = dir ? relocated(dir, installed) : NULL;
+  if (moved && g_file_test(moved, G_FILE_TEST_EXISTS)) return g_steal_pointer(&moved);
+  /* A copy of the build's programs elsewhere still finds the source tree. */
+  if (!g_file_test(installed, G_FILE_TEST_EXISTS) && g_file_test(source, G_FILE_TEST_EXISTS))
+    return g_steal_pointer(&source);
+  return g_steal_pointer(&installed);
 }
 
 /* A limit rounded for messages: "16 MiB", "512 KiB". */

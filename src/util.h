@@ -42,8 +42,15 @@ int nl_strv_cmp(gconstpointer a, gconstpointer b);
 char *nl_cache_dir(GError **error);
 
 /* NAME beside the running netlab, as in the build tree, else INSTALLED,
- * where `meson install` puts it. */
+ * where `meson install` puts it: under the prefix this netlab runs from
+ * (which a staged install in a DESTDIR is), else the configured one. */
 char *nl_find_beside_self(const char *name, const char *installed, GError **error);
+
+/* netlab's own data file or directory NAME ("templates", "kernel-config"):
+ * in the source tree when this netlab runs from its build directory, else
+ * in the data directory of the prefix it runs from, else the configured
+ * one (or the source tree, when nothing is installed there). */
+char *nl_data_path(const char *name);
 
 /* Reads the regular file PATH, at most MAX bytes, into *CONTENTS (NUL-
  * terminated) and *LEN. Refuses, without blocking, what is not a regular

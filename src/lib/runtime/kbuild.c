@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "kernel.h"
 #include "util.h"
 
@@ -350,9 +349,10 @@ static char *fragment_path(const char *f, GError **error) {
   g_autofree char *path = NULL;
   if (strchr(f, '/'))
     path = g_canonicalize_filename(f, NULL);
-  else
-    path = g_strconcat(NETLAB_KERNEL_CONFIG_DIR "/", f,
-                       g_str_has_suffix(f, ".config") ? "" : ".config", NULL);
+  else {
+    g_autofree char *dir = nl_data_path("kernel-config");
+    path = g_strconcat(dir, "/", f, g_str_has_suffix(f, ".config") ? "" : ".config", NULL);
+  }
   if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "no config fragment '%s' (%s)", f, path);
     return NULL;

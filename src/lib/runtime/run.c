@@ -424,7 +424,8 @@ static Boot *boot_for(GHashTable *boots, const char *path, GError **error) {
   if (!k) return NULL;
   /* A kernel without modules (such as `netlab kernel build` makes) must have
    * 9p, virtio and overlayfs built in; its initramfs has no modules. */
-  g_autofree char *initrd = nl_initramfs_get(k->moddir, NETLAB_TEMPLATES_DIR, error);
+  g_autofree char *templates = nl_data_path("templates");
+  g_autofree char *initrd = nl_initramfs_get(k->moddir, templates, error);
   if (!initrd) return NULL;
   b = g_new0(Boot, 1);
   b->kernel = g_steal_pointer(&k);
@@ -454,9 +455,10 @@ static gboolean copy_program(const char *conf, const char *name, const char *fro
 static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p, gboolean have_shared,
                                  const char *agent, const char *svc, GError **error) {
   if (!nl_mkdir(p->conf, 0755, error)) return FALSE;
+  g_autofree char *quagga = nl_data_path("templates/quagga");
   if (!copy_program(p->conf, "netlab-agent", agent, error) ||
       !copy_program(p->conf, "netlab-svc", svc, error) ||
-      !copy_program(p->conf, "quagga", NETLAB_TEMPLATES_DIR "/quagga", error))
+      !copy_program(p->conf, "quagga", quagga, error))
     return FALSE;
   g_autoptr(GHashTable) files = nl_guest_conf(node, have_shared, NL_GUEST_CONF_DIR "/netlab-agent");
   GHashTableIter it;
@@ -812,7 +814,8 @@ static gboolean remote_boot(Up *up, const Plan *plan, const NlNode *node, const 
   g_autoptr(GHashTable) programs = g_hash_table_new(g_str_hash, g_str_equal);
   g_hash_table_insert(programs, "netlab-agent", plan->agent);
   g_hash_table_insert(programs, "netlab-svc", plan->svc);
-  g_hash_table_insert(programs, "quagga", NETLAB_TEMPLATES_DIR "/quagga");
+  g_autofree char *quagga = nl_data_path("templates/quagga");
+  g_hash_table_insert(programs, "quagga", quagga);
   return nl_remote_boot(up->remote, up->lab, node, b->kernel->boot, b->initrd, files, programs,
                         kernel_at, initrd_at, error);
 }
