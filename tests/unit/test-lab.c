@@ -314,7 +314,7 @@ static void test_good_hosts(void) {
              !nl_nic_here(nl_lab_find_node(lab, "r2"), "capture", &here) &&
              strstr(here->message, "'r2' runs on host 'h2'"),
          "a NIC of r2 (h2) has no wirefilter or switch: %s", here ? here->message : "");
-  g_autoptr(GPtrArray) notes = nl_remote_notes(lab);
+  g_autoptr(GPtrArray) notes = nl_span_notes(lab);
   g_autofree char *link_note = g_strdup_printf(
       "%s:9: 'r2' runs on host 'h2', where netlab runs no wirefilter: the "
       "impairment of its eth0 is not applied",

@@ -1,6 +1,7 @@
-/* A lab across several hosts: the hosts a lab names (LAB_HOSTS), the
- * underlay its spanning LANs ride on (LAB_UNDERLAY), and how a LAN that
- * spans hosts becomes a vxvde:// network. Pure functions: no I/O. */
+/* A lab across several hosts, as lab.conf says it: the hosts a lab names
+ * (LAB_HOSTS) and the underlay its spanning LANs ride on (LAB_UNDERLAY);
+ * span.h makes a spanning LAN's vxvde:// network of them. Pure functions:
+ * no I/O. */
 #pragma once
 
 #include <glib.h>
@@ -38,28 +39,3 @@ char *nl_hosts_parse(const char *value, GPtrArray *hosts);
 
 /* Sets U from VALUE. Returns what is wrong (to free), or NULL. */
 char *nl_underlay_parse(const char *value, NlUnderlay *u);
-
-/* The vxvde:// address of LAN: a multicast group in 239.0.0.0/8 and a VNI,
- * each 24 bits of a hash of the machine that runs `up` (SEED_HOST), the
- * lab's path, the LAN's name and SALT (0 for the first choice, another for
- * another), so two labs (or two LANs of one lab) share neither unless both
- * 24-bit values collide. */
-char *nl_span_url(const char *seed_host, const char *lab_dir, const char *lan, guint salt,
-                  const NlUnderlay *u);
-
-/* What makes two vxvde networks one, their group and VNI ("239.1.2.3/77"),
- * from a URL nl_span_url() made; NULL for anything else. */
-char *nl_span_id(const char *url);
-
-/* LAN's address (nl_span_url), with the first salt whose group and VNI
- * TAKEN (a set of nl_span_id() strings) lacks. */
-char *nl_span_pick(const char *seed_host, const char *lab_dir, const char *lan, const NlUnderlay *u,
-                   GHashTable *taken);
-
-/* The largest frame vde_switch carries (its VDE_MTU of 1504, with the
- * Ethernet header): what a NIC here reaches a spanning LAN through. */
-#define NL_SWITCH_MTU 1500
-
-/* The MTU of a guest NIC on a spanning LAN, the same for every NIC on it:
- * the underlay's less VXLAN's, at most a switch's. */
-guint nl_span_mtu(const NlUnderlay *u);

@@ -1,5 +1,7 @@
 #include "span.h"
 
+#include <string.h>
+
 #include "util.h"
 
 static guint where(const NlLab *lab, const char *lan) {
@@ -30,7 +32,7 @@ gboolean nl_lan_wire(const NlLab *lab, const char *lan) {
   return FALSE;
 }
 
-GPtrArray *nl_remote_notes(const NlLab *lab) {
+GPtrArray *nl_span_notes(const NlLab *lab) {
   GPtrArray *notes = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GString) far = g_string_new(NULL);
   for (guint i = 0; i < lab->nodes->len; i++) {
@@ -51,3 +53,40 @@ GPtrArray *nl_remote_notes(const NlLab *lab) {
                                            far->str));
   return notes;
 }
+
+char *nl_span_url(const char *seed_host, const char *lab_dir, const char *lan, guint salt,
+                  const NlUnderlay *u) {
+  g_autofree char *seed = salt ? g_strdup_printf("%s\n%s\n%s\n%u", seed_host, lab_dir, lan, salt)
+                               : g_strdup_printf("%s\n%s\n%s", seed_host, lab_dir, lan);
+  guint8 d[32];
+  nl_sha256(seed, d);
+  /* VNI 0 is vxvde's "any"; keep clear of it. */
+  guint vni = ((guint)d[3] << 16 | (guint)d[4] << 8 | d[5]) | 1;
+  GString *s = g_string_new(NULL);
+  g_string_append_printf(s, "vxvde://239.%u.%u.%u/v4/port=%u/vni=%u/ttl=%u", d[0], d[1], d[2],
+                         u->port, vni, u->ttl);
+  if (u->dev) g_string_append_printf(s, "/if=%s", u->dev);
+  return g_string_free(s, FALSE);
+}
+
+char *nl_span_id(const char *url) {
+  if (!url || !g_str_has_prefix(url, "vxvde://")) return NULL;
+  const char *group = url + strlen("vxvde://");
+  const char *vni = strstr(group, "/vni=");
+  gsize len = strcspn(group, "/");
+  if (!vni || !len) return NULL;
+  vni += strlen("/vni=");
+  return g_strdup_printf("%.*s/%.*s", (int)len, group, (int)strspn(vni, "0123456789"), vni);
+}
+
+char *nl_span_pick(const char *seed_host, const char *lab_dir, const char *lan, const NlUnderlay *u,
+                   GHashTable *taken) {
+  for (guint salt = 0;; salt++) {
+    char *url = nl_span_url(seed_host, lab_dir, lan, salt, u);
+    g_autofree char *id = nl_span_id(url);
+    if (!g_hash_table_contains(taken, id)) return url;
+    g_free(url);
+  }
+}
+
+guint nl_span_mtu(const NlUnderlay *u) { return MIN(u->mtu - NL_VXLAN_OVERHEAD, NL_SWITCH_MTU); }

@@ -727,7 +727,7 @@ static gboolean plan_hosts(const NlLab *lab, const NlState *st, const NlUpOption
     if (node->host && !nl_remote_check(plan->remote, node, EMULATOR, b->kernel->moddir, error))
       return FALSE;
   }
-  g_autoptr(GPtrArray) notes = nl_remote_notes(lab);
+  g_autoptr(GPtrArray) notes = nl_span_notes(lab);
   for (guint i = 0; i < notes->len; i++)
     nl_say(say_of(o), NL_SAY_NOTICE, "%s", (char *)notes->pdata[i]);
   return TRUE;
