@@ -13,7 +13,7 @@
 
 #include "config.h"
 #include "layout.h"
-#include "run.h"
+#include "accel.h"
 #include "sandbox.h"
 #include "util.h"
 

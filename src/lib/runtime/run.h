@@ -2,11 +2,10 @@
  * and tearing down whatever was started when anything fails. */
 #pragma once
 
+#include "accel.h"
 #include "lab.h"
 #include "state.h"
 #include "util.h"
-
-typedef enum { NL_ACCEL_AUTO, NL_ACCEL_KVM, NL_ACCEL_TCG } NlAccel;
 
 typedef enum { NL_VM_WAITING, NL_VM_BOOTING, NL_VM_READY, NL_VM_FAILED } NlVmPhase;
 
@@ -36,9 +35,6 @@ typedef struct {
   const NlUpProgress *progress;
   gboolean join; /* part of the lab is up: start LAB's nodes beside it (partial.h) */
 } NlUpOptions;
-
-/* Decides between KVM and TCG. *WHY says why KVM is not used, if it is not. */
-gboolean nl_accel_pick(NlAccel want, gboolean *kvm, char **why, GError **error);
 
 /* ST must be locked by the caller. On failure, everything started is
  * stopped again and the state directory removed; what could not be is a
