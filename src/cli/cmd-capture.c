@@ -6,29 +6,8 @@
 #include <unistd.h>
 
 #include "capture.h"
-#include "config.h"
 #include "cmd.h"
-#include "sandbox.h"
-#include "span.h"
 #include "util.h"
-
-/* An end of LAN, if LAN is a wire, preferring one whose node runs. */
-static const NlNic *wire_end(const NlLab *lab, const NlState *st, const char *lan,
-                             const NlNode **node) {
-  const NlNic *found = NULL;
-  for (guint i = 0; i < lab->nodes->len; i++) {
-    const NlNode *n = lab->nodes->pdata[i];
-    for (guint j = 0; j < n->nics->len; j++) {
-      const NlNic *nic = n->nics->pdata[j];
-      if (nic->end < 0 || strcmp(nic->lan, lan) != 0) continue;
-      if (!found || nl_proc_alive(st, "qemu", n->name)) {
-        found = nic;
-        *node = n;
-      }
-    }
-  }
-  return found;
-}
 
 static void ready(void *data) { fprintf(stderr, "netlab: capturing on %s\n", (const char *)data); }
 
@@ -60,10 +39,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                 "capture: --count and --duration cannot be negative");
     return -1;
   }
-  const NlCaptureBackend *cap =
-      nl_load_module("netlab-capture.so", NETLAB_CAPTURE_INSTALLED, NL_CAPTURE_BACKEND, error);
-  if (!cap) return -1;
-  if (filter && !cap->check_filter(filter, error)) return -1;
+  if (!nl_capture_check_filter(filter, error)) return -1;
   if (!file && isatty(STDOUT_FILENO)) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
                 "capture: stdout is a terminal: give -w FILE, or pipe it, as in "
@@ -71,55 +47,14 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                 argv[1]);
     return -1;
   }
-  const NlLab *lab = t.lab;
-  NlState *st = t.st;
-
-  NlCapture c = {.statedir = st->dir,
+  NlCapture c = {.statedir = t.st->dir,
                  .filter = filter,
                  .count = count,
                  .duration_s = duration,
                  .live = file == NULL,
                  .ready = ready,
                  .data = argv[1]};
-  const NlNode *node = NULL;
-  const NlNic *nic = NULL;
-  if (strchr(argv[1], ':')) {
-    if (!(nic = nl_lab_find_nic(lab, argv[1], &node, error))) return -1;
-    if (!nl_nic_here(node, "capture", error)) {
-      g_prefix_error(error, "capture %s: ", argv[1]);
-      return -1;
-    }
-    c.lan = nic->lan;
-    c.mac = nic->mac;
-  } else {
-    for (guint i = 0; i < lab->lans->len; i++)
-      if (strcmp(lab->lans->pdata[i], argv[1]) == 0) c.lan = lab->lans->pdata[i];
-    if (!c.lan) {
-      g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "capture: the lab has no LAN '%s'", argv[1]);
-      return -1;
-    }
-    if (!nl_lan_here(lab, c.lan)) {
-      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                  "capture %s: every NIC on it is on another host, where netlab runs only what "
-                  "libvirt runs: no switch to capture on",
-                  argv[1]);
-      return -1;
-    }
-    /* On a wire, either end sees every frame: one whose node runs. */
-    nic = wire_end(lab, st, c.lan, &node);
-  }
-  if (nic && nic->end >= 0) {
-    if (!nl_proc_alive(st, "qemu", node->name)) {
-      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                  "capture: LAN '%s' is a wire between two interfaces, captured from the "
-                  "QEMU of one: %s is not running",
-                  c.lan, node->name);
-      return -1;
-    }
-    c.wire_node = node->name;
-    c.wire_index = nic->index;
-    c.labdir = lab->dir;
-  }
+  if (!nl_capture_target(t.lab, t.st, argv[1], &c, error)) return -1;
   c.out = file ? fopen(file, "wb") : fdopen(dup(STDOUT_FILENO), "wb");
   if (!c.out) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot write '%s': %s", file ? file : "stdout",
@@ -127,7 +62,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     return -1;
   }
   guint64 frames = 0;
-  if (!cap->run(&c, &frames, error)) return -1;
+  if (!nl_capture_run(&c, &frames, error)) return -1;
   fprintf(stderr, "netlab: %" G_GUINT64_FORMAT " frame%s captured on %s%s%s\n", frames,
           frames == 1 ? "" : "s", argv[1], file ? " into " : "", file ? file : "");
   return 0;

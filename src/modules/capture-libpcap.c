@@ -1,4 +1,4 @@
-#include "capture.h"
+#include "capture-backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
