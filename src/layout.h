@@ -2,7 +2,7 @@
  * own .netlab/): the one place that names them. Every other file asks here
  * for a path and never joins state-directory names itself. Pure functions:
  * nothing is created or checked on disk. Names (nodes, LANs, domains) are
- * checked where they come from (lab.c, attach.c, exec.c) never to hold a '/'
+ * checked where they come from (lab.c, vm.c, exec.c) never to hold a '/'
  * or be "." or "..", so what is built here stays inside the directory. */
 #pragma once
 

@@ -385,6 +385,78 @@ static void open_ports(void) {
   }
 }
 
+/* What to wait for: the signalfd SFD first, then each port's socket and
+ * its command's pipes, OWNER and WHICH saying whose and which (0 the
+ * socket, 1 the command's stdin, 2 its stdout, 3 its stderr). *IDLE: some
+ * port waits for a host. */
+static int poll_set(int sfd, struct pollfd *pfd, Port **owner, int *which, int *idle) {
+  int n = 0;
+  *idle = 0;
+  pfd[n++] = (struct pollfd){sfd, POLLIN, 0};
+  for (int i = 0; i < nports; i++) {
+    Port *p = &ports[i];
+    if (p->state == IDLE) {
+      *idle = 1;
+      continue;
+    }
+    /* Back-pressure: take no more from the host while the child has not
+     * read what we have, and no more from the child while the host lags. */
+    short ev = p->child_in.len ? 0 : POLLIN;
+    if (p->out.len) ev |= POLLOUT;
+    owner[n] = p, which[n] = 0, pfd[n++] = (struct pollfd){p->fd, ev, 0};
+    if (p->state != RUNNING) continue;
+    if (p->child_in.len && p->to_child >= 0)
+      owner[n] = p, which[n] = 1, pfd[n++] = (struct pollfd){p->to_child, POLLOUT, 0};
+    if (p->out.len < 256 * 1024) {
+      if (p->from_out >= 0)
+        owner[n] = p, which[n] = 2, pfd[n++] = (struct pollfd){p->from_out, POLLIN, 0};
+      if (p->from_err >= 0)
+        owner[n] = p, which[n] = 3, pfd[n++] = (struct pollfd){p->from_err, POLLIN, 0};
+    }
+  }
+  return n;
+}
+
+/* What poll() said of PFD, which is port P's WHICH (see poll_set). */
+static void serve(Port *p, int which, const struct pollfd *pfd) {
+  short re = pfd->revents;
+  char buf[16384];
+  ssize_t r;
+  switch (which) {
+    case 0:
+      if (re & POLLIN) {
+        r = read(p->fd, buf, sizeof buf);
+        if (r > 0) {
+          buf_add(&p->in, buf, r);
+          parse_in(p);
+        } else if (r == 0) {
+          host_gone(p);
+          break;
+        }
+      } else if (re & (POLLHUP | POLLERR)) {
+        host_gone(p);
+        break;
+      }
+      if (re & POLLOUT) flush_out(p);
+      break;
+    case 1:
+      r = write(p->to_child, p->child_in.data, p->child_in.len);
+      if (r > 0) buf_drop(&p->child_in, r);
+      if (r < 0 && errno != EAGAIN) p->child_in.len = 0;
+      break;
+    case 2:
+    case 3:
+      r = read(pfd->fd, buf, sizeof buf);
+      if (r > 0)
+        send_frame(p, which == 2 ? NLA_STDOUT : NLA_STDERR, buf, r);
+      else if (r == 0 || errno != EAGAIN)
+        close_fd(which == 2 ? &p->from_out : &p->from_err);
+      break;
+  }
+  if (p->state == RUNNING && p->stdin_eof && !p->child_in.len && !p->tty) close_fd(&p->to_child);
+  if (p->out.len) flush_out(p);
+}
+
 int main(void) {
   sigset_t mask;
   sigemptyset(&mask);
@@ -401,29 +473,8 @@ int main(void) {
     struct pollfd pfd[1 + 3 * NLA_PORTS];
     Port *owner[1 + 3 * NLA_PORTS];
     int which[1 + 3 * NLA_PORTS];
-    int n = 0, idle = 0;
-    pfd[n++] = (struct pollfd){sfd, POLLIN, 0};
-    for (int i = 0; i < nports; i++) {
-      Port *p = &ports[i];
-      if (p->state == IDLE) {
-        idle = 1;
-        continue;
-      }
-      /* Back-pressure: take no more from the host while the child has not
-       * read what we have, and no more from the child while the host lags. */
-      short ev = p->child_in.len ? 0 : POLLIN;
-      if (p->out.len) ev |= POLLOUT;
-      owner[n] = p, which[n] = 0, pfd[n++] = (struct pollfd){p->fd, ev, 0};
-      if (p->state != RUNNING) continue;
-      if (p->child_in.len && p->to_child >= 0)
-        owner[n] = p, which[n] = 1, pfd[n++] = (struct pollfd){p->to_child, POLLOUT, 0};
-      if (p->out.len < 256 * 1024) {
-        if (p->from_out >= 0)
-          owner[n] = p, which[n] = 2, pfd[n++] = (struct pollfd){p->from_out, POLLIN, 0};
-        if (p->from_err >= 0)
-          owner[n] = p, which[n] = 3, pfd[n++] = (struct pollfd){p->from_err, POLLIN, 0};
-      }
-    }
+    int idle;
+    int n = poll_set(sfd, pfd, owner, which, &idle);
     /* SIGIO is what wakes an idle port; the timeout is only a safety net. */
     if (poll(pfd, n, idle ? 1000 : -1) < 0 && errno != EINTR) die("poll");
 
@@ -433,46 +484,7 @@ int main(void) {
     }
     check_idle_ports();
 
-    for (int k = 1; k < n; k++) {
-      Port *p = owner[k];
-      short re = pfd[k].revents;
-      if (!re || p->state == IDLE) continue;
-      char buf[16384];
-      ssize_t r;
-      switch (which[k]) {
-        case 0:
-          if (re & POLLIN) {
-            r = read(p->fd, buf, sizeof buf);
-            if (r > 0) {
-              buf_add(&p->in, buf, r);
-              parse_in(p);
-            } else if (r == 0) {
-              host_gone(p);
-              break;
-            }
-          } else if (re & (POLLHUP | POLLERR)) {
-            host_gone(p);
-            break;
-          }
-          if (re & POLLOUT) flush_out(p);
-          break;
-        case 1:
-          r = write(p->to_child, p->child_in.data, p->child_in.len);
-          if (r > 0) buf_drop(&p->child_in, r);
-          if (r < 0 && errno != EAGAIN) p->child_in.len = 0;
-          break;
-        case 2:
-        case 3:
-          r = read(pfd[k].fd, buf, sizeof buf);
-          if (r > 0)
-            send_frame(p, which[k] == 2 ? NLA_STDOUT : NLA_STDERR, buf, r);
-          else if (r == 0 || errno != EAGAIN)
-            close_fd(which[k] == 2 ? &p->from_out : &p->from_err);
-          break;
-      }
-      if (p->state == RUNNING && p->stdin_eof && !p->child_in.len && !p->tty)
-        close_fd(&p->to_child);
-      if (p->out.len) flush_out(p);
-    }
+    for (int k = 1; k < n; k++)
+      if (pfd[k].revents && owner[k]->state != IDLE) serve(owner[k], which[k], &pfd[k]);
   }
 }

@@ -1,4 +1,4 @@
-/* libFuzzer: the agent's side of the protocol (src/agent.c): frames from
+/* libFuzzer: the agent's side of the protocol (src/guest/agent.c): frames from
  * the host through nla_take(), and each NLA_EXEC payload through
  * nla_request_parse(), in a buffer of exactly its size. */
 #include <stdint.h>

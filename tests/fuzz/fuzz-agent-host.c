@@ -1,4 +1,4 @@
-/* libFuzzer: the host's side of the agent protocol (src/exec.c): what a
+/* libFuzzer: the host's side of the agent protocol (src/lib/console/exec.c): what a
  * guest sends, fed to nla_take() in the pieces reads would give, with the
  * buffer kept and dropped as exec.c does. The first byte picks the read
  * size. */

@@ -88,36 +88,51 @@ typedef struct {
   int sock, sigfd;
   gboolean tty;
   struct signalfd_siginfo sig;
+  /* After stdin's end (drain_wait): when the drain started, the last
+   * output, and since when the socket has held LAST_UNREAD bytes. */
+  gint64 drain_start, last_out, stuck_since;
+  int last_unread;
 } Relay;
+
+/* Once stdin has ended and all of it went to the socket: how long poll()
+ * may wait (*TIMEOUT), or FALSE with how the relay ends (*END). */
+static gboolean drain_wait(Relay *r, int *timeout, End *end, GError **error) {
+  gint64 now = g_get_monotonic_time();
+  int unread = 0;
+  /* QEMU drops what it has not read yet when the client goes, and reads
+   * only as fast as the guest drains its UART: the drain starts once
+   * the socket is empty. */
+  if (ioctl(r->sock, SIOCOUTQ, &unread) == 0 && unread > 0) {
+    if (unread != r->last_unread) r->stuck_since = now;
+    r->last_unread = unread;
+    if (now - r->stuck_since > STUCK_US) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "'%s' has not read its console input for %d s (is it paused?)", r->node,
+                  STUCK_US / 1000000);
+      *end = END_CLOSED;
+      return FALSE;
+    }
+    *timeout = 20;
+    return TRUE;
+  }
+  if (!r->drain_start) r->drain_start = r->last_out = now;
+  gint64 left = MIN(r->last_out + QUIET_US, r->drain_start + DRAIN_MAX_US) - now;
+  if (left <= 0) {
+    *end = END_INPUT;
+    return FALSE;
+  }
+  *timeout = (int)(left / 1000) + 1;
+  return TRUE;
+}
 
 static End relay(Relay *r, GError **error) {
   g_autoptr(GByteArray) tosock = g_byte_array_new();
   gboolean in_open = TRUE, escaped = FALSE;
-  gint64 drain_start = 0, last_out = 0, stuck_since = 0;
-  int last_unread = 0;
   char buf[8192];
   for (;;) {
-    int timeout = -1, unread = 0;
-    gint64 now = g_get_monotonic_time();
-    /* QEMU drops what it has not read yet when the client goes, and reads
-     * only as fast as the guest drains its UART: the drain starts once
-     * the socket is empty. */
-    if (!in_open && tosock->len == 0 && ioctl(r->sock, SIOCOUTQ, &unread) == 0 && unread > 0) {
-      if (unread != last_unread) stuck_since = now;
-      last_unread = unread;
-      if (now - stuck_since > STUCK_US) {
-        g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                    "'%s' has not read its console input for %d s (is it paused?)", r->node,
-                    STUCK_US / 1000000);
-        return END_CLOSED;
-      }
-      timeout = 20;
-    } else if (!in_open && tosock->len == 0) {
-      if (!drain_start) drain_start = last_out = now;
-      gint64 left = MIN(last_out + QUIET_US, drain_start + DRAIN_MAX_US) - now;
-      if (left <= 0) return END_INPUT;
-      timeout = (int)(left / 1000) + 1;
-    }
+    int timeout = -1;
+    End end;
+    if (!in_open && tosock->len == 0 && !drain_wait(r, &timeout, &end, error)) return end;
     struct pollfd p[3] = {
         {r->sock, POLLIN | (tosock->len ? POLLOUT : 0), 0},
         {r->sigfd, POLLIN, 0},
@@ -136,7 +151,7 @@ static End relay(Relay *r, GError **error) {
       ssize_t n = read(r->sock, buf, sizeof buf);
       if (n > 0) {
         if (!nl_write_all(STDOUT_FILENO, buf, n)) return END_OUTPUT;
-        last_out = g_get_monotonic_time();
+        r->last_out = g_get_monotonic_time();
       } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
         return END_CLOSED;
       }
