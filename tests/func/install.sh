@@ -2,8 +2,9 @@
 # `meson install` into a DESTDIR gives a netlab that works from there: its
 # programs, modules, templates, kernel fragments, manual page and completion
 # are installed, and labs/hello comes up and down with the installed netlab
-# alone, which finds its helpers, modules and templates under the prefix it
-# runs from (the marker put into the installed stage2 shows on the console).
+# alone, which finds its helpers, modules, templates and kernel fragments
+# under the prefix it runs from (the mark put into the installed stage2
+# shows on the console).
 . "$(dirname "$0")/lib.sh"
 
 : "${NETLAB_BUILD:?set by meson: the build directory}"
@@ -41,6 +42,14 @@ ok $? "nothing but netlab in the installed bindir: the rest is found under the p
 
 "$inst" --version >"$tmp/version.out" 2>&1 && grep -q '^netlab ' "$tmp/version.out"
 ok $? "the installed netlab runs ($(cat "$tmp/version.out"))"
+
+# A fragment that does not exist is refused before any build, naming where
+# netlab looked for it: the installed kernel-config/.
+"$inst" kernel build --config no-such-fragment >"$tmp/frag.out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -qF "($root/$datadir/netlab/kernel-config/no-such-fragment.config)" "$tmp/frag.out"
+ok $? "kernel fragments are looked for in the installed kernel-config/ (status $rc)"
+diag <"$tmp/frag.out"
 
 # A mark of the installed templates, which the node's console shows when
 # they, and not the source tree's, are what the VM boots.
