@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "needs.h"
 #include "disk.h"
 #include "state.h"
 #include "util.h"
@@ -141,6 +142,23 @@ NlLab *nl_cmd_load_lab(const char *labdir, GError **error) {
   for (guint i = 0; i < warnings->len; i++)
     fprintf(stderr, "netlab: warning: %s\n", (char *)warnings->pdata[i]);
   return lab;
+}
+
+void nl_cmd_print_needs(const NlLab *lab, FILE *to, const char *prefix) {
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *n = lab->nodes->pdata[i];
+    g_autoptr(GPtrArray) missing = nl_needs_missing(lab, n, "/");
+    for (guint k = 0; k < missing->len; k++) {
+      const NlNeed *m = missing->pdata[k];
+      g_autofree char *pkg =
+          !m->package ? g_strdup("no Debian package known")
+          : g_str_has_prefix(m->package, "kathara/")
+              ? g_strdup_printf("not in Debian 12; Kathará's image %s has it", m->package)
+              : g_strdup_printf("Debian package %s", m->package);
+      fprintf(to, "%s%s:%u: %s: '%s' is not on the host's root, which %s boots (%s)\n", prefix,
+              m->file, m->line, n->name, m->what, n->name, pkg);
+    }
+  }
 }
 
 int nl_cmd_wipe_disks(const char *labdir, char **nodes, GError **error) {
