@@ -56,6 +56,8 @@ int main(void) {
   TAP_STREQ(nl_needs_package("iptables"), "iptables", "iptables is Debian's iptables");
   TAP_STREQ(nl_needs_package("brctl"), "bridge-utils", "brctl is bridge-utils");
   TAP_STREQ(nl_needs_package("service bind9"), "bind9", "the bind9 service is bind9");
-  TAP_OK(nl_needs_package("simple_switch") == NULL, "bmv2 is not in Debian");
+  TAP_STREQ(nl_needs_package("simple_switch"), "kathara/p4",
+            "bmv2 is not in Debian: Kathará's image");
+  TAP_OK(nl_needs_package("frobnicate") == NULL, "an unknown command has no package");
   return tap_done();
 }
