@@ -9,6 +9,7 @@ void nl_need_free(NlNeed *n) {
   if (!n) return;
   g_free(n->file);
   g_free(n->what);
+  g_free(n->why);
   g_free(n->package);
   g_free(n);
 }
@@ -179,17 +180,29 @@ static gboolean is_redirection(const char *w) {
 /* A word a scanner can name: no expansion, glob or option. */
 static gboolean is_literal(const char *w) { return *w && *w != '-' && !strpbrk(w, "$`*?[]{}~="); }
 
-static void add(GPtrArray *out, const char *file, guint line, char *what) {
-  for (guint i = 0; i < out->len; i++)
-    if (g_str_equal(((NlNeed *)out->pdata[i])->what, what)) {
-      g_free(what);
-      return;
-    }
+static gboolean listed(GPtrArray *a, const char *what) {
+  for (guint i = 0; i < a->len; i++)
+    if (g_str_equal(((NlNeed *)a->pdata[i])->what, what)) return TRUE;
+  return FALSE;
+}
+
+/* Adds WHAT (taken, as WHY is) at FILE:LINE unless OUT has it already. */
+static void add_why(GPtrArray *out, const char *file, guint line, char *what, char *why) {
+  if (listed(out, what)) {
+    g_free(what);
+    g_free(why);
+    return;
+  }
   NlNeed *n = g_new0(NlNeed, 1);
   n->file = g_strdup(file);
   n->line = line;
   n->what = what;
+  n->why = why;
   g_ptr_array_add(out, n);
+}
+
+static void add(GPtrArray *out, const char *file, guint line, char *what) {
+  add_why(out, file, line, what, NULL);
 }
 
 static gboolean starts_service(const char *verb) {
@@ -202,10 +215,139 @@ static char *unit_name(const char *w) {
   return g_str_has_suffix(w, ".service") ? g_strndup(w, strlen(w) - 8) : g_strdup(w);
 }
 
+/* ---- kernel features --------------------------------------------------- */
+
+/* iptables matches by their kernel option, past the common prefix
+ * NETFILTER_XT_MATCH_ unless the name says otherwise. */
+static const char *const xt_matches[] = {
+    "addrtype",  "bpf",       "cgroup",  "cluster", "comment",   "connbytes", "connlabel",
+    "connlimit", "conntrack", "cpu",     "dccp",    "devgroup",  "dscp",      "ecn",
+    "esp",       "hashlimit", "helper",  "hl",      "ipcomp",    "iprange",   "ipvs",
+    "l2tp",      "length",    "limit",   "mac",     "multiport", "nfacct",    "osf",
+    "owner",     "policy",    "physdev", "pkttype", "quota",     "rateest",   "realm",
+    "recent",    "sctp",      "socket",  "state",   "statistic", "string",    "tcpmss",
+    "time",      "u32",       NULL};
+static const char *const xt_targets[] = {
+    "AUDIT",   "CHECKSUM",  "CLASSIFY", "CONNSECMARK", "CT",      "DSCP",   "HL",
+    "HMARK",   "IDLETIMER", "LED",      "LOG",         "NETMAP",  "NFLOG",  "NFQUEUE",
+    "NOTRACK", "RATEEST",   "REDIRECT", "MASQUERADE",  "SECMARK", "TCPMSS", "TCPOPTSTRIP",
+    "TEE",     "TPROXY",    "TRACE",    NULL};
+static const char *const qdiscs[] = {
+    "netem", "tbf", "htb",     "prio",   "sfq",    "red", "fq",   "fq_codel", "codel", "mqprio",
+    "cake",  "drr", "hfsc",    "multiq", "pie",    "cbs", "etf",  "taprio",   "sfb",   "choke",
+    "gred",  "qfq", "skbprio", "ets",    "fq_pie", "hhf", "plug", NULL};
+static const struct {
+  const char *type, *option;
+} link_types[] = {
+    {"bond", "BONDING"},     {"bridge", "BRIDGE"},   {"vlan", "VLAN_8021Q"},
+    {"vxlan", "VXLAN"},      {"geneve", "GENEVE"},   {"gre", "NET_IPGRE"},
+    {"gretap", "NET_IPGRE"}, {"ip6gre", "IPV6_GRE"}, {"ip6gretap", "IPV6_GRE"},
+    {"ipip", "NET_IPIP"},    {"sit", "IPV6_SIT"},    {"ip6tnl", "IPV6_TUNNEL"},
+    {"macvlan", "MACVLAN"},  {"macvtap", "MACVTAP"}, {"ipvlan", "IPVLAN"},
+    {"veth", "VETH"},        {"dummy", "DUMMY"},     {"vrf", "NET_VRF"},
+    {"team", "NET_TEAM"},    {"ifb", "IFB"},         {"wireguard", "WIREGUARD"},
+    {"vti", "NET_IPVTI"},    {"vti6", "IPV6_VTI"},   {"macsec", "MACSEC"},
+    {"bareudp", "BAREUDP"},  {"nlmon", "NLMON"},
+};
+
+static void feature(GPtrArray *out, const char *file, guint line, const char *option, char *why) {
+  add_why(out, file, line, g_strconcat("CONFIG_", option, NULL), why);
+}
+
+static void iptables_features(GPtrArray *out, const char *file, Token *words, guint n) {
+  gboolean v6 = g_str_has_prefix(words[0].text, "ip6");
+  for (guint i = 1; i + 1 < n; i++) {
+    const char *opt = words[i].text, *arg = words[i + 1].text;
+    if (g_str_equal(opt, "-m") || g_str_equal(opt, "--match")) {
+      g_autofree char *up = g_ascii_strup(arg, -1);
+      const char *special = g_str_equal(arg, "mark")       ? "NETFILTER_XT_MARK"
+                            : g_str_equal(arg, "connmark") ? "NETFILTER_XT_CONNMARK"
+                            : g_str_equal(arg, "set")      ? "NETFILTER_XT_SET"
+                                                           : NULL;
+      g_autofree char *option = special ? g_strdup(special)
+                                : g_strv_contains(xt_matches, arg)
+                                    ? g_strconcat("NETFILTER_XT_MATCH_", up, NULL)
+                                    : NULL;
+      if (option)
+        feature(out, file, words[i].line, option, g_strdup_printf("iptables match '%s'", arg));
+    } else if (g_str_equal(opt, "-j") || g_str_equal(opt, "--jump")) {
+      const char *special =
+          g_str_equal(arg, "DNAT") || g_str_equal(arg, "SNAT") ? "NETFILTER_XT_NAT"
+          : g_str_equal(arg, "MARK")                           ? "NETFILTER_XT_MARK"
+          : g_str_equal(arg, "CONNMARK")                       ? "NETFILTER_XT_CONNMARK"
+          : g_str_equal(arg, "REJECT") ? (v6 ? "IP6_NF_TARGET_REJECT" : "IP_NF_TARGET_REJECT")
+                                       : NULL;
+      g_autofree char *option = special ? g_strdup(special)
+                                : g_strv_contains(xt_targets, arg)
+                                    ? g_strconcat("NETFILTER_XT_TARGET_", arg, NULL)
+                                    : NULL;
+      if (option)
+        feature(out, file, words[i].line, option, g_strdup_printf("iptables target '%s'", arg));
+    }
+  }
+}
+
+/* tc qdisc add|replace|change [dev X] [root|ingress|clsact|parent P] [handle H] KIND */
+static void tc_features(GPtrArray *out, const char *file, Token *words, guint n) {
+  if (n < 3 || !g_str_equal(words[1].text, "qdisc")) return;
+  for (guint i = 3; i < n; i++) {
+    const char *w = words[i].text;
+    if (g_str_equal(w, "dev") || g_str_equal(w, "parent") || g_str_equal(w, "handle") ||
+        g_str_equal(w, "estimator")) {
+      i++;
+      continue;
+    }
+    if (g_str_equal(w, "root")) continue;
+    if (g_str_equal(w, "ingress") || g_str_equal(w, "clsact")) {
+      feature(out, file, words[i].line, "NET_SCH_INGRESS", g_strdup_printf("tc qdisc '%s'", w));
+      return;
+    }
+    if (g_strv_contains(qdiscs, w)) {
+      g_autofree char *up = g_ascii_strup(w, -1);
+      g_autofree char *option = g_strconcat("NET_SCH_", up, NULL);
+      feature(out, file, words[i].line, option, g_strdup_printf("tc qdisc '%s'", w));
+    }
+    return;
+  }
+}
+
+/* ip link add ... type KIND; ip tunnel add ... mode KIND */
+static void ip_features(GPtrArray *out, const char *file, Token *words, guint n) {
+  guint i = 1;
+  while (i < n && words[i].text[0] == '-') i++;
+  if (i + 1 >= n || !g_str_equal(words[i + 1].text, "add")) return;
+  const char *key = g_str_equal(words[i].text, "link")     ? "type"
+                    : g_str_equal(words[i].text, "tunnel") ? "mode"
+                                                           : NULL;
+  for (i += 2; key && i + 1 < n; i++) {
+    if (!g_str_equal(words[i].text, key)) continue;
+    const char *kind = words[i + 1].text;
+    /* ip tunnel's modes are ip link's types, ipip6/ip6ip6 the ip6tnl one. */
+    if (g_str_equal(kind, "ipip6") || g_str_equal(kind, "ip6ip6") || g_str_equal(kind, "any"))
+      kind = "ip6tnl";
+    for (guint k = 0; k < G_N_ELEMENTS(link_types); k++)
+      if (g_str_equal(link_types[k].type, kind))
+        feature(out, file, words[i].line, link_types[k].option,
+                g_strdup_printf("ip %s type '%s'", key[0] == 't' ? "link" : "tunnel", kind));
+    return;
+  }
+}
+
+static void features(GPtrArray *out, const char *file, Token *words, guint n) {
+  const char *cmd = strrchr(words[0].text, '/') ? strrchr(words[0].text, '/') + 1 : words[0].text;
+  if (g_str_has_prefix(cmd, "iptables") || g_str_has_prefix(cmd, "ip6tables"))
+    iptables_features(out, file, words, n);
+  else if (g_str_equal(cmd, "tc"))
+    tc_features(out, file, words, n);
+  else if (g_str_equal(cmd, "ip"))
+    ip_features(out, file, words, n);
+}
+
 /* One simple command: WORDS[0..N), the command first. */
 static void simple(GPtrArray *out, const char *file, Token *words, guint n) {
   const char *cmd = words[0].text;
   guint line = words[0].line;
+  features(out, file, words, n);
   if (g_str_equal(cmd, "systemctl")) {
     guint i = 1;
     while (i < n && words[i].text[0] == '-') i++;
@@ -458,9 +600,10 @@ static gboolean present(const char *root, const char *nodedir, const char *what)
   return FALSE;
 }
 
-GPtrArray *nl_needs_missing(const NlLab *lab, const NlNode *node, const char *root) {
-  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)nl_need_free);
-  g_autofree char *nodedir = g_build_filename(lab->dir, node->name, NULL);
+/* The scripts of NODE, in the order they run, with their paths. */
+static void each_script(const NlLab *lab, const NlNode *node,
+                        void (*fn)(const char *path, const char *text, gpointer data),
+                        gpointer data) {
   g_autofree char *startup = g_strdup_printf("%s.startup", node->name);
   g_autofree char *shutdown = g_strdup_printf("%s.shutdown", node->name);
   const char *scripts[] = {"shared.startup", startup, shutdown, "shared.shutdown"};
@@ -468,18 +611,62 @@ GPtrArray *nl_needs_missing(const NlLab *lab, const NlNode *node, const char *ro
     g_autofree char *path = g_build_filename(lab->dir, scripts[s], NULL);
     g_autofree char *text = NULL;
     gsize len;
-    if (!nl_read_file_max(path, 4 * 1024 * 1024, &text, &len, NULL)) continue;
-    g_autoptr(GPtrArray) calls = nl_needs_scan(text, path);
-    for (guint i = 0; i < calls->len; i++) {
-      NlNeed *n = calls->pdata[i];
-      if (present(root, nodedir, n->what)) continue;
-      gboolean seen = FALSE;
-      for (guint j = 0; j < out->len && !seen; j++)
-        seen = g_str_equal(((NlNeed *)out->pdata[j])->what, n->what);
-      if (seen) continue;
-      n->package = g_strdup(nl_needs_package(n->what));
-      g_ptr_array_add(out, g_ptr_array_steal_index(calls, i--));
-    }
+    if (nl_read_file_max(path, 4 * 1024 * 1024, &text, &len, NULL)) fn(path, text, data);
   }
-  return out;
+}
+
+typedef struct {
+  const char *config;
+  GPtrArray *out;
+} Lacks;
+
+static gboolean config_has(const char *config, const char *option) {
+  for (const char *l = config; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+    if (g_str_has_prefix(l, option) && l[strlen(option)] == '=' &&
+        (l[strlen(option) + 1] == 'y' || l[strlen(option) + 1] == 'm'))
+      return TRUE;
+  return FALSE;
+}
+
+static void lacks_in(const char *path, const char *text, gpointer data) {
+  Lacks *l = data;
+  g_autoptr(GPtrArray) calls = nl_needs_scan(text, path);
+  for (guint i = 0; i < calls->len; i++) {
+    NlNeed *n = calls->pdata[i];
+    if (!g_str_has_prefix(n->what, "CONFIG_") || config_has(l->config, n->what) ||
+        listed(l->out, n->what))
+      continue;
+    g_ptr_array_add(l->out, g_ptr_array_steal_index(calls, i--));
+  }
+}
+
+GPtrArray *nl_needs_kernel_lacks(const NlLab *lab, const NlNode *node, const char *config) {
+  Lacks l = {config, g_ptr_array_new_with_free_func((GDestroyNotify)nl_need_free)};
+  each_script(lab, node, lacks_in, &l);
+  return l.out;
+}
+
+typedef struct {
+  const char *root, *nodedir;
+  GPtrArray *out;
+} Missing;
+
+static void missing_in(const char *path, const char *text, gpointer data) {
+  Missing *m = data;
+  g_autoptr(GPtrArray) calls = nl_needs_scan(text, path);
+  for (guint i = 0; i < calls->len; i++) {
+    NlNeed *n = calls->pdata[i];
+    if (g_str_has_prefix(n->what, "CONFIG_") || listed(m->out, n->what) ||
+        present(m->root, m->nodedir, n->what))
+      continue;
+    n->package = g_strdup(nl_needs_package(n->what));
+    g_ptr_array_add(m->out, g_ptr_array_steal_index(calls, i--));
+  }
+}
+
+GPtrArray *nl_needs_missing(const NlLab *lab, const NlNode *node, const char *root) {
+  g_autofree char *nodedir = g_build_filename(lab->dir, node->name, NULL);
+  Missing m = {root, nodedir, g_ptr_array_new_with_free_func((GDestroyNotify)nl_need_free)};
+  each_script(lab, node, missing_in, &m);
+  return m.out;
 }
