@@ -43,7 +43,7 @@ char *state_path(const Unit *u, const char *file) {
   return xprintf(STATE_DIR "/%s/%s", u->name, file);
 }
 
-static void state_read(const Unit *u, State *s) {
+void state_read(const Unit *u, State *s) {
   memset(s, 0, sizeof *s);
   snprintf(s->active, sizeof s->active, "inactive");
   snprintf(s->sub, sizeof s->sub, "dead");

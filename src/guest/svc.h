@@ -104,6 +104,7 @@ int read_env_file(const char *path, Strv *env);
 int pid_alive(pid_t pid);
 long long now_s(void);
 char *state_path(const Unit *u, const char *file);
+void state_read(const Unit *u, State *s);
 void state_write(const Unit *u, const State *s);
 void state_now(const Unit *u, State *s);
 pid_t spawn(const Unit *u, const char *line, const Strv *extra_env, pid_t main, int logfd,
