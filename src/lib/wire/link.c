@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "domxml.h"
+#include "layout.h"
 #include "util.h"
 #include "vde.h"
 

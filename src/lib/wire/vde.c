@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "domxml.h"
+#include "layout.h"
 #include "util.h"
 
 #define VDE_SWITCH "/usr/bin/vde_switch"
