@@ -378,10 +378,12 @@ static char *newest_kernel(void) {
   return best ? g_build_filename("/lib/modules", best, NULL) : NULL;
 }
 
-/* The same file, not written again (a use touches its time, nothing else). */
+/* The same file, not written again: an archive is written whole into a new
+ * file renamed over the old one, so a rewrite is a new inode. A use
+ * touches its times (utime), which changes its ctime as well: a time tells
+ * nothing here. */
 static gboolean same_file(const GStatBuf *a, const GStatBuf *b) {
-  return a->st_ino == b->st_ino && a->st_size == b->st_size &&
-         a->st_ctim.tv_sec == b->st_ctim.tv_sec;
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size;
 }
 
 /* The kernel installed here (the newest one: the running kernel may not be a
