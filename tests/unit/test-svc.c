@@ -16,6 +16,15 @@ static char *file(const char *name, const char *text) {
   return path;
 }
 
+/* What parse_unit_file() allocated in U (netlab-svc itself exits instead). */
+static void unit_clear(Unit *u) {
+  Strv *lists[] = {&u->start_pre, &u->start, &u->start_post, &u->stop,         &u->stop_post,
+                   &u->reload,    &u->env,   &u->env_files,  &u->runtime_dirs, &u->conditions};
+  for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) strv_clear(lists[i]);
+  char *strs[] = {u->description, u->type, u->pidfile, u->user, u->group, u->workdir};
+  for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) free(strs[i]);
+}
+
 /* The words of LINE, joined by '|'. */
 static char *words(const char *line, const Strv *env) {
   Strv argv = {0};
@@ -83,6 +92,7 @@ static void test_unit_file(void) {
   TAP_OK(u.env.n == 2, "unit file: Environment= with a quoted pair gives two (%d)", u.env.n);
   TAP_STREQ(u.env.n > 0 ? u.env.v[0] : NULL, "A=1 2", "unit file: quotes keep a value's spaces");
   TAP_OK(parse_unit_file(&u, "/nonexistent/x.service") < 0, "unit file: a missing file fails");
+  unit_clear(&u);
   free(path);
 }
 
