@@ -95,7 +95,7 @@ static gboolean lock_taken(gpointer fd) { return flock(*(int *)fd, LOCK_EX | LOC
  * holds their pid for a clear refusal or for --force to stop them. */
 static int console_lock(const NlVm *vm, gboolean force, GError **error) {
   g_autofree char *path = g_strdup(vm->paths.console_lock);
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", path, g_strerror(errno));
     return -1;

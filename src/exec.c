@@ -57,7 +57,7 @@ static gboolean try_ports(gpointer data) {
   Claim *c = data;
   for (int i = 0; i < NLA_PORTS; i++) {
     g_autofree char *lp = nl_layout_agent_lock(c->p, i);
-    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
       nl_set_errno(&c->error, errno, "cannot open '%s'", lp);
       return TRUE;

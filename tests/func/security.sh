@@ -99,7 +99,7 @@ if [ "$(id -u)" = 0 ]; then
   "$NETLAB" up "$rl" >"$tmp/root.out" 2>&1
   ok $? "a lab under /root (mode $(stat -c %a /root)) comes up"
   diag <"$tmp/root.out"
-  grep -qx 'r1 reached r2' "$rl/ping.r1" 2>/dev/null
+  grep -qx 'r1 reached r2' "$rl/shared/ping.r1" 2>/dev/null
   ok $? "and its VMs write to /hostlab"
   "$NETLAB" down "$rl" >/dev/null 2>&1
   ok $? "and goes down"

@@ -18,7 +18,7 @@ trap 'as_user "$NETLAB" down "$lab" >/dev/null 2>&1; cleanup' EXIT
 as_user "$NETLAB" up "$lab" >"$tmp/up.out" 2>&1
 ok $? "up as $(as_user id -un)"
 diag <"$tmp/up.out"
-grep -qx 'r1 reached r2' "$lab/ping.r1" 2>/dev/null
+grep -qx 'r1 reached r2' "$lab/shared/ping.r1" 2>/dev/null
 ok $? "r1 reached r2"
 as_user "$NETLAB" status --json "$lab" >"$tmp/status.json"
 sd=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["state_dir"])' "$tmp/status.json")
@@ -55,8 +55,8 @@ ok $? "gdb on r1's kernel prints a kernel address"
 diag <"$tmp/rip.out"
 echo 'int main(void) { return 0; }' >"$lab/prog.c"
 as_user gcc -g -O0 -o "$lab/prog" "$lab/prog.c" &&
-  piped 'gdbserver /dev/ttyS1 /hostlab/prog >/hostlab/gdbserver.log 2>&1 &' >/dev/null &&
-  wait_for 30 grep -q 'Remote debugging using /dev/ttyS1' "$lab/gdbserver.log" &&
+  piped 'gdbserver /dev/ttyS1 /hostlab/prog >/shared/gdbserver.log 2>&1 &' >/dev/null &&
+  wait_for 30 grep -q 'Remote debugging using /dev/ttyS1' "$lab/shared/gdbserver.log" &&
   as_user "$NETLAB" gdb -d "$lab" r1 --serial "$lab/prog" -- -batch -ex 'break main' \
     -ex continue >"$tmp/serial.out" 2>&1 &&
   grep -q '^Breakpoint 1, main () at .*prog.c:1' "$tmp/serial.out"
