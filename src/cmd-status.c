@@ -8,6 +8,7 @@
 #include "attach.h"
 #include "cmd.h"
 #include "disk.h"
+#include "layout.h"
 #include "domxml.h"
 #include "link.h"
 #include "remote.h"
@@ -35,6 +36,12 @@ static void member_str(JsonBuilder *b, const char *name, const char *value) {
 static void member_int(JsonBuilder *b, const char *name, gint64 value) {
   json_builder_set_member_name(b, name);
   json_builder_add_int_value(b, value);
+}
+
+/* Where the lab's disks, console logs and test artifacts are kept. */
+static void add_data(JsonBuilder *b, const char *labdir) {
+  g_autofree char *data = nl_layout_data(labdir);
+  member_str(b, "data_dir", data);
 }
 
 static void add_disks(JsonBuilder *b, const char *labdir) {
@@ -207,6 +214,7 @@ static JsonNode *status_up(const char *labdir, NlState *st, GError **error) {
   g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(NlLab) lab = nl_lab_load(labdir, warnings, NULL);
   add_interfaces(b, lab, st->dir);
+  add_data(b, labdir);
   add_disks(b, labdir);
   json_builder_end_object(b);
   return json_builder_get_root(b);
@@ -224,6 +232,7 @@ static JsonNode *status_down(const char *labdir) {
     json_builder_begin_array(b);
     json_builder_end_array(b);
   }
+  add_data(b, labdir);
   add_disks(b, labdir);
   json_builder_end_object(b);
   return json_builder_get_root(b);
@@ -268,13 +277,13 @@ static void print_vm(JsonObject *vm) {
 
 static void print_text(JsonObject *s) {
   if (!json_object_get_boolean_member(s, "up")) {
-    printf("lab '%s' is not up\n", str(s, "lab"));
+    printf("lab '%s' is not up\ndata %s\n", str(s, "lab"), str(s, "data_dir"));
     print_disks(json_object_get_array_member(s, "disks"));
     return;
   }
   const char *accel = str(s, "accel");
-  printf("lab %s\nstate %s (%s)\naccelerator %s\n\n", str(s, "lab"), str(s, "state_dir"),
-         str(s, "uri"), accel ? accel : "?");
+  printf("lab %s\nstate %s (%s)\ndata %s\naccelerator %s\n\n", str(s, "lab"),
+         str(s, "state_dir"), str(s, "uri"), str(s, "data_dir"), accel ? accel : "?");
   printf("%-12s %-9s %-8s %s\n", "VM", "STATE", "PID", "CONSOLE / GDB");
   JsonArray *vms = json_object_get_array_member(s, "vms");
   for (guint i = 0; i < json_array_get_length(vms); i++)

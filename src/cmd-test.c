@@ -448,7 +448,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       {"junit", 0, 0, G_OPTION_ARG_FILENAME, &junit_file, "Also write JUnit XML", "FILE"},
       {"artifacts", 0, 0, G_OPTION_ARG_FILENAME, &artifacts,
        "Where to keep what a failure leaves (default: the lab's data directory, "
-       "artifacts/TIME)", "DIR"},
+       "artifacts/TIME)",
+       "DIR"},
       {"test-timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Kill a test after S seconds (600)", "S"},
       {NULL}};
   if (!nl_cmd_parse(g, "run a lab's tests", entries, &argc, &argv, &t, error)) return -1;

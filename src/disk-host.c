@@ -47,8 +47,8 @@ gboolean nl_disk_check_space(const NlLab *lab, GError **error) {
   g_autofree char *where = nl_disk_dir(lab->dir);
   if (statvfs(where, &vfs) != 0) {
     int saved = errno;
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read the free space of '%s': %s",
-                where, g_strerror(saved));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read the free space of '%s': %s", where,
+                g_strerror(saved));
     return FALSE;
   }
   guint64 free_mib = (guint64)vfs.f_bavail * vfs.f_frsize >> 20;

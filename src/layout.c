@@ -47,9 +47,7 @@ char *nl_layout_vms(const char *statedir) { return g_build_filename(statedir, "v
 
 char *nl_layout_locks(const char *statedir) { return g_build_filename(statedir, "locks", NULL); }
 
-char *nl_layout_fifos(const char *statedir) {
-  return g_build_filename(statedir, "console", NULL);
-}
+char *nl_layout_fifos(const char *statedir) { return g_build_filename(statedir, "console", NULL); }
 
 char *nl_layout_lans(const char *statedir) { return g_build_filename(statedir, "lan", NULL); }
 

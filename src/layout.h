@@ -121,7 +121,8 @@ char *nl_layout_data_base(void);
  * moved to when another user had taken /tmp/netlab-UID (state.h). */
 char *nl_layout_runtime_record(void);
 char *nl_layout_data(const char *labdir);
-#define NL_LAYOUT_DATA_SUBDIRS {"logs", "disks", "artifacts"}
+#define NL_LAYOUT_DATA_SUBDIRS \
+  { "logs", "disks", "artifacts" }
 char *nl_layout_state_record(const char *labdir);
 char *nl_layout_console_logs(const char *labdir);
 char *nl_layout_console_log(const char *labdir, const char *node);

@@ -167,9 +167,9 @@ gboolean nl_remote_check(NlRemote *r, const NlNode *node, const char *emulator, 
 /* ---- the node's archive --------------------------------------------------- */
 
 typedef struct {
-  NlCpio *cpio;    /* NULL: only list what is left out */
+  NlCpio *cpio; /* NULL: only list what is left out */
   gsize total;
-  const char *top; /* for messages */
+  const char *top;    /* for messages */
   GPtrArray *skipped; /* char*: paths other users may not read, left out */
 } Copy;
 

@@ -725,8 +725,8 @@ static gboolean plan_up(const NlLab *lab, const NlUpOptions *o, Plan *plan, GErr
   plan->have_shared = lstat(shared, &shared_st) == 0 && S_ISDIR(shared_st.st_mode);
   /* 9p's mapped model keeps what the guest sets in user.* xattrs; without
    * them (tmpfs before Linux 6.6) the share can only be read-only. */
-  plan->shared_ro = plan->have_shared && getxattr(shared, "user.netlab", NULL, 0) < 0 &&
-                    errno == ENOTSUP;
+  plan->shared_ro =
+      plan->have_shared && getxattr(shared, "user.netlab", NULL, 0) < 0 && errno == ENOTSUP;
   if (plan->shared_ro)
     nl_say(say, NL_SAY_NOTICE, "%s: its filesystem has no user xattrs: /shared is read-only",
            shared);

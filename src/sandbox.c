@@ -167,7 +167,8 @@ gboolean nl_shared_grant(const NlState *st, const NlQemuUser *u, const char *lab
   GString *rec = g_string_new(NULL);
   g_string_append_printf(rec, "%s %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %d %s ", u->name,
                          (guint64)sb.st_dev, (guint64)sb.st_ino, h.fh.handle_type, path);
-  for (guint i = 0; i < h.fh.handle_bytes; i++) g_string_append_printf(rec, "%02x", h.fh.f_handle[i]);
+  for (guint i = 0; i < h.fh.handle_bytes; i++)
+    g_string_append_printf(rec, "%02x", h.fh.f_handle[i]);
   g_autofree char *text = g_string_free(rec, FALSE);
   ok = nl_state_set(st, SHARED_KEY, text, error) && grant_fd(u, fd, path, error);
   close(fd);

@@ -48,7 +48,8 @@ static char *runtime_fallback(const char *squatted, GError **error) {
   if (!nl_mkdir(parent, 0700, error) || !own_dir(base, 0700, error)) return NULL;
   g_autofree char *record = nl_layout_runtime_record();
   g_autofree char *dir = read_own_file(record);
-  if (dir && g_str_has_prefix(dir, "/tmp/") && own_dir(dir, 0700, NULL)) return g_steal_pointer(&dir);
+  if (dir && g_str_has_prefix(dir, "/tmp/") && own_dir(dir, 0700, NULL))
+    return g_steal_pointer(&dir);
   g_autofree char *tmpl = g_strdup_printf("%s.XXXXXX", squatted);
   if (!g_mkdtemp_full(tmpl, 0700)) {
     nl_set_errno(error, errno, "cannot create a private directory in place of '%s'", squatted);
@@ -129,6 +130,22 @@ NlState *nl_state_for(const char *labdir, GError **error) {
     return NULL;
   }
   st->dir = g_build_filename(base, st->id, NULL);
+  if (geteuid() == 0 || nl_state_exists(st)) return st;
+  /* No record (an `up` of an older netlab, say): the other roots this
+   * user's netlab may have used under another environment. */
+  g_autofree char *run = g_strdup_printf("/run/user/%u/netlab", (unsigned)geteuid());
+  g_autofree char *tmp = g_strdup_printf("/tmp/netlab-%u", (unsigned)geteuid());
+  const char *roots[] = {run, tmp};
+  for (guint i = 0; i < G_N_ELEMENTS(roots); i++) {
+    g_autofree char *dir = g_build_filename(roots[i], st->id, NULL);
+    struct stat sb;
+    if (lstat(roots[i], &sb) == 0 && S_ISDIR(sb.st_mode) && sb.st_uid == geteuid() &&
+        !(sb.st_mode & 022) && lstat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+      g_free(st->dir);
+      st->dir = g_steal_pointer(&dir);
+      break;
+    }
+  }
   return st;
 }
 

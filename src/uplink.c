@@ -34,7 +34,8 @@ gboolean nl_uplink_start(const NlState *st, const NlQemuUser *qu, const NlNode *
   for (guint i = 0; i < node->ports->len; i++) {
     const NlPort *p = &g_array_index(node->ports, NlPort, i);
     g_strv_builder_add(b, p->udp ? "--udp-ports" : "--tcp-ports");
-    g_autofree char *spec = g_strdup_printf("%u:%u", p->host, p->guest);
+    /* Loopback unless the lab names an address (lab.h). */
+    g_autofree char *spec = g_strdup_printf("%s/%u:%u", p->addr, p->host, p->guest);
     g_strv_builder_add(b, spec);
   }
   g_auto(GStrv) argv = g_strv_builder_end(b);

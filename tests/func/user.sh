@@ -13,7 +13,8 @@ fi
 
 lab=$(copy_lab hello "$tmp/u")
 # lib.sh's cleanup runs as root, and root's netlab does not see this user's labs.
-trap 'as_user "$NETLAB" down "$lab" >/dev/null 2>&1; cleanup' EXIT
+udd=$(as_user python3 -c "$data_dir_py" "$lab")
+trap 'as_user "$NETLAB" down "$lab" >/dev/null 2>&1; as_user rm -rf "$udd"; cleanup' EXIT
 [ "$(id -u)" -eq 0 ] && chown -R netlab-test "$lab"
 as_user "$NETLAB" up "$lab" >"$tmp/up.out" 2>&1
 ok $? "up as $(as_user id -un)"
@@ -70,4 +71,24 @@ as_user "$NETLAB" down "$lab" >/dev/null 2>&1
 ok $? "down"
 [ -z "$(procs_of "$sd")" ] && [ ! -e "$sd" ]
 ok $? "nothing left behind"
+
+# A lab is found wherever its state went: up under one XDG_RUNTIME_DIR, down
+# from an environment without it (a su shell, cron).
+xdg=$tmp/xdg
+mkdir -m 700 "$xdg"
+[ "$(id -u)" -eq 0 ] && chown netlab-test "$xdg"
+as_user env XDG_RUNTIME_DIR="$xdg" "$NETLAB" up "$lab" >"$tmp/up2.out" 2>&1
+ok $? "up with XDG_RUNTIME_DIR=$xdg"
+sd2=$(as_user env XDG_RUNTIME_DIR="$xdg" "$NETLAB" status --json "$lab" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["state_dir"])')
+case $sd2 in "$xdg"/*) true ;; *) false ;; esac
+ok $? "its state is under it ($sd2)"
+as_user env -u XDG_RUNTIME_DIR "$NETLAB" status "$lab" >"$tmp/st2.out" 2>&1 &&
+  grep -q "^state $sd2 " "$tmp/st2.out"
+ok $? "status without XDG_RUNTIME_DIR finds it"
+as_user env -u XDG_RUNTIME_DIR "$NETLAB" down "$lab" >"$tmp/down2.out" 2>&1
+rc=$?
+diag <"$tmp/down2.out"
+[ $rc -eq 0 ] && ! grep -q 'is not up' "$tmp/down2.out" && [ -z "$(procs_of "$sd2")" ] && [ ! -e "$sd2" ]
+ok $? "down without XDG_RUNTIME_DIR takes it down: nothing left running"
 finish

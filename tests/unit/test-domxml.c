@@ -81,7 +81,10 @@ int main(void) {
   spec.labdir = "/run/netlab/two-12345678/mnt/lab";
   spec.log = "/run/netlab/two-12345678/mnt/r2.console.log";
   spec.shared_ro = TRUE;
+  gboolean had_shared = spec.have_shared;
+  spec.have_shared = TRUE;
   g_autofree char *xml3 = nl_domain_xml(lab, r2, &spec);
+  spec.have_shared = had_shared;
   TAP_OK(strstr(xml3,
                 "<source dir='/run/netlab/two-12345678/mnt/lab'/>\n"
                 "      <target dir='hostlab'/>\n      <readonly/>") != NULL,
