@@ -145,6 +145,8 @@ static void add_vm(JsonBuilder *b, const char *labdir, const NlState *st, NlVirt
   member_str(b, "gdb", p.gdb);
   member_str(b, "control", p.ctl);
   member_str(b, "console_log", p.log);
+  /* Bytes dropped to keep the log bounded (logkeep.h). */
+  member_int(b, "console_cut", (gint64)nl_console_log_cut(p.log));
   member_str(b, "kernel", kernel);
   json_builder_end_object(b);
 }
@@ -253,6 +255,13 @@ static void print_disks(JsonArray *disks) {
   }
 }
 
+static void print_vm_cut(JsonObject *vm) {
+  gint64 cut = json_object_get_int_member_with_default(vm, "console_cut", 0);
+  if (cut)
+    printf("%31s console log cut: %" G_GINT64_FORMAT " bytes dropped (%s)\n", "", cut,
+           str(vm, "console_log"));
+}
+
 static void print_vm(JsonObject *vm) {
   gint64 pid = json_object_get_int_member(vm, "pid");
   g_autofree char *ps = pid ? g_strdup_printf("%" G_GINT64_FORMAT, pid) : g_strdup("-");
@@ -267,9 +276,11 @@ static void print_vm(JsonObject *vm) {
     const char *kernel = str(vm, "kernel");
     printf("%-12s %-9s %-8s %s\n%31s %s\n%31s kernel %s\n", str(vm, "name"), state, ps,
            str(vm, "console"), "", str(vm, "gdb"), "", kernel ? kernel : "?");
+    print_vm_cut(vm);
     return;
   }
   printf("%-12s %-9s %-8s %s\n", str(vm, "name"), state, ps, str(vm, "why"));
+  print_vm_cut(vm);
   g_auto(GStrv) lines = g_strsplit(str(vm, "console_tail"), "\n", -1);
   for (char **l = lines; *l; l++)
     if (**l) printf("%31s | %s\n", "", *l);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "cmd.h"
 #include "domxml.h"
 #include "exec.h"
@@ -296,10 +297,12 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir, GPtrAr
     if (mkdir(vmdir, 0700) != 0) continue;
     NlVmPaths p;
     nl_layout_vm(&p, st->dir, lab->dir, node->name);
-    g_autofree char *log = NULL;
-    gsize len = 0;
     g_autofree char *dst = g_build_filename(vmdir, "console.log", NULL);
-    if (g_file_get_contents(p.log, &log, &len, NULL)) nl_write_file(dst, log, len, 0600, NULL);
+    int lfd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (lfd >= 0) {
+      nl_console_log_write(p.log, lfd);
+      close(lfd);
+    }
     g_string_append_printf(index, "%s/console.log: its serial console, from %s\n", node->name,
                            p.log);
     g_string_append_printf(index,

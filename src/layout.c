@@ -182,6 +182,12 @@ char *nl_layout_console_log(const char *labdir, const char *node) {
   return in_data(labdir, "logs", name);
 }
 
+char *nl_layout_console_part(const char *log, int part) {
+  return g_strdup_printf("%s.%d", log, part);
+}
+
+char *nl_layout_console_cut(const char *log) { return g_strconcat(log, ".cut", NULL); }
+
 char *nl_layout_disks(const char *labdir) { return in_data(labdir, "disks", NULL); }
 
 char *nl_layout_disk(const char *labdir, const char *node, const char *suffix) {

@@ -113,7 +113,7 @@ char *nl_layout_lab_id(const char *labdir);
  * /var/lib/netlab for root, else the user's home (from the password
  * database, never $HOME) /.local/share/netlab:
  *   DATA/state                 while the lab is up: its state directory
- *   DATA/logs/NODE.console.log (and .1, .2, .cut: see logkeep.h)
+ *   DATA/logs/NODE.console.log (and .1, .2, .cut: logkeep.h)
  *   DATA/disks/NODE.qcow2      with NODE.dirty, NODE.booted
  *   DATA/artifacts/TIME        what a failed `netlab test` leaves */
 char *nl_layout_data_base(void);
@@ -126,6 +126,10 @@ char *nl_layout_data(const char *labdir);
 char *nl_layout_state_record(const char *labdir);
 char *nl_layout_console_logs(const char *labdir);
 char *nl_layout_console_log(const char *labdir, const char *node);
+/* LOG.1 and LOG.2 (PART 1 or 2), the tail of the console log LOG, and
+ * LOG.cut, what was dropped of it (logkeep.h). */
+char *nl_layout_console_part(const char *log, int part);
+char *nl_layout_console_cut(const char *log);
 char *nl_layout_disks(const char *labdir);
 /* DATA/disks/NODE + SUFFIX (".qcow2", ".dirty", ".booted"). */
 char *nl_layout_disk(const char *labdir, const char *node, const char *suffix);

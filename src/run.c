@@ -31,6 +31,7 @@
 #include "util.h"
 #include "vde.h"
 #include "link.h"
+#include "logkeep.h"
 #include "partial.h"
 #include "uplink.h"
 #include "virt.h"
@@ -501,26 +502,74 @@ static gboolean check_memory(const NlLab *lab, gboolean kvm, GError **error) {
 
 /* ---- the host side: what QEMU, running as the QEMU user, may reach ------- */
 
-/* DATA/logs/NODE.console.log, made afresh for QEMU to write, mode 0600 and
- * the QEMU user's: the only files of the data directory QEMU may write,
- * with the disks. A file left there is unlinked, never written through. */
-static gboolean make_console_logs(const NlLab *lab, const NlQemuUser *qu, GError **error) {
+/* NODE's console log, made afresh: its files (logkeep.h) in DATA/logs, the
+ * user's, mode 0600 (a file left there is unlinked, never written through);
+ * the FIFO QEMU writes the console to, in netlab's STATE/console; and
+ * netlab-log between them, as the QEMU user, with the files' descriptors
+ * only. Joining a running lab, a node's keeper already there stays. */
+static gboolean start_log_keeper(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
+                                 const char *exe, const NlNode *node, int logs, GError **error) {
+  if (nl_proc_alive(st, "log", node->name)) return TRUE;
+  NlVmPaths p;
+  nl_layout_vm(&p, st->dir, lab->dir, node->name);
+  char *paths[4] = {g_strdup(p.log), nl_layout_console_part(p.log, 1),
+                    nl_layout_console_part(p.log, 2), nl_layout_console_cut(p.log)};
+  int fds[4] = {-1, -1, -1, -1}, fifo = -1;
+  gboolean ok = TRUE;
+  for (int i = 0; ok && i < 4; i++) {
+    g_autofree char *name = g_path_get_basename(paths[i]);
+    if (unlinkat(logs, name, 0) != 0 && errno != ENOENT)
+      ok = nl_set_errno(error, errno, "cannot remove '%s'", paths[i]);
+    else if ((fds[i] = openat(logs, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                              0600)) < 0)
+      ok = nl_set_errno(error, errno, "cannot create '%s'", paths[i]);
+  }
+  struct stat sb;
+  if (ok && ((unlink(p.fifo) != 0 && errno != ENOENT) || mkfifo(p.fifo, 0600) != 0 ||
+             (qu->dropped && lchown(p.fifo, qu->uid, qu->gid) != 0)))
+    ok = nl_set_errno(error, errno, "cannot make the FIFO '%s'", p.fifo);
+  /* Read-write: opening does not wait for QEMU, and the keeper never sees
+   * the FIFO's end when QEMU goes (a restarted node writes to it again). */
+  if (ok && ((fifo = open(p.fifo, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(fifo, &sb) != 0 ||
+             !S_ISFIFO(sb.st_mode)))
+    ok = nl_set_errno(error, errno ? errno : EINVAL, "cannot open the FIFO '%s'", p.fifo);
+  if (ok) {
+    const char *argv[] = {exe, NULL};
+    int target[] = {NL_LOG_FD_HEAD, NL_LOG_FD_TAIL1, NL_LOG_FD_TAIL2, NL_LOG_FD_CUT};
+    GPid pid = 0;
+    g_autoptr(GError) local = NULL;
+    if (!g_spawn_async_with_pipes_and_fds(NULL, argv, NULL,
+                                          G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                                          nl_qemu_user_become, (gpointer)qu, fifo, -1, -1, fds,
+                                          target, 4, &pid, NULL, NULL, NULL, &local)) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot start the console log keeper %s: %s",
+                  exe, local->message);
+      ok = FALSE;
+    } else if (!nl_proc_record(st, "log", node->name, pid, exe, error)) {
+      kill(pid, SIGKILL);
+      ok = FALSE;
+    }
+  }
+  if (fifo >= 0) close(fifo);
+  for (int i = 0; i < 4; i++) {
+    if (fds[i] >= 0) close(fds[i]);
+    g_free(paths[i]);
+  }
+  nl_layout_vm_clear(&p);
+  return ok;
+}
+
+static gboolean start_log_keepers(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
+                                  const char *exe, GError **error) {
+  g_autofree char *fifos = nl_layout_fifos(st->dir);
+  if (!nl_mkdir(fifos, 0711, error)) return FALSE;
   g_autofree char *dir = nl_layout_console_logs(lab->dir);
   int logs = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (logs < 0) return nl_set_errno(error, errno, "cannot open '%s'", dir);
   gboolean ok = TRUE;
   for (guint i = 0; ok && i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
-    g_autofree char *path = nl_layout_console_log(lab->dir, node->name);
-    g_autofree char *name = g_path_get_basename(path);
-    if (unlinkat(logs, name, 0) != 0 && errno != ENOENT) {
-      ok = nl_set_errno(error, errno, "cannot remove '%s'", path);
-      break;
-    }
-    int fd = openat(logs, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 || (qu->dropped && fchown(fd, qu->uid, qu->gid) != 0))
-      ok = nl_set_errno(error, errno, "cannot create '%s'", path);
-    if (fd >= 0) close(fd);
+    if (!node->host) ok = start_log_keeper(lab, st, qu, exe, node, logs, error);
   }
   close(logs);
   return ok;
@@ -562,8 +611,8 @@ static char *qemu_path(const HostView *view, const char *path, const char *name)
  * namespace, which the QEMUs inherit. The lab is shared read-only; only
  * shared/ is writable, through an ACL entry on that directory itself. */
 static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
-                             GHashTable *boots, gboolean have_shared, HostView *view,
-                             const NlProgress *say, GError **error) {
+                             const char *logkeep, GHashTable *boots, gboolean have_shared,
+                             HostView *view, GError **error) {
   g_autofree char *vmdir = nl_layout_vms(st->dir);
   g_autofree char *lockdir = nl_layout_locks(st->dir);
   if (!nl_mkdir(vmdir, 0711, error) || !nl_mkdir(lockdir, 0700, error)) return FALSE;
@@ -573,7 +622,7 @@ static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUs
     g_autofree char *l = g_build_filename(lockdir, name, NULL);
     if (!nl_qemu_user_own(qu, d, 0700, error) || !nl_mkdir(l, 0700, error)) return FALSE;
   }
-  if (!make_console_logs(lab, qu, error) || !own_disks(lab, qu, error)) return FALSE;
+  if (!start_log_keepers(lab, st, qu, logkeep, error) || !own_disks(lab, qu, error)) return FALSE;
   g_autofree char *shared = g_build_filename(lab->dir, "shared", NULL);
   if (!qu->dropped) {
     view->labdir = g_strdup(lab->dir);
@@ -593,10 +642,6 @@ static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUs
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
     if (node->host) continue;
-    g_autofree char *log = nl_layout_console_log(lab->dir, node->name);
-    g_autofree char *logname = g_strconcat(node->name, ".console.log", NULL);
-    g_autofree char *logat = nl_sandbox_bind(log, view->mnt, logname, TRUE, error);
-    if (!logat) return FALSE;
     if (!node->disk_mib) continue;
     g_autofree char *disk = nl_disk_path(lab->dir, node->name);
     g_autofree char *diskname = g_strconcat(node->name, ".qcow2", NULL);
@@ -626,6 +671,7 @@ typedef struct {
   NlQemuUser qu;
   char *agent; /* netlab-agent and netlab-svc, copied into each guest */
   char *svc;
+  char *logkeep; /* netlab-log */
   gboolean kvm;
   GHashTable *boots; /* kernel path ("" for the default) -> Boot */
   gboolean have_shared;
@@ -638,6 +684,7 @@ static void plan_clear(Plan *p) {
   nl_qemu_user_clear(&p->qu);
   g_free(p->agent);
   g_free(p->svc);
+  g_free(p->logkeep);
   if (p->boots) g_hash_table_unref(p->boots);
   g_free(p->view.labdir);
   g_free(p->view.mnt);
@@ -700,6 +747,8 @@ static gboolean plan_up(const NlLab *lab, const NlUpOptions *o, Plan *plan, GErr
   if (!plan->agent) return FALSE;
   plan->svc = nl_find_beside_self("netlab-svc", NETLAB_SVC_INSTALLED, error);
   if (!plan->svc) return FALSE;
+  plan->logkeep = nl_find_beside_self("netlab-log", NETLAB_LOG_INSTALLED, error);
+  if (!plan->logkeep) return FALSE;
   g_autofree char *why = NULL;
   if (!nl_accel_pick(o->accel, &plan->kvm, &why, error)) return FALSE;
   if (!plan->kvm && o->accel == NL_ACCEL_AUTO)
@@ -798,8 +847,8 @@ static gboolean record_lab(const NlLab *lab, const NlState *st, const NlUpOption
          (!o->uri || nl_state_set(st, "uri", o->uri, error)) &&
          (!plan->remote || nl_remote_record(plan->remote, st, error)) &&
          nl_remote_record_lab(lab, st, error) &&
-         host_prepare(lab, st, &plan->qu, plan->boots, plan->have_shared, &plan->view, say_of(o),
-                      error) &&
+         host_prepare(lab, st, &plan->qu, plan->logkeep, plan->boots, plan->have_shared,
+                      &plan->view, error) &&
          (!*disk_list || nl_partial_add(st, "disks", disk_list, error));
 }
 
@@ -877,8 +926,6 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
   g_autofree char *disk_file = nl_disk_path(lab->dir, node->name);
   g_autofree char *disk_name = g_strconcat(node->name, ".qcow2", NULL);
   g_autofree char *disk = node->disk_mib ? qemu_path(&plan->view, disk_file, disk_name) : NULL;
-  g_autofree char *log_name = g_strconcat(node->name, ".console.log", NULL);
-  g_autofree char *log = qemu_path(&plan->view, vm->paths.log, log_name);
   /* Until `down` has synced it, the next `up` checks it first. */
   if (disk && (!nl_disk_set_dirty(lab->dir, node->name, TRUE, error) ||
                !nl_disk_mark_booted(lab->dir, node->name, error)))
@@ -901,7 +948,7 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
       .have_shared = plan->have_shared,
       .shared = plan->view.shared,
       .shared_ro = plan->shared_ro,
-      .log = log,
+      .log = vm->paths.fifo,
       .disk = disk,
       .remote = node->host != NULL,
       .nic_urls = (char *const *)urls->pdata,
