@@ -91,4 +91,25 @@ rc=$?
 diag <"$tmp/down2.out"
 [ $rc -eq 0 ] && ! grep -q 'is not up' "$tmp/down2.out" && [ -z "$(procs_of "$sd2")" ] && [ ! -e "$sd2" ]
 ok $? "down without XDG_RUNTIME_DIR takes it down: nothing left running"
+
+# Another user took /tmp/netlab-UID first: a private directory instead.
+if [ "$(id -u)" -eq 0 ]; then
+  uid=$(id -u netlab-test)
+  squat=/tmp/netlab-$uid
+  rm -rf "$squat" && mkdir -m 777 "$squat"
+  as_user env -u XDG_RUNTIME_DIR "$NETLAB" up "$lab" >"$tmp/up3.out" 2>&1
+  ok $? "up with $squat made by root, mode 777"
+  diag <"$tmp/up3.out"
+  sd3=$(as_user env -u XDG_RUNTIME_DIR "$NETLAB" status --json "$lab" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["state_dir"])')
+  fallback=${sd3%/*}
+  case $sd3 in "$squat".*/*) true ;; *) false ;; esac &&
+    [ "$(stat -c '%a %U' "$fallback")" = "700 netlab-test" ] && [ -z "$(ls -A "$squat")" ]
+  ok $? "its state is in a private directory of its own ($sd3), none in $squat"
+  as_user env -u XDG_RUNTIME_DIR "$NETLAB" down "$lab" >/dev/null 2>&1 &&
+    [ -z "$(procs_of "$sd3")" ] && [ ! -e "$sd3" ]
+  ok $? "and down finds it there"
+  rm -rf "$squat" "$fallback"
+  as_user rm -f "${udd%/*}/runtime"
+fi
 finish
