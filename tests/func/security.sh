@@ -47,7 +47,7 @@ fi
 dd=$(data_dir "$lab")
 [ ! -e "$lab/.netlab" ] && [ "$(stat -c '%a %U' "$dd")" = "700 $(id -un)" ] &&
   [ "$(stat -c '%a %U' "$dd/logs")" = "700 $(id -un)" ] &&
-  [ "$(stat -c '%a %U' "$dd/logs/r1.console.log")" = "600 $qu" ]
+  [ "$(stat -c '%a %U' "$dd/logs/r1.console.log")" = "600 $(id -un)" ]
 ok $? "netlab's data is in $dd (0700, not in the lab); the console log is 0600"
 
 # /shared is the writable exchange: what the guest makes there is plain.
