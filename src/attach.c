@@ -307,10 +307,11 @@ static void log_parts(const char *log, LogParts *l) {
   l->path[0] = g_strdup(log);
   char *a = nl_layout_console_part(log, 1), *b = nl_layout_console_part(log, 2);
   struct stat sa, sb;
-  gboolean a_first = stat(b, &sb) != 0 ||
-                     (stat(a, &sa) == 0 && (sa.st_mtim.tv_sec < sb.st_mtim.tv_sec ||
-                                            (sa.st_mtim.tv_sec == sb.st_mtim.tv_sec &&
-                                             sa.st_mtim.tv_nsec <= sb.st_mtim.tv_nsec)));
+  gboolean a_first =
+      stat(b, &sb) != 0 ||
+      (stat(a, &sa) == 0 &&
+       (sa.st_mtim.tv_sec < sb.st_mtim.tv_sec ||
+        (sa.st_mtim.tv_sec == sb.st_mtim.tv_sec && sa.st_mtim.tv_nsec <= sb.st_mtim.tv_nsec)));
   l->path[1] = a_first ? a : b;
   l->path[2] = a_first ? b : a;
 }

@@ -293,8 +293,8 @@ static void print_text(JsonObject *s) {
     return;
   }
   const char *accel = str(s, "accel");
-  printf("lab %s\nstate %s (%s)\ndata %s\naccelerator %s\n\n", str(s, "lab"),
-         str(s, "state_dir"), str(s, "uri"), str(s, "data_dir"), accel ? accel : "?");
+  printf("lab %s\nstate %s (%s)\ndata %s\naccelerator %s\n\n", str(s, "lab"), str(s, "state_dir"),
+         str(s, "uri"), str(s, "data_dir"), accel ? accel : "?");
   printf("%-12s %-9s %-8s %s\n", "VM", "STATE", "PID", "CONSOLE / GDB");
   JsonArray *vms = json_object_get_array_member(s, "vms");
   for (guint i = 0; i < json_array_get_length(vms); i++)

@@ -19,4 +19,3 @@
 #define NL_LOG_FD_TAIL1 4
 #define NL_LOG_FD_TAIL2 5
 #define NL_LOG_FD_CUT 6
-
