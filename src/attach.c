@@ -242,7 +242,7 @@ gboolean nl_console_attach(const NlVm *vm, gboolean force, const NlProgress *say
   int lock = console_lock(vm, force, error);
   if (lock < 0) return FALSE;
   g_autoptr(GError) local = NULL;
-  int sock = nl_unix_connect(vm->paths.console, &local);
+  int sock = nl_qemu_connect(vm->paths.console, &local);
   if (sock < 0) {
     gboolean down = errno == ECONNREFUSED || errno == ENOENT;
     close(lock);

@@ -16,6 +16,7 @@
 
 #include "agent-proto.h"
 #include "layout.h"
+#include "sandbox.h"
 #include "util.h"
 
 /* How long the agent may take to start a command before we call it dead. */
@@ -67,7 +68,7 @@ static gboolean try_ports(gpointer data) {
       continue;
     }
     g_autofree char *sp = nl_layout_agent_sock(c->p, i);
-    int s = nl_unix_connect(sp, NULL);
+    int s = nl_qemu_connect(sp, NULL);
     if (s < 0) {
       nl_set_errno(&c->error, errno, "VM '%s' is not running (%s)", c->vm, sp);
       close(fd);

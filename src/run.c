@@ -338,7 +338,7 @@ static void created(GObject *src, GAsyncResult *res, gpointer data) {
     return;
   }
   if (up->error) return; /* being torn down */
-  vm->ctl_fd = nl_unix_connect(vm->paths.ctl, NULL);
+  vm->ctl_fd = nl_qemu_connect(vm->paths.ctl, NULL);
   if (vm->ctl_fd < 0) {
     fail(up, vm, "cannot connect to the control socket of '%s' (%s): %s", vm->node->name,
          vm->paths.ctl, g_strerror(errno));

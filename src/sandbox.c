@@ -13,6 +13,7 @@
 #include <sys/acl.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -206,6 +207,31 @@ void nl_shared_revoke(const NlState *st, const NlProgress *say) {
            "cannot find the directory that was '%s' to take back user '%s''s access to it", path,
            user);
   if (fd >= 0) close(fd);
+}
+
+/* ---- QEMU's sockets ------------------------------------------------------- */
+
+int nl_qemu_connect(const char *path, GError **error) {
+  int fd = nl_unix_connect(path, error);
+  if (fd < 0) return -1;
+  /* The socket's directory is the QEMU user's: whoever listens there must
+   * be that user, never another one (root's files are not its to offer). */
+  uid_t want = geteuid();
+  if (want == 0) {
+    struct passwd *pw = getpwnam(NL_QEMU_USER);
+    want = pw ? pw->pw_uid : (uid_t)-1;
+  }
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != want) {
+    close(fd);
+    errno = EPERM;
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "'%s' is served by uid %d, not by the QEMU user (uid %d)", path,
+                len == sizeof cred ? (int)cred.uid : -1, (int)want);
+    return -1;
+  }
+  return fd;
 }
 
 /* ---- processes ------------------------------------------------------------ */

@@ -55,6 +55,10 @@ gboolean nl_shared_grant(const NlState *st, const NlQemuUser *u, const char *lab
  * (renamed, moved within its filesystem); never from another one. */
 void nl_shared_revoke(const NlState *st, const NlProgress *say);
 
+/* Connects to PATH, a socket QEMU made, and checks with SO_PEERCRED that
+ * the QEMU user serves it; errno EPERM when not. */
+int nl_qemu_connect(const char *path, GError **error);
+
 /* ---- processes netlab started -------------------------------------------
  * Recorded by pid and start time in the state directory (in a file only
  * netlab writes), so that `down` kills exactly them and never a process that

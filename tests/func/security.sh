@@ -94,6 +94,24 @@ kill $decoy 2>/dev/null
 ! grep -q netlab-decoy "$tmp/gdb.out"
 ok $? "netlab gdb ignores a decoy process that names the VM's gdb socket"
 
+# A socket in the QEMU user's directory served by someone else (root here):
+# netlab checks its peer (SO_PEERCRED) and does not talk to it.
+if [ "$(id -u)" = 0 ]; then
+  c=$sd/vm/r1/console.sock
+  mv "$c" "$c.real"
+  python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); time.sleep(30)' "$c" &
+  fake=$!
+  wait_for 10 test -S "$c"
+  echo true | "$NETLAB" console -d "$lab" r1 >"$tmp/fake.out" 2>&1
+  rc=$?
+  kill $fake
+  rm -f "$c"
+  mv "$c.real" "$c"
+  [ $rc -ne 0 ] && grep -q 'served by uid 0, not by the QEMU user' "$tmp/fake.out"
+  ok $? "console refuses a socket the QEMU user does not serve ($(head -c 120 "$tmp/fake.out"))"
+fi
+
 # shared/ renamed while the lab is up: down takes the ACL entry back from
 # the directory it was given to, not from whatever has the name then.
 mv "$lab/shared" "$lab/shared.moved"
