@@ -9,7 +9,7 @@ ok $? "netlab up labs/hello"
 diag <"$tmp/up.out"
 
 grep -qx 'r1 reached r2' "$a/shared/ping.r1" 2>/dev/null
-ok $? "r1's startup script reached r2 (checked through /hostlab)"
+ok $? "r1's startup script reached r2 (checked through /shared)"
 
 "$NETLAB" status --json "$a" >"$tmp/status.json"
 ok $? "status --json"
