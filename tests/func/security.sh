@@ -120,7 +120,7 @@ mkdir "$lab/shared"
 ok $? "down"
 diag <"$tmp/down.out"
 if [ "$(id -u)" = 0 ]; then
-  ! getfacl -R -p "$lab" 2>/dev/null | grep -q netlab-qemu
+  ! getfacl -R -p "$lab" 2>/dev/null | grep -q '^user:netlab-qemu:'
   ok $? "the QEMU user's access to shared/ is taken back, though it was renamed"
 fi
 rm -rf "$lab/shared"
