@@ -86,11 +86,13 @@ ok $? "its state is under it ($sd2)"
 as_user env -u XDG_RUNTIME_DIR "$NETLAB" status "$lab" >"$tmp/st2.out" 2>&1 &&
   grep -q "^state $sd2 " "$tmp/st2.out"
 ok $? "status without XDG_RUNTIME_DIR finds it"
+# Even with that record lost, down finds the lab through its processes.
+as_user rm -f "$udd/state"
 as_user env -u XDG_RUNTIME_DIR "$NETLAB" down "$lab" >"$tmp/down2.out" 2>&1
 rc=$?
 diag <"$tmp/down2.out"
 [ $rc -eq 0 ] && ! grep -q 'is not up' "$tmp/down2.out" && [ -z "$(procs_of "$sd2")" ] && [ ! -e "$sd2" ]
-ok $? "down without XDG_RUNTIME_DIR takes it down: nothing left running"
+ok $? "down without XDG_RUNTIME_DIR nor the record takes it down: nothing left running"
 
 # Another user took /tmp/netlab-UID first: a private directory instead.
 if [ "$(id -u)" -eq 0 ]; then

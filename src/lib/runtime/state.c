@@ -109,6 +109,33 @@ static char *recorded_state(const char *labdir) {
   return g_steal_pointer(&dir);
 }
 
+char *nl_state_find_running(const NlState *st) {
+  g_autofree char *needle = g_strconcat("/", st->id, "/", NULL);
+  g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
+  const char *n;
+  while (proc && (n = g_dir_read_name(proc))) {
+    if (!g_ascii_isdigit(*n)) continue;
+    g_autofree char *path = g_strdup_printf("/proc/%s/cmdline", n);
+    g_autofree char *cmd = NULL;
+    gsize len = 0;
+    if (!g_file_get_contents(path, &cmd, &len, NULL) || len == 0) continue;
+    const char *at = memmem(cmd, len, needle, strlen(needle));
+    if (!at) continue;
+    /* The state directory is the argument's start up to the id: an
+     * absolute path to a directory of ours. */
+    const char *start = at;
+    while (start > cmd && start[-1] != '\0' && start[-1] != '=' && start[-1] != ',' &&
+           start[-1] != ':')
+      start--;
+    g_autofree char *dir = g_strndup(start, at - start + 1 + strlen(st->id));
+    struct stat sb;
+    if (g_path_is_absolute(dir) && lstat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+        sb.st_uid == geteuid())
+      return g_steal_pointer(&dir);
+  }
+  return NULL;
+}
+
 gboolean nl_state_record(const NlState *st, const char *labdir, GError **error) {
   if (!nl_state_data_make(labdir, error)) return FALSE;
   g_autofree char *record = nl_layout_state_record(labdir);

@@ -27,6 +27,11 @@ NlState *nl_state_for(const char *labdir, GError **error);
  * 0700, refusing any not owned by this user. */
 gboolean nl_state_data_make(const char *labdir, GError **error);
 
+/* The state directory of ST's lab found through a running process that names
+ * it (a QEMU, a switch), if it is one of ours: for `down` when neither a
+ * record nor the environment leads to it. NULL when none runs. */
+char *nl_state_find_running(const NlState *st);
+
 /* Records in LABDIR's data directory that its state directory is ST's
  * (removed by nl_state_remove). */
 gboolean nl_state_record(const NlState *st, const char *labdir, GError **error);
