@@ -29,7 +29,10 @@ cleanup() {
   fi
   for l in "$tmp"/*/lab.conf; do
     [ -f "$l" ] && "$NETLAB" down "${l%/lab.conf}" >/dev/null 2>&1
-    [ -f "$l" ] && rm -rf "$(data_dir "${l%/lab.conf}")"
+  done
+  # The data directories (disks, logs) of the labs made here.
+  for l in "$tmp"/*/ "$tmp"/*/*/; do
+    [ -d "$l" ] && rm -rf "$(data_dir "${l%/}")"
   done
   rm -rf "$tmp"
 }
