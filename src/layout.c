@@ -199,4 +199,6 @@ char *nl_layout_artifacts(const char *labdir, const char *stamp) {
   return in_data(labdir, "artifacts", stamp);
 }
 
-char *nl_layout_old_data(const char *labdir) { return g_build_filename(labdir, ".netlab", NULL); }
+char *nl_layout_old_data(const char *labdir) {
+  return g_build_filename(labdir, NL_LAYOUT_OLD_DATA, NULL);
+}

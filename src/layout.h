@@ -136,4 +136,5 @@ char *nl_layout_disk(const char *labdir, const char *node, const char *suffix);
 char *nl_layout_artifacts(const char *labdir, const char *stamp);
 /* LABDIR/.netlab: where older netlabs kept that data, in the guests' reach;
  * never read. */
+#define NL_LAYOUT_OLD_DATA ".netlab"
 char *nl_layout_old_data(const char *labdir);

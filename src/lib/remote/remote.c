@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "initramfs.h"
+#include "layout.h"
 #include "partial.h"
 #include "span.h"
 #include "sandbox.h"
@@ -193,7 +194,8 @@ static gboolean copy_dir(Copy *c, int dir, const char *prefix, GError **error) {
   gboolean ok = TRUE;
   struct dirent *e;
   while (ok && (e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, ".netlab"))
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+        !strcmp(e->d_name, NL_LAYOUT_OLD_DATA))
       continue;
     g_autofree char *path = g_strconcat(prefix, "/", e->d_name, NULL);
     int child = openat(dir, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
