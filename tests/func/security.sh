@@ -153,6 +153,6 @@ if [ "$(id -u)" = 0 ]; then
   ok $? "and goes down"
   [ "$(stat -c %a /root)" = 700 ] || [ "$(stat -c %a /root)" = "$(stat -c %a "$home/..")" ]
   ok $? "/root's mode was not changed"
-  rm -rf "$home"
+  rm -rf "$(data_dir "$rl")" "$home"
 fi
 finish
