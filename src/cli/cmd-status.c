@@ -32,6 +32,13 @@ static void print_disks(JsonArray *disks) {
   }
 }
 
+static void print_vm_cut(JsonObject *vm) {
+  gint64 cut = json_object_get_int_member_with_default(vm, "console_cut", 0);
+  if (cut)
+    printf("%31s console log cut: %" G_GINT64_FORMAT " bytes dropped (%s)\n", "", cut,
+           str(vm, "console_log"));
+}
+
 static void print_vm(JsonObject *vm) {
   gint64 pid = json_object_get_int_member(vm, "pid");
   g_autofree char *ps = pid ? g_strdup_printf("%" G_GINT64_FORMAT, pid) : g_strdup("-");
@@ -46,9 +53,11 @@ static void print_vm(JsonObject *vm) {
     const char *kernel = str(vm, "kernel");
     printf("%-12s %-9s %-8s %s\n%31s %s\n%31s kernel %s\n", str(vm, "name"), state, ps,
            str(vm, "console"), "", str(vm, "gdb"), "", kernel ? kernel : "?");
+    print_vm_cut(vm);
     return;
   }
   printf("%-12s %-9s %-8s %s\n", str(vm, "name"), state, ps, str(vm, "why"));
+  print_vm_cut(vm);
   g_auto(GStrv) lines = g_strsplit(str(vm, "console_tail"), "\n", -1);
   for (char **l = lines; *l; l++)
     if (**l) printf("%31s | %s\n", "", *l);
@@ -56,13 +65,13 @@ static void print_vm(JsonObject *vm) {
 
 static void print_text(JsonObject *s) {
   if (!json_object_get_boolean_member(s, "up")) {
-    printf("lab '%s' is not up\n", str(s, "lab"));
+    printf("lab '%s' is not up\ndata %s\n", str(s, "lab"), str(s, "data_dir"));
     print_disks(json_object_get_array_member(s, "disks"));
     return;
   }
   const char *accel = str(s, "accel");
-  printf("lab %s\nstate %s (%s)\naccelerator %s\n\n", str(s, "lab"), str(s, "state_dir"),
-         str(s, "uri"), accel ? accel : "?");
+  printf("lab %s\nstate %s (%s)\ndata %s\naccelerator %s\n\n", str(s, "lab"), str(s, "state_dir"),
+         str(s, "uri"), str(s, "data_dir"), accel ? accel : "?");
   printf("%-12s %-9s %-8s %s\n", "VM", "STATE", "PID", "CONSOLE / GDB");
   JsonArray *vms = json_object_get_array_member(s, "vms");
   for (guint i = 0; i < json_array_get_length(vms); i++)

@@ -1,18 +1,41 @@
 #include "bootlog.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "console.h"
 #include "layout.h"
 #include "util.h"
 
+/* The last TAIL_READ bytes of the log LOG, across its parts. */
+#define TAIL_READ 16384
+
 char *nl_log_tail(const char *path, guint lines) {
-  g_autofree char *text = NULL;
-  gsize len = 0;
-  if (!g_file_get_contents(path, &text, &len, NULL)) return g_strdup("");
+  NlLogParts l;
+  nl_log_parts(path, &l);
+  GString *text = g_string_new(NULL);
+  for (int i = 0; i < 3; i++) {
+    int fd = open(l.path[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) continue;
+    if (fstat(fd, &st) == 0 && st.st_size > 0) {
+      off_t from = st.st_size > TAIL_READ ? st.st_size - TAIL_READ : 0;
+      char buf[TAIL_READ];
+      ssize_t n = pread(fd, buf, sizeof buf, from);
+      if (n > 0) g_string_append_len(text, buf, n);
+    }
+    close(fd);
+  }
+  nl_log_parts_clear(&l);
+  if (text->len > TAIL_READ) g_string_erase(text, 0, text->len - TAIL_READ);
   /* The log is the guest's output: only its end is read, without what a
    * terminal would act upon. */
-  const char *from = len > 16384 ? text + len - 16384 : text;
-  g_auto(GStrv) all = g_strsplit(from, "\n", -1);
+  for (gsize i = 0; i < text->len; i++)
+    if (!text->str[i]) text->str[i] = ' ';
+  g_auto(GStrv) all = g_strsplit(text->str, "\n", -1);
+  g_string_free(text, TRUE);
   guint n = g_strv_length(all);
   while (n > 0 && !*g_strstrip(all[n - 1])) n--;
   GString *s = g_string_new(NULL);

@@ -3,8 +3,10 @@
 #include <string.h>
 
 #include "bootlog.h"
+#include "console.h"
 #include "disk.h"
 #include "domxml.h"
+#include "layout.h"
 #include "link.h"
 #include "remote.h"
 #include "sandbox.h"
@@ -23,6 +25,12 @@ static void member_str(JsonBuilder *b, const char *name, const char *value) {
 static void member_int(JsonBuilder *b, const char *name, gint64 value) {
   json_builder_set_member_name(b, name);
   json_builder_add_int_value(b, value);
+}
+
+/* Where the lab's disks, console logs and test artifacts are kept. */
+static void add_data(JsonBuilder *b, const char *labdir) {
+  g_autofree char *data = nl_layout_data(labdir);
+  member_str(b, "data_dir", data);
 }
 
 static void add_disks(JsonBuilder *b, const char *labdir) {
@@ -126,6 +134,8 @@ static void add_vm(JsonBuilder *b, const char *labdir, const NlState *st, NlVirt
   member_str(b, "gdb", p.gdb);
   member_str(b, "control", p.ctl);
   member_str(b, "console_log", p.log);
+  /* Bytes dropped to keep the log bounded (logkeep.h). */
+  member_int(b, "console_cut", (gint64)nl_console_log_cut(p.log));
   member_str(b, "kernel", kernel);
   json_builder_end_object(b);
 }
@@ -195,6 +205,7 @@ static JsonNode *status_up(const char *labdir, NlState *st, GError **error) {
   g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(NlLab) lab = nl_lab_load(labdir, warnings, NULL);
   add_interfaces(b, lab, st->dir);
+  add_data(b, labdir);
   add_disks(b, labdir);
   json_builder_end_object(b);
   return json_builder_get_root(b);
@@ -212,6 +223,7 @@ static JsonNode *status_down(const char *labdir) {
     json_builder_begin_array(b);
     json_builder_end_array(b);
   }
+  add_data(b, labdir);
   add_disks(b, labdir);
   json_builder_end_object(b);
   return json_builder_get_root(b);
