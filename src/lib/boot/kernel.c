@@ -235,52 +235,69 @@ static GBytes *extract_vmlinux(const char *path, const guint8 *d, gsize len) {
   return NULL;
 }
 
-/* The kernel image at PATH, mapped, not read: a vmlinux with debug info is
- * hundreds of MB, of which only the headers are looked at. */
-static GMappedFile *map_kernel(const char *path, GError **error) {
+NlKernel *nl_kernel_find(const char *path, GError **error) {
+  g_autoptr(NlKernel) k = g_new0(NlKernel, 1);
+  k->path = path ? g_strdup(path) : nl_kbuild_default_vmlinux();
+  if (!k->path) {
+    k->path = newest_boot_kernel(error);
+    if (!k->path) return NULL;
+    k->distro = TRUE;
+  }
+
+  /* Mapped, not read: a vmlinux with debug info is hundreds of MB, of which
+   * only the headers are looked at. */
   g_autoptr(GError) local = NULL;
   /* O_NONBLOCK and a regular file only: opening a FIFO would wait for ever. */
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  int fd = open(k->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   struct stat fst;
   if (fd < 0 || fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s", path,
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s", k->path,
                 fd < 0 ? g_strerror(errno) : "not a regular file");
     if (fd >= 0) close(fd);
     return NULL;
   }
-  GMappedFile *map = g_mapped_file_new_from_fd(fd, FALSE, &local);
+  g_autoptr(GMappedFile) map = g_mapped_file_new_from_fd(fd, FALSE, &local);
   close(fd);
-  if (!map)
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s", path,
+  if (!map) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s", k->path,
                 local->message);
-  return map;
-}
-
-/* A built tree's vmlinux, booted as it is: the tree says its release, and
- * its modules are installed under that name, if at all. */
-static void built_kernel(NlKernel *k) {
-  k->boot = g_strdup(k->path);
-  g_autofree char *dir = g_path_get_dirname(k->path);
-  g_autofree char *rel = g_build_filename(dir, "include", "config", "kernel.release", NULL);
-  if (g_file_get_contents(rel, &k->version, NULL, NULL)) {
-    g_strchomp(k->version);
-    g_autofree char *moddir = g_build_filename("/lib/modules", k->version, NULL);
-    if (g_file_test(moddir, G_FILE_TEST_IS_DIR)) k->moddir = g_steal_pointer(&moddir);
-  } else {
-    k->version = g_path_get_basename(k->path);
+    return NULL;
   }
-}
+  const guint8 *d = (const guint8 *)g_mapped_file_get_contents(map);
+  gsize len = g_mapped_file_get_length(map);
 
-/* What K, a bzImage D of LEN bytes, boots as: the ELF inside it, extracted
- * once into the cache, else the bzImage itself. */
-static gboolean boot_image(NlKernel *k, const guint8 *d, gsize len, GError **error) {
+  if (nl_elf_has_pvh(d, len)) {
+    /* A built tree's vmlinux: the tree says its release, and its modules
+     * are installed under that name, if at all. */
+    k->boot = g_strdup(k->path);
+    g_autofree char *dir = g_path_get_dirname(k->path);
+    g_autofree char *rel = g_build_filename(dir, "include", "config", "kernel.release", NULL);
+    if (g_file_get_contents(rel, &k->version, NULL, NULL)) {
+      g_strchomp(k->version);
+      g_autofree char *moddir = g_build_filename("/lib/modules", k->version, NULL);
+      if (g_file_test(moddir, G_FILE_TEST_IS_DIR)) k->moddir = g_steal_pointer(&moddir);
+    } else {
+      k->version = g_path_get_basename(k->path);
+    }
+    return g_steal_pointer(&k);
+  }
+
+  k->version = nl_kernel_bzimage_version(d, len);
+  if (!k->version) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "'%s' is neither a bzImage nor an ELF kernel with a PVH entry", k->path);
+    return NULL;
+  }
+  g_autofree char *moddir = g_build_filename("/lib/modules", k->version, NULL);
+  if (g_file_test(moddir, G_FILE_TEST_IS_DIR)) k->moddir = g_steal_pointer(&moddir);
+
   g_autofree char *cache = nl_cache_dir(error);
-  if (!cache) return FALSE;
+  if (!cache) return NULL;
   struct stat st;
   if (stat(k->path, &st) != 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot stat '%s': %s", k->path,
                 g_strerror(errno));
-    return FALSE;
+    return NULL;
   }
   /* The last part changes with what netlab does to the image, so that an
    * older netlab's copy is not booted. */
@@ -290,53 +307,26 @@ static gboolean boot_image(NlKernel *k, const guint8 *d, gsize len, GError **err
   g_autofree char *elf = g_build_filename(dir, name, NULL);
   if (g_file_test(elf, G_FILE_TEST_EXISTS)) {
     k->boot = g_steal_pointer(&elf);
-    return TRUE;
+    return g_steal_pointer(&k);
   }
   g_autoptr(GBytes) out = extract_vmlinux(k->path, d, len);
   if (!out) {
     /* No PVH entry or no decompressor: boot the bzImage, only slower. */
     k->boot = g_strdup(k->path);
-    return TRUE;
+    return g_steal_pointer(&k);
   }
   gsize size = 0;
   guint8 *image = g_bytes_unref_to_data(g_steal_pointer(&out), &size);
   nl_elf_trim_zeros(image, size);
   if (!nl_mkdir(dir, 0700, error)) {
     g_free(image);
-    return FALSE;
+    return NULL;
   }
   gboolean ok = nl_write_file(elf, (const char *)image, size, 0644, error);
   g_free(image);
-  if (ok) k->boot = g_steal_pointer(&elf);
-  return ok;
-}
-
-NlKernel *nl_kernel_find(const char *path, GError **error) {
-  g_autoptr(NlKernel) k = g_new0(NlKernel, 1);
-  k->path = path ? g_strdup(path) : nl_kbuild_default_vmlinux();
-  if (!k->path) {
-    k->path = newest_boot_kernel(error);
-    if (!k->path) return NULL;
-    k->distro = TRUE;
-  }
-  g_autoptr(GMappedFile) map = map_kernel(k->path, error);
-  if (!map) return NULL;
-  const guint8 *d = (const guint8 *)g_mapped_file_get_contents(map);
-  gsize len = g_mapped_file_get_length(map);
-
-  if (nl_elf_has_pvh(d, len)) {
-    built_kernel(k);
-    return g_steal_pointer(&k);
-  }
-  k->version = nl_kernel_bzimage_version(d, len);
-  if (!k->version) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "'%s' is neither a bzImage nor an ELF kernel with a PVH entry", k->path);
-    return NULL;
-  }
-  g_autofree char *moddir = g_build_filename("/lib/modules", k->version, NULL);
-  if (g_file_test(moddir, G_FILE_TEST_IS_DIR)) k->moddir = g_steal_pointer(&moddir);
-  return boot_image(k, d, len, error) ? g_steal_pointer(&k) : NULL;
+  if (!ok) return NULL;
+  k->boot = g_steal_pointer(&elf);
+  return g_steal_pointer(&k);
 }
 
 char *nl_kernel_config_lacks(const char *config, const char *const *options) {
