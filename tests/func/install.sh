@@ -24,10 +24,11 @@ inst=$root/$bindir/netlab
 
 missing=
 for f in "$bindir/netlab" "$libexecdir/netlab-agent" "$libexecdir/netlab-svc" \
-  "$libexecdir/netlab-relay" "$libdir/netlab/netlab-virt.so" "$libdir/netlab/netlab-disk.so" \
-  "$libdir/netlab/netlab-capture.so" "$datadir/netlab/templates/init" \
-  "$datadir/netlab/templates/stage2" "$datadir/netlab/templates/quagga" \
-  "$datadir/netlab/kernel-config/base.config" "$mandir/man1/netlab.1"; do
+  "$libexecdir/netlab-relay" "$libexecdir/netlab-log" "$libdir/netlab/netlab-virt.so" \
+  "$libdir/netlab/netlab-disk.so" "$libdir/netlab/netlab-capture.so" \
+  "$datadir/netlab/templates/init" "$datadir/netlab/templates/stage2" \
+  "$datadir/netlab/templates/quagga" "$datadir/netlab/kernel-config/base.config" \
+  "$mandir/man1/netlab.1"; do
   [ -f "$root/$f" ] || missing="$missing $f"
 done
 [ -z "$missing" ]

@@ -60,6 +60,28 @@ static Image *image(guint8 last_byte) {
   return im;
 }
 
+/* The file reader (ksyms.c's, for gdb) against binutils' readelf, on this
+ * very test program. */
+static void test_file_info(void) {
+  g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+  const char *argv[] = {"readelf", "-n", self, NULL};
+  g_autofree char *out = NULL;
+  g_autofree char *want = NULL;
+  if (g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+                   NULL, NULL, &out, NULL, NULL, NULL)) {
+    const char *b = strstr(out, "Build ID: ");
+    if (b) want = g_strndup(b + 10, strcspn(b + 10, " \n"));
+  }
+  gboolean symtab = FALSE;
+  g_autofree char *id = NULL;
+  TAP_OK(nl_elf_file_info(self, &symtab, &id), "file info: this test program is an ELF");
+  TAP_OK(symtab, "file info: with a symbol table");
+  TAP_STREQ(id, want, "file info: its build ID is readelf's");
+  g_autofree char *none = NULL;
+  TAP_OK(!nl_elf_file_info("/proc/self/status", &symtab, &none) && !symtab && !none,
+         "file info: a text file is no ELF, with no symbols and no build ID");
+}
+
 /* An ELF whose one PT_NOTE segment holds a Xen note of type TYPE. */
 typedef struct {
   Elf64_Ehdr eh;
@@ -150,29 +172,8 @@ static void test_config_lacks(void) {
          "config: an option is not found as the prefix of a longer one");
 }
 
-/* The file reader (ksyms.c's, for gdb) against binutils' readelf, on this
- * very test program. */
-static void test_file_info(void) {
-  g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
-  const char *argv[] = {"readelf", "-n", self, NULL};
-  g_autofree char *out = NULL;
-  g_autofree char *want = NULL;
-  if (g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
-                   NULL, NULL, &out, NULL, NULL, NULL)) {
-    const char *b = strstr(out, "Build ID: ");
-    if (b) want = g_strndup(b + 10, strcspn(b + 10, " \n"));
-  }
-  gboolean symtab = FALSE;
-  g_autofree char *id = NULL;
-  TAP_OK(nl_elf_file_info(self, &symtab, &id), "file info: this test program is an ELF");
-  TAP_OK(symtab, "file info: with a symbol table");
-  TAP_STREQ(id, want, "file info: its build ID is readelf's");
-  g_autofree char *none = NULL;
-  TAP_OK(!nl_elf_file_info("/proc/self/status", &symtab, &none) && !symtab && !none,
-         "file info: a text file is no ELF, with no symbols and no build ID");
-}
-
 int main(void) {
+  test_file_info();
   g_autofree Image *zero = image(0);
   gsize saved = nl_elf_trim_zeros((guint8 *)zero, sizeof *zero);
   TAP_OK(saved == END - TEXT - 0x1000, "saves the segment's zero tail (%#zx bytes)", saved);
@@ -196,6 +197,5 @@ int main(void) {
 
   test_crafted();
   test_config_lacks();
-  test_file_info();
   return tap_done();
 }
