@@ -252,5 +252,4 @@ out:
   return ok;
 }
 
-__attribute__((visibility("default")))
 const NlCaptureBackend nl_capture_backend = {check_filter, run};

@@ -339,7 +339,7 @@ static gboolean fs_tar(NlDiskFs *fs, guint i, const char *path, int fd, GError *
   return download_to(fs, p, fd, error, TRUE);
 }
 
-__attribute__((visibility("default"))) const NlDiskBackend nl_disk_backend = {
+const NlDiskBackend nl_disk_backend = {
     .prepare = prepare,
     .open = fs_open,
     .close = fs_close,

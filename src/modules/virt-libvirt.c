@@ -157,7 +157,7 @@ static char *native(void *conn, const char *name, GError **error) {
   return text;
 }
 
-__attribute__((visibility("default"))) const NlVirtBackend nl_virt_backend = {
+const NlVirtBackend nl_virt_backend = {
     .connect = connect_,
     .disconnect = disconnect,
     .create = create,

@@ -57,3 +57,7 @@ typedef struct {
 
 /* The one symbol the module exports. */
 #define NL_DISK_BACKEND "nl_disk_backend"
+#ifdef NL_MODULE
+/* The module is built with hidden visibility: its table is all it exports. */
+extern const NlDiskBackend nl_disk_backend __attribute__((visibility("default")));
+#endif

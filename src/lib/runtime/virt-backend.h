@@ -34,3 +34,7 @@ typedef struct {
 
 /* The one symbol the module exports. */
 #define NL_VIRT_BACKEND "nl_virt_backend"
+#ifdef NL_MODULE
+/* The module is built with hidden visibility: its table is all it exports. */
+extern const NlVirtBackend nl_virt_backend __attribute__((visibility("default")));
+#endif

@@ -45,3 +45,7 @@ typedef struct {
 
 /* The one symbol the module exports. */
 #define NL_CAPTURE_BACKEND "nl_capture_backend"
+#ifdef NL_MODULE
+/* The module is built with hidden visibility: its table is all it exports. */
+extern const NlCaptureBackend nl_capture_backend __attribute__((visibility("default")));
+#endif
