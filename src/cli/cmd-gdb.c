@@ -12,68 +12,6 @@
 #include "kgdb.h"
 #include "util.h"
 
-/* gdb on PROG, run in VM by gdbserver on its second serial port. */
-static gboolean serial_args(NlVm *vm, const char *host, const char *prog, GStrvBuilder *b,
-                            char **target, GError **error) {
-  if (!g_file_test(vm->paths.serial1, G_FILE_TEST_EXISTS)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "VM '%s' has no second serial port ('%s'): is it running, and was it "
-                "started by this netlab?",
-                vm->node, vm->paths.serial1);
-    return FALSE;
-  }
-  /* The VM runs on the host's root: its libraries are the host's, and
-   * reading them here beats fetching them over a serial line. */
-  g_strv_builder_add_many(b, "-iex", "set sysroot /", prog, NULL);
-  *target = g_strdup_printf("target remote %s", vm->paths.serial1);
-  /* On another host, a `netlab gdb` may have left KGDB on that port. */
-  return !host || nl_kgdb_release(vm, &nl_cmd_say, error);
-}
-
-/* The kernel's gdb scripts (lx-dmesg, lx-ps...), when they can be trusted. */
-static void script_args(const NlKernelSyms *k, GStrvBuilder *b) {
-  if (k->scripts && !nl_owned_by_me(k->scripts)) {
-    fprintf(stderr,
-            "netlab: not loading %s: you do not own it and its directory (gdb would run "
-            "its Python as you)\n",
-            k->scripts);
-  } else if (k->scripts) {
-    /* gdb loads <vmlinux>-gdb.py itself, with the symbols, once its
-     * directory is trusted; a script elsewhere has to be sourced. */
-    g_autofree char *dir = g_path_get_dirname(k->scripts);
-    g_autofree char *safe = g_strdup_printf("add-auto-load-safe-path %s", dir);
-    g_strv_builder_add_many(b, "-iex", safe, NULL);
-    g_autofree char *own = k->vmlinux ? g_strconcat(k->vmlinux, "-gdb.py", NULL) : NULL;
-    if (!own || strcmp(own, k->scripts) != 0) {
-      g_autofree char *src = g_strdup_printf("source %s", k->scripts);
-      g_strv_builder_add_many(b, "-ex", src, NULL);
-    }
-  }
-}
-
-/* gdb on VM's kernel, with its symbols when they can be found: QEMU's GDB
- * stub here, KGDB on ttyS1 for a node on another HOST. */
-static gboolean kernel_args(NlVm *vm, const char *host, GStrvBuilder *b, char **target,
-                            GError **error) {
-  g_autoptr(NlKernelSyms) k = nl_kernel_syms(vm, error);
-  if (!k || (host && !nl_kgdb_check_kernel(k, vm->node, error))) return FALSE;
-  if (k->vmlinux) {
-    g_strv_builder_add(b, k->vmlinux);
-  } else {
-    const char *what = k->version ? k->version : k->kernel ? k->kernel : "?";
-    fprintf(stderr,
-            "netlab: no symbols for kernel %s: install linux-image-%s-dbg or use a "
-            "built kernel\n",
-            what, k->version ? k->version : "<version>");
-  }
-  script_args(k, b);
-  /* KGDB's packets cross the relay, libvirt and a loaded TCG guest:
-   * slower than gdb's 2 s by default. */
-  if (host) g_strv_builder_add_many(b, "-iex", "set remotetimeout 30", NULL);
-  *target = g_strdup_printf("target remote %s", host ? vm->paths.serial1 : vm->paths.gdb);
-  return TRUE;
-}
-
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_auto(NlTarget) t = {0};
   g_autofree char *serial = NULL;
@@ -99,9 +37,54 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autoptr(GStrvBuilder) b = g_strv_builder_new();
   g_strv_builder_add_many(b, "gdb", "-q", NULL);
   g_autofree char *target = NULL;
-  if (serial ? !serial_args(vm, host, serial, b, &target, error)
-             : !kernel_args(vm, host, b, &target, error))
-    return -1;
+  if (serial) {
+    if (!g_file_test(vm->paths.serial1, G_FILE_TEST_EXISTS)) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                  "VM '%s' has no second serial port ('%s'): is it running, and was it "
+                  "started by this netlab?",
+                  vm->node, vm->paths.serial1);
+      return -1;
+    }
+    /* The VM runs on the host's root: its libraries are the host's, and
+     * reading them here beats fetching them over a serial line. */
+    g_strv_builder_add_many(b, "-iex", "set sysroot /", serial, NULL);
+    target = g_strdup_printf("target remote %s", vm->paths.serial1);
+    /* On another host, a `netlab gdb` may have left KGDB on that port. */
+    if (host && !nl_kgdb_release(vm, &nl_cmd_say, error)) return -1;
+  } else {
+    g_autoptr(NlKernelSyms) k = nl_kernel_syms(vm, error);
+    if (!k || (host && !nl_kgdb_check_kernel(k, vm->node, error))) return -1;
+    if (k->vmlinux) {
+      g_strv_builder_add(b, k->vmlinux);
+    } else {
+      const char *what = k->version ? k->version : k->kernel ? k->kernel : "?";
+      fprintf(stderr,
+              "netlab: no symbols for kernel %s: install linux-image-%s-dbg or use a "
+              "built kernel\n",
+              what, k->version ? k->version : "<version>");
+    }
+    if (k->scripts && !nl_owned_by_me(k->scripts)) {
+      fprintf(stderr,
+              "netlab: not loading %s: you do not own it and its directory (gdb would run "
+              "its Python as you)\n",
+              k->scripts);
+    } else if (k->scripts) {
+      /* gdb loads <vmlinux>-gdb.py itself, with the symbols, once its
+       * directory is trusted; a script elsewhere has to be sourced. */
+      g_autofree char *dir = g_path_get_dirname(k->scripts);
+      g_autofree char *safe = g_strdup_printf("add-auto-load-safe-path %s", dir);
+      g_strv_builder_add_many(b, "-iex", safe, NULL);
+      g_autofree char *own = k->vmlinux ? g_strconcat(k->vmlinux, "-gdb.py", NULL) : NULL;
+      if (!own || strcmp(own, k->scripts) != 0) {
+        g_autofree char *src = g_strdup_printf("source %s", k->scripts);
+        g_strv_builder_add_many(b, "-ex", src, NULL);
+      }
+    }
+    /* KGDB's packets cross the relay, libvirt and a loaded TCG guest:
+     * slower than gdb's 2 s by default. */
+    if (host) g_strv_builder_add_many(b, "-iex", "set remotetimeout 30", NULL);
+    target = g_strdup_printf("target remote %s", host ? vm->paths.serial1 : vm->paths.gdb);
+  }
   g_strv_builder_add_many(b, "-ex", target, NULL);
   for (char **w = t.rest; *w; w++) g_strv_builder_add(b, *w);
   g_auto(GStrv) gdb = g_strv_builder_end(b);
