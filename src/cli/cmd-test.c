@@ -343,61 +343,6 @@ static char *make_artifacts_dir(const char *labdir, const char *asked, GError **
   return g_steal_pointer(&dir);
 }
 
-/* Runs TESTS one after the other (until interrupted) into RESULTS, each
- * reported in TAP as it ends, its output as comments; how many failed. */
-static guint run_all(const char *labdir, GPtrArray *tests, int timeout, GPtrArray *results) {
-  guint failed = 0;
-  for (guint i = 0; i < tests->len && !interrupted; i++) {
-    Result *r = run_test(labdir, tests->pdata[i], timeout);
-    g_ptr_array_add(results, r);
-    g_auto(GStrv) lines = g_strsplit(r->output, "\n", -1);
-    for (char **l = lines; *l; l++)
-      if (**l || l[1]) printf("# %s\n", *l);
-    printf("%s %u - %s (%.1f s)%s%s\n", r->passed ? "ok" : "not ok", i + 1, r->name, r->secs,
-           r->why ? ": " : "", r->why ? r->why : "");
-    fflush(stdout);
-    failed += !r->passed;
-  }
-  return failed;
-}
-
-/* What a failure leaves while the VMs still run, into DIR: the captures,
- * the probes, and the files of nodes without a disk (gone with their VM);
- * the nodes with one are added to DISK_NODES, read once their VM stopped. */
-static void keep_while_up(const char *labdir, const NlLab *lab, const NlState *st, const char *dir,
-                          GPtrArray *caps, GPtrArray *results, GString *index,
-                          GPtrArray *disk_nodes) {
-  stop_captures(caps, dir);
-  collect(lab, st, dir, results, index);
-  g_autoptr(GPtrArray) tmpfs_nodes = g_ptr_array_new();
-  for (guint i = 0; i < lab->nodes->len; i++) {
-    NlNode *node = lab->nodes->pdata[i];
-    g_ptr_array_add(node->disk_mib ? disk_nodes : tmpfs_nodes, node->name);
-  }
-  g_ptr_array_add(tmpfs_nodes, NULL);
-  g_ptr_array_add(disk_nodes, NULL);
-  g_autoptr(GError) pm = NULL;
-  if (tmpfs_nodes->len > 1 && !nl_postmortem(labdir, (char **)tmpfs_nodes->pdata, dir, index, &pm))
-    g_string_append_printf(index, "(nodes without a disk: %s)\n", pm->message);
-}
-
-/* What a failure leaves once the lab is down: the files of nodes with a
- * disk, and the INDEX of DIR; and the TAP comments that point to it. */
-static void keep_after_down(const char *labdir, const char *dir, GPtrArray *disk_nodes,
-                            GString *index, GPtrArray *dead, guint failed, guint ntests) {
-  g_autoptr(GError) pm = NULL;
-  if (disk_nodes->len > 1 && !nl_postmortem(labdir, (char **)disk_nodes->pdata, dir, index, &pm))
-    g_string_append_printf(index, "(nodes with a disk: %s)\n", pm->message);
-  g_autofree char *index_path = g_build_filename(dir, "INDEX", NULL);
-  g_string_prepend(index, "What netlab kept after the failure, and where each came from.\n\n");
-  g_autoptr(GError) e = NULL;
-  if (!nl_write_file(index_path, index->str, index->len, 0644, &e))
-    nl_say(&nl_cmd_say, NL_SAY_WARNING, "%s", e->message);
-  for (guint i = 0; dead && i < dead->len; i++)
-    printf("# VM '%s' stopped during the tests\n", (char *)dead->pdata[i]);
-  printf("# %u of %u tests failed; artifacts in %s (see INDEX)\n", failed, ntests, dir);
-}
-
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_auto(NlTarget) t = {0};
   g_autofree char *junit_file = NULL, *artifacts = NULL;
@@ -446,7 +391,18 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   fflush(stdout);
   g_autoptr(GPtrArray) results =
       g_ptr_array_new_with_free_func((GDestroyNotify)nl_test_result_free);
-  guint failed = run_all(labdir, tests, timeout, results);
+  guint failed = 0;
+  for (guint i = 0; i < tests->len && !interrupted; i++) {
+    Result *r = run_test(labdir, tests->pdata[i], timeout);
+    g_ptr_array_add(results, r);
+    g_auto(GStrv) lines = g_strsplit(r->output, "\n", -1);
+    for (char **l = lines; *l; l++)
+      if (**l || l[1]) printf("# %s\n", *l);
+    printf("%s %u - %s (%.1f s)%s%s\n", r->passed ? "ok" : "not ok", i + 1, r->name, r->secs,
+           r->why ? ": " : "", r->why ? r->why : "");
+    fflush(stdout);
+    failed += !r->passed;
+  }
 
   /* A VM that died (a panic, a QEMU crash) is worth a look even when the
    * tests did not notice. */
@@ -458,7 +414,23 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if ((failed || (dead && dead->len)) && !interrupted &&
       !(dir = make_artifacts_dir(labdir, artifacts, &no_dir)))
     nl_say(&nl_cmd_say, NL_SAY_WARNING, "no artifacts kept: %s", no_dir->message);
-  if (dir) keep_while_up(labdir, lab, st, dir, caps, results, index, disk_nodes);
+  if (dir) {
+    stop_captures(caps, dir);
+    collect(lab, st, dir, results, index);
+    /* A tmpfs node's files are gone with its VM: read them now. A disk is
+     * read once its VM stopped (below). */
+    g_autoptr(GPtrArray) tmpfs_nodes = g_ptr_array_new();
+    for (guint i = 0; i < lab->nodes->len; i++) {
+      NlNode *node = lab->nodes->pdata[i];
+      g_ptr_array_add(node->disk_mib ? disk_nodes : tmpfs_nodes, node->name);
+    }
+    g_ptr_array_add(tmpfs_nodes, NULL);
+    g_ptr_array_add(disk_nodes, NULL);
+    g_autoptr(GError) pm = NULL;
+    if (tmpfs_nodes->len > 1 &&
+        !nl_postmortem(labdir, (char **)tmpfs_nodes->pdata, dir, index, &pm))
+      g_string_append_printf(index, "(nodes without a disk: %s)\n", pm->message);
+  }
   stop_captures(caps, NULL);
   g_clear_pointer(&caps, g_ptr_array_unref);
   if (junit_file) nl_junit_write(junit_file, lab->name ? lab->name : lab->dir, results, error);
@@ -468,7 +440,19 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     if (!nl_state_lock(st, TRUE, &down) || !nl_run_down(st, &nl_cmd_say, &down))
       fprintf(stderr, "netlab: %s\n", down->message);
   }
-  if (dir) keep_after_down(labdir, dir, disk_nodes, index, dead, failed, tests->len);
+  if (dir) {
+    g_autoptr(GError) pm = NULL;
+    if (disk_nodes->len > 1 && !nl_postmortem(labdir, (char **)disk_nodes->pdata, dir, index, &pm))
+      g_string_append_printf(index, "(nodes with a disk: %s)\n", pm->message);
+    g_autofree char *index_path = g_build_filename(dir, "INDEX", NULL);
+    g_string_prepend(index, "What netlab kept after the failure, and where each came from.\n\n");
+    g_autoptr(GError) e = NULL;
+    if (!nl_write_file(index_path, index->str, index->len, 0644, &e))
+      nl_say(&nl_cmd_say, NL_SAY_WARNING, "%s", e->message);
+    for (guint i = 0; dead && i < dead->len; i++)
+      printf("# VM '%s' stopped during the tests\n", (char *)dead->pdata[i]);
+    printf("# %u of %u tests failed; artifacts in %s (see INDEX)\n", failed, tests->len, dir);
+  }
   if (interrupted) {
     fprintf(stderr, "netlab: test interrupted by signal %d\n", interrupted);
     return 128 + interrupted;
