@@ -64,10 +64,10 @@ NETLAB=$inst
 "$NETLAB" up "$a" >"$tmp/up.out" 2>&1
 ok $? "the installed netlab brings labs/hello up"
 diag <"$tmp/up.out"
-grep -qx 'r1 reached r2' "$a/ping.r1" 2>/dev/null
+grep -qx 'r1 reached r2' "$a/shared/ping.r1" 2>/dev/null
 ok $? "r1's startup script reached r2"
-grep -q '^netlab-installed-stage2' "$a/.netlab/logs/r1.console.log"
-ok $? "r1 booted the installed templates"
+"$NETLAB" console --log -d "$a" r1 | grep -q '^netlab-installed-stage2'
+ok $? "r1 booted the installed templates (its console log shows the mark)"
 [ "$("$NETLAB" exec -d "$a" r1 -- hostname)" = r1 ]
 ok $? "exec through the installed agent"
 status_of "$a" 'vm("r2")["state"] == "running"' >/dev/null
