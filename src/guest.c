@@ -6,6 +6,7 @@ char *nl_guest_contract(void) {
   static const char *const values[][2] = {
       {"NL_TAG_ROOT", NL_GUEST_TAG_ROOT},       {"NL_TAG_CONF", NL_GUEST_TAG_CONF},
       {"NL_TAG_LAB", NL_GUEST_TAG_LAB},         {"NL_TAG_SHARED", NL_GUEST_TAG_SHARED},
+      {"NL_TAG_MODULES", NL_GUEST_TAG_MODULES},
       {"NL_CONF_DIR", NL_GUEST_CONF_DIR},       {"NL_FILE_NODE", NL_GUEST_FILE_NODE},
       {"NL_FILE_SYSCTL", NL_GUEST_FILE_SYSCTL}, {"NL_FILE_EXEC", NL_GUEST_FILE_EXEC},
       {"NL_FILE_MOUNTS", NL_GUEST_FILE_MOUNTS}, {"NL_FILE_ULIMIT", NL_GUEST_FILE_ULIMIT},

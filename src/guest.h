@@ -15,6 +15,7 @@
 #define NL_GUEST_TAG_CONF "netlab"   /* STATE/conf/NODE, read-only */
 #define NL_GUEST_TAG_LAB "hostlab"   /* the lab directory, at /hostlab */
 #define NL_GUEST_TAG_SHARED "shared" /* LABDIR/shared, at /shared */
+#define NL_GUEST_TAG_MODULES "modules" /* an image node's /lib/modules/VERSION */
 
 /* Where the guest mounts its configuration share, and the files in it
  * (written by run.c from nl_guest_conf()). */
