@@ -130,8 +130,7 @@ static void xml_head(GString *x, const NlLab *lab, const NlNode *node, const NlD
 /* The 9p shares (guest.h names their tags) and the node's disk. */
 static void xml_storage(GString *x, const NlVmPaths *p, const NlDomainSpec *spec) {
   ShareMode lab_mode = spec->lab_ro ? SHARE_RO : SHARE_RW;
-  if (spec->image_root)
-    /* One filesystem of netlab's cache: nothing to remap. */
+  if (spec->image_root) /* One filesystem of netlab's cache: nothing to remap. */
     share(x, spec->image_root, NL_GUEST_TAG_ROOT, SHARE_RO_MAPPED, FALSE);
   else
     share(x, "/", NL_GUEST_TAG_ROOT, SHARE_RO, TRUE);

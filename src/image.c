@@ -41,15 +41,15 @@ static char *fetch(GMatchInfo *m, int n) {
 char *nl_image_normalize(const char *ref, GError **error) {
   for (const char *const *t = transports; *t; t++)
     if (g_str_has_prefix(ref, *t) && ref[strlen(*t)]) {
-      if (strpbrk(ref, " \t\n"))
-        break;
+      if (strpbrk(ref, " \t\n")) break;
       return g_strdup(ref);
     }
   const char *name = g_str_has_prefix(ref, "docker://") ? ref + strlen("docker://") : ref;
-  g_autoptr(GRegex) re = g_regex_new("^(?:([A-Za-z0-9.-]+(?::[0-9]+)?)/)?(" COMPONENT "(?:/" COMPONENT
-                                     ")*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
-                                     "(?:@(sha256:[0-9a-f]{64}))?$",
-                                     0, 0, NULL);
+  g_autoptr(GRegex) re =
+      g_regex_new("^(?:([A-Za-z0-9.-]+(?::[0-9]+)?)/)?(" COMPONENT "(?:/" COMPONENT
+                  ")*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+                  "(?:@(sha256:[0-9a-f]{64}))?$",
+                  0, 0, NULL);
   g_autoptr(GMatchInfo) m = NULL;
   if (!g_regex_match(re, name, 0, &m)) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
@@ -77,7 +77,10 @@ char *nl_image_normalize(const char *ref, GError **error) {
   }
   gboolean library = g_str_equal(domain, "docker.io") && !strchr(path, '/');
   return g_strdup_printf("docker://%s/%s%s%s%s%s%s", domain, library ? "library/" : "", path,
-                         *tag || !*digest ? ":" : "", *tag ? tag : !*digest ? "latest" : "",
+                         *tag || !*digest ? ":" : "",
+                         *tag       ? tag
+                         : !*digest ? "latest"
+                                    : "",
                          *digest ? "@" : "", digest);
 }
 
@@ -188,8 +191,8 @@ static gboolean run_tool(const char *const *argv, const struct passwd *user, con
   }
   for (const char *const *a = argv; *a; a++) g_ptr_array_add(args, g_strdup(*a));
   g_ptr_array_add(args, NULL);
-  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                                              G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr(GSubprocessLauncher) l =
+      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_subprocess_launcher_set_cwd(l, cwd);
   if (user) g_subprocess_launcher_setenv(l, "HOME", cwd, TRUE);
   g_autoptr(GSubprocess) p =
@@ -222,11 +225,11 @@ static char *layout_digest(const char *layout, GError **error) {
   JsonArray *m = o && json_object_has_member(o, "manifests")
                      ? json_object_get_array_member(o, "manifests")
                      : NULL;
-  JsonObject *first = m && json_array_get_length(m) == 1 ? json_array_get_object_element(m, 0) : NULL;
-  const char *digest =
-      first && json_object_has_member(first, "digest")
-          ? json_object_get_string_member(first, "digest")
-          : NULL;
+  JsonObject *first =
+      m && json_array_get_length(m) == 1 ? json_array_get_object_element(m, 0) : NULL;
+  const char *digest = first && json_object_has_member(first, "digest")
+                           ? json_object_get_string_member(first, "digest")
+                           : NULL;
   if (!digest_hex(digest)) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: no single sha256 manifest", index);
     return NULL;
@@ -283,8 +286,7 @@ static gboolean settle(Convert *c, int fd, guint32 uid, guint32 gid, mode_t mode
     return nl_set_errno(error, errno, "%s: cannot set its owner and mode in xattrs", path);
   /* Host modes: readable by the QEMU user, writable by no one else, no
    * setuid, setgid or sticky bit. */
-  if (fchmod(fd, S_ISDIR(mode) ? 0755 : 0644) != 0 ||
-      (c->chown_root && fchown(fd, 0, 0) != 0))
+  if (fchmod(fd, S_ISDIR(mode) ? 0755 : 0644) != 0 || (c->chown_root && fchown(fd, 0, 0) != 0))
     return nl_set_errno(error, errno, "%s: cannot set its host mode", path);
   if (fstat(fd, &st) == 0) c->bytes += (guint64)st.st_blocks * 512;
   return TRUE;
@@ -308,8 +310,8 @@ static gboolean replace_special(Convert *c, int dfd, const char *name, const str
   /* umoci leaves links, devices and FIFOs to the unpacking user: root in
    * the image. */
   mode_t mode = S_ISLNK(st->st_mode) ? S_IFLNK | 0777 : st->st_mode;
-  ok = ok && settle(c, fd, 0, 0, mode, S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ? st->st_rdev : 0,
-                    path, error);
+  ok = ok && settle(c, fd, 0, 0, mode,
+                    S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ? st->st_rdev : 0, path, error);
   close(fd);
   return ok;
 }
@@ -383,7 +385,8 @@ static gboolean convert_root(const char *rootfs, guint64 *bytes, GError **error)
 static gboolean make_dir(const char *path, int mode, GError **error) {
   if (g_mkdir_with_parents(path, mode) != 0)
     return nl_set_errno(error, errno, "cannot create '%s'", path);
-  if (chmod(path, mode) != 0) return nl_set_errno(error, errno, "cannot set the mode of '%s'", path);
+  if (chmod(path, mode) != 0)
+    return nl_set_errno(error, errno, "cannot set the mode of '%s'", path);
   return TRUE;
 }
 
@@ -391,8 +394,8 @@ static gboolean remove_tree(const char *path, GError **error) {
   if (!g_file_test(path, G_FILE_TEST_EXISTS)) return TRUE;
   const char *argv[] = {"rm", "-rf", "--one-file-system", "--", path, NULL};
   int status = 0;
-  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
-                    &status, error))
+  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
+                    error))
     return FALSE;
   if (!g_spawn_check_wait_status(status, NULL)) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot remove '%s'", path);
@@ -419,8 +422,8 @@ static gboolean unpack(const char *tmp, const struct passwd *user, const NlProgr
                        GError **error) {
   if (user && chown(tmp, user->pw_uid, user->pw_gid) != 0)
     return nl_set_errno(error, errno, "cannot give '%s' to %s", tmp, UNPACK_USER);
-  const char *argv[] = {"umoci", "unpack", "--rootless", "--image", "layout:netlab", "bundle",
-                        NULL};
+  const char *argv[] = {"umoci",         "unpack", "--rootless", "--image",
+                        "layout:netlab", "bundle", NULL};
   if (!run_tool(argv, user, tmp, say, error)) return FALSE;
   /* Back to root before the conversion: from here on the unpacking user
    * can neither reach nor change the tree. */
@@ -429,8 +432,7 @@ static gboolean unpack(const char *tmp, const struct passwd *user, const NlProgr
   return TRUE;
 }
 
-static gboolean write_ref(const char *cache, const char *ref, const char *digest,
-                          GError **error) {
+static gboolean write_ref(const char *cache, const char *ref, const char *digest, GError **error) {
   g_autofree char *refs = g_build_filename(cache, "refs", NULL);
   g_autofree char *file = ref_file(cache, ref);
   g_autofree char *text = g_strdup_printf("%s\n%s\n", ref, digest);
@@ -439,8 +441,8 @@ static gboolean write_ref(const char *cache, const char *ref, const char *digest
 
 /* Pulls N into the layout TMP/layout, and unpacks it into the cache
  * unless its digest is there already. Returns the rootfs. */
-static char *pull_into(const char *cache, const char *n, const char *tmp,
-                       const struct passwd *user, const NlProgress *say, GError **error) {
+static char *pull_into(const char *cache, const char *n, const char *tmp, const struct passwd *user,
+                       const NlProgress *say, GError **error) {
   nl_say(say, NL_SAY_NOTICE, "pulling %s", n);
   /* skopeo reads registries.conf (mirrors), policy.json and the user's
    * credentials; it only writes the layout. Signatures cannot go into an
@@ -449,7 +451,7 @@ static char *pull_into(const char *cache, const char *n, const char *tmp,
   const char *conf = g_getenv("CONTAINERS_REGISTRIES_CONF");
   const char *copy[] = {"skopeo", "copy", "--remove-signatures", n, "oci:layout:netlab", NULL};
   const char *copy_conf[] = {"skopeo", "--registries-conf", conf, "copy", "--remove-signatures",
-                             n, "oci:layout:netlab", NULL};
+                             n,        "oci:layout:netlab", NULL};
   if (!run_tool(conf && *conf ? copy_conf : copy, NULL, tmp, say, error)) return NULL;
   g_autofree char *layout = g_build_filename(tmp, "layout", NULL);
   g_autofree char *digest = layout_digest(layout, error);
@@ -644,6 +646,7 @@ char *nl_image_check_root(const char *rootfs) {
   g_autofree char *sh = resolve_in(rootfs, "/bin/sh");
   guint32 m = sh ? guest_mode(sh) : 0;
   if (S_ISREG(m) && (m & 0111)) return NULL;
-  return g_strdup("the image has no /bin/sh, which runs netlab's second stage and the "
-                  "startup scripts");
+  return g_strdup(
+      "the image has no /bin/sh, which runs netlab's second stage and the "
+      "startup scripts");
 }

@@ -44,9 +44,9 @@ char *nl_image_find(const char *cache, const char *ref, char **digest);
 char *nl_image_pull(const char *cache, const char *ref, const NlProgress *say, GError **error);
 
 typedef struct {
-  char *ref;       /* normalized */
-  char *digest;    /* sha256:... */
-  guint64 bytes;   /* of the unpacked root, shared by the refs of one digest */
+  char *ref;     /* normalized */
+  char *digest;  /* sha256:... */
+  guint64 bytes; /* of the unpacked root, shared by the refs of one digest */
 } NlImageEntry;
 
 void nl_image_entry_free(NlImageEntry *e);

@@ -763,8 +763,8 @@ static const struct {
       "default where `netlab up` runs"},
      set_host},
     {{"image", FALSE, NULL,
-      "the node's root filesystem: an OCI image reference, or one of Kathará's base images "
-      "that netlab runs on the host's root (see doc/images.md)"},
+      "the node's root: an OCI image, or the host's for Kathará's base images (see "
+      "[doc/images.md](doc/images.md))"},
      set_image},
     {{"bridged", FALSE, "false",
       "a NIC after the lab's ones on a NAT'd network to the outside, not to the host's "
@@ -976,10 +976,7 @@ static const struct {
       "`ttl=`, `port=`"},
      0,
      set_lab_underlay},
-    {{"IMAGE", FALSE, NULL,
-      "netlab: the image of every node that names none (see doc/images.md)"},
-     0,
-     set_lab_image},
+    {{"IMAGE", FALSE, NULL, "netlab: the image of every node that names none"}, 0, set_lab_image},
     {{"PULL_IMAGES", FALSE, "missing",
       "netlab: what `up` may pull: `missing` images, `never`, or `always` again"},
      0,

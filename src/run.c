@@ -719,8 +719,8 @@ static gboolean plan_images(const NlLab *lab, const NlUpOptions *o, Plan *plan, 
       }
       g_autofree char *lacks = nl_image_check_root(rootfs);
       if (lacks) {
-        g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s:%u: image '%s' cannot boot: %s",
-                    at->file, at->line, node->image, lacks);
+        g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s:%u: image '%s' cannot boot: %s", at->file,
+                    at->line, node->image, lacks);
         g_free(rootfs);
         return FALSE;
       }
