@@ -35,7 +35,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       else if (rootfs)
         printf("%-12s   root: image %s, in the cache (%.19s)\n", "", n->image, digest);
       else
-        printf("%-12s   root: image %s, not in the cache: `up` pulls it\n", "", n->image);
+        printf("%-12s   root: image %s, not in the cache%s\n", "", n->image,
+               lab->pull == NL_PULL_NEVER ? ", and LAB_PULL_IMAGES=never" : ": `up` pulls it");
     } else {
       printf("%-12s   root: the host's\n", "");
     }
