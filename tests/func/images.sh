@@ -1,7 +1,8 @@
 #!/bin/sh
 # Nodes on container images' roots (doc/images.md), with no registry of the
 # internet: the test builds its images once (a busybox-only one, a hostile
-# one on top of it, a Debian one with bird2, which the host lacks) into
+# one on top of it, a Debian one with bird2, which the host lacks, and one
+# of Debian 11 with its FRR 7.5) into
 # $NETLAB_TEST_IMAGES, serves them from a local registry (Debian's
 # docker-registry) and pulls them under Docker Hub names through a
 # registries.conf mirror, as from Docker Hub. A lab mixing the host's root
@@ -42,13 +43,24 @@ fi
 if [ ! -f "$imgs/debian.done" ]; then
   if [ ! -f "$imgs/deb.tar" ]; then
     mmdebstrap --quiet --variant=minbase --include=bird2,iproute2,kmod,iputils-ping bookworm \
-      "$imgs/deb.tar.part" >"$imgs/mmdebstrap.log" 2>&1 && mv "$imgs/deb.tar.part" "$imgs/deb.tar"
+      "$imgs/deb.part.tar" >"$imgs/mmdebstrap.log" 2>&1 && mv "$imgs/deb.part.tar" "$imgs/deb.tar"
   fi
   [ -f "$imgs/deb.tar" ] &&
     umoci new --image "$L:debian" && umoci raw add-layer --image "$L:debian" "$imgs/deb.tar" &&
     rm -f "$imgs/deb.tar" && touch "$imgs/debian.done"
 fi
-for i in busybox hostile debian; do
+# (c) Another FRR than the host's: Debian 11's 7.5, from the main archive alone
+# (its security archive is not always reachable).
+if [ ! -f "$imgs/frr7.done" ]; then
+  if [ ! -f "$imgs/frr7.tar" ]; then
+    mmdebstrap --quiet --variant=minbase --include=frr,iproute2,iputils-ping bullseye \
+      "$imgs/frr7.part.tar" http://deb.debian.org/debian >"$imgs/mmdebstrap-frr7.log" 2>&1 && mv "$imgs/frr7.part.tar" "$imgs/frr7.tar"
+  fi
+  [ -f "$imgs/frr7.tar" ] &&
+    umoci new --image "$L:frr7" && umoci raw add-layer --image "$L:frr7" "$imgs/frr7.tar" &&
+    rm -f "$imgs/frr7.tar" && touch "$imgs/frr7.done"
+fi
+for i in busybox hostile debian frr7; do
   [ -f "$imgs/$i.done" ]
   ok $? "image $i built (in $imgs)"
 done
@@ -69,7 +81,7 @@ registry=$!
 trap 'kill $registry 2>/dev/null; cleanup' EXIT
 wait_for 20 sh -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null ||
   wait_for 20 curl -s "http://127.0.0.1:$port/v2/" >/dev/null
-for i in busybox hostile debian; do
+for i in busybox hostile debian frr7; do
   skopeo copy --quiet --dest-tls-verify=false "oci:$L:$i" \
     "docker://127.0.0.1:$port/kathara/netlab-$i:1" >"$tmp/push.out" 2>&1
   ok $? "pushed $i to the local registry" || diag <"$tmp/push.out"
@@ -120,11 +132,14 @@ d[0]="B"
 d[image]="kathara/netlab-debian:1"
 e[0]="B"
 e[image]="kathara/netlab-hostile:1"
+f[0]="B"
+f[image]="kathara/netlab-frr7:1"
 CONF
 echo 'ip addr add 10.0.0.1/24 dev eth0; ip route add 10.0.1.0/24 via 10.0.0.2' >"$lab/h.startup"
 echo 'ip addr add 10.0.0.2/24 dev eth0; ip addr add 10.0.1.2/24 dev eth1; echo 1 >/proc/sys/net/ipv4/ip_forward' >"$lab/b.startup"
 printf 'ip addr add 10.0.1.3/24 dev eth0\nip route add default via 10.0.1.2\nsystemctl start bird\n' >"$lab/d.startup"
 echo 'ip addr add 10.0.1.4/24 dev eth0' >"$lab/e.startup"
+echo 'ip addr add 10.0.1.5/24 dev eth0' >"$lab/f.startup"
 mkdir -p "$lab/shared"
 cat >"$lab/tests/01-route" <<'T'
 #!/bin/sh
@@ -165,6 +180,9 @@ x d -- sh -c 'grep -q bookworm /etc/os-release && test -x /usr/sbin/bird'
 ok $? "d runs on the Debian image, with bird2 the host lacks"
 x d -- systemctl is-active bird >"$tmp/bird" 2>&1 && x d -- birdc show status >>"$tmp/bird" 2>&1
 ok $? "systemctl start bird through the shim, birdc answers" || diag <"$tmp/bird"
+x f -- /usr/lib/frr/zebra --version >"$tmp/frr" 2>&1 && grep -q 'version 7\.5' "$tmp/frr" &&
+  x h -- /usr/lib/frr/zebra --version | grep -q 'version 8\.'
+ok $? "f runs Debian 11's FRR 7.5 beside the host's FRR 8" || diag <"$tmp/frr"
 x d -- modprobe vxlan && x d -- sh -c 'test -d /sys/module/vxlan'
 ok $? "modprobe in an image node loads the booted kernel's module"
 x b -- sh -c 'echo hi >/shared/from-b && test -f /hostlab/lab.conf' && [ -f "$lab/shared/from-b" ]
