@@ -116,6 +116,19 @@ qemu_write=$(setpriv --reuid=netlab-qemu --regid=netlab-qemu --clear-groups \
 [ "$qemu_write" = refused ] && [ ! -e "$root/bin/x" ]
 ok $? "the QEMU user cannot write the cache"
 
+# As an ordinary user (umoci unpacks as that user; nothing runs as root):
+# the same plain tree, owned by the user, the image's owners in xattrs.
+chmod -R a+rX "$L"
+mkdir -p "$tmp/ucache" && chown nobody "$tmp/ucache"
+setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$tmp/ucache" \
+  NETLAB_IMAGE_CACHE="$tmp/ucache/images" "$NETLAB" image pull "oci:$L:hostile" >"$tmp/upull" 2>&1
+uroot=$(tail -1 "$tmp/upull")
+[ -d "$uroot/bin" ] && [ -z "$(find "$uroot" \( -type b -o -type c -o -type l -o -perm /7000 \
+  -o ! -user nobody \) -print)" ] &&
+  [ "$(getfattr --only-values -n user.virtfs.mode "$uroot/bin/suid" | od -An -tx4 | tr -d ' ')" = 000089ed ]
+ok $? "an ordinary user's pull: plain files of that user, setuid root kept in xattrs only" ||
+  diag <"$tmp/upull"
+
 "$NETLAB" image ls >"$tmp/ls.out" 2>&1
 grep -q '^docker://docker.io/kathara/netlab-hostile:1 *sha256:[0-9a-f]* .*[0-9.]* [kMG]*B$' "$tmp/ls.out"
 ok $? "image ls shows the image, its digest and size" || diag <"$tmp/ls.out"
