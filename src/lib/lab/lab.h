@@ -73,8 +73,9 @@ typedef struct {
   NlLoc image_loc;      /* where it was named */
 } NlNode;
 
-/* r1[port]="HOST:GUEST/PROTO" */
+/* r1[port]="[ADDR:]HOST:GUEST/PROTO" */
 typedef struct {
+  char addr[48]; /* the host address it listens on: 127.0.0.1 unless given */
   guint16 host, guest;
   gboolean udp; /* else TCP */
   guint line;
