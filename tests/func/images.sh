@@ -190,8 +190,9 @@ x() { "$NETLAB" exec "$@"; }
 [ "$(x b -- cat /etc/passwd)" = 'root:x:0:0:root:/root:/bin/sh' ] && ! x b -- test -e /usr/lib/frr
 ok $? "b runs on the busybox image's root"
 # The console's shell: the image's sh where it has no bash.
-wait_for 30 grep -q 'root@b:/# ' "$lab/.netlab/logs/b.console.log" &&
-  wait_for 30 grep -q 'root@d:/# ' "$lab/.netlab/logs/d.console.log"
+logs="$(data_dir "$lab")/logs"
+wait_for 30 grep -q 'root@b:/# ' "$logs/b.console.log" &&
+  wait_for 30 grep -q 'root@d:/# ' "$logs/d.console.log"
 ok $? "consoles: a root shell on the busybox node (sh) and the Debian node (bash)"
 x d -- sh -c 'grep -q bookworm /etc/os-release && test -x /usr/sbin/bird'
 ok $? "d runs on the Debian image, with bird2 the host lacks"
