@@ -24,6 +24,7 @@ inst=$root/$bindir/netlab
 
 missing=
 for f in "$bindir/netlab" "$libexecdir/netlab-agent" "$libexecdir/netlab-svc" \
+  "$libexecdir/netlab-agent-static" "$libexecdir/netlab-svc-static" \
   "$libexecdir/netlab-relay" "$libexecdir/netlab-log" "$libdir/netlab/netlab-virt.so" \
   "$libdir/netlab/netlab-disk.so" "$libdir/netlab/netlab-capture.so" \
   "$datadir/netlab/templates/init" "$datadir/netlab/templates/stage2" \
