@@ -6,7 +6,8 @@
 #   are the ones that synopsis shows;
 # - every lab.conf key of the parser's table (printed by lab-keys) has an
 #   entry in netlab-lab.conf(5) that says what the table says (its meaning
-#   and its default), and every key that page documents is in the table.
+#   and its default), and every key that page documents is in the table;
+# - doc/performance.md is what scripts/bench-report makes of bench/results/.
 : "${NETLAB:?set by meson}" "${NETLAB_SRC:?set by meson}" "${NETLAB_LAB_KEYS:?set by meson}"
 exec python3 - "$NETLAB" "$NETLAB_SRC" "$NETLAB_LAB_KEYS" <<'EOF'
 import os
@@ -152,6 +153,11 @@ for name in node_doc:
     ok(False, f"netlab-lab.conf(5)'s r1[{name}] is a key of the parser's table")
 for name in lab_doc:
     ok(False, f"netlab-lab.conf(5)'s LAB_{name} is a key of the parser's table")
+
+# The results page is what the checked-in bench results give.
+r = subprocess.run([os.path.join(src, "scripts", "bench-report"), "--check"],
+                   capture_output=True, text=True)
+ok(r.returncode == 0, "doc/performance.md is generated from bench/results/", r.stderr)
 
 print(f"1..{n}")
 sys.exit(1 if failed else 0)
