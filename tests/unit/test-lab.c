@@ -461,9 +461,6 @@ static void test_built_kernel(const char *tmp) {
   }
 }
 
-/* README's lab.conf section against the parser's key table: a row per key
- * in use whose meaning is the table's help and default, no row for a key the
- * table lacks, and every ignored Kathará option named. */
 /* A lab directory under TMP whose lab.conf and lab.dep are given. */
 static char *make_lab(const char *tmp, const char *name, const char *conf, gssize conf_len,
                       const char *dep) {
