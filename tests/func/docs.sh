@@ -44,8 +44,12 @@ done <"$tmp/tour.rc"
 ok $? "every command of the tour ran"
 
 # What the tour promises, checked.
-grep -q 'r1' "$tmp/tour.out" && grep -q '10.0.0.1/24' "$tmp/tour.out"
+grep -q 'eth0 .*10\.0\.0\.1/24' "$tmp/tour.out"
 ok $? "exec showed r1's address"
+grep -qx 'status 3' "$tmp/tour.out"
+ok $? "exec gave the command's own exit status"
+grep -q '^r1' "$tmp/tour.out" && grep -q 'root@r1:/# ' "$tmp/tour.out"
+ok $? "the console ran hostname in r1"
 [ -s "$tmp/tree/labs/hello/a.pcap" ] &&
   [ "$(tcpdump -nr "$tmp/tree/labs/hello/a.pcap" 2>/dev/null | grep -c ICMP)" -eq 4 ]
 ok $? "capture wrote 4 ICMP frames"
