@@ -24,6 +24,13 @@ def plain(line):
 
 def entries(path):
     """(command, synopsis) for each entry of the COMMANDS section, in order."""
+    return [(cmd, syn) for cmd, _sub, syn in forms(path)]
+
+
+def forms(path):
+    """(command, subcommand or None, synopsis) for each entry of the COMMANDS
+    section: an entry whose bold start holds two words (*kernel build*) is
+    a subcommand's, with options of its own."""
     out, section = [], None
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -33,9 +40,9 @@ def entries(path):
                 continue
             if section != "COMMANDS":
                 continue
-            m = re.match(r"^\*([a-z][a-z-]*)[* ]", line)
+            m = re.match(r"^\*([a-z][a-z-]*)(?: ([a-z][a-z-]*))?\*", line)
             if m:
-                out.append((m.group(1), "netlab " + plain(line)))
+                out.append((m.group(1), m.group(2), "netlab " + plain(line)))
     return out
 
 

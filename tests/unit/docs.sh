@@ -88,20 +88,25 @@ for c in commands:
     # help is netlab's own usage, not a command of the table.
     if c not in documented or c == "help":
         continue
-    forms = [[c]] if c != "kernel" else [["kernel", "build"], ["kernel", "list"]]
-    for form in forms:
-        lines = documented[c]
-        if c == "kernel":
-            lines = [l for l in lines if l.startswith("netlab " + " ".join(form))]
-        rc, text = run(*form, "--help")
-        ok(rc == 0, f"netlab {' '.join(form)} --help exits 0", text)
-        shown = [l.replace("usage: ", "", 1).strip() for l in text.splitlines()
-                 if l.startswith("usage: ") or l.startswith("       netlab")]
-        ok(shown == documented[c], f"netlab {' '.join(form)} --help shows netlab(1)'s synopsis",
-           "help: " + "\n".join(shown) + "\nman:  " + "\n".join(documented[c]))
+    rc, text = run(c, "--help")
+    ok(rc == 0, f"netlab {c} --help exits 0", text)
+    shown = [l.replace("usage: ", "", 1).strip() for l in text.splitlines()
+             if l.startswith("usage: ") or l.startswith("       netlab")]
+    ok(shown == documented[c], f"netlab {c} --help shows netlab(1)'s synopsis",
+       "help: " + "\n".join(shown) + "\nman:  " + "\n".join(documented[c]))
+    # A command with subcommands (*kernel build*) has options per subcommand.
+    subs = {}
+    for cmd, sub, line in synopsis.forms(man1):
+        if cmd == c:
+            subs.setdefault(sub, []).append(line)
+    for sub, lines in subs.items():
+        words = [c] + ([sub] if sub else [])
+        if sub:
+            rc, text = run(*words, "--help")
+            ok(rc == 0, f"netlab {' '.join(words)} --help exits 0", text)
         have = help_options(text)
         doc = synopsis_options(lines) - {"--"}
-        ok(have == doc, f"{' '.join(form)}: the options of --help are the synopsis's",
+        ok(have == doc, f"{' '.join(words)}: the options of --help are the synopsis's",
            f"only in --help: {sorted(have - doc)}\nonly in netlab(1): {sorted(doc - have)}")
 
 # lab.conf keys: the parser's table against netlab-lab.conf(5).
