@@ -806,8 +806,8 @@ static gboolean plan_up(const NlLab *lab, const NlUpOptions *o, Plan *plan, GErr
     if (!b) return FALSE;
     if (b->kernel->distro && !distro_said) {
       nl_say(say, NL_SAY_NOTICE,
-             "booting Debian's kernel %s: `netlab kernel build` (once, about 13 minutes on "
-             "2 cores) makes labs boot 1.8 times as fast, in 40 %% less memory",
+             "booting Debian's kernel %s: a kernel of `netlab kernel build` (built once, "
+             "in minutes) boots labs faster, in less memory",
              b->kernel->version ? b->kernel->version : b->kernel->path);
       distro_said = TRUE;
     }
