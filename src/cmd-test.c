@@ -80,16 +80,19 @@ static char *check_why(TestCheck c, const char *labdir, const char *name, const 
   switch (c) {
     case TEST_OK: return NULL;
     case TEST_BAD_LAB:
-      return g_strdup_printf("'%s' is owned by uid %u, mode %04o: not the user's, or writable by all",
-                             labdir, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
+      return g_strdup_printf(
+          "'%s' is owned by uid %u, mode %04o: not the user's, or writable by all", labdir,
+          (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
     case TEST_BAD_DIR:
-      return g_strdup_printf("'%s/tests' is not a directory of the user's (or root's) that nobody "
-                             "else can write (uid %u, mode %04o): a VM may have made it",
-                             labdir, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
+      return g_strdup_printf(
+          "'%s/tests' is not a directory of the user's (or root's) that nobody "
+          "else can write (uid %u, mode %04o): a VM may have made it",
+          labdir, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
     case TEST_BAD_FILE:
-      return g_strdup_printf("tests/%s is owned by uid %u, mode %04o: not the user's (or root's), "
-                             "or writable by others (a VM may have written it)",
-                             name, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
+      return g_strdup_printf(
+          "tests/%s is owned by uid %u, mode %04o: not the user's (or root's), "
+          "or writable by others (a VM may have written it)",
+          name, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
     case TEST_NOT_EXEC: return g_strdup_printf("tests/%s is no longer an executable file", name);
   }
   return NULL;

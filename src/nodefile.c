@@ -282,9 +282,10 @@ static gboolean run_prepare(gpointer data, GError **error) {
 static char *unusable_why(const Run *r, const char *node) {
   g_autofree char *disk = nl_disk_path(r->labdir, node);
   if (r->up) return g_strdup_printf("VM '%s' does not answer and has no disk (%s)", node, disk);
-  return g_strdup_printf("the lab is not up and '%s' has no disk (%s): a node without one keeps "
-                         "nothing once stopped",
-                         node, disk);
+  return g_strdup_printf(
+      "the lab is not up and '%s' has no disk (%s): a node without one keeps "
+      "nothing once stopped",
+      node, disk);
 }
 
 /* After the drop: the agents that answer, the other nodes' disks in one
@@ -331,9 +332,9 @@ static gboolean run_work(int out, gpointer data, GError **error) {
   return ok;
 }
 
-GBytes *nl_node_files_run(const char *labdir, char **nodes, gboolean writable,
-                          NlNodeFilesWork work, gpointer data, guint64 max, NlDropSink sink,
-                          gpointer sink_data, GError **error) {
+GBytes *nl_node_files_run(const char *labdir, char **nodes, gboolean writable, NlNodeFilesWork work,
+                          gpointer data, guint64 max, NlDropSink sink, gpointer sink_data,
+                          GError **error) {
   Run r = {.labdir = labdir, .nodes = nodes, .writable = writable, .work = work, .data = data};
   g_autofree char *what = g_strdup_printf("reading the nodes of '%s'", labdir);
   NlDrop d = {.what = what,
@@ -732,8 +733,8 @@ static char **unique(char **nodes) {
 static gboolean run_op(const char *labdir, Op *op, gboolean writable, NlNodeFilesWork work,
                        guint64 max, int out, GError **error) {
   g_auto(GStrv) u = unique(op->nodes);
-  g_autoptr(GBytes) b = nl_node_files_run(labdir, u, writable, work, op, max, sink_fd,
-                                          GINT_TO_POINTER(out), error);
+  g_autoptr(GBytes) b =
+      nl_node_files_run(labdir, u, writable, work, op, max, sink_fd, GINT_TO_POINTER(out), error);
   return b != NULL;
 }
 
@@ -750,8 +751,7 @@ gboolean nl_node_copy_out(const char *labdir, const char *node, const char *path
   return run_op(labdir, &op, FALSE, cat_work, NL_NODE_FILE_MAX, out, error);
 }
 
-static gboolean copy_in_work(NlNodeFiles **files, guint n, int out, gpointer data,
-                             GError **error) {
+static gboolean copy_in_work(NlNodeFiles **files, guint n, int out, gpointer data, GError **error) {
   Op *op = data;
   NlNodeFiles *f = usable_or_error(files[0], error);
   return f && nl_node_files_write(f, op->fd, op->paths[0], op->mode, error);

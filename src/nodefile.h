@@ -25,9 +25,9 @@ typedef struct NlNodeFiles NlNodeFiles;
  * if given, else returned. */
 typedef gboolean (*NlNodeFilesWork)(NlNodeFiles **files, guint n, int out, gpointer data,
                                     GError **error);
-GBytes *nl_node_files_run(const char *labdir, char **nodes, gboolean writable,
-                          NlNodeFilesWork work, gpointer data, guint64 max, NlDropSink sink,
-                          gpointer sink_data, GError **error);
+GBytes *nl_node_files_run(const char *labdir, char **nodes, gboolean writable, NlNodeFilesWork work,
+                          gpointer data, guint64 max, NlDropSink sink, gpointer sink_data,
+                          GError **error);
 
 /* The commands, each one child: cat PATHS[i] of NODES[i] to OUT; copy PATH
  * of NODE to OUT, or FD (MODE) into PATH of NODE; what NODE changed (with

@@ -23,9 +23,10 @@ static gboolean pm_work(NlNodeFiles **files, guint n, int out, gpointer data, GE
     const char *node = nl_node_files_node(f);
     g_autofree char *line = NULL;
     if (!nl_node_files_usable(f)) {
-      line = g_strdup_printf("%s/: nothing of its filesystem: its VM does not answer "
-                             "and it has no disk\n",
-                             node);
+      line = g_strdup_printf(
+          "%s/: nothing of its filesystem: its VM does not answer "
+          "and it has no disk\n",
+          node);
       if (!nl_record_put(out, 'I', 0, "", line, strlen(line), error)) return FALSE;
       continue;
     }
@@ -42,9 +43,10 @@ static gboolean pm_work(NlNodeFiles **files, guint n, int out, gpointer data, GE
     gboolean ok = nl_record_put(out, 'W', 0, name, list->str, list->len, error);
     g_string_free(list, TRUE);
     if (!ok) return FALSE;
-    line = g_strdup_printf("%s/changes.txt: what the node changed against the host's "
-                           "root (A added, M modified, D deleted), read through %s\n",
-                           node, via);
+    line = g_strdup_printf(
+        "%s/changes.txt: what the node changed against the host's "
+        "root (A added, M modified, D deleted), read through %s\n",
+        node, via);
     if (!nl_record_put(out, 'I', 0, "", line, strlen(line), error)) return FALSE;
     g_clear_pointer(&line, g_free);
     g_clear_error(&e);
@@ -55,9 +57,10 @@ static gboolean pm_work(NlNodeFiles **files, guint n, int out, gpointer data, GE
     g_autofree char *tname = g_strdup_printf("%s/var-log.tar.gz", node);
     if (nl_node_files_tar_upper(f, "/var/log", tar, &e)) {
       ok = nl_record_put_fd(out, 'W', 0, tname, tar, error);
-      line = g_strdup_printf("%s/var-log.tar.gz: /var/log as the node wrote it (its "
-                             "upper layer), read through %s\n",
-                             node, via);
+      line = g_strdup_printf(
+          "%s/var-log.tar.gz: /var/log as the node wrote it (its "
+          "upper layer), read through %s\n",
+          node, via);
     } else {
       line = g_strdup_printf("%s/: no /var/log: %s\n", node, e->message);
     }
@@ -70,8 +73,9 @@ static gboolean pm_work(NlNodeFiles **files, guint n, int out, gpointer data, GE
 /* DIR/NODE/FILE, a fresh file netlab creates. */
 static gboolean put(const char *dir, char **nodes, const NlRecord *r, GError **error) {
   g_auto(GStrv) parts = g_strsplit(r->name, "/", -1);
-  gboolean known = g_strv_length(parts) == 2 && g_strv_contains((const char *const *)nodes, parts[0]) &&
-                   (strcmp(parts[1], "changes.txt") == 0 || strcmp(parts[1], "var-log.tar.gz") == 0);
+  gboolean known =
+      g_strv_length(parts) == 2 && g_strv_contains((const char *const *)nodes, parts[0]) &&
+      (strcmp(parts[1], "changes.txt") == 0 || strcmp(parts[1], "var-log.tar.gz") == 0);
   if (!known) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "unexpected artifact '%s'", r->name);
     return FALSE;

@@ -46,8 +46,8 @@ static gboolean become(const NlQemuUser *u, GError **error) {
 static G_NORETURN void child(const NlDrop *d, int out, int err, pid_t parent) {
   g_autoptr(GError) e = NULL;
   g_auto(NlQemuUser) qu = {0};
-  gboolean ok = nl_qemu_user(&qu, &e) && (!d->prepare || d->prepare(d->data, &e)) &&
-                become(&qu, &e);
+  gboolean ok =
+      nl_qemu_user(&qu, &e) && (!d->prepare || d->prepare(d->data, &e)) && become(&qu, &e);
   if (ok) {
     /* Not left behind by a netlab that was killed. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -41,8 +41,7 @@ static gboolean refuse(GError **error, const char *fmt, ...) {
 gboolean nl_qcow2_check(const guint8 *buf, gsize len, GError **error) {
   if (len < 72 || memcmp(buf, "QFI\xfb", 4) != 0) return refuse(error, "not a qcow2 image");
   guint32 version = be32(buf + 4);
-  if (version != 2 && version != 3)
-    return refuse(error, "qcow2 version %u, not 2 or 3", version);
+  if (version != 2 && version != 3) return refuse(error, "qcow2 version %u, not 2 or 3", version);
   if (be64(buf + 8) != 0 || be32(buf + 16) != 0)
     return refuse(error, "its qcow2 header names a backing file");
   guint32 cluster_bits = be32(buf + 20);
@@ -66,8 +65,7 @@ gboolean nl_qcow2_check(const guint8 *buf, gsize len, GError **error) {
   /* The extensions, up to the end marker; each is padded to 8 bytes. */
   gsize limit = MIN(len, (gsize)1 << cluster_bits);
   for (gsize off = hlen;;) {
-    if (off + 8 > limit)
-      return refuse(error, "qcow2 header extensions run past %zu bytes", limit);
+    if (off + 8 > limit) return refuse(error, "qcow2 header extensions run past %zu bytes", limit);
     guint32 type = be32(buf + off), elen = be32(buf + off + 4);
     if (type == EXT_END) return TRUE;
     switch (type) {
@@ -75,8 +73,7 @@ gboolean nl_qcow2_check(const guint8 *buf, gsize len, GError **error) {
       case EXT_BITMAPS: break;
       case EXT_BACKING_FORMAT:
         return refuse(error, "its qcow2 header has a backing-format extension");
-      case EXT_DATA_FILE:
-        return refuse(error, "its qcow2 header names an external data file");
+      case EXT_DATA_FILE: return refuse(error, "its qcow2 header names an external data file");
       case EXT_ENCRYPTION: return refuse(error, "the qcow2 image is encrypted");
       default: return refuse(error, "unknown qcow2 header extension 0x%08x", type);
     }

@@ -8,9 +8,9 @@
 #include "nodefile.h"
 
 typedef struct {
-  gboolean all;     /* every changed file, not only /etc and what <node>/ has */
-  gboolean force;   /* overwrite lab files changed since the node booted */
-  gint64 up_since;  /* the lab is up: since when; 0: each node's last boot on its disk */
+  gboolean all;    /* every changed file, not only /etc and what <node>/ has */
+  gboolean force;  /* overwrite lab files changed since the node booted */
+  gint64 up_since; /* the lab is up: since when; 0: each node's last boot on its disk */
 } NlSaveOptions;
 
 /* Called for each file considered: "r1: /etc/frr/frr.conf -> r1/etc/frr/frr.conf (new)". */

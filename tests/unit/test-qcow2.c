@@ -62,8 +62,8 @@ int main(void) {
   memcpy(m, b3, n3);
   m[72] = 0x80;
   g_autofree char *wu = why(m, n3);
-  TAP_OK(wu && strstr(wu, "unknown incompatible"), "an unknown incompatible feature is refused (%s)",
-         wu);
+  TAP_OK(wu && strstr(wu, "unknown incompatible"),
+         "an unknown incompatible feature is refused (%s)", wu);
   /* A data-file extension in place of the first one. */
   memcpy(m, b3, n3);
   guint32 hlen = (guint32)m[100] << 24 | m[101] << 16 | m[102] << 8 | m[103];
