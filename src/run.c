@@ -838,8 +838,10 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
   if (node->host && !remote_boot(up, plan, node, b, &kernel_at, &initrd_at, error)) return FALSE;
   g_autofree char *cmdline = nl_domain_cmdline(lab, node);
   g_autofree char *disk = node->disk_mib ? nl_disk_path(plan->view.labdir, node->name) : NULL;
-  /* Until `down` has synced it, the next `up` checks it first. */
-  if (disk && (!nl_disk_set_dirty(lab->dir, node->name, TRUE, error) ||
+  /* Until `down` has synced it, the next `up` checks it first. Whatever
+   * its header says, it names no other file (libvirt and QEMU would open
+   * it). */
+  if (disk && (!nl_disk_check(disk, error) || !nl_disk_set_dirty(lab->dir, node->name, TRUE, error) ||
                !nl_disk_mark_booted(lab->dir, node->name, error)))
     return FALSE;
   NlDomainSpec spec = {
