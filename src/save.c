@@ -172,8 +172,9 @@ static gboolean bad_path(const char *rel) {
 }
 
 /* In the child: for each node a 'B' record (its name), then 'U' (not
- * reachable: why), 'E' (an error), 'N' (a note) or 'F' records (a file:
- * its path, mode and content). */
+ * reachable: why), 'E' (an error: the rest of the node is not saved), 'X'
+ * (a file that could not be read, too large say), 'N' (a note) or 'F'
+ * records (a file: its path, mode and content). */
 static gboolean save_work(NlNodeFiles **files, guint n, int out, gpointer data, GError **error) {
   SaveWork *w = data;
   for (guint i = 0; i < n; i++) {
@@ -206,10 +207,13 @@ static gboolean save_work(NlNodeFiles **files, guint n, int out, gpointer data, 
       }
       int content = memfd_create("netlab-save", MFD_CLOEXEC);
       if (content < 0) return nl_set_errno(error, errno, "memfd_create");
-      gboolean ok = nl_node_files_read_upper(f, rel, content, &e) &&
-                    nl_record_put_fd(out, 'F', c->mode, rel, content, error);
+      g_autoptr(GError) one = NULL;
+      gboolean ok = nl_node_files_read_upper(f, rel, content, &one)
+                        ? nl_record_put_fd(out, 'F', c->mode, rel, content, error)
+                        : nl_record_put(out, 'X', 0, rel, one->message, strlen(one->message),
+                                        error);
       close(content);
-      if (!ok && !e) return FALSE;
+      if (!ok) return FALSE;
     }
     if (e && !nl_record_put(out, 'E', 0, "", e->message, strlen(e->message), error)) return FALSE;
   }
@@ -299,6 +303,9 @@ gboolean nl_save_nodes(const char *labdir, char **nodes, const NlSaveOptions *o,
     g_autoptr(GError) e = NULL;
     if (r.type == 'E') {
       g_set_error(&e, NL_ERROR, NL_ERROR_FAILED, "%s", text);
+    } else if (r.type == 'X') {
+      line = g_strdup_printf("netlab: %s: not saved", text);
+      failed++;
     } else if (r.type == 'N') {
       line = g_steal_pointer(&text);
     } else if (r.type == 'F' && bad_path(r.name)) {
