@@ -154,9 +154,10 @@ static gboolean prepare_open(gpointer data, GError **error) {
   if (!nl_qemu_user(&qu, error)) return FALSE;
   for (guint i = 0; i < p->jobs->len; i++) {
     NlDiskJob *j = p->jobs->pdata[i];
-    int fd = open(j->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (j->create ? O_CREAT | O_EXCL : 0),
-                  0600);
-    if (fd < 0) return nl_set_errno(error, errno, "cannot open the disk of '%s' (%s)", j->node, j->path);
+    int fd =
+        open(j->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (j->create ? O_CREAT | O_EXCL : 0), 0600);
+    if (fd < 0)
+      return nl_set_errno(error, errno, "cannot open the disk of '%s' (%s)", j->node, j->path);
     p->fds[i] = fd;
     if (j->create && qu.dropped && fchown(fd, qu.uid, qu.gid) != 0)
       return nl_set_errno(error, errno, "cannot give '%s' to the QEMU user", j->path);

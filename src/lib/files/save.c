@@ -208,10 +208,10 @@ static gboolean save_work(NlNodeFiles **files, guint n, int out, gpointer data, 
       int content = memfd_create("netlab-save", MFD_CLOEXEC);
       if (content < 0) return nl_set_errno(error, errno, "memfd_create");
       g_autoptr(GError) one = NULL;
-      gboolean ok = nl_node_files_read_upper(f, rel, content, &one)
-                        ? nl_record_put_fd(out, 'F', c->mode, rel, content, error)
-                        : nl_record_put(out, 'X', 0, rel, one->message, strlen(one->message),
-                                        error);
+      gboolean ok =
+          nl_node_files_read_upper(f, rel, content, &one)
+              ? nl_record_put_fd(out, 'F', c->mode, rel, content, error)
+              : nl_record_put(out, 'X', 0, rel, one->message, strlen(one->message), error);
       close(content);
       if (!ok) return FALSE;
     }

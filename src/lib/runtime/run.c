@@ -841,8 +841,9 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
   /* Until `down` has synced it, the next `up` checks it first. Whatever
    * its header says, it names no other file (libvirt and QEMU would open
    * it). */
-  if (disk && (!nl_disk_check(disk, error) || !nl_disk_set_dirty(lab->dir, node->name, TRUE, error) ||
-               !nl_disk_mark_booted(lab->dir, node->name, error)))
+  if (disk &&
+      (!nl_disk_check(disk, error) || !nl_disk_set_dirty(lab->dir, node->name, TRUE, error) ||
+       !nl_disk_mark_booted(lab->dir, node->name, error)))
     return FALSE;
   NlDomainSpec spec = {
       .domain = vm->domain,
