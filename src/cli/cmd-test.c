@@ -364,13 +364,6 @@ static void stop_captures(GPtrArray *caps, const char *dir) {
 /* What a person needs to see why a network test failed, from every VM. */
 static void collect(const NlLab *lab, const NlState *st, const char *dir, GPtrArray *results,
                     GString *index) {
-  static const struct {
-    const char *file;
-    const char *cmd;
-  } probes[] = {
-      {"ip-addr.txt", "ip -d addr"}, {"ip-route.txt", "ip route"}, {"ip6-route.txt", "ip -6 route"},
-      {"ip-maddr.txt", "ip maddr"},  {"dmesg.txt", "dmesg"},
-  };
   for (guint i = 0; i < results->len; i++) {
     Result *r = results->pdata[i];
     g_autofree char *file = g_strconcat(r->name, ".log", NULL);
@@ -397,25 +390,7 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir, GPtrAr
                            "tests (an error message in them if the VM had stopped)\n",
                            node->name);
     nl_layout_vm_clear(&p);
-    for (gsize k = 0; k < G_N_ELEMENTS(probes); k++) {
-      g_autofree char *out = g_build_filename(vmdir, probes[k].file, NULL);
-      /* A fresh file: never written through what a VM may have put there. */
-      unlink(out);
-      int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-      if (fd < 0) continue;
-      char *argv[] = {"sh", "-c", (char *)probes[k].cmd, NULL};
-      NlExec x = {.statedir = st->dir,
-                  .vm = node->name,
-                  .argv = argv,
-                  .timeout_s = 20,
-                  .in_fd = -1,
-                  .out_fd = fd,
-                  .err_fd = fd,
-                  .out_max = NL_EXEC_OUTPUT_MAX};
-      g_autoptr(GError) e = NULL;
-      if (nl_exec_run(&x, &e) < 0) dprintf(fd, "netlab: %s\n", e->message);
-      close(fd);
-    }
+    nl_postmortem_probes(st->dir, node->name, vmdir);
   }
 }
 

@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "exec.h"
 #include "nodefile.h"
+#include "privdrop.h"
 #include "util.h"
 
 /* In the child: 'W' records (NODE/FILE and its content) and 'I' records
@@ -109,4 +111,86 @@ gboolean nl_postmortem(const char *labdir, char **nodes, const char *dir, GStrin
     }
   }
   return !(error && *error);
+}
+
+/* ---- the probes, through the agent -------------------------------------- */
+
+static const struct {
+  const char *file;
+  const char *cmd;
+} probes[] = {
+    {"ip-addr.txt", "ip -d addr"}, {"ip-route.txt", "ip route"}, {"ip6-route.txt", "ip -6 route"},
+    {"ip-maddr.txt", "ip maddr"},  {"dmesg.txt", "dmesg"},
+};
+
+typedef struct {
+  const char *statedir, *node;
+  int sock, lock;
+} Probe;
+
+/* Before the drop: the node's session port. */
+static gboolean probe_claim(gpointer data, GError **error) {
+  Probe *p = data;
+  g_autoptr(GError) e = NULL;
+  p->sock = nl_exec_claim(p->statedir, p->node, &p->lock, &e);
+  return TRUE;
+}
+
+/* After it: each probe's output (or why it could not run) as a record. */
+static gboolean probe_work(int out, gpointer data, GError **error) {
+  Probe *p = data;
+  for (gsize k = 0; k < G_N_ELEMENTS(probes); k++) {
+    int fd = memfd_create("netlab-probe", MFD_CLOEXEC);
+    if (fd < 0) return nl_set_errno(error, errno, "memfd_create");
+    char *argv[] = {"sh", "-c", (char *)probes[k].cmd, NULL};
+    NlExec x = {.statedir = p->statedir,
+                .vm = p->node,
+                .argv = argv,
+                .timeout_s = 20,
+                .in_fd = -1,
+                .out_fd = fd,
+                .err_fd = fd,
+                .out_max = NL_EXEC_OUTPUT_MAX,
+                .sock = p->sock};
+    g_autoptr(GError) e = NULL;
+    if (p->sock < 0)
+      dprintf(fd, "netlab: VM '%s' is not running\n", p->node);
+    else if (nl_exec_run(&x, &e) < 0)
+      dprintf(fd, "netlab: %s\n", e->message);
+    gboolean ok = nl_record_put_fd(out, 'W', 0, probes[k].file, fd, error);
+    close(fd);
+    if (!ok) return FALSE;
+  }
+  return TRUE;
+}
+
+void nl_postmortem_probes(const char *statedir, const char *node, const char *vmdir) {
+  Probe p = {.statedir = statedir, .node = node, .sock = -1, .lock = -1};
+  g_autofree char *what = g_strdup_printf("probing VM '%s'", node);
+  NlDrop d = {.what = what,
+              .prepare = probe_claim,
+              .work = probe_work,
+              .data = &p,
+              .max = G_N_ELEMENTS(probes) * ((guint64)NL_EXEC_OUTPUT_MAX + 4096)};
+  g_autoptr(GError) e = NULL;
+  g_autoptr(GBytes) got = nl_drop_run(&d, &e);
+  gsize off = 0;
+  NlRecord r = {0};
+  while (got && nl_record_next(got, &off, &r, NULL)) {
+    for (gsize k = 0; k < G_N_ELEMENTS(probes); k++) {
+      if (strcmp(r.name, probes[k].file) != 0) continue;
+      g_autofree char *path = g_build_filename(vmdir, probes[k].file, NULL);
+      /* A fresh file: never written through what a VM may have put there. */
+      unlink(path);
+      int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd < 0) continue;
+      nl_write_all(fd, r.data, r.len);
+      close(fd);
+    }
+  }
+  if (!got) {
+    g_autofree char *path = g_build_filename(vmdir, probes[0].file, NULL);
+    g_autofree char *msg = g_strdup_printf("netlab: %s\n", e->message);
+    nl_write_file(path, msg, -1, 0644, NULL);
+  }
 }
