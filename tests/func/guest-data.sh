@@ -53,11 +53,11 @@ n cat --dir "$lab" r1:/etc/small >"$tmp/small.out" 2>"$tmp/small.err"
 ok $? "cat of a stopped node's file works ($(head -c 200 "$tmp/small.err"))"
 n cp --dir "$lab" r1:/etc/big "$tmp/big.copy" >/dev/null 2>"$tmp/cp.err"
 rc=$?
-[ $rc -ne 0 ] && [ ! -e "$tmp/big.copy" ] && grep -q "more than 67108864" "$tmp/cp.err"
+[ $rc -ne 0 ] && [ ! -e "$tmp/big.copy" ] && grep -q "more than the 67108864" "$tmp/cp.err"
 ok $? "cp of the 1 GiB file is refused, nothing written ($(head -c 200 "$tmp/cp.err"))"
 n diff --dir "$lab" -p r1 >"$tmp/diff.out" 2>"$tmp/diff.err"
 rc=$?
-[ $rc -ne 0 ] && grep -q "more than 67108864" "$tmp/diff.err" &&
+[ $rc -ne 0 ] && grep -q "more than the 67108864" "$tmp/diff.err" &&
   [ "$(stat -c %s "$tmp/diff.out")" -lt 1000000 ]
 ok $? "diff -p stops at the 1 GiB file ($(head -c 200 "$tmp/diff.err"))"
 
@@ -65,7 +65,7 @@ ok $? "diff -p stops at the 1 GiB file ($(head -c 200 "$tmp/diff.err"))"
 n save --dir "$lab" r1 >"$tmp/save.out" 2>&1
 rc=$?
 diag <"$tmp/save.out"
-[ $rc -ne 0 ] && [ ! -e "$lab/r1/etc/big" ] && grep -q "more than 67108864" "$tmp/save.out"
+[ $rc -ne 0 ] && [ ! -e "$lab/r1/etc/big" ] && grep -q "more than the 67108864" "$tmp/save.out"
 ok $? "save refuses the 1 GiB file, writes no such file, fails"
 [ -f "$lab/r1/etc/suid" ] && [ "$(stat -c '%a %U' "$lab/r1/etc/suid")" = "755 $me" ] &&
   [ "$(stat -c '%a' "$lab/r1/etc/small")" = 644 ]
