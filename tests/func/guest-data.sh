@@ -98,6 +98,18 @@ ok $? "test refuses a tests/ directory of $qu's (or writable by all), runs nothi
 chown "$me" "$lab/tests"
 chmod 755 "$lab/tests"
 
+# A test listed before `up` is checked again when it runs: the first one
+# makes the second writable by all, which is then not run.
+rm -f "$lab/tests/"*
+printf '#!/bin/sh\nchmod 777 "$NETLAB_LAB/tests/02-later"\necho "1..1"\necho "ok 1 - first"\n' >"$lab/tests/01-first"
+printf '#!/bin/sh\ntouch "%s"\necho "1..1"\necho "ok 1 - later"\n' "$tmp/later-ran" >"$lab/tests/02-later"
+chmod 755 "$lab/tests/01-first" "$lab/tests/02-later"
+n test "$lab" >"$tmp/test2.out" 2>&1
+rc=$?
+diag <"$tmp/test2.out"
+[ $rc -ne 0 ] && [ ! -e "$tmp/later-ran" ] && grep -q "^not ok 2 - 02-later.*writable by others" "$tmp/test2.out"
+ok $? "a test changed after it was listed is checked again and not run"
+
 # A disk whose qcow2 header names a host file (a backing file).
 disk=$("$NETLAB" status --json "$lab" | python3 -c '
 import json, sys
