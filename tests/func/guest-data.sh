@@ -109,6 +109,10 @@ rc=$?
 diag <"$tmp/test2.out"
 [ $rc -ne 0 ] && [ ! -e "$tmp/later-ran" ] && grep -q "^not ok 2 - 02-later.*writable by others" "$tmp/test2.out"
 ok $? "a test changed after it was listed is checked again and not run"
+art=$(sed -n 's/^# .* tests failed; artifacts in \(.*\) (see INDEX)$/\1/p' "$tmp/test2.out")
+[ -n "$art" ] && grep -q "/etc/big" "$art/r1/changes.txt" && [ -s "$art/r1/ip-addr.txt" ] &&
+  [ "$(stat -c %U "$art/r1/changes.txt")" = "$me" ]
+ok $? "the post-mortem kept the node's changes and probes, in files of $me's ($art)"
 
 # A disk whose qcow2 header names a host file (a backing file).
 disk=$("$NETLAB" status --json "$lab" | python3 -c '
