@@ -332,9 +332,9 @@ static gboolean run_work(int out, gpointer data, GError **error) {
   return ok;
 }
 
-GBytes *nl_node_files_run(const char *labdir, char **nodes, gboolean writable, NlNodeFilesWork work,
-                          gpointer data, guint64 max, NlDropSink sink, gpointer sink_data,
-                          GError **error) {
+static GBytes *run_files(const char *labdir, char **nodes, gboolean writable, NlNodeFilesWork work,
+                         gpointer data, guint64 max, NlDropSink sink, gpointer sink_data,
+                         int keep_fd, GError **error) {
   Run r = {.labdir = labdir, .nodes = nodes, .writable = writable, .work = work, .data = data};
   g_autofree char *what = g_strdup_printf("reading the nodes of '%s'", labdir);
   NlDrop d = {.what = what,
@@ -343,8 +343,15 @@ GBytes *nl_node_files_run(const char *labdir, char **nodes, gboolean writable, N
               .data = &r,
               .max = max,
               .sink = sink,
-              .sink_data = sink_data};
+              .sink_data = sink_data,
+              .keep_fd = keep_fd};
   return nl_drop_run(&d, error);
+}
+
+GBytes *nl_node_files_run(const char *labdir, char **nodes, gboolean writable, NlNodeFilesWork work,
+                          gpointer data, guint64 max, NlDropSink sink, gpointer sink_data,
+                          GError **error) {
+  return run_files(labdir, nodes, writable, work, data, max, sink, sink_data, -1, error);
 }
 
 gboolean nl_node_files_usable(const NlNodeFiles *f) { return f->statedir || f->app; }
@@ -733,8 +740,10 @@ static char **unique(char **nodes) {
 static gboolean run_op(const char *labdir, Op *op, gboolean writable, NlNodeFilesWork work,
                        guint64 max, int out, GError **error) {
   g_auto(GStrv) u = unique(op->nodes);
+  /* Copied in, the host file the caller opened is the one open file the
+   * child keeps. */
   g_autoptr(GBytes) b =
-      nl_node_files_run(labdir, u, writable, work, op, max, sink_fd, GINT_TO_POINTER(out), error);
+      run_files(labdir, u, writable, work, op, max, sink_fd, GINT_TO_POINTER(out), op->fd, error);
   return b != NULL;
 }
 

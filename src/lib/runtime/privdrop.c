@@ -1,7 +1,9 @@
 /* Work on guest data in a child with the QEMU user's rights (privdrop.h). */
 #include "privdrop.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -43,7 +45,24 @@ static gboolean become(const NlQemuUser *u, GError **error) {
   return TRUE;
 }
 
+/* Closes every descriptor above 2 but OUT, ERR and KEEP. */
+static void close_others(int out, int err, int keep) {
+  DIR *dir = opendir("/proc/self/fd");
+  if (!dir) return;
+  int self = dirfd(dir);
+  GArray *fds = g_array_new(FALSE, FALSE, sizeof(int));
+  struct dirent *e;
+  while ((e = readdir(dir))) {
+    int fd = atoi(e->d_name);
+    if (fd > 2 && fd != out && fd != err && fd != keep && fd != self) g_array_append_val(fds, fd);
+  }
+  closedir(dir);
+  for (guint i = 0; i < fds->len; i++) close(g_array_index(fds, int, i));
+  g_array_free(fds, TRUE);
+}
+
 static G_NORETURN void child(const NlDrop *d, int out, int err, pid_t parent) {
+  close_others(out, err, d->keep_fd);
   g_autoptr(GError) e = NULL;
   g_auto(NlQemuUser) qu = {0};
   gboolean ok =

@@ -11,10 +11,12 @@
  * message back (at most NL_DROP_ERROR_MAX bytes), and the parent's call
  * fails with it.
  *
- * The child may not reach everything the caller can (a lab under /root,
- * root-owned state directories): PREPARE runs in the child before the drop,
- * with the caller's rights, to open exactly what the work needs (a disk by
- * fd, an agent's session port). */
+ * The child keeps none of the caller's open files but its standard ones
+ * and KEEP_FD: a lock or a root-owned file the caller holds is not handed
+ * to code that parses guest bytes. It may not reach everything the caller
+ * can (a lab under /root, root-owned state directories): PREPARE runs in
+ * the child before the drop, with the caller's rights, to open exactly
+ * what the work needs (a disk by fd, an agent's session port). */
 #pragma once
 
 #include <glib.h>
@@ -37,6 +39,7 @@ typedef struct {
   guint64 max;     /* bytes the child may send back in all */
   NlDropSink sink; /* NULL: collected and returned */
   gpointer sink_data;
+  int keep_fd; /* > 2: one of the caller's descriptors the child keeps */
 } NlDrop;
 
 /* Runs D->work in a child with the QEMU user's rights. Returns what it sent
