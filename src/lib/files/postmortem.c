@@ -83,10 +83,11 @@ static gboolean put(const char *dir, char **nodes, const NlRecord *r, GError **e
     return FALSE;
   }
   g_autofree char *sub = g_build_filename(dir, parts[0], NULL);
-  if (mkdir(sub, 0755) != 0 && errno != EEXIST)
+  /* Artifacts of root's labs are nobody else's to read. */
+  if (mkdir(sub, 0700) != 0 && errno != EEXIST)
     return nl_set_errno(error, errno, "cannot create '%s'", sub);
   g_autofree char *path = g_build_filename(sub, parts[1], NULL);
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return nl_set_errno(error, errno, "cannot create '%s'", path);
   gboolean ok = nl_write_all(fd, r->data, r->len);
   int saved = errno;
@@ -182,7 +183,7 @@ void nl_postmortem_probes(const char *statedir, const char *node, const char *vm
       g_autofree char *path = g_build_filename(vmdir, probes[k].file, NULL);
       /* A fresh file: never written through what a VM may have put there. */
       unlink(path);
-      int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (fd < 0) continue;
       nl_write_all(fd, r.data, r.len);
       close(fd);
@@ -191,6 +192,6 @@ void nl_postmortem_probes(const char *statedir, const char *node, const char *vm
   if (!got) {
     g_autofree char *path = g_build_filename(vmdir, probes[0].file, NULL);
     g_autofree char *msg = g_strdup_printf("netlab: %s\n", e->message);
-    nl_write_file(path, msg, -1, 0644, NULL);
+    nl_write_file(path, msg, -1, 0600, NULL);
   }
 }
