@@ -146,6 +146,7 @@ gboolean nl_disk_check(const char *path, GError **error) {
 typedef struct {
   GPtrArray *jobs; /* NlDiskJob* */
   int *fds;
+  char **at; /* where the child reaches each (nl_drop_expose()) */
 } Prepare;
 
 /* Before the drop: each disk opened, a new one created empty for the QEMU
@@ -164,11 +165,13 @@ static gboolean prepare_open(gpointer data, GError **error) {
     if (j->create && qu.dropped && fchown(fd, qu.uid, qu.gid) != 0)
       return nl_set_errno(error, errno, "cannot give '%s' to the QEMU user", j->path);
     if (!j->create && !nl_qcow2_check_fd(fd, j->path, error)) return FALSE;
+    g_autofree char *name = g_strconcat(j->node, ".qcow2", NULL);
+    if (!(p->at[i] = nl_drop_expose(fd, name, TRUE, error))) return FALSE;
   }
   return TRUE;
 }
 
-/* After the drop: libguestfs on the disks through /proc/PID/fd; each
+/* After the drop: libguestfs on the disks where the child reaches them; each
  * checked disk's report comes back as a record. */
 static gboolean prepare_work(int out, gpointer data, GError **error) {
   Prepare *p = data;
@@ -176,7 +179,7 @@ static gboolean prepare_work(int out, gpointer data, GError **error) {
   for (guint i = 0; i < p->jobs->len; i++) {
     NlDiskJob *j = p->jobs->pdata[i];
     g_ptr_array_add(paths, (gpointer)j->path);
-    j->path = g_strdup_printf("/proc/%d/fd/%d", (int)getpid(), p->fds[i]);
+    j->path = p->at[i];
   }
   const NlDiskBackend *b = nl_disk_backend(error);
   if (!b || !b->prepare((NlDiskJob *const *)p->jobs->pdata, p->jobs->len, error)) return FALSE;
@@ -216,7 +219,8 @@ gboolean nl_disk_prepare(const NlLab *lab, NlDiskNote note, gpointer data, GErro
   if (!nl_state_data_make(lab->dir, error)) return FALSE;
   /* libguestfs runs with the QEMU user's rights, in a child. */
   g_autofree int *fds = g_new(int, jobs->len);
-  Prepare p = {.jobs = jobs, .fds = fds};
+  g_autofree char **at = g_new0(char *, jobs->len);
+  Prepare p = {.jobs = jobs, .fds = fds, .at = at};
   NlDrop d = {.what = "preparing the lab's disks",
               .prepare = prepare_open,
               .work = prepare_work,

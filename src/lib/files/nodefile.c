@@ -35,6 +35,7 @@ struct NlNodeFiles {
   char *why;              /* not usable: why */
   int sock, lock;         /* the agent's session port, claimed before the drop */
   int disk_fd;            /* the disk, opened and checked before the drop */
+  char *disk_at;          /* and where the child reaches it */
   char *statedir;         /* the agent's way: the lab is up, the VM answers */
   const NlDiskBackend *b; /* else the disk's: disk IDX of APP */
   Appliance *app;
@@ -229,6 +230,7 @@ static void files_free(NlNodeFiles *f) {
   if (f->lock >= 0) close(f->lock);
   if (f->disk_fd >= 0) close(f->disk_fd);
   g_free(f->node);
+  g_free(f->disk_at);
   g_free(f->why);
   g_free(f->statedir);
   g_free(f);
@@ -244,6 +246,15 @@ typedef struct {
   GPtrArray *files;
   gboolean up;
 } Run;
+
+static char *unusable_why(const Run *r, const char *node) {
+  g_autofree char *disk = nl_disk_path(r->labdir, node);
+  if (r->up) return g_strdup_printf("VM '%s' does not answer and has no disk (%s)", node, disk);
+  return g_strdup_printf(
+      "the lab is not up and '%s' has no disk (%s): a node without one keeps "
+      "nothing once stopped",
+      node, disk);
+}
 
 /* Before the drop: each running node's session port, each disk (a disk that
  * fails the qcow2 check stops the command, naming it). */
@@ -275,17 +286,12 @@ static gboolean run_prepare(gpointer data, GError **error) {
       return FALSE;
     }
     f->disk_fd = fd;
+    g_autofree char *name = g_strconcat(*n, ".qcow2", NULL);
+    if (fd >= 0 && !(f->disk_at = nl_drop_expose(fd, name, r->writable, error))) return FALSE;
+    /* Said from here: the data directory depends on who asks. */
+    if (fd < 0) f->why = unusable_why(r, *n);
   }
   return TRUE;
-}
-
-static char *unusable_why(const Run *r, const char *node) {
-  g_autofree char *disk = nl_disk_path(r->labdir, node);
-  if (r->up) return g_strdup_printf("VM '%s' does not answer and has no disk (%s)", node, disk);
-  return g_strdup_printf(
-      "the lab is not up and '%s' has no disk (%s): a node without one keeps "
-      "nothing once stopped",
-      node, disk);
 }
 
 /* After the drop: the agents that answer, the other nodes' disks in one
@@ -304,12 +310,10 @@ static gboolean run_work(int out, gpointer data, GError **error) {
       if (agent_run(f, argv, -1, -1, &local) == 0) continue;
       g_clear_pointer(&f->statedir, g_free);
     }
-    if (f->disk_fd < 0) {
-      f->why = unusable_why(r, f->node);
-      continue;
-    }
+    if (f->disk_fd < 0) continue;
+    g_clear_pointer(&f->why, g_free);
     f->idx = disks->len;
-    g_ptr_array_add(disks, g_strdup_printf("/proc/%d/fd/%d", (int)getpid(), f->disk_fd));
+    g_ptr_array_add(disks, g_strdup(f->disk_at));
     g_ptr_array_add(via_disk, f);
   }
   if (disks->len) {

@@ -9,7 +9,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +19,44 @@
 #include "util.h"
 
 static gboolean dropped;
+
+/* Where nl_drop_expose() binds files: a tmpfs of the child's own. */
+#define EXPOSE_DIR "/mnt"
+
+/* As root, in the child before PREPARE: a mount namespace of its own,
+ * with a tmpfs on EXPOSE_DIR; the files PREPARE opens are then of this
+ * namespace, which a bind mount requires. */
+static gboolean expose_ready;
+static void expose_setup(void) {
+  if (geteuid() != 0 || !nl_sandbox_enter(NULL)) return;
+  expose_ready = mount("tmpfs", EXPOSE_DIR, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                       "mode=0755,size=64k") == 0;
+}
+
+char *nl_drop_expose(int fd, const char *name, gboolean rw, GError **error) {
+  if (geteuid() != 0) return g_strdup_printf("/proc/%d/fd/%d", (int)getpid(), fd);
+  if (!expose_ready) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "cannot reach '%s' as the QEMU user: no tmpfs of netlab's own on " EXPOSE_DIR,
+                name);
+    return NULL;
+  }
+  g_autofree char *path = g_strdup_printf(EXPOSE_DIR "/%s", name);
+  g_autofree char *src = g_strdup_printf("/proc/self/fd/%d", fd);
+  int f = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (f < 0) {
+    nl_set_errno(error, errno, "cannot create '%s'", path);
+    return NULL;
+  }
+  close(f);
+  if (mount(src, path, NULL, MS_BIND, NULL) != 0 ||
+      (!rw && mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                    NULL) != 0)) {
+    nl_set_errno(error, errno, "cannot bind '%s' on '%s'", src, path);
+    return NULL;
+  }
+  return g_steal_pointer(&path);
+}
 
 gboolean nl_drop_dropped(void) { return dropped; }
 
@@ -63,6 +103,7 @@ static void close_others(int out, int err, int keep) {
 
 static G_NORETURN void child(const NlDrop *d, int out, int err, pid_t parent) {
   close_others(out, err, d->keep_fd);
+  expose_setup();
   g_autoptr(GError) e = NULL;
   g_auto(NlQemuUser) qu = {0};
   gboolean ok =

@@ -47,6 +47,15 @@ typedef struct {
  * died, sent more than D->max bytes, or could not drop its rights. */
 GBytes *nl_drop_run(const NlDrop *d, GError **error);
 
+/* In PREPARE: a path by which the work, and the programs it starts as the
+ * same user (libguestfs' QEMU, qemu-img), reach the open file FD, which the
+ * QEMU user may not reach by its own path (a root-only data directory):
+ * as root, FD bound (read-only unless RW) on a file NAME of a tmpfs on /mnt
+ * in a mount namespace of the child's own, nothing of it visible outside;
+ * else /proc/PID/fd/FD. libguestfs resolves its disks' paths, so a magic
+ * link alone is not enough. */
+char *nl_drop_expose(int fd, const char *name, gboolean rw, GError **error);
+
 /* In a child of nl_drop_run(): the rights were dropped (for tests: the
  * uid and gid the work runs with). */
 gboolean nl_drop_dropped(void);
