@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
-#include <glib-unix.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "exec.h"
 #include "postmortem.h"
 #include "results.h"
+#include "runner.h"
 #include "run.h"
 #include "state.h"
 #include "util.h"
@@ -24,251 +24,11 @@
 /* A test's result (results.h). */
 typedef NlTestResult Result;
 
-/* What root runs is checked along its whole path: the lab directory, then
- * tests/, then the test, each opened without following links. The lab
- * directory must be the user's (or root's) and not writable by all (up
- * gives the QEMU user an ACL entry on it, not on what is below); tests/ and
- * the test must be the user's (or root's) and writable by nobody else: a
- * VM could have made or changed them. Only open, fstat and close: it runs
- * again in the test's process right before the exec. */
-typedef enum { TEST_OK, TEST_BAD_LAB, TEST_BAD_DIR, TEST_BAD_FILE, TEST_NOT_EXEC } TestCheck;
-
-static gboolean trusted(const struct stat *st, int writable_bits) {
-  return (st->st_uid == geteuid() || st->st_uid == 0) && !(st->st_mode & writable_bits);
+/* A test the runner will not run, said in TAP. */
+static void tap_comment(NlSayLevel level, const char *message, gpointer data) {
+  printf("# %s\n", message);
 }
-
-static TestCheck check_test(const char *labdir, const char *name, struct stat *out) {
-  struct stat st;
-  int lab = open(labdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (lab < 0 || fstat(lab, &st) != 0 || !trusted(&st, S_IWOTH)) {
-    if (lab >= 0) close(lab);
-    *out = st;
-    return TEST_BAD_LAB;
-  }
-  int dir = openat(lab, "tests", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  close(lab);
-  if (dir < 0 || fstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || !trusted(&st, 022)) {
-    if (dir >= 0) close(dir);
-    *out = st;
-    return TEST_BAD_DIR;
-  }
-  if (!name) {
-    close(dir);
-    return TEST_OK;
-  }
-  int f = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  close(dir);
-  memset(&st, 0, sizeof st);
-  gboolean got = f >= 0 && fstat(f, &st) == 0;
-  if (f >= 0) close(f);
-  *out = st;
-  if (!got || !S_ISREG(st.st_mode) || !(st.st_mode & 0111)) return TEST_NOT_EXEC;
-  return trusted(&st, 022) ? TEST_OK : TEST_BAD_FILE;
-}
-
-static char *check_why(TestCheck c, const char *labdir, const char *name, const struct stat *st) {
-  switch (c) {
-    case TEST_OK: return NULL;
-    case TEST_BAD_LAB:
-      return g_strdup_printf(
-          "'%s' is owned by uid %u, mode %04o: not the user's, or writable by all", labdir,
-          (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
-    case TEST_BAD_DIR:
-      return g_strdup_printf(
-          "'%s/tests' is not a directory of the user's (or root's) that nobody "
-          "else can write (uid %u, mode %04o): a VM may have made it",
-          labdir, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
-    case TEST_BAD_FILE:
-      return g_strdup_printf(
-          "tests/%s is owned by uid %u, mode %04o: not the user's (or root's), "
-          "or writable by others (a VM may have written it)",
-          name, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
-    case TEST_NOT_EXEC: return g_strdup_printf("tests/%s is no longer an executable file", name);
-  }
-  return NULL;
-}
-
-static GPtrArray *find_tests(const char *labdir, GError **error) {
-  g_autofree char *dir = g_build_filename(labdir, "tests", NULL);
-  struct stat st;
-  TestCheck c = check_test(labdir, NULL, &st);
-  if (c != TEST_OK && g_file_test(dir, G_FILE_TEST_EXISTS)) {
-    g_autofree char *why = check_why(c, labdir, NULL, &st);
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "refusing to run tests: %s", why);
-    return NULL;
-  }
-  g_autoptr(GDir) d = c == TEST_OK ? g_dir_open(dir, 0, NULL) : NULL;
-  GPtrArray *tests = g_ptr_array_new_with_free_func(g_free);
-  const char *n;
-  while (d && (n = g_dir_read_name(d))) {
-    if (n[0] == '.') continue;
-    c = check_test(labdir, n, &st);
-    if (c == TEST_NOT_EXEC) continue;
-    if (c != TEST_OK) {
-      g_autofree char *why = check_why(c, labdir, n, &st);
-      printf("# not running tests/%s: %s\n", n, why);
-      continue;
-    }
-    g_ptr_array_add(tests, g_strdup(n));
-  }
-  g_ptr_array_sort(tests, nl_strv_cmp);
-  if (tests->len == 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "no tests in '%s' (executable files, run in name order)", dir);
-    g_ptr_array_unref(tests);
-    return NULL;
-  }
-  return tests;
-}
-
-/* One test being run: it has a process group of its own, so that a timeout
- * or an interrupt stops whatever it started too. */
-typedef struct {
-  GMainLoop *loop;
-  GPid pid;
-  char *out;
-  gboolean timed_out;
-} Running;
-
-/* The signal that interrupted `netlab test`, and the test or the `up` it
- * interrupted. */
-static int interrupted;
-static Running *current;
-static GPid up_pid;
-
-static void stop_group(Running *t, int sig) {
-  if (t && t->pid > 0) kill(-t->pid, sig);
-}
-
-static gboolean on_signal(gpointer data) {
-  interrupted = GPOINTER_TO_INT(data);
-  if (up_pid > 0) kill(up_pid, interrupted);
-  stop_group(current, SIGTERM);
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean on_test_timeout(gpointer data) {
-  Running *t = data;
-  t->timed_out = TRUE;
-  stop_group(t, SIGKILL);
-  return G_SOURCE_REMOVE;
-}
-
-static void on_test_done(GObject *p, GAsyncResult *res, gpointer data) {
-  Running *t = data;
-  g_subprocess_communicate_utf8_finish(G_SUBPROCESS(p), res, &t->out, NULL, NULL);
-  g_main_loop_quit(t->loop);
-}
-
-typedef struct {
-  const char *labdir, *name;
-} Exec;
-
-/* In the test's process, right before the exec: its own process group,
- * and the whole path checked once more (a test listed before `up` is run
- * long after). */
-static void own_group(gpointer data) {
-  const Exec *e = data;
-  setpgid(0, 0);
-  struct stat st;
-  if (check_test(e->labdir, e->name, &st) != TEST_OK) {
-    static const char msg[] = "netlab: the test's path changed before it could run\n";
-    if (write(1, msg, sizeof msg - 1) < 0) _exit(126);
-    _exit(126);
-  }
-}
-
-static void on_up_done(GObject *p, GAsyncResult *res, gpointer loop) { g_main_loop_quit(loop); }
-
-/* `netlab up` in a process of its own: the embedded libvirt driver locks its
- * state directory for as long as the process that loaded it lives, and the
- * tests must be free to run `netlab status`. */
-static gboolean up_lab(const char *labdir, const char *uri, GError **error) {
-  g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new();
-  g_ptr_array_add(argv, self ? self : "netlab");
-  if (uri) {
-    g_ptr_array_add(argv, "--connect");
-    g_ptr_array_add(argv, (char *)uri);
-  }
-  g_ptr_array_add(argv, "up");
-  g_ptr_array_add(argv, (char *)labdir);
-  g_ptr_array_add(argv, NULL);
-  g_autoptr(GSubprocess) p =
-      g_subprocess_newv((const char *const *)argv->pdata, G_SUBPROCESS_FLAGS_NONE, error);
-  if (!p) return FALSE;
-  up_pid = atoi(g_subprocess_get_identifier(p));
-  g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
-  g_subprocess_wait_async(p, NULL, on_up_done, loop);
-  g_main_loop_run(loop);
-  up_pid = 0;
-  if (g_subprocess_get_successful(p)) return TRUE;
-  /* up has said what went wrong, and taken down what it started. */
-  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "the lab did not come up");
-  return FALSE;
-}
-
-static Result *run_test(const char *labdir, const char *name, guint timeout_s) {
-  Result *r = g_new0(Result, 1);
-  r->name = g_strdup(name);
-  g_autofree char *path = g_build_filename(labdir, "tests", name, NULL);
-  g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
-  g_autofree char *bindir = self ? g_path_get_dirname(self) : g_strdup("");
-  g_autofree char *pathenv = g_strdup_printf("%s:%s", bindir, g_getenv("PATH"));
-
-  g_autoptr(GSubprocessLauncher) l =
-      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE |
-                                G_SUBPROCESS_FLAGS_STDIN_INHERIT);
-  g_subprocess_launcher_set_cwd(l, labdir);
-  g_subprocess_launcher_setenv(l, "NETLAB_LAB", labdir, TRUE);
-  g_subprocess_launcher_setenv(l, "NETLAB", self ? self : "netlab", TRUE);
-  g_subprocess_launcher_setenv(l, "PATH", pathenv, TRUE);
-  Exec ex = {labdir, name};
-  g_subprocess_launcher_set_child_setup(l, own_group, &ex, NULL);
-  g_autoptr(GError) error = NULL;
-  struct stat st;
-  TestCheck c = check_test(labdir, name, &st);
-  if (c != TEST_OK) {
-    r->why = check_why(c, labdir, name, &st);
-    r->output = g_strdup("");
-    return r;
-  }
-  gint64 t0 = g_get_monotonic_time();
-  g_autoptr(GSubprocess) p = g_subprocess_launcher_spawn(l, &error, path, NULL);
-  if (!p) {
-    r->why = g_strdup(error->message);
-    r->output = g_strdup("");
-    return r;
-  }
-  Running t = {.loop = g_main_loop_new(NULL, FALSE), .pid = atoi(g_subprocess_get_identifier(p))};
-  current = &t;
-  guint timer = g_timeout_add_seconds(timeout_s, on_test_timeout, &t);
-  g_subprocess_communicate_utf8_async(p, NULL, NULL, on_test_done, &t);
-  g_main_loop_run(t.loop);
-  if (!t.timed_out) g_source_remove(timer);
-  g_subprocess_wait(p, NULL, NULL);
-  /* What the test left running in its group goes with it. */
-  stop_group(&t, SIGKILL);
-  current = NULL;
-  g_main_loop_unref(t.loop);
-
-  r->secs = (g_get_monotonic_time() - t0) / 1e6;
-  r->output = t.out ? t.out : g_strdup("");
-  gboolean tap_ok = nl_tap_verdict(r->output, &r->why);
-  if (t.timed_out || interrupted) {
-    g_free(r->why);
-    r->why = t.timed_out ? g_strdup_printf("timed out after %u s", timeout_s)
-                         : g_strdup_printf("interrupted by signal %d", interrupted);
-  } else if (g_subprocess_get_if_signaled(p)) {
-    g_free(r->why);
-    r->why = g_strdup_printf("killed by signal %d", g_subprocess_get_term_sig(p));
-  } else if (g_subprocess_get_exit_status(p) != 0) {
-    g_free(r->why);
-    r->why = g_strdup_printf("exited with status %d", g_subprocess_get_exit_status(p));
-  }
-  r->passed = tap_ok && !r->why;
-  return r;
-}
+static const NlProgress tap_note = {tap_comment, NULL};
 
 /* LAB_CAPTURE: a `netlab capture` of each LAN it names runs while the
  * tests run, into the state directory; a failure keeps the files. */
@@ -430,24 +190,22 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   const char *labdir = t.labdir;
   g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
   if (!lab) return -1;
-  g_autoptr(GPtrArray) tests = find_tests(labdir, error);
+  g_autoptr(GPtrArray) tests = nl_testrun_find(labdir, &tap_note, error);
   if (!tests) return -1;
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st) return -1;
 
   /* Interrupted, `up` tears the lab down, or the running test is stopped,
    * the rest are not run, and the lab goes down as after the last test. */
-  const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-  for (guint i = 0; i < G_N_ELEMENTS(sigs); i++)
-    g_unix_signal_add(sigs[i], on_signal, GINT_TO_POINTER(sigs[i]));
+  nl_testrun_catch_signals();
 
   /* A lab someone brought up by hand stays up; one we start, we stop. */
   gboolean ours = !nl_state_exists(st);
-  if (ours && !up_lab(labdir, g->uri, error)) {
-    if (!interrupted) return -1;
+  if (ours && !nl_testrun_up(labdir, g->uri, error)) {
+    if (!nl_testrun_interrupted()) return -1;
     g_clear_error(error);
-    fprintf(stderr, "netlab: test interrupted by signal %d\n", interrupted);
-    return 128 + interrupted;
+    fprintf(stderr, "netlab: test interrupted by signal %d\n", nl_testrun_interrupted());
+    return 128 + nl_testrun_interrupted();
   }
 
   g_autoptr(GPtrArray) caps = start_captures(lab, st);
@@ -456,8 +214,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autoptr(GPtrArray) results =
       g_ptr_array_new_with_free_func((GDestroyNotify)nl_test_result_free);
   guint failed = 0;
-  for (guint i = 0; i < tests->len && !interrupted; i++) {
-    Result *r = run_test(labdir, tests->pdata[i], timeout);
+  for (guint i = 0; i < tests->len && !nl_testrun_interrupted(); i++) {
+    Result *r = nl_testrun_one(labdir, tests->pdata[i], timeout);
     g_ptr_array_add(results, r);
     g_auto(GStrv) lines = g_strsplit(r->output, "\n", -1);
     for (char **l = lines; *l; l++)
@@ -470,12 +228,12 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
 
   /* A VM that died (a panic, a QEMU crash) is worth a look even when the
    * tests did not notice. */
-  g_autoptr(GPtrArray) dead = interrupted ? NULL : dead_vms(lab, st);
+  g_autoptr(GPtrArray) dead = nl_testrun_interrupted() ? NULL : dead_vms(lab, st);
   g_autofree char *dir = NULL;
   g_autoptr(GString) index = g_string_new(NULL);
   g_autoptr(GPtrArray) disk_nodes = g_ptr_array_new();
   g_autoptr(GError) no_dir = NULL;
-  if ((failed || (dead && dead->len)) && !interrupted &&
+  if ((failed || (dead && dead->len)) && !nl_testrun_interrupted() &&
       !(dir = make_artifacts_dir(labdir, artifacts, &no_dir)))
     nl_say(&nl_cmd_say, NL_SAY_WARNING, "no artifacts kept: %s", no_dir->message);
   if (dir) {
@@ -517,9 +275,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       printf("# VM '%s' stopped during the tests\n", (char *)dead->pdata[i]);
     printf("# %u of %u tests failed; artifacts in %s (see INDEX)\n", failed, tests->len, dir);
   }
-  if (interrupted) {
-    fprintf(stderr, "netlab: test interrupted by signal %d\n", interrupted);
-    return 128 + interrupted;
+  if (nl_testrun_interrupted()) {
+    fprintf(stderr, "netlab: test interrupted by signal %d\n", nl_testrun_interrupted());
+    return 128 + nl_testrun_interrupted();
   }
   if (error && *error) return -1;
   return failed ? 1 : 0;
