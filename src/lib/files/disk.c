@@ -14,7 +14,6 @@
 #include "config.h"
 #include "layout.h"
 #include "accel.h"
-#include "nodefile.h"
 #include "privdrop.h"
 #include "qcow2.h"
 #include "sandbox.h"

@@ -42,23 +42,6 @@ gboolean nl_node_diff(const char *labdir, const char *node, gboolean patch, int 
 gboolean nl_node_ls(const char *labdir, const char *node, const char *path, int out,
                     GError **error);
 
-/* Records a WORK sends back: TYPE, MODE, NAME, then LEN bytes of data. */
-typedef struct {
-  char type;
-  guint32 mode;
-  char *name;
-  const guint8 *data;
-  gsize len;
-} NlRecord;
-gboolean nl_record_put(int out, char type, guint32 mode, const char *name, const void *data,
-                       gsize len, GError **error);
-/* The record's data is FD's content (a memory file). */
-gboolean nl_record_put_fd(int out, char type, guint32 mode, const char *name, int fd,
-                          GError **error);
-/* The record at *OFF of B, *OFF moved past it; FALSE at the end (no error)
- * or on a malformed one (an error). R->name is freed by the next call. */
-gboolean nl_record_next(GBytes *b, gsize *off, NlRecord *r, GError **error);
-
 /* In WORK: whether F's node could be reached (running, or with a disk; the
  * stopped ones' disks in a single libguestfs launch), and, when not, the
  * error saying why. */

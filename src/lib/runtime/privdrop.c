@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -209,4 +210,55 @@ GBytes *nl_drop_run(const NlDrop *d, GError **error) {
     return NULL;
   }
   return g_byte_array_free_to_bytes(g_steal_pointer(&got));
+}
+
+/* ---- records ---------------------------------------------------------------- */
+
+typedef struct __attribute__((packed)) {
+  char type;
+  guint32 mode;
+  guint32 name_len;
+  guint64 len;
+} RecordHead;
+
+gboolean nl_record_put(int out, char type, guint32 mode, const char *name, const void *data,
+                       gsize len, GError **error) {
+  RecordHead h = {type, mode, strlen(name), len};
+  if (!nl_write_all(out, &h, sizeof h) || !nl_write_all(out, name, h.name_len) ||
+      (len && !nl_write_all(out, data, len)))
+    return nl_set_errno(error, errno, "cannot send '%s' back", name);
+  return TRUE;
+}
+
+gboolean nl_record_put_fd(int out, char type, guint32 mode, const char *name, int fd,
+                          GError **error) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return nl_set_errno(error, errno, "fstat '%s'", name);
+  void *map = st.st_size ? mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+  if (map == MAP_FAILED) return nl_set_errno(error, errno, "mmap '%s'", name);
+  gboolean ok = nl_record_put(out, type, mode, name, map, st.st_size, error);
+  if (map) munmap(map, st.st_size);
+  return ok;
+}
+
+gboolean nl_record_next(GBytes *b, gsize *off, NlRecord *r, GError **error) {
+  gsize len = 0;
+  const guint8 *p = g_bytes_get_data(b, &len);
+  g_clear_pointer(&r->name, g_free);
+  RecordHead h;
+  if (*off == len) return FALSE;
+  if (len - *off < sizeof h) goto bad;
+  memcpy(&h, p + *off, sizeof h);
+  gsize at = *off + sizeof h;
+  if (h.name_len > len - at || h.len > len - at - h.name_len) goto bad;
+  r->type = h.type;
+  r->mode = h.mode;
+  r->name = g_strndup((const char *)p + at, h.name_len);
+  r->data = p + at + h.name_len;
+  r->len = h.len;
+  *off = at + h.name_len + h.len;
+  return TRUE;
+bad:
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "a malformed record came back at byte %zu", *off);
+  return FALSE;
 }

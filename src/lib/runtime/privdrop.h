@@ -59,3 +59,20 @@ char *nl_drop_expose(int fd, const char *name, gboolean rw, GError **error);
 /* In a child of nl_drop_run(): the rights were dropped (for tests: the
  * uid and gid the work runs with). */
 gboolean nl_drop_dropped(void);
+
+/* Records a child's work sends back over its pipe: TYPE, MODE, NAME, then LEN bytes of data. */
+typedef struct {
+  char type;
+  guint32 mode;
+  char *name;
+  const guint8 *data;
+  gsize len;
+} NlRecord;
+gboolean nl_record_put(int out, char type, guint32 mode, const char *name, const void *data,
+                       gsize len, GError **error);
+/* The record's data is FD's content (a memory file). */
+gboolean nl_record_put_fd(int out, char type, guint32 mode, const char *name, int fd,
+                          GError **error);
+/* The record at *OFF of B, *OFF moved past it; FALSE at the end (no error)
+ * or on a malformed one (an error). R->name is freed by the next call. */
+gboolean nl_record_next(GBytes *b, gsize *off, NlRecord *r, GError **error);
