@@ -163,7 +163,20 @@ dirs="$sd $lab/.netlab $tmp/artifacts $(n status --json "$lab" |
   grep -o '"/[^"]*"' | tr -d '"' | grep -v "^$lab/\?\$" | grep -v '^/\(usr\|boot\|lib\|bin\|sbin\)/' |
   while read -r p; do if [ -d "$p" ]; then echo "$p"; else dirname "$p"; fi; done | sort -u | tr '\n' ' ')"
 cp "$data/fakestub.py" "$tmp/"
+
+# (c) What another user can read of the lab's own files, looked at now and
+# after the guests and the tests had their turn.
+readable() { # readable DIR...
+  setpriv --reuid=nobody --regid=nogroup --clear-groups find "$@" -type f -readable 2>/dev/null
+}
+readable $dirs >"$tmp/readable"
 x() { node=$1; shift; n exec --timeout 300 "$node" -- "$@"; }
+
+# A lab that is up is up whatever the environment of the command says.
+mkdir -m 700 "$tmp/xdg"
+XDG_RUNTIME_DIR=$tmp/xdg n status "$lab" >/dev/null 2>&1 &&
+  env -u XDG_RUNTIME_DIR -u TMPDIR n status "$lab" >/dev/null 2>&1
+ok $? "status finds the lab up with another XDG_RUNTIME_DIR, and with none"
 
 # The guest's turn: r2 floods its console, r1 serves a fake gdb stub on
 # ttyS1 and plants everything else.
@@ -199,12 +212,14 @@ echo "# diff -p: status $?, $(wc -c <"$tmp/diff.out") bytes, $(cat "$tmp/diff.rs
 # The QEMU user, as after a QEMU escape: a lock holding the pid of a root
 # process for `console --force` to kill, then links where root opens its
 # console and agent locks.
-qemu_user() { setpriv --reuid=netlab-qemu --regid=netlab-qemu --init-groups "$@"; }
+# (Run in the background without a function, so that $! is its pid.)
+as_qemu="setpriv --reuid=netlab-qemu --regid=netlab-qemu --init-groups"
+qemu_user() { $as_qemu "$@"; }
 vmdir=$sd/vm/r1
 sleep 600 &
 decoy=$!
 qemu_user sh -c "rm -f '$vmdir/console.lock' && echo $decoy >'$vmdir/console.lock'" 2>"$tmp/q1.err" &&
-  { qemu_user /usr/bin/python3 -c 'import fcntl, sys, time
+  { $as_qemu /usr/bin/python3 -c 'import fcntl, sys, time
 f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(120)' "$vmdir/console.lock" &
     holder=$!; }
 echo "# the QEMU user's lock holding pid $decoy: $(cat "$tmp/q1.err")"
@@ -228,7 +243,7 @@ echo "# exec of 48 MiB of output: $(cat "$tmp/exec.bytes") bytes, $(cat "$tmp/ex
 timeout 30 "$NETLAB" gdb --serial /bin/true r1 -- -batch -ex continue >"$tmp/gdb1.out" 2>&1
 echo "# gdb --serial: status $?"
 diag <"$tmp/gdb1.out"
-qemu_user /usr/bin/python3 "$tmp/fakestub.py" unix "$vmdir/gdb.sock" "$mark/gdb-kernel" 2>"$tmp/fake.err" &
+$as_qemu /usr/bin/python3 "$tmp/fakestub.py" unix "$vmdir/gdb.sock" "$mark/gdb-kernel" 2>"$tmp/fake.err" &
 fake=$!
 sleep 1
 timeout 10 "$NETLAB" gdb r1 -- -batch -ex continue >"$tmp/gdb2.out" 2>&1
@@ -243,10 +258,8 @@ wait $capture
 ok $? "capture of LAN A for 3 s ($(stat -c %s "$tmp/cap.pcap" 2>/dev/null) bytes)"
 diag <"$tmp/cap.out"
 
-# (c) What another user can read of the lab's own files.
-# shellcheck disable=SC2086
-setpriv --reuid=nobody --regid=nogroup --clear-groups find $dirs -type f -readable 2>/dev/null |
-  sort -u >"$tmp/readable"
+readable $dirs "$(dirname "$(readlink /proc/$$/fd/7)")" >>"$tmp/readable"
+sort -u -o "$tmp/readable" "$tmp/readable"
 [ ! -s "$tmp/readable" ]
 ok $? "no file of the lab's state, data, logs or artifacts is readable by another user ($(wc -l <"$tmp/readable") are)"
 head -20 "$tmp/readable" | diag
@@ -279,8 +292,8 @@ diag <"$tmp/down.out"
 
 # The stopped node, through its disk: what the guest left as r1's disk.
 n cat r1:/etc/leak r1:/etc/leak-link >"$tmp/cat2.out" 2>&1
-echo "# cat of the stopped r1: status $?"
-head -c 300 "$tmp/cat2.out" | diag
+echo "# cat of the stopped r1: status $?, $(grep -c -- "$token" "$tmp/cat2.out") lines of the secret (a path that leaks it gives $((4096 / (${#token} + 1))))"
+grep -v -- "$token" "$tmp/cat2.out" | head -c 300 | diag
 n save r1 >"$tmp/save2.out" 2>&1
 echo "# save of the stopped r1: status $?"
 diag <"$tmp/save2.out"

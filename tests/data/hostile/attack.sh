@@ -89,8 +89,10 @@ plant() {
   fi
   try "rename r1/" mv $H/r1 $H/r1.g
   try "make a guest's r1/etc/" mkdir -p $H/r1/etc
+  # An empty file dated long ago makes save want the node's file of that
+  # name, and overwrite it.
   try "make r2/etc/ and r1/usr/local/bin/zz-canary" sh -c "mkdir -p $H/r2/etc $H/r1/usr/local/bin &&
-    : >$H/r1/usr/local/bin/zz-canary"
+    : >$H/r1/usr/local/bin/zz-canary && touch -d 2000-01-01 $H/r1/usr/local/bin/zz-canary"
   try "take tests/ over" own $H/tests
   try "take shared/ over" own $H/shared
   try "write into .netlab/disks/" sh -c ": >$H/.netlab/disks/zz-probe"
@@ -134,16 +136,20 @@ plant() {
     fi
     chmod 0777 "$f" 2>/dev/null && echo "done: chmod 0777 $f" >>$LOG
   done
+  # The placeholder for save, emptied and dated back again after the sweep.
+  { : >$H/r1/usr/local/bin/zz-canary && touch -d 2000-01-01 $H/r1/usr/local/bin/zz-canary; } 2>/dev/null
   return 0
 }
 
 # After root's `netlab save`: what save wrote into the guest's directories
 # becomes tests/ (root-owned executables in a directory the guest owns).
 after_save() {
-  try "move saved r1/etc/ to tests/" sh -c "test -e $H/r1/etc/zz-canary &&
-    mv $H/tests $H/tests.old && mv $H/r1/etc $H/tests"
-  try "move saved r1/usr/local/bin/ to tests/" sh -c "test -e $H/r1/usr/local/bin/zz-canary &&
-    { mv $H/tests $H/tests.old2; mv $H/r1/usr/local/bin $H/tests; }"
+  if [ -s $H/r1/etc/zz-canary ]; then
+    try "move saved r1/etc/ to tests/" sh -c "mv $H/tests $H/tests.old && mv $H/r1/etc $H/tests"
+  else
+    try "move saved r1/usr/local/bin/ to tests/" sh -c "test -s $H/r1/usr/local/bin/zz-canary &&
+      mv $H/tests $H/tests.old && mv $H/r1/usr/local/bin $H/tests"
+  fi
   return 0
 }
 
