@@ -175,7 +175,7 @@ x() { node=$1; shift; n exec --timeout 300 "$node" -- "$@"; }
 # A lab that is up is up whatever the environment of the command says.
 mkdir -m 700 "$tmp/xdg"
 XDG_RUNTIME_DIR=$tmp/xdg n status "$lab" >/dev/null 2>&1 &&
-  env -u XDG_RUNTIME_DIR -u TMPDIR n status "$lab" >/dev/null 2>&1
+  env -u XDG_RUNTIME_DIR -u TMPDIR "$NETLAB" status "$lab" >/dev/null 2>&1
 ok $? "status finds the lab up with another XDG_RUNTIME_DIR, and with none"
 
 # The guest's turn: r2 floods its console, r1 serves a fake gdb stub on
@@ -270,7 +270,8 @@ sleep 2
 flood=$(guest flood.mib)
 flood=${flood:-0}
 size=$(stat -L -c %s /proc/$$/fd/7)
-bound=$(grep -i -A4 'console' "$NETLAB_SRC/doc/netlab.1.scd" | grep -o -i -E '[0-9]+ ?[KMG]i?B' | head -1)
+bound=$(grep -i -B2 -A4 'console.*log\|log.*console' "$NETLAB_SRC/doc/netlab.1.scd" |
+  grep -o -i -E '[0-9]+ ?[KMG]i?B' | head -1)
 if [ -n "$bound" ]; then
   ok 0 "the console log's bound is documented in netlab(1): $bound"
 else
