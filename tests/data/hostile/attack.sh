@@ -144,7 +144,9 @@ plant() {
   try "symlinks, a FIFO and a device in /shared" shared_specials
 
   # Anything else under /hostlab: append, chmod, chown, new files.
-  find $H \( -path $H/shared -o -path $H/shared.g \) -prune -o -print 2>/dev/null | while read -r f; do
+  # (Not the guest's own kernel tree: a line more in kernel.release spoils it.)
+  find $H \( -path $H/shared -o -path $H/shared.g -o -path $H/kern -o -path $H/kmods \) -prune -o -print \
+    2>/dev/null | while read -r f; do
     if [ -d "$f" ]; then
       { echo x >"$f/zz-guest-file"; } 2>/dev/null && echo "done: new file in $f" >>$LOG
     elif [ -f "$f" ]; then
