@@ -48,6 +48,8 @@ hostile_cleanup() {
   [ -n "${holder:-}" ] && kill "$holder" 2>/dev/null
   [ -n "${fake:-}" ] && kill "$fake" 2>/dev/null
   rm -rf "$secret" "$victim" "$victim2" "$created".* "$mark"
+  # An initramfs that packed the secret is of no use to anyone.
+  grep '\.cpio$' "$tmp/leaks" 2>/dev/null | xargs -r rm -f
   cleanup
 }
 trap hostile_cleanup EXIT
