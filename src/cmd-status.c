@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "disk.h"
 #include "domxml.h"
+#include "freeze.h"
 #include "link.h"
 #include "remote.h"
 #include "sandbox.h"
@@ -127,10 +128,15 @@ static void add_vm(JsonBuilder *b, const char *labdir, const NlState *st, NlVirt
   g_autofree char *tail = dom ? NULL : nl_log_tail(p.log, 3);
   g_autofree char *kernel_key = g_strconcat("booted.", node, NULL);
   g_autofree char *kernel = nl_state_get(st, kernel_key);
+  /* Paused by `netlab freeze` (or by gdb's freeze of the rest of the
+   * lab): "frozen"; paused otherwise (a gdb stub holding it): "paused". */
+  gboolean frozen = dom && strcmp(dom->state, "paused") == 0 && nl_frozen(st, node);
   json_builder_begin_object(b);
   member_str(b, "name", node);
   member_str(b, "domain", domain);
-  member_str(b, "state", dom ? dom->state : "stopped");
+  member_str(b, "state", frozen ? "frozen" : dom ? dom->state : "stopped");
+  json_builder_set_member_name(b, "frozen");
+  json_builder_add_boolean_value(b, frozen);
   member_int(b, "pid", dom ? dom->pid : 0);
   member_str(b, "why", why);
   member_str(b, "console_tail", tail);

@@ -89,6 +89,9 @@ extern const NlCmd nl_cmd_graph;
 extern const NlCmd nl_cmd_ls;
 extern const NlCmd nl_cmd_check;
 extern const NlCmd nl_cmd_restart;
+extern const NlCmd nl_cmd_freeze;
+extern const NlCmd nl_cmd_thaw;
+extern const NlCmd nl_cmd_dump;
 
 /* How every command shows what modules tell (util.h's NlProgress): on
  * stderr, a notice as "netlab: ...", a warning as "netlab: warning: ...". */

@@ -1,0 +1,113 @@
+#include "vmcore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "sandbox.h"
+#include "util.h"
+#include "virt.h"
+
+char *nl_vmcore_dir(const char *labdir) {
+  return g_build_filename(labdir, NL_LAYOUT_DOT, "vmcores", NULL);
+}
+
+/* DIR/NAME opened as a directory of ours, made (MODE) if missing: no
+ * symlink followed, nobody else's directory taken. */
+static int own_dir_at(int dir, const char *name, int mode, GError **error) {
+  if (mkdirat(dir, name, mode) != 0 && errno != EEXIST)
+    return nl_set_errno(error, errno, "cannot create '%s'", name), -1;
+  int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    nl_set_errno(error, errno, "cannot open '%s'", name);
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  if (st.st_uid != geteuid()) {
+    close(fd);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' is not yours (owner uid %u): not writing into it",
+                name, (unsigned)st.st_uid);
+    return -1;
+  }
+  return fd;
+}
+
+/* Opens the default place's new file through directories checked one at a
+ * time: VMs may write to the lab directory. */
+static int create_default(const char *labdir, const char *file, GError **error) {
+  int lab = open(labdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (lab < 0) return nl_set_errno(error, errno, "cannot open '%s'", labdir), -1;
+  int dot = own_dir_at(lab, NL_LAYOUT_DOT, 0755, error);
+  close(lab);
+  if (dot < 0) return -1;
+  int cores = own_dir_at(dot, "vmcores", 0700, error);
+  close(dot);
+  if (cores < 0) return -1;
+  int fd = openat(cores, file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) nl_set_errno(error, errno, "cannot create '%s'", file);
+  close(cores);
+  return fd;
+}
+
+static gboolean copy_fd(int from, int to, guint64 *bytes, GError **error) {
+  *bytes = 0;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = read(from, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return nl_set_errno(error, errno, "cannot read the dump");
+    if (n == 0) return TRUE;
+    if (!nl_write_all(to, buf, n)) return nl_set_errno(error, errno, "cannot write the vmcore");
+    *bytes += n;
+  }
+}
+
+char *nl_vmcore_write(const char *labdir, NlState *st, const char *node, const char *out,
+                      double *secs, guint64 *bytes, GError **error) {
+  gint64 start = g_get_monotonic_time();
+  g_autofree char *uri = nl_state_get(st, "uri");
+  g_autoptr(NlVirt) virt = nl_virt_open(uri, st->dir, error);
+  if (!virt) return NULL;
+  /* The state directory is root's (or the user's), 0700, out of every
+   * guest's reach: QEMU writes there, netlab copies the result out. */
+  g_autofree char *tmpdir = nl_layout_key(st->dir, "dump");
+  if (!nl_mkdir(tmpdir, 0700, error)) return NULL;
+  g_autofree char *tmp = g_strdup_printf("%s/%s.vmcore", tmpdir, node);
+  unlink(tmp);
+  g_autofree char *domain = nl_domain_name(virt, st->id, node);
+  if (!nl_virt_dump(virt, domain, tmp, error)) {
+    unlink(tmp);
+    return NULL;
+  }
+  g_autoptr(GDateTime) now = g_date_time_new_now_local();
+  g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
+  g_autofree char *file = g_strdup_printf("%s-%s.vmcore", node, stamp);
+  g_autofree char *dir = nl_vmcore_dir(labdir);
+  g_autofree char *dst =
+      out ? g_canonicalize_filename(out, NULL) : g_build_filename(dir, file, NULL);
+  int to = out ? open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)
+               : create_default(labdir, file, error);
+  if (to < 0) {
+    if (out) nl_set_errno(error, errno, "cannot create '%s'", dst);
+    unlink(tmp);
+    return NULL;
+  }
+  int from = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  gboolean ok = from >= 0 ? copy_fd(from, to, bytes, error)
+                          : nl_set_errno(error, errno, "cannot open the dump '%s'", tmp);
+  if (from >= 0) close(from);
+  /* Its mode is netlab's whatever the umask. */
+  if (ok && fchmod(to, 0600) != 0) ok = nl_set_errno(error, errno, "cannot chmod '%s'", dst);
+  close(to);
+  unlink(tmp);
+  if (!ok) {
+    unlink(dst);
+    return NULL;
+  }
+  *secs = (g_get_monotonic_time() - start) / 1e6;
+  return g_steal_pointer(&dst);
+}
