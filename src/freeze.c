@@ -31,11 +31,13 @@ static gboolean remote(const NlState *st, const char *node) {
 }
 
 GStrv nl_freeze_others(const NlState *st, const char *except) {
+  /* With EXCEPT: what gdb may freeze, the nodes of this host. */
   g_autofree char *list = nl_state_get(st, "nodes");
   g_auto(GStrv) all = g_strsplit(list ? list : "", "\n", -1);
   g_autoptr(GStrvBuilder) b = g_strv_builder_new();
   for (char **n = all; *n; n++)
-    if (**n && g_strcmp0(*n, except) != 0) g_strv_builder_add(b, *n);
+    if (**n && g_strcmp0(*n, except) != 0 && !(except && remote(st, *n)))
+      g_strv_builder_add(b, *n);
   return g_strv_builder_end(b);
 }
 

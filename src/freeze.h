@@ -30,5 +30,6 @@ gboolean nl_freeze(NlState *st, char **nodes, gboolean thaw, const NlProgress *s
 /* Whether netlab froze NODE and has not thawed it since. */
 gboolean nl_frozen(const NlState *st, const char *node);
 
-/* The nodes of the lab up in ST, but EXCEPT (NULL-terminated list). */
+/* The nodes of the lab up in ST; with EXCEPT, those of this host but
+ * EXCEPT. */
 GStrv nl_freeze_others(const NlState *st, const char *except);
