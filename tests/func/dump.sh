@@ -1,0 +1,88 @@
+#!/bin/sh
+# netlab dump: a node's memory as a vmcore that `crash` opens with the
+# node's vmlinux: once from a running node, once after its kernel panicked
+# (sysrq c), where crash finds the panic's backtrace. Needs the debug kernel
+# (`netlab kernel build --config net --config debug`, which the kernel test
+# builds). The vmcore is guest data: crash runs as the QEMU user when the
+# test runs as root, else as the test's user.
+. "$(dirname "$0")/lib.sh"
+
+rel=$("$NETLAB" kernel list 2>/dev/null | awk '$1 ~ /-net-debug$/ {print $1; exit}')
+if [ -z "$rel" ]; then
+  echo "1..0 # SKIP no debug kernel: \`netlab kernel build --config net --config debug\` (the kernel test) builds one"
+  exit 0
+fi
+if ! command -v crash >/dev/null; then
+  echo "1..0 # SKIP crash is not installed (scripts/setup installs it)"
+  exit 0
+fi
+
+lab="$tmp/dump"
+mkdir -p "$lab"
+# panic=0: the kernel stays in panic() rather than rebooting, so its memory
+# is there to dump.
+printf 'r1[0]="A"\nr1[kernel]="%s"\nr1[append]="panic=0"\n' "$rel" >"$lab/lab.conf"
+"$NETLAB" up "$lab" >"$tmp/up.out" 2>&1
+ok $? "up (kernel $rel)"
+diag <"$tmp/up.out"
+export NETLAB_LAB="$lab"
+
+"$NETLAB" dump r1 >"$tmp/d1.out" 2>"$tmp/d1.err"
+ok $? "netlab dump r1 of the running node"
+diag <"$tmp/d1.err"
+core=$(cat "$tmp/d1.out")
+case "$core" in "$lab/.netlab/vmcores/r1-"*.vmcore) true ;; *) false ;; esac
+ok $? "the vmcore is in the lab's .netlab/vmcores: $core"
+[ "$(stat -c '%a %u' "$core")" = "600 $(id -u)" ]
+ok $? "mode 0600, owned by the user who ran dump ($(stat -c '%a %U' "$core"))"
+[ "$(stat -c '%a' "$lab/.netlab/vmcores")" = 700 ]
+ok $? "in a directory of mode 0700"
+vmlinux=$(sed -n 's/^open it with: crash \(.*\) .*/\1/p' "$tmp/d1.err" | tr -d "'")
+[ -f "$vmlinux" ]
+ok $? "dump names the vmlinux to open it with: $vmlinux"
+"$NETLAB" dump r1 -o "$core" >/dev/null 2>&1
+[ $? -ne 0 ]
+ok $? "dump -o refuses to overwrite an existing file"
+status_of "$lab" 'vm("r1")["state"] == "running"' >/dev/null
+ok $? "r1 runs on after the dump"
+
+# crash as someone other than root: the QEMU user, with the vmlinux as an
+# open file (it lies under root's cache) and its own copy of the vmcore.
+run_crash() { # VMCORE COMMANDS-FILE
+  if [ "$(id -u)" = 0 ]; then
+    d=$(mktemp -d "$tmp/crash.XXXXXX")
+    install -o netlab-qemu -g netlab-qemu -m 600 "$1" "$d/vmcore"
+    install -o netlab-qemu -g netlab-qemu -m 644 "$2" "$d/cmds"
+    chown netlab-qemu "$d"
+    (cd "$d" && setpriv --reuid=netlab-qemu --regid=netlab-qemu --clear-groups \
+      env HOME="$d" crash -s -i "$d/cmds" /proc/self/fd/3 "$d/vmcore" 3<"$vmlinux" </dev/null)
+  else
+    crash -s -i "$2" "$vmlinux" "$1" </dev/null
+  fi
+}
+printf 'sys\nexit\n' >"$tmp/sys.cmds"
+run_crash "$core" "$tmp/sys.cmds" >"$tmp/crash1.out" 2>&1
+grep -q "RELEASE: $rel" "$tmp/crash1.out"
+ok $? "crash opens the running node's vmcore (RELEASE: $rel)"
+diag <"$tmp/crash1.out"
+
+# The panic: the agent's exec never returns from it.
+timeout 20 "$NETLAB" exec r1 -- sh -c 'echo c >/proc/sysrq-trigger' >/dev/null 2>&1 &
+log="$lab/.netlab/logs/r1.console.log"
+wait_for 120 grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$log"
+ok $? "r1's kernel panicked (sysrq c)"
+"$NETLAB" dump r1 -o "$tmp/panic.vmcore" >"$tmp/d2.out" 2>"$tmp/d2.err"
+ok $? "netlab dump -o FILE of the panicked node"
+diag <"$tmp/d2.err"
+[ "$(stat -c '%a' "$tmp/panic.vmcore")" = 600 ]
+ok $? "FILE has mode 0600"
+printf 'bt\nlog\nexit\n' >"$tmp/bt.cmds"
+run_crash "$tmp/panic.vmcore" "$tmp/bt.cmds" >"$tmp/crash2.out" 2>&1
+grep -q 'sysrq_handle_crash' "$tmp/crash2.out"
+ok $? "crash's bt shows the panic's backtrace (sysrq_handle_crash)"
+grep -E '^ *#[0-9]+ ' "$tmp/crash2.out" | head -20 | diag
+grep -q 'sysrq triggered crash' "$tmp/crash2.out"
+ok $? "and its log the panic message"
+
+"$NETLAB" down "$lab" >/dev/null 2>&1
+finish
