@@ -29,8 +29,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (!k) return -1;
   double secs = 0;
   guint64 bytes = 0;
-  g_autofree char *path =
-      nl_vmcore_write(vm->labdir, vm->st, vm->node, out, &secs, &bytes, error);
+  g_autofree char *path = nl_vmcore_write(vm->labdir, vm->st, vm->node, out, &secs, &bytes, error);
   if (!path) return -1;
   fprintf(stderr, "netlab: %s: %.1f MiB in %.1f s\n", vm->node, bytes / 1048576.0, secs);
   printf("%s\n", path);
@@ -47,8 +46,5 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   return 0;
 }
 
-const NlCmd nl_cmd_dump = {"dump",
-                           NULL,
-                           "write a VM's memory as a kernel crash dump (vmcore)",
-                           .target = NL_TARGET_VM,
-                           .run = run};
+const NlCmd nl_cmd_dump = {"dump", NULL, "write a VM's memory as a kernel crash dump (vmcore)",
+                           .target = NL_TARGET_VM, .run = run};

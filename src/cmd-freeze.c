@@ -13,8 +13,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   gboolean quiet = FALSE;
   const GOptionEntry entries[] = {
       {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Say nothing when it works", NULL}, {NULL}};
-  if (!nl_cmd_parse(g, thaw ? "[LABDIR] [NODE...]: resume a frozen lab, or these nodes of it"
-                            : "[LABDIR] [NODE...]: stop a lab's VMs at once, or these nodes",
+  if (!nl_cmd_parse(g,
+                    thaw ? "[LABDIR] [NODE...]: resume a frozen lab, or these nodes of it"
+                         : "[LABDIR] [NODE...]: stop a lab's VMs at once, or these nodes",
                     entries, &argc, &argv, &t, error))
     return -1;
   g_autoptr(NlState) st = nl_state_for(t.labdir, error);
@@ -34,10 +35,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   }
   g_ptr_array_add(r.nodes, NULL);
   g_autofree char *names = g_strjoinv(" ", (char **)r.nodes->pdata);
-  g_autofree char *skew =
-      r.skew_ms >= 0 ? g_strdup_printf("; QEMU %s them within %.3f ms of each other",
-                                       thaw ? "resumed" : "stopped", r.skew_ms)
-                     : g_strdup("");
+  g_autofree char *skew = r.skew_ms >= 0
+                              ? g_strdup_printf("; QEMU %s them within %.3f ms of each other",
+                                                thaw ? "resumed" : "stopped", r.skew_ms)
+                              : g_strdup("");
   printf("%s %s in %.0f ms%s\n", thaw ? "thawed" : "froze", names, r.calls_ms, skew);
   return 0;
 }

@@ -12,9 +12,7 @@
 #define LOCK_WAIT_MS 10000
 #define LOCK_POLL_MS 20
 
-void nl_freeze_result_clear(NlFreezeResult *r) {
-  g_clear_pointer(&r->nodes, g_ptr_array_unref);
-}
+void nl_freeze_result_clear(NlFreezeResult *r) { g_clear_pointer(&r->nodes, g_ptr_array_unref); }
 
 static char *frozen_key(const char *node) { return g_strconcat("frozen.", node, NULL); }
 
@@ -36,8 +34,7 @@ GStrv nl_freeze_others(const NlState *st, const char *except) {
   g_auto(GStrv) all = g_strsplit(list ? list : "", "\n", -1);
   g_autoptr(GStrvBuilder) b = g_strv_builder_new();
   for (char **n = all; *n; n++)
-    if (**n && g_strcmp0(*n, except) != 0 && !(except && remote(st, *n)))
-      g_strv_builder_add(b, *n);
+    if (**n && g_strcmp0(*n, except) != 0 && !(except && remote(st, *n))) g_strv_builder_add(b, *n);
   return g_strv_builder_end(b);
 }
 
@@ -52,8 +49,8 @@ static GPtrArray *pick(const NlState *st, char **nodes, const NlProgress *say, G
     for (char **n = nodes; *n; n++) {
       if (!g_strv_contains((const char *const *)all, *n)) {
         g_autofree char *names = g_strjoinv(", ", all);
-        g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "the lab has no node '%s' (its nodes: %s)",
-                    *n, names);
+        g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "the lab has no node '%s' (its nodes: %s)", *n,
+                    names);
         g_ptr_array_unref(out);
         return NULL;
       }

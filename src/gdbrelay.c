@@ -44,8 +44,8 @@ static gboolean freeze_child(Freezer *f, gboolean freeze) {
   if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err, &status,
                     &e) ||
       !g_spawn_check_wait_status(status, NULL)) {
-    nl_say(f->say, NL_SAY_WARNING, "cannot %s the rest of the lab: %s",
-           freeze ? "freeze" : "thaw", e ? e->message : g_strstrip(err));
+    nl_say(f->say, NL_SAY_WARNING, "cannot %s the rest of the lab: %s", freeze ? "freeze" : "thaw",
+           e ? e->message : g_strstrip(err));
     return FALSE;
   }
   return TRUE;
@@ -63,9 +63,8 @@ static gpointer freezer_thread(gpointer data) {
     gboolean ok = freeze_child(f, target);
     if (ok) {
       g_autofree char *names = g_strjoinv(" ", f->nodes);
-      nl_say(f->say, NL_SAY_NOTICE, "%s %s: %s %s (%.0f ms)", f->node,
-             target ? "stopped" : "runs", target ? "froze" : "thawed", names,
-             (g_get_monotonic_time() - t0) / 1000.0);
+      nl_say(f->say, NL_SAY_NOTICE, "%s %s: %s %s (%.0f ms)", f->node, target ? "stopped" : "runs",
+             target ? "froze" : "thawed", names, (g_get_monotonic_time() - t0) / 1000.0);
     }
     g_mutex_lock(&f->lock);
     /* A failure is not retried: the warning said it. */

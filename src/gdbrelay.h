@@ -20,7 +20,7 @@
 
 /* The bounds of what the relay takes from a stub. */
 #define NL_GDB_PACKET_MAX (256 * 1024)
-#define NL_GDB_OUTPUT_MAX (1024 * 1024) /* console/monitor output per request */
+#define NL_GDB_OUTPUT_MAX (1024 * 1024)     /* console/monitor output per request */
 #define NL_GDB_QXFER_MAX (16 * 1024 * 1024) /* one qXfer object, all chunks */
 
 typedef struct {

@@ -179,10 +179,8 @@ static gpointer pause_job(gpointer data) {
     /* QEMU's own command, with none of libvirt's job and state checks
      * around it; libvirt learns the state from QEMU's event. */
     char *reply = NULL;
-    rc = virDomainQemuMonitorCommand(j->dom,
-                                     j->call->resume ? "{\"execute\":\"cont\"}"
-                                                     : "{\"execute\":\"stop\"}",
-                                     &reply, 0);
+    rc = virDomainQemuMonitorCommand(
+        j->dom, j->call->resume ? "{\"execute\":\"cont\"}" : "{\"execute\":\"stop\"}", &reply, 0);
     free(reply);
   } else {
     rc = j->call->resume ? virDomainResume(j->dom) : virDomainSuspend(j->dom);
@@ -190,8 +188,7 @@ static gpointer pause_job(gpointer data) {
   if (rc < 0) {
     virErrorPtr e = virGetLastError();
     /* Resuming a domain that runs, or suspending a paused one, is done. */
-    if (!(e && e->code == VIR_ERR_OPERATION_INVALID))
-      j->error = g_strdup(virGetLastErrorMessage());
+    if (!(e && e->code == VIR_ERR_OPERATION_INVALID)) j->error = g_strdup(virGetLastErrorMessage());
   }
   return NULL;
 }

@@ -29,8 +29,8 @@ static int own_dir_at(int dir, const char *name, int mode, GError **error) {
   }
   if (st.st_uid != geteuid()) {
     close(fd);
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' is not yours (owner uid %u): not writing into it",
-                name, (unsigned)st.st_uid);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "'%s' is not yours (owner uid %u): not writing into it", name, (unsigned)st.st_uid);
     return -1;
   }
   return fd;
