@@ -7,7 +7,9 @@
 # test runs as root, else as the test's user.
 . "$(dirname "$0")/lib.sh"
 
-rel=$("$NETLAB" kernel list 2>/dev/null | awk '$1 ~ /-net-debug$/ {print $1; exit}')
+line=$("$NETLAB" kernel list 2>/dev/null | awk '$1 ~ /-net-debug$/ {print $1, $2; exit}')
+rel=${line%% *}
+release=${line#* }
 if [ -z "$rel" ]; then
   echo "1..0 # SKIP no debug kernel: \`netlab kernel build --config net --config debug\` (the kernel test) builds one"
   exit 0
@@ -62,8 +64,8 @@ run_crash() { # VMCORE COMMANDS-FILE
 }
 printf 'sys\nexit\n' >"$tmp/sys.cmds"
 run_crash "$core" "$tmp/sys.cmds" >"$tmp/crash1.out" 2>&1
-grep -q "RELEASE: $rel" "$tmp/crash1.out"
-ok $? "crash opens the running node's vmcore (RELEASE: $rel)"
+grep -q "RELEASE: $release\$" "$tmp/crash1.out" && grep -q "NODENAME: r1\$" "$tmp/crash1.out"
+ok $? "crash opens the running node's vmcore (RELEASE: $release, NODENAME: r1)"
 diag <"$tmp/crash1.out"
 
 # The panic: the agent's exec never returns from it.
@@ -78,11 +80,16 @@ diag <"$tmp/d2.err"
 ok $? "FILE has mode 0600"
 printf 'bt\nlog\nexit\n' >"$tmp/bt.cmds"
 run_crash "$tmp/panic.vmcore" "$tmp/bt.cmds" >"$tmp/crash2.out" 2>&1
-grep -q 'sysrq_handle_crash' "$tmp/crash2.out"
-ok $? "crash's bt shows the panic's backtrace (sysrq_handle_crash)"
-grep -E '^ *#[0-9]+ ' "$tmp/crash2.out" | head -20 | diag
-grep -q 'sysrq triggered crash' "$tmp/crash2.out"
-ok $? "and its log the panic message"
+grep -E '^ *#[0-9]+ ' "$tmp/crash2.out" >"$tmp/bt.out"
+grep -q ' panic at ' "$tmp/bt.out" && grep -q ' write_sysrq_trigger at ' "$tmp/bt.out"
+ok $? "crash's bt shows the panicking task in panic(), called from the sysrq write"
+diag <"$tmp/bt.out"
+# sysrq_handle_crash ends in a tail call to panic(): it is in the trace the
+# kernel logged before the dump, which crash reads out of the vmcore.
+grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$tmp/crash2.out" &&
+  grep -q 'sysrq_handle_crash' "$tmp/crash2.out"
+ok $? "crash's log shows the panic and its backtrace through sysrq_handle_crash"
+grep -E 'sysrq_handle_crash|not syncing' "$tmp/crash2.out" | diag
 
 "$NETLAB" down "$lab" >/dev/null 2>&1
 finish
