@@ -1,6 +1,9 @@
 #include "run.h"
 
 #include <errno.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
@@ -711,6 +714,34 @@ static gboolean plan_up(const NlLab *lab, const NlUpOptions *o, Plan *plan, GErr
 
 /* Every other host a node runs on answers and has what it needs (see
  * remote.h), before anything starts. */
+
+/* The host's TSC frequency, measured once against CLOCK_MONOTONIC_RAW. Under
+ * TCG the guest's TSC is the host's, and a guest that calibrates it against
+ * the emulated PIT while the host is loaded can get it several times too low
+ * (seen: 474684 kHz for 2595566): its clock then runs that much fast, and
+ * its protocols' timers (BGP hold, OSPF dead) expire early. Given the
+ * frequency (tsc_early_khz=), the kernel does not calibrate. 0: unknown. */
+static guint host_tsc_khz(void) {
+#if defined(__x86_64__)
+  static guint khz;
+  static gsize once;
+  if (g_once_init_enter(&once)) {
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC_RAW, &a);
+    guint64 t0 = __rdtsc();
+    g_usleep(50 * 1000);
+    guint64 t1 = __rdtsc();
+    clock_gettime(CLOCK_MONOTONIC_RAW, &b);
+    double ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
+    if (ns > 0 && t1 > t0) khz = (guint)((t1 - t0) / ns * 1e6);
+    g_once_init_leave(&once, 1);
+  }
+  return khz;
+#else
+  return 0;
+#endif
+}
+
 static gboolean plan_hosts(const NlLab *lab, const NlState *st, const NlUpOptions *o, Plan *plan,
                            GError **error) {
   g_autoptr(GError) local = NULL;
@@ -837,6 +868,12 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
   g_autofree char *initrd_at = NULL;
   if (node->host && !remote_boot(up, plan, node, b, &kernel_at, &initrd_at, error)) return FALSE;
   g_autofree char *cmdline = nl_domain_cmdline(lab, node);
+  guint khz = !plan->kvm && !node->host ? host_tsc_khz() : 0;
+  if (khz) {
+    char *with = g_strdup_printf("%s tsc_early_khz=%u", cmdline, khz);
+    g_free(cmdline);
+    cmdline = with;
+  }
   g_autofree char *disk = node->disk_mib ? nl_disk_path(plan->view.labdir, node->name) : NULL;
   /* Until `down` has synced it, the next `up` checks it first. */
   if (disk && (!nl_disk_set_dirty(lab->dir, node->name, TRUE, error) ||
