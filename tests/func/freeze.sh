@@ -141,4 +141,18 @@ ok $? "netlab says it refused the request"
 diag <"$lab/stub.log"
 on r1 "pkill -f fake-stub.py" >/dev/null 2>&1
 
+# ---- bad input -----------------------------------------------------------
+"$NETLAB" freeze "$lab" r9 >"$tmp/bad.out" 2>&1
+[ $? -eq 2 ] && grep -q "the lab has no node 'r9' (its nodes: r1, r2, r3)" "$tmp/bad.out"
+ok $? "freeze of a node the lab lacks: exit 2, naming the lab's nodes"
+status_of "$lab" 'all(v["state"] == "running" for v in s["vms"])' >/dev/null
+ok $? "and nothing was frozen"
+"$NETLAB" dump r1 -o "$tmp/no/such/dir/core" >"$tmp/bad.out" 2>&1
+[ $? -eq 1 ] && grep -q "cannot create '$tmp/no/such/dir/core'" "$tmp/bad.out"
+ok $? "dump -o into a missing directory fails before dumping"
+"$NETLAB" down "$lab" >/dev/null 2>&1
+"$NETLAB" thaw "$lab" >"$tmp/bad.out" 2>&1
+[ $? -eq 1 ] && grep -q "is not up" "$tmp/bad.out"
+ok $? "thaw of a lab that is down: exit 1, 'not up'"
+
 finish

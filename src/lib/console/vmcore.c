@@ -78,11 +78,7 @@ char *nl_vmcore_write(const char *labdir, NlState *st, const char *node, const c
   if (!nl_mkdir(tmpdir, 0700, error)) return NULL;
   g_autofree char *tmp = g_strdup_printf("%s/%s.vmcore", tmpdir, node);
   unlink(tmp);
-  g_autofree char *domain = nl_domain_name(virt, st->id, node);
-  if (!nl_virt_dump(virt, domain, tmp, error)) {
-    unlink(tmp);
-    return NULL;
-  }
+  /* The file first: a dump that has nowhere to go is not taken. */
   g_autoptr(GDateTime) now = g_date_time_new_now_local();
   g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
   g_autofree char *file = g_strdup_printf("%s-%s.vmcore", node, stamp);
@@ -93,6 +89,12 @@ char *nl_vmcore_write(const char *labdir, NlState *st, const char *node, const c
                : create_default(labdir, file, error);
   if (to < 0) {
     if (out) nl_set_errno(error, errno, "cannot create '%s'", dst);
+    return NULL;
+  }
+  g_autofree char *domain = nl_domain_name(virt, st->id, node);
+  if (!nl_virt_dump(virt, domain, tmp, error)) {
+    close(to);
+    unlink(dst);
     unlink(tmp);
     return NULL;
   }
