@@ -16,6 +16,7 @@
 #include "state.h"
 #include "util.h"
 #include "vde.h"
+#include "vmcore.h"
 #include "virt.h"
 
 /* g_format_size() puts a no-break space before the unit, which breaks
@@ -51,6 +52,22 @@ static void add_disks(JsonBuilder *b, const char *labdir) {
     json_builder_set_member_name(b, "dirty");
     json_builder_add_boolean_value(b, d->dirty);
     member_str(b, "file", d->path);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+}
+
+/* The vmcores `netlab dump` left in the lab (vmcore.h), oldest first. */
+static void add_vmcores(JsonBuilder *b, const char *labdir) {
+  g_autoptr(GPtrArray) cores = nl_vmcore_list(labdir);
+  json_builder_set_member_name(b, "vmcores");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < cores->len; i++) {
+    NlVmcore *c = cores->pdata[i];
+    json_builder_begin_object(b);
+    member_str(b, "node", c->node);
+    member_int(b, "size", c->bytes);
+    member_str(b, "file", c->path);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
@@ -214,6 +231,7 @@ static JsonNode *status_up(const char *labdir, NlState *st, GError **error) {
   g_autoptr(NlLab) lab = nl_lab_load(labdir, warnings, NULL);
   add_interfaces(b, lab, st->dir);
   add_disks(b, labdir);
+  add_vmcores(b, labdir);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
@@ -231,12 +249,22 @@ static JsonNode *status_down(const char *labdir) {
     json_builder_end_array(b);
   }
   add_disks(b, labdir);
+  add_vmcores(b, labdir);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
 
 static const char *str(JsonObject *o, const char *name) {
   return json_object_get_string_member_with_default(o, name, NULL);
+}
+
+static void print_vmcores(JsonArray *cores) {
+  if (json_array_get_length(cores)) printf("\n%-12s %-10s %s\n", "VMCORE", "SIZE", "FILE");
+  for (guint i = 0; i < json_array_get_length(cores); i++) {
+    JsonObject *c = json_array_get_object_element(cores, i);
+    g_autofree char *size = size_text(json_object_get_int_member(c, "size"));
+    printf("%-12s %-10s %s\n", str(c, "node"), size, str(c, "file"));
+  }
 }
 
 static void print_disks(JsonArray *disks) {
@@ -276,6 +304,7 @@ static void print_text(JsonObject *s) {
   if (!json_object_get_boolean_member(s, "up")) {
     printf("lab '%s' is not up\n", str(s, "lab"));
     print_disks(json_object_get_array_member(s, "disks"));
+    print_vmcores(json_object_get_array_member(s, "vmcores"));
     return;
   }
   const char *accel = str(s, "accel");
@@ -304,6 +333,7 @@ static void print_text(JsonObject *s) {
            str(f, "mac"), str(f, "link"), *imp ? imp : "-");
   }
   print_disks(json_object_get_array_member(s, "disks"));
+  print_vmcores(json_object_get_array_member(s, "vmcores"));
 }
 
 /* The QEMU command line libvirt renders from NODE's domain: the bench's

@@ -42,6 +42,10 @@ ok $? "in a directory of mode 0700"
 vmlinux=$(sed -n 's/^open it with: crash \(.*\) .*/\1/p' "$tmp/d1.err" | tr -d "'")
 [ -f "$vmlinux" ]
 ok $? "dump names the vmlinux to open it with: $vmlinux"
+status_of "$lab" "[c for c in s['vmcores'] if c['node'] == 'r1' and c['file'] == '$core' and c['size'] > 0]" >/dev/null
+ok $? "status --json lists it under vmcores"
+"$NETLAB" status "$lab" | grep -q "^r1  *[0-9.]* MiB  *$core\$"
+ok $? "and so does status's VMCORE table"
 "$NETLAB" dump r1 -o "$core" >/dev/null 2>&1
 [ $? -ne 0 ]
 ok $? "dump -o refuses to overwrite an existing file"
@@ -92,4 +96,6 @@ ok $? "crash's log shows the panic and its backtrace through sysrq_handle_crash"
 grep -E 'sysrq_handle_crash|not syncing' "$tmp/crash2.out" | diag
 
 "$NETLAB" down "$lab" >/dev/null 2>&1
+"$NETLAB" status "$lab" | grep -q "^r1  *[0-9.]* MiB  *$core\$"
+ok $? "the vmcore outlives down, and status of the lab down still lists it"
 finish

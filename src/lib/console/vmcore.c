@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -112,4 +113,37 @@ char *nl_vmcore_write(const char *labdir, NlState *st, const char *node, const c
   }
   *secs = (g_get_monotonic_time() - start) / 1e6;
   return g_steal_pointer(&dst);
+}
+
+static void vmcore_free(NlVmcore *c) {
+  g_free(c->node);
+  g_free(c->path);
+  g_free(c);
+}
+
+static int by_path(gconstpointer a, gconstpointer b) {
+  return strcmp((*(NlVmcore *const *)a)->path, (*(NlVmcore *const *)b)->path);
+}
+
+GPtrArray *nl_vmcore_list(const char *labdir) {
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vmcore_free);
+  g_autofree char *dir = nl_vmcore_dir(labdir);
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  const char *n;
+  while (d && (n = g_dir_read_name(d))) {
+    /* NODE-YYYYmmdd-HHMMSS.vmcore */
+    gsize len = strlen(n);
+    static const gsize tail = sizeof "-YYYYmmdd-HHMMSS.vmcore" - 1;
+    if (len <= tail || !g_str_has_suffix(n, ".vmcore")) continue;
+    g_autofree char *path = g_build_filename(dir, n, NULL);
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    NlVmcore *c = g_new0(NlVmcore, 1);
+    c->node = g_strndup(n, len - tail);
+    c->bytes = st.st_size;
+    c->path = g_steal_pointer(&path);
+    g_ptr_array_add(out, c);
+  }
+  g_ptr_array_sort(out, by_path);
+  return out;
 }

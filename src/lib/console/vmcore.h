@@ -18,3 +18,14 @@ char *nl_vmcore_dir(const char *labdir);
  * written, and in *SECS and *BYTES how long it took and its size. */
 char *nl_vmcore_write(const char *labdir, NlState *st, const char *node, const char *out,
                       double *secs, guint64 *bytes, GError **error);
+
+/* A vmcore in nl_vmcore_dir(): its node (from its name), size and path. */
+typedef struct {
+  char *node;
+  guint64 bytes;
+  char *path;
+} NlVmcore;
+
+/* The vmcores of the lab in LABDIR (regular files NODE-TIME.vmcore, no
+ * link followed), sorted by name; empty when there are none. */
+GPtrArray *nl_vmcore_list(const char *labdir);
