@@ -6,6 +6,7 @@
 #include "cmd.h"
 #include "state.h"
 #include "util.h"
+#include "virt.h"
 #include "vmcore.h"
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
@@ -27,9 +28,13 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (!nl_state_lock(vm->st, FALSE, error)) return -1;
   g_autoptr(NlKernelSyms) k = nl_kernel_syms(vm, error);
   if (!k) return -1;
+  g_autofree char *uri = nl_state_get(vm->st, "uri");
+  g_autoptr(NlVirt) virt = nl_virt_open(uri, vm->st->dir, error);
+  if (!virt) return -1;
   double secs = 0;
   guint64 bytes = 0;
-  g_autofree char *path = nl_vmcore_write(vm->labdir, vm->st, vm->node, out, &secs, &bytes, error);
+  g_autofree char *path =
+      nl_vmcore_write(vm->labdir, vm->st, virt, vm->node, out, &secs, &bytes, error);
   if (!path) return -1;
   fprintf(stderr, "netlab: %s: %.1f MiB in %.1f s\n", vm->node, bytes / 1048576.0, secs);
   printf("%s\n", path);

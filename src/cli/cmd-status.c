@@ -162,6 +162,8 @@ static void add_vm(JsonBuilder *b, const char *labdir, const NlState *st, NlVirt
   member_str(b, "control", p.ctl);
   member_str(b, "console_log", p.log);
   member_str(b, "kernel", kernel);
+  g_autofree char *vmcore = nl_vmcore_of(st, node);
+  member_str(b, "vmcore", vmcore);
   json_builder_end_object(b);
 }
 
@@ -204,6 +206,12 @@ static JsonNode *status_up(const char *labdir, NlState *st, GError **error) {
   g_autofree char *prefix = nl_domain_name(virt, st->id, "");
   g_autoptr(GPtrArray) doms = nl_virt_list(virt, prefix, error);
   if (!doms) return NULL;
+  /* Kernels that panicked: their vmcores first, then they are stopped. */
+  if (nl_vmcore_on_panic(st) && nl_vmcore_collect(labdir, st, virt, doms, prefix, &nl_cmd_say)) {
+    g_ptr_array_unref(doms);
+    doms = nl_virt_list(virt, prefix, error);
+    if (!doms) return NULL;
+  }
 
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
@@ -295,6 +303,7 @@ static void print_vm(JsonObject *vm) {
     return;
   }
   printf("%-12s %-9s %-8s %s\n", str(vm, "name"), state, ps, str(vm, "why"));
+  if (str(vm, "vmcore")) printf("%31s vmcore %s\n", "", str(vm, "vmcore"));
   g_auto(GStrv) lines = g_strsplit(str(vm, "console_tail"), "\n", -1);
   for (char **l = lines; *l; l++)
     if (**l) printf("%31s | %s\n", "", *l);

@@ -18,6 +18,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *accel = NULL, *kernel = NULL;
   int timeout = 0;
   gboolean tmux = FALSE;
+  gboolean vmcore_on_panic = FALSE;
   g_auto(GStrv) exclude = NULL;
   const GOptionEntry entries[] = {
       {"accel", 0, 0, G_OPTION_ARG_STRING, &accel, "kvm, tcg or auto (default)", "A"},
@@ -30,6 +31,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
        "S"},
       {"exclude", 'x', 0, G_OPTION_ARG_STRING_ARRAY, &exclude,
        "Do not start NODE (Kathará's --exclude; repeatable): a later `up` starts it", "NODE"},
+      {"vmcore-on-panic", 0, 0, G_OPTION_ARG_NONE, &vmcore_on_panic,
+       "Keep a panicked kernel's memory and write its vmcore (LABDIR/.netlab/vmcores)", NULL},
       {"tmux", 0, 0, G_OPTION_ARG_NONE, &tmux,
        "Then open a tmux session with a window per VM console (as `netlab tmux`)", NULL},
       {NULL}};
@@ -37,7 +40,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                     &argv, &t, error))
     return -1;
 
-  NlUpOptions o = {.uri = g->uri, .accel = NL_ACCEL_AUTO, .timeout_s = timeout};
+  NlUpOptions o = {.uri = g->uri,
+                   .accel = NL_ACCEL_AUTO,
+                   .timeout_s = timeout,
+                   .vmcore_on_panic = vmcore_on_panic};
   if (!accel || strcmp(accel, "auto") == 0)
     o.accel = NL_ACCEL_AUTO;
   else if (strcmp(accel, "kvm") == 0)

@@ -67,12 +67,9 @@ static gboolean copy_fd(int from, int to, guint64 *bytes, GError **error) {
   }
 }
 
-char *nl_vmcore_write(const char *labdir, NlState *st, const char *node, const char *out,
-                      double *secs, guint64 *bytes, GError **error) {
+char *nl_vmcore_write(const char *labdir, NlState *st, NlVirt *virt, const char *node,
+                      const char *out, double *secs, guint64 *bytes, GError **error) {
   gint64 start = g_get_monotonic_time();
-  g_autofree char *uri = nl_state_get(st, "uri");
-  g_autoptr(NlVirt) virt = nl_virt_open(uri, st->dir, error);
-  if (!virt) return NULL;
   /* The state directory is root's (or the user's), 0700, out of every
    * guest's reach: QEMU writes there, netlab copies the result out. */
   g_autofree char *tmpdir = nl_layout_key(st->dir, "dump");
@@ -146,4 +143,61 @@ GPtrArray *nl_vmcore_list(const char *labdir) {
   }
   g_ptr_array_sort(out, by_path);
   return out;
+}
+
+gboolean nl_vmcore_on_panic(const NlState *st) {
+  g_autofree char *v = nl_state_get(st, NL_VMCORE_ON_PANIC);
+  return v != NULL;
+}
+
+char *nl_vmcore_of(const NlState *st, const char *node) {
+  g_autofree char *key = g_strconcat("vmcore.", node, NULL);
+  return nl_state_get(st, key);
+}
+
+/* libvirt's state of a domain may be the one it saved before this process
+ * connected, until its reconnect to QEMU is done; QEMU's own status, asked
+ * through the monitor (which waits for that), is the truth. */
+static gboolean panicked(NlVirt *virt, const NlDomainInfo *d) {
+  if (strcmp(d->state, "crashed") == 0) return TRUE;
+  if (strcmp(d->state, "shut off") == 0) return FALSE;
+  g_autofree char *status = nl_virt_hmp(virt, d->name, "info status", NULL);
+  return status && strstr(status, "(guest-panicked)");
+}
+
+guint nl_vmcore_collect(const char *labdir, NlState *st, NlVirt *virt, GPtrArray *doms,
+                        const char *prefix, const NlProgress *say) {
+  guint stopped = 0;
+  for (guint i = 0; i < doms->len; i++) {
+    NlDomainInfo *d = doms->pdata[i];
+    if (!g_str_has_prefix(d->name, prefix) || !panicked(virt, d)) continue;
+    const char *node = d->name + strlen(prefix);
+    g_autoptr(GPtrArray) kept = nl_vmcore_list(labdir);
+    g_autoptr(GError) e = NULL;
+    if (kept->len >= NL_VMCORE_AUTO_MAX) {
+      nl_say(say, NL_SAY_WARNING,
+             "%s: its kernel panicked; no vmcore written, the lab has %u already (the most "
+             "netlab keeps of panics)",
+             node, kept->len);
+    } else {
+      double secs = 0;
+      guint64 bytes = 0;
+      g_autofree char *path = nl_vmcore_write(labdir, st, virt, node, NULL, &secs, &bytes, &e);
+      if (path) {
+        g_autofree char *key = g_strconcat("vmcore.", node, NULL);
+        g_autofree char *line = g_strconcat(path, "\n", NULL);
+        nl_state_set(st, key, line, NULL);
+        nl_say(say, NL_SAY_NOTICE, "%s: its kernel panicked; vmcore %s (%.1f MiB)", node, path,
+               bytes / 1048576.0);
+      } else {
+        nl_say(say, NL_SAY_WARNING, "%s: its kernel panicked; %s", node, e->message);
+        g_clear_error(&e);
+      }
+    }
+    if (nl_virt_destroy(virt, d->name, &e))
+      stopped++;
+    else
+      nl_say(say, NL_SAY_WARNING, "%s", e->message);
+  }
+  return stopped;
 }

@@ -22,6 +22,7 @@
 
 #include "attach.h"
 #include "budget.h"
+#include "vmcore.h"
 #include "disk.h"
 #include "domxml.h"
 #include "exec.h"
@@ -790,6 +791,7 @@ static gboolean record_lab(const NlLab *lab, const NlState *st, const NlUpOption
          nl_partial_add(st, "nodes", node_list, error) &&
          nl_partial_add(st, "lans", lan_list, error) &&
          (!o->uri || nl_state_set(st, "uri", o->uri, error)) &&
+         (!o->vmcore_on_panic || nl_state_set(st, NL_VMCORE_ON_PANIC, "1\n", error)) &&
          (!plan->remote || nl_remote_record(plan->remote, st, error)) &&
          nl_remote_record_lab(lab, st, error) &&
          host_prepare(lab, st, &plan->qu, plan->boots, plan->have_shared, &plan->view, say_of(o),
@@ -890,6 +892,7 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
                 : b->qemu_initrd ? b->qemu_initrd
                                  : b->initrd,
       .cmdline = cmdline,
+      .pvpanic = nl_vmcore_on_panic(st),
       .statedir = st->dir,
       .mem_mib = node->mem_mib ? node->mem_mib : NL_DEFAULT_MEM_MIB,
       .cpus = node->cpus ? node->cpus : NL_DEFAULT_CPUS,
@@ -1136,6 +1139,14 @@ gboolean nl_run_down(NlState *st, const NlProgress *say, GError **error) {
    * with the state directory, and opening it only to destroy domains costs
    * a reconnect to every QEMU and, per domain, the ~1.4 s this sandbox's
    * init takes to reap a daemonized QEMU, which libvirt waits for. */
+  g_autofree char *lab = nl_state_get(st, "lab");
+  if (!uri && lab && nl_vmcore_on_panic(st)) {
+    /* A lab that keeps panicked kernels: their vmcores before they go. */
+    g_autoptr(NlVirt) virt = nl_virt_open(NULL, st->dir, NULL);
+    g_autofree char *none = virt ? nl_domain_name(virt, st->id, "") : NULL;
+    g_autoptr(GPtrArray) doms = virt ? nl_virt_list(virt, none, NULL) : NULL;
+    if (doms) nl_vmcore_collect(lab, st, virt, doms, none, say);
+  }
   if (uri) {
     g_autoptr(GError) local = NULL;
     g_autoptr(NlVirt) virt = nl_virt_open(uri, st->dir, &local);

@@ -35,6 +35,9 @@ typedef struct {
   guint timeout_s;    /* for every VM to become ready; 0: nl_budget_timeout() */
   const NlUpProgress *progress;
   gboolean join; /* part of the lab is up: start LAB's nodes beside it (partial.h) */
+  /* Give the VMs a pvpanic device: a kernel that panics is kept, paused,
+   * for its vmcore (vmcore.h). Recorded: later starts of nodes keep it. */
+  gboolean vmcore_on_panic;
 } NlUpOptions;
 
 /* Decides between KVM and TCG. *WHY says why KVM is not used, if it is not. */
