@@ -14,7 +14,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *out = NULL;
   const GOptionEntry entries[] = {
       {"output", 'o', 0, G_OPTION_ARG_FILENAME, &out,
-       "Write the vmcore to FILE (default: LABDIR/.netlab/vmcores/VM-TIME.vmcore)", "FILE"},
+       "Write the vmcore to FILE (default: vmcores/VM-TIME.vmcore in the lab's data directory)",
+       "FILE"},
       {NULL}};
   if (!nl_cmd_parse(g, "VM: write a VM's memory as a kernel crash dump", entries, &argc, &argv, &t,
                     error))

@@ -32,7 +32,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       {"exclude", 'x', 0, G_OPTION_ARG_STRING_ARRAY, &exclude,
        "Do not start NODE (Kathará's --exclude; repeatable): a later `up` starts it", "NODE"},
       {"vmcore-on-panic", 0, 0, G_OPTION_ARG_NONE, &vmcore_on_panic,
-       "Keep a panicked kernel's memory and write its vmcore (LABDIR/.netlab/vmcores)", NULL},
+       "Keep a panicked kernel's memory and write its vmcore (into the lab's data directory)",
+       NULL},
       {"tmux", 0, 0, G_OPTION_ARG_NONE, &tmux,
        "Then open a tmux session with a window per VM console (as `netlab tmux`)", NULL},
       {NULL}};

@@ -32,11 +32,12 @@ with_crash() {
   ok $? "netlab dump r1 of the running node"
   diag <"$tmp/d1.err"
   core=$(cat "$tmp/d1.out")
-  case "$core" in "$lab/.netlab/vmcores/r1-"*.vmcore) true ;; *) false ;; esac
-  ok $? "the vmcore is in the lab's .netlab/vmcores: $core"
+  data=$(data_dir "$lab")
+  case "$core" in "$data/vmcores/r1-"*.vmcore) true ;; *) false ;; esac
+  ok $? "the vmcore is in the lab's data directory: $core"
   [ "$(stat -c '%a %u' "$core")" = "600 $(id -u)" ]
   ok $? "mode 0600, owned by the user who ran dump ($(stat -c '%a %U' "$core"))"
-  [ "$(stat -c '%a' "$lab/.netlab/vmcores")" = 700 ]
+  [ "$(stat -c '%a' "$data/vmcores")" = 700 ]
   ok $? "in a directory of mode 0700"
   vmlinux=$(sed -n 's/^open it with: crash \(.*\) .*/\1/p' "$tmp/d1.err" | tr -d "'")
   [ -f "$vmlinux" ]
@@ -64,39 +65,39 @@ with_crash() {
     else
       crash -s -i "$2" "$vmlinux" "$1" </dev/null
     fi
-}
-printf 'sys\nexit\n' >"$tmp/sys.cmds"
-run_crash "$core" "$tmp/sys.cmds" >"$tmp/crash1.out" 2>&1
-grep -q "RELEASE: $release\$" "$tmp/crash1.out" && grep -q "NODENAME: r1\$" "$tmp/crash1.out"
-ok $? "crash opens the running node's vmcore (RELEASE: $release, NODENAME: r1)"
-diag <"$tmp/crash1.out"
+  }
+  printf 'sys\nexit\n' >"$tmp/sys.cmds"
+  run_crash "$core" "$tmp/sys.cmds" >"$tmp/crash1.out" 2>&1
+  grep -q "RELEASE: $release\$" "$tmp/crash1.out" && grep -q "NODENAME: r1\$" "$tmp/crash1.out"
+  ok $? "crash opens the running node's vmcore (RELEASE: $release, NODENAME: r1)"
+  diag <"$tmp/crash1.out"
 
-# The panic: the agent's exec never returns from it.
-timeout 20 "$NETLAB" exec r1 -- sh -c 'echo c >/proc/sysrq-trigger' >/dev/null 2>&1 &
-log="$lab/.netlab/logs/r1.console.log"
-wait_for 120 grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$log"
-ok $? "r1's kernel panicked (sysrq c)"
-"$NETLAB" dump r1 -o "$tmp/panic.vmcore" >"$tmp/d2.out" 2>"$tmp/d2.err"
-ok $? "netlab dump -o FILE of the panicked node"
-diag <"$tmp/d2.err"
-[ "$(stat -c '%a' "$tmp/panic.vmcore")" = 600 ]
-ok $? "FILE has mode 0600"
-printf 'bt\nlog\nexit\n' >"$tmp/bt.cmds"
-run_crash "$tmp/panic.vmcore" "$tmp/bt.cmds" >"$tmp/crash2.out" 2>&1
-grep -E '^ *#[0-9]+ ' "$tmp/crash2.out" >"$tmp/bt.out"
-grep -q ' panic at ' "$tmp/bt.out" && grep -q ' write_sysrq_trigger at ' "$tmp/bt.out"
-ok $? "crash's bt shows the panicking task in panic(), called from the sysrq write"
-diag <"$tmp/bt.out"
-# sysrq_handle_crash ends in a tail call to panic(): it is in the trace the
-# kernel logged before the dump, which crash reads out of the vmcore.
-grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$tmp/crash2.out" &&
-  grep -q 'sysrq_handle_crash' "$tmp/crash2.out"
-ok $? "crash's log shows the panic and its backtrace through sysrq_handle_crash"
-grep -E 'sysrq_handle_crash|not syncing' "$tmp/crash2.out" | diag
+  # The panic: the agent's exec never returns from it.
+  timeout 20 "$NETLAB" exec r1 -- sh -c 'echo c >/proc/sysrq-trigger' >/dev/null 2>&1 &
+  log="$data/logs/r1.console.log"
+  wait_for 120 grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$log"
+  ok $? "r1's kernel panicked (sysrq c)"
+  "$NETLAB" dump r1 -o "$tmp/panic.vmcore" >"$tmp/d2.out" 2>"$tmp/d2.err"
+  ok $? "netlab dump -o FILE of the panicked node"
+  diag <"$tmp/d2.err"
+  [ "$(stat -c '%a' "$tmp/panic.vmcore")" = 600 ]
+  ok $? "FILE has mode 0600"
+  printf 'bt\nlog\nexit\n' >"$tmp/bt.cmds"
+  run_crash "$tmp/panic.vmcore" "$tmp/bt.cmds" >"$tmp/crash2.out" 2>&1
+  grep -E '^ *#[0-9]+ ' "$tmp/crash2.out" >"$tmp/bt.out"
+  grep -q ' panic at ' "$tmp/bt.out" && grep -q ' write_sysrq_trigger at ' "$tmp/bt.out"
+  ok $? "crash's bt shows the panicking task in panic(), called from the sysrq write"
+  diag <"$tmp/bt.out"
+  # sysrq_handle_crash ends in a tail call to panic(): it is in the trace the
+  # kernel logged before the dump, which crash reads out of the vmcore.
+  grep -q 'Kernel panic - not syncing: sysrq triggered crash' "$tmp/crash2.out" &&
+    grep -q 'sysrq_handle_crash' "$tmp/crash2.out"
+  ok $? "crash's log shows the panic and its backtrace through sysrq_handle_crash"
+  grep -E 'sysrq_handle_crash|not syncing' "$tmp/crash2.out" | diag
 
-"$NETLAB" down "$lab" >/dev/null 2>&1
-"$NETLAB" status "$lab" | grep -q "^r1  *[0-9.]* MiB  *$core\$"
-ok $? "the vmcore outlives down, and status of the lab down still lists it"
+  "$NETLAB" down "$lab" >/dev/null 2>&1
+  "$NETLAB" status "$lab" | grep -q "^r1  *[0-9.]* MiB  *$core\$"
+  ok $? "the vmcore outlives down, and status of the lab down still lists it"
 }
 if [ -n "$skip" ]; then
   tap_n=$((tap_n + 1))
@@ -121,7 +122,7 @@ ok $? "each node's pvpanic driver is bound to QEMU's device"
 panic() {
   timeout 20 "$NETLAB" exec "$1" -- sh -c 'echo c >/proc/sysrq-trigger' >/dev/null 2>&1 &
   wait_for 120 grep -q 'Kernel panic - not syncing: sysrq triggered crash' \
-    "$auto/.netlab/logs/$1.console.log"
+    "$(data_dir "$auto")/logs/$1.console.log"
 }
 panic r1
 ok $? "r1's kernel panicked"
@@ -132,8 +133,8 @@ diag <"$tmp/s1.err"
 v1=$(cat "$tmp/v1")
 [ "$(stat -c '%a' "$v1")" = 600 ] && [ "$(stat -c '%s' "$v1")" -gt 1000000 ]
 ok $? "the vmcore has mode 0600 and $(stat -c '%s' "$v1") bytes"
-case "$v1" in "$auto/.netlab/vmcores/r1-"*.vmcore) true ;; *) false ;; esac
-ok $? "in the lab's .netlab/vmcores"
+case "$v1" in "$(data_dir "$auto")/vmcores/r1-"*.vmcore) true ;; *) false ;; esac
+ok $? "in the lab's data directory"
 "$NETLAB" status "$auto" | grep -A1 '^r1  *stopped  *-  *kernel panic' | grep -q "vmcore $v1\$"
 ok $? "status's table says kernel panic and where the vmcore is"
 status_of "$auto" 'vm("r2")["state"] == "running"' >/dev/null
@@ -143,7 +144,7 @@ ok $? "r2's kernel panicked"
 "$NETLAB" down "$auto" >"$tmp/down2.out" 2>&1
 ok $? "down"
 diag <"$tmp/down2.out"
-ls "$auto/.netlab/vmcores/"r2-*.vmcore >/dev/null 2>&1
+ls "$(data_dir "$auto")/vmcores/"r2-*.vmcore >/dev/null 2>&1
 ok $? "down wrote r2's vmcore before it stopped the lab"
 
 # A failed `netlab test --vmcore-on-panic` keeps the panic's vmcore.
@@ -159,7 +160,7 @@ for i in $(seq 60); do
 done
 timeout 20 netlab exec r1 -- sh -c 'echo c >/proc/sysrq-trigger' >/dev/null 2>&1
 for i in $(seq 120); do
-  grep -q 'not syncing' "$NETLAB_LAB/.netlab/logs/r1.console.log" && break
+  netlab console --log r1 | grep -q 'not syncing' && break
   sleep 1
 done
 echo "not ok 1 - r1's kernel panicked"

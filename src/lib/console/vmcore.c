@@ -8,49 +8,20 @@
 #include <unistd.h>
 
 #include "layout.h"
-#include "sandbox.h"
+#include "state.h"
 #include "util.h"
 #include "virt.h"
 
-char *nl_vmcore_dir(const char *labdir) {
-  return g_build_filename(labdir, NL_LAYOUT_DOT, "vmcores", NULL);
-}
+char *nl_vmcore_dir(const char *labdir) { return nl_layout_vmcores(labdir); }
 
-/* DIR/NAME opened as a directory of ours, made (MODE) if missing: no
- * symlink followed, nobody else's directory taken. */
-static int own_dir_at(int dir, const char *name, int mode, GError **error) {
-  if (mkdirat(dir, name, mode) != 0 && errno != EEXIST)
-    return nl_set_errno(error, errno, "cannot create '%s'", name), -1;
-  int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0) {
-    nl_set_errno(error, errno, "cannot open '%s'", name);
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  if (st.st_uid != geteuid()) {
-    close(fd);
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "'%s' is not yours (owner uid %u): not writing into it", name, (unsigned)st.st_uid);
-    return -1;
-  }
-  return fd;
-}
-
-/* Opens the default place's new file through directories checked one at a
- * time: VMs may write to the lab directory. */
+/* The default place's new file, in the lab's data directory (layout.h),
+ * whose every level is checked to be this user's. */
 static int create_default(const char *labdir, const char *file, GError **error) {
-  int lab = open(labdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (lab < 0) return nl_set_errno(error, errno, "cannot open '%s'", labdir), -1;
-  int dot = own_dir_at(lab, NL_LAYOUT_DOT, 0755, error);
-  close(lab);
-  if (dot < 0) return -1;
-  int cores = own_dir_at(dot, "vmcores", 0700, error);
-  close(dot);
-  if (cores < 0) return -1;
-  int fd = openat(cores, file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) nl_set_errno(error, errno, "cannot create '%s'", file);
-  close(cores);
+  if (!nl_state_data_make(labdir, error)) return -1;
+  g_autofree char *dir = nl_vmcore_dir(labdir);
+  g_autofree char *path = g_build_filename(dir, file, NULL);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) nl_set_errno(error, errno, "cannot create '%s'", path);
   return fd;
 }
 

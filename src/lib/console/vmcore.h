@@ -1,7 +1,7 @@
 /* Kernel crash dumps of a lab's nodes: the guest's memory, written by QEMU
- * (as the QEMU user) into the state directory, where no guest share
- * reaches, then copied by netlab into a file of mode 0600 it creates
- * itself. A vmcore is guest data: netlab never parses it; `crash` or gdb
+ * into the state directory, where no guest share reaches, then copied by
+ * netlab into a file of mode 0600 it creates itself, by default in the
+ * lab's data directory. A vmcore is guest data: netlab never parses it; `crash` or gdb
  * opens it, run as the user (or, for root, as the QEMU user). */
 #pragma once
 
@@ -11,7 +11,7 @@
 #include "util.h"
 #include "virt.h"
 
-/* Where vmcores of the lab in LABDIR go by default: LABDIR/.netlab/vmcores. */
+/* Where vmcores of the lab in LABDIR go by default: DATA/vmcores. */
 char *nl_vmcore_dir(const char *labdir);
 
 /* Writes the memory of NODE (lab in LABDIR, state ST, locked by the
