@@ -93,6 +93,7 @@ extern const NlCmd nl_cmd_restart;
 extern const NlCmd nl_cmd_freeze;
 extern const NlCmd nl_cmd_thaw;
 extern const NlCmd nl_cmd_dump;
+extern const NlCmd nl_cmd_image;
 
 /* How every command shows what modules tell (util.h's NlProgress): on
  * stderr, a notice as "netlab: ...", a warning as "netlab: warning: ...". */
@@ -110,6 +111,10 @@ void nl_cmd_print_needs(const NlLab *lab, FILE *to, const char *prefix);
  * out of ARGV. */
 gboolean nl_cmd_parse(const NlGlobal *g, const char *args, const GOptionEntry *entries, int *argc,
                       char ***argv, NlTarget *t, GError **error);
+
+/* Prints G's command's synopsis (from the manual page), its summary and
+ * OPTIONS (GOption's lines, or NULL) on stdout, as --help does; returns 0. */
+int nl_cmd_help(const NlGlobal *g, const char *options);
 
 /* Removes the disks of NODES (NULL or empty: every disk of the lab),
  * saying which; the lab must not be up. */

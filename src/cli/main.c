@@ -15,13 +15,17 @@ static const NlCmd *const commands[] = {
     &nl_cmd_up,      &nl_cmd_down, &nl_cmd_status, &nl_cmd_exec,    &nl_cmd_console, &nl_cmd_gdb,
     &nl_cmd_monitor, &nl_cmd_tmux, &nl_cmd_test,   &nl_cmd_kernel,  &nl_cmd_capture, &nl_cmd_link,
     &nl_cmd_graph,   &nl_cmd_ls,   &nl_cmd_check,  &nl_cmd_restart, &nl_cmd_cp,      &nl_cmd_cat,
-    &nl_cmd_diff,    &nl_cmd_save, &nl_cmd_wipe,   &nl_cmd_freeze,  &nl_cmd_thaw,    &nl_cmd_dump};
+    &nl_cmd_diff,    &nl_cmd_save, &nl_cmd_wipe,   &nl_cmd_image,
+    &nl_cmd_freeze,  &nl_cmd_thaw,    &nl_cmd_dump};
 
 static void usage(FILE *f) {
   fprintf(f, "usage: netlab [--connect URI] COMMAND [ARGS...]\n\ncommands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
     fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
-  fprintf(f, "\n`netlab COMMAND --help` shows a command's options.\n");
+  fprintf(f, "  %-10s %s\n", "help", "this list, or with COMMAND its usage and options");
+  fprintf(f,
+          "\n`netlab help COMMAND` (or `netlab COMMAND --help`) shows a command's usage and\n"
+          "options; the manual pages netlab(1) and netlab-lab.conf(5) have the details.\n");
 }
 
 static void print_error(const GError *error) {
@@ -61,6 +65,18 @@ int main(int argc, char **argv) {
   if (i == argc) {
     usage(stderr);
     return 2;
+  }
+  /* help COMMAND is COMMAND --help. */
+  char *help_argv[] = {NULL, "--help", NULL};
+  if (strcmp(argv[i], "help") == 0) {
+    if (i + 1 == argc || argv[i + 1][0] == '-') {
+      usage(stdout);
+      return 0;
+    }
+    help_argv[0] = argv[i + 1];
+    argv = help_argv;
+    argc = 2;
+    i = 0;
   }
   const NlCmd *cmd = NULL;
   for (gsize c = 0; c < G_N_ELEMENTS(commands); c++)

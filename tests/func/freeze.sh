@@ -123,22 +123,22 @@ on r1 "grep -E 'ADJCHANGE.* Down|AdjChg.*Full -> ' /var/log/frr/frr.log" | tail 
 # ---- a hostile stub: File-I/O requests never reach gdb -------------------
 # In r1, in place of gdbserver on ttyS1, a stub that answers gdb's
 # `continue` with a request to create a host file.
-cp "$NETLAB_SRC/tests/data/gdb-stub/fake-stub.py" "$lab/fake-stub.py"
+cp "$NETLAB_SRC/tests/data/gdb-stub/fake-stub.py" "$lab/shared/fake-stub.py"
 cp /bin/true "$lab/prog"
 victim="$tmp/created-by-the-guest"
-on r1 "python3 /hostlab/fake-stub.py $victim /hostlab/stub.log >/dev/null 2>&1 &"
+on r1 "python3 /shared/fake-stub.py $victim /shared/stub.log >/dev/null 2>&1 &"
 wait_for 10 on r1 "pgrep -f fake-stub.py" >/dev/null
-"$NETLAB" gdb r1 --serial "$lab/prog" -- -batch -ex continue >"$tmp/stub.out" 2>&1
+timeout 120 "$NETLAB" gdb r1 --serial "$lab/prog" -- -batch -ex continue >"$tmp/stub.out" 2>&1
 diag <"$tmp/stub.out"
-grep -q 'asking gdb to open' "$lab/stub.log" 2>/dev/null
+grep -q 'asking gdb to open' "$lab/shared/stub.log" 2>/dev/null
 ok $? "the fake stub asked gdb to open $victim"
 [ ! -e "$victim" ]
 ok $? "no host file was created"
-grep -q "File-I/O answer: F-1,1" "$lab/stub.log"
+grep -q "File-I/O answer: F-1,1" "$lab/shared/stub.log"
 ok $? "the stub got the relay's refusal (F-1,1, EPERM)"
 grep -q "refused its stub's File-I/O request 'open'" "$tmp/stub.out"
 ok $? "netlab says it refused the request"
-diag <"$lab/stub.log"
+diag <"$lab/shared/stub.log"
 on r1 "pkill -f fake-stub.py" >/dev/null 2>&1
 
 # ---- bad input -----------------------------------------------------------

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "image.h"
 #include "kernel.h"
 #include "util.h"
 
@@ -42,8 +43,6 @@ typedef struct {
   GPtrArray *warnings; /* the caller's, or NULL to drop them */
   GHashTable *set_at;  /* "r1[mem]" -> line where it was last set */
   GHashTable *dep_at;  /* node name -> line of its first lab.dep rule */
-  GPtrArray *images;   /* the container images nodes name, once each */
-  guint image_line;    /* where the first is named */
   guint capture_line;  /* of LAB_CAPTURE */
 } Parser;
 
@@ -67,7 +66,6 @@ static void parser_clear(Parser *p) {
   g_clear_pointer(&p->problems, g_ptr_array_unref);
   g_clear_pointer(&p->set_at, g_hash_table_unref);
   g_clear_pointer(&p->dep_at, g_hash_table_unref);
-  g_clear_pointer(&p->images, g_ptr_array_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Parser, parser_clear)
 
@@ -182,6 +180,7 @@ static void node_free(gpointer data) {
   g_array_unref(node->ports);
   g_free(node->shell);
   g_ptr_array_unref(node->ulimits);
+  g_free(node->image);
   g_free(node);
 }
 
@@ -198,6 +197,7 @@ void nl_lab_free(NlLab *lab) {
   g_free(lab->version);
   g_free(lab->kernel);
   g_free(lab->append);
+  g_free(lab->image);
   g_ptr_array_unref(lab->nodes);
   g_ptr_array_unref(lab->hosts);
   nl_underlay_clear(&lab->underlay);
@@ -595,21 +595,17 @@ static void set_ipv6(Parser *p, const Assignment *a) {
     a->node->ipv6 = b;
 }
 
-/* Kathará's images: said once per lab (see warn_images), not once a node. */
-static void add_image(Parser *p, const Assignment *a) {
-  if (!p->image_line) p->image_line = a->line;
-  if (!g_ptr_array_find_with_equal_func(p->images, a->value, g_str_equal, NULL))
-    g_ptr_array_add(p->images, g_strdup(a->value));
-}
-
-static void warn_images(Parser *p) {
-  if (p->images->len == 0) return;
-  g_ptr_array_add(p->images, NULL);
-  g_autofree char *names = g_strjoinv(", ", (char **)p->images->pdata);
-  conf_warning(p, p->image_line,
-               "nodes name the images %s: netlab runs every node on the host's "
-               "root, with the host's programs",
-               names);
+/* Checked and resolved when the lab starts (image.h): here only its form. */
+static void set_image(Parser *p, const Assignment *a) {
+  g_autoptr(GError) local = NULL;
+  g_autofree char *ref = nl_image_normalize(a->value, &local);
+  if (!ref) {
+    bad_value(p, a, local->message);
+    return;
+  }
+  g_free(a->node->image);
+  a->node->image = g_strdup(a->value);
+  a->node->image_loc = (NlLoc){p->lab->conf_path, a->line};
 }
 
 /* lab.ext connects collision domains to the host's interfaces (Kathará's
@@ -747,7 +743,7 @@ typedef void (*NodeKeyParser)(Parser *p, const Assignment *a);
 
 /* Every NODE[KEY]=VALUE key: adding one is a row here plus its use. A row
  * with no parser is a Kathará option netlab accepts and ignores, with a
- * warning. The README's table is checked against this one (test-lab). */
+ * warning. netlab-lab.conf(5) is checked against this table (tests/unit/docs.sh). */
 static const struct {
   NlLabKey info;
   NodeKeyParser parse;
@@ -767,32 +763,28 @@ static const struct {
      set_kernel},
     {{"append", FALSE, NULL, "netlab: extra kernel command line for this node"}, set_append},
     {{"link", TRUE, NULL,
-      "netlab: eth0 of r1 is impaired from the start, in the words of "
-      "[`netlab link set`](#link-impairment-netlab-link-nodeethn-set-keyvalue); repeatable"},
+      "netlab: an interface impaired from the start, `ethN KEY=VALUE...` in the words of "
+      "`netlab link set`; repeatable"},
      add_link_line},
     {{"disk", FALSE, NULL,
-      "netlab: a persistent disk for the node's changes, 64m to 1024g, or `none` "
-      "(see [Node state](#node-state))"},
+      "netlab: a persistent disk for the node's changes, 64m to 1024g, or `none`"},
      set_disk},
     {{"ipv6", FALSE, "false",
       "IPv6 on the node's interfaces (true or false), with Kathará's sysctls"},
      set_ipv6},
-    {{"host", FALSE, NULL,
-      "netlab: the node runs on this host of `LAB_HOSTS` (see [Several hosts](#several-hosts)); "
-      "default where `netlab up` runs"},
+    {{"host", FALSE, "where `netlab up` runs", "netlab: the node runs on this host of `LAB_HOSTS`"},
      set_host},
     {{"image", FALSE, NULL,
-      "Kathará's container image: netlab names a lab's images once, in a "
-      "warning, and runs every node on the host's root"},
-     add_image},
+      "the node's root: an OCI image, or the host's for Kathará's base images"},
+     set_image},
     {{"bridged", FALSE, "false",
       "a NIC after the lab's ones on a NAT'd network to the outside, not to the host's "
-      "loopback (see [bridged, port and the others](#bridged-port-and-the-others))"},
+      "loopback"},
      set_bridged},
     {{"port", TRUE, NULL,
-      "`[HOST:]GUEST[/PROTO]` (PROTO tcp, the default, or udp): host port HOST "
-      "(default 3000) forwarded to the node's port GUEST through that NIC; implies "
-      "`bridged`; repeatable"},
+      "`[[ADDR:]HOST:]GUEST[/PROTO]` (PROTO tcp, the default, or udp): host port HOST "
+      "(default 3000) on ADDR (default 127.0.0.1) forwarded to the node's port GUEST "
+      "through that NIC; implies `bridged`; repeatable"},
      add_port},
     {{"shell", FALSE, "/bin/bash",
       "the shell of the node's console and of its extra `netlab tmux` terminals: a program "
@@ -930,6 +922,26 @@ static void set_lab_hosts(Parser *p, guint line, char *value) {
   g_free(value);
 }
 
+static void set_lab_image(Parser *p, guint line, char *value) {
+  g_autoptr(GError) local = NULL;
+  g_autofree char *ref = nl_image_normalize(value, &local);
+  if (!ref) {
+    conf_error(p, line, "invalid value '%s' for LAB_IMAGE: %s", value, local->message);
+    g_free(value);
+    return;
+  }
+  g_free(p->lab->image);
+  p->lab->image = value;
+  p->lab->image_line = line;
+}
+
+static void set_lab_pull(Parser *p, guint line, char *value) {
+  if (!nl_image_parse_pull(value, &p->lab->pull))
+    conf_error(p, line, "invalid value '%s' for LAB_PULL_IMAGES: expected missing, never or always",
+               value);
+  g_free(value);
+}
+
 static void set_lab_underlay(Parser *p, guint line, char *value) {
   g_autofree char *why = nl_underlay_parse(value, &p->lab->underlay);
 
@@ -950,7 +962,8 @@ static const struct {
     {{"AUTHOR", FALSE, NULL, "metadata, as in Kathará"}, G_STRUCT_OFFSET(NlLab, author)},
     {{"EMAIL", FALSE, NULL, "metadata, as in Kathará"}, G_STRUCT_OFFSET(NlLab, email)},
     {{"WEB", FALSE, NULL, "metadata, as in Kathará"}, G_STRUCT_OFFSET(NlLab, web)},
-    {{"KERNEL", FALSE, "the newest `/boot/vmlinuz-*`",
+    {{"KERNEL", FALSE,
+      "the newest default `netlab kernel build`, else the newest `/boot/vmlinuz-*`",
       "netlab: the kernel every node boots, as `r1[kernel]`"},
      0,
      set_lab_kernel},
@@ -959,15 +972,13 @@ static const struct {
      set_lab_append},
     {{"CAPTURE", FALSE, NULL,
       "netlab: `netlab test` captures these LANs while the tests run and keeps the "
-      "captures of a failure (see [`netlab test`](#netlab-test-labdir))"},
+      "captures of a failure"},
      0,
      set_lab_capture},
     {{"DISK", FALSE, NULL, "netlab: a disk for every node that does not set `disk`"},
      0,
      set_lab_disk},
-    {{"HOSTS", TRUE, NULL,
-      "netlab: the hosts nodes may run on, `NAME=URI` each, a libvirt URI (see "
-      "[Several hosts](#several-hosts))"},
+    {{"HOSTS", TRUE, NULL, "netlab: the hosts nodes may run on, `NAME=URI` each, a libvirt URI"},
      0,
      set_lab_hosts},
     {{"UNDERLAY", FALSE, "mtu=1500 ttl=1 port=14789",
@@ -975,6 +986,11 @@ static const struct {
       "`ttl=`, `port=`"},
      0,
      set_lab_underlay},
+    {{"IMAGE", FALSE, NULL, "netlab: the image of every node that names none"}, 0, set_lab_image},
+    {{"PULL_IMAGES", FALSE, "missing",
+      "netlab: what `up` may pull: `missing` images, `never`, or `always` again"},
+     0,
+     set_lab_pull},
 };
 
 const NlLabKey *nl_lab_lab_key(guint i) {
@@ -1470,16 +1486,18 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
   p.warnings = warnings;
   p.set_at = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   p.dep_at = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  p.images = g_ptr_array_new_with_free_func(g_free);
 
   parse_lines(&p, conf, parse_conf_line);
-  warn_images(&p);
   warn_lab_ext(&p);
   for (guint i = 0; i < lab->nodes->len; i++) {
     NlNode *node = g_ptr_array_index(lab->nodes, i);
 
     check_nics(&p, node);
     check_hosts(&p, node);
+    if (!node->image && lab->image) {
+      node->image = g_strdup(lab->image);
+      node->image_loc = (NlLoc){lab->conf_path, lab->image_line};
+    }
     if (!node->disk_set && lab->disk_mib) {
       node->disk_mib = lab->disk_mib;
       node->disk_loc = (NlLoc){lab->conf_path, lab->disk_line};
