@@ -38,7 +38,7 @@ typedef struct {
   /* Give the VMs a pvpanic device: a kernel that panics is kept, paused,
    * for its vmcore (vmcore.h). Recorded: later starts of nodes keep it. */
   gboolean vmcore_on_panic;
-  int pull;      /* --pull-images: an NlPullPolicy; -1: the lab's (LAB_PULL_IMAGES) */
+  int pull; /* --pull-images: an NlPullPolicy; -1: the lab's (LAB_PULL_IMAGES) */
 } NlUpOptions;
 
 /* Decides between KVM and TCG. *WHY says why KVM is not used, if it is not. */
