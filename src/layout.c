@@ -202,3 +202,5 @@ char *nl_layout_artifacts(const char *labdir, const char *stamp) {
 char *nl_layout_old_data(const char *labdir) {
   return g_build_filename(labdir, NL_LAYOUT_OLD_DATA, NULL);
 }
+
+char *nl_layout_vmcores(const char *labdir) { return in_data(labdir, "vmcores", NULL); }

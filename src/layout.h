@@ -115,14 +115,15 @@ char *nl_layout_lab_id(const char *labdir);
  *   DATA/state                 while the lab is up: its state directory
  *   DATA/logs/NODE.console.log (and .1, .2, .cut: logkeep.h)
  *   DATA/disks/NODE.qcow2      with NODE.dirty, NODE.booted
- *   DATA/artifacts/TIME        what a failed `netlab test` leaves */
+ *   DATA/artifacts/TIME        what a failed `netlab test` leaves
+ *   DATA/vmcores/NODE-TIME.vmcore  kernel crash dumps (vmcore.h) */
 char *nl_layout_data_base(void);
 /* BASE/runtime: the private directory a non-root user's state directories
  * moved to when another user had taken /tmp/netlab-UID (state.h). */
 char *nl_layout_runtime_record(void);
 char *nl_layout_data(const char *labdir);
 #define NL_LAYOUT_DATA_SUBDIRS \
-  { "logs", "disks", "artifacts" }
+  { "logs", "disks", "artifacts", "vmcores" }
 char *nl_layout_state_record(const char *labdir);
 char *nl_layout_console_logs(const char *labdir);
 char *nl_layout_console_log(const char *labdir, const char *node);
@@ -134,6 +135,7 @@ char *nl_layout_disks(const char *labdir);
 /* DATA/disks/NODE + SUFFIX (".qcow2", ".dirty", ".booted"). */
 char *nl_layout_disk(const char *labdir, const char *node, const char *suffix);
 char *nl_layout_artifacts(const char *labdir, const char *stamp);
+char *nl_layout_vmcores(const char *labdir);
 /* LABDIR/.netlab: where older netlabs kept that data, in the guests' reach;
  * never read. */
 #define NL_LAYOUT_OLD_DATA ".netlab"

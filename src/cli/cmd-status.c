@@ -21,6 +21,15 @@ static const char *str(JsonObject *o, const char *name) {
   return json_object_get_string_member_with_default(o, name, NULL);
 }
 
+static void print_vmcores(JsonArray *cores) {
+  if (json_array_get_length(cores)) printf("\n%-12s %-10s %s\n", "VMCORE", "SIZE", "FILE");
+  for (guint i = 0; i < json_array_get_length(cores); i++) {
+    JsonObject *c = json_array_get_object_element(cores, i);
+    g_autofree char *size = size_text(json_object_get_int_member(c, "size"));
+    printf("%-12s %-10s %s\n", str(c, "node"), size, str(c, "file"));
+  }
+}
+
 static void print_disks(JsonArray *disks) {
   if (json_array_get_length(disks))
     printf("\n%-12s %-10s %-10s %s\n", "DISK", "SIZE", "USED", "FILE");
@@ -57,6 +66,7 @@ static void print_vm(JsonObject *vm) {
     return;
   }
   printf("%-12s %-9s %-8s %s\n", str(vm, "name"), state, ps, str(vm, "why"));
+  if (str(vm, "vmcore")) printf("%31s vmcore %s\n", "", str(vm, "vmcore"));
   print_vm_cut(vm);
   g_auto(GStrv) lines = g_strsplit(str(vm, "console_tail"), "\n", -1);
   for (char **l = lines; *l; l++)
@@ -67,6 +77,7 @@ static void print_text(JsonObject *s) {
   if (!json_object_get_boolean_member(s, "up")) {
     printf("lab '%s' is not up\ndata %s\n", str(s, "lab"), str(s, "data_dir"));
     print_disks(json_object_get_array_member(s, "disks"));
+    print_vmcores(json_object_get_array_member(s, "vmcores"));
     return;
   }
   const char *accel = str(s, "accel");
@@ -95,6 +106,7 @@ static void print_text(JsonObject *s) {
            str(f, "mac"), str(f, "link"), *imp ? imp : "-");
   }
   print_disks(json_object_get_array_member(s, "disks"));
+  print_vmcores(json_object_get_array_member(s, "vmcores"));
 }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
@@ -115,7 +127,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     puts(line);
     return 0;
   }
-  g_autoptr(JsonNode) status = nl_status(t.labdir, st, error);
+  g_autoptr(JsonNode) status = nl_status(t.labdir, st, &nl_cmd_say, error);
   if (!status) return -1;
   if (!json) {
     print_text(json_node_get_object(status));

@@ -20,6 +20,7 @@
 #include "run.h"
 #include "state.h"
 #include "util.h"
+#include "vmcore.h"
 
 /* A test's result (results.h). */
 typedef NlTestResult Result;
@@ -167,11 +168,30 @@ static char *make_artifacts_dir(const char *labdir, const char *asked, GError **
   return g_steal_pointer(&dir);
 }
 
+/* The vmcores the run's panics left (written by status or down, see
+ * vmcore.h), linked into the artifacts DIR: the same file, mode 0600. */
+static void keep_vmcores(const char *labdir, gint64 since, const char *dir, GString *index) {
+  g_autoptr(GPtrArray) cores = nl_vmcore_list(labdir);
+  for (guint i = 0; i < cores->len; i++) {
+    NlVmcore *c = cores->pdata[i];
+    struct stat st;
+    if (stat(c->path, &st) != 0 || st.st_mtime < since) continue;
+    g_autofree char *base = g_path_get_basename(c->path);
+    g_autofree char *to = g_build_filename(dir, base, NULL);
+    gboolean linked = link(c->path, to) == 0;
+    g_string_append_printf(index, "%s: the vmcore of %s's kernel panic%s%s\n",
+                           linked ? base : c->path, c->node, linked ? ", also " : "",
+                           linked ? c->path : "");
+  }
+}
+
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_auto(NlTarget) t = {0};
   g_autofree char *junit_file = NULL, *artifacts = NULL;
-  gboolean keep = FALSE;
+  gboolean keep = FALSE, vmcore = FALSE;
   int timeout = 600;
+  /* vmcores newer than this are the run's. */
+  gint64 started = g_get_real_time() / G_USEC_PER_SEC;
   const GOptionEntry entries[] = {
       {"keep", 0, 0, G_OPTION_ARG_NONE, &keep, "Leave the lab up afterwards", NULL},
       {"junit", 0, 0, G_OPTION_ARG_FILENAME, &junit_file, "Also write JUnit XML", "FILE"},
@@ -180,6 +200,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
        "artifacts/TIME)",
        "DIR"},
       {"test-timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Kill a test after S seconds (600)", "S"},
+      {"vmcore-on-panic", 0, 0, G_OPTION_ARG_NONE, &vmcore,
+       "Bring the lab up with `up --vmcore-on-panic`: a failure keeps the vmcores of panics", NULL},
       {NULL}};
   if (!nl_cmd_parse(g, "run a lab's tests", entries, &argc, &argv, &t, error)) return -1;
   if (timeout <= 0) {
@@ -201,7 +223,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
 
   /* A lab someone brought up by hand stays up; one we start, we stop. */
   gboolean ours = !nl_state_exists(st);
-  if (ours && !nl_testrun_up(labdir, g->uri, error)) {
+  if (ours && !nl_testrun_up(labdir, g->uri, vmcore, error)) {
     if (!nl_testrun_interrupted()) return -1;
     g_clear_error(error);
     fprintf(stderr, "netlab: test interrupted by signal %d\n", nl_testrun_interrupted());
@@ -236,6 +258,16 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if ((failed || (dead && dead->len)) && !nl_testrun_interrupted() &&
       !(dir = make_artifacts_dir(labdir, artifacts, &no_dir)))
     nl_say(&nl_cmd_say, NL_SAY_WARNING, "no artifacts kept: %s", no_dir->message);
+  if (dir && vmcore && ours) {
+    /* Panicked kernels first: their vmcores are written, and their VMs
+     * stopped, by a status (in a child: the embedded libvirt driver stays
+     * with the process that opens it), so the post-mortem does not wait
+     * on a paused VM's agent. */
+    g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+    const char *sv[] = {self ? self : "netlab", "status", labdir, NULL};
+    g_spawn_sync(NULL, (char **)sv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, NULL,
+                 NULL);
+  }
   if (dir) {
     stop_captures(caps, dir);
     collect(lab, st, dir, results, index);
@@ -266,6 +298,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_autoptr(GError) pm = NULL;
     if (disk_nodes->len > 1 && !nl_postmortem(labdir, (char **)disk_nodes->pdata, dir, index, &pm))
       g_string_append_printf(index, "(nodes with a disk: %s)\n", pm->message);
+    keep_vmcores(labdir, started, dir, index);
     g_autofree char *index_path = g_build_filename(dir, "INDEX", NULL);
     g_string_prepend(index, "What netlab kept after the failure, and where each came from.\n\n");
     g_autoptr(GError) e = NULL;

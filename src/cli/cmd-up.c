@@ -19,6 +19,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autofree char *accel = NULL, *kernel = NULL;
   int timeout = 0;
   gboolean tmux = FALSE;
+  gboolean vmcore_on_panic = FALSE;
   g_auto(GStrv) exclude = NULL;
   g_autofree char *pull = NULL;
   const GOptionEntry entries[] = {
@@ -32,6 +33,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
        "S"},
       {"exclude", 'x', 0, G_OPTION_ARG_STRING_ARRAY, &exclude,
        "Do not start NODE (Kathará's --exclude; repeatable): a later `up` starts it", "NODE"},
+      {"vmcore-on-panic", 0, 0, G_OPTION_ARG_NONE, &vmcore_on_panic,
+       "Keep a panicked kernel's memory and write its vmcore (into the lab's data directory)",
+       NULL},
       {"pull-images", 0, 0, G_OPTION_ARG_STRING, &pull,
        "Which of the nodes' images to pull: missing (default: LAB_PULL_IMAGES), never, always",
        "WHEN"},
@@ -43,6 +47,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     return -1;
 
   NlUpOptions o = {.uri = g->uri, .accel = NL_ACCEL_AUTO, .timeout_s = timeout, .pull = -1};
+  o.vmcore_on_panic = vmcore_on_panic;
   NlPullPolicy policy;
   if (pull && !nl_image_parse_pull(pull, &policy)) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,

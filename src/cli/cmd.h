@@ -90,6 +90,9 @@ extern const NlCmd nl_cmd_graph;
 extern const NlCmd nl_cmd_ls;
 extern const NlCmd nl_cmd_check;
 extern const NlCmd nl_cmd_restart;
+extern const NlCmd nl_cmd_freeze;
+extern const NlCmd nl_cmd_thaw;
+extern const NlCmd nl_cmd_dump;
 extern const NlCmd nl_cmd_image;
 
 /* How every command shows what modules tell (util.h's NlProgress): on

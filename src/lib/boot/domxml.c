@@ -288,6 +288,11 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
                   "    <controller type='usb' model='none'/>\n"
                   "    <memballoon model='none'/>\n"
                   "    <video><model type='none'/></video>\n");
+  if (spec->pvpanic)
+    /* The guest's kernel reports its panic here (its pvpanic-mmio driver
+     * binds the ACPI device QEMU0001), before it would reboot: QEMU then
+     * pauses it, its memory intact, and libvirt calls it crashed. */
+    g_string_append(x, "    <panic model='isa'><address type='isa' iobase='0x505'/></panic>\n");
   xml_storage(x, &p, spec);
   xml_ports(x, node, &p, spec);
   g_string_append(x, "  </devices>\n");

@@ -10,6 +10,7 @@ typedef struct {
   const char *domain;   /* libvirt domain name */
   const char *emulator; /* /usr/bin/qemu-system-x86_64 */
   gboolean kvm;         /* else TCG */
+  gboolean pvpanic;     /* a pvpanic device: QEMU pauses a kernel that panics */
   const char *kernel;   /* image QEMU boots */
   const char *initrd;   /* NULL: the kernel mounts its root itself */
   const char *cmdline;

@@ -6,10 +6,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "exec.h"
+#include "gdbrelay.h"
 #include "kernel.h"
 #include "rsp.h"
 #include "util.h"
@@ -232,34 +232,10 @@ static gboolean stop_kernel(const NlVm *vm, const NlProgress *say, GError **erro
   return kgdb_answers(vm, BREAK_IN_MS, break_in, (gpointer)vm, error);
 }
 
-/* ---- gdb ------------------------------------------------------------------ */
-
-/* gdb gets the terminal's signals as a child does; it is its Ctrl-C. */
-static void child_signals(gpointer data) {
-  signal(SIGINT, SIG_DFL);
-  signal(SIGQUIT, SIG_DFL);
-}
-
-static int run_gdb(char **gdb, GError **error) {
-  struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
-  sigaction(SIGINT, &ign, &old_int);
-  sigaction(SIGQUIT, &ign, &old_quit);
-  int status = 0;
-  fflush(NULL);
-  gboolean ran = g_spawn_sync(NULL, gdb, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_CHILD_INHERITS_STDIN,
-                              child_signals, NULL, NULL, NULL, &status, error);
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGQUIT, &old_quit, NULL);
-  if (!ran) {
-    g_prefix_error(error, "cannot run gdb: ");
-    return -1;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-int nl_kgdb_session(const NlVm *vm, char **gdb, const NlProgress *say, GError **error) {
+int nl_kgdb_session(const NlGdbSession *s, const NlProgress *say, GError **error) {
+  const NlVm *vm = s->vm;
   if (!stop_kernel(vm, say, error)) return -1;
-  int rc = run_gdb(gdb, error);
+  int rc = nl_gdb_session(s, say, error);
   if (rc < 0) return -1;
   /* gdb's detach, kill or quit resumes the kernel; only a running kernel
    * answers the agent. */

@@ -5,6 +5,7 @@
  * breaks in with sysrq g, then gdb runs `target remote` on that socket. */
 #pragma once
 
+#include "gdbrelay.h"
 #include "ksyms.h"
 
 /* Checks, from the kernel's configuration (the .config of its build tree,
@@ -12,11 +13,12 @@
  * else an error saying which kernel to boot. */
 gboolean nl_kgdb_check_kernel(const NlKernelSyms *k, const char *node, GError **error);
 
-/* Stops VM's kernel in KGDB on ttyS1 (or finds it stopped there already),
- * runs GDB (an argv whose target is VM's serial1 socket) in the foreground,
- * and once gdb ends, frees ttyS1 from kgdboc again, which also tells that
- * the kernel runs. Returns gdb's exit status; SAY hears what happens. */
-int nl_kgdb_session(const NlVm *vm, char **gdb, const NlProgress *say, GError **error);
+/* Stops the kernel of S's VM in KGDB on ttyS1 (or finds it stopped there
+ * already), runs gdb's session S (its stub VM's serial1 socket) in the
+ * foreground, and once gdb ends, frees ttyS1 from kgdboc again, which also
+ * tells that the kernel runs. Returns gdb's exit status; SAY hears what
+ * happens. */
+int nl_kgdb_session(const NlGdbSession *s, const NlProgress *say, GError **error);
 
 /* Before gdbserver takes ttyS1 of VM (`gdb --serial`): frees the port from
  * kgdboc if a `netlab gdb` left it set, or fails saying why it cannot. */

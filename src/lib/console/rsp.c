@@ -10,3 +10,56 @@ char *nl_rsp_take(GString *line) {
   g_string_erase(line, 0, hash + 3 - line->str);
   return payload;
 }
+
+static gboolean resumes(const char *actions) {
+  /* vCont;ACTION[:thread];ACTION...: c, C, s, S and r (range step) run
+   * the target; t stops a thread. */
+  for (const char *a = actions; a && *a; a = strchr(a, ';')) {
+    if (*a == ';') a++;
+    if (strchr("cCsSr", *a) && *a) return TRUE;
+  }
+  return FALSE;
+}
+
+NlRspRequest nl_rsp_request(const char *p) {
+  switch (p[0]) {
+    case 'c':
+    case 'C':
+    case 's':
+    case 'S':
+    case 'i':
+    case 'I': return NL_RSP_REQ_RESUME;
+    case '?': return NL_RSP_REQ_WHY;
+    case 'D':
+    case 'k': return NL_RSP_REQ_DETACH;
+    default: break;
+  }
+  if (g_str_has_prefix(p, "vCont;")) return resumes(p + 5) ? NL_RSP_REQ_RESUME : NL_RSP_REQ_OTHER;
+  if (g_str_has_prefix(p, "vAttach;") || g_str_has_prefix(p, "vRun;")) return NL_RSP_REQ_WHY;
+  if (g_str_has_prefix(p, "vKill")) return NL_RSP_REQ_DETACH;
+  if (g_str_has_prefix(p, "vFile:")) return NL_RSP_REQ_VFILE;
+  return NL_RSP_REQ_OTHER;
+}
+
+static gboolean all_hex(const char *s) {
+  for (; *s; s++)
+    if (!g_ascii_isxdigit(*s)) return FALSE;
+  return TRUE;
+}
+
+NlRspReply nl_rsp_reply(const char *p, gboolean awaiting_stop, gboolean vfile) {
+  /* A non-stop notification ("%Stop:T05...") carries a stop reply. */
+  if (g_str_has_prefix(p, "Stop:")) p += 5;
+  if (p[0] == 'F' && !vfile) return NL_RSP_REPLY_FILEIO;
+  if (p[0] == 'O' && p[1] && all_hex(p + 1)) return NL_RSP_REPLY_OUTPUT;
+  if (awaiting_stop && p[0] && strchr("STWX", p[0]) && g_ascii_isxdigit(p[1]) &&
+      g_ascii_isxdigit(p[2]))
+    return NL_RSP_REPLY_STOP;
+  return NL_RSP_REPLY_OTHER;
+}
+
+char *nl_rsp_frame(const char *payload) {
+  guint8 sum = 0;
+  for (const char *c = payload; *c; c++) sum += (guint8)*c;
+  return g_strdup_printf("$%s#%02x", payload, sum);
+}

@@ -30,6 +30,8 @@ typedef struct {
   gboolean (*dir_has)(void *conn, const char *dir, const char *name, GError **error);
   /* The command line libvirt would run QEMU with for domain NAME. */
   char *(*native)(void *conn, const char *name, GError **error);
+  gboolean (*pause)(void *conn, NlPauseCall *call, GError **error);
+  gboolean (*dump)(void *conn, const char *name, const char *path, GError **error);
 } NlVirtBackend;
 
 /* The one symbol the module exports. */

@@ -198,3 +198,11 @@ gboolean nl_virt_dir_has(NlVirt *v, const char *dir, const char *name, GError **
 char *nl_virt_native(NlVirt *v, const char *name, GError **error) {
   return v->b->native(v->conn, name, error);
 }
+
+gboolean nl_virt_pause(NlVirt *v, NlPauseCall *call, GError **error) {
+  return v->b->pause(v->conn, call, error);
+}
+
+gboolean nl_virt_dump(NlVirt *v, const char *name, const char *path, GError **error) {
+  return v->b->dump(v->conn, name, path, error);
+}

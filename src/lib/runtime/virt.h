@@ -71,6 +71,30 @@ char *nl_virt_native(NlVirt *v, const char *name, GError **error);
  * belongs to one lab; "netlab-<lab id>-<node>" on a shared libvirt. */
 char *nl_domain_name(const NlVirt *v, const char *lab_id, const char *node);
 
+/* Stopping or resuming several domains at once (freeze.h). */
+typedef enum {
+  NL_PAUSE_LIBVIRT, /* virDomainSuspend / virDomainResume */
+  NL_PAUSE_QMP,     /* QMP stop / cont through libvirt's monitor */
+} NlPauseMethod;
+
+typedef struct {
+  const char *const *names; /* the domains, NULL-terminated */
+  gboolean resume;
+  NlPauseMethod method;
+  gint64 *event_us; /* out, one per domain: when QEMU says it stopped or
+                     * resumed it (its event's timestamp, us since the
+                     * epoch); 0 when no event came (it was so already) */
+  gint64 done_us;   /* out: monotonic time when every call had returned */
+} NlPauseCall;
+
+/* Stops (or resumes) every domain of CALL, one thread per domain, all
+ * released at the same moment. A domain that is so already is no error. */
+gboolean nl_virt_pause(NlVirt *v, NlPauseCall *call, GError **error);
+
+/* Writes domain NAME's memory to PATH as a kernel crash dump that `crash`
+ * opens (kdump-compressed, zlib). PATH must not exist yet. */
+gboolean nl_virt_dump(NlVirt *v, const char *name, const char *path, GError **error);
+
 /* Copies libvirt's QEMU capabilities between the state directory and the
  * user's cache, so only the first lab pays for probing QEMU (~4 s). */
 void nl_virt_save_caps(const char *statedir);

@@ -169,7 +169,7 @@ static void on_up_done(GObject *p, GAsyncResult *res, gpointer loop) { g_main_lo
 /* `netlab up` in a process of its own: the embedded libvirt driver locks its
  * state directory for as long as the process that loaded it lives, and the
  * tests must be free to run `netlab status`. */
-gboolean nl_testrun_up(const char *labdir, const char *uri, GError **error) {
+gboolean nl_testrun_up(const char *labdir, const char *uri, gboolean vmcore, GError **error) {
   g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
   g_autoptr(GPtrArray) argv = g_ptr_array_new();
   g_ptr_array_add(argv, self ? self : "netlab");
@@ -178,6 +178,7 @@ gboolean nl_testrun_up(const char *labdir, const char *uri, GError **error) {
     g_ptr_array_add(argv, (char *)uri);
   }
   g_ptr_array_add(argv, "up");
+  if (vmcore) g_ptr_array_add(argv, "--vmcore-on-panic");
   g_ptr_array_add(argv, (char *)labdir);
   g_ptr_array_add(argv, NULL);
   g_autoptr(GSubprocess) p =

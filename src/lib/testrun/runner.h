@@ -20,8 +20,9 @@ GPtrArray *nl_testrun_find(const char *labdir, const NlProgress *say, GError **e
 void nl_testrun_catch_signals(void);
 int nl_testrun_interrupted(void);
 
-/* `netlab up LABDIR` (with --connect URI) in a process of its own. */
-gboolean nl_testrun_up(const char *labdir, const char *uri, GError **error);
+/* `netlab up LABDIR` (with --connect URI; --vmcore-on-panic with VMCORE) in
+ * a process of its own. */
+gboolean nl_testrun_up(const char *labdir, const char *uri, gboolean vmcore, GError **error);
 
 /* Runs the test NAME of LABDIR, killed (its whole process group) after
  * TIMEOUT_S seconds; it passes on status 0 and a TAP verdict that passes. */

@@ -1,6 +1,9 @@
 #include "run.h"
 
 #include <errno.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
@@ -17,6 +20,7 @@
 
 #include "bootlog.h"
 #include "budget.h"
+#include "vmcore.h"
 #include "disk.h"
 #include "domxml.h"
 #include "exec.h"
@@ -834,6 +838,34 @@ static gboolean plan_up(const NlLab *lab, const NlUpOptions *o, Plan *plan, GErr
 
 /* Every other host a node runs on answers and has what it needs (see
  * remote.h), before anything starts. */
+
+/* The host's TSC frequency, measured once against CLOCK_MONOTONIC_RAW. Under
+ * TCG the guest's TSC is the host's, and a guest that calibrates it against
+ * the emulated PIT while the host is loaded can get it several times too low
+ * (seen: 474684 kHz for 2595566): its clock then runs that much fast, and
+ * its protocols' timers (BGP hold, OSPF dead) expire early. Given the
+ * frequency (tsc_early_khz=), the kernel does not calibrate. 0: unknown. */
+static guint host_tsc_khz(void) {
+#if defined(__x86_64__)
+  static guint khz;
+  static gsize once;
+  if (g_once_init_enter(&once)) {
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC_RAW, &a);
+    guint64 t0 = __rdtsc();
+    g_usleep(50 * 1000);
+    guint64 t1 = __rdtsc();
+    clock_gettime(CLOCK_MONOTONIC_RAW, &b);
+    double ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
+    if (ns > 0 && t1 > t0) khz = (guint)((t1 - t0) / ns * 1e6);
+    g_once_init_leave(&once, 1);
+  }
+  return khz;
+#else
+  return 0;
+#endif
+}
+
 static gboolean plan_hosts(const NlLab *lab, const NlState *st, const NlUpOptions *o, Plan *plan,
                            GError **error) {
   g_autoptr(GError) local = NULL;
@@ -890,6 +922,7 @@ static gboolean record_lab(const NlLab *lab, const NlState *st, const NlUpOption
          nl_partial_add(st, "nodes", node_list, error) &&
          nl_partial_add(st, "lans", lan_list, error) &&
          (!o->uri || nl_state_set(st, "uri", o->uri, error)) &&
+         (!o->vmcore_on_panic || nl_state_set(st, NL_VMCORE_ON_PANIC, "1\n", error)) &&
          (!plan->remote || nl_remote_record(plan->remote, st, error)) &&
          nl_remote_record_lab(lab, st, error) &&
          host_prepare(lab, st, &plan->qu, plan->logkeep, plan->boots, plan->have_shared,
@@ -969,6 +1002,12 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
   g_autofree char *initrd_at = NULL;
   if (node->host && !remote_boot(up, plan, node, b, &kernel_at, &initrd_at, error)) return FALSE;
   g_autofree char *cmdline = nl_domain_cmdline(lab, node);
+  guint khz = !plan->kvm && !node->host ? host_tsc_khz() : 0;
+  if (khz) {
+    char *with = g_strdup_printf("%s tsc_early_khz=%u", cmdline, khz);
+    g_free(cmdline);
+    cmdline = with;
+  }
   const char *image_root = g_hash_table_lookup(plan->roots, node->name);
   g_autofree char *disk_file = nl_disk_path(lab->dir, node->name);
   g_autofree char *disk_name = g_strconcat(node->name, ".qcow2", NULL);
@@ -991,6 +1030,7 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
                 : b->qemu_initrd ? b->qemu_initrd
                                  : b->initrd,
       .cmdline = cmdline,
+      .pvpanic = nl_vmcore_on_panic(st),
       .statedir = st->dir,
       .mem_mib = node->mem_mib ? node->mem_mib : NL_DEFAULT_MEM_MIB,
       .cpus = node->cpus ? node->cpus : NL_DEFAULT_CPUS,
@@ -1244,6 +1284,14 @@ gboolean nl_run_down(NlState *st, const NlProgress *say, GError **error) {
    * with the state directory, and opening it only to destroy domains costs
    * a reconnect to every QEMU and, per domain, the ~1.4 s this sandbox's
    * init takes to reap a daemonized QEMU, which libvirt waits for. */
+  g_autofree char *lab = nl_state_get(st, "lab");
+  if (!uri && lab && nl_vmcore_on_panic(st)) {
+    /* A lab that keeps panicked kernels: their vmcores before they go. */
+    g_autoptr(NlVirt) virt = nl_virt_open(NULL, st->dir, NULL);
+    g_autofree char *none = virt ? nl_domain_name(virt, st->id, "") : NULL;
+    g_autoptr(GPtrArray) doms = virt ? nl_virt_list(virt, none, NULL) : NULL;
+    if (doms) nl_vmcore_collect(lab, st, virt, doms, none, say);
+  }
   if (uri) {
     g_autoptr(GError) local = NULL;
     g_autoptr(NlVirt) virt = nl_virt_open(uri, st->dir, &local);

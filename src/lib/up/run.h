@@ -34,7 +34,10 @@ typedef struct {
   guint timeout_s;    /* for every VM to become ready; 0: nl_budget_timeout() */
   const NlUpProgress *progress;
   gboolean join; /* part of the lab is up: start LAB's nodes beside it (partial.h) */
-  int pull;      /* --pull-images: an NlPullPolicy; -1: the lab's (LAB_PULL_IMAGES) */
+  /* Give the VMs a pvpanic device: a kernel that panics is kept, paused,
+   * for its vmcore (vmcore.h). Recorded: later starts of nodes keep it. */
+  gboolean vmcore_on_panic;
+  int pull; /* --pull-images: an NlPullPolicy; -1: the lab's (LAB_PULL_IMAGES) */
 } NlUpOptions;
 
 /* ST must be locked by the caller. On failure, everything started is

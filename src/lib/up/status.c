@@ -6,6 +6,7 @@
 #include "console.h"
 #include "disk.h"
 #include "domxml.h"
+#include "freeze.h"
 #include "layout.h"
 #include "link.h"
 #include "remote.h"
@@ -13,6 +14,7 @@
 #include "util.h"
 #include "vde.h"
 #include "virt.h"
+#include "vmcore.h"
 
 static void member_str(JsonBuilder *b, const char *name, const char *value) {
   json_builder_set_member_name(b, name);
@@ -46,6 +48,22 @@ static void add_disks(JsonBuilder *b, const char *labdir) {
     json_builder_set_member_name(b, "dirty");
     json_builder_add_boolean_value(b, d->dirty);
     member_str(b, "file", d->path);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+}
+
+/* The vmcores `netlab dump` left in the lab (vmcore.h), oldest first. */
+static void add_vmcores(JsonBuilder *b, const char *labdir) {
+  g_autoptr(GPtrArray) cores = nl_vmcore_list(labdir);
+  json_builder_set_member_name(b, "vmcores");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < cores->len; i++) {
+    NlVmcore *c = cores->pdata[i];
+    json_builder_begin_object(b);
+    member_str(b, "node", c->node);
+    member_int(b, "size", c->bytes);
+    member_str(b, "file", c->path);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
@@ -123,10 +141,15 @@ static void add_vm(JsonBuilder *b, const char *labdir, const NlState *st, NlVirt
   g_autofree char *tail = dom ? NULL : nl_log_tail(p.log, 3);
   g_autofree char *kernel_key = g_strconcat("booted.", node, NULL);
   g_autofree char *kernel = nl_state_get(st, kernel_key);
+  /* Paused by `netlab freeze` (or by gdb's freeze of the rest of the
+   * lab): "frozen"; paused otherwise (a gdb stub holding it): "paused". */
+  gboolean frozen = dom && strcmp(dom->state, "paused") == 0 && nl_frozen(st, node);
   json_builder_begin_object(b);
   member_str(b, "name", node);
   member_str(b, "domain", domain);
-  member_str(b, "state", dom ? dom->state : "stopped");
+  member_str(b, "state", frozen ? "frozen" : dom ? dom->state : "stopped");
+  json_builder_set_member_name(b, "frozen");
+  json_builder_add_boolean_value(b, frozen);
   member_int(b, "pid", dom ? dom->pid : 0);
   member_str(b, "why", why);
   member_str(b, "console_tail", tail);
@@ -137,6 +160,8 @@ static void add_vm(JsonBuilder *b, const char *labdir, const NlState *st, NlVirt
   /* Bytes dropped to keep the log bounded (logkeep.h). */
   member_int(b, "console_cut", (gint64)nl_console_log_cut(p.log));
   member_str(b, "kernel", kernel);
+  g_autofree char *vmcore = nl_vmcore_of(st, node);
+  member_str(b, "vmcore", vmcore);
   json_builder_end_object(b);
 }
 
@@ -169,7 +194,7 @@ static void add_lans(JsonBuilder *b, const NlState *st) {
 }
 
 /* The status of a lab that is up: VMs, LANs, interfaces, disks. */
-static JsonNode *status_up(const char *labdir, NlState *st, GError **error) {
+static JsonNode *status_up(const char *labdir, NlState *st, const NlProgress *say, GError **error) {
   /* The embedded driver lets one process at a time hold its root. */
   if (!nl_state_lock(st, FALSE, error)) return NULL;
   g_autofree char *uri = nl_state_get(st, "uri");
@@ -179,6 +204,12 @@ static JsonNode *status_up(const char *labdir, NlState *st, GError **error) {
   g_autofree char *prefix = nl_domain_name(virt, st->id, "");
   g_autoptr(GPtrArray) doms = nl_virt_list(virt, prefix, error);
   if (!doms) return NULL;
+  /* Kernels that panicked: their vmcores first, then they are stopped. */
+  if (nl_vmcore_on_panic(st) && nl_vmcore_collect(labdir, st, virt, doms, prefix, say)) {
+    g_ptr_array_unref(doms);
+    doms = nl_virt_list(virt, prefix, error);
+    if (!doms) return NULL;
+  }
 
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
@@ -207,6 +238,7 @@ static JsonNode *status_up(const char *labdir, NlState *st, GError **error) {
   add_interfaces(b, lab, st->dir);
   add_data(b, labdir);
   add_disks(b, labdir);
+  add_vmcores(b, labdir);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
@@ -225,12 +257,13 @@ static JsonNode *status_down(const char *labdir) {
   }
   add_data(b, labdir);
   add_disks(b, labdir);
+  add_vmcores(b, labdir);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
 
-JsonNode *nl_status(const char *labdir, NlState *st, GError **error) {
-  return nl_state_exists(st) ? status_up(labdir, st, error) : status_down(labdir);
+JsonNode *nl_status(const char *labdir, NlState *st, const NlProgress *say, GError **error) {
+  return nl_state_exists(st) ? status_up(labdir, st, say, error) : status_down(labdir);
 }
 
 char *nl_status_qemu_argv(NlState *st, const char *node, GError **error) {

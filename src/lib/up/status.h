@@ -7,10 +7,12 @@
 #include <json-glib/json-glib.h>
 
 #include "state.h"
+#include "util.h"
 
 /* The status of the lab in LABDIR, whose state is ST: up or not. Taking
- * the lab's lock and opening libvirt are all it may fail at. */
-JsonNode *nl_status(const char *labdir, NlState *st, GError **error);
+ * the lab's lock and opening libvirt are all it may fail at. SAY hears of
+ * the vmcores of kernels that panicked, collected first (vmcore.h). */
+JsonNode *nl_status(const char *labdir, NlState *st, const NlProgress *say, GError **error);
 
 /* The QEMU command line libvirt renders from NODE's domain: the bench's
  * bare-QEMU floor boots exactly what netlab boots. */
