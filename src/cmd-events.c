@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -54,8 +55,9 @@ struct Ev {
   int ino, wd_base, wd_dir;
   int log_fd;
   GString *partial;
-  int lock_fd;     /* events.lock, held: this process watches the VMs */
-  GHashTable *qmp; /* node -> Qmp */
+  int lock_fd;      /* events.lock, held: this process watches the VMs */
+  gboolean waiting; /* a thread waits for that lock */
+  GHashTable *qmp;  /* node -> Qmp */
   GMainLoop *loop;
   int rc;
 };
@@ -208,20 +210,69 @@ static GStrv lab_nodes(const NlState *st) {
   return g_strsplit(list ? g_strstrip(list) : "", "\n", -1);
 }
 
-/* Becomes the process that watches the VMs, if no other is. */
-static void take_watch(Ev *ev) {
-  if (ev->lock_fd >= 0 || !nl_state_exists(ev->st)) return;
-  g_autofree char *path = nl_layout_events(ev->st->dir, ".lock");
-  int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return;
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    close(fd);
-    return;
-  }
-  ev->lock_fd = fd;
+static void watch_all(Ev *ev) {
   g_auto(GStrv) nodes = lab_nodes(ev->st);
   for (char **n = nodes; *n && **n; n++)
     if (nl_proc_alive(ev->st, "qemu", *n)) qmp_watch(ev, *n);
+}
+
+typedef struct {
+  Ev *ev;
+  int fd;
+  char *path;
+} Waiter;
+
+static void take_watch(Ev *ev);
+
+/* In the main loop: the watcher that was is gone, and this process holds
+ * the lock, if it is still the lock of the lab that is up. */
+static gboolean got_lock(gpointer data) {
+  Waiter *wt = data;
+  Ev *ev = wt->ev;
+  struct stat a, b;
+  gboolean same = fstat(wt->fd, &a) == 0 && stat(wt->path, &b) == 0 && a.st_ino == b.st_ino &&
+                  a.st_dev == b.st_dev;
+  if (same && ev->lock_fd < 0 && ev->wd_dir >= 0) {
+    ev->lock_fd = wt->fd;
+    ev->waiting = FALSE;
+    watch_all(ev);
+  } else {
+    /* The lock of a lab that went down: the one up now, if any. */
+    close(wt->fd);
+    ev->waiting = FALSE;
+    if (ev->wd_dir >= 0) take_watch(ev);
+  }
+  g_free(wt->path);
+  g_free(wt);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer wait_lock(gpointer data) {
+  Waiter *wt = data;
+  while (flock(wt->fd, LOCK_EX) != 0 && errno == EINTR) {
+  }
+  g_idle_add(got_lock, wt);
+  return NULL;
+}
+
+/* Becomes the process that watches the VMs, if no other is; else takes
+ * over when that one ends. */
+static void take_watch(Ev *ev) {
+  if (ev->lock_fd >= 0 || ev->waiting || !nl_state_exists(ev->st)) return;
+  g_autofree char *path = nl_layout_events(ev->st->dir, ".lock");
+  int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    ev->lock_fd = fd;
+    watch_all(ev);
+    return;
+  }
+  Waiter *wt = g_new0(Waiter, 1);
+  wt->ev = ev;
+  wt->fd = fd;
+  wt->path = g_steal_pointer(&path);
+  ev->waiting = TRUE;
+  g_thread_unref(g_thread_new("events-lock", wait_lock, wt));
 }
 
 static void drop_watch(Ev *ev) {

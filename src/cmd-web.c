@@ -331,10 +331,9 @@ typedef struct {
 static const Asset assets[] = {
     {"/static/app.js", "app.js", "text/javascript"},
     {"/static/style.css", "style.css", "text/css"},
-    {"/vendor/xterm.js", "vendor/node_modules/@xterm/xterm/lib/xterm.js", "text/javascript"},
-    {"/vendor/xterm.css", "vendor/node_modules/@xterm/xterm/css/xterm.css", "text/css"},
-    {"/vendor/addon-fit.js", "vendor/node_modules/@xterm/addon-fit/lib/addon-fit.js",
-     "text/javascript"},
+    {"/vendor/xterm.js", "node_modules/@xterm/xterm/lib/xterm.js", "text/javascript"},
+    {"/vendor/xterm.css", "node_modules/@xterm/xterm/css/xterm.css", "text/css"},
+    {"/vendor/addon-fit.js", "node_modules/@xterm/addon-fit/lib/addon-fit.js", "text/javascript"},
 };
 
 static void serve_file(Web *w, SoupServerMessage *msg, const char *rel, const char *type,

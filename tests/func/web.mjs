@@ -1,5 +1,5 @@
 // netlab web in headless Chromium (Debian's, driven by playwright-core from
-// the npm packages scripts/setup installs in web/vendor). Called by web.sh
+// the npm packages scripts/setup installs in web). Called by web.sh
 // with the server's URL, the lab, netlab and a directory for screenshots;
 // prints "PASS what" or "FAIL what" per check, "# ..." for measurements.
 import {createRequire} from 'node:module';
@@ -7,7 +7,7 @@ import {execFileSync} from 'node:child_process';
 import {writeFileSync} from 'node:fs';
 
 const [url, lab, netlab, artifacts, mode] = process.argv.slice(2);
-const require = createRequire(process.env.NETLAB_SRC + '/web/vendor/');
+const require = createRequire(process.env.NETLAB_SRC + '/web/');
 const {chromium} = require('playwright-core');
 const base = url.replace(/\/\?token=.*/, '');
 

@@ -8,9 +8,9 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! [ -x /usr/bin/chromium ] || ! command -v node >/dev/null ||
-  ! [ -d "$NETLAB_SRC/web/vendor/node_modules/playwright-core" ] ||
-  ! [ -d "$NETLAB_SRC/web/vendor/node_modules/@xterm/xterm" ]; then
-  echo "1..0 # SKIP chromium, node or the npm packages of web/vendor are missing (scripts/setup)"
+  ! [ -d "$NETLAB_SRC/web/node_modules/playwright-core" ] ||
+  ! [ -d "$NETLAB_SRC/web/node_modules/@xterm/xterm" ]; then
+  echo "1..0 # SKIP chromium, node or the npm packages of web/ are missing (scripts/setup)"
   exit 0
 fi
 art=${NETLAB_BUILD:-$tmp}/meson-logs/web
@@ -20,14 +20,14 @@ rm -f "$art"/*.png "$art"/capture.pcap "$art"/kill-ms
 lab=$(copy_lab hello)
 "$NETLAB" events --json --initial-state "$lab" >"$tmp/ev.json" 2>"$tmp/ev.err" &
 evpid=$!
-"$NETLAB" events "$lab" >"$tmp/ev.txt" 2>&1 &
-evtxt=$!
 # Its first line, the initial state, before the lab starts.
 wait_for 10 grep -q '"type":"lab"' "$tmp/ev.json"
 "$NETLAB" up "$lab" >"$tmp/up.out" 2>&1
 rc=$?
 ok $rc "labs/hello comes up"
-[ $rc -eq 0 ] || { diag <"$tmp/up.out"; kill $evpid $evtxt; finish; exit 1; }
+[ $rc -eq 0 ] || { diag <"$tmp/up.out"; kill $evpid; finish; exit 1; }
+"$NETLAB" events "$lab" >"$tmp/ev.txt" 2>&1 &
+evtxt=$!
 has() { grep -q "$1" "$2"; }
 wait_for 5 has '"type":"lab","state":"up"' "$tmp/ev.json"
 ok $? "events: lab up"
@@ -48,6 +48,24 @@ ok $? "events: an impairment set"
 ok $? "events: r1:eth0 up"
 wait_for 3 has 'hello link r1:eth0 A up' "$tmp/ev.txt"
 ok $? "events without --json: one line of text per event"
+
+# One `netlab events` listens to the VMs' QEMU (it holds STATE/events.lock),
+# the first, here; when it ends, another takes over.
+"$NETLAB" events --json "$lab" >"$tmp/ev2.json" 2>&1 &
+ev2=$!
+sd=$(state_dir "$lab")
+holder() {
+  ino=$(stat -c %i "$sd/events.lock")
+  awk -v ino="$ino" '$2 == "FLOCK" && $6 ~ (":" ino "$") { print $5 }' /proc/locks
+}
+[ "$(holder)" = "$evpid" ]
+ok $? "the first netlab events watches the VMs"
+kill $evpid
+wait $evpid
+ok $? "netlab events stops on SIGTERM with status 0"
+took() { h=$(holder); [ "$h" = "$ev2" ] || [ "$h" = "$evtxt" ]; }
+wait_for 3 took
+ok $? "another netlab events takes over the watch"
 
 # The server, on a port of its own.
 "$NETLAB" web --listen 127.0.0.1:0 "$lab" >"$tmp/web.out" 2>"$tmp/web.err" &
@@ -94,12 +112,12 @@ else
 fi
 grep -q 'console of r1 .* attached' "$tmp/web.err"
 ok $? "the server logged the console's attach"
-grep -q '"type":"console","node":"r1","state":"attached"' "$tmp/ev.json"
+grep -q '"type":"console","node":"r1","state":"attached"' "$tmp/ev2.json"
 ok $? "events: the console's attach"
-grep -q '"type":"capture","target":"r1:eth0","lan":"A","state":"started"' "$tmp/ev.json" &&
-  grep -q '"type":"capture","target":"r1:eth0","lan":"A","state":"stopped"' "$tmp/ev.json"
+grep -q '"type":"capture","target":"r1:eth0","lan":"A","state":"started"' "$tmp/ev2.json" &&
+  grep -q '"type":"capture","target":"r1:eth0","lan":"A","state":"stopped"' "$tmp/ev2.json"
 ok $? "events: capture started and stopped"
-grep -q '"node":"r2","state":"stopped","why":"QEMU died' "$tmp/ev.json"
+grep -q '"node":"r2","state":"stopped","why":"QEMU died' "$tmp/ev2.json"
 ok $? "events: r2 stopped, its QEMU died (killed)"
 [ -f "$art/kill-ms" ] && [ "$(cat "$art/kill-ms")" -lt 1000 ]
 ok $? "the kill reached the page within a second ($(cat "$art/kill-ms" 2>/dev/null) ms)"
@@ -110,10 +128,8 @@ kill $webpid
 wait $webpid
 ok $? "netlab web stops on SIGTERM with status 0"
 "$NETLAB" down "$lab" >/dev/null 2>&1
-wait_for 5 has '"type":"lab","state":"down"' "$tmp/ev.json"
+wait_for 5 has '"type":"lab","state":"down"' "$tmp/ev2.json"
 ok $? "events: lab down"
-kill $evpid $evtxt 2>/dev/null
-wait $evpid
-ok $? "netlab events stops on SIGTERM with status 0"
+kill $ev2 $evtxt 2>/dev/null
 cat "$tmp/web.err" | diag
 finish
