@@ -3,7 +3,7 @@
 // with the server's URL, the lab, netlab and a directory for screenshots;
 // prints "PASS what" or "FAIL what" per check, "# ..." for measurements.
 import {createRequire} from 'node:module';
-import {execFileSync} from 'node:child_process';
+import {execFileSync, spawn} from 'node:child_process';
 import {writeFileSync} from 'node:fs';
 
 const [url, lab, netlab, artifacts, mode] = process.argv.slice(2);
@@ -72,6 +72,22 @@ try {
     process.exit(0);
   }
 
+  if (mode === 'kills') {
+    // From a QEMU's SIGKILL to its node shown stopped, for up to 5 nodes
+    // other than the first.
+    const page = await browser.newPage();
+    await page.goto(url);
+    await page.waitForSelector('.node[data-state="running"]');
+    const vms = JSON.parse(execFileSync(netlab, ['status', '--json', lab])).vms.filter((v) => v.pid);
+    for (const vm of vms.slice(1, 6)) {
+      const t0 = Date.now();
+      process.kill(vm.pid, 'SIGKILL');
+      await page.waitForSelector(`[data-testid="node-${vm.name}"][data-state="stopped"]`, {timeout: 10000});
+      console.log(`# kill ${Date.now() - t0} ms ${vm.name}`);
+    }
+    process.exit(0);
+  }
+
   // Refused without the token, or with a wrong one.
   const bare = await fetch(base + '/');
   check(bare.status === 403, 'the page is refused without a token');
@@ -114,6 +130,31 @@ try {
     /^hi\s*$/m.test(document.querySelector('.xterm-rows').innerText), null, {timeout: 20000}).then(() => true, () => false);
   check(hi, "typing `echo hi` in r1's console shows `hi` from the VM");
   await shot(page, 'console');
+  await page.click('#termclose');
+
+  // Held by another client, the console is shown read-only, from its log.
+  const holder = spawn(netlab, ['console', '-d', lab, 'r1'], {stdio: ['pipe', 'ignore', 'ignore']});
+  await new Promise((r) => setTimeout(r, 1500));
+  await page.click('[data-testid="btn-console"]');
+  const ro = await page.waitForFunction(() =>
+    /read-only/.test(document.querySelector('.xterm-rows').innerText), null, {timeout: 10000}).then(() => true, () => false);
+  check(ro, 'a console another client holds is shown read-only');
+  await shot(page, 'console-read-only');
+  await page.click('#termclose');
+  holder.stdin.end();
+  await new Promise((r) => holder.on('exit', r));
+
+  // A shell in r1 (netlab exec -t), in the same terminal.
+  await page.click('[data-testid="btn-shell"]');
+  await page.waitForSelector('.xterm-rows');
+  await page.click('#term');
+  await page.waitForTimeout(1500);
+  await page.keyboard.type('echo sh-$((6*7))');
+  await page.keyboard.press('Enter');
+  const sh = await page.waitForFunction(() =>
+    /^sh-42\s*$/m.test(document.querySelector('.xterm-rows').innerText), null, {timeout: 20000}).then(() => true, () => false);
+  check(sh, 'a shell in r1 runs what is typed');
+  await shot(page, 'shell');
   await page.click('#termclose');
 
   // The link: down cuts r1 from r2, up restores it; the page shows both.

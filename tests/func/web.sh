@@ -67,6 +67,14 @@ took() { h=$(holder); [ "$h" = "$ev2" ] || [ "$h" = "$evtxt" ]; }
 wait_for 3 took
 ok $? "another netlab events takes over the watch"
 
+# A paused VM is frozen, and thawed when it runs again (QMP STOP, RESUME).
+"$NETLAB" monitor -d "$lab" r1 -- stop >/dev/null 2>&1 &&
+  wait_for 3 has '"node":"r1","state":"frozen","why":"paused"' "$tmp/ev2.json"
+ok $? "events: r1 frozen (paused)"
+"$NETLAB" monitor -d "$lab" r1 -- cont >/dev/null 2>&1 &&
+  wait_for 3 has '"node":"r1","state":"thawed"' "$tmp/ev2.json"
+ok $? "events: r1 thawed"
+
 # The server, on a port of its own.
 "$NETLAB" web --listen 127.0.0.1:0 "$lab" >"$tmp/web.out" 2>"$tmp/web.err" &
 webpid=$!
