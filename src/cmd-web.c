@@ -752,12 +752,10 @@ static void pipe_closed(SoupWebsocketConnection *ws, gpointer data) {
   if (p->console)
     nl_event_emit(p->statedir, p->labdir, "console", "node", p->node, "state", "detached", "client",
                   p->client, NULL);
-  /* The end of input: a console lets go of the console, a shell's command
-   * ends; what reads no input is stopped. */
-  if (p->to) {
-    g_output_stream_close(p->to, NULL, NULL);
-    g_clear_object(&p->proc);
-  }
+  /* Nobody reads any more: the console is let go at once (its drain of
+   * output after the end of input would hold it for seconds), the shell's
+   * command gets SIGTERM. */
+  if (p->to) g_output_stream_close(p->to, NULL, NULL);
   pipe_free(p);
 }
 

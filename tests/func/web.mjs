@@ -41,6 +41,12 @@ async function waitState(page, testid, state, ms) {
   }
 }
 
+// Never hang the test: a check that waits too long fails it.
+setTimeout(() => {
+  console.log('FAIL the browser run ended in time');
+  process.exit(1);
+}, 400000).unref();
+
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -133,16 +139,27 @@ try {
   await page.click('#termclose');
 
   // Held by another client, the console is shown read-only, from its log.
-  const holder = spawn(netlab, ['console', '-d', lab, 'r1'], {stdio: ['pipe', 'ignore', 'ignore']});
-  await new Promise((r) => setTimeout(r, 1500));
+  // (It may find the page's own console still letting go: it tries again.)
+  let holder = null;
+  for (let i = 0; i < 10 && !holder; i++) {
+    const h = spawn(netlab, ['console', '-d', lab, 'r1'], {stdio: ['pipe', 'ignore', 'ignore']});
+    const exited = await new Promise((r) => {
+      h.on('exit', () => r(true));
+      setTimeout(() => r(false), 1500);
+    });
+    if (!exited) holder = h;
+  }
   await page.click('[data-testid="btn-console"]');
   const ro = await page.waitForFunction(() =>
     /read-only/.test(document.querySelector('.xterm-rows').innerText), null, {timeout: 10000}).then(() => true, () => false);
   check(ro, 'a console another client holds is shown read-only');
   await shot(page, 'console-read-only');
   await page.click('#termclose');
-  holder.stdin.end();
-  await new Promise((r) => holder.on('exit', r));
+  if (holder) {
+    const gone = new Promise((r) => holder.on('exit', r));
+    holder.stdin.end();
+    await gone;
+  }
 
   // A shell in r1 (netlab exec -t), in the same terminal.
   await page.click('[data-testid="btn-shell"]');

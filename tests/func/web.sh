@@ -100,7 +100,7 @@ ok $? "a WebSocket from the page's origin with the token is accepted"
 [ "$(code "$base/api/link")" = 403 ] && [ "$(code "$base/api/link?token=$tok")" = 404 ]
 ok $? "state-changing calls are not reachable with GET"
 
-NETLAB_SRC="$NETLAB_SRC" node "$NETLAB_SRC/tests/func/web.mjs" "$url" "$lab" "$NETLAB" "$art" \
+NETLAB_SRC="$NETLAB_SRC" timeout 600 node "$NETLAB_SRC/tests/func/web.mjs" "$url" "$lab" "$NETLAB" "$art" \
   >"$tmp/mjs.out" 2>&1
 while read -r word what; do
   case "$word" in
