@@ -2,7 +2,8 @@
 # systemctl and service in a node (netlab-svc): a simple, a forking and a
 # notify daemon (smcroute's own unit), an init.d script, a unit with User=,
 # Environment, EnvironmentFile and RuntimeDirectory, a daemon that dies at
-# once, an unknown unit and a command the shim does not support. The units
+# once, one that says why it fails only to syslog, an unknown unit and a
+# command the shim does not support. The units
 # are in tests/data/svc/r1/etc.
 . "$(dirname "$0")/lib.sh"
 
@@ -75,6 +76,17 @@ rc=$?
   grep -q 'cannot bind: Address already in use' "$tmp/d"
 ok $? "its status says failed, status 3, and shows what it printed (status $rc)"
 diag <"$tmp/d"
+
+# A notify daemon that fails and says why only to syslog (BIND's way): its
+# own words reach the console (start's output) and status.
+x systemctl start t-syslog >"$tmp/y" 2>&1
+rc=$?
+[ $rc -ne 0 ] && grep -q 'exited before READY=1' "$tmp/y" &&
+  grep -q 't-syslog\[[0-9]*\]: loading configuration: failure' "$tmp/y"
+ok $? "a failed start shows the service's own syslog lines (status $rc)"
+diag <"$tmp/y"
+x systemctl status t-syslog 2>&1 | grep -q 'loading configuration: failure'
+ok $? "status shows them too"
 
 # What systemctl cannot do, it says.
 x systemctl start nope >"$tmp/u" 2>&1

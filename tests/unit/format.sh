@@ -3,7 +3,7 @@
 # `clang-format -i FILE` fixes one that fails here.
 cd "${NETLAB_SRC:?set by meson}" || exit 1
 files=$(git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]' 'tests/fuzz/*.c' 2>/dev/null)
-[ -n "$files" ] || files=$(ls src/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
+[ -n "$files" ] || files=$(find src tests/unit tests/fuzz -name '*.[ch]')
 bad=0
 n=0
 for f in $files; do

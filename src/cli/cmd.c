@@ -3,6 +3,9 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "kbuild.h"
+#include "kernel.h"
+#include "needs.h"
 #include "disk.h"
 #include "events.h"
 #include "state.h"
@@ -142,6 +145,49 @@ NlLab *nl_cmd_load_lab(const char *labdir, GError **error) {
   for (guint i = 0; i < warnings->len; i++)
     fprintf(stderr, "netlab: warning: %s\n", (char *)warnings->pdata[i]);
   return lab;
+}
+
+/* The configuration of the kernel NODE boots, as `up` chooses it: its
+ * build tree's .config, or the distro's /boot/config-VERSION; NULL when
+ * there is none to read. KERNEL gets the kernel's name. */
+static char *kernel_config(const NlLab *lab, const NlNode *n, char **kernel) {
+  g_autofree char *built = n->kernel || lab->kernel ? NULL : nl_kbuild_default_vmlinux();
+  const char *path = n->kernel ? n->kernel : lab->kernel ? lab->kernel : built;
+  g_autoptr(NlKernel) k = nl_kernel_find(path, NULL);
+  if (!k) return NULL;
+  g_autofree char *dir = g_path_get_dirname(k->path);
+  g_autofree char *config = k->distro ? g_strconcat("/boot/config-", k->version, NULL)
+                                      : g_build_filename(dir, ".config", NULL);
+  char *text = NULL;
+  gsize len;
+  if (!nl_read_file_max(config, 16 * 1024 * 1024, &text, &len, NULL)) return NULL;
+  *kernel = g_strdup(k->version ? k->version : k->path);
+  return text;
+}
+
+void nl_cmd_print_needs(const NlLab *lab, FILE *to, const char *prefix) {
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *n = lab->nodes->pdata[i];
+    g_autoptr(GPtrArray) missing = nl_needs_missing(lab, n, "/");
+    for (guint k = 0; k < missing->len; k++) {
+      const NlNeed *m = missing->pdata[k];
+      g_autofree char *pkg =
+          !m->package ? g_strdup("no Debian package known")
+          : g_str_has_prefix(m->package, "kathara/")
+              ? g_strdup_printf("not in Debian 12; Kathará's image %s has it", m->package)
+              : g_strdup_printf("Debian package %s", m->package);
+      fprintf(to, "%s%s:%u: %s: '%s' is not on the host's root, which %s boots (%s)\n", prefix,
+              m->file, m->line, n->name, m->what, n->name, pkg);
+    }
+    g_autofree char *kernel = NULL;
+    g_autofree char *config = kernel_config(lab, n, &kernel);
+    g_autoptr(GPtrArray) lacks = config ? nl_needs_kernel_lacks(lab, n, config) : NULL;
+    for (guint k = 0; lacks && k < lacks->len; k++) {
+      const NlNeed *m = lacks->pdata[k];
+      fprintf(to, "%s%s:%u: %s: %s needs %s, which kernel %s lacks\n", prefix, m->file, m->line,
+              n->name, m->why, m->what, kernel);
+    }
+  }
 }
 
 int nl_cmd_wipe_disks(const char *labdir, char **nodes, GError **error) {

@@ -1273,6 +1273,54 @@ static const char *failed_condition(const Unit *u) {
   return NULL;
 }
 
+/* Daemons log to syslog (BIND says why its configuration fails nowhere
+ * else) and a node runs no syslog daemon: the first service to start
+ * brings up busybox's, logging into a 512 KiB ring in memory (a daemon's
+ * debug logging cannot fill the node's memory), which `busybox logread`
+ * prints and status searches for a unit's own lines. Without busybox (an
+ * image may lack it) daemons log nowhere, as before. */
+#define BUSYBOX "/bin/busybox"
+
+static void ensure_syslog(void) {
+  struct stat st;
+  if (stat("/dev/log", &st) == 0 || access(BUSYBOX, X_OK) != 0) return;
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
+    execl(BUSYBOX, "busybox", "syslogd", "-C512", (char *)NULL);
+    _exit(127);
+  }
+  if (pid < 0) return;
+  waitpid(pid, NULL, 0);
+  /* It daemonizes before it binds /dev/log: a service's first lines
+   * would be lost without this wait. */
+  for (int i = 0; i < 100 && stat("/dev/log", &st) != 0; i++) usleep(10000);
+}
+
+/* The last LINES (at most 64) lines syslog has from process PID
+ * ("name[PID]: ..."). */
+static void print_syslog_of(pid_t pid, int lines, FILE *to, const char *indent) {
+  struct stat st;
+  if (pid <= 0 || lines <= 0 || stat("/dev/log", &st) != 0) return;
+  FILE *f = popen(BUSYBOX " logread 2>/dev/null", "r");
+  if (!f) return;
+  char tag[32];
+  snprintf(tag, sizeof tag, "[%d]: ", (int)pid);
+  char *found[64] = {0};
+  int n = 0;
+  char line[1024];
+  while (fgets(line, sizeof line, f))
+    if (strstr(line, tag)) {
+      free(found[n % 64]);
+      found[n++ % 64] = xprintf("%s", line);
+    }
+  pclose(f);
+  int from = n - (lines < 64 ? lines : 64);
+  for (int i = from > 0 ? from : 0; i < n; i++) fprintf(to, "%s%s", indent, found[i % 64]);
+  for (int i = 0; i < 64; i++) free(found[i]);
+}
+
 static int do_start(Unit *u) {
   State s;
   state_now(u, &s);
@@ -1295,6 +1343,7 @@ static int do_start(Unit *u) {
   mkdir(STATE_DIR, 0755);
   mkdir(dir, 0755);
   free(dir);
+  ensure_syslog();
   char *log = state_path(u, "log");
   int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   free(log);
@@ -1328,6 +1377,10 @@ static int do_start(Unit *u) {
   buf[strcspn(buf, "\n")] = '\0';
   fprintf(stderr, "Job for %s failed because %s.\nSee \"systemctl status %s\" for details.\n",
           u->name, why, u->name);
+  /* There is no journal to look in: the service's own last words, here. */
+  State after;
+  state_read(u, &after);
+  print_syslog_of(after.main, 10, stderr, "  ");
   return 1;
 }
 
@@ -1524,6 +1577,7 @@ static int do_status(Unit *u, int lines) {
   if (text && *text) printf("      Notes:\n%s", text);
   free(text);
   if (lines > 0) print_log_tail(u, lines);
+  print_syslog_of(s.main, lines, stdout, "");
   return is_running(&s) ? 0 : EXIT_NOT_RUNNING;
 }
 

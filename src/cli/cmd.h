@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdio.h>
 
 #include "attach.h"
 #include "lab.h"
@@ -98,6 +99,9 @@ extern const NlProgress nl_cmd_say;
 
 /* Reads the lab in LABDIR, printing its warnings to stderr. */
 NlLab *nl_cmd_load_lab(const char *labdir, GError **error);
+/* What LAB's startup and shutdown scripts call that the host's root lacks,
+ * a line each, "PREFIXFILE:LINE: NODE: ..." with its Debian package. */
+void nl_cmd_print_needs(const NlLab *lab, FILE *to, const char *prefix);
 
 /* Parses ARGV with ENTRIES, and -d/--dir LABDIR when G's command has a
  * lab, with ARGS describing the positional arguments in --help; then finds

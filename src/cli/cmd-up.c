@@ -71,6 +71,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   int first_node = 1;
   g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
   if (!lab) return -1;
+  nl_cmd_print_needs(lab, stderr, "netlab: warning: ");
 
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st || !nl_state_lock(st, TRUE, error)) return -1;

@@ -41,6 +41,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       printf("\n");
     }
   }
+  nl_cmd_print_needs(lab, stdout, "");
   return 0;
 }
 
