@@ -178,7 +178,15 @@ static gboolean qmp_try(gpointer data) {
   g_auto(NlVmPaths) p = {0};
   nl_layout_vm(&p, q->ev->st->dir, q->ev->labdir, q->node);
   g_autoptr(GError) error = NULL;
-  q->fd = nl_unix_connect(p.qmp, &error);
+  /* The QEMU user owns the VM's directory: only a socket, reached through
+   * the very inode looked at, never a link it put there to another. */
+  int at = open(p.qmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  struct stat s;
+  if (at >= 0 && fstat(at, &s) == 0 && S_ISSOCK(s.st_mode)) {
+    g_autofree char *via = g_strdup_printf("/proc/self/fd/%d", at);
+    q->fd = nl_unix_connect(via, &error);
+  }
+  if (at >= 0) close(at);
   if (q->fd < 0) {
     /* QEMU has not made its socket yet (the VM boots), or is gone. */
     if (g_get_monotonic_time() - q->since < QMP_WAIT_MS * 1000) return G_SOURCE_CONTINUE;

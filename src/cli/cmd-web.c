@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -763,9 +764,11 @@ static void pipe_closed(SoupWebsocketConnection *ws, gpointer data) {
 static gboolean console_taken(const char *statedir, const char *labdir, const char *node) {
   g_auto(NlVmPaths) vp = {0};
   nl_layout_vm(&vp, statedir, labdir, node);
-  int fd = open(vp.console_lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  /* In the QEMU user's directory: a FIFO there must not block us. */
+  int fd = open(vp.console_lock, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  struct stat s;
   if (fd < 0) return FALSE;
-  gboolean taken = flock(fd, LOCK_EX | LOCK_NB) != 0;
+  gboolean taken = fstat(fd, &s) == 0 && S_ISREG(s.st_mode) && flock(fd, LOCK_EX | LOCK_NB) != 0;
   close(fd);
   return taken;
 }
