@@ -43,8 +43,7 @@ typedef struct {
   guint src, retry;
   gint64 since;
   GString *in;
-  char *shutdown; /* the reason of the last SHUTDOWN event */
-  gboolean frozen;
+  gboolean frozen, stopped;
 } Qmp;
 
 struct Ev {
@@ -81,7 +80,6 @@ static void qmp_free(Qmp *q) {
   if (q->retry) g_source_remove(q->retry);
   if (q->fd >= 0) close(q->fd);
   if (q->in) g_string_free(q->in, TRUE);
-  g_free(q->shutdown);
   g_free(q->node);
   g_free(q);
 }
@@ -134,8 +132,12 @@ static void qmp_message(Qmp *q, const char *line) {
         data && JSON_NODE_HOLDS_OBJECT(data)
             ? json_object_get_string_member_with_default(json_node_get_object(data), "reason", "")
             : "";
-    g_free(q->shutdown);
-    q->shutdown = g_strndup(reason, 64);
+    /* The guest is done: libvirt runs QEMU with -no-shutdown, so after a
+     * poweroff or a panic it stays until libvirt, if a netlab holds the
+     * lab, ends it. */
+    gboolean panicked = strcmp(reason, "guest-reset") == 0 && console_panicked(q->ev, q->node);
+    node_event(q->ev, q->node, "stopped", nl_event_stop_reason(reason, panicked));
+    q->stopped = TRUE;
   } else if (strcmp(event, "STOP") == 0) {
     /* A STOP also precedes the end: query-status tells a pause from it. */
     qmp_send(q, "{\"execute\":\"query-status\"}\n");
@@ -164,10 +166,11 @@ static gboolean qmp_readable(int fd, GIOCondition cond, gpointer data) {
     g_hash_table_remove(q->ev->qmp, q->node);
     return G_SOURCE_REMOVE;
   }
-  /* QEMU is gone: its sockets closed as it exited, zombie or not. */
-  gboolean panicked =
-      (!q->shutdown || strcmp(q->shutdown, "guest-reset") == 0) && console_panicked(q->ev, q->node);
-  node_event(q->ev, q->node, "stopped", nl_event_stop_reason(q->shutdown, panicked));
+  /* QEMU is gone: its sockets closed as it exited, zombie or not. Said
+   * already if it said SHUTDOWN first. */
+  if (!q->stopped)
+    node_event(q->ev, q->node, "stopped",
+               nl_event_stop_reason(NULL, console_panicked(q->ev, q->node)));
   q->src = 0;
   g_hash_table_remove(q->ev->qmp, q->node);
   return G_SOURCE_REMOVE;
