@@ -1,12 +1,17 @@
 #include "layout.h"
 
+#include <pwd.h>
 #include <string.h>
+#include <unistd.h>
 
 void nl_layout_vm(NlVmPaths *p, const char *statedir, const char *labdir, const char *node) {
   p->dir = g_build_filename(statedir, "vm", node, NULL);
   p->conf = g_build_filename(statedir, "conf", node, NULL);
+  p->locks = g_build_filename(statedir, "locks", node, NULL);
+  g_autofree char *fifo = g_strconcat(node, ".fifo", NULL);
+  p->fifo = g_build_filename(statedir, "console", fifo, NULL);
   p->console = g_build_filename(p->dir, "console.sock", NULL);
-  p->console_lock = g_build_filename(p->dir, "console.lock", NULL);
+  p->console_lock = g_build_filename(p->locks, "console.lock", NULL);
   p->ctl = g_build_filename(p->dir, "ctl.sock", NULL);
   p->gdb = g_build_filename(p->dir, "gdb.sock", NULL);
   p->serial1 = g_build_filename(p->dir, "serial1.sock", NULL);
@@ -17,6 +22,8 @@ void nl_layout_vm(NlVmPaths *p, const char *statedir, const char *labdir, const 
 void nl_layout_vm_clear(NlVmPaths *p) {
   g_free(p->dir);
   g_free(p->conf);
+  g_free(p->locks);
+  g_free(p->fifo);
   g_free(p->console);
   g_free(p->console_lock);
   g_free(p->ctl);
@@ -32,7 +39,7 @@ char *nl_layout_agent_sock(const NlVmPaths *p, int port) {
 }
 
 char *nl_layout_agent_lock(const NlVmPaths *p, int port) {
-  return g_strdup_printf("%s/agent-%d.lock", p->dir, port);
+  return g_strdup_printf("%s/agent-%d.lock", p->locks, port);
 }
 
 char *nl_layout_key(const char *statedir, const char *key) {
@@ -46,6 +53,10 @@ char *nl_layout_events(const char *statedir, const char *suffix) {
 }
 
 char *nl_layout_vms(const char *statedir) { return g_build_filename(statedir, "vm", NULL); }
+
+char *nl_layout_locks(const char *statedir) { return g_build_filename(statedir, "locks", NULL); }
+
+char *nl_layout_fifos(const char *statedir) { return g_build_filename(statedir, "console", NULL); }
 
 char *nl_layout_lans(const char *statedir) { return g_build_filename(statedir, "lan", NULL); }
 
@@ -133,20 +144,70 @@ char *nl_layout_libvirt_log(const char *statedir) {
   return g_build_filename(statedir, "log", "libvirt.log", NULL);
 }
 
-char *nl_layout_console_log(const char *labdir, const char *node) {
-  g_autofree char *name = g_strconcat(node, ".console.log", NULL);
-  return g_build_filename(labdir, NL_LAYOUT_DOT, NL_LAYOUT_LOGS, name, NULL);
+char *nl_layout_lab_id(const char *labdir) {
+  g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, labdir, -1);
+  g_autofree char *bn = g_path_get_basename(labdir);
+  /* Only a short, tame part of the name: it is for people reading `ls`, and
+   * socket paths must stay under 108 bytes. */
+  GString *id = g_string_new(NULL);
+  for (const char *c = bn; *c && id->len < 16; c++)
+    g_string_append_c(id, g_ascii_isalnum(*c) || *c == '_' || *c == '-' ? *c : '_');
+  g_string_append_printf(id, "-%.8s", hash);
+  return g_string_free(id, FALSE);
 }
 
-char *nl_layout_disks(const char *labdir) {
-  return g_build_filename(labdir, NL_LAYOUT_DOT, "disks", NULL);
+char *nl_layout_data_base(void) {
+  if (geteuid() == 0) return g_strdup("/var/lib/netlab");
+  /* Not $HOME: `su`, sudo and cron hand on whatever HOME they were given,
+   * and the same lab must be found whatever the environment. */
+  struct passwd *pw = getpwuid(geteuid());
+  const char *home = pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/nonexistent";
+  return g_build_filename(home, ".local", "share", "netlab", NULL);
 }
+
+char *nl_layout_runtime_record(void) {
+  g_autofree char *base = nl_layout_data_base();
+  return g_build_filename(base, "runtime", NULL);
+}
+
+char *nl_layout_data(const char *labdir) {
+  g_autofree char *base = nl_layout_data_base();
+  g_autofree char *id = nl_layout_lab_id(labdir);
+  return g_build_filename(base, id, NULL);
+}
+
+/* DATA/NAME... */
+static char *in_data(const char *labdir, const char *a, const char *b) {
+  g_autofree char *data = nl_layout_data(labdir);
+  return g_build_filename(data, a, b, NULL);
+}
+
+char *nl_layout_state_record(const char *labdir) { return in_data(labdir, "state", NULL); }
+
+char *nl_layout_console_logs(const char *labdir) { return in_data(labdir, "logs", NULL); }
+
+char *nl_layout_console_log(const char *labdir, const char *node) {
+  g_autofree char *name = g_strconcat(node, ".console.log", NULL);
+  return in_data(labdir, "logs", name);
+}
+
+char *nl_layout_console_part(const char *log, int part) {
+  return g_strdup_printf("%s.%d", log, part);
+}
+
+char *nl_layout_console_cut(const char *log) { return g_strconcat(log, ".cut", NULL); }
+
+char *nl_layout_disks(const char *labdir) { return in_data(labdir, "disks", NULL); }
 
 char *nl_layout_disk(const char *labdir, const char *node, const char *suffix) {
   g_autofree char *name = g_strconcat(node, suffix, NULL);
-  return g_build_filename(labdir, NL_LAYOUT_DOT, "disks", name, NULL);
+  return in_data(labdir, "disks", name);
 }
 
 char *nl_layout_artifacts(const char *labdir, const char *stamp) {
-  return g_build_filename(labdir, NL_LAYOUT_DOT, "artifacts", stamp, NULL);
+  return in_data(labdir, "artifacts", stamp);
+}
+
+char *nl_layout_old_data(const char *labdir) {
+  return g_build_filename(labdir, NL_LAYOUT_OLD_DATA, NULL);
 }

@@ -1,5 +1,5 @@
-/* The layout of a lab's state directory (and of the files a lab keeps in its
- * own .netlab/): the one place that names them. Every other file asks here
+/* The layout of a lab's state directory and of its data directory (what
+ * outlives a lab's run): the one place that names them. Every other file asks here
  * for a path and never joins state-directory names itself. Pure functions:
  * nothing is created or checked on disk. Names (nodes, LANs, domains) are
  * checked where they come from (lab.c, attach.c, exec.c) never to hold a '/'
@@ -24,27 +24,32 @@
  *   link/NODE.I.{impair,down} netlab's record of a link
  *   mnt/                      binds QEMU reaches the lab and kernels through
  *   etc/, run/, log/, cache/  the embedded libvirt driver's root
- * LABDIR/.netlab/: what outlives the lab's run (see the end of this file). */
+ *   locks/NODE/               console.lock, agent-N.lock: only netlab's
+ *   console/NODE.fifo         where QEMU writes the console, for netlab-log
+ * DATA/: what outlives the lab's run (see the end of this file). */
 
 /* Where one VM's sockets and files live. Sockets are in DIR, which the QEMU
- * user owns; the configuration is in CONF, which only netlab writes. */
+ * user owns; the configuration is in CONF and the locks in LOCKS, which only
+ * netlab writes: nothing netlab opens lies where QEMU could swap it. */
 typedef struct {
   char *dir;          /* STATE/vm/NODE */
   char *conf;         /* STATE/conf/NODE */
+  char *locks;        /* STATE/locks/NODE */
   char *console;      /* DIR/console.sock: ttyS0 */
-  char *console_lock; /* DIR/console.lock: held by an attached console */
+  char *console_lock; /* LOCKS/console.lock: held by an attached console */
   char *ctl;          /* DIR/ctl.sock: virtio-serial port netlab.ctl */
   char *gdb;          /* DIR/gdb.sock: QEMU's GDB stub */
   char *serial1;      /* DIR/serial1.sock: ttyS1, for gdbserver */
   char *qmp;          /* DIR/events.sock: a QMP monitor for `netlab events` */
-  char *log;          /* LABDIR/.netlab/logs/NODE.console.log; NULL without LABDIR */
+  char *fifo;         /* STATE/console/NODE.fifo: QEMU's console log goes there */
+  char *log;          /* DATA/logs/NODE.console.log; NULL without LABDIR */
 } NlVmPaths;
 
 void nl_layout_vm(NlVmPaths *p, const char *statedir, const char *labdir, const char *node);
 void nl_layout_vm_clear(NlVmPaths *p);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NlVmPaths, nl_layout_vm_clear)
 
-/* DIR/agent-PORT.sock and DIR/agent-PORT.lock: the agent's session ports,
+/* DIR/agent-PORT.sock and LOCKS/agent-PORT.lock: the agent's session ports,
  * PORT < NLA_PORTS, and the lock a client holds on one. */
 char *nl_layout_agent_sock(const NlVmPaths *p, int port);
 char *nl_layout_agent_lock(const NlVmPaths *p, int port);
@@ -58,8 +63,11 @@ char *nl_layout_key(const char *statedir, const char *key);
  * (".1"), the watcher's lock (".lock" makes STATE/events.lock). */
 char *nl_layout_events(const char *statedir, const char *suffix);
 
-/* STATE/vm: a directory per VM, named after its node. */
+/* STATE/vm: a directory per VM, named after its node; STATE/locks and
+ * STATE/console: netlab's own, beside it. */
 char *nl_layout_vms(const char *statedir);
+char *nl_layout_locks(const char *statedir);
+char *nl_layout_fifos(const char *statedir);
 /* STATE/lan and STATE/lan/NAME: the vde_switch directory QEMU plugs into;
  * STATE/lan/NAME.mgmt its management socket. */
 char *nl_layout_lans(const char *statedir);
@@ -103,14 +111,37 @@ char *nl_layout_qemu_log(const char *statedir, const char *domain);
 char *nl_layout_logs(const char *statedir);
 char *nl_layout_libvirt_log(const char *statedir);
 
-/* LABDIR/.netlab/ holds what outlives a lab's run: logs/NODE.console.log,
- * disks/NODE.qcow2 (with NODE.dirty, NODE.booted), artifacts/TIME of
- * `netlab test`. Made by up through openat(), one component at a time
- * (NL_LAYOUT_DOT, then NL_LAYOUT_LOGS): VMs can write to the lab. */
-#define NL_LAYOUT_DOT ".netlab"
-#define NL_LAYOUT_LOGS "logs"
+/* The lab's id: <basename>-<8 hex of sha256(LABDIR)>, LABDIR absolute. Its
+ * state directory and its data directory are named after it. */
+char *nl_layout_lab_id(const char *labdir);
+
+/* DATA = BASE/<id> holds what outlives a lab's run, where no share of a
+ * guest reaches and only the user who runs netlab writes. BASE is
+ * /var/lib/netlab for root, else the user's home (from the password
+ * database, never $HOME) /.local/share/netlab:
+ *   DATA/state                 while the lab is up: its state directory
+ *   DATA/logs/NODE.console.log (and .1, .2, .cut: logkeep.h)
+ *   DATA/disks/NODE.qcow2      with NODE.dirty, NODE.booted
+ *   DATA/artifacts/TIME        what a failed `netlab test` leaves */
+char *nl_layout_data_base(void);
+/* BASE/runtime: the private directory a non-root user's state directories
+ * moved to when another user had taken /tmp/netlab-UID (state.h). */
+char *nl_layout_runtime_record(void);
+char *nl_layout_data(const char *labdir);
+#define NL_LAYOUT_DATA_SUBDIRS \
+  { "logs", "disks", "artifacts" }
+char *nl_layout_state_record(const char *labdir);
+char *nl_layout_console_logs(const char *labdir);
 char *nl_layout_console_log(const char *labdir, const char *node);
+/* LOG.1 and LOG.2 (PART 1 or 2), the tail of the console log LOG, and
+ * LOG.cut, what was dropped of it (logkeep.h). */
+char *nl_layout_console_part(const char *log, int part);
+char *nl_layout_console_cut(const char *log);
 char *nl_layout_disks(const char *labdir);
-/* LABDIR/.netlab/disks/NODE + SUFFIX (".qcow2", ".dirty", ".booted"). */
+/* DATA/disks/NODE + SUFFIX (".qcow2", ".dirty", ".booted"). */
 char *nl_layout_disk(const char *labdir, const char *node, const char *suffix);
 char *nl_layout_artifacts(const char *labdir, const char *stamp);
+/* LABDIR/.netlab: where older netlabs kept that data, in the guests' reach;
+ * never read. */
+#define NL_LAYOUT_OLD_DATA ".netlab"
+char *nl_layout_old_data(const char *labdir);

@@ -36,7 +36,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       printf("%-12s   eth%u on the uplink, NAT'd by passt (%s)", "", n->nics->len, mac);
       for (guint k = 0; k < n->ports->len; k++) {
         const NlPort *p = &g_array_index(n->ports, NlPort, k);
-        printf("%s %u->%u/%s", k ? "," : "; ports", p->host, p->guest, p->udp ? "udp" : "tcp");
+        printf("%s %s%s%s:%u->%u/%s", k ? "," : "; ports", strchr(p->addr, ':') ? "[" : "", p->addr,
+               strchr(p->addr, ':') ? "]" : "", p->host, p->guest, p->udp ? "udp" : "tcp");
       }
       printf("\n");
     }

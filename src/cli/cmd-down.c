@@ -21,6 +21,12 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   const char *labdir = t.labdir;
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st) return -1;
+  /* Never "not up" while the lab's processes run, wherever its state is. */
+  g_autofree char *running = nl_state_exists(st) ? NULL : nl_state_find_running(st);
+  if (running) {
+    g_free(st->dir);
+    st->dir = g_steal_pointer(&running);
+  }
   if (!nl_state_exists(st)) {
     fprintf(stderr, "netlab: lab '%s' is not up\n", labdir);
   } else {

@@ -8,6 +8,7 @@
 #include "attach.h"
 #include "cmd.h"
 #include "disk.h"
+#include "layout.h"
 #include "domxml.h"
 #include "link.h"
 #include "remote.h"
@@ -35,6 +36,12 @@ static void member_str(JsonBuilder *b, const char *name, const char *value) {
 static void member_int(JsonBuilder *b, const char *name, gint64 value) {
   json_builder_set_member_name(b, name);
   json_builder_add_int_value(b, value);
+}
+
+/* Where the lab's disks, console logs and test artifacts are kept. */
+static void add_data(JsonBuilder *b, const char *labdir) {
+  g_autofree char *data = nl_layout_data(labdir);
+  member_str(b, "data_dir", data);
 }
 
 static void add_disks(JsonBuilder *b, const char *labdir) {
@@ -138,6 +145,8 @@ static void add_vm(JsonBuilder *b, const char *labdir, const NlState *st, NlVirt
   member_str(b, "gdb", p.gdb);
   member_str(b, "control", p.ctl);
   member_str(b, "console_log", p.log);
+  /* Bytes dropped to keep the log bounded (logkeep.h). */
+  member_int(b, "console_cut", (gint64)nl_console_log_cut(p.log));
   member_str(b, "kernel", kernel);
   json_builder_end_object(b);
 }
@@ -207,6 +216,7 @@ static JsonNode *status_up(const char *labdir, NlState *st, GError **error) {
   g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(NlLab) lab = nl_lab_load(labdir, warnings, NULL);
   add_interfaces(b, lab, st->dir);
+  add_data(b, labdir);
   add_disks(b, labdir);
   json_builder_end_object(b);
   return json_builder_get_root(b);
@@ -224,6 +234,7 @@ static JsonNode *status_down(const char *labdir) {
     json_builder_begin_array(b);
     json_builder_end_array(b);
   }
+  add_data(b, labdir);
   add_disks(b, labdir);
   json_builder_end_object(b);
   return json_builder_get_root(b);
@@ -244,6 +255,13 @@ static void print_disks(JsonArray *disks) {
   }
 }
 
+static void print_vm_cut(JsonObject *vm) {
+  gint64 cut = json_object_get_int_member_with_default(vm, "console_cut", 0);
+  if (cut)
+    printf("%31s console log cut: %" G_GINT64_FORMAT " bytes dropped (%s)\n", "", cut,
+           str(vm, "console_log"));
+}
+
 static void print_vm(JsonObject *vm) {
   gint64 pid = json_object_get_int_member(vm, "pid");
   g_autofree char *ps = pid ? g_strdup_printf("%" G_GINT64_FORMAT, pid) : g_strdup("-");
@@ -258,9 +276,11 @@ static void print_vm(JsonObject *vm) {
     const char *kernel = str(vm, "kernel");
     printf("%-12s %-9s %-8s %s\n%31s %s\n%31s kernel %s\n", str(vm, "name"), state, ps,
            str(vm, "console"), "", str(vm, "gdb"), "", kernel ? kernel : "?");
+    print_vm_cut(vm);
     return;
   }
   printf("%-12s %-9s %-8s %s\n", str(vm, "name"), state, ps, str(vm, "why"));
+  print_vm_cut(vm);
   g_auto(GStrv) lines = g_strsplit(str(vm, "console_tail"), "\n", -1);
   for (char **l = lines; *l; l++)
     if (**l) printf("%31s | %s\n", "", *l);
@@ -268,13 +288,13 @@ static void print_vm(JsonObject *vm) {
 
 static void print_text(JsonObject *s) {
   if (!json_object_get_boolean_member(s, "up")) {
-    printf("lab '%s' is not up\n", str(s, "lab"));
+    printf("lab '%s' is not up\ndata %s\n", str(s, "lab"), str(s, "data_dir"));
     print_disks(json_object_get_array_member(s, "disks"));
     return;
   }
   const char *accel = str(s, "accel");
-  printf("lab %s\nstate %s (%s)\naccelerator %s\n\n", str(s, "lab"), str(s, "state_dir"),
-         str(s, "uri"), accel ? accel : "?");
+  printf("lab %s\nstate %s (%s)\ndata %s\naccelerator %s\n\n", str(s, "lab"), str(s, "state_dir"),
+         str(s, "uri"), str(s, "data_dir"), accel ? accel : "?");
   printf("%-12s %-9s %-8s %s\n", "VM", "STATE", "PID", "CONSOLE / GDB");
   JsonArray *vms = json_object_get_array_member(s, "vms");
   for (guint i = 0; i < json_array_get_length(vms); i++)

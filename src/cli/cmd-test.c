@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "cmd.h"
 #include "domxml.h"
 #include "exec.h"
@@ -269,7 +270,7 @@ static void stop_captures(GPtrArray *caps, const char *dir) {
     if (!dir || !g_file_get_contents(c->file, &data, &len, NULL)) continue;
     g_autofree char *name = g_strdup_printf("capture-%s.pcap", c->lan);
     g_autofree char *dst = g_build_filename(dir, name, NULL);
-    nl_write_file(dst, data, len, 0644, NULL);
+    nl_write_file(dst, data, len, 0600, NULL);
   }
 }
 
@@ -287,19 +288,21 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir, GPtrAr
     Result *r = results->pdata[i];
     g_autofree char *file = g_strconcat(r->name, ".log", NULL);
     g_autofree char *path = g_build_filename(dir, file, NULL);
-    nl_write_file(path, r->output, -1, 0644, NULL);
+    nl_write_file(path, r->output, -1, 0600, NULL);
     g_string_append_printf(index, "%s: the output of test '%s'\n", file, r->name);
   }
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
     g_autofree char *vmdir = g_build_filename(dir, node->name, NULL);
-    if (mkdir(vmdir, 0755) != 0) continue;
+    if (mkdir(vmdir, 0700) != 0) continue;
     NlVmPaths p;
     nl_layout_vm(&p, st->dir, lab->dir, node->name);
-    g_autofree char *log = NULL;
-    gsize len = 0;
     g_autofree char *dst = g_build_filename(vmdir, "console.log", NULL);
-    if (g_file_get_contents(p.log, &log, &len, NULL)) nl_write_file(dst, log, len, 0644, NULL);
+    int lfd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (lfd >= 0) {
+      nl_console_log_write(p.log, lfd);
+      close(lfd);
+    }
     g_string_append_printf(index, "%s/console.log: its serial console, from %s\n", node->name,
                            p.log);
     g_string_append_printf(index,
@@ -311,7 +314,7 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir, GPtrAr
       g_autofree char *out = g_build_filename(vmdir, probes[k].file, NULL);
       /* A fresh file: never written through what a VM may have put there. */
       unlink(out);
-      int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (fd < 0) continue;
       char *argv[] = {"sh", "-c", (char *)probes[k].cmd, NULL};
       NlExec x = {.statedir = st->dir,
@@ -412,9 +415,9 @@ static void junit(const char *file, const NlLab *lab, GPtrArray *results, GError
   g_string_free(x, TRUE);
 }
 
-/* A directory made now, by us, for what a failure leaves: nothing a VM
- * prepared in it. ASKED (--artifacts), else LABDIR/.netlab/artifacts/TIME;
- * a suffix .N when it exists. */
+/* A directory made now, by us, mode 0700, for what a failure leaves:
+ * nothing a VM prepared in it. ASKED (--artifacts), else the lab's
+ * DATA/artifacts/TIME (layout.h); a suffix .N when it exists. */
 static char *make_artifacts_dir(const char *labdir, const char *asked, GError **error) {
   g_autofree char *dir = NULL;
   if (asked) {
@@ -425,9 +428,9 @@ static char *make_artifacts_dir(const char *labdir, const char *asked, GError **
     dir = nl_layout_artifacts(labdir, stamp);
   }
   g_autofree char *parent = g_path_get_dirname(dir);
-  if (!nl_mkdir(parent, 0755, error)) return NULL;
+  if (asked ? !nl_mkdir(parent, 0755, error) : !nl_state_data_make(labdir, error)) return NULL;
   g_autofree char *base = g_strdup(dir);
-  for (int n = 1; mkdir(dir, 0755) != 0; n++) {
+  for (int n = 1; mkdir(dir, 0700) != 0; n++) {
     if (errno != EEXIST || n == 100) {
       nl_set_errno(error, errno, "cannot create '%s'", dir);
       return NULL;
@@ -447,7 +450,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       {"keep", 0, 0, G_OPTION_ARG_NONE, &keep, "Leave the lab up afterwards", NULL},
       {"junit", 0, 0, G_OPTION_ARG_FILENAME, &junit_file, "Also write JUnit XML", "FILE"},
       {"artifacts", 0, 0, G_OPTION_ARG_FILENAME, &artifacts,
-       "Where to keep what a failure leaves (LABDIR/.netlab/artifacts/TIME)", "DIR"},
+       "Where to keep what a failure leaves (default: the lab's data directory, "
+       "artifacts/TIME)",
+       "DIR"},
       {"test-timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Kill a test after S seconds (600)", "S"},
       {NULL}};
   if (!nl_cmd_parse(g, "run a lab's tests", entries, &argc, &argv, &t, error)) return -1;

@@ -27,7 +27,7 @@ wait_for 10 pane_has "=$s:r1" 'Connected to r1'
 ok $? "its window r1 is attached to r1's console"
 tmux kill-session -t "=$s"
 
-log="$a/.netlab/logs/r1.console.log"
+log="$(data_dir "$a")/logs/r1.console.log"
 grep -q 'Linux version' "$log" && grep -q 'netlab: r1 is ready' "$log"
 ok $? "the console log holds the kernel's boot messages and netlab's"
 

@@ -15,6 +15,7 @@ r2[disk]="none"
 EOF
 echo 'ip addr add 10.0.0.1/24 dev eth0' >"$lab/r1.startup"
 n() { "$NETLAB" "$@"; }
+dd=$(data_dir "$lab")
 
 # Bad input: a size that does not fit in the free space, before anything starts.
 bad=$tmp/bad
@@ -23,7 +24,7 @@ printf 'r1[0]="A"\nr1[disk]="1000g"\n' >"$bad/lab.conf"
 n up "$bad" >/dev/null 2>"$tmp/err"
 rc=$?
 [ $rc -eq 2 ] && grep -q "^netlab: $bad/lab.conf:2: the disk of 'r1' (1024000 MiB) does not fit in the [0-9]* MiB free" "$tmp/err" &&
-  [ ! -e "$bad/.netlab/disks/r1.qcow2" ] && [ -z "$(procs_of "$bad")" ]
+  [ ! -e "$(data_dir "$bad")/disks/r1.qcow2" ] && [ -z "$(procs_of "$bad")" ]
 ok $? "a disk larger than the free space: status 2 ($rc), file:line, nothing created"
 cat "$tmp/err" | diag
 
@@ -34,12 +35,20 @@ grep -q '^r1: disk created, 256 MiB' "$tmp/out" && ! grep -q '^r2: disk' "$tmp/o
 ok $? "up created r1's disk only"
 n exec --dir "$lab" r1 -- sh -c 'mount | grep -q "^/dev/vda on /run/netlab/rw type ext4"'
 ok $? "r1's overlay layer is on its virtio disk (ext4)"
+if [ "$(id -u)" = 0 ]; then qu=netlab-qemu; else qu=$(id -un); fi
+[ ! -e "$lab/.netlab" ] && [ "$(stat -c '%a %U' "$dd/disks/r1.qcow2")" = "600 $qu" ] &&
+  [ "$(stat -c '%a %U' "$dd/disks")" = "700 $(id -un)" ] &&
+  [ "$(stat -c '%a %U' "$dd/disks/r1.dirty")" = "600 $(id -un)" ]
+ok $? "the disk is in the data directory, 0600 and $qu's; its directory and marks are not $qu's ($(stat -c '%a %U' "$dd/disks/r1.qcow2" 2>&1))"
+sd=$(state_dir "$lab")
+grep -q '<backingStore/>' "$sd"/run/qemu/*r1.xml
+ok $? "its domain says no backing chain (<backingStore/>)"
 n exec --dir "$lab" r1 -- sh -c 'echo kept >/srv/note && mkdir -p /etc/frr &&
   printf "hostname r1-by-hand\n" >/etc/frr/frr.conf && rm /etc/motd && mkdir -p /var/log &&
   echo r1-log-line >/var/log/netlab-test.log'
 ok $? "r1 writes a file, an FRR config and a log"
 n status "$lab" >"$tmp/out"
-grep -q "^r1 *256.0 MiB .*$lab/.netlab/disks/r1.qcow2" "$tmp/out" && ! grep -q '^r2 .*qcow2' "$tmp/out"
+grep -q "^r1 *256.0 MiB .*$dd/disks/r1.qcow2" "$tmp/out" && ! grep -q '^r2 .*qcow2' "$tmp/out"
 ok $? "status shows r1's disk and its size"
 n cat --dir "$lab" r1:/srv/note >"$tmp/out" && [ "$(cat "$tmp/out")" = kept ]
 ok $? "cat through the agent"
@@ -53,7 +62,7 @@ ok $? "diff through the agent: added, modified, deleted"
 cat "$tmp/out" | diag
 
 n down "$lab" >/dev/null 2>&1
-[ ! -e "$lab/.netlab/disks/r1.dirty" ]
+[ ! -e "$dd/disks/r1.dirty" ]
 ok $? "down synced r1's disk (not left dirty)"
 
 # Down: libguestfs reads the disk (read-only), one launch per command.
@@ -105,7 +114,7 @@ pid=$(status_of "$lab" 'vm("r1")["pid"]')
 ok $? "killed r1's QEMU ($pid) while it writes"
 wait_for 30 sh -c "! kill -0 $pid 2>/dev/null || grep -q '^State:.*Z' /proc/$pid/status"
 n down "$lab" >/dev/null 2>&1
-[ -e "$lab/.netlab/disks/r1.dirty" ]
+[ -e "$dd/disks/r1.dirty" ]
 ok $? "its disk is left marked dirty"
 n up "$lab" >"$tmp/out" 2>&1 &&
   grep -Eq '^r1: disk checked \(e2fsck\): (clean|errors found and repaired)' "$tmp/out" &&
@@ -137,6 +146,6 @@ cat "$art/INDEX" | diag
 
 # Wipe removes the disk; the next up starts r1 fresh.
 n down --wipe "$lab" >"$tmp/out" 2>&1
-[ ! -e "$lab/.netlab/disks/r1.qcow2" ] && grep -q "removed the disk of 'r1'" "$tmp/out"
+[ ! -e "$dd/disks/r1.qcow2" ] && grep -q "removed the disk of 'r1'" "$tmp/out"
 ok $? "down --wipe removes the disk"
 finish

@@ -78,7 +78,7 @@ l2=$(copy_lab hello "$odd/hello")
 "$NETLAB" up "$l2" >"$tmp/odd.out" 2>&1
 ok $? "up of a lab at '$l2'"
 diag <"$tmp/odd.out"
-grep -qx 'r1 reached r2' "$l2/ping.r1" 2>/dev/null
+grep -qx 'r1 reached r2' "$l2/shared/ping.r1" 2>/dev/null
 ok $? "it works"
 sd2=$(state_dir "$l2")
 "$NETLAB" down "$l2" >/dev/null 2>&1 && [ -z "$(procs_of "$sd2")" ] && [ ! -e "$sd2" ]

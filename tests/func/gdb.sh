@@ -57,15 +57,15 @@ fi
 # A built tree's vmlinux has a symbol table and the image's build ID. Make
 # one from the image QEMU boots and the running kernel's /proc/kallsyms
 # (text symbols only), and give the tree a vmlinux-gdb.py.
-NETLAB_LAB="$a" "$NETLAB" exec r1 -- cp /proc/kallsyms /hostlab/kallsyms >"$tmp/cp.out" 2>&1
-ok $? "r1 copied its /proc/kallsyms to /hostlab ($(wc -l <"$a/kallsyms" 2>/dev/null) lines)"
+NETLAB_LAB="$a" "$NETLAB" exec r1 -- cp /proc/kallsyms /shared/kallsyms >"$tmp/cp.out" 2>&1
+ok $? "r1 copied its /proc/kallsyms to /shared ($(wc -l <"$a/shared/kallsyms" 2>/dev/null) lines)"
 diag <"$tmp/cp.out"
 # The image QEMU boots, as up recorded it (QEMU itself opens a bind of it).
 image=$(cat "$(state_dir "$a")/kernel.r1")
 base=$(readelf -SW "$image" | sed -n 's/.* \.text  *PROGBITS  *\(ffffffff81000000\) .*/\1/p')
 [ "$base" = ffffffff81000000 ] &&
   sed -n 's/^ffffffff81\([0-9a-f]\{6\}\) [Tt] \([A-Za-z0-9_.]*\)$/--add-symbol \2=.text:0x\1,function,global/p' \
-    "$a/kallsyms" | awk '!seen[$2]++' >"$tmp/syms.args" &&
+    "$a/shared/kallsyms" | awk '!seen[$2]++' >"$tmp/syms.args" &&
   objcopy @"$tmp/syms.args" "$image" "$tree/vmlinux"
 ok $? "a vmlinux with $(wc -l <"$tmp/syms.args") symbols in the lab's kernel tree"
 cat >"$tree/vmlinux-gdb.py" <<'EOF'
@@ -103,10 +103,10 @@ int main(void) {
 EOF
 gcc -g -O0 -o "$a/prog" "$a/prog.c"
 ok $? "a small program, built on the host"
-piped 'gdbserver /dev/ttyS1 /hostlab/prog >/hostlab/gdbserver.log 2>&1 &' >/dev/null
-wait_for 30 grep -q 'Remote debugging using /dev/ttyS1' "$a/gdbserver.log"
+piped 'gdbserver /dev/ttyS1 /hostlab/prog >/shared/gdbserver.log 2>&1 &' >/dev/null
+wait_for 30 grep -q 'Remote debugging using /dev/ttyS1' "$a/shared/gdbserver.log"
 ok $? "gdbserver runs it in r1 on /dev/ttyS1"
-diag <"$a/gdbserver.log"
+diag <"$a/shared/gdbserver.log"
 "$NETLAB" gdb -d "$a" r1 --serial "$a/prog" -- -batch -ex 'break main' -ex continue -ex bt \
   >"$tmp/user.out" 2>&1
 grep -q '^Breakpoint 1, main () at .*prog.c:4' "$tmp/user.out" &&

@@ -52,8 +52,8 @@ port, answer = sys.argv[1], open(sys.argv[2], "rb").read()
 hello = b"NLH\0\x08\0\0\0"
 fd = os.open(port, os.O_RDWR | os.O_NONBLOCK)
 buf = b""
-open("/hostlab/fake-agent-up", "w").close()
-while not os.path.exists("/hostlab/fake-agent-done"):
+open("/shared/fake-agent-up", "w").close()
+while not os.path.exists("/shared/fake-agent-done"):
     try:
         buf += os.read(fd, 65536)
     except OSError:
@@ -63,7 +63,7 @@ while not os.path.exists("/hostlab/fake-agent-done"):
         os.write(fd, buf[at:at + 16] + b"NLP\0\x04\0\0\0\x01\0\0\0" + answer)
         buf = b""
     time.sleep(0.05)
-os.unlink("/hostlab/fake-agent-done")
+os.unlink("/shared/fake-agent-done")
 EOF
 "$NETLAB" up "$lab" >"$tmp/up.out" 2>&1
 ok $? "up" || diag <"$tmp/up.out"
@@ -82,8 +82,8 @@ fake_agent() {
 }
 expect_broken() { # expect_broken FRAME MESSAGE DESCRIPTION
   fake_agent "$1"
-  wait_for 60 test -e "$lab/fake-agent-up"
-  rm -f "$lab/fake-agent-up"
+  wait_for 60 test -e "$lab/shared/fake-agent-up"
+  rm -f "$lab/shared/fake-agent-up"
   start=$(date +%s)
   timeout 60 "$NETLAB" exec r1 -- true >"$tmp/o" 2>"$tmp/e"
   rc=$?
@@ -91,7 +91,7 @@ expect_broken() { # expect_broken FRAME MESSAGE DESCRIPTION
   [ $rc -eq 125 ] && grep -q "the agent of VM 'r1' broke the protocol: $2" "$tmp/e" && [ $secs -lt 15 ]
   ok $? "$3: status 125 ($rc) in $secs s, said so"
   diag <"$tmp/e"
-  : >"$lab/fake-agent-done"
+  : >"$lab/shared/fake-agent-done"
   wait_for 60 "$NETLAB" exec r1 -- true
   ok $? "the real agent answers again"
 }

@@ -34,9 +34,9 @@ ok $rc "down, in $t s"
 grep -q "r2: shutdown scripts still running after 10 s, killed" "$tmp/down.out"
 ok $? "down says it killed r2's hanging shutdown script"
 diag <"$tmp/down.out"
-[ "$(cat "$lab/r1.down" 2>/dev/null)" = "r1 ran r1.shutdown" ] &&
-  [ "$(cat "$lab/r1.shared-down" 2>/dev/null)" = "r1 ran shared.shutdown" ] &&
-  [ "$(cat "$lab/r2.shared-down" 2>/dev/null)" = "r2 ran shared.shutdown" ]
+[ "$(cat "$lab/shared/r1.down" 2>/dev/null)" = "r1 ran r1.shutdown" ] &&
+  [ "$(cat "$lab/shared/r1.shared-down" 2>/dev/null)" = "r1 ran shared.shutdown" ] &&
+  [ "$(cat "$lab/shared/r2.shared-down" 2>/dev/null)" = "r2 ran shared.shutdown" ]
 ok $? "r1 ran r1.shutdown then shared.shutdown, r2 shared.shutdown"
 [ -n "$sd" ] && [ -z "$(procs_of "$sd")" ]
 ok $? "nothing of the lab left running"

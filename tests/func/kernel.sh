@@ -33,7 +33,7 @@ a=$(copy_lab hello "$tmp/a")
 "$NETLAB" up --kernel "$name" "$a" >"$tmp/up.out" 2>&1
 ok $? "netlab up --kernel $name labs/hello"
 diag <"$tmp/up.out"
-grep -qx 'r1 reached r2' "$a/ping.r1" 2>/dev/null
+grep -qx 'r1 reached r2' "$a/shared/ping.r1" 2>/dev/null
 ok $? "r1 reached r2"
 rel=$("$NETLAB" exec --dir "$a" r1 -- uname -r 2>&1)
 [ "$rel" = "$(sed -n "s/^$name  *\([^ ]*\) .*/\1/p" "$tmp/list.out")" ]

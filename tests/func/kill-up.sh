@@ -50,6 +50,7 @@ left=$(procs_of "$sd")
 ok $? "no QEMU or vde_switch left ($left)"
 [ ! -e "$sd" ]
 ok $? "no state directory left"
+rm -rf "$(data_dir "$lab")"
 
 lab2=$(copy_lab hello "$tmp/i")
 "$NETLAB" up "$lab2" >"$tmp/up2.out" 2>&1 &

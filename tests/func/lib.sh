@@ -30,6 +30,10 @@ cleanup() {
   for l in "$tmp"/*/lab.conf; do
     [ -f "$l" ] && "$NETLAB" down "${l%/lab.conf}" >/dev/null 2>&1
   done
+  # The data directories (disks, logs) of the labs made here.
+  for l in "$tmp"/*/ "$tmp"/*/*/; do
+    [ -d "$l" ] && rm -rf "$(data_dir "${l%/}")"
+  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -75,6 +79,18 @@ v = eval(sys.argv[1])
 print("" if v is True else v)
 sys.exit(0 if v not in (False, None, {}) else 1)' "$2"
 }
+
+# data_dir LAB: where netlab keeps LAB's disks, console logs and test
+# artifacts for the user running it (src/layout.h).
+data_dir_py='
+import hashlib, os, pwd, sys
+lab = os.path.abspath(sys.argv[1]).encode()
+name = bytes(c if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "_-") else ord("_")
+             for c in os.path.basename(lab))[:16].decode()
+base = "/var/lib/netlab" if os.geteuid() == 0 else \
+    os.path.join(pwd.getpwuid(os.geteuid()).pw_dir, ".local/share/netlab")
+print(os.path.join(base, name + "-" + hashlib.sha256(lab).hexdigest()[:8]))'
+data_dir() { python3 -c "$data_dir_py" "$1"; }
 
 # state_dir LAB: where `netlab status --json` says the lab's state lives.
 state_dir() { status_of "$1" 's["state_dir"]'; }

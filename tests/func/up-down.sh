@@ -8,8 +8,8 @@ a=$(copy_lab hello "$tmp/a")
 ok $? "netlab up labs/hello"
 diag <"$tmp/up.out"
 
-grep -qx 'r1 reached r2' "$a/ping.r1" 2>/dev/null
-ok $? "r1's startup script reached r2 (checked through /hostlab)"
+grep -qx 'r1 reached r2' "$a/shared/ping.r1" 2>/dev/null
+ok $? "r1's startup script reached r2 (checked through /shared)"
 
 "$NETLAB" status --json "$a" >"$tmp/status.json"
 ok $? "status --json"
@@ -34,7 +34,7 @@ if [ "$(id -u)" = 0 ]; then want="netlab-qemu "; else want="$(id -un) "; fi
 [ "$qemu_users" = "$want" ]
 ok $? "QEMU and vde_switch run as '$want' only, never as root ($qemu_users)"
 
-grep -q 'netlab: r1 is ready' "$a/.netlab/logs/r1.console.log"
+grep -q 'netlab: r1 is ready' "$(data_dir "$a")/logs/r1.console.log"
 ok $? "r1's console is logged"
 
 "$NETLAB" up "$a" >"$tmp/again.out" 2>&1
@@ -46,7 +46,7 @@ diag <"$tmp/again.out"
 b=$(copy_lab hello "$tmp/b")
 "$NETLAB" up -d "$b" >"$tmp/up-b.out" 2>&1
 ok $? "a second lab with the same node names comes up beside the first"
-grep -qx 'r1 reached r2' "$b/ping.r1" 2>/dev/null
+grep -qx 'r1 reached r2' "$b/shared/ping.r1" 2>/dev/null
 ok $? "and its r1 reaches its own r2"
 sdb=$(state_dir "$b")
 [ -n "$sdb" ] && [ "$sdb" != "$sd" ]

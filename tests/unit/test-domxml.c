@@ -47,6 +47,7 @@ int main(void) {
       .cpus = 2,
       .labdir = lab->dir,
       .have_shared = TRUE,
+      .log = "/data/logs/r1.console.log",
   };
   g_autofree char *xml = nl_domain_xml(lab, r1, &spec);
   g_autofree char *want = expected("r1.xml", lab);
@@ -65,41 +66,48 @@ int main(void) {
   TAP_OK(strstr(xml2, "<initrd>") == NULL, "no initrd when none is given");
   TAP_OK(strstr(xml2, "'shared'") == NULL, "no /shared without LABDIR/shared");
 
-  /* The read-write shares keep a guest's owners, modes, device nodes and
+  /* The read-write share keeps a guest's owners, modes, device nodes and
    * symlinks in xattrs, never as real ones on the host. */
   TAP_OK(strstr(xml,
                 "<filesystem type='mount' accessmode='mapped'>\n"
-                "      <source dir='") != NULL,
-         "the lab is shared in mapped mode");
+                "      <source dir='") != NULL &&
+             strstr(xml, "<target dir='shared'/>\n    </filesystem>") != NULL,
+         "shared/ is shared read-write in mapped mode");
   TAP_OK(strstr(xml, "accessmode='mapped' multidevs") == NULL &&
              strstr(xml,
                     "accessmode='squash' multidevs='remap'>\n      <source dir='/'/>\n"
                     "      <target dir='/dev/root'/>\n      <readonly/>") != NULL,
          "the host's root is shared read-only");
   spec.labdir = "/run/netlab/two-12345678/mnt/lab";
-  spec.lab_ro = TRUE;
+  spec.log = "/run/netlab/two-12345678/mnt/r2.console.log";
+  spec.shared_ro = TRUE;
+  gboolean had_shared = spec.have_shared;
+  spec.have_shared = TRUE;
   g_autofree char *xml3 = nl_domain_xml(lab, r2, &spec);
+  spec.have_shared = had_shared;
   TAP_OK(strstr(xml3,
                 "<source dir='/run/netlab/two-12345678/mnt/lab'/>\n"
                 "      <target dir='hostlab'/>\n      <readonly/>") != NULL,
-         "the lab as QEMU reaches it, read-only when asked");
-  TAP_OK(strstr(xml3, "<log file='/run/netlab/two-12345678/mnt/lab/.netlab/logs/r2.console.log'") !=
-             NULL,
-         "QEMU writes the console log through the same path");
+         "the lab as QEMU reaches it, read-only");
+  TAP_OK(strstr(xml3, "<target dir='shared'/>\n      <readonly/>") != NULL,
+         "shared/ read-only when asked (no user xattrs)");
+  TAP_OK(strstr(xml3, "<log file='/run/netlab/two-12345678/mnt/r2.console.log'") != NULL,
+         "QEMU writes the console log where it is given");
   TAP_OK(strstr(xml2, "<name>netlab-two-12345678-r2</name>") != NULL, "domain name");
   TAP_OK(strstr(xml2, "&amp;") != NULL, "a lab path with '&' is escaped in XML");
   TAP_OK(strstr(xml2, "<disk") == NULL && strstr(cmdline, "netlab.disk") == NULL,
          "no disk, and no netlab.disk= for the first stage, without r1[disk]");
 
   r2->disk_mib = 256;
-  spec.disk = "/lab/.netlab/disks/r2.qcow2";
+  spec.disk = "/data/disks/r2.qcow2";
   g_autofree char *xml_disk = nl_domain_xml(lab, r2, &spec);
   g_autofree char *cmdline2 = nl_domain_cmdline(lab, r2);
   TAP_OK(strstr(xml_disk,
                 "<driver name='qemu' type='qcow2'/>\n"
-                "      <source file='/lab/.netlab/disks/r2.qcow2'/>\n"
+                "      <source file='/data/disks/r2.qcow2'/>\n"
+                "      <backingStore/>\n"
                 "      <target dev='vda' bus='virtio'/>") != NULL,
-         "a node's disk is a qcow2 virtio disk, vda");
+         "a node's disk is a qcow2 virtio disk, vda, with no backing chain followed");
   TAP_OK(strstr(cmdline2, " netlab.disk=vda") != NULL, "and the first stage is told: %s", cmdline2);
 
   /* On another host: no share but the root, ports through libvirt, and a

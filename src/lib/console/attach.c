@@ -21,6 +21,7 @@
 #include "lab.h"
 #include "sandbox.h"
 #include "layout.h"
+#include "logkeep.h"
 #include "util.h"
 
 /* As lab.conf allows: also keeps a name from walking out of the state
@@ -95,7 +96,7 @@ static gboolean lock_taken(gpointer fd) { return flock(*(int *)fd, LOCK_EX | LOC
  * holds their pid for a clear refusal or for --force to stop them. */
 static int console_lock(const NlVm *vm, gboolean force, GError **error) {
   g_autofree char *path = g_strdup(vm->paths.console_lock);
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot open '%s': %s", path, g_strerror(errno));
     return -1;
@@ -241,7 +242,7 @@ gboolean nl_console_attach(const NlVm *vm, gboolean force, const NlProgress *say
   int lock = console_lock(vm, force, error);
   if (lock < 0) return FALSE;
   g_autoptr(GError) local = NULL;
-  int sock = nl_unix_connect(vm->paths.console, &local);
+  int sock = nl_qemu_connect(vm->paths.console, &local);
   if (sock < 0) {
     gboolean down = errno == ECONNREFUSED || errno == ENOENT;
     close(lock);
@@ -296,48 +297,119 @@ gboolean nl_console_attach(const NlVm *vm, gboolean force, const NlProgress *say
   return TRUE;
 }
 
+/* The files of the console log LOG in the order they were written: its
+ * head, then the two parts of its tail, the older first (logkeep.h). */
+typedef struct {
+  char *path[3];
+} LogParts;
+
+static void log_parts(const char *log, LogParts *l) {
+  l->path[0] = g_strdup(log);
+  char *a = nl_layout_console_part(log, 1), *b = nl_layout_console_part(log, 2);
+  struct stat sa, sb;
+  gboolean a_first =
+      stat(b, &sb) != 0 ||
+      (stat(a, &sa) == 0 &&
+       (sa.st_mtim.tv_sec < sb.st_mtim.tv_sec ||
+        (sa.st_mtim.tv_sec == sb.st_mtim.tv_sec && sa.st_mtim.tv_nsec <= sb.st_mtim.tv_nsec)));
+  l->path[1] = a_first ? a : b;
+  l->path[2] = a_first ? b : a;
+}
+
+static void log_parts_clear(LogParts *l) {
+  for (int i = 0; i < 3; i++) g_free(l->path[i]);
+}
+
+guint64 nl_console_log_cut(const char *log) {
+  g_autofree char *path = nl_layout_console_cut(log);
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents(path, &text, NULL, NULL)) return 0;
+  return g_ascii_strtoull(text, NULL, 10);
+}
+
+/* Copies FD from POS to its end to OUT; FALSE when OUT is closed. */
+static gboolean copy_from(int fd, off_t *pos, int out) {
+  char buf[65536];
+  for (;;) {
+    ssize_t n = pread(fd, buf, sizeof buf, *pos);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return TRUE;
+    /* A closed stdout (`| head`) just ends the listing. */
+    if (!nl_write_all(out, buf, n)) return FALSE;
+    *pos += n;
+  }
+}
+
+static char *cut_mark(guint64 cut) {
+  return g_strdup_printf("\n[netlab: %" G_GUINT64_FORMAT
+                         " bytes of this console were cut here, to keep its log within "
+                         "%u MiB]\n",
+                         cut, (NL_LOG_HEAD + 2 * NL_LOG_TAIL) >> 20);
+}
+
+gboolean nl_console_log_write(const char *log, int out) {
+  LogParts l;
+  log_parts(log, &l);
+  gboolean ok = TRUE;
+  guint64 cut = nl_console_log_cut(log);
+  for (int i = 0; ok && i < 3; i++) {
+    int fd = open(l.path[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
+    off_t pos = 0;
+    ok = copy_from(fd, &pos, out);
+    close(fd);
+    if (ok && i == 0 && cut) {
+      g_autofree char *mark = cut_mark(cut);
+      ok = nl_write_all(out, mark, strlen(mark));
+    }
+  }
+  log_parts_clear(&l);
+  return ok;
+}
+
 gboolean nl_console_log(const char *labdir, const char *node, gboolean follow, GError **error) {
   if (!check_node(node, error)) return FALSE;
   g_autofree char *path = nl_layout_console_log(labdir, node);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  struct stat head;
+  if (stat(path, &head) != 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
                 "no console log of '%s' in '%s' (was the lab ever up?): %s", node, labdir,
                 g_strerror(errno));
     return FALSE;
   }
-  struct stat st;
-  fstat(fd, &st);
-  off_t pos = 0;
-  char buf[65536];
+  if (!nl_console_log_write(path, STDOUT_FILENO) || !follow) return TRUE;
+  /* Followed by file: what was printed of each (by inode), printed on as
+   * each grows; a part emptied for reuse, or a file a new `up` made,
+   * starts over. Polling is simple and survives files being replaced. */
+  struct {
+    ino_t ino;
+    off_t pos;
+  } seen[3] = {{0}};
+  gboolean first = TRUE;
   for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n > 0) {
-      /* A closed stdout (`| head`) just ends the listing. */
-      if (!nl_write_all(STDOUT_FILENO, buf, n)) break;
-      pos += n;
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 || !follow) break;
-    /* A new `up` truncates the log (or a new file replaces it): start over. */
-    struct stat now;
-    if (stat(path, &now) == 0 &&
-        (now.st_ino != st.st_ino || now.st_dev != st.st_dev || now.st_size < pos)) {
-      int nfd = open(path, O_RDONLY | O_CLOEXEC);
-      if (nfd >= 0) {
-        close(fd);
-        fd = nfd;
-        fstat(fd, &st);
-        pos = 0;
+    LogParts l;
+    log_parts(path, &l);
+    gboolean ok = TRUE;
+    for (int i = 0; ok && i < 3; i++) {
+      int fd = open(l.path[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      struct stat st;
+      if (fd < 0) continue;
+      if (fstat(fd, &st) == 0) {
+        /* Slots by file name, whatever the order of the tail's parts. */
+        int slot = i == 0 ? 0 : g_str_has_suffix(l.path[i], ".1") ? 1 : 2;
+        if (seen[slot].ino != st.st_ino || st.st_size < seen[slot].pos) {
+          seen[slot].ino = st.st_ino;
+          seen[slot].pos = first ? st.st_size : 0;
+        }
+        ok = copy_from(fd, &seen[slot].pos, STDOUT_FILENO);
       }
-      continue;
+      close(fd);
     }
-    /* Polling is simple and survives the file being replaced. */
+    log_parts_clear(&l);
+    if (!ok) return TRUE;
+    first = FALSE;
     g_usleep(200 * 1000);
   }
-  close(fd);
-  return TRUE;
 }
 
 /* ---- kernel symbols ---- */
@@ -586,14 +658,33 @@ gboolean nl_tmux_open(const char *labdir, const NlState *st, const NlProgress *s
   return FALSE;
 }
 
+/* The last TAIL_READ bytes of the log LOG, across its parts. */
+#define TAIL_READ 16384
+
 char *nl_log_tail(const char *path, guint lines) {
-  g_autofree char *text = NULL;
-  gsize len = 0;
-  if (!g_file_get_contents(path, &text, &len, NULL)) return g_strdup("");
+  LogParts l;
+  log_parts(path, &l);
+  GString *text = g_string_new(NULL);
+  for (int i = 0; i < 3; i++) {
+    int fd = open(l.path[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) continue;
+    if (fstat(fd, &st) == 0 && st.st_size > 0) {
+      off_t from = st.st_size > TAIL_READ ? st.st_size - TAIL_READ : 0;
+      char buf[TAIL_READ];
+      ssize_t n = pread(fd, buf, sizeof buf, from);
+      if (n > 0) g_string_append_len(text, buf, n);
+    }
+    close(fd);
+  }
+  log_parts_clear(&l);
+  if (text->len > TAIL_READ) g_string_erase(text, 0, text->len - TAIL_READ);
   /* The log is the guest's output: only its end is read, without what a
    * terminal would act upon. */
-  const char *from = len > 16384 ? text + len - 16384 : text;
-  g_auto(GStrv) all = g_strsplit(from, "\n", -1);
+  for (gsize i = 0; i < text->len; i++)
+    if (!text->str[i]) text->str[i] = ' ';
+  g_auto(GStrv) all = g_strsplit(text->str, "\n", -1);
+  g_string_free(text, TRUE);
   guint n = g_strv_length(all);
   while (n > 0 && !*g_strstrip(all[n - 1])) n--;
   GString *s = g_string_new(NULL);

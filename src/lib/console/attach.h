@@ -35,8 +35,13 @@ GPtrArray *nl_vm_names(const NlState *st);
  * hears how the session began and ended. */
 gboolean nl_console_attach(const NlVm *vm, gboolean force, const NlProgress *say, GError **error);
 
-/* Copies the console log of NODE (LABDIR/.netlab/logs/NODE.console.log,
- * which outlives the lab) to stdout; FOLLOW: then what the VM writes, until
+/* Writes the whole console log LOG (its head, a mark where bytes were cut,
+ * then its tail: logkeep.h) to OUT; FALSE when OUT is closed. */
+gboolean nl_console_log_write(const char *log, int out);
+/* How many bytes of the console log LOG were dropped to keep it bounded. */
+guint64 nl_console_log_cut(const char *log);
+/* Copies the console log of NODE (in the lab's data directory, layout.h;
+ * it outlives the lab) to stdout; FOLLOW: then what the VM writes, until
  * interrupted, across a new `up` of the lab. */
 gboolean nl_console_log(const char *labdir, const char *node, gboolean follow, GError **error);
 

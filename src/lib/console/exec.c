@@ -16,6 +16,7 @@
 
 #include "agent-proto.h"
 #include "layout.h"
+#include "sandbox.h"
 #include "util.h"
 
 /* How long the agent may take to start a command before we call it dead. */
@@ -57,7 +58,7 @@ static gboolean try_ports(gpointer data) {
   Claim *c = data;
   for (int i = 0; i < NLA_PORTS; i++) {
     g_autofree char *lp = nl_layout_agent_lock(c->p, i);
-    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
       nl_set_errno(&c->error, errno, "cannot open '%s'", lp);
       return TRUE;
@@ -67,7 +68,7 @@ static gboolean try_ports(gpointer data) {
       continue;
     }
     g_autofree char *sp = nl_layout_agent_sock(c->p, i);
-    int s = nl_unix_connect(sp, NULL);
+    int s = nl_qemu_connect(sp, NULL);
     if (s < 0) {
       nl_set_errno(&c->error, errno, "VM '%s' is not running (%s)", c->vm, sp);
       close(fd);

@@ -15,6 +15,7 @@
 #include "layout.h"
 #include "run.h"
 #include "sandbox.h"
+#include "state.h"
 #include "util.h"
 
 char *nl_disk_dir(const char *labdir) { return nl_layout_disks(labdir); }
@@ -30,11 +31,12 @@ static char *dirty_path(const char *labdir, const char *node) {
 gboolean nl_disk_grant_qemu(const char *path, GError **error) {
   g_auto(NlQemuUser) qu = {0};
   if (!nl_qemu_user(&qu, error)) return FALSE;
-  if (!qu.dropped) return TRUE;
-  if (chown(path, qu.uid, qu.gid) != 0) {
+  /* The qcow2 file is the one thing of the data directory QEMU writes; it
+   * is nobody else's to read. */
+  if ((qu.dropped && chown(path, qu.uid, qu.gid) != 0) || chmod(path, 0600) != 0) {
     int saved = errno;
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot give '%s' to user '%s': %s", path,
-                qu.name, g_strerror(saved));
+                qu.name ? qu.name : g_get_user_name(), g_strerror(saved));
     return FALSE;
   }
   return TRUE;
@@ -42,11 +44,11 @@ gboolean nl_disk_grant_qemu(const char *path, GError **error) {
 
 gboolean nl_disk_check_space(const NlLab *lab, GError **error) {
   struct statvfs vfs;
-  /* .netlab/ may not exist yet; it will be on the lab's filesystem. */
-  if (statvfs(lab->dir, &vfs) != 0) {
+  g_autofree char *where = nl_disk_dir(lab->dir);
+  if (statvfs(where, &vfs) != 0) {
     int saved = errno;
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read the free space of '%s': %s",
-                lab->dir, g_strerror(saved));
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read the free space of '%s': %s", where,
+                g_strerror(saved));
     return FALSE;
   }
   guint64 free_mib = (guint64)vfs.f_bavail * vfs.f_frsize >> 20;
@@ -63,7 +65,7 @@ gboolean nl_disk_check_space(const NlLab *lab, GError **error) {
                              "%s%s:%u: the disk of '%s' (%" G_GUINT64_FORMAT
                              " MiB) does not fit in the %" G_GUINT64_FORMAT " MiB free in '%s'%s",
                              msg->len ? "\n" : "", node->disk_loc.file, node->disk_loc.line,
-                             node->name, node->disk_mib, free_mib, lab->dir,
+                             node->name, node->disk_mib, free_mib, where,
                              wanted > node->disk_mib ? " with the other disks" : "");
   }
   if (msg->len) {
@@ -75,7 +77,7 @@ gboolean nl_disk_check_space(const NlLab *lab, GError **error) {
 
 gboolean nl_disk_set_dirty(const char *labdir, const char *node, gboolean dirty, GError **error) {
   g_autofree char *path = dirty_path(labdir, node);
-  if (dirty) return nl_write_file(path, "", 0, 0644, error);
+  if (dirty) return nl_write_file(path, "", 0, 0600, error);
   if (g_unlink(path) != 0 && errno != ENOENT) {
     int saved = errno;
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot remove '%s': %s", path,
@@ -91,7 +93,7 @@ static char *booted_path(const char *labdir, const char *node) {
 
 gboolean nl_disk_mark_booted(const char *labdir, const char *node, GError **error) {
   g_autofree char *path = booted_path(labdir, node);
-  return nl_write_file(path, "", 0, 0644, error);
+  return nl_write_file(path, "", 0, 0600, error);
 }
 
 gint64 nl_disk_booted(const char *labdir, const char *node) {
@@ -143,8 +145,7 @@ gboolean nl_disk_prepare(const NlLab *lab, NlDiskNote note, gpointer data, GErro
   }
   if (jobs->len == 0) return TRUE;
 
-  g_autofree char *dir = nl_disk_dir(lab->dir);
-  if (!nl_mkdir(dir, 0755, error)) return FALSE;
+  if (!nl_state_data_make(lab->dir, error)) return FALSE;
   const NlDiskBackend *b = nl_disk_backend(error);
   if (!b) return FALSE;
   if (!b->prepare((NlDiskJob *const *)jobs->pdata, jobs->len, error)) {

@@ -3,7 +3,7 @@
  * netlab-disk.so (src/disk.c, src/disk-backend.h), loaded only when a disk's
  * content is touched.
  *
- * Layout: LABDIR/.netlab/disks/NODE.qcow2, ext4 labelled "netlab", with
+ * Layout: DATA/disks/NODE.qcow2 (the lab's data directory, layout.h), ext4 labelled "netlab", with
  * upper/ and work/ at its root (the overlay's upper and work directories);
  * NODE.dirty beside it while a VM runs on it and until `down` has synced
  * it, so the next `up` checks it (e2fsck) first. */
@@ -14,9 +14,9 @@
 #include "disk-backend.h"
 #include "lab.h"
 
-/* LABDIR/.netlab/disks */
+/* DATA/disks */
 char *nl_disk_dir(const char *labdir);
-/* LABDIR/.netlab/disks/NODE.qcow2 */
+/* DATA/disks/NODE.qcow2 */
 char *nl_disk_path(const char *labdir, const char *node);
 
 /* The disk a running QEMU uses must be readable and writable by the user
@@ -53,7 +53,7 @@ typedef struct {
   gboolean dirty;
 } NlDiskInfo;
 void nl_disk_info_free(NlDiskInfo *d);
-/* The disks under LABDIR/.netlab/disks, by node name. */
+/* The disks under DATA/disks, by node name. */
 GPtrArray *nl_disk_list(const char *labdir);
 /* Removes NODE's disk; FALSE with no error when it has none. */
 gboolean nl_disk_remove(const char *labdir, const char *node, GError **error);

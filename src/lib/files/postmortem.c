@@ -13,9 +13,9 @@
 
 static int create(const char *dir, const char *node, const char *name, char **path) {
   g_autofree char *sub = g_build_filename(dir, node, NULL);
-  g_mkdir_with_parents(sub, 0755);
+  g_mkdir_with_parents(sub, 0700);
   *path = g_build_filename(sub, name, NULL);
-  return open(*path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  return open(*path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 }
 
 gboolean nl_postmortem(const char *labdir, char **nodes, const char *dir, GString *index,

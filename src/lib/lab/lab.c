@@ -3,6 +3,8 @@
  * and reported at once, so a user fixes a lab in one pass. */
 #include "lab.h"
 
+#include <arpa/inet.h>
+
 #include <string.h>
 
 #include "kernel.h"
@@ -642,18 +644,30 @@ static void set_bridged(Parser *p, const Assignment *a) {
 }
 
 /* Kathará's "[HOST:]GUEST[/PROTOCOL]": host port 3000 unless given, TCP
- * unless udp. A port reaches the node through its uplink, so it implies
- * bridged. */
+ * unless udp; netlab's "ADDR:HOST:GUEST[/PROTOCOL]" names the host address
+ * to listen on ([...] around an IPv6 one), else the host's loopback only.
+ * A port reaches the node through its uplink, so it implies bridged. */
 static void add_port(Parser *p, const Assignment *a) {
   g_autoptr(GMatchInfo) m = NULL;
 
-  if (!match("^(?:([0-9]{1,5}):)?([0-9]{1,5})(?:/([a-z]+))?$", a->value, &m)) {
-    bad_value(p, a, "expected [HOST:]GUEST[/tcp|udp], such as 8080:80/tcp");
+  if (!match("^(?:(?:([0-9.]+|\\[[0-9a-fA-F:.]+\\]):)?([0-9]{1,5}):)?([0-9]{1,5})(?:/([a-z]+))?$",
+             a->value, &m)) {
+    bad_value(p, a, "expected [[ADDR:]HOST:]GUEST[/tcp|udp], such as 8080:80/tcp");
     return;
   }
-  g_autofree char *host = g_match_info_fetch(m, 1);
-  g_autofree char *guest = g_match_info_fetch(m, 2);
-  g_autofree char *proto = g_match_info_fetch(m, 3);
+  g_autofree char *addr = g_match_info_fetch(m, 1);
+  g_autofree char *host = g_match_info_fetch(m, 2);
+  g_autofree char *guest = g_match_info_fetch(m, 3);
+  g_autofree char *proto = g_match_info_fetch(m, 4);
+  if (*addr == '[') {
+    memmove(addr, addr + 1, strlen(addr));
+    addr[strlen(addr) - 1] = '\0';
+  }
+  guint8 bin[16];
+  if (*addr && inet_pton(AF_INET, addr, bin) != 1 && inet_pton(AF_INET6, addr, bin) != 1) {
+    bad_value(p, a, "not an IPv4 or IPv6 address of the host to listen on");
+    return;
+  }
   guint64 h = *host ? g_ascii_strtoull(host, NULL, 10) : 3000,
           g = g_ascii_strtoull(guest, NULL, 10);
   if (h < 1 || h > 65535 || g < 1 || g > 65535) {
@@ -665,6 +679,7 @@ static void add_port(Parser *p, const Assignment *a) {
     return;
   }
   NlPort port = {.host = h, .guest = g, .udp = proto && g_str_equal(proto, "udp"), .line = a->line};
+  g_strlcpy(port.addr, *addr ? addr : "127.0.0.1", sizeof port.addr);
   g_array_append_val(a->node->ports, port);
   if (!a->node->bridged_loc.line) a->node->bridged_loc = (NlLoc){p->lab->conf_path, a->line};
   a->node->bridged = TRUE;

@@ -64,8 +64,9 @@ typedef struct {
   GPtrArray *ulimits;   /* char*, r1[ulimit]= as prlimit(1) options, "--nofile=1024:2048" */
 } NlNode;
 
-/* r1[port]="HOST:GUEST/PROTO" */
+/* r1[port]="[ADDR:]HOST:GUEST/PROTO" */
 typedef struct {
+  char addr[48]; /* the host address it listens on: 127.0.0.1 unless given */
   guint16 host, guest;
   gboolean udp; /* else TCP */
   guint line;

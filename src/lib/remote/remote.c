@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "initramfs.h"
+#include "layout.h"
 #include "partial.h"
 #include "span.h"
 #include "sandbox.h"
@@ -167,14 +168,22 @@ gboolean nl_remote_check(NlRemote *r, const NlNode *node, const char *emulator, 
 /* ---- the node's archive --------------------------------------------------- */
 
 typedef struct {
-  NlCpio *cpio;
+  NlCpio *cpio; /* NULL: only list what is left out */
   gsize total;
-  const char *top; /* for messages */
+  const char *top;    /* for messages */
+  GPtrArray *skipped; /* char*: paths other users may not read, left out */
 } Copy;
 
+/* A node on another host gets what every local user may read of the lab,
+ * nothing its owner kept to themselves: the copy leaves this host. */
+static gboolean others_may_read(const struct stat *sb) {
+  return S_ISDIR(sb->st_mode) ? (sb->st_mode & (S_IROTH | S_IXOTH)) == (S_IROTH | S_IXOTH)
+                              : (sb->st_mode & S_IROTH) != 0;
+}
+
 /* DIR (open, owned by the caller) into the archive at PREFIX: regular files
- * and directories only; a symlink or device node is not followed nor
- * copied, and neither is netlab's own .netlab. */
+ * and directories only that other users may read; a symlink or device node
+ * is not followed nor copied, and neither is an old .netlab. */
 static gboolean copy_dir(Copy *c, int dir, const char *prefix, GError **error) {
   int fd = dup(dir);
   DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -185,7 +194,8 @@ static gboolean copy_dir(Copy *c, int dir, const char *prefix, GError **error) {
   gboolean ok = TRUE;
   struct dirent *e;
   while (ok && (e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, ".netlab"))
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+        !strcmp(e->d_name, NL_LAYOUT_OLD_DATA))
       continue;
     g_autofree char *path = g_strconcat(prefix, "/", e->d_name, NULL);
     int child = openat(dir, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -194,9 +204,12 @@ static gboolean copy_dir(Copy *c, int dir, const char *prefix, GError **error) {
       if (child >= 0) close(child);
       continue;
     }
-    if (S_ISDIR(sb.st_mode)) {
-      nl_cpio_add_dir(c->cpio, path, sb.st_mode & 07777);
+    if ((S_ISDIR(sb.st_mode) || S_ISREG(sb.st_mode)) && !others_may_read(&sb)) {
+      if (c->skipped) g_ptr_array_add(c->skipped, g_strdup(path));
+    } else if (S_ISDIR(sb.st_mode)) {
+      if (c->cpio) nl_cpio_add_dir(c->cpio, path, sb.st_mode & 07777);
       ok = copy_dir(c, child, path, error);
+    } else if (S_ISREG(sb.st_mode) && !c->cpio) {
     } else if (S_ISREG(sb.st_mode)) {
       c->total += sb.st_size;
       if (c->total > LAB_COPY_MAX) {
@@ -221,6 +234,16 @@ static gboolean copy_dir(Copy *c, int dir, const char *prefix, GError **error) {
   }
   closedir(d);
   return ok;
+}
+
+GPtrArray *nl_remote_unreadable(const char *labdir) {
+  GPtrArray *skipped = g_ptr_array_new_with_free_func(g_free);
+  int dir = open(labdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return skipped;
+  Copy c = {.top = labdir, .skipped = skipped};
+  copy_dir(&c, dir, "", NULL);
+  close(dir);
+  return skipped;
 }
 
 static GBytes *node_archive(const NlLab *lab, GHashTable *files, GHashTable *programs,

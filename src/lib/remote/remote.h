@@ -68,3 +68,7 @@ gboolean nl_remote_relay_start(const NlRemote *r, const NlLab *lab, const NlStat
 /* Stops the lab's VMs on every host and removes its storage pools. Each
  * failure is a line in NOTES. */
 void nl_remote_down(NlRemote *r, const NlState *st, GPtrArray *notes);
+
+/* The lab's files and directories a node on another host does not get in
+ * its /hostlab copy because other users may not read them ("/NAME/..."). */
+GPtrArray *nl_remote_unreadable(const char *labdir);

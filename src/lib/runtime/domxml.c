@@ -128,17 +128,19 @@ static void xml_head(GString *x, const NlLab *lab, const NlNode *node, const NlD
 
 /* The 9p shares (guest.h names their tags) and the node's disk. */
 static void xml_storage(GString *x, const NlVmPaths *p, const NlDomainSpec *spec) {
-  ShareMode lab_mode = spec->lab_ro ? SHARE_RO : SHARE_RW;
   share(x, "/", NL_GUEST_TAG_ROOT, SHARE_RO, TRUE);
   /* A node on another host finds its configuration and a copy of the lab
    * in its initramfs (see remote.c): no 9p share reaches it. */
   if (!spec->remote) {
     share(x, p->conf, NL_GUEST_TAG_CONF, SHARE_RO, FALSE);
-    share(x, spec->labdir, NL_GUEST_TAG_LAB, lab_mode, FALSE);
+    /* /hostlab is read-only: what netlab and its user later read with
+     * authority (lab.conf, tests/, NODE/, startup scripts) is there. */
+    share(x, spec->labdir, NL_GUEST_TAG_LAB, SHARE_RO, FALSE);
   }
   if (spec->have_shared && !spec->remote) {
-    g_autofree char *shared = g_build_filename(spec->labdir, "shared", NULL);
-    share(x, shared, NL_GUEST_TAG_SHARED, lab_mode, FALSE);
+    g_autofree char *shared =
+        spec->shared ? g_strdup(spec->shared) : g_build_filename(spec->labdir, "shared", NULL);
+    share(x, shared, NL_GUEST_TAG_SHARED, spec->shared_ro ? SHARE_RO : SHARE_RW, FALSE);
   }
 
   if (spec->disk) {
@@ -146,7 +148,11 @@ static void xml_storage(GString *x, const NlVmPaths *p, const NlDomainSpec *spec
                     "    <disk type='file' device='disk'>\n"
                     "      <driver name='qemu' type='qcow2'/>\n      <source file='");
     esc(x, spec->disk);
-    g_string_append(x, "'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n");
+    /* No backing chain, whatever the image's header says: libvirt and QEMU
+     * open this file and no other. */
+    g_string_append(x,
+                    "'/>\n      <backingStore/>\n      <target dev='vda' bus='virtio'/>\n"
+                    "    </disk>\n");
   }
 }
 
@@ -177,9 +183,7 @@ static void xml_ports(GString *x, const NlNode *node, const NlVmPaths *p,
   g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");
   esc(x, p->console);
   g_string_append(x, "'/>\n      <log file='");
-  /* The same file, as QEMU reaches it. */
-  g_autofree char *log = nl_layout_console_log(spec->labdir, node->name);
-  esc(x, log);
+  esc(x, spec->log);
   g_string_append(x, "' append='off'/>\n      <target port='0'/>\n    </serial>\n");
   /* No log: a binary protocol (gdbserver's) is what runs on it. */
   g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");

@@ -16,9 +16,11 @@ typedef struct {
   const char *statedir;
   guint mem_mib;
   guint cpus;
-  const char *labdir;   /* the lab directory as QEMU reaches it */
+  const char *labdir;   /* the lab directory as QEMU reaches it (read-only) */
   gboolean have_shared; /* LABDIR/shared exists: mount it at /shared */
-  gboolean lab_ro;      /* share the lab read-only (no user xattrs there) */
+  const char *shared;   /* LABDIR/shared as QEMU reaches it; NULL: under LABDIR */
+  gboolean shared_ro;   /* share shared/ read-only (no user xattrs there) */
+  const char *log;      /* the console's log file, as QEMU reaches it */
   const char *disk;     /* the node's qcow2 disk (vda), or NULL: tmpfs */
   /* On another host (see hosts.h): its root is the node's, the node's
    * configuration is in its initramfs, and its serial ports and virtio

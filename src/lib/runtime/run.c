@@ -31,6 +31,7 @@
 #include "util.h"
 #include "vde.h"
 #include "link.h"
+#include "logkeep.h"
 #include "partial.h"
 #include "uplink.h"
 #include "virt.h"
@@ -337,7 +338,7 @@ static void created(GObject *src, GAsyncResult *res, gpointer data) {
     return;
   }
   if (up->error) return; /* being torn down */
-  vm->ctl_fd = nl_unix_connect(vm->paths.ctl, NULL);
+  vm->ctl_fd = nl_qemu_connect(vm->paths.ctl, NULL);
   if (vm->ctl_fd < 0) {
     fail(up, vm, "cannot connect to the control socket of '%s' (%s): %s", vm->node->name,
          vm->paths.ctl, g_strerror(errno));
@@ -501,102 +502,152 @@ static gboolean check_memory(const NlLab *lab, gboolean kvm, GError **error) {
 
 /* ---- the host side: what QEMU, running as the QEMU user, may reach ------- */
 
-/* Opens DIR (made if missing) under the directory fd AT, refusing anything
- * but a real directory of ours: the lab directory is writable from the VMs,
- * which could have put something of theirs there. */
-static int open_own_dir(int at, const char *dir, const char *name, GError **error) {
-  if (mkdirat(at, name, 0755) != 0 && errno != EEXIST) {
-    nl_set_errno(error, errno, "cannot create '%s/%s'", dir, name);
-    return -1;
+/* NODE's console log, made afresh: its files (logkeep.h) in DATA/logs, the
+ * user's, mode 0600 (a file left there is unlinked, never written through);
+ * the FIFO QEMU writes the console to, in netlab's STATE/console; and
+ * netlab-log between them, as the QEMU user, with the files' descriptors
+ * only. Joining a running lab, a node's keeper already there stays. */
+static gboolean start_log_keeper(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
+                                 const char *exe, const NlNode *node, int logs, GError **error) {
+  if (nl_proc_alive(st, "log", node->name)) return TRUE;
+  NlVmPaths p;
+  nl_layout_vm(&p, st->dir, lab->dir, node->name);
+  char *paths[4] = {g_strdup(p.log), nl_layout_console_part(p.log, 1),
+                    nl_layout_console_part(p.log, 2), nl_layout_console_cut(p.log)};
+  int fds[4] = {-1, -1, -1, -1}, fifo = -1;
+  gboolean ok = TRUE;
+  for (int i = 0; ok && i < 4; i++) {
+    g_autofree char *name = g_path_get_basename(paths[i]);
+    if (unlinkat(logs, name, 0) != 0 && errno != ENOENT)
+      ok = nl_set_errno(error, errno, "cannot remove '%s'", paths[i]);
+    else if ((fds[i] = openat(logs, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                              0600)) < 0)
+      ok = nl_set_errno(error, errno, "cannot create '%s'", paths[i]);
   }
-  int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   struct stat sb;
-  if (fd < 0) {
-    nl_set_errno(error, errno, "cannot open '%s/%s' (it must be a directory, not a link)", dir,
-                 name);
-    return -1;
+  if (ok && ((unlink(p.fifo) != 0 && errno != ENOENT) || mkfifo(p.fifo, 0600) != 0 ||
+             (qu->dropped && lchown(p.fifo, qu->uid, qu->gid) != 0)))
+    ok = nl_set_errno(error, errno, "cannot make the FIFO '%s'", p.fifo);
+  /* Read-write: opening does not wait for QEMU, and the keeper never sees
+   * the FIFO's end when QEMU goes (a restarted node writes to it again). */
+  if (ok && ((fifo = open(p.fifo, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(fifo, &sb) != 0 ||
+             !S_ISFIFO(sb.st_mode)))
+    ok = nl_set_errno(error, errno ? errno : EINVAL, "cannot open the FIFO '%s'", p.fifo);
+  if (ok) {
+    const char *argv[] = {exe, NULL};
+    int target[] = {NL_LOG_FD_HEAD, NL_LOG_FD_TAIL1, NL_LOG_FD_TAIL2, NL_LOG_FD_CUT};
+    GPid pid = 0;
+    g_autoptr(GError) local = NULL;
+    if (!g_spawn_async_with_pipes_and_fds(NULL, argv, NULL,
+                                          G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                                          nl_qemu_user_become, (gpointer)qu, fifo, -1, -1, fds,
+                                          target, 4, &pid, NULL, NULL, NULL, &local)) {
+      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot start the console log keeper %s: %s",
+                  exe, local->message);
+      ok = FALSE;
+    } else if (!nl_proc_record(st, "log", node->name, pid, exe, error)) {
+      kill(pid, SIGKILL);
+      ok = FALSE;
+    }
   }
-  if (fstat(fd, &sb) != 0 || sb.st_uid != geteuid()) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "'%s/%s' is owned by uid %u, not by you: a VM may have made it; "
-                "remove it and try again",
-                dir, name, (unsigned)sb.st_uid);
-    close(fd);
-    return -1;
+  if (fifo >= 0) close(fifo);
+  for (int i = 0; i < 4; i++) {
+    if (fds[i] >= 0) close(fds[i]);
+    g_free(paths[i]);
   }
-  return fd;
+  nl_layout_vm_clear(&p);
+  return ok;
 }
 
-/* LABDIR/.netlab/logs/NODE.console.log, made afresh for QEMU to write: a
- * file a VM left there (a hard link to a file of the user's, say) is
- * unlinked, never written through. */
-static gboolean make_console_logs(const NlLab *lab, const NlQemuUser *qu, GError **error) {
-  g_autofree char *dotdir = g_build_filename(lab->dir, NL_LAYOUT_DOT, NULL);
-  int labfd = open(lab->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (labfd < 0) return nl_set_errno(error, errno, "cannot open '%s'", lab->dir);
-  int dot = open_own_dir(labfd, lab->dir, NL_LAYOUT_DOT, error);
-  close(labfd);
-  if (dot < 0) return FALSE;
-  int logs = open_own_dir(dot, dotdir, NL_LAYOUT_LOGS, error);
-  close(dot);
-  if (logs < 0) return FALSE;
+static gboolean start_log_keepers(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
+                                  const char *exe, GError **error) {
+  g_autofree char *fifos = nl_layout_fifos(st->dir);
+  if (!nl_mkdir(fifos, 0711, error)) return FALSE;
+  g_autofree char *dir = nl_layout_console_logs(lab->dir);
+  int logs = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (logs < 0) return nl_set_errno(error, errno, "cannot open '%s'", dir);
   gboolean ok = TRUE;
   for (guint i = 0; ok && i < lab->nodes->len; i++) {
     const NlNode *node = lab->nodes->pdata[i];
-    g_autofree char *path = nl_layout_console_log(lab->dir, node->name);
-    g_autofree char *name = g_path_get_basename(path);
-    if (unlinkat(logs, name, 0) != 0 && errno != ENOENT) {
-      ok = nl_set_errno(error, errno, "cannot remove '%s'", path);
-      break;
-    }
-    int fd = openat(logs, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 || (qu->dropped && fchown(fd, qu->uid, qu->gid) != 0))
-      ok = nl_set_errno(error, errno, "cannot create '%s'", path);
-    if (fd >= 0) close(fd);
+    if (!node->host) ok = start_log_keeper(lab, st, qu, exe, node, logs, error);
   }
   close(logs);
   return ok;
 }
 
+/* The qcow2 disk of each node that has one: the QEMU user's, mode 0600,
+ * whatever an earlier run left; the marks beside it stay the user's. */
+static gboolean own_disks(const NlLab *lab, const NlQemuUser *qu, GError **error) {
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    if (!node->disk_mib || node->host) continue;
+    g_autofree char *path = nl_disk_path(lab->dir, node->name);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat sb;
+    gboolean ok = fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+                  (!qu->dropped || fchown(fd, qu->uid, qu->gid) == 0) && fchmod(fd, 0600) == 0;
+    int saved = errno;
+    if (fd >= 0) close(fd);
+    if (!ok) return nl_set_errno(error, saved, "cannot give '%s' to the QEMU user", path);
+  }
+  return TRUE;
+}
+
 /* What QEMU opens, as the QEMU user sees it. */
 typedef struct {
-  char *labdir;
-  gboolean lab_ro;
+  char *labdir; /* read-only */
+  char *shared; /* LABDIR/shared, read-write, or NULL */
+  char *mnt;    /* where the binds are (see host_prepare), or NULL: none */
 } HostView;
 
-/* As root, QEMU runs as netlab-qemu, which may not reach the lab (a lab in
- * /root, mode 0700) nor the kernel cache: both are bound into the state
- * directory, in up's own mount namespace, which the QEMUs inherit. The QEMU
- * user gets write access to the lab directory and shared/ themselves (an ACL
- * entry), so VMs can make files there, but not to the lab's files. */
-static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
-                             GHashTable *boots, gboolean have_shared, HostView *view,
-                             const NlProgress *say, GError **error) {
-  g_autofree char *vmdir = nl_layout_vms(st->dir);
-  if (!nl_mkdir(vmdir, 0711, error)) return FALSE;
-  for (guint i = 0; i < lab->nodes->len; i++) {
-    g_autofree char *d = g_build_filename(vmdir, ((NlNode *)lab->nodes->pdata[i])->name, NULL);
-    if (!nl_qemu_user_own(qu, d, 0700, error)) return FALSE;
-  }
-  if (!make_console_logs(lab, qu, error)) return FALSE;
+/* PATH as QEMU reaches it: bound at mnt/NAME when netlab runs as root. */
+static char *qemu_path(const HostView *view, const char *path, const char *name) {
+  return view->mnt ? g_build_filename(view->mnt, name, NULL) : g_strdup(path);
+}
 
-  /* 9p's mapped model keeps what the guest sets in user.* xattrs; without
-   * them (tmpfs before Linux 6.6) the share can only be read-only. */
-  view->lab_ro = getxattr(lab->dir, "user.netlab", NULL, 0) < 0 && errno == ENOTSUP;
-  if (view->lab_ro)
-    nl_say(say, NL_SAY_NOTICE, "%s: its filesystem has no user xattrs: /hostlab is read-only",
-           lab->dir);
+/* As root, QEMU runs as netlab-qemu, which may not reach the lab (a lab in
+ * /root, mode 0700), the kernel cache, nor the data directory (0700): what
+ * it opens of them is bound into the state directory, in up's own mount
+ * namespace, which the QEMUs inherit. The lab is shared read-only; only
+ * shared/ is writable, through an ACL entry on that directory itself. */
+static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
+                             const char *logkeep, GHashTable *boots, gboolean have_shared,
+                             HostView *view, GError **error) {
+  g_autofree char *vmdir = nl_layout_vms(st->dir);
+  g_autofree char *lockdir = nl_layout_locks(st->dir);
+  if (!nl_mkdir(vmdir, 0711, error) || !nl_mkdir(lockdir, 0700, error)) return FALSE;
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const char *name = ((NlNode *)lab->nodes->pdata[i])->name;
+    g_autofree char *d = g_build_filename(vmdir, name, NULL);
+    g_autofree char *l = g_build_filename(lockdir, name, NULL);
+    if (!nl_qemu_user_own(qu, d, 0700, error) || !nl_mkdir(l, 0700, error)) return FALSE;
+  }
+  if (!start_log_keepers(lab, st, qu, logkeep, error) || !own_disks(lab, qu, error)) return FALSE;
+  g_autofree char *shared = g_build_filename(lab->dir, "shared", NULL);
   if (!qu->dropped) {
     view->labdir = g_strdup(lab->dir);
+    view->shared = have_shared ? g_strdup(shared) : NULL;
     return TRUE;
   }
 
   if (chown(st->dir, 0, qu->gid) != 0 || chmod(st->dir, 0710) != 0)
     return nl_set_errno(error, errno, "cannot open '%s' to the QEMU user", st->dir);
-  g_autofree char *mnt = nl_layout_mnt(st->dir);
-  if (!nl_mkdir(mnt, 0755, error)) return FALSE;
-  view->labdir = nl_sandbox_bind(lab->dir, mnt, "lab", TRUE, error);
+  view->mnt = nl_layout_mnt(st->dir);
+  if (!nl_mkdir(view->mnt, 0755, error)) return FALSE;
+  view->labdir = nl_sandbox_bind(lab->dir, view->mnt, "lab", FALSE, error);
   if (!view->labdir) return FALSE;
+  /* Beside the lab's bind, which is read-only all through. */
+  if (have_shared && !(view->shared = nl_sandbox_bind(shared, view->mnt, "shared", TRUE, error)))
+    return FALSE;
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    if (node->host) continue;
+    if (!node->disk_mib) continue;
+    g_autofree char *disk = nl_disk_path(lab->dir, node->name);
+    g_autofree char *diskname = g_strconcat(node->name, ".qcow2", NULL);
+    g_autofree char *diskat = nl_sandbox_bind(disk, view->mnt, diskname, TRUE, error);
+    if (!diskat) return FALSE;
+  }
   GHashTableIter it;
   gpointer key;
   Boot *b;
@@ -605,16 +656,12 @@ static gboolean host_prepare(const NlLab *lab, const NlState *st, const NlQemuUs
   while (g_hash_table_iter_next(&it, &key, (gpointer *)&b)) {
     g_autofree char *kname = g_strdup_printf("kernel-%u", n);
     g_autofree char *iname = g_strdup_printf("initrd-%u", n++);
-    b->qemu_kernel = nl_sandbox_bind(b->kernel->boot, mnt, kname, FALSE, error);
+    b->qemu_kernel = nl_sandbox_bind(b->kernel->boot, view->mnt, kname, FALSE, error);
     if (!b->qemu_kernel) return FALSE;
-    if (b->initrd && !(b->qemu_initrd = nl_sandbox_bind(b->initrd, mnt, iname, FALSE, error)))
+    if (b->initrd && !(b->qemu_initrd = nl_sandbox_bind(b->initrd, view->mnt, iname, FALSE, error)))
       return FALSE;
   }
-  if (view->lab_ro) return TRUE;
-  g_autofree char *shared = g_build_filename(lab->dir, "shared", NULL);
-  return nl_state_set(st, "acl", NL_QEMU_USER, error) &&
-         nl_sandbox_grant_dir(qu, lab->dir, error) &&
-         (!have_shared || nl_sandbox_grant_dir(qu, shared, error));
+  return !have_shared || nl_shared_grant(st, qu, lab->dir, error);
 }
 
 /* ---- the steps of up --------------------------------------------------- */
@@ -624,9 +671,11 @@ typedef struct {
   NlQemuUser qu;
   char *agent; /* netlab-agent and netlab-svc, copied into each guest */
   char *svc;
+  char *logkeep; /* netlab-log */
   gboolean kvm;
   GHashTable *boots; /* kernel path ("" for the default) -> Boot */
   gboolean have_shared;
+  gboolean shared_ro; /* no user xattrs where shared/ is: /shared is read-only */
   HostView view;
   NlRemote *remote; /* the other hosts the lab's nodes run on, or NULL */
 } Plan;
@@ -635,8 +684,11 @@ static void plan_clear(Plan *p) {
   nl_qemu_user_clear(&p->qu);
   g_free(p->agent);
   g_free(p->svc);
+  g_free(p->logkeep);
   if (p->boots) g_hash_table_unref(p->boots);
   g_free(p->view.labdir);
+  g_free(p->view.mnt);
+  g_free(p->view.shared);
   nl_remote_close(p->remote);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Plan, plan_clear)
@@ -661,12 +713,29 @@ static void disk_note(const char *node, const char *what, gpointer data) {
   nl_say(data, NL_SAY_PROGRESS, "%s: %s", node, what);
 }
 
+/* Older netlabs kept disks, logs and artifacts in LABDIR/.netlab, where
+ * guests could write: said once, and never read. */
+static void old_data_note(const NlLab *lab, const NlProgress *say) {
+  g_autofree char *old = nl_layout_old_data(lab->dir);
+  g_autofree char *data = nl_layout_data(lab->dir);
+  g_autofree char *mark = g_build_filename(data, "old-data-noted", NULL);
+  struct stat sb;
+  if (lstat(old, &sb) != 0 || lstat(mark, &sb) == 0) return;
+  g_autofree char *disks = nl_layout_disks(lab->dir);
+  nl_say(say, NL_SAY_NOTICE,
+         "%s is ignored: netlab keeps node disks, console logs and test artifacts in %s "
+         "(disks in %s); nothing is taken from the old directory",
+         old, data, disks);
+  nl_write_file(mark, "", 0, 0600, NULL);
+}
+
 /* Everything checked and prepared that can be before anything starts: the
  * QEMU user, the accelerator, a kernel and initramfs per kernel asked for,
  * memory, disk space, the nodes' disks. */
 static gboolean plan_up(const NlLab *lab, const NlUpOptions *o, Plan *plan, GError **error) {
   const NlProgress *say = say_of(o);
-  if (!nl_qemu_user(&plan->qu, error)) return FALSE;
+  if (!nl_qemu_user(&plan->qu, error) || !nl_state_data_make(lab->dir, error)) return FALSE;
+  old_data_note(lab, say);
   /* Before any thread exists: every thread, and every QEMU, inherits it. */
   if (plan->qu.dropped && !nl_sandbox_enter(error)) return FALSE;
   /* Inherited by every QEMU: with transparent huge pages, the guest RAM an
@@ -678,6 +747,8 @@ static gboolean plan_up(const NlLab *lab, const NlUpOptions *o, Plan *plan, GErr
   if (!plan->agent) return FALSE;
   plan->svc = nl_find_beside_self("netlab-svc", NETLAB_SVC_INSTALLED, error);
   if (!plan->svc) return FALSE;
+  plan->logkeep = nl_find_beside_self("netlab-log", NETLAB_LOG_INSTALLED, error);
+  if (!plan->logkeep) return FALSE;
   g_autofree char *why = NULL;
   if (!nl_accel_pick(o->accel, &plan->kvm, &why, error)) return FALSE;
   if (!plan->kvm && o->accel == NL_ACCEL_AUTO)
@@ -701,6 +772,13 @@ static gboolean plan_up(const NlLab *lab, const NlUpOptions *o, Plan *plan, GErr
   /* A symlink named shared (which a VM cannot make, but a user can) is not
    * followed: it could share any directory of the host read-write. */
   plan->have_shared = lstat(shared, &shared_st) == 0 && S_ISDIR(shared_st.st_mode);
+  /* 9p's mapped model keeps what the guest sets in user.* xattrs; without
+   * them (tmpfs before Linux 6.6) the share can only be read-only. */
+  plan->shared_ro =
+      plan->have_shared && getxattr(shared, "user.netlab", NULL, 0) < 0 && errno == ENOTSUP;
+  if (plan->shared_ro)
+    nl_say(say, NL_SAY_NOTICE, "%s: its filesystem has no user xattrs: /shared is read-only",
+           shared);
 
   if (!check_memory(lab, plan->kvm, error) || !nl_budget_fds(lab->nodes->len, error) ||
       !nl_disk_check_space(lab, error))
@@ -728,6 +806,14 @@ static gboolean plan_hosts(const NlLab *lab, const NlState *st, const NlUpOption
   g_autoptr(GPtrArray) notes = nl_remote_notes(lab);
   for (guint i = 0; i < notes->len; i++)
     nl_say(say_of(o), NL_SAY_NOTICE, "%s", (char *)notes->pdata[i]);
+  g_autoptr(GPtrArray) hidden = plan->remote ? nl_remote_unreadable(lab->dir) : NULL;
+  if (hidden && hidden->len) {
+    g_ptr_array_add(hidden, NULL);
+    g_autofree char *list = g_strjoinv(", ", (char **)hidden->pdata);
+    nl_say(say_of(o), NL_SAY_WARNING,
+           "nodes on other hosts get no copy of what other users may not read in '%s': %s",
+           lab->dir, list);
+  }
   return TRUE;
 }
 
@@ -754,15 +840,15 @@ static gboolean record_lab(const NlLab *lab, const NlState *st, const NlUpOption
   g_autofree char *lan_list = lines_of(lab->lans);
   g_autofree char *disk_list = lines_of(disks);
   /* A lab started in parts lists them all. */
-  return nl_state_set(st, "lab", lab->dir, error) &&
+  return nl_state_set(st, "lab", lab->dir, error) && nl_state_record(st, lab->dir, error) &&
          nl_state_set(st, "accel", plan->kvm ? "kvm" : "tcg", error) &&
          nl_partial_add(st, "nodes", node_list, error) &&
          nl_partial_add(st, "lans", lan_list, error) &&
          (!o->uri || nl_state_set(st, "uri", o->uri, error)) &&
          (!plan->remote || nl_remote_record(plan->remote, st, error)) &&
          nl_remote_record_lab(lab, st, error) &&
-         host_prepare(lab, st, &plan->qu, plan->boots, plan->have_shared, &plan->view, say_of(o),
-                      error) &&
+         host_prepare(lab, st, &plan->qu, plan->logkeep, plan->boots, plan->have_shared,
+                      &plan->view, error) &&
          (!*disk_list || nl_partial_add(st, "disks", disk_list, error));
 }
 
@@ -837,7 +923,9 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
   g_autofree char *initrd_at = NULL;
   if (node->host && !remote_boot(up, plan, node, b, &kernel_at, &initrd_at, error)) return FALSE;
   g_autofree char *cmdline = nl_domain_cmdline(lab, node);
-  g_autofree char *disk = node->disk_mib ? nl_disk_path(plan->view.labdir, node->name) : NULL;
+  g_autofree char *disk_file = nl_disk_path(lab->dir, node->name);
+  g_autofree char *disk_name = g_strconcat(node->name, ".qcow2", NULL);
+  g_autofree char *disk = node->disk_mib ? qemu_path(&plan->view, disk_file, disk_name) : NULL;
   /* Until `down` has synced it, the next `up` checks it first. */
   if (disk && (!nl_disk_set_dirty(lab->dir, node->name, TRUE, error) ||
                !nl_disk_mark_booted(lab->dir, node->name, error)))
@@ -858,7 +946,9 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
       .cpus = node->cpus ? node->cpus : NL_DEFAULT_CPUS,
       .labdir = plan->view.labdir,
       .have_shared = plan->have_shared,
-      .lab_ro = plan->view.lab_ro,
+      .shared = plan->view.shared,
+      .shared_ro = plan->shared_ro,
+      .log = vm->paths.fifo,
       .disk = disk,
       .remote = node->host != NULL,
       .nic_urls = (char *const *)urls->pdata,
@@ -1120,12 +1210,6 @@ gboolean nl_run_down(NlState *st, const NlProgress *say, GError **error) {
   for (guint i = 0; i < notes->len; i++) nl_say(say, NL_SAY_WARNING, "%s", (char *)notes->pdata[i]);
   record_unrecorded(st, ".pid", "qemu", EMULATOR);
   nl_proc_kill_all(st);
-  g_autofree char *acl_user = nl_state_get(st, "acl");
-  g_autofree char *labdir = nl_state_get(st, "lab");
-  if (acl_user && labdir) {
-    g_autofree char *shared = g_build_filename(labdir, "shared", NULL);
-    nl_sandbox_revoke_dir(acl_user, labdir);
-    nl_sandbox_revoke_dir(acl_user, shared);
-  }
+  nl_shared_revoke(st, say);
   return nl_state_remove(st, error);
 }

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/acl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -115,10 +117,9 @@ static acl_entry_t find_user_entry(acl_t acl, uid_t uid) {
   return NULL;
 }
 
-gboolean nl_sandbox_grant_dir(const NlQemuUser *u, const char *path, GError **error) {
-  if (!u->dropped) return TRUE;
-  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return nl_set_errno(error, errno, "cannot open '%s'", path);
+/* Gives U read-write access to the directory open at FD itself (an ACL
+ * entry; not what is in it, not its parents). */
+static gboolean grant_fd(const NlQemuUser *u, int fd, const char *path, GError **error) {
   acl_t acl = acl_get_fd(fd);
   acl_entry_t e = acl ? find_user_entry(acl, u->uid) : NULL;
   acl_permset_t perms;
@@ -129,21 +130,108 @@ gboolean nl_sandbox_grant_dir(const NlQemuUser *u, const char *path, GError **er
                 acl_calc_mask(&acl) == 0 && acl_set_fd(fd, acl) == 0;
   int saved = errno;
   if (acl) acl_free(acl);
-  close(fd);
   if (!ok)
     return nl_set_errno(error, saved, "cannot give user '%s' access to '%s' (ACL)", u->name, path);
   return TRUE;
 }
 
-void nl_sandbox_revoke_dir(const char *user, const char *path) {
-  struct passwd *pw = getpwnam(user);
-  int fd = pw ? open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
-  if (fd < 0) return;
+static void revoke_fd(uid_t uid, int fd) {
   acl_t acl = acl_get_fd(fd);
-  acl_entry_t e = acl ? find_user_entry(acl, pw->pw_uid) : NULL;
+  acl_entry_t e = acl ? find_user_entry(acl, uid) : NULL;
   if (e && acl_delete_entry(acl, e) == 0 && acl_calc_mask(&acl) == 0) acl_set_fd(fd, acl);
   if (acl) acl_free(acl);
+}
+
+#define SHARED_KEY "acl"
+
+gboolean nl_shared_grant(const NlState *st, const NlQemuUser *u, const char *labdir,
+                         GError **error) {
+  if (!u->dropped) return TRUE;
+  g_autofree char *path = g_build_filename(labdir, "shared", NULL);
+  int lab = open(labdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = lab < 0 ? -1 : openat(lab, "shared", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (lab >= 0) close(lab);
+  if (fd < 0) return nl_set_errno(error, errno, "cannot open '%s'", path);
+  /* What `down` takes back is this very directory, wherever it is by then:
+   * its file handle, and its device and inode to check it by. */
+  struct stat sb;
+  union {
+    struct file_handle fh;
+    char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+  } h = {.fh.handle_bytes = MAX_HANDLE_SZ};
+  int mnt;
+  gboolean ok = fstat(fd, &sb) == 0 && name_to_handle_at(fd, "", &h.fh, &mnt, AT_EMPTY_PATH) == 0;
+  if (!ok) {
+    close(fd);
+    return nl_set_errno(error, errno, "cannot identify '%s'", path);
+  }
+  GString *rec = g_string_new(NULL);
+  g_string_append_printf(rec, "%s %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %d %s ", u->name,
+                         (guint64)sb.st_dev, (guint64)sb.st_ino, h.fh.handle_type, path);
+  for (guint i = 0; i < h.fh.handle_bytes; i++)
+    g_string_append_printf(rec, "%02x", h.fh.f_handle[i]);
+  g_autofree char *text = g_string_free(rec, FALSE);
+  ok = nl_state_set(st, SHARED_KEY, text, error) && grant_fd(u, fd, path, error);
   close(fd);
+  return ok;
+}
+
+void nl_shared_revoke(const NlState *st, const NlProgress *say) {
+  g_autofree char *text = nl_state_get(st, SHARED_KEY);
+  if (!text) return;
+  char user[64], path[4096], hex[2 * MAX_HANDLE_SZ + 1];
+  guint64 dev, ino;
+  int type;
+  if (sscanf(text, "%63s %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %d %4095s %256s", user, &dev,
+             &ino, &type, path, hex) != 6)
+    return;
+  struct passwd *pw = getpwnam(user);
+  if (!pw) return;
+  union {
+    struct file_handle fh;
+    char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+  } h = {.fh.handle_bytes = strlen(hex) / 2, .fh.handle_type = type};
+  for (guint i = 0; i < h.fh.handle_bytes; i++) sscanf(hex + 2 * i, "%2hhx", &h.fh.f_handle[i]);
+  /* The directory granted, even renamed; any file handle of its
+   * filesystem's mount does, and the lab's parent is on it or above. */
+  g_autofree char *parent = g_path_get_dirname(path);
+  int mnt = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = mnt < 0 ? -1 : open_by_handle_at(mnt, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (mnt >= 0) close(mnt);
+  if (fd < 0) fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat sb;
+  if (fd >= 0 && fstat(fd, &sb) == 0 && (guint64)sb.st_dev == dev && (guint64)sb.st_ino == ino)
+    revoke_fd(pw->pw_uid, fd);
+  else if (fd >= 0)
+    nl_say(say, NL_SAY_WARNING,
+           "cannot find the directory that was '%s' to take back user '%s''s access to it", path,
+           user);
+  if (fd >= 0) close(fd);
+}
+
+/* ---- QEMU's sockets ------------------------------------------------------- */
+
+int nl_qemu_connect(const char *path, GError **error) {
+  int fd = nl_unix_connect(path, error);
+  if (fd < 0) return -1;
+  /* The socket's directory is the QEMU user's: whoever listens there must
+   * be that user, never another one (root's files are not its to offer). */
+  uid_t want = geteuid();
+  if (want == 0) {
+    struct passwd *pw = getpwnam(NL_QEMU_USER);
+    want = pw ? pw->pw_uid : (uid_t)-1;
+  }
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != want) {
+    close(fd);
+    errno = EPERM;
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "'%s' is served by uid %d, not by the QEMU user (uid %d)", path,
+                len == sizeof cred ? (int)cred.uid : -1, (int)want);
+    return -1;
+  }
+  return fd;
 }
 
 /* ---- processes ------------------------------------------------------------ */

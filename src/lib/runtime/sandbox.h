@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "state.h"
+#include "util.h"
 
 #define NL_QEMU_USER "netlab-qemu"
 
@@ -45,11 +46,18 @@ gboolean nl_sandbox_enter(GError **error);
 char *nl_sandbox_bind(const char *src, const char *dir, const char *name, gboolean rw,
                       GError **error);
 
-/* Gives U read-write access to the directory PATH itself (an ACL entry; not
- * what is in it, not its parents), or takes it back. Nothing when U is the
- * invoking user. */
-gboolean nl_sandbox_grant_dir(const NlQemuUser *u, const char *path, GError **error);
-void nl_sandbox_revoke_dir(const char *user, const char *path);
+/* Gives U read-write access to LABDIR/shared itself (an ACL entry; not what
+ * is in it, not its parents), and records that very directory (its file
+ * handle, device and inode) in ST. Nothing when U is the invoking user. */
+gboolean nl_shared_grant(const NlState *st, const NlQemuUser *u, const char *labdir,
+                         GError **error);
+/* Takes that access back from the directory recorded, wherever it is now
+ * (renamed, moved within its filesystem); never from another one. */
+void nl_shared_revoke(const NlState *st, const NlProgress *say);
+
+/* Connects to PATH, a socket QEMU made, and checks with SO_PEERCRED that
+ * the QEMU user serves it; errno EPERM when not. */
+int nl_qemu_connect(const char *path, GError **error);
 
 /* ---- processes netlab started -------------------------------------------
  * Recorded by pid and start time in the state directory (in a file only

@@ -12,11 +12,29 @@ typedef struct {
 } NlState;
 
 /* BASE is /run/netlab for root, else $XDG_RUNTIME_DIR/netlab, else
- * /tmp/netlab-<uid>; created 0700 and refused if another user owns it. */
+ * /tmp/netlab-<uid>; created 0700 and refused if another user owns it, but
+ * for /tmp/netlab-<uid>, which another user may have taken first: then a
+ * private directory made with mkdtemp() and recorded in the user's data
+ * directory (layout.h) for the next netlab. */
 char *nl_state_base(GError **error);
 
-/* The state directory LABDIR would use, without creating anything. */
+/* The state directory of LABDIR: the one its `up` recorded (layout.h's
+ * DATA/state) while the lab is up, whatever the environment; else the one
+ * it would use, without creating anything but BASE. */
 NlState *nl_state_for(const char *labdir, GError **error);
+
+/* Makes LABDIR's data directory (layout.h) and its subdirectories, mode
+ * 0700, refusing any not owned by this user. */
+gboolean nl_state_data_make(const char *labdir, GError **error);
+
+/* The state directory of ST's lab found through a running process that names
+ * it (a QEMU, a switch), if it is one of ours: for `down` when neither a
+ * record nor the environment leads to it. NULL when none runs. */
+char *nl_state_find_running(const NlState *st);
+
+/* Records in LABDIR's data directory that its state directory is ST's
+ * (removed by nl_state_remove). */
+gboolean nl_state_record(const NlState *st, const char *labdir, GError **error);
 
 /* Creates the state directory if needed and takes its lock; fails at once if
  * another netlab holds it ("another netlab is working on ..."). */

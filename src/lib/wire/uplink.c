@@ -7,6 +7,16 @@
 #include "vde.h"
 
 #define PASST "/usr/bin/passt"
+#define PASST_AVX2 "/usr/bin/passt.avx2"
+
+/* passt re-executes itself as passt.avx2 where the CPU has AVX2: started
+ * as that at once, the process recorded is the one that stays. */
+static const char *passt_exe(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && g_file_test(PASST_AVX2, G_FILE_TEST_IS_EXECUTABLE))
+    return PASST_AVX2;
+  return PASST;
+}
 
 gboolean nl_uplink_start(const NlState *st, const NlQemuUser *qu, const NlNode *node,
                          GError **error) {
@@ -27,14 +37,15 @@ gboolean nl_uplink_start(const NlState *st, const NlQemuUser *qu, const NlNode *
    * logs to syslog, which a node's host may not have. It stays after QEMU
    * goes (no --one-off): a restarted node connects again. */
   const char *base[] = {
-      PASST,         "--foreground",    "--quiet", "--socket",  sock,
+      passt_exe(),   "--foreground",    "--quiet", "--socket",  sock,
       "--no-map-gw", "--address",       addr,      "--netmask", strchr(NL_UPLINK_ADDR, '/') + 1,
       "--gateway",   NL_UPLINK_GATEWAY, NULL};
   g_strv_builder_addv(b, base);
   for (guint i = 0; i < node->ports->len; i++) {
     const NlPort *p = &g_array_index(node->ports, NlPort, i);
     g_strv_builder_add(b, p->udp ? "--udp-ports" : "--tcp-ports");
-    g_autofree char *spec = g_strdup_printf("%u:%u", p->host, p->guest);
+    /* Loopback unless the lab names an address (lab.h). */
+    g_autofree char *spec = g_strdup_printf("%s/%u:%u", p->addr, p->host, p->guest);
     g_strv_builder_add(b, spec);
   }
   g_auto(GStrv) argv = g_strv_builder_end(b);
