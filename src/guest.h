@@ -12,9 +12,10 @@
 /* 9p mount tags. The host's root is the one the kernel could mount itself
  * (root=/dev/root). */
 #define NL_GUEST_TAG_ROOT "/dev/root"
-#define NL_GUEST_TAG_CONF "netlab"   /* STATE/conf/NODE, read-only */
-#define NL_GUEST_TAG_LAB "hostlab"   /* the lab directory, at /hostlab */
-#define NL_GUEST_TAG_SHARED "shared" /* LABDIR/shared, at /shared */
+#define NL_GUEST_TAG_CONF "netlab"     /* STATE/conf/NODE, read-only */
+#define NL_GUEST_TAG_LAB "hostlab"     /* the lab directory, at /hostlab */
+#define NL_GUEST_TAG_SHARED "shared"   /* LABDIR/shared, at /shared */
+#define NL_GUEST_TAG_MODULES "modules" /* an image node's /lib/modules/VERSION */
 
 /* Where the guest mounts its configuration share, and the files in it
  * (written by run.c from nl_guest_conf()). */

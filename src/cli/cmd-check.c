@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cmd.h"
+#include "image.h"
 #include "kbuild.h"
 #include "lab.h"
 
@@ -18,12 +19,27 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   /* What `up` boots when the lab names no kernel (kernel.h). */
   g_autofree char *built = nl_kbuild_default_vmlinux();
   const char *fallback = built ? built : "Debian's newest";
+  g_autofree char *cache = nl_image_cache_dir();
   for (guint i = 0; i < lab->nodes->len; i++) {
     const NlNode *n = lab->nodes->pdata[i];
     const char *kernel = n->kernel ? n->kernel : lab->kernel ? lab->kernel : fallback;
     printf("%-12s %u MiB, %u CPU, IPv6 %s, kernel %s\n", n->name,
            n->mem_mib ? n->mem_mib : NL_DEFAULT_MEM_MIB, n->cpus ? n->cpus : NL_DEFAULT_CPUS,
            n->ipv6 ? "on" : "off", kernel);
+    if (n->image) {
+      const char *host = nl_image_host_equivalent(n->image);
+      g_autofree char *digest = NULL;
+      g_autofree char *rootfs = host ? NULL : nl_image_find(cache, n->image, &digest);
+      if (host)
+        printf("%-12s   root: the host's, for image %s (%s)\n", "", n->image, host);
+      else if (rootfs)
+        printf("%-12s   root: image %s, in the cache (%.19s)\n", "", n->image, digest);
+      else
+        printf("%-12s   root: image %s, not in the cache%s\n", "", n->image,
+               lab->pull == NL_PULL_NEVER ? ", and LAB_PULL_IMAGES=never" : ": `up` pulls it");
+    } else {
+      printf("%-12s   root: the host's\n", "");
+    }
     for (guint k = 0; k < n->nics->len; k++) {
       const NlNic *nic = n->nics->pdata[k];
       char mac[18];

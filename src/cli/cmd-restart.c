@@ -34,7 +34,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (!lab || !nl_lab_select(lab, (const char *const *)nodes, NULL, error)) return -1;
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st || !nl_state_lock(st, TRUE, error)) return -1;
-  NlUpOptions o = {.accel = NL_ACCEL_AUTO, .timeout_s = timeout, .join = TRUE};
+  NlUpOptions o = {.accel = NL_ACCEL_AUTO, .timeout_s = timeout, .join = TRUE, .pull = -1};
   /* The lab's own: a node boots again as `up` booted it. */
   g_autofree char *uri = nl_state_get(st, "uri");
   o.uri = uri ? g_strstrip(uri) : NULL;

@@ -7,6 +7,7 @@
 #include "attach.h"
 #include "cmd.h"
 #include "events.h"
+#include "image.h"
 #include "kernel.h"
 #include "lab.h"
 #include "partial.h"
@@ -20,6 +21,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   int timeout = 0;
   gboolean tmux = FALSE;
   g_auto(GStrv) exclude = NULL;
+  g_autofree char *pull = NULL;
   const GOptionEntry entries[] = {
       {"accel", 0, 0, G_OPTION_ARG_STRING, &accel, "kvm, tcg or auto (default)", "A"},
       {"kernel", 'k', 0, G_OPTION_ARG_FILENAME, &kernel,
@@ -31,6 +33,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
        "S"},
       {"exclude", 'x', 0, G_OPTION_ARG_STRING_ARRAY, &exclude,
        "Do not start NODE (Kathará's --exclude; repeatable): a later `up` starts it", "NODE"},
+      {"pull-images", 0, 0, G_OPTION_ARG_STRING, &pull,
+       "Which of the nodes' images to pull: missing (default: LAB_PULL_IMAGES), never, always",
+       "WHEN"},
       {"tmux", 0, 0, G_OPTION_ARG_NONE, &tmux,
        "Then open a tmux session with a window per VM console (as `netlab tmux`)", NULL},
       {NULL}};
@@ -38,7 +43,14 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                     &argv, &t, error))
     return -1;
 
-  NlUpOptions o = {.uri = g->uri, .accel = NL_ACCEL_AUTO, .timeout_s = timeout};
+  NlUpOptions o = {.uri = g->uri, .accel = NL_ACCEL_AUTO, .timeout_s = timeout, .pull = -1};
+  NlPullPolicy policy;
+  if (pull && !nl_image_parse_pull(pull, &policy)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                "up: --pull-images takes missing, never or always, not '%s'", pull);
+    return -1;
+  }
+  if (pull) o.pull = policy;
   if (!accel || strcmp(accel, "auto") == 0)
     o.accel = NL_ACCEL_AUTO;
   else if (strcmp(accel, "kvm") == 0)

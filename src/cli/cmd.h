@@ -92,6 +92,7 @@ extern const NlCmd nl_cmd_check;
 extern const NlCmd nl_cmd_restart;
 extern const NlCmd nl_cmd_events;
 extern const NlCmd nl_cmd_web;
+extern const NlCmd nl_cmd_image;
 
 /* How every command shows what modules tell (util.h's NlProgress): on
  * stderr, a notice as "netlab: ...", a warning as "netlab: warning: ...". */

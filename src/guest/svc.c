@@ -833,13 +833,25 @@ static pid_t spawn(const Unit *u, const char *line, const Strv *extra_env, pid_t
 }
 
 /* systemd's words for how a process ended. */
+/* The signal's abbreviation (TERM); glibc has it, musl (the static copy
+ * image nodes run, see meson.build) does not. */
+static const char *signal_name(int sig) {
+#ifdef __GLIBC__
+  return sigabbrev_np(sig);
+#else
+  static char num[16];
+  snprintf(num, sizeof num, "%d", sig);
+  return num;
+#endif
+}
+
 static void describe_exit(int status, char *out, size_t len) {
   if (WIFEXITED(status))
     snprintf(out, len, "code=exited, status=%d/%s", WEXITSTATUS(status),
              WEXITSTATUS(status) ? "FAILURE" : "SUCCESS");
   else if (WIFSIGNALED(status))
     snprintf(out, len, "code=killed, signal=%s",
-             sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
+             signal_name(WTERMSIG(status)) ? signal_name(WTERMSIG(status)) : "?");
   else
     snprintf(out, len, "code=unknown");
 }

@@ -85,7 +85,7 @@ printf 'r1[image]="kathara/frr"\nr1[privileged]="true"\n' >>"$w/lab.conf"
 ok $? "a lab with an option netlab ignores still comes up"
 grep -q "^netlab: warning: $w/lab.conf:[0-9]*: option 'privileged' of 'r1' is ignored by netlab" "$tmp/err"
 ok $? "and the warning names file and line"
-grep -q "^netlab: warning: $w/lab.conf:[0-9]*: nodes name the images kathara/frr" "$tmp/err"
-ok $? "and the images a lab names are said once"
+[ "$(grep -c "^netlab: image kathara/frr runs on the host's root: the host's FRR" "$tmp/err")" = 1 ]
+ok $? "and which root Kathará's image stands for is said once"
 "$NETLAB" down "$w" >/dev/null 2>&1
 finish

@@ -78,6 +78,27 @@ int main(void) {
                     "accessmode='squash' multidevs='remap'>\n      <source dir='/'/>\n"
                     "      <target dir='/dev/root'/>\n      <readonly/>") != NULL,
          "the host's root is shared read-only");
+  /* An image's root: read-only, owners, modes and links from the xattrs
+   * the cache keeps; the booted kernel's modules beside it. */
+  NlDomainSpec img = spec;
+  img.image_root = "/var/lib/netlab/images/roots/ab12/rootfs";
+  img.modules = "/lib/modules/6.1.0-57-amd64";
+  g_autofree char *xml_img = nl_domain_xml(lab, r1, &img);
+  TAP_OK(strstr(xml_img,
+                "<filesystem type='mount' accessmode='mapped'>\n"
+                "      <source dir='/var/lib/netlab/images/roots/ab12/rootfs'/>\n"
+                "      <target dir='/dev/root'/>\n      <readonly/>") &&
+             !strstr(xml_img, "<source dir='/'/>"),
+         "an image's root is shared read-only in mapped mode, not the host's");
+  TAP_OK(strstr(xml_img,
+                "accessmode='squash'>\n      <source dir='/lib/modules/6.1.0-57-amd64'/>\n"
+                "      <target dir='modules'/>\n      <readonly/>") != NULL,
+         "and the kernel's modules read-only");
+  g_autoptr(GHashTable) img_conf = nl_guest_conf(r1, FALSE, "/a");
+  nl_guest_conf_image(img_conf, TRUE);
+  TAP_OK(g_str_has_suffix(g_hash_table_lookup(img_conf, "node.sh"), "NL_IMAGE=1\n") &&
+             g_str_equal(g_hash_table_lookup(img_conf, "mounts"), "modules\n"),
+         "the first stage is told: an image, and the modules share");
   spec.labdir = "/run/netlab/two-12345678/mnt/lab";
   spec.log = "/run/netlab/two-12345678/mnt/r2.console.log";
   spec.shared_ro = TRUE;

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "image.h"
 #include "kernel.h"
 #include "util.h"
 
@@ -42,8 +43,6 @@ typedef struct {
   GPtrArray *warnings; /* the caller's, or NULL to drop them */
   GHashTable *set_at;  /* "r1[mem]" -> line where it was last set */
   GHashTable *dep_at;  /* node name -> line of its first lab.dep rule */
-  GPtrArray *images;   /* the container images nodes name, once each */
-  guint image_line;    /* where the first is named */
   guint capture_line;  /* of LAB_CAPTURE */
 } Parser;
 
@@ -67,7 +66,6 @@ static void parser_clear(Parser *p) {
   g_clear_pointer(&p->problems, g_ptr_array_unref);
   g_clear_pointer(&p->set_at, g_hash_table_unref);
   g_clear_pointer(&p->dep_at, g_hash_table_unref);
-  g_clear_pointer(&p->images, g_ptr_array_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Parser, parser_clear)
 
@@ -182,6 +180,7 @@ static void node_free(gpointer data) {
   g_array_unref(node->ports);
   g_free(node->shell);
   g_ptr_array_unref(node->ulimits);
+  g_free(node->image);
   g_free(node);
 }
 
@@ -198,6 +197,7 @@ void nl_lab_free(NlLab *lab) {
   g_free(lab->version);
   g_free(lab->kernel);
   g_free(lab->append);
+  g_free(lab->image);
   g_ptr_array_unref(lab->nodes);
   g_ptr_array_unref(lab->hosts);
   nl_underlay_clear(&lab->underlay);
@@ -595,21 +595,17 @@ static void set_ipv6(Parser *p, const Assignment *a) {
     a->node->ipv6 = b;
 }
 
-/* Kathará's images: said once per lab (see warn_images), not once a node. */
-static void add_image(Parser *p, const Assignment *a) {
-  if (!p->image_line) p->image_line = a->line;
-  if (!g_ptr_array_find_with_equal_func(p->images, a->value, g_str_equal, NULL))
-    g_ptr_array_add(p->images, g_strdup(a->value));
-}
-
-static void warn_images(Parser *p) {
-  if (p->images->len == 0) return;
-  g_ptr_array_add(p->images, NULL);
-  g_autofree char *names = g_strjoinv(", ", (char **)p->images->pdata);
-  conf_warning(p, p->image_line,
-               "nodes name the images %s: netlab runs every node on the host's "
-               "root, with the host's programs",
-               names);
+/* Checked and resolved when the lab starts (image.h): here only its form. */
+static void set_image(Parser *p, const Assignment *a) {
+  g_autoptr(GError) local = NULL;
+  g_autofree char *ref = nl_image_normalize(a->value, &local);
+  if (!ref) {
+    bad_value(p, a, local->message);
+    return;
+  }
+  g_free(a->node->image);
+  a->node->image = g_strdup(a->value);
+  a->node->image_loc = (NlLoc){p->lab->conf_path, a->line};
 }
 
 /* lab.ext connects collision domains to the host's interfaces (Kathará's
@@ -782,9 +778,9 @@ static const struct {
       "default where `netlab up` runs"},
      set_host},
     {{"image", FALSE, NULL,
-      "Kathará's container image: netlab names a lab's images once, in a "
-      "warning, and runs every node on the host's root"},
-     add_image},
+      "the node's root: an OCI image, or the host's for Kathará's base images (see "
+      "[doc/images.md](doc/images.md))"},
+     set_image},
     {{"bridged", FALSE, "false",
       "a NIC after the lab's ones on a NAT'd network to the outside, not to the host's "
       "loopback (see [bridged, port and the others](#bridged-port-and-the-others))"},
@@ -930,6 +926,26 @@ static void set_lab_hosts(Parser *p, guint line, char *value) {
   g_free(value);
 }
 
+static void set_lab_image(Parser *p, guint line, char *value) {
+  g_autoptr(GError) local = NULL;
+  g_autofree char *ref = nl_image_normalize(value, &local);
+  if (!ref) {
+    conf_error(p, line, "invalid value '%s' for LAB_IMAGE: %s", value, local->message);
+    g_free(value);
+    return;
+  }
+  g_free(p->lab->image);
+  p->lab->image = value;
+  p->lab->image_line = line;
+}
+
+static void set_lab_pull(Parser *p, guint line, char *value) {
+  if (!nl_image_parse_pull(value, &p->lab->pull))
+    conf_error(p, line, "invalid value '%s' for LAB_PULL_IMAGES: expected missing, never or always",
+               value);
+  g_free(value);
+}
+
 static void set_lab_underlay(Parser *p, guint line, char *value) {
   g_autofree char *why = nl_underlay_parse(value, &p->lab->underlay);
 
@@ -975,6 +991,11 @@ static const struct {
       "`ttl=`, `port=`"},
      0,
      set_lab_underlay},
+    {{"IMAGE", FALSE, NULL, "netlab: the image of every node that names none"}, 0, set_lab_image},
+    {{"PULL_IMAGES", FALSE, "missing",
+      "netlab: what `up` may pull: `missing` images, `never`, or `always` again"},
+     0,
+     set_lab_pull},
 };
 
 const NlLabKey *nl_lab_lab_key(guint i) {
@@ -1470,16 +1491,18 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
   p.warnings = warnings;
   p.set_at = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   p.dep_at = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  p.images = g_ptr_array_new_with_free_func(g_free);
 
   parse_lines(&p, conf, parse_conf_line);
-  warn_images(&p);
   warn_lab_ext(&p);
   for (guint i = 0; i < lab->nodes->len; i++) {
     NlNode *node = g_ptr_array_index(lab->nodes, i);
 
     check_nics(&p, node);
     check_hosts(&p, node);
+    if (!node->image && lab->image) {
+      node->image = g_strdup(lab->image);
+      node->image_loc = (NlLoc){lab->conf_path, lab->image_line};
+    }
     if (!node->disk_set && lab->disk_mib) {
       node->disk_mib = lab->disk_mib;
       node->disk_loc = (NlLoc){lab->conf_path, lab->disk_line};

@@ -11,6 +11,13 @@
 #define NL_DEFAULT_MEM_MIB 256
 #define NL_DEFAULT_CPUS 1
 
+/* Whether `up` may fetch a node's image (LAB_PULL_IMAGES, up --pull-images). */
+typedef enum {
+  NL_PULL_MISSING, /* what the cache lacks (the default) */
+  NL_PULL_NEVER,   /* nothing: a missing image is an error */
+  NL_PULL_ALWAYS,  /* every image again, for tags that moved */
+} NlPullPolicy;
+
 /* Where a thing was written down, for messages like "lab.conf:14: ...". */
 typedef struct {
   const char *file; /* points into NlLab.conf_path or NlLab.dep_path */
@@ -62,6 +69,8 @@ typedef struct {
   char *shell;          /* r1[shell]=: the console's shell; NULL: bash */
   int num_terms;        /* r1[num_terms]=: terminals `netlab tmux` opens; -1: not given (1) */
   GPtrArray *ulimits;   /* char*, r1[ulimit]= as prlimit(1) options, "--nofile=1024:2048" */
+  char *image;          /* r1[image]= or LAB_IMAGE, as written; NULL: the host's root */
+  NlLoc image_loc;      /* where it was named */
 } NlNode;
 
 /* r1[port]="[ADDR:]HOST:GUEST/PROTO" */
@@ -89,6 +98,9 @@ typedef struct {
   char *capture;       /* LAB_CAPTURE: LANs `netlab test` captures, by space */
   GPtrArray *hosts;    /* NlHost*, LAB_HOSTS, in order */
   NlUnderlay underlay; /* LAB_UNDERLAY */
+  char *image;         /* LAB_IMAGE: every node's image unless it names its own */
+  guint image_line;
+  NlPullPolicy pull;   /* LAB_PULL_IMAGES */
   GPtrArray *nodes;    /* NlNode*, in order of first mention in lab.conf */
   GPtrArray *lans;     /* char*, collision domain names, sorted */
   GHashTable *by_name; /* node name -> NlNode*: nl_lab_find_node() in O(1) */

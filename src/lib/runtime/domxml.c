@@ -44,8 +44,9 @@ static void esc(GString *s, const char *text) {
 }
 
 typedef enum {
-  SHARE_RO, /* read-only: the guest sees the host's owners and modes */
-  SHARE_RW, /* read-write: what the guest sets stays in xattrs */
+  SHARE_RO,        /* read-only: the guest sees the host's owners and modes */
+  SHARE_RW,        /* read-write: what the guest sets stays in xattrs */
+  SHARE_RO_MAPPED, /* read-only, owners, modes and file types from xattrs */
 } ShareMode;
 
 static void share(GString *x, const char *src, const char *tag, ShareMode mode, gboolean remap) {
@@ -57,13 +58,13 @@ static void share(GString *x, const char *src, const char *tag, ShareMode mode, 
    * or symlink never makes a real setuid file, device node or symlink on the
    * host. */
   g_string_append_printf(x, "    <filesystem type='mount' accessmode='%s'%s>\n",
-                         mode == SHARE_RW ? "mapped" : "squash", remap ? " multidevs='remap'" : "");
+                         mode == SHARE_RO ? "squash" : "mapped", remap ? " multidevs='remap'" : "");
   g_string_append(x, "      <source dir='");
   esc(x, src);
   g_string_append(x, "'/>\n      <target dir='");
   esc(x, tag);
   g_string_append_printf(x, "'/>\n%s    </filesystem>\n",
-                         mode == SHARE_RO ? "      <readonly/>\n" : "");
+                         mode != SHARE_RW ? "      <readonly/>\n" : "");
 }
 
 static void qarg(GString *x, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -128,7 +129,11 @@ static void xml_head(GString *x, const NlLab *lab, const NlNode *node, const NlD
 
 /* The 9p shares (guest.h names their tags) and the node's disk. */
 static void xml_storage(GString *x, const NlVmPaths *p, const NlDomainSpec *spec) {
-  share(x, "/", NL_GUEST_TAG_ROOT, SHARE_RO, TRUE);
+  if (spec->image_root) /* One filesystem of netlab's cache: nothing to remap. */
+    share(x, spec->image_root, NL_GUEST_TAG_ROOT, SHARE_RO_MAPPED, FALSE);
+  else
+    share(x, "/", NL_GUEST_TAG_ROOT, SHARE_RO, TRUE);
+  if (spec->modules) share(x, spec->modules, NL_GUEST_TAG_MODULES, SHARE_RO, FALSE);
   /* A node on another host finds its configuration and a copy of the lab
    * in its initramfs (see remote.c): no 9p share reaches it. */
   if (!spec->remote) {
@@ -376,4 +381,13 @@ GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared, const char *
   g_hash_table_insert(files, NL_GUEST_FILE_MOUNTS,
                       g_strdup(have_shared ? NL_GUEST_TAG_SHARED "\n" : ""));
   return files;
+}
+
+void nl_guest_conf_image(GHashTable *files, gboolean modules) {
+  const char *sh = g_hash_table_lookup(files, NL_GUEST_FILE_NODE);
+  g_hash_table_insert(files, NL_GUEST_FILE_NODE, g_strconcat(sh, "NL_IMAGE=1\n", NULL));
+  const char *mounts = g_hash_table_lookup(files, NL_GUEST_FILE_MOUNTS);
+  if (modules)
+    g_hash_table_insert(files, NL_GUEST_FILE_MOUNTS,
+                        g_strconcat(mounts, NL_GUEST_TAG_MODULES "\n", NULL));
 }

@@ -31,6 +31,12 @@ typedef struct {
    * MTU SPAN_MTU. */
   char *const *nic_urls;
   guint span_mtu;
+  /* The node's root: NULL for the host's ("/"), else an unpacked image
+   * (image.h), shared read-only in the mapped-xattr model that shows the
+   * owners, modes and links its xattrs hold; MODULES, the booted kernel's
+   * /lib/modules/VERSION, then goes along read-only (NULL: none). */
+  const char *image_root;
+  const char *modules;
 } NlDomainSpec;
 
 /* The kernel command line netlab always passes, then LAB_APPEND, then the
@@ -45,3 +51,8 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
  * (one per line), mounts (which optional shares exist). AGENT is the path of
  * netlab-agent, which the guest runs from the shared root. */
 GHashTable *nl_guest_conf(const NlNode *node, gboolean have_shared, const char *agent);
+
+/* FILES (from nl_guest_conf()) for a node on an image's root: node.sh says
+ * so (the first stage checks the root has a shell), and mounts names the
+ * modules share when there is one. */
+void nl_guest_conf_image(GHashTable *files, gboolean modules);

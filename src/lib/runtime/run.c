@@ -23,6 +23,7 @@
 #include "domxml.h"
 #include "exec.h"
 #include "guest.h"
+#include "image.h"
 #include "initramfs.h"
 #include "kernel.h"
 #include "remote.h"
@@ -452,14 +453,18 @@ static gboolean copy_program(const char *conf, const char *name, const char *fro
   return g_file_get_contents(from, &bin, &len, error) && nl_write_file(copy, bin, len, 0755, error);
 }
 
+/* A node on an image's root (IMAGE) gets the static copies of the agent
+ * and the shim, and MODULES says whether its kernel's modules go along. */
 static gboolean write_guest_conf(const NlNode *node, const NlVmPaths *p, gboolean have_shared,
-                                 const char *agent, const char *svc, GError **error) {
+                                 const char *agent, const char *svc, gboolean image,
+                                 gboolean modules, GError **error) {
   if (!nl_mkdir(p->conf, 0755, error)) return FALSE;
   if (!copy_program(p->conf, "netlab-agent", agent, error) ||
       !copy_program(p->conf, "netlab-svc", svc, error) ||
       !copy_program(p->conf, "quagga", NETLAB_TEMPLATES_DIR "/quagga", error))
     return FALSE;
   g_autoptr(GHashTable) files = nl_guest_conf(node, have_shared, NL_GUEST_CONF_DIR "/netlab-agent");
+  if (image) nl_guest_conf_image(files, modules);
   GHashTableIter it;
   gpointer name, text;
   g_hash_table_iter_init(&it, files);
@@ -671,7 +676,10 @@ typedef struct {
   NlQemuUser qu;
   char *agent; /* netlab-agent and netlab-svc, copied into each guest */
   char *svc;
-  char *logkeep; /* netlab-log */
+  char *agent_static; /* their static copies, for nodes on an image's root */
+  char *svc_static;
+  GHashTable *roots; /* node name -> the rootfs of its image; absent: the host's */
+  char *logkeep;     /* netlab-log */
   gboolean kvm;
   GHashTable *boots; /* kernel path ("" for the default) -> Boot */
   gboolean have_shared;
@@ -684,6 +692,9 @@ static void plan_clear(Plan *p) {
   nl_qemu_user_clear(&p->qu);
   g_free(p->agent);
   g_free(p->svc);
+  g_free(p->agent_static);
+  g_free(p->svc_static);
+  if (p->roots) g_hash_table_unref(p->roots);
   g_free(p->logkeep);
   if (p->boots) g_hash_table_unref(p->boots);
   g_free(p->view.labdir);
@@ -711,6 +722,72 @@ static Boot *boot_of(const Plan *plan, const NlUpOptions *o, const NlLab *lab, c
 
 static void disk_note(const char *node, const char *what, gpointer data) {
   nl_say(data, NL_SAY_PROGRESS, "%s: %s", node, what);
+}
+
+/* The root each node boots (image.h): the host's, or its image's, pulled
+ * now if the cache lacks it and the policy allows. Said once: which image
+ * runs on the host's root, and why. A reference that cannot be had is an
+ * error at its lab.conf line. */
+static gboolean plan_images(const NlLab *lab, const NlUpOptions *o, Plan *plan, GError **error) {
+  const NlProgress *say = say_of(o);
+  NlPullPolicy policy = o->pull >= 0 ? (NlPullPolicy)o->pull : lab->pull;
+  plan->roots = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+  g_autoptr(GHashTable) done = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  g_autofree char *cache = nl_image_cache_dir();
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    const NlNode *node = lab->nodes->pdata[i];
+    if (!node->image) continue;
+    const char *host = nl_image_host_equivalent(node->image);
+    gboolean seen = g_hash_table_contains(done, node->image);
+    if (host) {
+      if (!seen)
+        nl_say(say, NL_SAY_NOTICE, "image %s runs on the host's root: %s", node->image, host);
+      g_hash_table_insert(done, g_strdup(node->image), NULL);
+      continue;
+    }
+    if (node->host) {
+      g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                  "%s:%u: '%s' names an image and runs on another host: images are for nodes "
+                  "where `up` runs",
+                  node->image_loc.file, node->image_loc.line, node->name);
+      return FALSE;
+    }
+    char *rootfs = g_strdup(g_hash_table_lookup(done, node->image));
+    if (!seen) {
+      const NlLoc *at = &node->image_loc;
+      rootfs = policy == NL_PULL_ALWAYS ? NULL : nl_image_find(cache, node->image, NULL);
+      if (!rootfs && policy == NL_PULL_NEVER) {
+        g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                    "%s:%u: image '%s' is not in the cache %s, and pulling is off "
+                    "(`netlab image pull`, or `up --pull-images=missing`)",
+                    at->file, at->line, node->image, cache);
+        return FALSE;
+      }
+      g_autoptr(GError) local = NULL;
+      if (!rootfs && !(rootfs = nl_image_pull(cache, node->image, say, &local))) {
+        g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s:%u: image '%s' cannot be pulled: %s",
+                    at->file, at->line, node->image, local->message);
+        return FALSE;
+      }
+      g_autofree char *lacks = nl_image_check_root(rootfs);
+      if (lacks) {
+        g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "%s:%u: image '%s' cannot boot: %s", at->file,
+                    at->line, node->image, lacks);
+        g_free(rootfs);
+        return FALSE;
+      }
+      nl_say(say, NL_SAY_NOTICE, "image %s: %s", node->image, rootfs);
+      g_hash_table_insert(done, g_strdup(node->image), g_strdup(rootfs));
+    }
+    g_hash_table_insert(plan->roots, node->name, rootfs);
+  }
+  if (g_hash_table_size(plan->roots) == 0) return TRUE;
+  plan->agent_static =
+      nl_find_beside_self("netlab-agent-static", NETLAB_AGENT_STATIC_INSTALLED, error);
+  plan->svc_static = plan->agent_static ? nl_find_beside_self("netlab-svc-static",
+                                                              NETLAB_SVC_STATIC_INSTALLED, error)
+                                        : NULL;
+  return plan->svc_static != NULL;
 }
 
 /* Older netlabs kept disks, logs and artifacts in LABDIR/.netlab, where
@@ -747,6 +824,7 @@ static gboolean plan_up(const NlLab *lab, const NlUpOptions *o, Plan *plan, GErr
   if (!plan->agent) return FALSE;
   plan->svc = nl_find_beside_self("netlab-svc", NETLAB_SVC_INSTALLED, error);
   if (!plan->svc) return FALSE;
+  if (!plan_images(lab, o, plan, error)) return FALSE;
   plan->logkeep = nl_find_beside_self("netlab-log", NETLAB_LOG_INSTALLED, error);
   if (!plan->logkeep) return FALSE;
   g_autofree char *why = NULL;
@@ -923,6 +1001,7 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
   g_autofree char *initrd_at = NULL;
   if (node->host && !remote_boot(up, plan, node, b, &kernel_at, &initrd_at, error)) return FALSE;
   g_autofree char *cmdline = nl_domain_cmdline(lab, node);
+  const char *image_root = g_hash_table_lookup(plan->roots, node->name);
   g_autofree char *disk_file = nl_disk_path(lab->dir, node->name);
   g_autofree char *disk_name = g_strconcat(node->name, ".qcow2", NULL);
   g_autofree char *disk = node->disk_mib ? qemu_path(&plan->view, disk_file, disk_name) : NULL;
@@ -953,6 +1032,8 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
       .remote = node->host != NULL,
       .nic_urls = (char *const *)urls->pdata,
       .span_mtu = nl_span_mtu(&lab->underlay),
+      .image_root = image_root,
+      .modules = image_root ? b->kernel->moddir : NULL,
   };
   vm->xml = nl_domain_xml(lab, node, &spec);
   /* `netlab gdb` finds the symbols of what the VM booted here, never in a
@@ -966,7 +1047,10 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
          nl_state_set(st, kernel_key, b->kernel->boot, error) &&
          nl_state_set(st, booted_key, booted, error) &&
          (node->host ||
-          write_guest_conf(node, &vm->paths, plan->have_shared, plan->agent, plan->svc, error));
+          write_guest_conf(node, &vm->paths, plan->have_shared,
+                           image_root ? plan->agent_static : plan->agent,
+                           image_root ? plan->svc_static : plan->svc, image_root != NULL,
+                           image_root && b->kernel->moddir, error));
 }
 
 static gboolean define_vms(Up *up, const Plan *plan, const NlUpOptions *o, GError **error) {

@@ -35,6 +35,7 @@ typedef struct {
   guint timeout_s;    /* for every VM to become ready; 0: nl_budget_timeout() */
   const NlUpProgress *progress;
   gboolean join; /* part of the lab is up: start LAB's nodes beside it (partial.h) */
+  int pull;      /* --pull-images: an NlPullPolicy; -1: the lab's (LAB_PULL_IMAGES) */
 } NlUpOptions;
 
 /* Decides between KVM and TCG. *WHY says why KVM is not used, if it is not. */
