@@ -244,7 +244,15 @@ function openTerm(kind, lab, node) {
   fit.fit();
   const ws = new WebSocket(wsURL('/ws/' + kind, {lab, node}));
   ws.binaryType = 'arraybuffer';
-  ws.onmessage = (e) => term.write(typeof e.data === 'string' ? e.data : new Uint8Array(e.data));
+  let first = true;
+  ws.onmessage = (e) => {
+    const data = typeof e.data === 'string' ? e.data : new Uint8Array(e.data);
+    // The server's first words say when another client holds the console.
+    if (first && /read-only/.test(typeof data === 'string' ? data : new TextDecoder().decode(data)))
+      document.getElementById('termtitle').textContent += ' (read-only)';
+    first = false;
+    term.write(data);
+  };
   ws.onclose = (e) => term && term.write(`\r\n[closed${e.reason ? ': ' + e.reason : ''}]\r\n`);
   term.onData((d) => ws.readyState === WebSocket.OPEN && ws.send(d));
   termSocket = ws;
