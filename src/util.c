@@ -259,3 +259,19 @@ void nl_say(const NlProgress *p, NlSayLevel level, const char *fmt, ...) {
   va_end(ap);
   p->say(level, msg, p->data);
 }
+
+gboolean nl_rel_path_ok(const char *rel) {
+  if (!*rel || *rel == '/') return FALSE;
+  g_auto(GStrv) comps = g_strsplit(rel, "/", -1);
+  for (char **c = comps; *c; c++)
+    if (!**c || strcmp(*c, ".") == 0 || strcmp(*c, "..") == 0) return FALSE;
+  return TRUE;
+}
+
+gboolean nl_name_ok(const char *name) {
+  gsize len = strlen(name);
+  if (!len || len > 255 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return FALSE;
+  for (const char *c = name; *c; c++)
+    if (*c == '/' || !g_ascii_isgraph(*c)) return FALSE;
+  return TRUE;
+}

@@ -51,6 +51,14 @@ char *nl_find_beside_self(const char *name, const char *installed, GError **erro
  * with the limit. A missing file is a G_FILE_ERROR_NOENT error. */
 gboolean nl_read_file_max(const char *path, gsize max, char **contents, gsize *len, GError **error);
 
+/* Whether REL, a path read from a tree (modules.dep), stays in it: not
+ * empty, not absolute, no "." or ".." component, no empty one. Pure. */
+gboolean nl_rel_path_ok(const char *rel);
+/* Whether NAME is a single plain file name (a kernel release names a
+ * directory of /lib/modules): not empty, no '/', not "." or "..", at most
+ * 255 bytes, printable ASCII. Pure. */
+gboolean nl_name_ok(const char *name);
+
 /* Sets ERROR to "FMT: strerror(ERR)" in NL_ERROR_FAILED and returns FALSE, so
  * that a failed system call is reported and returned in one line. */
 gboolean nl_set_errno(GError **error, int err, const char *fmt, ...) G_GNUC_PRINTF(3, 4);

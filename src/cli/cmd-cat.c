@@ -14,26 +14,22 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "cat: expected NODE:PATH");
     return -1;
   }
-  const char *labdir = t.labdir;
-  g_autoptr(NlNodeFiles) f = NULL;
-  g_autofree char *open_node = NULL;
+  g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
   for (int i = 1; i < argc; i++) {
-    g_autofree char *node = NULL, *path = NULL;
+    char *node = NULL, *path = NULL;
     if (!nl_node_path_parse(argv[i], &node, &path)) {
       g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "cat: '%s' is not NODE:PATH", argv[i]);
       return -1;
     }
-    /* One appliance launch for all the files of a stopped node. */
-    if (!f || g_strcmp0(open_node, node) != 0) {
-      g_clear_pointer(&f, nl_node_files_close);
-      f = nl_node_files_open(labdir, node, FALSE, error);
-      if (!f) return -1;
-      g_free(open_node);
-      open_node = g_strdup(node);
-    }
-    fflush(stdout);
-    if (!nl_node_files_read(f, path, 1, error)) return -1;
+    g_ptr_array_add(nodes, node);
+    g_ptr_array_add(paths, path);
   }
+  g_ptr_array_add(nodes, NULL);
+  g_ptr_array_add(paths, NULL);
+  /* One child, one appliance launch for all the files of stopped nodes. */
+  fflush(stdout);
+  if (!nl_node_cat(t.labdir, (char **)nodes->pdata, (char **)paths->pdata, 1, error)) return -1;
   return 0;
 }
 

@@ -21,8 +21,6 @@ static int copy_out(const char *labdir, const char *node, const char *path, cons
   } else {
     target = g_strdup(dest);
   }
-  g_autoptr(NlNodeFiles) f = nl_node_files_open(labdir, node, FALSE, error);
-  if (!f) return -1;
   /* Into a new file beside the target, renamed over it once complete: a
    * path that turns out missing leaves DEST as it was. */
   g_autofree char *dir = g_path_get_dirname(target);
@@ -33,7 +31,7 @@ static int copy_out(const char *labdir, const char *node, const char *path, cons
                 g_strerror(errno));
     return -1;
   }
-  gboolean ok = nl_node_files_read(f, path, fd, error);
+  gboolean ok = nl_node_copy_out(labdir, node, path, fd, error);
   close(fd);
   if (ok && rename(tmp, target) != 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot write '%s': %s", target,
@@ -61,8 +59,7 @@ static int copy_in(const char *labdir, const char *src, const char *node, const 
     if (fd >= 0) close(fd);
     return -1;
   }
-  g_autoptr(NlNodeFiles) f = nl_node_files_open(labdir, node, TRUE, error);
-  gboolean ok = f && nl_node_files_write(f, fd, target, st.st_mode, error);
+  gboolean ok = nl_node_copy_in(labdir, fd, node, target, st.st_mode, error);
   close(fd);
   return ok ? 0 : -1;
 }

@@ -19,22 +19,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "diff: expected NODE");
     return -1;
   }
-  const char *labdir = t.labdir;
-  g_autoptr(NlNodeFiles) f = nl_node_files_open(labdir, argv[1], FALSE, error);
-  if (!f) return -1;
-  g_autoptr(GPtrArray) changes = nl_node_files_changes(f, error);
-  if (!changes) return -1;
-  for (guint i = 0; i < changes->len; i++) {
-    NlChange *c = changes->pdata[i];
-    printf("%c %s%s\n", c->kind, c->path,
-           c->type == 'd'   ? "/"
-           : c->type == 'l' ? " (symlink)"
-                            : "");
-    if (!patch) continue;
-    g_autofree char *text = nl_node_files_diff(f, c, error);
-    if (!text) return -1;
-    fputs(text, stdout);
-  }
+  fflush(stdout);
+  if (!nl_node_diff(t.labdir, argv[1], patch, 1, error)) return -1;
   return 0;
 }
 

@@ -105,6 +105,8 @@ static int list(int argc, char **argv, const NlGlobal *g, GError **error) {
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (argc >= 2 && strcmp(argv[1], "build") == 0) return build(argc - 1, argv + 1, g, error);
   if (argc >= 2 && strcmp(argv[1], "list") == 0) return list(argc - 1, argv + 1, g, error);
+  if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+    return nl_cmd_help(g, NULL);
   g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
               "kernel: usage: netlab kernel build [--source DIR] [--config FRAGMENT]... "
               "[--base tinyconfig|defconfig] [--name NAME] [-j N] | netlab kernel list");

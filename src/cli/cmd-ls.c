@@ -20,12 +20,8 @@ static char *age(gint64 secs) {
 
 /* NODE:PATH, through the agent or the node's disk. */
 static int ls_node(const char *labdir, const char *node, const char *path, GError **error) {
-  g_autoptr(NlNodeFiles) f = nl_node_files_open(labdir, node, FALSE, error);
-  if (!f) return -1;
-  g_autofree char *text = nl_node_files_ls(f, path, error);
-  if (!text) return -1;
-  fputs(text, stdout);
-  return 0;
+  fflush(stdout);
+  return nl_node_ls(labdir, node, path, 1, error) ? 0 : -1;
 }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {

@@ -41,11 +41,15 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autoptr(NlState) st = nl_state_for(labdir, error);
   if (!st) return -1;
   gboolean up = nl_state_exists(st);
-  g_autoptr(GPtrArray) files = nl_node_files_open_all(labdir, (char **)names->pdata, FALSE, error);
-  if (!files) return -1;
-  guint usable = 0, written = 0;
-  for (guint i = 0; i < files->len; i++) usable += nl_node_files_usable(files->pdata[i]);
-  if (!usable) {
+  /* A lab up: files edited after `up` are the ones to protect. */
+  struct stat lab_st;
+  g_autofree char *up_file = nl_layout_key(st->dir, "lab");
+  o.up_since = up && stat(up_file, &lab_st) == 0 ? lab_st.st_mtime : 0;
+  guint written = 0, usable = 0;
+  g_autoptr(GError) local = NULL;
+  gboolean ok =
+      nl_save_nodes(labdir, (char **)names->pdata, &o, note, NULL, &written, &usable, &local);
+  if (ok && !usable) {
     if (up)
       g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
                   "nothing to save: the VMs of lab '%s' do not answer and have no disks", labdir);
@@ -57,28 +61,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                   labdir);
     return -1;
   }
-  /* A lab up: files edited after `up` are the ones to protect. */
-  struct stat lab_st;
-  g_autofree char *up_file = nl_layout_key(st->dir, "lab");
-  gint64 up_time = up && stat(up_file, &lab_st) == 0 ? lab_st.st_mtime : 0;
-  gboolean ok = TRUE;
-  for (guint i = 0; i < files->len; i++) {
-    NlNodeFiles *f = files->pdata[i];
-    const char *node = names->pdata[i];
-    if (!nl_node_files_usable(f)) {
-      fprintf(stderr, "%s: not running and no disk: nothing to save\n", node);
-      continue;
-    }
-    o.since = up ? up_time : nl_disk_booted(labdir, node);
-    g_autoptr(GError) local = NULL;
-    if (!nl_save_node(labdir, node, f, &o, note, NULL, &written, &local)) {
-      fprintf(stderr, "netlab: %s\n", local->message);
-      ok = FALSE;
-    }
-  }
   fprintf(stderr, "%u file(s) written into '%s'\n", written, labdir);
   if (!ok) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "some files were not saved");
+    g_propagate_error(error, g_steal_pointer(&local));
     return -1;
   }
   return 0;

@@ -35,25 +35,89 @@ static void result_free(Result *r) {
   g_free(r);
 }
 
+/* What root runs is checked along its whole path: the lab directory, then
+ * tests/, then the test, each opened without following links. The lab
+ * directory must be the user's (or root's) and not writable by all (up
+ * gives the QEMU user an ACL entry on it, not on what is below); tests/ and
+ * the test must be the user's (or root's) and writable by nobody else: a
+ * VM could have made or changed them. Only open, fstat and close: it runs
+ * again in the test's process right before the exec. */
+typedef enum { TEST_OK, TEST_BAD_LAB, TEST_BAD_DIR, TEST_BAD_FILE, TEST_NOT_EXEC } TestCheck;
+
+static gboolean trusted(const struct stat *st, int writable_bits) {
+  return (st->st_uid == geteuid() || st->st_uid == 0) && !(st->st_mode & writable_bits);
+}
+
+static TestCheck check_test(const char *labdir, const char *name, struct stat *out) {
+  struct stat st;
+  int lab = open(labdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (lab < 0 || fstat(lab, &st) != 0 || !trusted(&st, S_IWOTH)) {
+    if (lab >= 0) close(lab);
+    *out = st;
+    return TEST_BAD_LAB;
+  }
+  int dir = openat(lab, "tests", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  close(lab);
+  if (dir < 0 || fstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || !trusted(&st, 022)) {
+    if (dir >= 0) close(dir);
+    *out = st;
+    return TEST_BAD_DIR;
+  }
+  if (!name) {
+    close(dir);
+    return TEST_OK;
+  }
+  int f = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  close(dir);
+  memset(&st, 0, sizeof st);
+  gboolean got = f >= 0 && fstat(f, &st) == 0;
+  if (f >= 0) close(f);
+  *out = st;
+  if (!got || !S_ISREG(st.st_mode) || !(st.st_mode & 0111)) return TEST_NOT_EXEC;
+  return trusted(&st, 022) ? TEST_OK : TEST_BAD_FILE;
+}
+
+static char *check_why(TestCheck c, const char *labdir, const char *name, const struct stat *st) {
+  switch (c) {
+    case TEST_OK: return NULL;
+    case TEST_BAD_LAB:
+      return g_strdup_printf(
+          "'%s' is owned by uid %u, mode %04o: not the user's, or writable by all", labdir,
+          (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
+    case TEST_BAD_DIR:
+      return g_strdup_printf(
+          "'%s/tests' is not a directory of the user's (or root's) that nobody "
+          "else can write (uid %u, mode %04o): a VM may have made it",
+          labdir, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
+    case TEST_BAD_FILE:
+      return g_strdup_printf(
+          "tests/%s is owned by uid %u, mode %04o: not the user's (or root's), "
+          "or writable by others (a VM may have written it)",
+          name, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
+    case TEST_NOT_EXEC: return g_strdup_printf("tests/%s is no longer an executable file", name);
+  }
+  return NULL;
+}
+
 static GPtrArray *find_tests(const char *labdir, GError **error) {
   g_autofree char *dir = g_build_filename(labdir, "tests", NULL);
-  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  struct stat st;
+  TestCheck c = check_test(labdir, NULL, &st);
+  if (c != TEST_OK && g_file_test(dir, G_FILE_TEST_EXISTS)) {
+    g_autofree char *why = check_why(c, labdir, NULL, &st);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "refusing to run tests: %s", why);
+    return NULL;
+  }
+  g_autoptr(GDir) d = c == TEST_OK ? g_dir_open(dir, 0, NULL) : NULL;
   GPtrArray *tests = g_ptr_array_new_with_free_func(g_free);
   const char *n;
   while (d && (n = g_dir_read_name(d))) {
-    g_autofree char *path = g_build_filename(dir, n, NULL);
-    struct stat st;
-    /* The VMs write into the lab directory: what they make is a file of
-     * the QEMU user's, mode 0600, never a link nor executable. A test is run
-     * only if it is a plain executable file of the user's (or root's) that
-     * nobody else can change. */
-    if (n[0] == '.' || lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
-      continue;
-    if ((st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
-      printf(
-          "# not running tests/%s: it is owned by uid %u or writable by others "
-          "(a VM may have written it)\n",
-          n, (unsigned)st.st_uid);
+    if (n[0] == '.') continue;
+    c = check_test(labdir, n, &st);
+    if (c == TEST_NOT_EXEC) continue;
+    if (c != TEST_OK) {
+      g_autofree char *why = check_why(c, labdir, n, &st);
+      printf("# not running tests/%s: %s\n", n, why);
       continue;
     }
     g_ptr_array_add(tests, g_strdup(n));
@@ -129,7 +193,23 @@ static void on_test_done(GObject *p, GAsyncResult *res, gpointer data) {
   g_main_loop_quit(t->loop);
 }
 
-static void own_group(gpointer data) { setpgid(0, 0); }
+typedef struct {
+  const char *labdir, *name;
+} Exec;
+
+/* In the test's process, right before the exec: its own process group,
+ * and the whole path checked once more (a test listed before `up` is run
+ * long after). */
+static void own_group(gpointer data) {
+  const Exec *e = data;
+  setpgid(0, 0);
+  struct stat st;
+  if (check_test(e->labdir, e->name, &st) != TEST_OK) {
+    static const char msg[] = "netlab: the test's path changed before it could run\n";
+    if (write(1, msg, sizeof msg - 1) < 0) _exit(126);
+    _exit(126);
+  }
+}
 
 static void on_up_done(GObject *p, GAsyncResult *res, gpointer loop) { g_main_loop_quit(loop); }
 
@@ -176,8 +256,16 @@ static Result *run_test(const char *labdir, const char *name, guint timeout_s) {
   g_subprocess_launcher_setenv(l, "NETLAB_LAB", labdir, TRUE);
   g_subprocess_launcher_setenv(l, "NETLAB", self ? self : "netlab", TRUE);
   g_subprocess_launcher_setenv(l, "PATH", pathenv, TRUE);
-  g_subprocess_launcher_set_child_setup(l, own_group, NULL, NULL);
+  Exec ex = {labdir, name};
+  g_subprocess_launcher_set_child_setup(l, own_group, &ex, NULL);
   g_autoptr(GError) error = NULL;
+  struct stat st;
+  TestCheck c = check_test(labdir, name, &st);
+  if (c != TEST_OK) {
+    r->why = check_why(c, labdir, name, &st);
+    r->output = g_strdup("");
+    return r;
+  }
   gint64 t0 = g_get_monotonic_time();
   g_autoptr(GSubprocess) p = g_subprocess_launcher_spawn(l, &error, path, NULL);
   if (!p) {
@@ -277,13 +365,6 @@ static void stop_captures(GPtrArray *caps, const char *dir) {
 /* What a person needs to see why a network test failed, from every VM. */
 static void collect(const NlLab *lab, const NlState *st, const char *dir, GPtrArray *results,
                     GString *index) {
-  static const struct {
-    const char *file;
-    const char *cmd;
-  } probes[] = {
-      {"ip-addr.txt", "ip -d addr"}, {"ip-route.txt", "ip route"}, {"ip6-route.txt", "ip -6 route"},
-      {"ip-maddr.txt", "ip maddr"},  {"dmesg.txt", "dmesg"},
-  };
   for (guint i = 0; i < results->len; i++) {
     Result *r = results->pdata[i];
     g_autofree char *file = g_strconcat(r->name, ".log", NULL);
@@ -310,24 +391,7 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir, GPtrAr
                            "tests (an error message in them if the VM had stopped)\n",
                            node->name);
     nl_layout_vm_clear(&p);
-    for (gsize k = 0; k < G_N_ELEMENTS(probes); k++) {
-      g_autofree char *out = g_build_filename(vmdir, probes[k].file, NULL);
-      /* A fresh file: never written through what a VM may have put there. */
-      unlink(out);
-      int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (fd < 0) continue;
-      char *argv[] = {"sh", "-c", (char *)probes[k].cmd, NULL};
-      NlExec x = {.statedir = st->dir,
-                  .vm = node->name,
-                  .argv = argv,
-                  .timeout_s = 20,
-                  .in_fd = -1,
-                  .out_fd = fd,
-                  .err_fd = fd};
-      g_autoptr(GError) e = NULL;
-      if (nl_exec_run(&x, &e) < 0) dprintf(fd, "netlab: %s\n", e->message);
-      close(fd);
-    }
+    nl_postmortem_probes(st->dir, node->name, vmdir);
   }
 }
 

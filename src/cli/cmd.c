@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -10,6 +11,10 @@
 #include "events.h"
 #include "state.h"
 #include "util.h"
+
+/* nl_synopses: every command's synopsis, generated from the manual page
+ * (doc/synopsis.py), so that --help and netlab(1) cannot disagree. */
+#include "synopsis.h"
 
 void nl_target_clear(NlTarget *t) {
   g_free(t->labdir);
@@ -107,20 +112,56 @@ static void split_dashes(int *argc, char ***argv, NlTarget *t) {
   *argv = t->words;
 }
 
+int nl_cmd_help(const NlGlobal *g, const char *options) {
+  const char *lead = "usage: ";
+  for (gsize i = 0; i < G_N_ELEMENTS(nl_synopses); i++) {
+    if (!g_str_equal(nl_synopses[i].command, g->cmd->name)) continue;
+    printf("%s%s\n", lead, nl_synopses[i].synopsis);
+    lead = "       ";
+  }
+  if (*lead == 'u') printf("usage: netlab %s (not in the manual page)\n", g->cmd->name);
+  printf("\n%s.\n", g->cmd->summary);
+  if (options && *options) printf("\noptions:\n%s\n", options);
+  printf("\nThe manual page netlab(1) has the details.\n");
+  return 0;
+}
+
+/* GOption's help less its own usage line: the options, one a line. */
+static char *option_lines(GOptionContext *ctx) {
+  g_autofree char *all = g_option_context_get_help(ctx, TRUE, NULL);
+  const char *heading = strstr(all, "Options:\n");
+  char *lines = g_strdup(heading ? heading + strlen("Options:\n") : "");
+  g_strchomp(lines);
+  return lines;
+}
+
 gboolean nl_cmd_parse(const NlGlobal *g, const char *args, const GOptionEntry *entries, int *argc,
                       char ***argv, NlTarget *t, GError **error) {
   if (g->cmd->dashes) split_dashes(argc, argv, t);
   g_autofree char *dir = NULL;
+  gboolean help = FALSE;
   const GOptionEntry dir_entry[] = {
       {"dir", 'd', 0, G_OPTION_ARG_FILENAME, &dir, "Lab directory", "LABDIR"}, {NULL}};
+  const GOptionEntry help_entry[] = {
+      {"help", 'h', 0, G_OPTION_ARG_NONE, &help, "Show this help", NULL}, {NULL}};
   g_autofree char *param = g_strdup_printf("%s - %s", g->cmd->name, args);
   g_autoptr(GOptionContext) ctx = g_option_context_new(param);
+  /* Our --help: the manual page's synopsis, then the options. */
+  g_option_context_set_help_enabled(ctx, FALSE);
   if (g->cmd->target != NL_TARGET_NONE) g_option_context_add_main_entries(ctx, dir_entry, NULL);
   g_option_context_add_main_entries(ctx, entries, NULL);
+  g_option_context_add_main_entries(ctx, help_entry, NULL);
   g_option_context_set_strict_posix(ctx, g->cmd->options_first);
   g_autoptr(GError) local = NULL;
   if (!g_option_context_parse(ctx, argc, argv, &local))
     return usage_error(g, error, "%s", local->message);
+  if (help) {
+    g_autofree char *options = option_lines(ctx);
+    nl_cmd_help(g, options);
+    /* Nothing is held yet: the command has not started. */
+    fflush(stdout);
+    exit(0);
+  }
   g_autoptr(GError) lost = NULL;
   if (find_target(g, dir, argc, *argv, t, &lost)) return TRUE;
   /* exec's failures are its own. */

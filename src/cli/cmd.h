@@ -111,6 +111,10 @@ void nl_cmd_print_needs(const NlLab *lab, FILE *to, const char *prefix);
 gboolean nl_cmd_parse(const NlGlobal *g, const char *args, const GOptionEntry *entries, int *argc,
                       char ***argv, NlTarget *t, GError **error);
 
+/* Prints G's command's synopsis (from the manual page), its summary and
+ * OPTIONS (GOption's lines, or NULL) on stdout, as --help does; returns 0. */
+int nl_cmd_help(const NlGlobal *g, const char *options);
+
 /* Removes the disks of NODES (NULL or empty: every disk of the lab),
  * saying which; the lab must not be up. */
 int nl_cmd_wipe_disks(const char *labdir, char **nodes, GError **error);

@@ -21,7 +21,10 @@ static void usage(FILE *f) {
   fprintf(f, "usage: netlab [--connect URI] COMMAND [ARGS...]\n\ncommands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
     fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
-  fprintf(f, "\n`netlab COMMAND --help` shows a command's options.\n");
+  fprintf(f, "  %-10s %s\n", "help", "this list, or with COMMAND its usage and options");
+  fprintf(f,
+          "\n`netlab help COMMAND` (or `netlab COMMAND --help`) shows a command's usage and\n"
+          "options; the manual pages netlab(1) and netlab-lab.conf(5) have the details.\n");
 }
 
 static void print_error(const GError *error) {
@@ -61,6 +64,18 @@ int main(int argc, char **argv) {
   if (i == argc) {
     usage(stderr);
     return 2;
+  }
+  /* help COMMAND is COMMAND --help. */
+  char *help_argv[] = {NULL, "--help", NULL};
+  if (strcmp(argv[i], "help") == 0) {
+    if (i + 1 == argc || argv[i + 1][0] == '-') {
+      usage(stdout);
+      return 0;
+    }
+    help_argv[0] = argv[i + 1];
+    argv = help_argv;
+    argc = 2;
+    i = 0;
   }
   const NlCmd *cmd = NULL;
   for (gsize c = 0; c < G_N_ELEMENTS(commands); c++)

@@ -21,6 +21,8 @@ cd "$NETLAB_SRC/labs/vxlan" || exit 1
 
 [ "$(comp netlab capt)" = capture ]
 ok $? "a command"
+[ "$(comp netlab help ca)" = "capture cat" ]
+ok $? "help: the commands"
 [ "$(comp netlab capture '')" = "A B C c1:eth0 c1:eth1 c2:eth0 c2:eth1 c2:eth2 core r1:eth0 r2:eth0 r3:eth0" ]
 ok $? "capture: the LANs and interfaces of the lab here"
 [ "$(comp netlab capture --d)" = "--dir --duration" ]

@@ -223,6 +223,19 @@ static void test_resolve(void) {
       nl_modules_resolve("kernel/a.ko: kernel/b.ko\nkernel/b.ko: kernel/a.ko\n", NULL, a, &error8);
   TAP_OK(mods8 == NULL && error8 && strstr(error8->message, "cycle"),
          "resolve: a dependency cycle is an error");
+
+  /* Root packs what modules.dep names: nothing outside the tree. */
+  g_autoptr(GError) error9 = NULL;
+  g_autoptr(GPtrArray) mods9 = nl_modules_resolve(
+      "kernel/a.ko: kernel/b.ko\nkernel/b.ko: ../../../../root/secret\n", NULL, a, &error9);
+  TAP_STREQ(mods9 ? "resolved" : error9->message,
+            "modules.dep:2: '../../../../root/secret' is not a path inside the module tree",
+            "resolve: a '..' dependency is an error naming the line");
+  g_autoptr(GError) error10 = NULL;
+  g_autoptr(GPtrArray) mods10 = nl_modules_resolve("/etc/shadow:\n", NULL, a, &error10);
+  TAP_STREQ(mods10 ? "resolved" : error10->message,
+            "modules.dep:1: '/etc/shadow' is not a path inside the module tree",
+            "resolve: an absolute module path is an error naming the line");
 }
 
 static void write_file(const char *dir, const char *name, const char *text, int mode) {

@@ -3,8 +3,10 @@
  * around or point past the end (run under ASan in CI, and fuzzed). */
 #include <elf.h>
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "kernel.h"
+#include "util.h"
 #include "tap.h"
 
 /* An ELF with one loadable segment at 0x1000..0x5000 in the file, holding
@@ -150,6 +152,44 @@ static void test_config_lacks(void) {
          "config: an option is not found as the prefix of a longer one");
 }
 
+/* A tree's kernel.release names a directory of /lib/modules that root
+ * packs from: one plain name, never a path out of it. */
+static void test_release(void) {
+  g_autofree char *dir = g_dir_make_tmp("test-kernel.XXXXXX", NULL);
+  g_autofree NoteImage *pvh = note_image(18);
+  g_autofree char *vmlinux = g_build_filename(dir, "vmlinux", NULL);
+  g_autofree char *conf = g_build_filename(dir, "include", "config", NULL);
+  g_autofree char *rel = g_build_filename(conf, "kernel.release", NULL);
+  g_file_set_contents(vmlinux, (const char *)pvh, sizeof *pvh, NULL);
+  g_mkdir_with_parents(conf, 0755);
+  g_file_set_contents(rel, "../../../root\n", -1, NULL);
+  g_autoptr(GError) e = NULL;
+  NlKernel *k = nl_kernel_find(vmlinux, &e);
+  g_autofree char *want = g_strdup_printf("%s:1: '../../../root' is not a kernel release", rel);
+  TAP_OK(!k && e && g_str_has_prefix(e->message, want),
+         "a kernel.release of '../../../root' is refused, naming the file and line (%s)",
+         e ? e->message : "no error");
+  if (k) nl_kernel_free(k);
+  g_file_set_contents(rel, "6.1.0-netlab\n", -1, NULL);
+  g_clear_error(&e);
+  k = nl_kernel_find(vmlinux, &e);
+  TAP_OK(k != NULL, "a plain release is taken (%s)", e ? e->message : "");
+  if (k) nl_kernel_free(k);
+  TAP_OK(nl_name_ok("6.1.0-18-amd64") && !nl_name_ok("..") && !nl_name_ok("a/b") &&
+             !nl_name_ok("") && !nl_name_ok("a b"),
+         "nl_name_ok: one plain name only");
+  TAP_OK(nl_rel_path_ok("kernel/net/9p/9pnet.ko") && !nl_rel_path_ok("/etc/shadow") &&
+             !nl_rel_path_ok("kernel/../../x") && !nl_rel_path_ok("..") &&
+             !nl_rel_path_ok("a//b") && !nl_rel_path_ok(""),
+         "nl_rel_path_ok: relative, no '.', '..' or empty component");
+  g_unlink(rel);
+  g_rmdir(conf);
+  g_autofree char *inc = g_path_get_dirname(conf);
+  g_rmdir(inc);
+  g_unlink(vmlinux);
+  g_rmdir(dir);
+}
+
 int main(void) {
   g_autofree Image *zero = image(0);
   gsize saved = nl_elf_trim_zeros((guint8 *)zero, sizeof *zero);
@@ -173,6 +213,7 @@ int main(void) {
       "an image cut short of its section headers is left alone");
 
   test_crafted();
+  test_release();
   test_config_lacks();
   return tap_done();
 }

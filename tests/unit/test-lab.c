@@ -461,77 +461,6 @@ static void test_built_kernel(const char *tmp) {
   }
 }
 
-/* README's lab.conf section against the parser's key table: a row per key
- * in use whose meaning is the table's help and default, no row for a key the
- * table lacks, and every ignored Kathará option named. */
-static char *key_meaning(const NlLabKey *key) {
-  return key->def ? g_strdup_printf("%s; default %s", key->help, key->def) : g_strdup(key->help);
-}
-
-static void test_readme_keys(const char *readme, const char *images_doc) {
-  g_autofree char *text = NULL;
-  g_autofree char *images = NULL;
-  g_autoptr(GHashTable) rows = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-  const char *start, *end;
-
-  if (!readme || !g_file_get_contents(readme, &text, NULL, NULL)) {
-    TAP_OK(FALSE, "README.md readable");
-    return;
-  }
-  start = strstr(text, "### lab.conf\n");
-  end = start ? strstr(start + 1, "\n### ") : NULL;
-  TAP_OK(start && end, "README has a lab.conf section");
-  if (!start || !end) return;
-  /* doc/images.md documents the keys of images in a table of its own. */
-  const char *istart = images_doc && g_file_get_contents(images_doc, &images, NULL, NULL)
-                           ? strstr(images, "## lab.conf keys\n")
-                           : NULL;
-  TAP_OK(istart != NULL, "doc/images.md has a lab.conf keys section");
-  const char *iend = istart ? strstr(istart + 1, "\n## ") : NULL;
-  g_autofree char *section = g_strdup_printf(
-      "%.*s\n%.*s", (int)(end - start), start,
-      istart ? (int)(iend ? iend - istart : (long)strlen(istart)) : 0, istart ? istart : "");
-  g_auto(GStrv) lines = g_strsplit(section, "\n", -1);
-  /* Row "| `r1[KEY]=...` | MEANING |" or "| `LAB_A`, `LAB_B` | MEANING |":
-   * each key named in the first column -> the meaning. */
-  for (char **l = lines; *l; l++) {
-    g_auto(GStrv) cols = g_strsplit(*l, " | ", 3);
-    if (!g_str_has_prefix(*l, "| `") || g_strv_length(cols) != 2) continue;
-    g_autofree char *meaning = g_strndup(cols[1], strlen(cols[1]) - 2);
-    g_autoptr(GRegex) re = g_regex_new("`(?:r1\\[([a-z][a-z0-9_]*)\\]|LAB_([A-Z_]+))", 0, 0, NULL);
-    g_autoptr(GMatchInfo) m = NULL;
-    for (g_regex_match(re, cols[0], 0, &m); g_match_info_matches(m); g_match_info_next(m, NULL)) {
-      g_autofree char *node_key = g_match_info_fetch(m, 1);
-      g_autofree char *lab_key = g_match_info_fetch(m, 2);
-      g_hash_table_insert(rows, *node_key ? g_strdup(node_key) : g_strdup_printf("LAB_%s", lab_key),
-                          g_strdup(meaning));
-    }
-  }
-  const NlLabKey *key;
-  for (guint i = 0; (key = nl_lab_node_key(i)); i++) {
-    g_autofree char *want = key_meaning(key);
-    g_autofree char *quoted = g_strdup_printf("`%s`", key->name);
-    if (nl_lab_node_key_used(i)) {
-      TAP_STREQ(g_hash_table_lookup(rows, key->name), want, "README row for r1[%s]", key->name);
-    } else {
-      TAP_OK(strstr(section, quoted) && !g_hash_table_contains(rows, key->name),
-             "README names the ignored option '%s'", key->name);
-    }
-    g_hash_table_remove(rows, key->name);
-  }
-  for (guint i = 0; (key = nl_lab_lab_key(i)); i++) {
-    g_autofree char *name = g_strdup_printf("LAB_%s", key->name);
-    g_autofree char *want = key_meaning(key);
-    TAP_STREQ(g_hash_table_lookup(rows, name), want, "README row for %s", name);
-    g_hash_table_remove(rows, name);
-  }
-  GHashTableIter it;
-  gpointer name;
-  g_hash_table_iter_init(&it, rows);
-  while (g_hash_table_iter_next(&it, &name, NULL))
-    TAP_OK(FALSE, "README's key '%s' is in the parser's table", (char *)name);
-}
-
 /* A lab directory under TMP whose lab.conf and lab.dep are given. */
 static char *make_lab(const char *tmp, const char *name, const char *conf, gssize conf_len,
                       const char *dep) {
@@ -695,7 +624,6 @@ int main(void) {
   test_util(tmp);
   test_built_kernel(tmp);
   test_relative_dir();
-  test_readme_keys(g_getenv("NETLAB_README"), g_getenv("NETLAB_IMAGES_DOC"));
   test_dep_chain(tmp, 3000, FALSE);
   test_dep_chain(tmp, 20000, FALSE);
   test_dep_chain(tmp, 3000, TRUE);

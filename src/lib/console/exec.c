@@ -122,6 +122,8 @@ typedef struct {
   guint8 token[NLA_TOKEN]; /* this session's, in its NLA_HELLO */
   gboolean hello;          /* the agent sent the token back */
   GByteArray *out, *in;
+  guint64 got;      /* bytes of output taken */
+  gboolean too_big; /* past X->out_max */
 } Session;
 
 static void term_raw(Term *t, int fd) {
@@ -155,8 +157,15 @@ static int on_frame(void *ctx, const NlaFrame *f) {
       s->started = TRUE;
       if (s->x->tty && s->tty_fd >= 0) term_raw(&s->term, s->tty_fd);
       break;
-    case NLA_STDOUT: nl_write_all(s->x->out_fd, f->payload, f->len); break;
-    case NLA_STDERR: nl_write_all(s->x->err_fd, f->payload, f->len); break;
+    case NLA_STDOUT:
+    case NLA_STDERR:
+      s->got += f->len;
+      if (s->x->out_max && s->got > s->x->out_max) {
+        s->too_big = TRUE;
+        return 1;
+      }
+      nl_write_all(f->type == NLA_STDOUT ? s->x->out_fd : s->x->err_fd, f->payload, f->len);
+      break;
     case NLA_FAILED:
       s->started = TRUE;
       nl_write_all(s->x->err_fd, (const guint8 *)"netlab: ", 8);
@@ -274,6 +283,12 @@ static gboolean pump_socket(Session *s, short revents, GError **error) {
       return FALSE;
     }
     g_byte_array_remove_range(s->in, 0, used);
+    if (s->too_big) {
+      g_set_error(error, NL_ERROR, NL_ERROR_EXEC,
+                  "the output of '%s' in VM '%s' passed %" G_GUINT64_FORMAT " bytes (the limit)",
+                  s->x->argv ? s->x->argv[0] : "", s->x->vm, s->x->out_max);
+      return FALSE;
+    }
     if (hello || !s->hello) return TRUE;
   }
 }
@@ -335,19 +350,23 @@ static int block_signals(const NlExec *x, sigset_t *old) {
   return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-int nl_exec_run(const NlExec *x, GError **error) {
-  if (!x->vm[0] || strchr(x->vm, '/') || g_str_equal(x->vm, ".") || g_str_equal(x->vm, "..")) {
-    g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "invalid VM name '%s'", x->vm);
+int nl_exec_claim(const char *statedir, const char *vm, int *lock, GError **error) {
+  if (!vm[0] || strchr(vm, '/') || g_str_equal(vm, ".") || g_str_equal(vm, "..")) {
+    g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "invalid VM name '%s'", vm);
     return -1;
   }
   g_auto(NlVmPaths) paths = {0};
-  nl_layout_vm(&paths, x->statedir, NULL, x->vm);
+  nl_layout_vm(&paths, statedir, NULL, vm);
   if (!g_file_test(paths.dir, G_FILE_TEST_IS_DIR)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "the lab has no VM '%s'", x->vm);
+    g_set_error(error, NL_ERROR, NL_ERROR_EXEC, "the lab has no VM '%s'", vm);
     return -1;
   }
+  return claim_port(&paths, vm, lock, error);
+}
+
+int nl_exec_run(const NlExec *x, GError **error) {
   int lock = -1;
-  int sock = claim_port(&paths, x->vm, &lock, error);
+  int sock = x->sock > 0 ? x->sock : nl_exec_claim(x->statedir, x->vm, &lock, error);
   if (sock < 0) return -1;
   fcntl(sock, F_SETFL, O_NONBLOCK);
 
@@ -374,9 +393,12 @@ int nl_exec_run(const NlExec *x, GError **error) {
     close(s.sfd);
     sigprocmask(SIG_SETMASK, &old, NULL);
   }
-  close(sock);
-  close(lock);
-  return s.status;
+  if (sock != x->sock) {
+    close(sock);
+    close(lock);
+  }
+  /* A session cut short (the limit, a broken frame) has no exit status. */
+  return s.too_big ? -1 : s.status;
 }
 
 char *nl_exec_output(const char *statedir, const char *vm, char **argv, GError **error) {
@@ -396,7 +418,8 @@ char *nl_exec_output(const char *statedir, const char *vm, char **argv, GError *
               .in_fd = -1,
               .out_fd = fd,
               .err_fd = null,
-              .timeout_s = 30};
+              .timeout_s = 30,
+              .out_max = NL_EXEC_OUTPUT_MAX};
   int rc = nl_exec_run(&x, error);
   close(null);
   char *out = NULL;

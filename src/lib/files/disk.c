@@ -13,6 +13,9 @@
 
 #include "config.h"
 #include "layout.h"
+#include "nodefile.h"
+#include "privdrop.h"
+#include "qcow2.h"
 #include "run.h"
 #include "sandbox.h"
 #include "state.h"
@@ -126,6 +129,68 @@ static void job_free(NlDiskJob *j) {
   g_free(j);
 }
 
+gboolean nl_disk_check(const char *path, GError **error) {
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "refusing disk '%s': %s", path,
+                fd < 0 ? g_strerror(errno) : "not a regular file");
+    if (fd >= 0) close(fd);
+    return FALSE;
+  }
+  gboolean ok = nl_qcow2_check_fd(fd, path, error);
+  close(fd);
+  return ok;
+}
+
+typedef struct {
+  GPtrArray *jobs; /* NlDiskJob* */
+  int *fds;
+  char **at; /* where the child reaches each (nl_drop_expose()) */
+} Prepare;
+
+/* Before the drop: each disk opened, a new one created empty for the QEMU
+ * user (O_EXCL, no link followed), an existing one checked. */
+static gboolean prepare_open(gpointer data, GError **error) {
+  Prepare *p = data;
+  g_auto(NlQemuUser) qu = {0};
+  if (!nl_qemu_user(&qu, error)) return FALSE;
+  for (guint i = 0; i < p->jobs->len; i++) {
+    NlDiskJob *j = p->jobs->pdata[i];
+    int fd =
+        open(j->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (j->create ? O_CREAT | O_EXCL : 0), 0600);
+    if (fd < 0)
+      return nl_set_errno(error, errno, "cannot open the disk of '%s' (%s)", j->node, j->path);
+    p->fds[i] = fd;
+    if (j->create && qu.dropped && fchown(fd, qu.uid, qu.gid) != 0)
+      return nl_set_errno(error, errno, "cannot give '%s' to the QEMU user", j->path);
+    if (!j->create && !nl_qcow2_check_fd(fd, j->path, error)) return FALSE;
+    g_autofree char *name = g_strconcat(j->node, ".qcow2", NULL);
+    if (!(p->at[i] = nl_drop_expose(fd, name, TRUE, error))) return FALSE;
+  }
+  return TRUE;
+}
+
+/* After the drop: libguestfs on the disks where the child reaches them; each
+ * checked disk's report comes back as a record. */
+static gboolean prepare_work(int out, gpointer data, GError **error) {
+  Prepare *p = data;
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < p->jobs->len; i++) {
+    NlDiskJob *j = p->jobs->pdata[i];
+    g_ptr_array_add(paths, (gpointer)j->path);
+    j->path = p->at[i];
+  }
+  const NlDiskBackend *b = nl_disk_backend(error);
+  if (!b || !b->prepare((NlDiskJob *const *)p->jobs->pdata, p->jobs->len, error)) return FALSE;
+  for (guint i = 0; i < p->jobs->len; i++) {
+    NlDiskJob *j = p->jobs->pdata[i];
+    if (j->check && !nl_record_put(out, 'R', 0, j->node, j->report, strlen(j->report), error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 gboolean nl_disk_prepare(const NlLab *lab, NlDiskNote note, gpointer data, GError **error) {
   g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func((GDestroyNotify)job_free);
   for (guint i = 0; i < lab->nodes->len; i++) {
@@ -136,8 +201,14 @@ gboolean nl_disk_prepare(const NlLab *lab, NlDiskNote note, gpointer data, GErro
     j->node = node->name;
     j->path = nl_disk_path(lab->dir, node->name);
     j->bytes = node->disk_mib << 20;
-    j->create = !g_file_test(j->path, G_FILE_TEST_EXISTS);
+    struct stat st;
+    j->create = lstat(j->path, &st) != 0 && errno == ENOENT;
     j->check = !j->create && g_file_test(dirty, G_FILE_TEST_EXISTS);
+    /* Every disk a VM will boot on passes the qcow2 check, checked or not. */
+    if (!j->create && !nl_disk_check(j->path, error)) {
+      job_free(j);
+      return FALSE;
+    }
     if (j->create || j->check)
       g_ptr_array_add(jobs, j);
     else
@@ -146,16 +217,35 @@ gboolean nl_disk_prepare(const NlLab *lab, NlDiskNote note, gpointer data, GErro
   if (jobs->len == 0) return TRUE;
 
   if (!nl_state_data_make(lab->dir, error)) return FALSE;
-  const NlDiskBackend *b = nl_disk_backend(error);
-  if (!b) return FALSE;
-  if (!b->prepare((NlDiskJob *const *)jobs->pdata, jobs->len, error)) {
+  /* libguestfs runs with the QEMU user's rights, in a child. */
+  g_autofree int *fds = g_new(int, jobs->len);
+  g_autofree char **at = g_new0(char *, jobs->len);
+  Prepare p = {.jobs = jobs, .fds = fds, .at = at};
+  NlDrop d = {.what = "preparing the lab's disks",
+              .prepare = prepare_open,
+              .work = prepare_work,
+              .data = &p,
+              .max = 64 * 1024};
+  g_autoptr(GBytes) reports = nl_drop_run(&d, error);
+  if (!reports) {
     /* A half-made disk would be taken for a good one next time. */
     for (guint i = 0; i < jobs->len; i++) {
       NlDiskJob *j = jobs->pdata[i];
-      if (j->create) g_unlink(j->path);
+      struct stat st;
+      if (j->create && lstat(j->path, &st) == 0 && S_ISREG(st.st_mode)) g_unlink(j->path);
     }
     return FALSE;
   }
+  gsize off = 0;
+  NlRecord r = {0};
+  while (nl_record_next(reports, &off, &r, error)) {
+    for (guint i = 0; i < jobs->len; i++) {
+      NlDiskJob *j = jobs->pdata[i];
+      if (j->check && strcmp(j->node, r.name) == 0 && !j->report)
+        j->report = g_strndup((const char *)r.data, MIN(r.len, 200));
+    }
+  }
+  if (*error) return FALSE;
   for (guint i = 0; i < jobs->len; i++) {
     NlDiskJob *j = jobs->pdata[i];
     if (j->create) {
@@ -164,7 +254,8 @@ gboolean nl_disk_prepare(const NlLab *lab, NlDiskNote note, gpointer data, GErro
           g_strdup_printf("disk created, %" G_GUINT64_FORMAT " MiB", j->bytes >> 20);
       note(j->node, what, data);
     } else {
-      g_autofree char *what = g_strdup_printf("disk checked (e2fsck): %s", j->report);
+      g_autofree char *what =
+          g_strdup_printf("disk checked (e2fsck): %s", j->report ? j->report : "?");
       note(j->node, what, data);
     }
   }

@@ -24,12 +24,18 @@ char *nl_disk_path(const char *labdir, const char *node);
  * caller, who owns the file already). */
 gboolean nl_disk_grant_qemu(const char *path, GError **error);
 
+/* The qcow2 check (qcow2.h) of the disk at PATH, opened without following
+ * a link: before every use of a node's disk. An error names it. */
+gboolean nl_disk_check(const char *path, GError **error);
+
 /* Checks the lab's disks that `up` would create against the free space:
  * "lab.conf:LINE: ..." errors (NL_ERROR_INPUT), before anything starts. */
 gboolean nl_disk_check_space(const NlLab *lab, GError **error);
 
 /* Creates the disks of LAB's nodes that have none yet and checks those left
- * dirty, all in one libguestfs launch, and none when nothing needs it.
+ * dirty, all in one libguestfs launch, and none when nothing needs it; in a
+ * child with the QEMU user's rights (privdrop.h), every existing disk
+ * first passing the qcow2 check.
  * NOTE is told of each disk created or checked ("created, 2048 MiB",
  * "checked: clean"). */
 typedef void (*NlDiskNote)(const char *node, const char *what, gpointer data);

@@ -13,6 +13,8 @@
 
 #include "disk.h"
 #include "exec.h"
+#include "privdrop.h"
+#include "qcow2.h"
 #include "state.h"
 #include "util.h"
 
@@ -30,6 +32,10 @@ typedef struct {
 
 struct NlNodeFiles {
   char *node;
+  char *why;              /* not usable: why */
+  int sock, lock;         /* the agent's session port, claimed before the drop */
+  int disk_fd;            /* the disk, opened and checked before the drop */
+  char *disk_at;          /* and where the child reaches it */
   char *statedir;         /* the agent's way: the lab is up, the VM answers */
   const NlDiskBackend *b; /* else the disk's: disk IDX of APP */
   Appliance *app;
@@ -62,7 +68,9 @@ static int agent_run(NlNodeFiles *f, char **argv, int in, int out, GError **erro
               .timeout_s = 120,
               .in_fd = in,
               .out_fd = out,
-              .err_fd = err};
+              .err_fd = err,
+              .out_max = NL_NODE_FILE_MAX,
+              .sock = f->sock};
   int rc = nl_exec_run(&x, error);
   if (rc > 0) {
     char buf[1024];
@@ -168,19 +176,39 @@ static Layer find(NlNodeFiles *f, const char *path, char **at, NlDiskEntry *e, G
   return l;
 }
 
-static gboolean copy_host_file(const char *path, int fd, GError **error) {
-  int in = open(path, O_RDONLY | O_CLOEXEC);
-  if (in < 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read '%s': %s", path, g_strerror(errno));
+static gboolean too_big(GError **error, const NlNodeFiles *f, const char *path, guint64 size) {
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+              "%s:%s: %" G_GUINT64_FORMAT " bytes, more than the %" G_GUINT64_FORMAT
+              " netlab reads of a file",
+              f->node, path, size, NL_NODE_FILE_MAX);
+  return FALSE;
+}
+
+/* A file of the lower layer (the host's root, as the QEMU user sees it),
+ * its last component not followed: lookup() resolved the links. */
+static gboolean copy_host_file(const NlNodeFiles *f, const char *path, int fd, GError **error) {
+  int in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  struct stat st;
+  if (in < 0 || fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read '%s': %s", path,
+                in < 0 ? g_strerror(errno) : "not a regular file");
+    if (in >= 0) close(in);
     return FALSE;
+  }
+  if ((guint64)st.st_size > NL_NODE_FILE_MAX) {
+    close(in);
+    return too_big(error, f, path, st.st_size);
   }
   char buf[65536];
   ssize_t n;
-  while ((n = read(in, buf, sizeof buf)) > 0)
-    if (write(fd, buf, n) != n) {
+  guint64 total = 0;
+  while ((n = read(in, buf, sizeof buf)) > 0) {
+    total += n;
+    if (total > NL_NODE_FILE_MAX || write(fd, buf, n) != n) {
       n = -1;
       break;
     }
+  }
   int saved = errno;
   close(in);
   if (n < 0) {
@@ -192,40 +220,107 @@ static gboolean copy_host_file(const char *path, int fd, GError **error) {
 
 /* ---- the interface ---------------------------------------------------------- */
 
-GPtrArray *nl_node_files_open_all(const char *labdir, char **nodes, gboolean writable,
-                                  GError **error) {
-  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)nl_node_files_close);
-  g_autoptr(NlState) st = nl_state_for(labdir, error);
-  if (!st) return NULL;
-  gboolean up = nl_state_exists(st);
-  g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func(g_free);
-  g_autoptr(GPtrArray) via_disk = g_ptr_array_new();
-  for (char **n = nodes; *n; n++) {
+static void files_free(NlNodeFiles *f) {
+  if (!f) return;
+  if (f->app && --f->app->refs == 0) {
+    f->app->b->close(f->app->fs);
+    g_free(f->app);
+  }
+  if (f->sock >= 0) close(f->sock);
+  if (f->lock >= 0) close(f->lock);
+  if (f->disk_fd >= 0) close(f->disk_fd);
+  g_free(f->node);
+  g_free(f->disk_at);
+  g_free(f->why);
+  g_free(f->statedir);
+  g_free(f);
+}
+
+/* One command's reads, in the child of nl_node_files_run(). */
+typedef struct {
+  const char *labdir;
+  char **nodes;
+  gboolean writable;
+  NlNodeFilesWork work;
+  gpointer data;
+  GPtrArray *files;
+  gboolean up;
+} Run;
+
+static char *unusable_why(const Run *r, const char *node) {
+  g_autofree char *disk = nl_disk_path(r->labdir, node);
+  if (r->up) return g_strdup_printf("VM '%s' does not answer and has no disk (%s)", node, disk);
+  return g_strdup_printf(
+      "the lab is not up and '%s' has no disk (%s): a node without one keeps "
+      "nothing once stopped",
+      node, disk);
+}
+
+/* Before the drop: each running node's session port, each disk (a disk that
+ * fails the qcow2 check stops the command, naming it). */
+static gboolean run_prepare(gpointer data, GError **error) {
+  Run *r = data;
+  g_autoptr(NlState) st = nl_state_for(r->labdir, error);
+  if (!st) return FALSE;
+  r->up = nl_state_exists(st);
+  r->files = g_ptr_array_new_with_free_func((GDestroyNotify)files_free);
+  for (char **n = r->nodes; *n; n++) {
     NlNodeFiles *f = g_new0(NlNodeFiles, 1);
     f->node = g_strdup(*n);
-    g_ptr_array_add(out, f);
-    if (up) {
+    f->sock = f->lock = f->disk_fd = -1;
+    g_ptr_array_add(r->files, f);
+    if (r->up) {
+      g_autoptr(GError) local = NULL;
+      f->sock = nl_exec_claim(st->dir, *n, &f->lock, &local);
+      if (f->sock >= 0) f->statedir = g_strdup(st->dir);
+    }
+    g_autofree char *disk = nl_disk_path(r->labdir, *n);
+    int fd = open(disk, (r->writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    struct stat sb;
+    if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+      close(fd);
+      fd = -1;
+    }
+    if (fd >= 0 && !nl_qcow2_check_fd(fd, disk, error)) {
+      close(fd);
+      return FALSE;
+    }
+    f->disk_fd = fd;
+    g_autofree char *name = g_strconcat(*n, ".qcow2", NULL);
+    if (fd >= 0 && !(f->disk_at = nl_drop_expose(fd, name, r->writable, error))) return FALSE;
+    /* Said from here: the data directory depends on who asks. */
+    if (fd < 0) f->why = unusable_why(r, *n);
+  }
+  return TRUE;
+}
+
+/* After the drop: the agents that answer, the other nodes' disks in one
+ * libguestfs launch (through /proc/PID/fd: the QEMU user may not reach the
+ * disk's directory), then the work. */
+static gboolean run_work(int out, gpointer data, GError **error) {
+  Run *r = data;
+  g_autoptr(GPtrArray) disks = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GPtrArray) via_disk = g_ptr_array_new();
+  for (guint i = 0; i < r->files->len; i++) {
+    NlNodeFiles *f = r->files->pdata[i];
+    if (f->statedir) {
       /* `true` costs one round trip and tells a running VM from a dead one. */
-      f->statedir = g_strdup(st->dir);
       char *argv[] = {"true", NULL};
       g_autoptr(GError) local = NULL;
       if (agent_run(f, argv, -1, -1, &local) == 0) continue;
       g_clear_pointer(&f->statedir, g_free);
     }
-    char *disk = nl_disk_path(labdir, *n);
-    if (!g_file_test(disk, G_FILE_TEST_IS_REGULAR)) {
-      g_free(disk);
-      continue;
-    }
+    if (f->disk_fd < 0) continue;
+    g_clear_pointer(&f->why, g_free);
     f->idx = disks->len;
-    g_ptr_array_add(disks, disk);
+    g_ptr_array_add(disks, g_strdup(f->disk_at));
     g_ptr_array_add(via_disk, f);
   }
   if (disks->len) {
     const NlDiskBackend *b = nl_disk_backend(error);
-    if (!b) return NULL;
-    NlDiskFs *fs = b->open((const char *const *)disks->pdata, disks->len, writable, error);
-    if (!fs) return NULL;
+    if (!b) return FALSE;
+    NlDiskFs *fs = b->open((const char *const *)disks->pdata, disks->len, r->writable, error);
+    if (!fs) return FALSE;
     Appliance *app = g_new0(Appliance, 1);
     app->b = b;
     app->fs = fs;
@@ -236,41 +331,88 @@ GPtrArray *nl_node_files_open_all(const char *labdir, char **nodes, gboolean wri
       f->app = app;
     }
   }
-  return g_steal_pointer(&out);
+  gboolean ok = r->work((NlNodeFiles **)r->files->pdata, r->files->len, out, r->data, error);
+  g_ptr_array_unref(r->files);
+  return ok;
+}
+
+static GBytes *run_files(const char *labdir, char **nodes, gboolean writable, NlNodeFilesWork work,
+                         gpointer data, guint64 max, NlDropSink sink, gpointer sink_data,
+                         int keep_fd, GError **error) {
+  Run r = {.labdir = labdir, .nodes = nodes, .writable = writable, .work = work, .data = data};
+  g_autofree char *what = g_strdup_printf("reading the nodes of '%s'", labdir);
+  NlDrop d = {.what = what,
+              .prepare = run_prepare,
+              .work = run_work,
+              .data = &r,
+              .max = max,
+              .sink = sink,
+              .sink_data = sink_data,
+              .keep_fd = keep_fd};
+  return nl_drop_run(&d, error);
+}
+
+GBytes *nl_node_files_run(const char *labdir, char **nodes, gboolean writable, NlNodeFilesWork work,
+                          gpointer data, guint64 max, NlDropSink sink, gpointer sink_data,
+                          GError **error) {
+  return run_files(labdir, nodes, writable, work, data, max, sink, sink_data, -1, error);
 }
 
 gboolean nl_node_files_usable(const NlNodeFiles *f) { return f->statedir || f->app; }
 
-NlNodeFiles *nl_node_files_open(const char *labdir, const char *node, gboolean writable,
-                                GError **error) {
-  char *nodes[] = {(char *)node, NULL};
-  g_autoptr(GPtrArray) all = nl_node_files_open_all(labdir, nodes, writable, error);
-  if (!all) return NULL;
-  if (!nl_node_files_usable(all->pdata[0])) {
-    g_autoptr(NlState) st = nl_state_for(labdir, error);
-    g_autofree char *disk = nl_disk_path(labdir, node);
-    if (st && nl_state_exists(st))
-      g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "VM '%s' does not answer and has no disk (%s)",
-                  node, disk);
-    else
-      g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                  "the lab is not up and '%s' has no disk (%s): a node without one keeps "
-                  "nothing once stopped",
-                  node, disk);
-    return NULL;
-  }
-  return g_ptr_array_steal_index(all, 0);
+const char *nl_node_files_unusable_why(const NlNodeFiles *f) { return f->why; }
+
+const char *nl_node_files_node(const NlNodeFiles *f) { return f->node; }
+
+/* ---- records ---------------------------------------------------------------- */
+
+typedef struct __attribute__((packed)) {
+  char type;
+  guint32 mode;
+  guint32 name_len;
+  guint64 len;
+} RecordHead;
+
+gboolean nl_record_put(int out, char type, guint32 mode, const char *name, const void *data,
+                       gsize len, GError **error) {
+  RecordHead h = {type, mode, strlen(name), len};
+  if (!nl_write_all(out, &h, sizeof h) || !nl_write_all(out, name, h.name_len) ||
+      (len && !nl_write_all(out, data, len)))
+    return nl_set_errno(error, errno, "cannot send '%s' back", name);
+  return TRUE;
 }
 
-void nl_node_files_close(NlNodeFiles *f) {
-  if (!f) return;
-  if (f->app && --f->app->refs == 0) {
-    f->app->b->close(f->app->fs);
-    g_free(f->app);
-  }
-  g_free(f->node);
-  g_free(f->statedir);
-  g_free(f);
+gboolean nl_record_put_fd(int out, char type, guint32 mode, const char *name, int fd,
+                          GError **error) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return nl_set_errno(error, errno, "fstat '%s'", name);
+  void *map = st.st_size ? mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+  if (map == MAP_FAILED) return nl_set_errno(error, errno, "mmap '%s'", name);
+  gboolean ok = nl_record_put(out, type, mode, name, map, st.st_size, error);
+  if (map) munmap(map, st.st_size);
+  return ok;
+}
+
+gboolean nl_record_next(GBytes *b, gsize *off, NlRecord *r, GError **error) {
+  gsize len = 0;
+  const guint8 *p = g_bytes_get_data(b, &len);
+  g_clear_pointer(&r->name, g_free);
+  RecordHead h;
+  if (*off == len) return FALSE;
+  if (len - *off < sizeof h) goto bad;
+  memcpy(&h, p + *off, sizeof h);
+  gsize at = *off + sizeof h;
+  if (h.name_len > len - at || h.len > len - at - h.name_len) goto bad;
+  r->type = h.type;
+  r->mode = h.mode;
+  r->name = g_strndup((const char *)p + at, h.name_len);
+  r->data = p + at + h.name_len;
+  r->len = h.len;
+  *off = at + h.name_len + h.len;
+  return TRUE;
+bad:
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "a malformed record came back at byte %zu", *off);
+  return FALSE;
 }
 
 const char *nl_node_files_via(const NlNodeFiles *f) {
@@ -290,8 +432,9 @@ gboolean nl_node_files_read(NlNodeFiles *f, const char *path, int fd, GError **e
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s:%s: not a regular file", f->node, path);
     return FALSE;
   }
+  if (e.size > NL_NODE_FILE_MAX) return too_big(error, f, path, e.size);
   return l == LAYER_UPPER ? f->b->read(f->app->fs, f->idx, at, fd, error)
-                          : copy_host_file(at, fd, error);
+                          : copy_host_file(f, at, fd, error);
 }
 
 gboolean nl_node_files_write(NlNodeFiles *f, int fd, const char *path, int mode, GError **error) {
@@ -466,6 +609,17 @@ gboolean nl_node_files_read_upper(NlNodeFiles *f, const char *path, int fd, GErr
     char *argv[] = {"cat", "--", in_upper, NULL};
     return agent_run(f, argv, -1, fd, error) == 0;
   }
+  NlDiskEntry e = {0};
+  if (!f->b->lstat(f->app->fs, f->idx, path, &e, error)) {
+    if (!*error) no_such(error, f, path);
+    return FALSE;
+  }
+  g_free(e.path);
+  if (!S_ISREG(e.mode)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s:%s: not a regular file", f->node, path);
+    return FALSE;
+  }
+  if (e.size > NL_NODE_FILE_MAX) return too_big(error, f, path, e.size);
   return f->b->read(f->app->fs, f->idx, path, fd, error);
 }
 
@@ -482,11 +636,27 @@ gboolean nl_node_files_tar_upper(NlNodeFiles *f, const char *path, int fd, GErro
     return FALSE;
   }
   g_free(e.path);
+  /* Its files together, before the archive is made in memory. */
+  g_autoptr(GPtrArray) all = f->b->walk(f->app->fs, f->idx, error);
+  if (!all) return FALSE;
+  g_autofree char *prefix = g_strconcat(path, "/", NULL);
+  guint64 sum = 0;
+  for (guint i = 0; i < all->len; i++) {
+    NlDiskEntry *x = all->pdata[i];
+    if (g_str_has_prefix(x->path, prefix) && S_ISREG(x->mode)) sum += x->size;
+  }
+  if (sum > NL_NODE_FILE_MAX) return too_big(error, f, path, sum);
   return f->b->tar(f->app->fs, f->idx, path, fd, error);
 }
 
 char *nl_node_files_diff(NlNodeFiles *f, const NlChange *c, GError **error) {
   if (c->type != 'f' || c->kind == NL_CHANGE_DELETED) return g_strdup("");
+  struct stat lower;
+  if (c->kind != NL_CHANGE_ADDED && stat(c->path, &lower) == 0 &&
+      (guint64)lower.st_size > NL_NODE_FILE_MAX) {
+    too_big(error, f, c->path, lower.st_size);
+    return NULL;
+  }
   g_autofree char *tmp = g_build_filename(g_get_tmp_dir(), "netlab-diff-XXXXXX", NULL);
   int fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -521,4 +691,131 @@ char *nl_node_files_diff(NlNodeFiles *f, const NlChange *c, GError **error) {
     return NULL;
   }
   return g_steal_pointer(&text);
+}
+
+/* ---- whole commands, each in one child ------------------------------------- */
+
+static NlNodeFiles *usable_or_error(NlNodeFiles *f, GError **error) {
+  if (nl_node_files_usable(f)) return f;
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s", f->why ? f->why : f->node);
+  return NULL;
+}
+
+typedef struct {
+  char **nodes; /* as many as PATHS: the node of each */
+  char **paths;
+  char **unique; /* NODES without repeats: what the child opens */
+  int fd;        /* copy in: the host file */
+  int mode;
+  gboolean patch;
+} Op;
+
+static NlNodeFiles *of(NlNodeFiles **files, guint n, const char *node, GError **error) {
+  for (guint i = 0; i < n; i++)
+    if (strcmp(files[i]->node, node) == 0) return usable_or_error(files[i], error);
+  g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "no node '%s'", node);
+  return NULL;
+}
+
+static gboolean cat_work(NlNodeFiles **files, guint n, int out, gpointer data, GError **error) {
+  Op *op = data;
+  for (guint i = 0; op->paths[i]; i++) {
+    NlNodeFiles *f = of(files, n, op->nodes[i], error);
+    if (!f || !nl_node_files_read(f, op->paths[i], out, error)) return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean sink_fd(const guint8 *buf, gsize len, gpointer data, GError **error) {
+  if (nl_write_all(GPOINTER_TO_INT(data), buf, len)) return TRUE;
+  return nl_set_errno(error, errno, "cannot write out");
+}
+
+static char **unique(char **nodes) {
+  GStrvBuilder *b = g_strv_builder_new();
+  g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+  for (char **n = nodes; *n; n++)
+    if (g_hash_table_add(seen, *n)) g_strv_builder_add(b, *n);
+  char **out = g_strv_builder_end(b);
+  g_strv_builder_unref(b);
+  return out;
+}
+
+static gboolean run_op(const char *labdir, Op *op, gboolean writable, NlNodeFilesWork work,
+                       guint64 max, int out, GError **error) {
+  g_auto(GStrv) u = unique(op->nodes);
+  /* Copied in, the host file the caller opened is the one open file the
+   * child keeps. */
+  g_autoptr(GBytes) b =
+      run_files(labdir, u, writable, work, op, max, sink_fd, GINT_TO_POINTER(out), op->fd, error);
+  return b != NULL;
+}
+
+gboolean nl_node_cat(const char *labdir, char **nodes, char **paths, int out, GError **error) {
+  Op op = {.nodes = nodes, .paths = paths};
+  return run_op(labdir, &op, FALSE, cat_work, NL_NODE_OP_MAX, out, error);
+}
+
+gboolean nl_node_copy_out(const char *labdir, const char *node, const char *path, int out,
+                          GError **error) {
+  char *nodes[] = {(char *)node, NULL};
+  char *paths[] = {(char *)path, NULL};
+  Op op = {.nodes = nodes, .paths = paths};
+  return run_op(labdir, &op, FALSE, cat_work, NL_NODE_FILE_MAX, out, error);
+}
+
+static gboolean copy_in_work(NlNodeFiles **files, guint n, int out, gpointer data, GError **error) {
+  Op *op = data;
+  NlNodeFiles *f = usable_or_error(files[0], error);
+  return f && nl_node_files_write(f, op->fd, op->paths[0], op->mode, error);
+}
+
+gboolean nl_node_copy_in(const char *labdir, int fd, const char *node, const char *path, int mode,
+                         GError **error) {
+  char *nodes[] = {(char *)node, NULL};
+  char *paths[] = {(char *)path, NULL};
+  Op op = {.nodes = nodes, .paths = paths, .fd = fd, .mode = mode};
+  return run_op(labdir, &op, TRUE, copy_in_work, 0, -1, error);
+}
+
+static gboolean diff_work(NlNodeFiles **files, guint n, int out, gpointer data, GError **error) {
+  Op *op = data;
+  NlNodeFiles *f = usable_or_error(files[0], error);
+  if (!f) return FALSE;
+  g_autoptr(GPtrArray) changes = nl_node_files_changes(f, error);
+  if (!changes) return FALSE;
+  for (guint i = 0; i < changes->len; i++) {
+    NlChange *c = changes->pdata[i];
+    dprintf(out, "%c %s%s\n", c->kind, c->path,
+            c->type == 'd'   ? "/"
+            : c->type == 'l' ? " (symlink)"
+                             : "");
+    if (!op->patch) continue;
+    g_autofree char *text = nl_node_files_diff(f, c, error);
+    if (!text || !nl_write_all(out, text, strlen(text))) return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean nl_node_diff(const char *labdir, const char *node, gboolean patch, int out,
+                      GError **error) {
+  char *nodes[] = {(char *)node, NULL};
+  Op op = {.nodes = nodes, .patch = patch};
+  return run_op(labdir, &op, FALSE, diff_work, NL_NODE_OP_MAX, out, error);
+}
+
+static gboolean ls_work(NlNodeFiles **files, guint n, int out, gpointer data, GError **error) {
+  Op *op = data;
+  NlNodeFiles *f = usable_or_error(files[0], error);
+  if (!f) return FALSE;
+  g_autofree char *text = nl_node_files_ls(f, op->paths[0], error);
+  return text && nl_write_all(out, text, strlen(text));
+}
+
+gboolean nl_node_ls(const char *labdir, const char *node, const char *path, int out,
+                    GError **error) {
+  char *nodes[] = {(char *)node, NULL};
+  char *paths[] = {(char *)path, NULL};
+  Op op = {.nodes = nodes, .paths = paths};
+  return run_op(labdir, &op, FALSE, ls_work, NL_NODE_FILE_MAX, out, error);
 }

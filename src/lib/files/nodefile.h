@@ -7,24 +7,71 @@
 
 #include <glib.h>
 
+#include "privdrop.h"
+
 typedef struct NlNodeFiles NlNodeFiles;
 
-/* WRITABLE: a disk is opened read-write (for `cp` into a stopped node). */
-NlNodeFiles *nl_node_files_open(const char *labdir, const char *node, gboolean writable,
-                                GError **error);
-void nl_node_files_close(NlNodeFiles *f);
-/* One NlNodeFiles per name of NODES, the stopped ones' disks in a single
- * libguestfs launch; a node neither running nor with a disk gets one that
- * is not usable. */
-GPtrArray *nl_node_files_open_all(const char *labdir, char **nodes, gboolean writable,
-                                  GError **error);
-gboolean nl_node_files_usable(const NlNodeFiles *f);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlNodeFiles, nl_node_files_close)
+/* Limits on what comes out of a node (documented in netlab(1)): a file
+ * read (cat, cp, save, diff -p, a node's /var/log in a post-mortem), and
+ * all of one command's reads together. */
+#define NL_NODE_FILE_MAX ((guint64)64 << 20)
+#define NL_NODE_OP_MAX ((guint64)256 << 20)
 
+/* Every operation on a node's files runs in a child with the QEMU user's
+ * rights (privdrop.h): nl_node_files_run() opens NODES there (an agent's
+ * session port and a disk, by fd, are opened before the drop; a disk must
+ * pass the qcow2 check, qcow2.h) and calls WORK with them, FILES[i] for
+ * NODES[i]. What WORK writes to OUT comes back, at most MAX bytes: to SINK
+ * if given, else returned. */
+typedef gboolean (*NlNodeFilesWork)(NlNodeFiles **files, guint n, int out, gpointer data,
+                                    GError **error);
+GBytes *nl_node_files_run(const char *labdir, char **nodes, gboolean writable, NlNodeFilesWork work,
+                          gpointer data, guint64 max, NlDropSink sink, gpointer sink_data,
+                          GError **error);
+
+/* The commands, each one child: cat PATHS[i] of NODES[i] to OUT; copy PATH
+ * of NODE to OUT, or FD (MODE) into PATH of NODE; what NODE changed (with
+ * the content diffs when PATCH) to OUT; ls of PATH of NODE to OUT. */
+gboolean nl_node_cat(const char *labdir, char **nodes, char **paths, int out, GError **error);
+gboolean nl_node_copy_out(const char *labdir, const char *node, const char *path, int out,
+                          GError **error);
+gboolean nl_node_copy_in(const char *labdir, int fd, const char *node, const char *path, int mode,
+                         GError **error);
+gboolean nl_node_diff(const char *labdir, const char *node, gboolean patch, int out,
+                      GError **error);
+gboolean nl_node_ls(const char *labdir, const char *node, const char *path, int out,
+                    GError **error);
+
+/* Records a WORK sends back: TYPE, MODE, NAME, then LEN bytes of data. */
+typedef struct {
+  char type;
+  guint32 mode;
+  char *name;
+  const guint8 *data;
+  gsize len;
+} NlRecord;
+gboolean nl_record_put(int out, char type, guint32 mode, const char *name, const void *data,
+                       gsize len, GError **error);
+/* The record's data is FD's content (a memory file). */
+gboolean nl_record_put_fd(int out, char type, guint32 mode, const char *name, int fd,
+                          GError **error);
+/* The record at *OFF of B, *OFF moved past it; FALSE at the end (no error)
+ * or on a malformed one (an error). R->name is freed by the next call. */
+gboolean nl_record_next(GBytes *b, gsize *off, NlRecord *r, GError **error);
+
+/* In WORK: whether F's node could be reached (running, or with a disk; the
+ * stopped ones' disks in a single libguestfs launch), and, when not, the
+ * error saying why. */
+gboolean nl_node_files_usable(const NlNodeFiles *f);
+const char *nl_node_files_unusable_why(const NlNodeFiles *f);
+
+/* The node's name. */
+const char *nl_node_files_node(const NlNodeFiles *f);
 /* "the agent" or "its disk (libguestfs)", for messages. */
 const char *nl_node_files_via(const NlNodeFiles *f);
 
-/* Writes file PATH (symlinks followed, within the node) to FD. */
+/* Writes file PATH (symlinks followed, within the node's root) to FD; at
+ * most NL_NODE_FILE_MAX bytes. */
 gboolean nl_node_files_read(NlNodeFiles *f, const char *path, int fd, GError **error);
 /* Writes FD's content to PATH, mode MODE. */
 gboolean nl_node_files_write(NlNodeFiles *f, int fd, const char *path, int mode, GError **error);

@@ -9,10 +9,10 @@
 
 /* The old fixed timeout, enough for a small lab on a loaded machine. */
 #define TIMEOUT_MIN_S 300
-/* A boot costs 1.5 to 5 CPU seconds under TCG (built kernel to Debian's,
- * idle machine to a load of 140 on 2 cores), and on a shared machine a lab
- * gets only its share of the cores: 64 VMs took 312 s at a load of 130.
- * 60 s of a core per VM keeps the timeout for hangs. */
+/* A boot costs a few CPU seconds under TCG (more on Debian's kernel than
+ * on a built one, more the more VMs boot at once), and on a shared machine
+ * a lab gets only its share of the cores: a large lab overran the old fixed
+ * timeout. 60 s of a core per VM keeps the timeout for hangs. */
 #define TCG_S_PER_VM_CORE 60
 #define KVM_S_PER_VM_CORE 5
 

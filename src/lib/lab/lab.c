@@ -743,7 +743,7 @@ typedef void (*NodeKeyParser)(Parser *p, const Assignment *a);
 
 /* Every NODE[KEY]=VALUE key: adding one is a row here plus its use. A row
  * with no parser is a Kathará option netlab accepts and ignores, with a
- * warning. The README's table is checked against this one (test-lab). */
+ * warning. netlab-lab.conf(5) is checked against this table (tests/unit/docs.sh). */
 static const struct {
   NlLabKey info;
   NodeKeyParser parse;
@@ -763,32 +763,28 @@ static const struct {
      set_kernel},
     {{"append", FALSE, NULL, "netlab: extra kernel command line for this node"}, set_append},
     {{"link", TRUE, NULL,
-      "netlab: eth0 of r1 is impaired from the start, in the words of "
-      "[`netlab link set`](#link-impairment-netlab-link-nodeethn-set-keyvalue); repeatable"},
+      "netlab: an interface impaired from the start, `ethN KEY=VALUE...` in the words of "
+      "`netlab link set`; repeatable"},
      add_link_line},
     {{"disk", FALSE, NULL,
-      "netlab: a persistent disk for the node's changes, 64m to 1024g, or `none` "
-      "(see [Node state](#node-state))"},
+      "netlab: a persistent disk for the node's changes, 64m to 1024g, or `none`"},
      set_disk},
     {{"ipv6", FALSE, "false",
       "IPv6 on the node's interfaces (true or false), with Kathará's sysctls"},
      set_ipv6},
-    {{"host", FALSE, NULL,
-      "netlab: the node runs on this host of `LAB_HOSTS` (see [Several hosts](#several-hosts)); "
-      "default where `netlab up` runs"},
+    {{"host", FALSE, "where `netlab up` runs", "netlab: the node runs on this host of `LAB_HOSTS`"},
      set_host},
     {{"image", FALSE, NULL,
-      "the node's root: an OCI image, or the host's for Kathará's base images (see "
-      "[doc/images.md](doc/images.md))"},
+      "the node's root: an OCI image, or the host's for Kathará's base images"},
      set_image},
     {{"bridged", FALSE, "false",
       "a NIC after the lab's ones on a NAT'd network to the outside, not to the host's "
-      "loopback (see [bridged, port and the others](#bridged-port-and-the-others))"},
+      "loopback"},
      set_bridged},
     {{"port", TRUE, NULL,
-      "`[HOST:]GUEST[/PROTO]` (PROTO tcp, the default, or udp): host port HOST "
-      "(default 3000) forwarded to the node's port GUEST through that NIC; implies "
-      "`bridged`; repeatable"},
+      "`[[ADDR:]HOST:]GUEST[/PROTO]` (PROTO tcp, the default, or udp): host port HOST "
+      "(default 3000) on ADDR (default 127.0.0.1) forwarded to the node's port GUEST "
+      "through that NIC; implies `bridged`; repeatable"},
      add_port},
     {{"shell", FALSE, "/bin/bash",
       "the shell of the node's console and of its extra `netlab tmux` terminals: a program "
@@ -966,7 +962,8 @@ static const struct {
     {{"AUTHOR", FALSE, NULL, "metadata, as in Kathará"}, G_STRUCT_OFFSET(NlLab, author)},
     {{"EMAIL", FALSE, NULL, "metadata, as in Kathará"}, G_STRUCT_OFFSET(NlLab, email)},
     {{"WEB", FALSE, NULL, "metadata, as in Kathará"}, G_STRUCT_OFFSET(NlLab, web)},
-    {{"KERNEL", FALSE, "the newest `/boot/vmlinuz-*`",
+    {{"KERNEL", FALSE,
+      "the newest default `netlab kernel build`, else the newest `/boot/vmlinuz-*`",
       "netlab: the kernel every node boots, as `r1[kernel]`"},
      0,
      set_lab_kernel},
@@ -975,15 +972,13 @@ static const struct {
      set_lab_append},
     {{"CAPTURE", FALSE, NULL,
       "netlab: `netlab test` captures these LANs while the tests run and keeps the "
-      "captures of a failure (see [`netlab test`](#netlab-test-labdir))"},
+      "captures of a failure"},
      0,
      set_lab_capture},
     {{"DISK", FALSE, NULL, "netlab: a disk for every node that does not set `disk`"},
      0,
      set_lab_disk},
-    {{"HOSTS", TRUE, NULL,
-      "netlab: the hosts nodes may run on, `NAME=URI` each, a libvirt URI (see "
-      "[Several hosts](#several-hosts))"},
+    {{"HOSTS", TRUE, NULL, "netlab: the hosts nodes may run on, `NAME=URI` each, a libvirt URI"},
      0,
      set_lab_hosts},
     {{"UNDERLAY", FALSE, "mtu=1500 ttl=1 port=14789",

@@ -128,8 +128,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlLab, nl_lab_free)
 typedef struct {
   const char *name;
   gboolean list;    /* repeatable, each line adds one; else the last one wins */
-  const char *def;  /* the default, as the README words it; NULL: none */
-  const char *help; /* what it means, as the README words it */
+  const char *def;  /* the default, as netlab-lab.conf(5) words it; NULL: none */
+  const char *help; /* what it means: netlab-lab.conf(5) says it (tests/unit/docs.sh) */
 } NlLabKey;
 
 /* The Ith key of the table, NULL past its end. */

@@ -202,8 +202,24 @@ GPtrArray *nl_modules_resolve(const char *modules_dep, const char *builtin,
     if (!colon) continue;
     *colon = '\0';
     char *path = g_strstrip(lines[i]);
-    if (*path == '\0' || g_hash_table_contains(by_path, path)) continue;
-    ModDep *m = mod_dep_new(path, g_strsplit_set(g_strstrip(colon + 1), " \t", -1));
+    if (*path == '\0') continue;
+    char **deps = g_strsplit_set(g_strstrip(colon + 1), " \t", -1);
+    /* The paths name files under the module tree, which root then packs
+     * into the initramfs: none may leave it. */
+    const char *bad = nl_rel_path_ok(path) ? NULL : path;
+    for (char **d = deps; !bad && *d; d++)
+      if (**d && !nl_rel_path_ok(*d)) bad = *d;
+    if (bad) {
+      g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                  "modules.dep:%u: '%s' is not a path inside the module tree", i + 1, bad);
+      g_strfreev(deps);
+      return NULL;
+    }
+    if (g_hash_table_contains(by_path, path)) {
+      g_strfreev(deps);
+      continue;
+    }
+    ModDep *m = mod_dep_new(path, deps);
     g_hash_table_insert(by_path, m->path, m);
     /* The first one wins on a clash, as with modprobe. */
     char *name = module_name(m->path);
@@ -389,6 +405,15 @@ static GBytes *decompress(const char *path, const char *tool, const char *packag
  * the archive, relative to /lib/modules/<version>. */
 static GBytes *read_module(const char *moddir, const char *rel, char **stored, GError **error) {
   g_autofree char *path = g_build_filename(moddir, rel, NULL);
+  /* Resolved, it must still be in the tree (a link may point out of it). */
+  g_autofree char *real_dir = nl_realpath(moddir, error);
+  g_autofree char *real = real_dir ? nl_realpath(path, error) : NULL;
+  if (!real) return NULL;
+  if (!g_str_has_prefix(real, real_dir) || real[strlen(real_dir)] != '/') {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "module '%s' resolves to '%s', outside '%s'", rel,
+                real, moddir);
+    return NULL;
+  }
   for (guint i = 0; i < G_N_ELEMENTS(decompressors); i++) {
     if (!g_str_has_suffix(rel, decompressors[i].suffix)) continue;
     GBytes *plain = decompress(path, decompressors[i].tool, decompressors[i].package, error);
@@ -581,6 +606,10 @@ char *nl_initramfs_get(const char *moddir, const char *templates, GError **error
     /* Without modules.builtin every root must be a module, which is checked. */
     g_file_get_contents(builtin_path, &builtin, NULL, NULL);
     modules = nl_modules_resolve(modules_dep, builtin, initramfs_roots, error);
+    if (!modules && error && *error && (*error)->code == NL_ERROR_INPUT) {
+      g_prefix_error(error, "%s/", moddir);
+      return NULL;
+    }
     if (!modules) {
       g_prefix_error(error, "cannot build the initramfs for '%s': ", version);
       return NULL;

@@ -272,8 +272,16 @@ NlKernel *nl_kernel_find(const char *path, GError **error) {
     k->boot = g_strdup(k->path);
     g_autofree char *dir = g_path_get_dirname(k->path);
     g_autofree char *rel = g_build_filename(dir, "include", "config", "kernel.release", NULL);
-    if (g_file_get_contents(rel, &k->version, NULL, NULL)) {
+    gsize rlen = 0;
+    if (nl_read_file_max(rel, 4096, &k->version, &rlen, NULL)) {
       g_strchomp(k->version);
+      /* It names a directory of /lib/modules that root packs from. */
+      if (!nl_name_ok(k->version)) {
+        g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                    "%s:1: '%s' is not a kernel release (one plain name, no '/', not '..')", rel,
+                    k->version);
+        return NULL;
+      }
       g_autofree char *moddir = g_build_filename("/lib/modules", k->version, NULL);
       if (g_file_test(moddir, G_FILE_TEST_IS_DIR)) k->moddir = g_steal_pointer(&moddir);
     } else {
@@ -286,6 +294,12 @@ NlKernel *nl_kernel_find(const char *path, GError **error) {
   if (!k->version) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
                 "'%s' is neither a bzImage nor an ELF kernel with a PVH entry", k->path);
+    return NULL;
+  }
+  if (!nl_name_ok(k->version)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                "'%s': its version string '%s' is not a kernel release (one plain name)", k->path,
+                k->version);
     return NULL;
   }
   g_autofree char *moddir = g_build_filename("/lib/modules", k->version, NULL);

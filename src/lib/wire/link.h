@@ -6,7 +6,7 @@
  * has no switch: one wirefilter joins the two NICs (a wire), and carries
  * both ends' impairments (nl_impair_join). A frame crosses one process
  * instead of three, which is what keeps TCP across it near a direct
- * link's speed under TCG (README, Performance). */
+ * link's speed under TCG (doc/performance.md). */
 #pragma once
 
 #include "impair.h"
