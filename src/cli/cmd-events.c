@@ -95,6 +95,23 @@ static gboolean console_panicked(Ev *ev, const char *node) {
   return strstr(tail, "Kernel panic") != NULL;
 }
 
+/* How long the console log may lag behind the console. */
+#define RESET_LOG_MS 300
+
+typedef struct {
+  Ev *ev;
+  char *node;
+} Reset;
+
+static gboolean reset_why(gpointer data) {
+  Reset *r = data;
+  node_event(r->ev, r->node, "stopped",
+             nl_event_stop_reason("guest-reset", console_panicked(r->ev, r->node)));
+  g_free(r->node);
+  g_free(r);
+  return G_SOURCE_REMOVE;
+}
+
 static void qmp_send(Qmp *q, const char *cmd) {
   /* A few bytes to a local socket: they fit, or QEMU is gone (EOF next). */
   if (write(q->fd, cmd, strlen(cmd)) < 0) {
@@ -135,9 +152,17 @@ static void qmp_message(Qmp *q, const char *line) {
     /* The guest is done: libvirt runs QEMU with -no-shutdown, so after a
      * poweroff or a panic it stays until libvirt, if a netlab holds the
      * lab, ends it. */
-    gboolean panicked = strcmp(reason, "guest-reset") == 0 && console_panicked(q->ev, q->node);
-    node_event(q->ev, q->node, "stopped", nl_event_stop_reason(reason, panicked));
     q->stopped = TRUE;
+    if (strcmp(reason, "guest-reset") != 0) {
+      node_event(q->ev, q->node, "stopped", nl_event_stop_reason(reason, FALSE));
+      return;
+    }
+    /* A reset: a panic if the console log says so, once netlab-log has
+     * written the console's last lines there. */
+    Reset *r = g_new0(Reset, 1);
+    r->ev = q->ev;
+    r->node = g_strdup(q->node);
+    g_timeout_add(RESET_LOG_MS, reset_why, r);
   } else if (strcmp(event, "STOP") == 0) {
     /* A STOP also precedes the end: query-status tells a pause from it. */
     qmp_send(q, "{\"execute\":\"query-status\"}\n");
