@@ -1,6 +1,7 @@
 #include "layout.h"
 
 #include <pwd.h>
+#include <string.h>
 #include <unistd.h>
 
 void nl_layout_vm(NlVmPaths *p, const char *statedir, const char *labdir, const char *node) {
@@ -14,6 +15,7 @@ void nl_layout_vm(NlVmPaths *p, const char *statedir, const char *labdir, const 
   p->ctl = g_build_filename(p->dir, "ctl.sock", NULL);
   p->gdb = g_build_filename(p->dir, "gdb.sock", NULL);
   p->serial1 = g_build_filename(p->dir, "serial1.sock", NULL);
+  p->qmp = g_build_filename(p->dir, "events.sock", NULL);
   p->log = labdir ? nl_layout_console_log(labdir, node) : NULL;
 }
 
@@ -27,6 +29,7 @@ void nl_layout_vm_clear(NlVmPaths *p) {
   g_free(p->ctl);
   g_free(p->gdb);
   g_free(p->serial1);
+  g_free(p->qmp);
   g_free(p->log);
   *p = (NlVmPaths){0};
 }
@@ -41,6 +44,12 @@ char *nl_layout_agent_lock(const NlVmPaths *p, int port) {
 
 char *nl_layout_key(const char *statedir, const char *key) {
   return g_build_filename(statedir, key, NULL);
+}
+
+char *nl_layout_events(const char *statedir, const char *suffix) {
+  g_autofree char *name = strcmp(suffix, ".lock") == 0 ? g_strdup("events.lock")
+                                                       : g_strconcat("events.log", suffix, NULL);
+  return g_build_filename(statedir, name, NULL);
 }
 
 char *nl_layout_vms(const char *statedir) { return g_build_filename(statedir, "vm", NULL); }

@@ -10,6 +10,8 @@
 
 /* STATE/
  *   lock                      flock()ed by the netlab working on the lab
+ *   events.log{,.1}           the lab's event log (events.h)
+ *   events.lock               flock()ed by the `netlab events` watching QEMU
  *   lab, accel, nodes, ...    small named values (nl_state_set/get)
  *   hosts, host.NODE, vxvde.LAN  a lab across hosts (remote.c)
  *   procs                     the processes up started (sandbox.c)
@@ -38,6 +40,7 @@ typedef struct {
   char *ctl;          /* DIR/ctl.sock: virtio-serial port netlab.ctl */
   char *gdb;          /* DIR/gdb.sock: QEMU's GDB stub */
   char *serial1;      /* DIR/serial1.sock: ttyS1, for gdbserver */
+  char *qmp;          /* DIR/events.sock: a QMP monitor for `netlab events` */
   char *fifo;         /* STATE/console/NODE.fifo: QEMU's console log goes there */
   char *log;          /* DATA/logs/NODE.console.log; NULL without LABDIR */
 } NlVmPaths;
@@ -55,6 +58,10 @@ char *nl_layout_agent_lock(const NlVmPaths *p, int port);
 char *nl_layout_key(const char *statedir, const char *key);
 #define NL_LAYOUT_LOCK "lock"
 #define NL_LAYOUT_PROCS "procs"
+
+/* STATE/events.log + SUFFIX: the event log (""), its previous part
+ * (".1"), the watcher's lock (".lock" makes STATE/events.lock). */
+char *nl_layout_events(const char *statedir, const char *suffix);
 
 /* STATE/vm: a directory per VM, named after its node; STATE/locks and
  * STATE/console: netlab's own, beside it. */

@@ -7,9 +7,21 @@
 
 #include "capture.h"
 #include "cmd.h"
+#include "events.h"
 #include "util.h"
 
-static void ready(void *data) { fprintf(stderr, "netlab: capturing on %s\n", (const char *)data); }
+typedef struct {
+  const char *target, *statedir, *labdir, *lan, *file;
+  char pid[16];
+} Started;
+
+/* Frames are being captured: now, not before, is the capture started. */
+static void ready(void *data) {
+  const Started *s = data;
+  fprintf(stderr, "netlab: capturing on %s\n", s->target);
+  nl_event_emit(s->statedir, s->labdir, "capture", "target", s->target, "lan", s->lan, "state",
+                "started", "pid", s->pid, "file", s->file, NULL);
+}
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_auto(NlTarget) t = {0};
@@ -52,8 +64,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                  .count = count,
                  .duration_s = duration,
                  .live = file == NULL,
-                 .ready = ready,
-                 .data = argv[1]};
+                 .ready = ready};
+  Started started = {.target = argv[1], .statedir = t.st->dir, .labdir = t.labdir, .file = file};
+  g_snprintf(started.pid, sizeof started.pid, "%d", (int)getpid());
+  c.data = &started;
   if (!nl_capture_target(t.lab, t.st, argv[1], &c, error)) return -1;
   c.out = file ? fopen(file, "wb") : fdopen(dup(STDOUT_FILENO), "wb");
   if (!c.out) {
@@ -62,7 +76,12 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     return -1;
   }
   guint64 frames = 0;
-  if (!nl_capture_run(&c, &frames, error)) return -1;
+  started.lan = c.lan;
+  gboolean ok = nl_capture_run(&c, &frames, error);
+  g_autofree char *n = g_strdup_printf("%" G_GUINT64_FORMAT, frames);
+  nl_event_emit(t.st->dir, t.labdir, "capture", "target", argv[1], "lan", c.lan, "state", "stopped",
+                "pid", started.pid, "frames", n, "why", ok ? NULL : (*error)->message, NULL);
+  if (!ok) return -1;
   fprintf(stderr, "netlab: %" G_GUINT64_FORMAT " frame%s captured on %s%s%s\n", frames,
           frames == 1 ? "" : "s", argv[1], file ? " into " : "", file ? file : "");
   return 0;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cmd.h"
+#include "events.h"
 #include "disk.h"
 #include "run.h"
 #include "state.h"
@@ -30,6 +31,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     fprintf(stderr, "netlab: lab '%s' is not up\n", labdir);
   } else {
     if (!nl_state_lock(st, TRUE, error)) return -1;
+    /* Before the state directory, and the log in it, are gone. */
+    nl_event_emit(st->dir, labdir, "lab", "state", "down", NULL);
     g_autoptr(GPtrArray) notes = nl_run_shutdown_scripts(st, SHUTDOWN_TIMEOUT_S);
     for (guint i = 0; i < notes->len; i++)
       fprintf(stderr, "netlab: warning: %s\n", (char *)notes->pdata[i]);

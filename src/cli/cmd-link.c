@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "events.h"
 #include "link.h"
 #include "span.h"
 #include "util.h"
@@ -67,8 +68,13 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     return -1;
   }
 
-  if (strcmp(verb, "down") == 0 || strcmp(verb, "up") == 0)
-    return set_state(st, node->name, nic, strcmp(verb, "up") == 0, error) ? 0 : -1;
+  g_autofree char *ifname = g_strdup_printf("eth%u", nic->index);
+  if (strcmp(verb, "down") == 0 || strcmp(verb, "up") == 0) {
+    if (!set_state(st, node->name, nic, strcmp(verb, "up") == 0, error)) return -1;
+    nl_event_emit(st->dir, t.labdir, "link", "node", node->name, "interface", ifname, "lan",
+                  nic->lan, "state", verb, NULL);
+    return 0;
+  }
   if (set || strcmp(verb, "show") == 0) nl_link_get(st->dir, node->name, nic->index, &imp);
   if (set) {
     g_autofree char *words = g_strjoinv(" ", argv + 3);
@@ -81,6 +87,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     if (!nl_link_set(st->dir, node->name, nic, &imp, error)) return -1;
   }
   g_autofree char *text = nl_impair_format(&imp);
+  if (set || strcmp(verb, "reset") == 0)
+    nl_event_emit(st->dir, t.labdir, "impairment", "node", node->name, "interface", ifname, "lan",
+                  nic->lan, "impairment", text, NULL);
   printf("%s %s %s %s\n", argv[1], nic->lan,
          nl_link_is_up(st->dir, node->name, nic->index) ? "up" : "down",
          *text ? text : "unimpaired");

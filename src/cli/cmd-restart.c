@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "events.h"
 #include "lab.h"
 #include "partial.h"
 #include "run.h"
@@ -39,7 +40,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   o.uri = uri ? g_strstrip(uri) : NULL;
   g_autofree char *accel = nl_state_get(st, "accel");
   if (accel) o.accel = g_str_equal(g_strstrip(accel), "kvm") ? NL_ACCEL_KVM : NL_ACCEL_TCG;
-  NlCmdVmDisplay display = {.tty = isatty(2)};
+  NlCmdVmDisplay display = {.tty = isatty(2), .statedir = st->dir, .labdir = labdir};
   const NlUpProgress progress = {.say = {nl_cmd_say.say, &display}, .vms = nl_cmd_show_vms};
   o.progress = &progress;
   if (!nl_partial_restart(st, lab, error)) return -1;

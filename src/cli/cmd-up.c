@@ -6,6 +6,7 @@
 
 #include "tmux.h"
 #include "cmd.h"
+#include "events.h"
 #include "image.h"
 #include "kernel.h"
 #include "lab.h"
@@ -97,10 +98,11 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     for (int i = first_node; i < argc; i++) nodes[i - first_node] = g_strdup(argv[i]);
   }
   if (!nl_partial_select(lab, st, nodes, exclude, &o.join, error)) return -1;
-  NlCmdVmDisplay display = {.tty = isatty(2)};
+  NlCmdVmDisplay display = {.tty = isatty(2), .statedir = st->dir, .labdir = labdir};
   const NlUpProgress progress = {.say = {nl_cmd_say.say, &display}, .vms = nl_cmd_show_vms};
   o.progress = &progress;
   if (!nl_run_up(lab, st, &o, error)) return -1;
+  nl_event_emit(st->dir, labdir, "lab", "state", "up", NULL);
   /* The lock is close-on-exec, so tmux does not hold it. */
   if (!tmux) return 0;
   return nl_tmux_open(labdir, st, &nl_cmd_say, error) ? 0 : -1;

@@ -8,6 +8,7 @@
 #include "kernel.h"
 #include "needs.h"
 #include "disk.h"
+#include "events.h"
 #include "state.h"
 #include "util.h"
 
@@ -255,8 +256,18 @@ int nl_cmd_wipe_disks(const char *labdir, char **nodes, GError **error) {
 
 /* On a terminal, a line per VM, redrawn in place; else a log, one line per
  * VM that is ready or failed. */
+static void vm_event(const NlCmdVmDisplay *d, const NlVmStatus *vm) {
+  static const char *const states[] = {
+      [NL_VM_BOOTING] = "booting", [NL_VM_READY] = "ready", [NL_VM_FAILED] = "stopped"};
+  if (!d->statedir || vm->phase == NL_VM_WAITING) return;
+  g_autofree char *secs = vm->phase == NL_VM_READY ? g_strdup_printf("%.1f", vm->secs) : NULL;
+  nl_event_emit(d->statedir, d->labdir, "node", "node", vm->name, "state", states[vm->phase], "why",
+                vm->phase == NL_VM_FAILED ? "failed to boot" : NULL, "secs", secs, NULL);
+}
+
 void nl_cmd_show_vms(const NlVmStatus *vms, guint n, int changed, gpointer data) {
   NlCmdVmDisplay *d = data;
+  if (changed >= 0) vm_event(d, &vms[changed]);
   if (!d->tty) {
     if (changed < 0) return;
     const NlVmStatus *vm = &vms[changed];

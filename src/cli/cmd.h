@@ -93,6 +93,8 @@ extern const NlCmd nl_cmd_restart;
 extern const NlCmd nl_cmd_freeze;
 extern const NlCmd nl_cmd_thaw;
 extern const NlCmd nl_cmd_dump;
+extern const NlCmd nl_cmd_events;
+extern const NlCmd nl_cmd_web;
 extern const NlCmd nl_cmd_image;
 
 /* How every command shows what modules tell (util.h's NlProgress): on
@@ -127,5 +129,7 @@ int nl_cmd_wipe_disks(const char *labdir, char **nodes, GError **error);
 typedef struct {
   gboolean tty;
   guint drawn; /* lines of progress on the terminal */
+  /* Where each VM's booting, ready or failure goes as an event (events.h). */
+  const char *statedir, *labdir;
 } NlCmdVmDisplay;
 void nl_cmd_show_vms(const NlVmStatus *vms, guint n, int changed, gpointer data);

@@ -12,11 +12,11 @@
 #include "config.h"
 
 static const NlCmd *const commands[] = {
-    &nl_cmd_up,      &nl_cmd_down,    &nl_cmd_status, &nl_cmd_exec, &nl_cmd_console,
-    &nl_cmd_gdb,     &nl_cmd_monitor, &nl_cmd_tmux,   &nl_cmd_test, &nl_cmd_kernel,
-    &nl_cmd_capture, &nl_cmd_link,    &nl_cmd_graph,  &nl_cmd_ls,   &nl_cmd_check,
-    &nl_cmd_restart, &nl_cmd_cp,      &nl_cmd_cat,    &nl_cmd_diff, &nl_cmd_save,
-    &nl_cmd_wipe,    &nl_cmd_image,   &nl_cmd_freeze, &nl_cmd_thaw, &nl_cmd_dump};
+    &nl_cmd_up,      &nl_cmd_down,   &nl_cmd_status, &nl_cmd_exec,    &nl_cmd_console, &nl_cmd_gdb,
+    &nl_cmd_monitor, &nl_cmd_tmux,   &nl_cmd_test,   &nl_cmd_kernel,  &nl_cmd_capture, &nl_cmd_link,
+    &nl_cmd_graph,   &nl_cmd_ls,     &nl_cmd_check,  &nl_cmd_restart, &nl_cmd_cp,      &nl_cmd_cat,
+    &nl_cmd_diff,    &nl_cmd_save,   &nl_cmd_wipe,   &nl_cmd_image,   &nl_cmd_freeze,  &nl_cmd_thaw,
+    &nl_cmd_dump,    &nl_cmd_events, &nl_cmd_web};
 
 static void usage(FILE *f) {
   fprintf(f, "usage: netlab [--connect URI] COMMAND [ARGS...]\n\ncommands:\n");

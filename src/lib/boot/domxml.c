@@ -259,6 +259,13 @@ static void xml_qemu(GString *x, const NlLab *lab, const NlNode *node, const NlV
   if (!spec->remote) {
     qarg(x, "-gdb");
     qarg(x, "unix:%s,server=on,wait=off", p->gdb);
+    /* A QMP monitor of netlab's own, beside libvirt's: `netlab events`
+     * hears QEMU's SHUTDOWN, STOP and RESUME there, and its end, without
+     * holding the embedded driver (which one process at a time may). */
+    qarg(x, "-chardev");
+    qarg(x, "socket,id=nlevents,path=%s,server=on,wait=off", p->qmp);
+    qarg(x, "-mon");
+    qarg(x, "chardev=nlevents,mode=control");
   }
   g_string_append(x, "  </qemu:commandline>\n");
   if (!spec->kvm)
