@@ -51,7 +51,7 @@ r2_qcow2() {
     qemu-img create -q -f qcow2 -o data_file=dfile,data_file_raw=off -b r2-base.raw -F raw r2.qcow2 64M &&
     qemu-img amend -q -f qcow2 -o data_file=$VICTIM r2.qcow2 && cd /
 }
-r2_plant() { cp $W/r2-base.raw $W/r2.qcow2 $H/.netlab/disks/ && : >$H/.netlab/disks/r2.dirty; }
+r2_plant() { cp $W/r2-base.raw $W/r2.qcow2 $H/.netlab/disks/ && (: >$H/.netlab/disks/r2.dirty); }
 r1_disk() {
   cd $W && mkext4 r1-fs.raw && head -c 4096 /dev/zero | tr '\0' d >leak &&
     debugfs -w -R 'write leak upper/etc/leak' r1-fs.raw &&
@@ -64,7 +64,7 @@ r1_disk() {
 r1_plant() {
   cp $W/r1-fs.raw $W/r1-base.vmdk $H/.netlab/disks/ &&
     cp $W/r1.qcow2 $H/.netlab/disks/r1.qcow2.new &&
-    mv $H/.netlab/disks/r1.qcow2.new $H/.netlab/disks/r1.qcow2 && : >$H/.netlab/disks/r1.dirty
+    mv $H/.netlab/disks/r1.qcow2.new $H/.netlab/disks/r1.qcow2 && (: >$H/.netlab/disks/r1.dirty)
 }
 links() {
   ln -s $SECRET /etc/zz-link-secret && ln -s /etc/shadow /etc/zz-link-shadow &&
@@ -155,7 +155,9 @@ plant() {
     chmod 0777 "$f" 2>/dev/null && echo "done: chmod 0777 $f" >>$LOG
   done
   # The placeholder for save, emptied and dated back again after the sweep.
-  { : >$H/r1/usr/local/bin/zz-canary && touch -d 2000-01-01 $H/r1/usr/local/bin/zz-canary; } 2>/dev/null
+  # (In a subshell: a failed redirection of ':', a special builtin, ends the
+  # shell that runs it.)
+  (: >$H/r1/usr/local/bin/zz-canary && touch -d 2000-01-01 $H/r1/usr/local/bin/zz-canary) 2>/dev/null
   return 0
 }
 
