@@ -212,12 +212,35 @@ void nl_shared_revoke(const NlState *st, const NlProgress *say) {
 /* ---- QEMU's sockets ------------------------------------------------------- */
 
 int nl_qemu_connect(const char *path, GError **error) {
-  int fd = nl_unix_connect(path, error);
-  if (fd < 0) return -1;
-  /* The socket's directory is the QEMU user's: whoever listens there must
-   * be that user, never another one (root's files are not its to offer). */
+  /* The socket is reached through its directory, opened without following
+   * a link, so that what is checked below is the directory connected in. */
+  g_autofree char *dir = g_path_get_dirname(path);
+  g_autofree char *base = g_path_get_basename(path);
+  int dirfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dirfd < 0) {
+    int err = errno;
+    nl_set_errno(error, err, "cannot open '%s'", dir);
+    errno = err;
+    return -1;
+  }
+  struct stat ds;
+  /* A directory of the invoking user's that nobody else can write holds
+   * only sockets of netlab's own processes (the relay of a node on another
+   * host serves its console and agent there): their peer is that user. */
+  gboolean ours = fstat(dirfd, &ds) == 0 && ds.st_uid == geteuid() && (ds.st_mode & 022) == 0;
+  g_autofree char *via = g_strdup_printf("/proc/self/fd/%d/%s", dirfd, base);
+  int fd = nl_unix_connect(via, NULL);
+  int err = errno;
+  close(dirfd);
+  if (fd < 0) {
+    nl_set_errno(error, err, "cannot connect to '%s'", path);
+    errno = err;
+    return -1;
+  }
+  /* A directory of the QEMU user's: whoever listens there must be that
+   * user, never another one (root's sockets are not its to offer). */
   uid_t want = geteuid();
-  if (want == 0) {
+  if (want == 0 && !ours) {
     struct passwd *pw = getpwnam(NL_QEMU_USER);
     want = pw ? pw->pw_uid : (uid_t)-1;
   }
