@@ -346,7 +346,6 @@ static char *copy_scripts(const char *scripts, const char *dir) {
   g_autofree char *top = g_build_filename(dir, "vmlinux-gdb.py", NULL);
   if (!copy_file(scripts, top)) return NULL;
   g_autofree char *tree = g_path_get_dirname(scripts);
-  g_autofree char *real = g_file_read_link(scripts, NULL);
   /* A build tree's vmlinux-gdb.py is a link into scripts/gdb/. */
   g_autofree char *pkg = g_build_filename(tree, "scripts", "gdb", "linux", NULL);
   g_autoptr(GDir) d = g_dir_open(pkg, 0, NULL);

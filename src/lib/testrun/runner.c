@@ -24,7 +24,7 @@ static gboolean trusted(const struct stat *st, int writable_bits) {
 }
 
 static TestCheck check_test(const char *labdir, const char *name, struct stat *out) {
-  struct stat st;
+  struct stat st = {0};
   int lab = open(labdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (lab < 0 || fstat(lab, &st) != 0 || !trusted(&st, S_IWOTH)) {
     if (lab >= 0) close(lab);
