@@ -1,5 +1,7 @@
 #include "sandbox.h"
 
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -211,6 +213,14 @@ void nl_shared_revoke(const NlState *st, const NlProgress *say) {
 
 /* ---- QEMU's sockets ------------------------------------------------------- */
 
+/* PID runs netlab's relay (the one beside this netlab, or installed). */
+static gboolean is_relay(pid_t pid) {
+  g_autofree char *exe = g_strdup_printf("/proc/%d/exe", (int)pid);
+  g_autofree char *runs = g_file_read_link(exe, NULL);
+  g_autofree char *relay = nl_find_beside_self("netlab-relay", NETLAB_RELAY_INSTALLED, NULL);
+  return runs && relay && g_str_equal(runs, relay);
+}
+
 int nl_qemu_connect(const char *path, GError **error) {
   /* The socket is reached through its directory, opened without following
    * a link, so that what is checked below is the directory connected in. */
@@ -223,11 +233,6 @@ int nl_qemu_connect(const char *path, GError **error) {
     errno = err;
     return -1;
   }
-  struct stat ds;
-  /* A directory of the invoking user's that nobody else can write holds
-   * only sockets of netlab's own processes (the relay of a node on another
-   * host serves its console and agent there): their peer is that user. */
-  gboolean ours = fstat(dirfd, &ds) == 0 && ds.st_uid == geteuid() && (ds.st_mode & 022) == 0;
   g_autofree char *via = g_strdup_printf("/proc/self/fd/%d/%s", dirfd, base);
   int fd = nl_unix_connect(via, NULL);
   int err = errno;
@@ -238,15 +243,17 @@ int nl_qemu_connect(const char *path, GError **error) {
     return -1;
   }
   /* A directory of the QEMU user's: whoever listens there must be that
-   * user, never another one (root's sockets are not its to offer). */
+   * user, never another one (root's sockets are not its to offer), or
+   * netlab's own relay of a node on another host. */
   uid_t want = geteuid();
-  if (want == 0 && !ours) {
+  if (want == 0) {
     struct passwd *pw = getpwnam(NL_QEMU_USER);
     want = pw ? pw->pw_uid : (uid_t)-1;
   }
   struct ucred cred;
   socklen_t len = sizeof cred;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != want) {
+  gboolean got = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
+  if (!got || (cred.uid != want && !(cred.uid == geteuid() && is_relay(cred.pid)))) {
     close(fd);
     errno = EPERM;
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
