@@ -213,12 +213,16 @@ void nl_shared_revoke(const NlState *st, const NlProgress *say) {
 
 /* ---- QEMU's sockets ------------------------------------------------------- */
 
-/* PID runs netlab's relay (the one beside this netlab, or installed). */
-static gboolean is_relay(pid_t pid) {
-  g_autofree char *exe = g_strdup_printf("/proc/%d/exe", (int)pid);
-  g_autofree char *runs = g_file_read_link(exe, NULL);
-  g_autofree char *relay = nl_find_beside_self("netlab-relay", NETLAB_RELAY_INSTALLED, NULL);
-  return runs && relay && g_str_equal(runs, relay);
+/* PATH is STATE/vm/NODE/SOCKET. A node on another host has a relay that
+ * netlab recorded (in a record only netlab writes), which serves its
+ * sockets here as the invoking user. */
+static gboolean served_by_relay(const char *path) {
+  g_autofree char *vmdir = g_path_get_dirname(path);
+  g_autofree char *node = g_path_get_basename(vmdir);
+  g_autofree char *vms = g_path_get_dirname(vmdir);
+  g_autofree char *dir = g_path_get_dirname(vms);
+  NlState st = {.dir = dir, .lock_fd = -1};
+  return nl_proc_alive(&st, "relay", node) > 0;
 }
 
 int nl_qemu_connect(const char *path, GError **error) {
@@ -253,7 +257,7 @@ int nl_qemu_connect(const char *path, GError **error) {
   struct ucred cred;
   socklen_t len = sizeof cred;
   gboolean got = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
-  if (!got || (cred.uid != want && !(cred.uid == geteuid() && is_relay(cred.pid)))) {
+  if (!got || (cred.uid != want && !(cred.uid == geteuid() && served_by_relay(path)))) {
     close(fd);
     errno = EPERM;
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
