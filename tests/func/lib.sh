@@ -8,16 +8,25 @@ set -u
 
 tap_n=0
 tap_failed=0
+tap_last=0
+# A failure and the diagnostics after it go to stderr as well: meson shows a
+# failed test's stderr, not its TAP stream, so that is what a CI log keeps.
 ok() { # ok CONDITION-STATUS DESCRIPTION
   tap_n=$((tap_n + 1))
+  tap_last=$1
   if [ "$1" -eq 0 ]; then
     echo "ok $tap_n - $2"
   else
     echo "not ok $tap_n - $2"
+    echo "not ok $tap_n - $2" >&2
     tap_failed=$((tap_failed + 1))
   fi
 }
-diag() { sed -e 's/^/# /' -e '$a\'; }
+diag() {
+  d=$(sed -e 's/^/# /')
+  [ -z "$d" ] || printf '%s\n' "$d"
+  [ -z "$d" ] || [ "$tap_last" -eq 0 ] || printf '%s\n' "$d" >&2
+}
 
 tmp=$(mktemp -d /tmp/netlab-test.XXXXXX)
 chmod 755 "$tmp"
