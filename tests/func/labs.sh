@@ -7,7 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 
 [ $# -gt 0 ] || set -- multicast multicast-pim vxlan vxlan-unicast vxlan6 \
-  kathara-ospf kathara-rip kathara-bgp kathara-quagga kathara-radvd kathara-dns-web kathara-frr-split
+  kathara-ospf kathara-rip kathara-bgp kathara-quagga kathara-radvd kathara-dns-web kathara-frr-split \
+  kathara-lb kathara-netem kathara-tunnel
 cp -r "$NETLAB_SRC/labs/common" "$tmp/common"
 for name; do
   lab=$(copy_lab "$name")
