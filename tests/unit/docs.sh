@@ -7,7 +7,9 @@
 # - every lab.conf key of the parser's table (printed by lab-keys) has an
 #   entry in netlab-lab.conf(5) that says what the table says (its meaning
 #   and its default), and every key that page documents is in the table;
-# - doc/performance.md is what scripts/bench-report makes of bench/results/.
+# - doc/performance.md is what scripts/bench-report makes of bench/results/;
+#   doc/kathara-labs.md what scripts/kathara-survey --report makes of
+#   tests/kathara/runs/.
 : "${NETLAB:?set by meson}" "${NETLAB_SRC:?set by meson}" "${NETLAB_LAB_KEYS:?set by meson}"
 exec python3 - "$NETLAB" "$NETLAB_SRC" "$NETLAB_LAB_KEYS" <<'EOF'
 import os
@@ -163,6 +165,11 @@ for name in lab_doc:
 r = subprocess.run([os.path.join(src, "scripts", "bench-report"), "--check"],
                    capture_output=True, text=True)
 ok(r.returncode == 0, "doc/performance.md is generated from bench/results/", r.stderr)
+
+# The collection's table is what the checked-in survey records give.
+r = subprocess.run([os.path.join(src, "scripts", "kathara-survey"), "--report", "--check"],
+                   capture_output=True, text=True)
+ok(r.returncode == 0, "doc/kathara-labs.md is generated from tests/kathara/runs/", r.stderr)
 
 print(f"1..{n}")
 sys.exit(1 if failed else 0)

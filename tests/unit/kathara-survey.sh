@@ -32,7 +32,7 @@ ok(len(paths) == len(set(paths)), "expectations.toml names each lab once (%d lab
 ok(all(e.get("why") and e.get("kind") for e in labs), "every lab has a kind and a why")
 known = {"path", "zip", "kind", "why", "pairs", "reach", "noreach", "route", "noroute", "proto", "bgp",
          "ospf", "service", "noservice", "tc", "command", "exclude", "needs_image", "up", "nodes_up",
-         "cause", "cause_debian", "cause_built", "nodes"}
+         "cause", "cause_debian", "cause_built", "nodes", "except"}
 odd = sorted({k for e in labs for k in e} - known)
 ok(not odd, "expectations.toml uses only the keys the survey reads %s" % (odd or ""))
 order = ks.order_by_kind([{"path": p, "kind": k} for p, k in
@@ -57,6 +57,8 @@ fails, passed = ks.evaluate({"pairs": "lan", "noreach": [["h1", "h2"]]}, rec)
 ok(not fails and passed == 2, "an exercise reaching only its LANs meets pairs = lan, h1 does not reach h2")
 fails, _ = ks.evaluate({"pairs": "all"}, rec)
 ok(len(fails) == 1 and fails[0].startswith("4 all pairs unreached"), "pairs = all counts the 4 unreached pairs")
+fails, _ = ks.evaluate({"pairs": "all", "except": [["*", "10.0.1.0/24"], ["h2", "10.0.0.0/16"]]}, rec)
+ok(fails == [], "pairs = all spares the pairs its except names")
 rec_all = dict(rec, reached={n: targets[n] for n in nodes})
 fails, _ = ks.evaluate({"pairs": "all", "noreach": [["h1", "h2"]]}, rec_all)
 ok(fails == ["h1 reaches h2"], "a filter that does not hold is named")
