@@ -32,12 +32,14 @@ ok(len(paths) == len(set(paths)), "expectations.toml names each lab once (%d lab
 ok(all(e.get("why") and e.get("kind") for e in labs), "every lab has a kind and a why")
 known = {"path", "zip", "kind", "why", "pairs", "reach", "noreach", "route", "noroute", "proto", "bgp",
          "ospf", "service", "noservice", "tc", "command", "exclude", "needs_image", "up", "nodes_up",
-         "cause", "cause_debian", "cause_built", "nodes", "except"}
+         "cause", "cause_debian", "cause_built", "nodes", "except", "late"}
 odd = sorted({k for e in labs for k in e} - known)
 ok(not odd, "expectations.toml uses only the keys the survey reads %s" % (odd or ""))
 order = ks.order_by_kind([{"path": p, "kind": k} for p, k in
-                          [("a1", "a"), ("a2", "a"), ("b1", "b"), ("c1", "c"), ("b2", "b")]])
-ok([e["path"] for e in order] == ["a1", "b1", "c1", "a2", "b2"], "labs run one of each kind in turn")
+                          [("a1", "a"), ("a2", "a"), ("b1", "b"), ("c1", "c"), ("b2", "b")]] +
+                         [{"path": "b3", "kind": "b", "late": True}])
+ok([e["path"] for e in order] == ["a1", "b1", "c1", "a2", "b2", "b3"],
+   "labs run one of each kind in turn, the late ones last")
 
 # r1 (10.0.0.1/24, 10.0.1.1/24) between h1 (10.0.0.2) and h2 (10.0.1.2).
 def node(*cidrs, routes=(), bgp=(), services=()):
