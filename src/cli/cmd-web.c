@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gio/gunixoutputstream.h>
 #include <glib-unix.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -689,13 +690,30 @@ static void ws_events(SoupServer *server, SoupServerMessage *msg, const char *pa
 
 /* ---- consoles and shells: a netlab child, joined to the WebSocket ---- */
 
+/* Backpressure, both ways. Towards the page: libsoup queues every frame it
+ * is given and has no call that tells how much it holds, so a page that
+ * reads slowly would make the server buffer all of a flood. The child's
+ * output is read only while the WebSocket's own stream can take more:
+ * when it cannot, reading waits until it can, and the child (hence the
+ * console or the command) waits with it, as behind a terminal that stopped
+ * reading. libsoup then holds at most one read (PIPE_READ) per client
+ * beyond the kernel's socket buffer. Towards the child: what the page
+ * types is written without blocking the server; at most PIPE_IN_MAX
+ * bytes wait for a child that does not read, past that the page is
+ * closed with a reason. */
+#define PIPE_READ 16384
+#define PIPE_IN_MAX (1024 * 1024)
+
 typedef struct {
   SoupWebsocketConnection *ws;
   GSubprocess *proc;
   GOutputStream *to;
   GInputStream *from;
   GCancellable *cancel;
-  char buf[16384];
+  GSource *wait_out; /* the page's stream can take more: read again */
+  GSource *wait_in;  /* the child's stdin can take more: write IN */
+  GByteArray *in;    /* typed, not yet written to the child */
+  char buf[PIPE_READ];
   char *what; /* for the log */
   char *statedir, *labdir, *node, *client;
   gboolean console;
@@ -703,6 +721,11 @@ typedef struct {
 
 static void pipe_free(Pipe *p) {
   g_cancellable_cancel(p->cancel);
+  if (p->wait_out) g_source_destroy(p->wait_out);
+  g_clear_pointer(&p->wait_out, g_source_unref);
+  if (p->wait_in) g_source_destroy(p->wait_in);
+  g_clear_pointer(&p->wait_in, g_source_unref);
+  g_clear_pointer(&p->in, g_byte_array_unref);
   if (p->proc) g_subprocess_send_signal(p->proc, SIGTERM);
   g_clear_object(&p->proc);
   g_clear_object(&p->ws);
@@ -733,9 +756,59 @@ static void pipe_got(GObject *src, GAsyncResult *res, gpointer data) {
   pipe_read(p);
 }
 
+/* The stream libsoup writes the page's frames to (pollable: libsoup needs
+ * it so). */
+static GPollableOutputStream *page_stream(Pipe *p) {
+  GIOStream *io = soup_websocket_connection_get_io_stream(p->ws);
+  GOutputStream *out = io ? g_io_stream_get_output_stream(io) : NULL;
+  return out && G_IS_POLLABLE_OUTPUT_STREAM(out) &&
+                 g_pollable_output_stream_can_poll(G_POLLABLE_OUTPUT_STREAM(out))
+             ? G_POLLABLE_OUTPUT_STREAM(out)
+             : NULL;
+}
+
+static gboolean page_writable(GObject *stream, gpointer data) {
+  Pipe *p = data;
+  g_clear_pointer(&p->wait_out, g_source_unref);
+  pipe_read(p);
+  return G_SOURCE_REMOVE;
+}
+
 static void pipe_read(Pipe *p) {
+  GPollableOutputStream *out = page_stream(p);
+  if (out && !g_pollable_output_stream_is_writable(out)) {
+    p->wait_out = g_pollable_output_stream_create_source(out, NULL);
+    g_source_set_callback(p->wait_out, (GSourceFunc)(void (*)(void))page_writable, p, NULL);
+    g_source_attach(p->wait_out, NULL);
+    return;
+  }
   g_input_stream_read_async(p->from, p->buf, sizeof p->buf, G_PRIORITY_DEFAULT, p->cancel, pipe_got,
                             p);
+}
+
+/* Writes what waits in P->in to the child, as much as it takes now; the
+ * rest when it can take more. */
+static gboolean pipe_write(GObject *stream, gpointer data) {
+  Pipe *p = data;
+  g_clear_pointer(&p->wait_in, g_source_unref);
+  GPollableOutputStream *to = G_POLLABLE_OUTPUT_STREAM(p->to);
+  while (p->in->len) {
+    g_autoptr(GError) e = NULL;
+    gssize n = g_pollable_output_stream_write_nonblocking(to, p->in->data, p->in->len, NULL, &e);
+    if (n < 0 && g_error_matches(e, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+      p->wait_in = g_pollable_output_stream_create_source(to, NULL);
+      g_source_set_callback(p->wait_in, (GSourceFunc)(void (*)(void))pipe_write, p, NULL);
+      g_source_attach(p->wait_in, NULL);
+      break;
+    }
+    /* The child is gone: its output's end closes the page. */
+    if (n <= 0) {
+      g_byte_array_set_size(p->in, 0);
+      break;
+    }
+    g_byte_array_remove_range(p->in, 0, n);
+  }
+  return G_SOURCE_REMOVE;
 }
 
 static void pipe_message(SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer data) {
@@ -743,8 +816,14 @@ static void pipe_message(SoupWebsocketConnection *ws, gint type, GBytes *message
   gsize len = 0;
   const char *bytes = g_bytes_get_data(message, &len);
   if (!p->to || len > BODY_MAX) return;
-  /* Keystrokes: a few bytes, into a pipe the child reads. */
-  g_output_stream_write_all(p->to, bytes, len, NULL, NULL, NULL);
+  if (p->in->len + len > PIPE_IN_MAX) {
+    g_byte_array_set_size(p->in, 0);
+    soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_TOO_BIG,
+                                    "more input than the console or shell reads");
+    return;
+  }
+  g_byte_array_append(p->in, (const guint8 *)bytes, len);
+  if (!p->wait_in) pipe_write(NULL, p);
 }
 
 static void pipe_closed(SoupWebsocketConnection *ws, gpointer data) {
@@ -813,6 +892,10 @@ static void ws_pipe(SoupServerMessage *msg, SoupWebsocketConnection *c, Web *w, 
   p->ws = g_object_ref(c);
   p->proc = proc;
   p->to = read_only ? NULL : g_subprocess_get_stdin_pipe(proc);
+  p->in = g_byte_array_new();
+  /* Written to without ever blocking the server (pipe_write). */
+  if (p->to)
+    g_unix_set_fd_nonblocking(g_unix_output_stream_get_fd(G_UNIX_OUTPUT_STREAM(p->to)), TRUE, NULL);
   p->from = g_subprocess_get_stdout_pipe(proc);
   p->cancel = g_cancellable_new();
   p->console = console;
