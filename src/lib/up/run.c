@@ -1051,12 +1051,15 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
    * process's arguments. */
   g_autofree char *kernel_key = g_strconcat("kernel.", node->name, NULL);
   g_autofree char *booted_key = g_strconcat("booted.", node->name, NULL);
+  /* `image rm` and `prune` keep what a running node boots on (image.h). */
+  g_autofree char *image_key = g_strconcat(NL_IMAGE_STATE_KEY, node->name, NULL);
   g_autofree char *booted =
       g_strdup_printf("%s (%s)", b->kernel->path, b->kernel->version ? b->kernel->version : "?");
   return check_sock_path(vm->paths.console, error) && check_sock_path(vm->paths.ctl, error) &&
          check_sock_path(vm->paths.gdb, error) &&
          nl_state_set(st, kernel_key, b->kernel->boot, error) &&
          nl_state_set(st, booted_key, booted, error) &&
+         (!image_root || nl_state_set(st, image_key, image_root, error)) &&
          (node->host ||
           write_guest_conf(node, &vm->paths, plan->have_shared,
                            image_root ? plan->agent_static : plan->agent,
