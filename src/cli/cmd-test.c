@@ -108,12 +108,14 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir, GPtrAr
     nl_layout_vm(&p, st->dir, lab->dir, node->name);
     g_autofree char *dst = g_build_filename(vmdir, "console.log", NULL);
     int lfd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (lfd >= 0) {
-      nl_console_log_write(p.log, lfd);
-      close(lfd);
-    }
-    g_string_append_printf(index, "%s/console.log: its serial console, from %s\n", node->name,
-                           p.log);
+    g_autoptr(GError) e = NULL;
+    if (lfd < 0)
+      nl_set_errno(&e, errno, "cannot create '%s'", dst);
+    else
+      nl_console_log_keep(lab->dir, node->name, lfd, &e);
+    if (lfd >= 0) close(lfd);
+    g_string_append_printf(index, "%s/console.log: its serial console, from %s%s%s\n", node->name,
+                           p.log, e ? ": " : "", e ? e->message : "");
     g_string_append_printf(index,
                            "%s/ip-*.txt, dmesg.txt: through the agent, after the "
                            "tests (an error message in them if the VM had stopped)\n",
