@@ -644,8 +644,8 @@ gboolean nl_image_remove(const char *cache, const char *ref, GError **error) {
   g_autofree char *root = digest ? root_dir(cache, digest) : NULL;
   const char *booted = root && sharing < 2 ? root_booted(used_by, root) : NULL;
   if (booted) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "image %s is in use: %s (netlab down it first)",
-                n, booted);
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "image %s is in use: %s (take that lab down first)", n, booted);
     close(lock);
     return FALSE;
   }
