@@ -285,7 +285,7 @@ unsaved() { awk -v s=" $saved_paths " 'index(s, " " $1 " ") == 0' "$1"; }
 saved_paths=$(saved "$tmp/save.out")
 x r1 sh /shared/attack.sh after-save >/dev/null 2>&1
 guest guest.log | tail -2 | diag
-timeout 300 "$NETLAB" test --artifacts "$tmp/artifacts" "$lab" >"$tmp/test.out" 2>&1
+timeout -k 10 300 "$NETLAB" test --artifacts "$tmp/artifacts" "$lab" >"$tmp/test.out" 2>&1
 rc=$?
 echo "# test: status $rc"
 diag <"$tmp/test.out"
