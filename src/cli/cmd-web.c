@@ -884,6 +884,28 @@ static GSocketAddress *parse_listen(const char *listen, GError **error) {
   return g_inet_socket_address_new(addr, port);
 }
 
+/* Prints the page's address, with the token; warns when it listens on
+ * every address. The origin the page's requests must come from (HOST:PORT),
+ * NULL when any address is. */
+static char *say_where(SoupServer *server, GSocketAddress *addr, const char *token) {
+  GSList *uris = soup_server_get_uris(server);
+  GUri *u = uris ? uris->data : NULL;
+  g_autofree char *host = u ? g_strdup(g_uri_get_host(u)) : g_strdup("127.0.0.1");
+  int port = u ? g_uri_get_port(u) : 0;
+  g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
+  GInetAddress *ia = g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(addr));
+  gboolean any = g_inet_address_get_is_any(ia);
+  g_autofree char *shown = strchr(host, ':') ? g_strdup_printf("[%s]", host) : g_strdup(host);
+  printf("http://%s:%d/?token=%s\n", any ? "127.0.0.1" : shown, port, token);
+  fflush(stdout);
+  if (any)
+    fprintf(stderr,
+            "netlab: web: listening on every address: anyone who can reach port %d "
+            "and has the token can do what you can with these labs\n",
+            port);
+  return any ? NULL : g_strdup_printf("%s:%d", shown, port);
+}
+
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_auto(NlTarget) t = {0};
   g_autofree char *listen = NULL;
@@ -937,23 +959,8 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_prefix_error(error, "web: cannot listen on %s: ", listen ? listen : DEFAULT_LISTEN);
     return -1;
   }
-  GSList *uris = soup_server_get_uris(server);
-  GUri *u = uris ? uris->data : NULL;
-  g_autofree char *host = u ? g_strdup(g_uri_get_host(u)) : g_strdup("127.0.0.1");
-  int port = u ? g_uri_get_port(u) : 0;
-  g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
-  GInetAddress *ia = g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(addr));
-  gboolean any = g_inet_address_get_is_any(ia);
-  g_autofree char *shown = strchr(host, ':') ? g_strdup_printf("[%s]", host) : g_strdup(host);
-  g_autofree char *origin_host = any ? NULL : g_strdup_printf("%s:%d", shown, port);
+  g_autofree char *origin_host = say_where(server, addr, token);
   w.origin_host = origin_host;
-  printf("http://%s:%d/?token=%s\n", any ? "127.0.0.1" : shown, port, token);
-  fflush(stdout);
-  if (any)
-    fprintf(stderr,
-            "netlab: web: listening on every address: anyone who can reach port %d "
-            "and has the token can do what you can with these labs\n",
-            port);
 
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
   guint s1 = g_unix_signal_add(SIGINT, on_signal, loop);
