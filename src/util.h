@@ -46,7 +46,7 @@ char *nl_cache_dir(GError **error);
  * (which a staged install in a DESTDIR is), else the configured one. */
 char *nl_find_beside_self(const char *name, const char *installed, GError **error);
 
-/* netlab's own data file or directory NAME ("templates", "kernel-config"):
+/* netlab's own data file or directory NAME ("templates", "kernel-config", "web"):
  * in the source tree when this netlab runs from its build directory, else
  * in the data directory of the prefix it runs from, else the configured
  * one (or the source tree, when nothing is installed there). */

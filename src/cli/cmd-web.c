@@ -925,7 +925,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autoptr(GPtrArray) clients = w.event_clients;
   g_autoptr(GHashTable) caps = w.captures;
   const char *webdir = g_getenv("NETLAB_WEB_DIR");
-  w.webdir = g_strdup(webdir && *webdir ? webdir : NETLAB_WEB_DIR);
+  w.webdir = webdir && *webdir ? g_strdup(webdir) : nl_data_path("web");
   g_autofree char *webdir_owned = w.webdir;
   w.self = g_file_read_link("/proc/self/exe", error);
   g_autofree char *self = w.self;
