@@ -760,7 +760,7 @@ static void pipe_closed(SoupWebsocketConnection *ws, gpointer data) {
   pipe_free(p);
 }
 
-/* Whether another client holds NODE's console (attach.c's lock). */
+/* Whether another client holds NODE's console (console.c's lock). */
 static gboolean console_taken(const char *statedir, const char *labdir, const char *node) {
   g_auto(NlVmPaths) vp = {0};
   nl_layout_vm(&vp, statedir, labdir, node);
