@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "agent-proto.h"
-#include "guest.h"
+#include "guest-contract.h"
 #include "span.h"
 #include "uplink.h"
 
@@ -127,7 +127,7 @@ static void xml_head(GString *x, const NlLab *lab, const NlNode *node, const NlD
   if (spec->kvm) g_string_append(x, "  <cpu mode='host-passthrough'/>\n");
 }
 
-/* The 9p shares (guest.h names their tags) and the node's disk. */
+/* The 9p shares (guest-contract.h names their tags) and the node's disk. */
 static void xml_storage(GString *x, const NlVmPaths *p, const NlDomainSpec *spec) {
   if (spec->image_root) /* One filesystem of netlab's cache: nothing to remap. */
     share(x, spec->image_root, NL_GUEST_TAG_ROOT, SHARE_RO_MAPPED, FALSE);
