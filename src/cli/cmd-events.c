@@ -119,11 +119,8 @@ static void qmp_send(Qmp *q, const char *cmd) {
 }
 
 static void qmp_message(Qmp *q, const char *line) {
-  g_autoptr(JsonParser) p = json_parser_new();
-  if (!json_parser_load_from_data(p, line, -1, NULL)) return;
-  JsonNode *root = json_parser_get_root(p);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return;
-  JsonObject *o = json_node_get_object(root);
+  g_autoptr(JsonObject) o = nl_event_object(line);
+  if (!o) return;
   const char *event = json_object_get_string_member_with_default(o, "event", NULL);
   if (json_object_has_member(o, "QMP")) {
     qmp_send(q, "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-status\"}\n");
@@ -323,9 +320,8 @@ static void log_line(Ev *ev, const char *line) {
   out_line(ev, line);
   if (ev->lock_fd < 0 || !strstr(line, "\"booting\"")) return;
   /* A VM (re)starts: its new QEMU's monitor. */
-  g_autoptr(JsonParser) p = json_parser_new();
-  if (!json_parser_load_from_data(p, line, -1, NULL)) return;
-  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  g_autoptr(JsonObject) o = nl_event_object(line);
+  if (!o) return;
   const char *type = json_object_get_string_member_with_default(o, "type", "");
   const char *node = json_object_get_string_member_with_default(o, "node", NULL);
   const char *state = json_object_get_string_member_with_default(o, "state", "");

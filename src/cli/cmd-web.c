@@ -127,11 +127,8 @@ static void broadcast(Web *w, const char *line) {
 static void start_graph(Lab *l);
 
 static void lab_event(Lab *l, const char *line) {
-  g_autoptr(JsonParser) p = json_parser_new();
-  if (!json_parser_load_from_data(p, line, -1, NULL)) return;
-  JsonNode *root = json_parser_get_root(p);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return;
-  JsonObject *o = json_node_get_object(root);
+  g_autoptr(JsonObject) o = nl_event_object(line);
+  if (!o) return;
   g_autofree char *key = event_key(o);
   if (key) {
     /* A capture that stopped is history; a lab that went down, all of it. */

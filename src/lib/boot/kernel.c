@@ -239,15 +239,9 @@ static GBytes *extract_vmlinux(const char *path, const guint8 *d, gsize len) {
  * only the headers are looked at. */
 static GMappedFile *map_kernel(const char *path, GError **error) {
   g_autoptr(GError) local = NULL;
-  /* O_NONBLOCK and a regular file only: opening a FIFO would wait for ever. */
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  struct stat fst;
-  if (fd < 0 || fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s", path,
-                fd < 0 ? g_strerror(errno) : "not a regular file");
-    if (fd >= 0) close(fd);
-    return NULL;
-  }
+  struct stat st;
+  int fd = nl_open_regular(path, 0, &st, "cannot read kernel", error);
+  if (fd < 0) return NULL;
   GMappedFile *map = g_mapped_file_new_from_fd(fd, FALSE, &local);
   close(fd);
   if (!map)

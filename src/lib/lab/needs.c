@@ -266,22 +266,30 @@ static void feature(GPtrArray *out, const char *file, guint line, const char *op
   add_why(out, file, line, g_strconcat("CONFIG_", option, NULL), why);
 }
 
+/* The option an iptables match or target NAME needs, if netlab knows it:
+ * SPECIAL, else PREFIX and NAME in capitals when NAME is one of KNOWN. The
+ * feature is said at the option's LINE. */
+static void xt_feature(GPtrArray *out, const char *file, guint line, const char *kind,
+                       const char *name, const char *special, const char *const *known,
+                       const char *prefix) {
+  g_autofree char *up = g_ascii_strup(name, -1);
+  g_autofree char *option = special                        ? g_strdup(special)
+                            : g_strv_contains(known, name) ? g_strconcat(prefix, up, NULL)
+                                                           : NULL;
+  if (option) feature(out, file, line, option, g_strdup_printf("iptables %s '%s'", kind, name));
+}
+
 static void iptables_features(GPtrArray *out, const char *file, Token *words, guint n) {
   gboolean v6 = g_str_has_prefix(words[0].text, "ip6");
   for (guint i = 1; i + 1 < n; i++) {
     const char *opt = words[i].text, *arg = words[i + 1].text;
     if (g_str_equal(opt, "-m") || g_str_equal(opt, "--match")) {
-      g_autofree char *up = g_ascii_strup(arg, -1);
       const char *special = g_str_equal(arg, "mark")       ? "NETFILTER_XT_MARK"
                             : g_str_equal(arg, "connmark") ? "NETFILTER_XT_CONNMARK"
                             : g_str_equal(arg, "set")      ? "NETFILTER_XT_SET"
                                                            : NULL;
-      g_autofree char *option = special ? g_strdup(special)
-                                : g_strv_contains(xt_matches, arg)
-                                    ? g_strconcat("NETFILTER_XT_MATCH_", up, NULL)
-                                    : NULL;
-      if (option)
-        feature(out, file, words[i].line, option, g_strdup_printf("iptables match '%s'", arg));
+      xt_feature(out, file, words[i].line, "match", arg, special, xt_matches,
+                 "NETFILTER_XT_MATCH_");
     } else if (g_str_equal(opt, "-j") || g_str_equal(opt, "--jump")) {
       const char *special =
           g_str_equal(arg, "DNAT") || g_str_equal(arg, "SNAT") ? "NETFILTER_XT_NAT"
@@ -289,12 +297,8 @@ static void iptables_features(GPtrArray *out, const char *file, Token *words, gu
           : g_str_equal(arg, "CONNMARK")                       ? "NETFILTER_XT_CONNMARK"
           : g_str_equal(arg, "REJECT") ? (v6 ? "IP6_NF_TARGET_REJECT" : "IP_NF_TARGET_REJECT")
                                        : NULL;
-      g_autofree char *option = special ? g_strdup(special)
-                                : g_strv_contains(xt_targets, arg)
-                                    ? g_strconcat("NETFILTER_XT_TARGET_", arg, NULL)
-                                    : NULL;
-      if (option)
-        feature(out, file, words[i].line, option, g_strdup_printf("iptables target '%s'", arg));
+      xt_feature(out, file, words[i].line, "target", arg, special, xt_targets,
+                 "NETFILTER_XT_TARGET_");
     }
   }
 }
