@@ -903,6 +903,20 @@ static char *say_where(SoupServer *server, GSocketAddress *addr, const char *tok
   return any ? NULL : g_strdup_printf("%s:%d", shown, port);
 }
 
+/* What the server holds, freed once it is gone: the captures before the
+ * labs they belong to. */
+static void web_clear(Web *w) {
+  g_clear_pointer(&w->captures, g_hash_table_unref);
+  g_clear_pointer(&w->event_clients, g_ptr_array_unref);
+  g_clear_pointer(&w->labs, g_ptr_array_unref);
+  g_free(w->token);
+  g_free(w->webdir);
+  g_free(w->origin_host);
+  g_free(w->capdir);
+  g_free(w->self);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Web, web_clear)
+
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_auto(NlTarget) t = {0};
   g_autofree char *listen = NULL;
@@ -914,22 +928,16 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     return -1;
   g_autoptr(GSocketAddress) addr = parse_listen(listen ? listen : DEFAULT_LISTEN, error);
   if (!addr) return -1;
-  Web w = {.labs = g_ptr_array_new_with_free_func((GDestroyNotify)lab_free),
-           .event_clients = g_ptr_array_new_with_free_func(g_object_unref),
-           .captures =
-               g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)capture_free)};
-  g_autoptr(GPtrArray) owned = w.labs;
-  g_autoptr(GPtrArray) clients = w.event_clients;
-  g_autoptr(GHashTable) caps = w.captures;
+  g_auto(Web) w = {.labs = g_ptr_array_new_with_free_func((GDestroyNotify)lab_free),
+                   .event_clients = g_ptr_array_new_with_free_func(g_object_unref),
+                   .captures = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                                     (GDestroyNotify)capture_free)};
   const char *webdir = g_getenv("NETLAB_WEB_DIR");
   w.webdir = webdir && *webdir ? g_strdup(webdir) : nl_data_path("web");
-  g_autofree char *webdir_owned = w.webdir;
   w.self = g_file_read_link("/proc/self/exe", error);
-  g_autofree char *self = w.self;
-  if (!self) return -1;
+  if (!w.self) return -1;
   w.token = new_token(error);
-  g_autofree char *token = w.token;
-  if (!token) return -1;
+  if (!w.token) return -1;
   for (int i = 1; i < argc; i++) {
     g_autofree char *dir = nl_realpath(argv[i], error);
     if (!dir) return -1;
@@ -941,8 +949,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   scan_labs(&w);
   /* Captures are kept until the server stops, in a directory of its own. */
   w.capdir = g_dir_make_tmp("netlab-web-XXXXXX", error);
-  g_autofree char *capdir = w.capdir;
-  if (!capdir) return -1;
+  if (!w.capdir) return -1;
 
   g_autoptr(SoupServer) server = soup_server_new("server-header", "netlab-web", NULL);
   soup_server_add_handler(server, NULL, handle, &w, NULL);
@@ -956,8 +963,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_prefix_error(error, "web: cannot listen on %s: ", listen ? listen : DEFAULT_LISTEN);
     return -1;
   }
-  g_autofree char *origin_host = say_where(server, addr, token);
-  w.origin_host = origin_host;
+  w.origin_host = say_where(server, addr, w.token);
 
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
   guint s1 = g_unix_signal_add(SIGINT, on_signal, loop);
@@ -967,7 +973,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_source_remove(s2);
   soup_server_disconnect(server);
   g_hash_table_remove_all(w.captures);
-  rmdir(capdir);
+  rmdir(w.capdir);
   return 0;
 }
 
