@@ -105,7 +105,7 @@ static void freezer_stop(Freezer *fz) {
 typedef struct {
   int gdb, stub;
   GString *from_gdb, *from_stub;
-  gboolean awaiting_stop, vfile, noack, noack_asked, told_output;
+  gboolean awaiting_stop, noack, noack_asked, told_output;
   guint swallow_acks;
   gsize output, qxfer;
   char *qxfer_object;
@@ -170,7 +170,6 @@ static gboolean from_gdb(Relay *r, GString *tok, gboolean packet) {
         r->awaiting_stop = FALSE;
         freezer_want(r->fz, FALSE);
         break;
-      case NL_RSP_REQ_VFILE: r->vfile = TRUE; break;
       case NL_RSP_REQ_OTHER: break;
     }
     if (g_str_equal(p, "QStartNoAckMode")) r->noack_asked = TRUE;
@@ -206,9 +205,7 @@ static gboolean from_stub(Relay *r, GString *tok, gboolean packet) {
     return ok;
   }
   g_autofree char *p = payload_of(tok);
-  gboolean vfile = r->vfile;
-  NlRspReply kind = nl_rsp_reply(p, r->awaiting_stop, vfile);
-  if (kind != NL_RSP_REPLY_OUTPUT) r->vfile = FALSE;
+  NlRspReply kind = nl_rsp_reply(p, r->awaiting_stop);
   switch (kind) {
     case NL_RSP_REPLY_FILEIO: {
       /* EPERM: gdb never sees the request. */
