@@ -88,25 +88,37 @@ static void node_event(Ev *ev, const char *node, const char *state, const char *
   nl_event_emit(ev->st->dir, ev->labdir, "node", "node", node, "state", state, "why", why, NULL);
 }
 
-static gboolean console_panicked(Ev *ev, const char *node) {
+/* Why a reset stopped NODE, from the end of its console log: PANIC (the
+ * kernel's panic line), REBOOT (the kernel's last line of a reboot), or
+ * neither yet (netlab-log has not written the console's last lines). */
+typedef enum { RESET_UNKNOWN, RESET_PANIC, RESET_REBOOT } ResetWhy;
+
+static ResetWhy console_reset_why(Ev *ev, const char *node) {
   g_auto(NlVmPaths) p = {0};
   nl_layout_vm(&p, ev->st->dir, ev->labdir, node);
   g_autofree char *tail = nl_log_tail(p.log, 40);
-  return strstr(tail, "Kernel panic") != NULL;
+  if (strstr(tail, "Kernel panic")) return RESET_PANIC;
+  if (strstr(tail, "reboot: Restarting system")) return RESET_REBOOT;
+  return RESET_UNKNOWN;
 }
 
-/* How long the console log may lag behind the console. */
-#define RESET_LOG_MS 300
+/* How long the console log may lag behind QEMU's reset event: netlab-log
+ * is one more process on a machine that may be busy. A reset whose log
+ * says neither (a triple fault) is told as a reboot after it. */
+#define RESET_LOG_MS 5000
+#define RESET_POLL_MS 100
 
 typedef struct {
   Ev *ev;
   char *node;
+  gint64 until;
 } Reset;
 
 static gboolean reset_why(gpointer data) {
   Reset *r = data;
-  node_event(r->ev, r->node, "stopped",
-             nl_event_stop_reason("guest-reset", console_panicked(r->ev, r->node)));
+  ResetWhy why = console_reset_why(r->ev, r->node);
+  if (why == RESET_UNKNOWN && g_get_monotonic_time() < r->until) return G_SOURCE_CONTINUE;
+  node_event(r->ev, r->node, "stopped", nl_event_stop_reason("guest-reset", why == RESET_PANIC));
   g_free(r->node);
   g_free(r);
   return G_SOURCE_REMOVE;
@@ -159,7 +171,8 @@ static void qmp_message(Qmp *q, const char *line) {
     Reset *r = g_new0(Reset, 1);
     r->ev = q->ev;
     r->node = g_strdup(q->node);
-    g_timeout_add(RESET_LOG_MS, reset_why, r);
+    r->until = g_get_monotonic_time() + RESET_LOG_MS * 1000;
+    g_timeout_add(RESET_POLL_MS, reset_why, r);
   } else if (strcmp(event, "STOP") == 0) {
     /* A STOP also precedes the end: query-status tells a pause from it. */
     qmp_send(q, "{\"execute\":\"query-status\"}\n");
@@ -192,7 +205,7 @@ static gboolean qmp_readable(int fd, GIOCondition cond, gpointer data) {
    * already if it said SHUTDOWN first. */
   if (!q->stopped)
     node_event(q->ev, q->node, "stopped",
-               nl_event_stop_reason(NULL, console_panicked(q->ev, q->node)));
+               nl_event_stop_reason(NULL, console_reset_why(q->ev, q->node) == RESET_PANIC));
   q->src = 0;
   g_hash_table_remove(q->ev->qmp, q->node);
   return G_SOURCE_REMOVE;
