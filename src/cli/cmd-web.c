@@ -128,11 +128,8 @@ static void broadcast(Web *w, const char *line) {
 static void start_graph(Lab *l);
 
 static void lab_event(Lab *l, const char *line) {
-  g_autoptr(JsonParser) p = json_parser_new();
-  if (!json_parser_load_from_data(p, line, -1, NULL)) return;
-  JsonNode *root = json_parser_get_root(p);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return;
-  JsonObject *o = json_node_get_object(root);
+  g_autoptr(JsonObject) o = nl_event_object(line);
+  if (!o) return;
   g_autofree char *key = event_key(o);
   if (key) {
     /* A capture that stopped is history; a lab that went down, all of it. */
@@ -839,7 +836,7 @@ static void pipe_closed(SoupWebsocketConnection *ws, gpointer data) {
   pipe_free(p);
 }
 
-/* Whether another client holds NODE's console (attach.c's lock). */
+/* Whether another client holds NODE's console (console.c's lock). */
 static gboolean console_taken(const char *statedir, const char *labdir, const char *node) {
   g_auto(NlVmPaths) vp = {0};
   nl_layout_vm(&vp, statedir, labdir, node);
@@ -967,6 +964,42 @@ static GSocketAddress *parse_listen(const char *listen, GError **error) {
   return g_inet_socket_address_new(addr, port);
 }
 
+/* Prints the page's address, with the token; warns when it listens on
+ * every address. The origin the page's requests must come from (HOST:PORT),
+ * NULL when any address is. */
+static char *say_where(SoupServer *server, GSocketAddress *addr, const char *token) {
+  GSList *uris = soup_server_get_uris(server);
+  GUri *u = uris ? uris->data : NULL;
+  g_autofree char *host = u ? g_strdup(g_uri_get_host(u)) : g_strdup("127.0.0.1");
+  int port = u ? g_uri_get_port(u) : 0;
+  g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
+  GInetAddress *ia = g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(addr));
+  gboolean any = g_inet_address_get_is_any(ia);
+  g_autofree char *shown = strchr(host, ':') ? g_strdup_printf("[%s]", host) : g_strdup(host);
+  printf("http://%s:%d/?token=%s\n", any ? "127.0.0.1" : shown, port, token);
+  fflush(stdout);
+  if (any)
+    fprintf(stderr,
+            "netlab: web: listening on every address: anyone who can reach port %d "
+            "and has the token can do what you can with these labs\n",
+            port);
+  return any ? NULL : g_strdup_printf("%s:%d", shown, port);
+}
+
+/* What the server holds, freed once it is gone: the captures before the
+ * labs they belong to. */
+static void web_clear(Web *w) {
+  g_clear_pointer(&w->captures, g_hash_table_unref);
+  g_clear_pointer(&w->event_clients, g_ptr_array_unref);
+  g_clear_pointer(&w->labs, g_ptr_array_unref);
+  g_free(w->token);
+  g_free(w->webdir);
+  g_free(w->origin_host);
+  g_free(w->capdir);
+  g_free(w->self);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Web, web_clear)
+
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_auto(NlTarget) t = {0};
   g_autofree char *listen = NULL;
@@ -978,22 +1011,16 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     return -1;
   g_autoptr(GSocketAddress) addr = parse_listen(listen ? listen : DEFAULT_LISTEN, error);
   if (!addr) return -1;
-  Web w = {.labs = g_ptr_array_new_with_free_func((GDestroyNotify)lab_free),
-           .event_clients = g_ptr_array_new_with_free_func(g_object_unref),
-           .captures =
-               g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)capture_free)};
-  g_autoptr(GPtrArray) owned = w.labs;
-  g_autoptr(GPtrArray) clients = w.event_clients;
-  g_autoptr(GHashTable) caps = w.captures;
+  g_auto(Web) w = {.labs = g_ptr_array_new_with_free_func((GDestroyNotify)lab_free),
+                   .event_clients = g_ptr_array_new_with_free_func(g_object_unref),
+                   .captures = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                                     (GDestroyNotify)capture_free)};
   const char *webdir = g_getenv("NETLAB_WEB_DIR");
-  w.webdir = g_strdup(webdir && *webdir ? webdir : NETLAB_WEB_DIR);
-  g_autofree char *webdir_owned = w.webdir;
+  w.webdir = webdir && *webdir ? g_strdup(webdir) : nl_data_path("web");
   w.self = g_file_read_link("/proc/self/exe", error);
-  g_autofree char *self = w.self;
-  if (!self) return -1;
+  if (!w.self) return -1;
   w.token = new_token(error);
-  g_autofree char *token = w.token;
-  if (!token) return -1;
+  if (!w.token) return -1;
   for (int i = 1; i < argc; i++) {
     g_autofree char *dir = nl_realpath(argv[i], error);
     if (!dir) return -1;
@@ -1005,8 +1032,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   scan_labs(&w);
   /* Captures are kept until the server stops, in a directory of its own. */
   w.capdir = g_dir_make_tmp("netlab-web-XXXXXX", error);
-  g_autofree char *capdir = w.capdir;
-  if (!capdir) return -1;
+  if (!w.capdir) return -1;
 
   g_autoptr(SoupServer) server = soup_server_new("server-header", "netlab-web", NULL);
   soup_server_add_handler(server, NULL, handle, &w, NULL);
@@ -1020,23 +1046,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_prefix_error(error, "web: cannot listen on %s: ", listen ? listen : DEFAULT_LISTEN);
     return -1;
   }
-  GSList *uris = soup_server_get_uris(server);
-  GUri *u = uris ? uris->data : NULL;
-  g_autofree char *host = u ? g_strdup(g_uri_get_host(u)) : g_strdup("127.0.0.1");
-  int port = u ? g_uri_get_port(u) : 0;
-  g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
-  GInetAddress *ia = g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(addr));
-  gboolean any = g_inet_address_get_is_any(ia);
-  g_autofree char *shown = strchr(host, ':') ? g_strdup_printf("[%s]", host) : g_strdup(host);
-  g_autofree char *origin_host = any ? NULL : g_strdup_printf("%s:%d", shown, port);
-  w.origin_host = origin_host;
-  printf("http://%s:%d/?token=%s\n", any ? "127.0.0.1" : shown, port, token);
-  fflush(stdout);
-  if (any)
-    fprintf(stderr,
-            "netlab: web: listening on every address: anyone who can reach port %d "
-            "and has the token can do what you can with these labs\n",
-            port);
+  w.origin_host = say_where(server, addr, w.token);
 
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
   guint s1 = g_unix_signal_add(SIGINT, on_signal, loop);
@@ -1046,7 +1056,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_source_remove(s2);
   soup_server_disconnect(server);
   g_hash_table_remove_all(w.captures);
-  rmdir(capdir);
+  rmdir(w.capdir);
   return 0;
 }
 

@@ -161,10 +161,10 @@ ok $? "web: the slow page then gets all of the flood ($got bytes of $flood and m
 "$NETLAB" restart -d "$lab" r2 >/dev/null 2>&1
 ok $? "r2 boots again"
 echo 'echo c >/proc/sysrq-trigger' | "$NETLAB" console -d "$lab" r2 >/dev/null 2>&1
-wait_for 10 has '"node":"r2","state":"stopped","why":"panic"' "$tmp/ev2.json"
+wait_for 30 has '"node":"r2","state":"stopped","why":"panic"' "$tmp/ev2.json"
 ok $? "events: r2 stopped after a kernel panic (why: panic)"
 echo 'busybox poweroff -f' | "$NETLAB" console -d "$lab" r1 >/dev/null 2>&1
-wait_for 10 has '"node":"r1","state":"stopped","why":"poweroff"' "$tmp/ev2.json"
+wait_for 30 has '"node":"r1","state":"stopped","why":"poweroff"' "$tmp/ev2.json"
 ok $? "events: r1 stopped after its poweroff (why: poweroff)"
 
 kill $webpid

@@ -43,35 +43,37 @@ int main(void) {
              nl_rsp_request("k") == NL_RSP_REQ_DETACH &&
              nl_rsp_request("vKill;1") == NL_RSP_REQ_DETACH,
          "D, k and vKill let the target go");
-  TAP_OK(nl_rsp_request("vFile:open:2f6574632f706173737764,0,0") == NL_RSP_REQ_VFILE,
-         "vFile: is host I/O gdb asks for");
 
   /* What the stub sends: the relay freezes the lab on a stop reply. */
   static const char *const stops[] = {"S05", "T05thread:01;", "T02thread:p1.1;",
                                       "W00", "X09",           "Stop:T05thread:01;"};
   for (gsize i = 0; i < G_N_ELEMENTS(stops); i++)
-    TAP_OK(nl_rsp_reply(stops[i], TRUE, FALSE) == NL_RSP_REPLY_STOP, "'%s' is a stop reply",
-           stops[i]);
-  TAP_OK(nl_rsp_reply("T05thread:01;", FALSE, FALSE) == NL_RSP_REPLY_OTHER,
+    TAP_OK(nl_rsp_reply(stops[i], TRUE) == NL_RSP_REPLY_STOP, "'%s' is a stop reply", stops[i]);
+  TAP_OK(nl_rsp_reply("T05thread:01;", FALSE) == NL_RSP_REPLY_OTHER,
          "but not when none is awaited");
-  TAP_OK(nl_rsp_reply("Text=0;Data=0;Bss=0", TRUE, FALSE) == NL_RSP_REPLY_OTHER,
+  TAP_OK(nl_rsp_reply("Text=0;Data=0;Bss=0", TRUE) == NL_RSP_REPLY_OTHER,
          "qOffsets' reply is no stop, even awaited");
-  TAP_OK(nl_rsp_reply("OK", TRUE, FALSE) == NL_RSP_REPLY_OTHER, "OK is no output");
-  TAP_OK(nl_rsp_reply("O48656c6c6f0a", FALSE, FALSE) == NL_RSP_REPLY_OUTPUT,
+  TAP_OK(nl_rsp_reply("OK", TRUE) == NL_RSP_REPLY_OTHER, "OK is no output");
+  TAP_OK(nl_rsp_reply("O48656c6c6f0a", FALSE) == NL_RSP_REPLY_OUTPUT,
          "O and hex is console output");
-  TAP_OK(nl_rsp_reply("E01", TRUE, FALSE) == NL_RSP_REPLY_OTHER, "an error is no stop reply");
+  TAP_OK(nl_rsp_reply("E01", TRUE) == NL_RSP_REPLY_OTHER, "an error is no stop reply");
 
   /* A hostile stub: its File-I/O requests never reach gdb. */
   static const char *const fileio[] = {"Fopen,1234/10,241,1a4", "Fwrite,3,1234,10", "Funlink,1/8",
                                        "Fsystem,1/8", "Frename,1/4,2/4"};
   for (gsize i = 0; i < G_N_ELEMENTS(fileio); i++) {
-    TAP_OK(nl_rsp_reply(fileio[i], TRUE, FALSE) == NL_RSP_REPLY_FILEIO,
+    TAP_OK(nl_rsp_reply(fileio[i], TRUE) == NL_RSP_REPLY_FILEIO,
            "'%s' is a File-I/O request while the target runs", fileio[i]);
-    TAP_OK(nl_rsp_reply(fileio[i], FALSE, FALSE) == NL_RSP_REPLY_FILEIO,
+    TAP_OK(nl_rsp_reply(fileio[i], FALSE) == NL_RSP_REPLY_FILEIO,
            "and unasked for at any other time");
   }
-  TAP_OK(nl_rsp_reply("F3", FALSE, TRUE) == NL_RSP_REPLY_OTHER,
-         "but F answering gdb's vFile request is its reply");
+  static const char *const results[] = {"F0", "F3", "F-1,2", "F1a;data", "Ffe"};
+  for (gsize i = 0; i < G_N_ELEMENTS(results); i++)
+    TAP_OK(nl_rsp_reply(results[i], FALSE) == NL_RSP_REPLY_OTHER,
+           "but '%s', a number, answers gdb's vFile request, even twice", results[i]);
+  TAP_OK(nl_rsp_reply("F", FALSE) == NL_RSP_REPLY_FILEIO &&
+             nl_rsp_reply("Ffstat,3,1234", FALSE) == NL_RSP_REPLY_FILEIO,
+         "an F without a number is no answer");
   g_autofree char *framed = nl_rsp_frame("F-1,1");
   TAP_STREQ(framed, "$F-1,1#01", "the refusal, framed with its checksum");
   g_autofree char *e01 = nl_rsp_frame("E01");

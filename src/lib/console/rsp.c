@@ -37,7 +37,6 @@ NlRspRequest nl_rsp_request(const char *p) {
   if (g_str_has_prefix(p, "vCont;")) return resumes(p + 5) ? NL_RSP_REQ_RESUME : NL_RSP_REQ_OTHER;
   if (g_str_has_prefix(p, "vAttach;") || g_str_has_prefix(p, "vRun;")) return NL_RSP_REQ_WHY;
   if (g_str_has_prefix(p, "vKill")) return NL_RSP_REQ_DETACH;
-  if (g_str_has_prefix(p, "vFile:")) return NL_RSP_REQ_VFILE;
   return NL_RSP_REQ_OTHER;
 }
 
@@ -47,10 +46,25 @@ static gboolean all_hex(const char *s) {
   return TRUE;
 }
 
-NlRspReply nl_rsp_reply(const char *p, gboolean awaiting_stop, gboolean vfile) {
+/* Whether F's argument is a call's result ("F0", "F-1,2", "F1a;DATA": a
+ * reply to gdb's vFile request) rather than a call's name ("Fopen,..."). No
+ * File-I/O call's name is a hex number, and the syntax alone decides: over a
+ * serial line gdb resends a packet whose ack is late, so a stub answers one
+ * vFile request twice, and a relay counting requests takes the second
+ * answer for a request of its own. */
+static gboolean fileio_result(const char *arg) {
+  if (*arg == '-') arg++;
+  gsize n = strcspn(arg, ",;");
+  if (n == 0) return FALSE;
+  for (gsize i = 0; i < n; i++)
+    if (!g_ascii_isxdigit(arg[i])) return FALSE;
+  return TRUE;
+}
+
+NlRspReply nl_rsp_reply(const char *p, gboolean awaiting_stop) {
   /* A non-stop notification ("%Stop:T05...") carries a stop reply. */
   if (g_str_has_prefix(p, "Stop:")) p += 5;
-  if (p[0] == 'F' && !vfile) return NL_RSP_REPLY_FILEIO;
+  if (p[0] == 'F' && !fileio_result(p + 1)) return NL_RSP_REPLY_FILEIO;
   if (p[0] == 'O' && p[1] && all_hex(p + 1)) return NL_RSP_REPLY_OUTPUT;
   if (awaiting_stop && p[0] && strchr("STWX", p[0]) && g_ascii_isxdigit(p[1]) &&
       g_ascii_isxdigit(p[2]))

@@ -13,29 +13,28 @@ char *nl_rsp_take(GString *line);
 /* What a packet from gdb asks of the stub, as far as a relay between them
  * must know: whether the target runs on (RESUME: c, C, s, S, i, I, a vCont
  * with a resuming action), will report why it stopped (WHY: '?', vAttach,
- * vRun), is let go (DETACH: D, k, vKill), or whether the stub's next reply
- * is a host-I/O reply (VFILE: vFile:...). */
+ * vRun) or is let go (DETACH: D, k, vKill). */
 typedef enum {
   NL_RSP_REQ_OTHER,
   NL_RSP_REQ_RESUME,
   NL_RSP_REQ_WHY,
   NL_RSP_REQ_DETACH,
-  NL_RSP_REQ_VFILE,
 } NlRspRequest;
 NlRspRequest nl_rsp_request(const char *payload);
 
 /* What a packet from the stub is: a stop reply (S, T, W, X: the target
  * stopped or ended; only when one is awaited, after a RESUME or WHY
  * request), console output (O + hex; also what `monitor` prints), a
- * File-I/O request (F...: the stub asks gdb to open, write, unlink... host
- * files; not when it answers a vFile request), or anything else. */
+ * File-I/O request (F and a call's name: the stub asks gdb to open, write,
+ * unlink... host files; F and a number answers gdb's vFile request), or
+ * anything else. */
 typedef enum {
   NL_RSP_REPLY_OTHER,
   NL_RSP_REPLY_STOP,
   NL_RSP_REPLY_OUTPUT,
   NL_RSP_REPLY_FILEIO,
 } NlRspReply;
-NlRspReply nl_rsp_reply(const char *payload, gboolean awaiting_stop, gboolean vfile);
+NlRspReply nl_rsp_reply(const char *payload, gboolean awaiting_stop);
 
 /* "$PAYLOAD#xx", with its checksum. */
 char *nl_rsp_frame(const char *payload);

@@ -1246,7 +1246,7 @@ static void place_lans(NlLab *lab) {
 }
 
 /* The LANs of exactly two interfaces of nodes that run where `up` runs:
- * each end learns the other (wire.h). Found on the whole lab, so that a
+ * each end learns the other (link.h). Found on the whole lab, so that a
  * partial `up` wires a LAN as the full one does. */
 static void mark_wires(NlLab *lab) {
   g_autoptr(GHashTable) ends =

@@ -24,7 +24,7 @@
 #include "disk.h"
 #include "domxml.h"
 #include "exec.h"
-#include "guest.h"
+#include "guest-contract.h"
 #include "image.h"
 #include "initramfs.h"
 #include "kernel.h"
@@ -166,7 +166,7 @@ static gboolean deps_ready(Up *up, const NlNode *node) {
 
 static void start_ready_vms(Up *up);
 
-/* The guest's one line on its control port (guest.h). The guest is not
+/* The guest's one line on its control port (guest-contract.h). The guest is not
  * trusted: anything else (a NUL, a longer line, another word; a startup
  * script writing to the port, say) fails the VM at once rather than
  * leaving `up` waiting for its timeout. */
