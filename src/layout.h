@@ -73,7 +73,7 @@ char *nl_layout_fifos(const char *statedir);
 char *nl_layout_lans(const char *statedir);
 char *nl_layout_lan(const char *statedir, const char *lan);
 char *nl_layout_lan_mgmt(const char *statedir, const char *lan);
-/* STATE/wire and STATE/wire/LAN + SUFFIX: a wire's files (wire.h): ".0"
+/* STATE/wire and STATE/wire/LAN + SUFFIX: a wire's files (link.h): ".0"
  * and ".1" the point-to-point sockets of its ends, ".0.vnl" and ".1.vnl"
  * their URLs for wirefilter, ".mgmt" its management socket. */
 char *nl_layout_wires(const char *statedir);

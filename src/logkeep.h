@@ -5,7 +5,7 @@
  * the one it writes is full it empties the other and goes on there. What it
  * dropped so far is counted in NODE.console.log.cut. A guest printing without
  * end thus costs at most NL_LOG_HEAD + 2 * NL_LOG_TAIL bytes of the host's
- * disk; the log read back (attach.h) is the head, a mark where bytes were
+ * disk; the log read back (console.h) is the head, a mark where bytes were
  * cut, the older part of the tail, then the newer. */
 #pragma once
 

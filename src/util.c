@@ -128,6 +128,18 @@ char *nl_data_path(const char *name) {
   return g_steal_pointer(&installed);
 }
 
+int nl_open_regular(const char *path, int flags, struct stat *st, const char *what,
+                    GError **error) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | flags);
+  if (fd < 0 || fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s '%s': %s", what, path,
+                fd < 0 ? g_strerror(errno) : "not a regular file");
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 /* A limit rounded for messages: "16 MiB", "512 KiB". */
 static char *size_text(gsize n) {
   return n >= 1 << 20 && n % (1 << 20) == 0 ? g_strdup_printf("%zu MiB", n >> 20)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/stat.h>
 
 /* Exit codes follow the error code: NL_ERROR_INPUT is a usage or topology
  * error (exit 2), NL_ERROR_EXEC exits 125, everything else an operation that
@@ -46,7 +47,7 @@ char *nl_cache_dir(GError **error);
  * (which a staged install in a DESTDIR is), else the configured one. */
 char *nl_find_beside_self(const char *name, const char *installed, GError **error);
 
-/* netlab's own data file or directory NAME ("templates", "kernel-config"):
+/* netlab's own data file or directory NAME ("templates", "kernel-config", "web"):
  * in the source tree when this netlab runs from its build directory, else
  * in the data directory of the prefix it runs from, else the configured
  * one (or the source tree, when nothing is installed there). */
@@ -57,6 +58,11 @@ char *nl_data_path(const char *name);
  * file (a FIFO would hang the reader) and a file larger than MAX, saying so
  * with the limit. A missing file is a G_FILE_ERROR_NOENT error. */
 gboolean nl_read_file_max(const char *path, gsize max, char **contents, gsize *len, GError **error);
+
+/* Opens PATH to read (FLAGS added to O_RDONLY, O_NOFOLLOW say), its status
+ * in *ST: a regular file, else -1 and the error "WHAT 'PATH': why". Never
+ * blocks: opening a FIFO would wait for a writer. */
+int nl_open_regular(const char *path, int flags, struct stat *st, const char *what, GError **error);
 
 /* Whether REL, a path read from a tree (modules.dep), stays in it: not
  * empty, not absolute, no "." or ".." component, no empty one. Pure. */

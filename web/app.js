@@ -1,6 +1,6 @@
 // netlab web: the labs' topology, live from their events, with consoles,
 // shells, links, impairments, captures and restarts. Plain JavaScript: the
-// server is `netlab web` (src/cmd-web.c); every call carries its token.
+// server is `netlab web` (src/cli/cmd-web.c); every call carries its token.
 'use strict';
 
 const token = document.querySelector('meta[name="netlab-token"]').content;

@@ -51,14 +51,9 @@ static int copy_in(const char *labdir, const char *src, const char *node, const 
   } else {
     target = g_strdup(path);
   }
-  int fd = open(src, O_RDONLY | O_CLOEXEC);
   struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read '%s': %s", src,
-                fd < 0 ? g_strerror(errno) : "not a regular file");
-    if (fd >= 0) close(fd);
-    return -1;
-  }
+  int fd = nl_open_regular(src, 0, &st, "cannot read", error);
+  if (fd < 0) return -1;
   gboolean ok = nl_node_copy_in(labdir, fd, node, target, st.st_mode, error);
   close(fd);
   return ok ? 0 : -1;

@@ -88,25 +88,37 @@ static void node_event(Ev *ev, const char *node, const char *state, const char *
   nl_event_emit(ev->st->dir, ev->labdir, "node", "node", node, "state", state, "why", why, NULL);
 }
 
-static gboolean console_panicked(Ev *ev, const char *node) {
+/* Why a reset stopped NODE, from the end of its console log: PANIC (the
+ * kernel's panic line), REBOOT (the kernel's last line of a reboot), or
+ * neither yet (netlab-log has not written the console's last lines). */
+typedef enum { RESET_UNKNOWN, RESET_PANIC, RESET_REBOOT } ResetWhy;
+
+static ResetWhy console_reset_why(Ev *ev, const char *node) {
   g_auto(NlVmPaths) p = {0};
   nl_layout_vm(&p, ev->st->dir, ev->labdir, node);
   g_autofree char *tail = nl_log_tail(p.log, 40);
-  return strstr(tail, "Kernel panic") != NULL;
+  if (strstr(tail, "Kernel panic")) return RESET_PANIC;
+  if (strstr(tail, "reboot: Restarting system")) return RESET_REBOOT;
+  return RESET_UNKNOWN;
 }
 
-/* How long the console log may lag behind the console. */
-#define RESET_LOG_MS 300
+/* How long the console log may lag behind QEMU's reset event: netlab-log
+ * is one more process on a machine that may be busy. A reset whose log
+ * says neither (a triple fault) is told as a reboot after it. */
+#define RESET_LOG_MS 5000
+#define RESET_POLL_MS 100
 
 typedef struct {
   Ev *ev;
   char *node;
+  gint64 until;
 } Reset;
 
 static gboolean reset_why(gpointer data) {
   Reset *r = data;
-  node_event(r->ev, r->node, "stopped",
-             nl_event_stop_reason("guest-reset", console_panicked(r->ev, r->node)));
+  ResetWhy why = console_reset_why(r->ev, r->node);
+  if (why == RESET_UNKNOWN && g_get_monotonic_time() < r->until) return G_SOURCE_CONTINUE;
+  node_event(r->ev, r->node, "stopped", nl_event_stop_reason("guest-reset", why == RESET_PANIC));
   g_free(r->node);
   g_free(r);
   return G_SOURCE_REMOVE;
@@ -119,11 +131,8 @@ static void qmp_send(Qmp *q, const char *cmd) {
 }
 
 static void qmp_message(Qmp *q, const char *line) {
-  g_autoptr(JsonParser) p = json_parser_new();
-  if (!json_parser_load_from_data(p, line, -1, NULL)) return;
-  JsonNode *root = json_parser_get_root(p);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return;
-  JsonObject *o = json_node_get_object(root);
+  g_autoptr(JsonObject) o = nl_event_object(line);
+  if (!o) return;
   const char *event = json_object_get_string_member_with_default(o, "event", NULL);
   if (json_object_has_member(o, "QMP")) {
     qmp_send(q, "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-status\"}\n");
@@ -162,7 +171,8 @@ static void qmp_message(Qmp *q, const char *line) {
     Reset *r = g_new0(Reset, 1);
     r->ev = q->ev;
     r->node = g_strdup(q->node);
-    g_timeout_add(RESET_LOG_MS, reset_why, r);
+    r->until = g_get_monotonic_time() + RESET_LOG_MS * 1000;
+    g_timeout_add(RESET_POLL_MS, reset_why, r);
   } else if (strcmp(event, "STOP") == 0) {
     /* A STOP also precedes the end: query-status tells a pause from it. */
     qmp_send(q, "{\"execute\":\"query-status\"}\n");
@@ -195,7 +205,7 @@ static gboolean qmp_readable(int fd, GIOCondition cond, gpointer data) {
    * already if it said SHUTDOWN first. */
   if (!q->stopped)
     node_event(q->ev, q->node, "stopped",
-               nl_event_stop_reason(NULL, console_panicked(q->ev, q->node)));
+               nl_event_stop_reason(NULL, console_reset_why(q->ev, q->node) == RESET_PANIC));
   q->src = 0;
   g_hash_table_remove(q->ev->qmp, q->node);
   return G_SOURCE_REMOVE;
@@ -323,9 +333,8 @@ static void log_line(Ev *ev, const char *line) {
   out_line(ev, line);
   if (ev->lock_fd < 0 || !strstr(line, "\"booting\"")) return;
   /* A VM (re)starts: its new QEMU's monitor. */
-  g_autoptr(JsonParser) p = json_parser_new();
-  if (!json_parser_load_from_data(p, line, -1, NULL)) return;
-  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  g_autoptr(JsonObject) o = nl_event_object(line);
+  if (!o) return;
   const char *type = json_object_get_string_member_with_default(o, "type", "");
   const char *node = json_object_get_string_member_with_default(o, "node", NULL);
   const char *state = json_object_get_string_member_with_default(o, "state", "");

@@ -43,7 +43,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (strcmp(verb, "ls") == 0) return image_ls(cache, error);
   if (strcmp(verb, "prune") == 0) {
     guint64 freed = 0;
-    if (!nl_image_prune(cache, &freed, error)) return -1;
+    if (!nl_image_prune(cache, &freed, &nl_cmd_say, error)) return -1;
     g_autofree char *size = size_text(freed);
     printf("%s freed\n", size);
     return 0;

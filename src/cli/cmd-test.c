@@ -108,12 +108,14 @@ static void collect(const NlLab *lab, const NlState *st, const char *dir, GPtrAr
     nl_layout_vm(&p, st->dir, lab->dir, node->name);
     g_autofree char *dst = g_build_filename(vmdir, "console.log", NULL);
     int lfd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (lfd >= 0) {
-      nl_console_log_write(p.log, lfd);
-      close(lfd);
-    }
-    g_string_append_printf(index, "%s/console.log: its serial console, from %s\n", node->name,
-                           p.log);
+    g_autoptr(GError) e = NULL;
+    if (lfd < 0)
+      nl_set_errno(&e, errno, "cannot create '%s'", dst);
+    else
+      nl_console_log_keep(lab->dir, node->name, lfd, &e);
+    if (lfd >= 0) close(lfd);
+    g_string_append_printf(index, "%s/console.log: its serial console, from %s%s%s\n", node->name,
+                           p.log, e ? ": " : "", e ? e->message : "");
     g_string_append_printf(index,
                            "%s/ip-*.txt, dmesg.txt: through the agent, after the "
                            "tests (an error message in them if the VM had stopped)\n",
@@ -185,6 +187,85 @@ static void keep_vmcores(const char *labdir, gint64 since, const char *dir, GStr
   }
 }
 
+static int interrupted(void) {
+  fprintf(stderr, "netlab: test interrupted by signal %d\n", nl_testrun_interrupted());
+  return 128 + nl_testrun_interrupted();
+}
+
+/* Runs TESTS in order, each said in TAP as it ends, into RESULTS, until
+ * the last or a signal. Returns how many failed. */
+static guint run_tests(const char *labdir, GPtrArray *tests, int timeout, GPtrArray *results) {
+  printf("1..%u\n", tests->len);
+  fflush(stdout);
+  guint failed = 0;
+  for (guint i = 0; i < tests->len && !nl_testrun_interrupted(); i++) {
+    Result *r = nl_testrun_one(labdir, tests->pdata[i], timeout);
+    g_ptr_array_add(results, r);
+    g_auto(GStrv) lines = g_strsplit(r->output, "\n", -1);
+    for (char **l = lines; *l; l++)
+      if (**l || l[1]) printf("# %s\n", *l);
+    printf("%s %u - %s (%.1f s)%s%s\n", r->passed ? "ok" : "not ok", i + 1, r->name, r->secs,
+           r->why ? ": " : "", r->why ? r->why : "");
+    fflush(stdout);
+    failed += !r->passed;
+  }
+  return failed;
+}
+
+/* Panicked kernels first: their vmcores are written, and their VMs
+ * stopped, by a status (in a child: the embedded libvirt driver stays with
+ * the process that opens it), so the post-mortem does not wait on a
+ * paused VM's agent. */
+static void stop_panicked(const char *labdir) {
+  g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+  const char *sv[] = {self ? self : "netlab", "status", labdir, NULL};
+  g_spawn_sync(NULL, (char **)sv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, NULL,
+               NULL);
+}
+
+/* What a failure leaves in DIR while the lab is up: the captures, the
+ * tests' output, the consoles, the files of the nodes without a disk (gone
+ * with their VM). The nodes with a disk go in DISK_NODES (NULL-ended),
+ * read once their VM stopped. */
+static void keep_while_up(const char *labdir, const NlLab *lab, const NlState *st, const char *dir,
+                          GPtrArray *caps, GPtrArray *results, GPtrArray *disk_nodes,
+                          GString *index) {
+  stop_captures(caps, dir);
+  collect(lab, st, dir, results, index);
+  g_autoptr(GPtrArray) tmpfs_nodes = g_ptr_array_new();
+  for (guint i = 0; i < lab->nodes->len; i++) {
+    NlNode *node = lab->nodes->pdata[i];
+    g_ptr_array_add(node->disk_mib ? disk_nodes : tmpfs_nodes, node->name);
+  }
+  g_ptr_array_add(tmpfs_nodes, NULL);
+  g_ptr_array_add(disk_nodes, NULL);
+  g_autoptr(GError) pm = NULL;
+  if (tmpfs_nodes->len > 1 && !nl_postmortem(labdir, (char **)tmpfs_nodes->pdata, dir, index, &pm))
+    g_string_append_printf(index, "(nodes without a disk: %s)\n", pm->message);
+}
+
+/* What a failure leaves in DIR once the lab's VMs stopped: the nodes'
+ * disks, the vmcores of the run (newer than STARTED), and the INDEX. */
+static void keep_after_down(const char *labdir, const char *dir, GPtrArray *disk_nodes,
+                            gint64 started, GString *index) {
+  g_autoptr(GError) pm = NULL;
+  if (disk_nodes->len > 1 && !nl_postmortem(labdir, (char **)disk_nodes->pdata, dir, index, &pm))
+    g_string_append_printf(index, "(nodes with a disk: %s)\n", pm->message);
+  keep_vmcores(labdir, started, dir, index);
+  g_autofree char *index_path = g_build_filename(dir, "INDEX", NULL);
+  g_string_prepend(index, "What netlab kept after the failure, and where each came from.\n\n");
+  g_autoptr(GError) e = NULL;
+  if (!nl_write_file(index_path, index->str, index->len, 0644, &e))
+    nl_say(&nl_cmd_say, NL_SAY_WARNING, "%s", e->message);
+}
+
+/* The lab we brought up goes down; a failure is said, not returned. */
+static void take_down(NlState *st) {
+  g_autoptr(GError) down = NULL;
+  if (!nl_state_lock(st, TRUE, &down) || !nl_run_down(st, &nl_cmd_say, &down))
+    fprintf(stderr, "netlab: %s\n", down->message);
+}
+
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_auto(NlTarget) t = {0};
   g_autofree char *junit_file = NULL, *artifacts = NULL;
@@ -226,27 +307,13 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (ours && !nl_testrun_up(labdir, g->uri, vmcore, error)) {
     if (!nl_testrun_interrupted()) return -1;
     g_clear_error(error);
-    fprintf(stderr, "netlab: test interrupted by signal %d\n", nl_testrun_interrupted());
-    return 128 + nl_testrun_interrupted();
+    return interrupted();
   }
 
   g_autoptr(GPtrArray) caps = start_captures(lab, st);
-  printf("1..%u\n", tests->len);
-  fflush(stdout);
   g_autoptr(GPtrArray) results =
       g_ptr_array_new_with_free_func((GDestroyNotify)nl_test_result_free);
-  guint failed = 0;
-  for (guint i = 0; i < tests->len && !nl_testrun_interrupted(); i++) {
-    Result *r = nl_testrun_one(labdir, tests->pdata[i], timeout);
-    g_ptr_array_add(results, r);
-    g_auto(GStrv) lines = g_strsplit(r->output, "\n", -1);
-    for (char **l = lines; *l; l++)
-      if (**l || l[1]) printf("# %s\n", *l);
-    printf("%s %u - %s (%.1f s)%s%s\n", r->passed ? "ok" : "not ok", i + 1, r->name, r->secs,
-           r->why ? ": " : "", r->why ? r->why : "");
-    fflush(stdout);
-    failed += !r->passed;
-  }
+  guint failed = run_tests(labdir, tests, timeout, results);
 
   /* A VM that died (a panic, a QEMU crash) is worth a look even when the
    * tests did not notice. */
@@ -258,60 +325,20 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if ((failed || (dead && dead->len)) && !nl_testrun_interrupted() &&
       !(dir = make_artifacts_dir(labdir, artifacts, &no_dir)))
     nl_say(&nl_cmd_say, NL_SAY_WARNING, "no artifacts kept: %s", no_dir->message);
-  if (dir && vmcore && ours) {
-    /* Panicked kernels first: their vmcores are written, and their VMs
-     * stopped, by a status (in a child: the embedded libvirt driver stays
-     * with the process that opens it), so the post-mortem does not wait
-     * on a paused VM's agent. */
-    g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
-    const char *sv[] = {self ? self : "netlab", "status", labdir, NULL};
-    g_spawn_sync(NULL, (char **)sv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, NULL,
-                 NULL);
-  }
-  if (dir) {
-    stop_captures(caps, dir);
-    collect(lab, st, dir, results, index);
-    /* A tmpfs node's files are gone with its VM: read them now. A disk is
-     * read once its VM stopped (below). */
-    g_autoptr(GPtrArray) tmpfs_nodes = g_ptr_array_new();
-    for (guint i = 0; i < lab->nodes->len; i++) {
-      NlNode *node = lab->nodes->pdata[i];
-      g_ptr_array_add(node->disk_mib ? disk_nodes : tmpfs_nodes, node->name);
-    }
-    g_ptr_array_add(tmpfs_nodes, NULL);
-    g_ptr_array_add(disk_nodes, NULL);
-    g_autoptr(GError) pm = NULL;
-    if (tmpfs_nodes->len > 1 &&
-        !nl_postmortem(labdir, (char **)tmpfs_nodes->pdata, dir, index, &pm))
-      g_string_append_printf(index, "(nodes without a disk: %s)\n", pm->message);
-  }
+  if (dir && vmcore && ours) stop_panicked(labdir);
+  if (dir) keep_while_up(labdir, lab, st, dir, caps, results, disk_nodes, index);
   stop_captures(caps, NULL);
   g_clear_pointer(&caps, g_ptr_array_unref);
   if (junit_file) nl_junit_write(junit_file, lab->name ? lab->name : lab->dir, results, error);
 
-  if (ours && !keep) {
-    g_autoptr(GError) down = NULL;
-    if (!nl_state_lock(st, TRUE, &down) || !nl_run_down(st, &nl_cmd_say, &down))
-      fprintf(stderr, "netlab: %s\n", down->message);
-  }
+  if (ours && !keep) take_down(st);
   if (dir) {
-    g_autoptr(GError) pm = NULL;
-    if (disk_nodes->len > 1 && !nl_postmortem(labdir, (char **)disk_nodes->pdata, dir, index, &pm))
-      g_string_append_printf(index, "(nodes with a disk: %s)\n", pm->message);
-    keep_vmcores(labdir, started, dir, index);
-    g_autofree char *index_path = g_build_filename(dir, "INDEX", NULL);
-    g_string_prepend(index, "What netlab kept after the failure, and where each came from.\n\n");
-    g_autoptr(GError) e = NULL;
-    if (!nl_write_file(index_path, index->str, index->len, 0644, &e))
-      nl_say(&nl_cmd_say, NL_SAY_WARNING, "%s", e->message);
+    keep_after_down(labdir, dir, disk_nodes, started, index);
     for (guint i = 0; dead && i < dead->len; i++)
       printf("# VM '%s' stopped during the tests\n", (char *)dead->pdata[i]);
     printf("# %u of %u tests failed; artifacts in %s (see INDEX)\n", failed, tests->len, dir);
   }
-  if (nl_testrun_interrupted()) {
-    fprintf(stderr, "netlab: test interrupted by signal %d\n", nl_testrun_interrupted());
-    return 128 + nl_testrun_interrupted();
-  }
+  if (nl_testrun_interrupted()) return interrupted();
   if (error && *error) return -1;
   return failed ? 1 : 0;
 }

@@ -15,6 +15,47 @@
 #include "state.h"
 #include "util.h"
 
+/* The values of --accel, --pull-images, --timeout and --kernel in O; the
+ * kernel's path in *KPATH, which O points to. */
+static gboolean up_options(NlUpOptions *o, const char *accel, const char *pull, int timeout,
+                           const char *kernel, char **kpath, GError **error) {
+  o->accel = NL_ACCEL_AUTO;
+  o->pull = -1;
+  NlPullPolicy policy;
+  if (pull && !nl_image_parse_pull(pull, &policy)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                "up: --pull-images takes missing, never or always, not '%s'", pull);
+    return FALSE;
+  }
+  if (pull) o->pull = policy;
+  if (!accel || strcmp(accel, "auto") == 0)
+    o->accel = NL_ACCEL_AUTO;
+  else if (strcmp(accel, "kvm") == 0)
+    o->accel = NL_ACCEL_KVM;
+  else if (strcmp(accel, "tcg") == 0)
+    o->accel = NL_ACCEL_TCG;
+  else {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "up: --accel takes kvm, tcg or auto, not '%s'",
+                accel);
+    return FALSE;
+  }
+  if (timeout < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "up: --timeout must not be negative");
+    return FALSE;
+  }
+  o->timeout_s = timeout;
+  if (!kernel) return TRUE;
+  g_autofree char *named = nl_kernel_resolve(kernel, NULL);
+  g_autoptr(GError) local = NULL;
+  *kpath = nl_realpath(named, &local);
+  if (!*kpath) {
+    g_set_error_literal(error, NL_ERROR, NL_ERROR_INPUT, local->message);
+    return FALSE;
+  }
+  o->kernel = *kpath;
+  return TRUE;
+}
+
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_auto(NlTarget) t = {0};
   g_autofree char *accel = NULL, *kernel = NULL;
@@ -47,41 +88,9 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
                     &argv, &t, error))
     return -1;
 
-  NlUpOptions o = {.uri = g->uri, .accel = NL_ACCEL_AUTO, .timeout_s = timeout, .pull = -1};
-  o.vmcore_on_panic = vmcore_on_panic;
-  NlPullPolicy policy;
-  if (pull && !nl_image_parse_pull(pull, &policy)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
-                "up: --pull-images takes missing, never or always, not '%s'", pull);
-    return -1;
-  }
-  if (pull) o.pull = policy;
-  if (!accel || strcmp(accel, "auto") == 0)
-    o.accel = NL_ACCEL_AUTO;
-  else if (strcmp(accel, "kvm") == 0)
-    o.accel = NL_ACCEL_KVM;
-  else if (strcmp(accel, "tcg") == 0)
-    o.accel = NL_ACCEL_TCG;
-  else {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "up: --accel takes kvm, tcg or auto, not '%s'",
-                accel);
-    return -1;
-  }
-  if (timeout < 0) {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "up: --timeout must not be negative");
-    return -1;
-  }
+  NlUpOptions o = {.uri = g->uri, .vmcore_on_panic = vmcore_on_panic};
   g_autofree char *kpath = NULL;
-  if (kernel) {
-    g_autofree char *named = nl_kernel_resolve(kernel, NULL);
-    g_autoptr(GError) local = NULL;
-    kpath = nl_realpath(named, &local);
-    if (!kpath) {
-      g_set_error_literal(error, NL_ERROR, NL_ERROR_INPUT, local->message);
-      return -1;
-    }
-    o.kernel = kpath;
-  }
+  if (!up_options(&o, accel, pull, timeout, kernel, &kpath, error)) return -1;
 
   /* up [LABDIR] [NODE...], or -d LABDIR [NODE...]: Kathará's lstart. */
   const char *labdir = t.labdir;

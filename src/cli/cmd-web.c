@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gio/gunixoutputstream.h>
 #include <glib-unix.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -127,11 +128,8 @@ static void broadcast(Web *w, const char *line) {
 static void start_graph(Lab *l);
 
 static void lab_event(Lab *l, const char *line) {
-  g_autoptr(JsonParser) p = json_parser_new();
-  if (!json_parser_load_from_data(p, line, -1, NULL)) return;
-  JsonNode *root = json_parser_get_root(p);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return;
-  JsonObject *o = json_node_get_object(root);
+  g_autoptr(JsonObject) o = nl_event_object(line);
+  if (!o) return;
   g_autofree char *key = event_key(o);
   if (key) {
     /* A capture that stopped is history; a lab that went down, all of it. */
@@ -689,13 +687,30 @@ static void ws_events(SoupServer *server, SoupServerMessage *msg, const char *pa
 
 /* ---- consoles and shells: a netlab child, joined to the WebSocket ---- */
 
+/* Backpressure, both ways. Towards the page: libsoup queues every frame it
+ * is given and has no call that tells how much it holds, so a page that
+ * reads slowly would make the server buffer all of a flood. The child's
+ * output is read only while the WebSocket's own stream can take more:
+ * when it cannot, reading waits until it can, and the child (hence the
+ * console or the command) waits with it, as behind a terminal that stopped
+ * reading. libsoup then holds at most one read (PIPE_READ) per client
+ * beyond the kernel's socket buffer. Towards the child: what the page
+ * types is written without blocking the server; at most PIPE_IN_MAX
+ * bytes wait for a child that does not read, past that the page is
+ * closed with a reason. */
+#define PIPE_READ 16384
+#define PIPE_IN_MAX (1024 * 1024)
+
 typedef struct {
   SoupWebsocketConnection *ws;
   GSubprocess *proc;
   GOutputStream *to;
   GInputStream *from;
   GCancellable *cancel;
-  char buf[16384];
+  GSource *wait_out; /* the page's stream can take more: read again */
+  GSource *wait_in;  /* the child's stdin can take more: write IN */
+  GByteArray *in;    /* typed, not yet written to the child */
+  char buf[PIPE_READ];
   char *what; /* for the log */
   char *statedir, *labdir, *node, *client;
   gboolean console;
@@ -703,6 +718,11 @@ typedef struct {
 
 static void pipe_free(Pipe *p) {
   g_cancellable_cancel(p->cancel);
+  if (p->wait_out) g_source_destroy(p->wait_out);
+  g_clear_pointer(&p->wait_out, g_source_unref);
+  if (p->wait_in) g_source_destroy(p->wait_in);
+  g_clear_pointer(&p->wait_in, g_source_unref);
+  g_clear_pointer(&p->in, g_byte_array_unref);
   if (p->proc) g_subprocess_send_signal(p->proc, SIGTERM);
   g_clear_object(&p->proc);
   g_clear_object(&p->ws);
@@ -733,9 +753,59 @@ static void pipe_got(GObject *src, GAsyncResult *res, gpointer data) {
   pipe_read(p);
 }
 
+/* The stream libsoup writes the page's frames to (pollable: libsoup needs
+ * it so). */
+static GPollableOutputStream *page_stream(Pipe *p) {
+  GIOStream *io = soup_websocket_connection_get_io_stream(p->ws);
+  GOutputStream *out = io ? g_io_stream_get_output_stream(io) : NULL;
+  return out && G_IS_POLLABLE_OUTPUT_STREAM(out) &&
+                 g_pollable_output_stream_can_poll(G_POLLABLE_OUTPUT_STREAM(out))
+             ? G_POLLABLE_OUTPUT_STREAM(out)
+             : NULL;
+}
+
+static gboolean page_writable(GObject *stream, gpointer data) {
+  Pipe *p = data;
+  g_clear_pointer(&p->wait_out, g_source_unref);
+  pipe_read(p);
+  return G_SOURCE_REMOVE;
+}
+
 static void pipe_read(Pipe *p) {
+  GPollableOutputStream *out = page_stream(p);
+  if (out && !g_pollable_output_stream_is_writable(out)) {
+    p->wait_out = g_pollable_output_stream_create_source(out, NULL);
+    g_source_set_callback(p->wait_out, (GSourceFunc)(void (*)(void))page_writable, p, NULL);
+    g_source_attach(p->wait_out, NULL);
+    return;
+  }
   g_input_stream_read_async(p->from, p->buf, sizeof p->buf, G_PRIORITY_DEFAULT, p->cancel, pipe_got,
                             p);
+}
+
+/* Writes what waits in P->in to the child, as much as it takes now; the
+ * rest when it can take more. */
+static gboolean pipe_write(GObject *stream, gpointer data) {
+  Pipe *p = data;
+  g_clear_pointer(&p->wait_in, g_source_unref);
+  GPollableOutputStream *to = G_POLLABLE_OUTPUT_STREAM(p->to);
+  while (p->in->len) {
+    g_autoptr(GError) e = NULL;
+    gssize n = g_pollable_output_stream_write_nonblocking(to, p->in->data, p->in->len, NULL, &e);
+    if (n < 0 && g_error_matches(e, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+      p->wait_in = g_pollable_output_stream_create_source(to, NULL);
+      g_source_set_callback(p->wait_in, (GSourceFunc)(void (*)(void))pipe_write, p, NULL);
+      g_source_attach(p->wait_in, NULL);
+      break;
+    }
+    /* The child is gone: its output's end closes the page. */
+    if (n <= 0) {
+      g_byte_array_set_size(p->in, 0);
+      break;
+    }
+    g_byte_array_remove_range(p->in, 0, n);
+  }
+  return G_SOURCE_REMOVE;
 }
 
 static void pipe_message(SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer data) {
@@ -743,8 +813,14 @@ static void pipe_message(SoupWebsocketConnection *ws, gint type, GBytes *message
   gsize len = 0;
   const char *bytes = g_bytes_get_data(message, &len);
   if (!p->to || len > BODY_MAX) return;
-  /* Keystrokes: a few bytes, into a pipe the child reads. */
-  g_output_stream_write_all(p->to, bytes, len, NULL, NULL, NULL);
+  if (p->in->len + len > PIPE_IN_MAX) {
+    g_byte_array_set_size(p->in, 0);
+    soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_TOO_BIG,
+                                    "more input than the console or shell reads");
+    return;
+  }
+  g_byte_array_append(p->in, (const guint8 *)bytes, len);
+  if (!p->wait_in) pipe_write(NULL, p);
 }
 
 static void pipe_closed(SoupWebsocketConnection *ws, gpointer data) {
@@ -760,7 +836,7 @@ static void pipe_closed(SoupWebsocketConnection *ws, gpointer data) {
   pipe_free(p);
 }
 
-/* Whether another client holds NODE's console (attach.c's lock). */
+/* Whether another client holds NODE's console (console.c's lock). */
 static gboolean console_taken(const char *statedir, const char *labdir, const char *node) {
   g_auto(NlVmPaths) vp = {0};
   nl_layout_vm(&vp, statedir, labdir, node);
@@ -813,6 +889,10 @@ static void ws_pipe(SoupServerMessage *msg, SoupWebsocketConnection *c, Web *w, 
   p->ws = g_object_ref(c);
   p->proc = proc;
   p->to = read_only ? NULL : g_subprocess_get_stdin_pipe(proc);
+  p->in = g_byte_array_new();
+  /* Written to without ever blocking the server (pipe_write). */
+  if (p->to)
+    g_unix_set_fd_nonblocking(g_unix_output_stream_get_fd(G_UNIX_OUTPUT_STREAM(p->to)), TRUE, NULL);
   p->from = g_subprocess_get_stdout_pipe(proc);
   p->cancel = g_cancellable_new();
   p->console = console;
@@ -884,6 +964,42 @@ static GSocketAddress *parse_listen(const char *listen, GError **error) {
   return g_inet_socket_address_new(addr, port);
 }
 
+/* Prints the page's address, with the token; warns when it listens on
+ * every address. The origin the page's requests must come from (HOST:PORT),
+ * NULL when any address is. */
+static char *say_where(SoupServer *server, GSocketAddress *addr, const char *token) {
+  GSList *uris = soup_server_get_uris(server);
+  GUri *u = uris ? uris->data : NULL;
+  g_autofree char *host = u ? g_strdup(g_uri_get_host(u)) : g_strdup("127.0.0.1");
+  int port = u ? g_uri_get_port(u) : 0;
+  g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
+  GInetAddress *ia = g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(addr));
+  gboolean any = g_inet_address_get_is_any(ia);
+  g_autofree char *shown = strchr(host, ':') ? g_strdup_printf("[%s]", host) : g_strdup(host);
+  printf("http://%s:%d/?token=%s\n", any ? "127.0.0.1" : shown, port, token);
+  fflush(stdout);
+  if (any)
+    fprintf(stderr,
+            "netlab: web: listening on every address: anyone who can reach port %d "
+            "and has the token can do what you can with these labs\n",
+            port);
+  return any ? NULL : g_strdup_printf("%s:%d", shown, port);
+}
+
+/* What the server holds, freed once it is gone: the captures before the
+ * labs they belong to. */
+static void web_clear(Web *w) {
+  g_clear_pointer(&w->captures, g_hash_table_unref);
+  g_clear_pointer(&w->event_clients, g_ptr_array_unref);
+  g_clear_pointer(&w->labs, g_ptr_array_unref);
+  g_free(w->token);
+  g_free(w->webdir);
+  g_free(w->origin_host);
+  g_free(w->capdir);
+  g_free(w->self);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Web, web_clear)
+
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_auto(NlTarget) t = {0};
   g_autofree char *listen = NULL;
@@ -895,22 +1011,16 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     return -1;
   g_autoptr(GSocketAddress) addr = parse_listen(listen ? listen : DEFAULT_LISTEN, error);
   if (!addr) return -1;
-  Web w = {.labs = g_ptr_array_new_with_free_func((GDestroyNotify)lab_free),
-           .event_clients = g_ptr_array_new_with_free_func(g_object_unref),
-           .captures =
-               g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)capture_free)};
-  g_autoptr(GPtrArray) owned = w.labs;
-  g_autoptr(GPtrArray) clients = w.event_clients;
-  g_autoptr(GHashTable) caps = w.captures;
+  g_auto(Web) w = {.labs = g_ptr_array_new_with_free_func((GDestroyNotify)lab_free),
+                   .event_clients = g_ptr_array_new_with_free_func(g_object_unref),
+                   .captures = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                                     (GDestroyNotify)capture_free)};
   const char *webdir = g_getenv("NETLAB_WEB_DIR");
-  w.webdir = g_strdup(webdir && *webdir ? webdir : NETLAB_WEB_DIR);
-  g_autofree char *webdir_owned = w.webdir;
+  w.webdir = webdir && *webdir ? g_strdup(webdir) : nl_data_path("web");
   w.self = g_file_read_link("/proc/self/exe", error);
-  g_autofree char *self = w.self;
-  if (!self) return -1;
+  if (!w.self) return -1;
   w.token = new_token(error);
-  g_autofree char *token = w.token;
-  if (!token) return -1;
+  if (!w.token) return -1;
   for (int i = 1; i < argc; i++) {
     g_autofree char *dir = nl_realpath(argv[i], error);
     if (!dir) return -1;
@@ -922,8 +1032,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   scan_labs(&w);
   /* Captures are kept until the server stops, in a directory of its own. */
   w.capdir = g_dir_make_tmp("netlab-web-XXXXXX", error);
-  g_autofree char *capdir = w.capdir;
-  if (!capdir) return -1;
+  if (!w.capdir) return -1;
 
   g_autoptr(SoupServer) server = soup_server_new("server-header", "netlab-web", NULL);
   soup_server_add_handler(server, NULL, handle, &w, NULL);
@@ -937,23 +1046,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     g_prefix_error(error, "web: cannot listen on %s: ", listen ? listen : DEFAULT_LISTEN);
     return -1;
   }
-  GSList *uris = soup_server_get_uris(server);
-  GUri *u = uris ? uris->data : NULL;
-  g_autofree char *host = u ? g_strdup(g_uri_get_host(u)) : g_strdup("127.0.0.1");
-  int port = u ? g_uri_get_port(u) : 0;
-  g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
-  GInetAddress *ia = g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(addr));
-  gboolean any = g_inet_address_get_is_any(ia);
-  g_autofree char *shown = strchr(host, ':') ? g_strdup_printf("[%s]", host) : g_strdup(host);
-  g_autofree char *origin_host = any ? NULL : g_strdup_printf("%s:%d", shown, port);
-  w.origin_host = origin_host;
-  printf("http://%s:%d/?token=%s\n", any ? "127.0.0.1" : shown, port, token);
-  fflush(stdout);
-  if (any)
-    fprintf(stderr,
-            "netlab: web: listening on every address: anyone who can reach port %d "
-            "and has the token can do what you can with these labs\n",
-            port);
+  w.origin_host = say_where(server, addr, w.token);
 
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
   guint s1 = g_unix_signal_add(SIGINT, on_signal, loop);
@@ -963,7 +1056,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_source_remove(s2);
   soup_server_disconnect(server);
   g_hash_table_remove_all(w.captures);
-  rmdir(capdir);
+  rmdir(w.capdir);
   return 0;
 }
 

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "agent-proto.h"
-#include "guest.h"
+#include "guest-contract.h"
 
 typedef struct {
   char *data;

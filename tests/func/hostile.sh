@@ -7,7 +7,10 @@
 # its VM's state directory. Meanwhile root runs the documented commands on
 # that lab: save, test (failing, so the post-mortem runs), cat, cp, diff,
 # console, exec, gdb, capture, down, cat and save of a stopped node, up again
-# (the disk path) and down. Then the host is checked:
+# (the disk path) and down. r2 is bridged with port forwards: it tries the
+# host's loopback services through its uplink. The QEMU user also makes a
+# console log huge through netlab-log, and links and FIFOs stand in for
+# others, before the post-mortem copies them. Then the host is checked:
 #  (a) nothing outside the lab's shared/ changed: manifests of the lab
 #      directory, /etc and /root taken before and after; the victims of
 #      the planted images are intact; the secret is nowhere root wrote;
@@ -42,8 +45,10 @@ chmod 1777 "$mark"
   echo "root's own file" >"$victim2")
 sha256sum <"$victim" >"$tmp/victim.sum"
 decoy=
+netsrv=
 hostile_cleanup() {
   [ -n "$decoy" ] && kill "$decoy" 2>/dev/null
+  for p in $netsrv; do kill "$p" 2>/dev/null; done
   [ -n "${sampler:-}" ] && kill "$sampler" 2>/dev/null
   [ -n "${holder:-}" ] && kill "$holder" 2>/dev/null
   [ -n "${fake:-}" ] && kill "$fake" 2>/dev/null
@@ -58,6 +63,12 @@ trap hostile_cleanup EXIT
 # test that fails, so that the post-mortem runs.
 lab=$tmp/hostile
 mkdir -p "$lab/tests" "$lab/shared" "$lab/r1/etc"
+# r2 is bridged through its port forwards (Kathará's port="HOST:GUEST"):
+# host port $pfwd to its 8080, and a udp one; $plo is a host service on
+# the loopback only.
+pfwd=$((30000 + $$ % 20000))
+pudp=$((pfwd + 1))
+plo=$((pfwd + 2))
 cat >"$lab/lab.conf" <<EOF
 LAB_NAME="hostile"
 r1[0]="A"
@@ -65,6 +76,8 @@ r2[0]="A"
 r1[disk]="64m"
 r1[mem]="256m"
 r2[mem]="256m"
+r2[port]="$pfwd:8080/tcp"
+r2[port]="$pudp:8081/udp"
 EOF
 echo 'ip addr add 10.0.0.1/24 dev eth0' >"$lab/r1.startup"
 echo 'ip addr add 10.0.0.2/24 dev eth0' >"$lab/r2.startup"
@@ -180,6 +193,7 @@ readable() { # readable DIR...
 }
 readable $dirs >"$tmp/readable"
 x() { node=$1; shift; n exec --timeout 300 "$node" -- "$@"; }
+as_qemu="setpriv --reuid=netlab-qemu --regid=netlab-qemu --init-groups"
 
 # A lab that is up is up whatever the environment of the command says.
 mkdir -m 700 "$tmp/xdg"
@@ -201,6 +215,63 @@ ok $rc "guest root in r1 tried every vector ($(grep -c '^done' "$tmp/guest.log")
 diag <"$tmp/plant.out"
 grep -v '^done: \(appended to\|new file in\|chmod\)' "$tmp/guest.log" | diag
 
+# The network. Host services on 127.0.0.1:$plo only (TCP answers the
+# secret, UDP datagrams are recorded); r2 tries them through its uplink: at
+# the gateway's address, at 127.0.0.1 itself (its own loopback routes
+# replaced by one through the uplink), from its forwarded ports, TCP and UDP.
+socat TCP-LISTEN:$plo,bind=127.0.0.1,reuseaddr,fork SYSTEM:"echo $token" &
+netsrv="$!"
+socat -u UDP-RECV:$plo,bind=127.0.0.1 OPEN:"$tmp/udp.got",creat,append &
+netsrv="$netsrv $!"
+sleep 0.5
+x r2 sh -c "try() { socat -T 3 - \"\$1\",connect-timeout=3 </dev/null 2>&1 | head -c 300; echo; }
+  echo \"gateway: \$(try TCP:10.0.2.2:$plo)\"
+  echo \"gateway, forwarded port: \$(try TCP:10.0.2.2:$pfwd)\"
+  echo udp-gateway | socat -u - UDP-SENDTO:10.0.2.2:$plo,sourceport=8081
+  ip route del local 127.0.0.1 dev lo table local; ip route del local 127.0.0.0/8 dev lo table local
+  ip route add 127.0.0.0/8 via 10.0.2.2 dev eth1 onlink
+  echo \"127.0.0.1 through the uplink: \$(try TCP:127.0.0.1:$plo)\"
+  echo \"127.0.0.1 from the forwarded port: \$(try TCP:127.0.0.1:$plo,sourceport=8080)\"
+  echo udp-loopback | socat -u - UDP-SENDTO:127.0.0.1:$plo
+  echo udp-loopback-forwarded | socat -u - UDP-SENDTO:127.0.0.1:$plo,sourceport=8081
+  ip route del 127.0.0.0/8 via 10.0.2.2
+  ip route add local 127.0.0.0/8 dev lo table local; ip route add local 127.0.0.1 dev lo table local
+  ip route get 127.0.0.1 | head -1" >"$tmp/net.out" 2>&1
+sleep 1
+diag <"$tmp/net.out"
+! grep -q -- "$token" "$tmp/net.out" && [ ! -s "$tmp/udp.got" ] && grep -q '^127.0.0.1 through the uplink' "$tmp/net.out"
+ok $? "r2 reached no service on the host's loopback (gateway, 127.0.0.1 through its uplink, from its forwarded ports; $(wc -c <"$tmp/udp.got" 2>/dev/null || echo 0) bytes of datagrams)"
+ss -Hltnu >"$tmp/ss.out"
+grep -E "[:.]$pfwd[[:space:]]" "$tmp/ss.out" >"$tmp/ss.fwd"
+[ "$(awk '{ print $5 }' "$tmp/ss.fwd")" = "127.0.0.1:$pfwd" ] && ! grep -qE "[:.]$pudp[[:space:]]" "$tmp/ss.out" &&
+  grep -q "lab.conf:[0-9]*: udp port $pudp of 'r2' is not forwarded" "$tmp/up.out"
+ok $? "r2's port forward listens on 127.0.0.1:$pfwd only; its udp port, which would let it send to the loopback, is not forwarded, with a warning at its line"
+diag <"$tmp/ss.fwd"
+n exec --detach r2 -- socat TCP-LISTEN:8080,reuseaddr,fork SYSTEM:'echo r2-port-8080'
+fwd() { [ "$(socat -T 5 - TCP:127.0.0.1:$pfwd 2>/dev/null)" = r2-port-8080 ]; }
+out=$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')
+wait_for 60 fwd && { [ -z "$out" ] || ! socat -T 3 - TCP:"$out":$pfwd,connect-timeout=3 </dev/null >/dev/null 2>&1; }
+ok $? "the forward reaches r2's port 8080 from the host's loopback, not from its address ${out:-(none)}"
+
+# The console logs as the post-mortem will find them. The QEMU user, as
+# after an escape, drives r1's netlab-log with gdb (same user: ptrace is
+# allowed) to make the log's head, root's file, 256 MiB long; and, as if it
+# could write the logs directory (it cannot: it is root's), r2's console
+# log's tail becomes a link to the secret and a FIFO, its cut counter a FIFO.
+logs=$(dirname "$(status_of "$lab" 'vm("r1")["console_log"]')")
+keeper=
+for p in $(pgrep -x netlab-log); do
+  [ "$(readlink "/proc/$p/fd/3")" = "$logs/r1.console.log" ] && keeper=$p
+done
+[ -n "$keeper" ] && timeout 60 $as_qemu gdb -p "$keeper" -batch -ex 'set $spc = $pc' \
+  -ex 'set $srax = $rax' -ex 'set $srdi = $rdi' -ex 'set $srsi = $rsi' -ex 'set $pc = $pc - 2' \
+  -ex 'set $rax = 77' -ex 'set $rdi = 3' -ex 'set $rsi = 268435456' -ex stepi -ex 'print $rax' \
+  -ex 'set $pc = $spc' -ex 'set $rax = $srax' -ex 'set $rdi = $srdi' -ex 'set $rsi = $srsi' \
+  >"$tmp/keeper.out" 2>&1
+echo "# the QEMU user's ftruncate through r1's netlab-log ($keeper): $(grep '^\$1' "$tmp/keeper.out"), the head holds $(stat -c %s "$logs/r1.console.log") bytes"
+rm -f "$logs/r2.console.log.1" "$logs/r2.console.log.2" "$logs/r2.console.log.cut"
+ln -s "$secret" "$logs/r2.console.log.1" && mkfifo "$logs/r2.console.log.2" "$logs/r2.console.log.cut"
+
 # Root's turn, while the lab is up.
 n save r1 r2 >"$tmp/save.out" 2>&1
 echo "# save: status $?"
@@ -214,9 +285,16 @@ unsaved() { awk -v s=" $saved_paths " 'index(s, " " $1 " ") == 0' "$1"; }
 saved_paths=$(saved "$tmp/save.out")
 x r1 sh /shared/attack.sh after-save >/dev/null 2>&1
 guest guest.log | tail -2 | diag
-n test --artifacts "$tmp/artifacts" "$lab" >"$tmp/test.out" 2>&1
-echo "# test: status $?"
+timeout -k 10 300 "$NETLAB" test --artifacts "$tmp/artifacts" "$lab" >"$tmp/test.out" 2>&1
+rc=$?
+echo "# test: status $rc"
 diag <"$tmp/test.out"
+a1=$(stat -c %s "$tmp/artifacts/r1/console.log" 2>/dev/null)
+[ $rc -ne 124 ] && [ -n "$a1" ] && [ "$a1" -le $(((9 << 20) + 65536)) ] &&
+  grep -q 'r1.console.log holds 268435456 bytes' "$tmp/artifacts/r1/console.log" &&
+  grep -q 'r2.console.log.1 is not a regular file' "$tmp/artifacts/r2/console.log" &&
+  grep -q 'r2.console.log.2 is not a regular file' "$tmp/artifacts/r2/console.log"
+ok $? "the post-mortem's console logs: $a1 bytes of r1's 256 MiB one, r2's link and FIFO left out, no wait (status $rc)"
 n cat r1:/etc/zz-link-secret r1:/srv/zz-link r1:/etc/zz-link-shadow >"$tmp/cat.out" 2>&1
 n cp r1:/etc/zz-link-secret "$tmp/cp.out" >"$tmp/cp.err" 2>&1
 /usr/bin/time -f '%M' -o "$tmp/diff.rss" "$NETLAB" diff -p r1 >"$tmp/diff.out" 2>"$tmp/diff.err"
@@ -226,7 +304,6 @@ echo "# diff -p: status $?, $(wc -c <"$tmp/diff.out") bytes, $(tail -n 1 "$tmp/d
 # process for `console --force` to kill, then links where root opens its
 # console and agent locks.
 # (Run in the background without a function, so that $! is its pid.)
-as_qemu="setpriv --reuid=netlab-qemu --regid=netlab-qemu --init-groups"
 qemu_user() { $as_qemu "$@"; }
 vmdir=$sd/vm/r1
 sleep 600 &

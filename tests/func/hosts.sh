@@ -158,7 +158,7 @@ ok $rc "netlab test: labs/vxlan's own tests pass split over the hosts ($(($(date
 # r2's NIC on B, on h1, has neither.
 "$NETLAB" capture B -w "$tmp/b.pcap" 2>"$tmp/cap-b.err" &
 cap=$!
-wait_for 30 grep -q 'capturing on' "$tmp/cap-b.err"
+wait_for 30 grep -qs 'capturing on' "$tmp/cap-b.err"
 "$NETLAB" exec c2 ping -c 3 -i 0.3 -W 10 10.1.2.2 >/dev/null 2>&1
 kill -INT $cap
 wait $cap
@@ -211,7 +211,7 @@ ok $rc "gdb on r2, whose kernel has no KGDB, fails saying which kernel to boot"
 if [ -n "$kgdb_kernel" ]; then
   # gdbserver on ttyS1 holds the port KGDB needs: a clear error, no hang.
   "$NETLAB" exec --detach r3 gdbserver /dev/ttyS1 /bin/sleep 600 >/dev/null 2>&1
-  held() { "$NETLAB" exec r3 sh -c 'find /proc/[0-9]*/fd -maxdepth 1 -lname /dev/ttyS1 | grep -q .'; }
+  held() { "$NETLAB" exec r3 sh -c 'find /proc/[0-9]*/fd -maxdepth 1 -lname /dev/ttyS1 2>/dev/null | grep -q .'; }
   wait_for 60 held
   "$NETLAB" gdb r3 -- -batch -ex bt >"$tmp/gdb-busy.out" 2>&1
   rc=$?

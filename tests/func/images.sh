@@ -6,7 +6,8 @@
 # $NETLAB_TEST_IMAGES, serves them from a local registry (Debian's
 # docker-registry) and pulls them under Docker Hub names through a
 # registries.conf mirror, as from Docker Hub. A lab mixing the host's root
-# and both images comes up, routes across them and passes `netlab test`.
+# and both images comes up, routes across them and passes `netlab test`;
+# `image rm` and `prune` leave alone what its nodes boot on.
 . "$(dirname "$0")/lib.sh"
 
 for p in skopeo umoci docker-registry mmdebstrap; do
@@ -216,6 +217,25 @@ ok $? "in the guest: setuid as the image has it, the link points into the guest'
 x e -- sh -c 'echo x >/bin/suid' && [ "$(cat "$root/bin/suid")" = "$(printf '#!/bin/sh\nid')" ]
 ok $? "a guest's write lands in its overlay, not in the cache"
 
+# An image a running node boots on stays: rm refuses it, naming the lab and
+# the node; prune keeps a root no reference names any more (the name
+# re-pulled to another image) while a node boots on it, and removes it once
+# the lab is down.
+"$NETLAB" image rm kathara/netlab-debian:1 >"$tmp/rm-used.out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q "in use: node 'd' of lab '$lab'" "$tmp/rm-used.out" &&
+  "$NETLAB" image ls | grep -q netlab-debian
+ok $? "image rm of the image d boots on is refused, naming lab and node (exit $rc)" || diag <"$tmp/rm-used.out"
+bbroot=$(sed -n 's|.*image kathara/netlab-busybox:1: \(/.*\)/rootfs$|\1|p' "$tmp/up.out" | head -1)
+skopeo copy --quiet --dest-tls-verify=false "oci:$L:debian" \
+  "docker://127.0.0.1:$port/kathara/netlab-busybox:1" >"$tmp/push2.out" 2>&1 &&
+  "$NETLAB" image pull kathara/netlab-busybox:1 >"$tmp/pull2.out" 2>&1 &&
+  "$NETLAB" image prune >"$tmp/prune-used.out" 2>&1
+[ -n "$bbroot" ] && [ -d "$bbroot/rootfs/bin" ] && grep -q "kept $bbroot.*node 'b' of lab '$lab'" "$tmp/prune-used.out" &&
+  [ "$(x b -- cat /etc/passwd)" = 'root:x:0:0:root:/root:/bin/sh' ]
+ok $? "image prune keeps the root b boots on after its name moved to another image ($bbroot)" ||
+  cat "$tmp/push2.out" "$tmp/pull2.out" "$tmp/prune-used.out" | diag
+
 "$NETLAB" test "$lab" >"$tmp/test.out" 2>&1
 ok $? "netlab test passes (routes from the host's root through busybox to Debian)" ||
   diag <"$tmp/test.out"
@@ -238,4 +258,6 @@ ok $? "an image without a shell: a lab.conf:LINE error naming why (exit $rc)" ||
 "$NETLAB" image rm kathara/netlab-hostile:1 && "$NETLAB" image prune >"$tmp/prune.out" &&
   [ ! -d "$root" ] && ! "$NETLAB" image ls | grep -q hostile
 ok $? "image rm and prune remove the image and its root"
+[ -n "$bbroot" ] && [ ! -d "$bbroot" ]
+ok $? "once the lab is down, prune removed the root b booted on"
 finish

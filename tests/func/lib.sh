@@ -22,10 +22,11 @@ ok() { # ok CONDITION-STATUS DESCRIPTION
     tap_failed=$((tap_failed + 1))
   fi
 }
+# Sets no variable a test may use (dash has no `local`).
 diag() {
-  d=$(sed -e 's/^/# /')
-  [ -z "$d" ] || printf '%s\n' "$d"
-  [ -z "$d" ] || [ "$tap_last" -eq 0 ] || printf '%s\n' "$d" >&2
+  tap_diag=$(sed -e 's/^/# /')
+  [ -z "$tap_diag" ] || printf '%s\n' "$tap_diag"
+  [ -z "$tap_diag" ] || [ "$tap_last" -eq 0 ] || printf '%s\n' "$tap_diag" >&2
 }
 
 tmp=$(mktemp -d /tmp/netlab-test.XXXXXX)

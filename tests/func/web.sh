@@ -4,7 +4,8 @@
 # with its reason within a second. web, in headless Chromium (web.mjs): the
 # token, the topology, r1's console, a link cut and restored from the page,
 # a capture downloaded as pcap; the server's refusals (Origin, POST without
-# the token header). Screenshots go to $NETLAB_BUILD/meson-logs/web/.
+# the token header); a page that reads slowly costs the server no memory
+# (wsslow.py). Screenshots go to $NETLAB_BUILD/meson-logs/web/.
 . "$(dirname "$0")/lib.sh"
 
 if ! [ -x /usr/bin/chromium ] || ! command -v node >/dev/null ||
@@ -132,14 +133,38 @@ ok $? "the kill reached the page within a second ($(cat "$art/kill-ms" 2>/dev/nu
 ls "$art"/*.png >/dev/null 2>&1
 ok $? "screenshots kept in $art"
 
+# Backpressure: a shell whose page reads nothing while r1 writes 64 MiB
+# into it; the server's memory stays bounded (it stops reading the shell),
+# another page's shell works meanwhile, and once the slow page reads, it gets
+# every byte.
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$webpid/status"; }
+rss0=$(rss)
+flood=$((64 << 20))
+python3 "$NETLAB_SRC/tests/func/wsslow.py" "$url" "/ws/shell?lab=$lab&node=r1" \
+  "head -c $flood /dev/zero | tr '\\0' x; exit$(printf '\r')" 25 "$tmp/slow.ready" >"$tmp/slow.got" 2>&1 &
+slow=$!
+wait_for 10 test -e "$tmp/slow.ready"
+sleep 15
+rss1=$(rss)
+[ $((rss1 - rss0)) -lt 16384 ]
+ok $? "web: a page that reads nothing of a 64 MiB flood costs the server $((rss1 - rss0)) KiB (< 16 MiB)"
+python3 "$NETLAB_SRC/tests/func/wsslow.py" "$url" "/ws/shell?lab=$lab&node=r1" \
+  "echo other-page-\$((6*7)); exit$(printf '\r')" 0 "$tmp/other.ready" "$tmp/other.out" >/dev/null 2>&1
+grep -q 'other-page-42' "$tmp/other.out"
+ok $? "web: another page's shell works meanwhile"
+wait $slow
+got=$(cat "$tmp/slow.got")
+[ "${got:-0}" -ge "$flood" ]
+ok $? "web: the slow page then gets all of the flood ($got bytes of $flood and more)"
+
 # Why a node stopped: a panic, a poweroff (QEMU's SHUTDOWN and its reason).
 "$NETLAB" restart -d "$lab" r2 >/dev/null 2>&1
 ok $? "r2 boots again"
 echo 'echo c >/proc/sysrq-trigger' | "$NETLAB" console -d "$lab" r2 >/dev/null 2>&1
-wait_for 10 has '"node":"r2","state":"stopped","why":"panic"' "$tmp/ev2.json"
+wait_for 30 has '"node":"r2","state":"stopped","why":"panic"' "$tmp/ev2.json"
 ok $? "events: r2 stopped after a kernel panic (why: panic)"
 echo 'busybox poweroff -f' | "$NETLAB" console -d "$lab" r1 >/dev/null 2>&1
-wait_for 10 has '"node":"r1","state":"stopped","why":"poweroff"' "$tmp/ev2.json"
+wait_for 30 has '"node":"r1","state":"stopped","why":"poweroff"' "$tmp/ev2.json"
 ok $? "events: r1 stopped after its poweroff (why: poweroff)"
 
 kill $webpid

@@ -33,6 +33,13 @@ int main(void) {
   g_autofree char *t4 = nl_event_text("not json");
   TAP_OK(t4 == NULL, "nor is a line that is not JSON");
 
+  g_autoptr(JsonObject) o = nl_event_object("{\"event\":\"STOP\",\"n\":1}");
+  TAP_STREQ(o ? json_object_get_string_member_with_default(o, "event", "") : "", "STOP",
+            "a line holding a JSON object is parsed");
+  g_autoptr(JsonObject) a = nl_event_object("[1,2]");
+  g_autoptr(JsonObject) b = nl_event_object("{\"event\":");
+  TAP_OK(!a && !b, "a JSON array, or a cut object, is no object");
+
   TAP_STREQ(nl_event_stop_reason("guest-shutdown", FALSE), "poweroff", "guest-shutdown: poweroff");
   TAP_STREQ(nl_event_stop_reason("guest-reset", TRUE), "panic", "a reset after a panic: panic");
   TAP_STREQ(nl_event_stop_reason("guest-reset", FALSE), "reboot", "a reset alone: reboot");

@@ -333,6 +333,10 @@ static void test_good_warnings(void) {
   g_autoptr(NlLab) lab = load_good("good-warnings");
 
   if (lab) TAP_OK(nl_lab_find_node(lab, "r1")->mem_mib == 256, "the last mem wins");
+  const NlNode *r1 = lab ? nl_lab_find_node(lab, "r1") : NULL;
+  if (r1)
+    TAP_OK(r1->bridged && r1->ports->len == 1 && !g_array_index(r1->ports, NlPort, 0).udp,
+           "a udp port is not forwarded (a warning), the tcp one is, the node bridged");
 }
 
 static void test_bad_lab(const char *name) {

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "agent-proto.h"
-#include "guest.h"
+#include "guest-contract.h"
 #include "span.h"
 #include "uplink.h"
 
@@ -38,9 +38,15 @@ char *nl_domain_cmdline(const NlLab *lab, const NlNode *node) {
   return g_string_free(s, FALSE);
 }
 
-static void esc(GString *s, const char *text) {
-  g_autofree char *e = g_markup_escape_text(text, -1);
-  g_string_append(s, e);
+/* Appends FMT to X, every string argument escaped for XML: a path or name
+ * in it may hold any character. */
+static void xml(GString *x, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void xml(GString *x, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *text = g_markup_vprintf_escaped(fmt, ap);
+  va_end(ap);
+  g_string_append(x, text);
 }
 
 typedef enum {
@@ -59,12 +65,9 @@ static void share(GString *x, const char *src, const char *tag, ShareMode mode, 
    * host. */
   g_string_append_printf(x, "    <filesystem type='mount' accessmode='%s'%s>\n",
                          mode == SHARE_RO ? "squash" : "mapped", remap ? " multidevs='remap'" : "");
-  g_string_append(x, "      <source dir='");
-  esc(x, src);
-  g_string_append(x, "'/>\n      <target dir='");
-  esc(x, tag);
-  g_string_append_printf(x, "'/>\n%s    </filesystem>\n",
-                         mode != SHARE_RW ? "      <readonly/>\n" : "");
+  xml(x, "      <source dir='%s'/>\n      <target dir='%s'/>\n", src, tag);
+  if (mode != SHARE_RW) g_string_append(x, "      <readonly/>\n");
+  g_string_append(x, "    </filesystem>\n");
 }
 
 static void qarg(GString *x, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -73,9 +76,7 @@ static void qarg(GString *x, const char *fmt, ...) {
   va_start(ap, fmt);
   g_autofree char *v = g_strdup_vprintf(fmt, ap);
   va_end(ap);
-  g_string_append(x, "    <qemu:arg value='");
-  esc(x, v);
-  g_string_append(x, "'/>\n");
+  xml(x, "    <qemu:arg value='%s'/>\n", v);
 }
 
 /* NICs sit in fixed PCI slots from here on, so that the kernel, which names
@@ -89,30 +90,19 @@ static void xml_head(GString *x, const NlLab *lab, const NlNode *node, const NlD
   g_string_append_printf(
       x, "<domain type='%s' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n",
       spec->kvm ? "kvm" : "qemu");
-  g_string_append(x, "  <name>");
-  esc(x, spec->domain);
-  g_string_append(x,
-                  "</name>\n  <metadata>\n"
-                  "    <netlab:node xmlns:netlab='https://netlab.invalid/xmlns/node/1' lab='");
-  esc(x, lab->dir);
-  g_string_append(x, "' name='");
-  esc(x, node->name);
-  g_string_append(x, "'/>\n  </metadata>\n");
+  xml(x,
+      "  <name>%s</name>\n  <metadata>\n"
+      "    <netlab:node xmlns:netlab='https://netlab.invalid/xmlns/node/1' lab='%s' name='%s'/>\n"
+      "  </metadata>\n",
+      spec->domain, lab->dir, node->name);
   g_string_append_printf(x, "  <memory unit='MiB'>%u</memory>\n  <vcpu>%u</vcpu>\n", spec->mem_mib,
                          spec->cpus);
-  g_string_append(x,
-                  "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n"
-                  "    <kernel>");
-  esc(x, spec->kernel);
-  g_string_append(x, "</kernel>\n");
-  if (spec->initrd) {
-    g_string_append(x, "    <initrd>");
-    esc(x, spec->initrd);
-    g_string_append(x, "</initrd>\n");
-  }
-  g_string_append(x, "    <cmdline>");
-  esc(x, spec->cmdline);
-  g_string_append(x, "</cmdline>\n  </os>\n");
+  xml(x,
+      "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n"
+      "    <kernel>%s</kernel>\n",
+      spec->kernel);
+  if (spec->initrd) xml(x, "    <initrd>%s</initrd>\n", spec->initrd);
+  xml(x, "    <cmdline>%s</cmdline>\n  </os>\n", spec->cmdline);
   /* ACPI is what lets `poweroff -f` in the guest end the domain. */
   g_string_append(x, "  <features>\n    <acpi/>\n");
   if (!spec->kvm)
@@ -127,7 +117,7 @@ static void xml_head(GString *x, const NlLab *lab, const NlNode *node, const NlD
   if (spec->kvm) g_string_append(x, "  <cpu mode='host-passthrough'/>\n");
 }
 
-/* The 9p shares (guest.h names their tags) and the node's disk. */
+/* The 9p shares (guest-contract.h names their tags) and the node's disk. */
 static void xml_storage(GString *x, const NlVmPaths *p, const NlDomainSpec *spec) {
   if (spec->image_root) /* One filesystem of netlab's cache: nothing to remap. */
     share(x, spec->image_root, NL_GUEST_TAG_ROOT, SHARE_RO_MAPPED, FALSE);
@@ -149,15 +139,14 @@ static void xml_storage(GString *x, const NlVmPaths *p, const NlDomainSpec *spec
   }
 
   if (spec->disk) {
-    g_string_append(x,
-                    "    <disk type='file' device='disk'>\n"
-                    "      <driver name='qemu' type='qcow2'/>\n      <source file='");
-    esc(x, spec->disk);
     /* No backing chain, whatever the image's header says: libvirt and QEMU
      * open this file and no other. */
-    g_string_append(x,
-                    "'/>\n      <backingStore/>\n      <target dev='vda' bus='virtio'/>\n"
-                    "    </disk>\n");
+    xml(x,
+        "    <disk type='file' device='disk'>\n"
+        "      <driver name='qemu' type='qcow2'/>\n      <source file='%s'/>\n"
+        "      <backingStore/>\n      <target dev='vda' bus='virtio'/>\n"
+        "    </disk>\n",
+        spec->disk);
   }
 }
 
@@ -185,29 +174,25 @@ static void xml_ports(GString *x, const NlNode *node, const NlVmPaths *p,
     xml_remote_ports(x);
     return;
   }
-  g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");
-  esc(x, p->console);
-  g_string_append(x, "'/>\n      <log file='");
-  esc(x, spec->log);
-  g_string_append(x, "' append='off'/>\n      <target port='0'/>\n    </serial>\n");
+  xml(x,
+      "    <serial type='unix'>\n      <source mode='bind' path='%s'/>\n"
+      "      <log file='%s' append='off'/>\n      <target port='0'/>\n    </serial>\n",
+      p->console, spec->log);
   /* No log: a binary protocol (gdbserver's) is what runs on it. */
-  g_string_append(x, "    <serial type='unix'>\n      <source mode='bind' path='");
-  esc(x, p->serial1);
-  g_string_append(x, "'/>\n      <target port='1'/>\n    </serial>\n");
-  g_string_append(x, "    <channel type='unix'>\n      <source mode='bind' path='");
-  esc(x, p->ctl);
-  g_string_append(x, "'/>\n      <target type='virtio' name='" NL_GUEST_PORT_CTL
-                     "'/>\n"
-                     "    </channel>\n");
+  xml(x,
+      "    <serial type='unix'>\n      <source mode='bind' path='%s'/>\n"
+      "      <target port='1'/>\n    </serial>\n",
+      p->serial1);
+  xml(x,
+      "    <channel type='unix'>\n      <source mode='bind' path='%s'/>\n"
+      "      <target type='virtio' name='" NL_GUEST_PORT_CTL "'/>\n    </channel>\n",
+      p->ctl);
   for (int i = 0; i < NLA_PORTS; i++) {
     g_autofree char *sock = nl_layout_agent_sock(p, i);
-    g_string_append(x, "    <channel type='unix'>\n      <source mode='bind' path='");
-    esc(x, sock);
-    g_string_append_printf(x,
-                           "'/>\n      <target type='virtio' name='" NL_GUEST_PORT_AGENT
-                           "%d'/>\n"
-                           "    </channel>\n",
-                           i);
+    xml(x,
+        "    <channel type='unix'>\n      <source mode='bind' path='%s'/>\n"
+        "      <target type='virtio' name='" NL_GUEST_PORT_AGENT "%d'/>\n    </channel>\n",
+        sock, i);
   }
 }
 
@@ -288,10 +273,9 @@ char *nl_domain_xml(const NlLab *lab, const NlNode *node, const NlDomainSpec *sp
                   "  <on_poweroff>destroy</on_poweroff>\n"
                   "  <on_reboot>destroy</on_reboot>\n"
                   "  <on_crash>destroy</on_crash>\n"
-                  "  <devices>\n    <emulator>");
-  esc(x, spec->emulator);
+                  "  <devices>\n");
+  xml(x, "    <emulator>%s</emulator>\n", spec->emulator);
   g_string_append(x,
-                  "</emulator>\n"
                   "    <controller type='usb' model='none'/>\n"
                   "    <memballoon model='none'/>\n"
                   "    <video><model type='none'/></video>\n");

@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-glib/json-glib.h>
+#include <limits.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -18,6 +20,9 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+
+#include "layout.h"
+#include "state.h"
 
 /* The unprivileged user umoci unpacks as when root runs netlab: neither
  * root (an image's device nodes and setuid files would be real) nor the
@@ -544,8 +549,51 @@ GPtrArray *nl_image_list(const char *cache, GError **error) {
   return out;
 }
 
-/* Roots no reference names, and interrupted pulls, are removed. */
-static gboolean sweep(const char *cache, guint64 *freed, GError **error) {
+/* A directory's identity, "DEV:INO": a root is the same whatever path
+ * led to it (a cache named through a link). */
+static char *dir_id(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return NULL;
+  return g_strdup_printf("%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+}
+
+/* The roots nodes of the labs that are up boot on (NL_IMAGE_STATE_KEY):
+ * dir_id() of the root (the directory above rootfs/) -> "node 'N' of lab
+ * 'DIR'". */
+static GHashTable *roots_booted(void) {
+  GHashTable *used = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GPtrArray) labs = nl_state_list(NULL);
+  for (guint i = 0; labs && i < labs->len; i++) {
+    const NlLabUp *l = labs->pdata[i];
+    for (guint k = 0; k < l->nodes->len; k++) {
+      const char *node = l->nodes->pdata[k];
+      g_autofree char *key = g_strconcat(NL_IMAGE_STATE_KEY, node, NULL);
+      g_autofree char *file = nl_layout_key(l->dir, key);
+      g_autofree char *rootfs = NULL;
+      gsize len = 0;
+      if (!nl_read_file_max(file, PATH_MAX, &rootfs, &len, NULL)) continue;
+      g_autofree char *root = g_path_get_dirname(g_strchomp(rootfs));
+      char *id = dir_id(root);
+      if (id && !g_hash_table_contains(used, id))
+        g_hash_table_insert(used, id,
+                            g_strdup_printf("node '%s' of lab '%s' boots on it", node, l->lab));
+      else
+        g_free(id);
+    }
+  }
+  return used;
+}
+
+/* Why the root ROOT must stay (a node boots on it), or NULL. */
+static const char *root_booted(GHashTable *used, const char *root) {
+  g_autofree char *id = dir_id(root);
+  return id ? g_hash_table_lookup(used, id) : NULL;
+}
+
+/* Roots no reference names, and interrupted pulls, are removed; not those
+ * nodes of running labs boot on (USED_BY), each said to SAY. */
+static gboolean sweep(const char *cache, GHashTable *used_by, guint64 *freed, const NlProgress *say,
+                      GError **error) {
   g_autoptr(GPtrArray) in_use = nl_image_list(cache, error);
   g_autofree char *roots = g_build_filename(cache, "roots", NULL);
   g_autoptr(GDir) d = g_dir_open(roots, 0, NULL);
@@ -556,6 +604,11 @@ static gboolean sweep(const char *cache, guint64 *freed, GError **error) {
       used = g_str_equal(digest_hex(((NlImageEntry *)in_use->pdata[i])->digest), name);
     if (used) continue;
     g_autofree char *root = g_build_filename(roots, name, NULL);
+    const char *booted = root_booted(used_by, root);
+    if (booted) {
+      nl_say(say, NL_SAY_NOTICE, "kept %s, which no reference names: %s", root, booted);
+      continue;
+    }
     g_autofree char *size_file = g_build_filename(root, "size", NULL);
     g_autofree char *size = NULL;
     if (freed && g_file_get_contents(size_file, &size, NULL, NULL))
@@ -581,18 +634,34 @@ gboolean nl_image_remove(const char *cache, const char *ref, GError **error) {
   }
   int lock = lock_cache(cache, error);
   if (lock < 0) return FALSE;
+  g_autoptr(GHashTable) used_by = roots_booted();
+  /* Its root goes unless another reference names it. */
+  g_autofree char *got = NULL, *digest = NULL;
+  g_autoptr(GPtrArray) all = read_ref(file, &got, &digest) ? nl_image_list(cache, NULL) : NULL;
+  guint sharing = 0;
+  for (guint i = 0; all && i < all->len; i++)
+    sharing += g_str_equal(((NlImageEntry *)all->pdata[i])->digest, digest);
+  g_autofree char *root = digest ? root_dir(cache, digest) : NULL;
+  const char *booted = root && sharing < 2 ? root_booted(used_by, root) : NULL;
+  if (booted) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "image %s is in use: %s (take that lab down first)", n, booted);
+    close(lock);
+    return FALSE;
+  }
   gboolean ok = unlink(file) == 0 || nl_set_errno(error, errno, "cannot remove '%s'", file);
-  ok = ok && sweep(cache, NULL, error);
+  ok = ok && sweep(cache, used_by, NULL, NULL, error);
   close(lock);
   return ok;
 }
 
-gboolean nl_image_prune(const char *cache, guint64 *freed, GError **error) {
+gboolean nl_image_prune(const char *cache, guint64 *freed, const NlProgress *say, GError **error) {
   *freed = 0;
   if (!g_file_test(cache, G_FILE_TEST_IS_DIR)) return TRUE;
   int lock = lock_cache(cache, error);
   if (lock < 0) return FALSE;
-  gboolean ok = sweep(cache, freed, error);
+  g_autoptr(GHashTable) used_by = roots_booted();
+  gboolean ok = sweep(cache, used_by, freed, say, error);
   close(lock);
   return ok;
 }

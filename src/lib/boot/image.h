@@ -54,12 +54,19 @@ void nl_image_entry_free(NlImageEntry *e);
 /* Every reference the cache holds, sorted. */
 GPtrArray *nl_image_list(const char *cache, GError **error);
 
-/* Forgets REF, and removes its root when no other reference uses it. */
+/* `up` records in the state directory, as key NL_IMAGE_STATE_KEY + NODE,
+ * the root each node boots on: a root that a node of a lab that is up
+ * boots on is in use. */
+#define NL_IMAGE_STATE_KEY "image."
+
+/* Forgets REF, and removes its root when no other reference uses it. A
+ * root in use is an error naming the lab and the node (nothing removed). */
 gboolean nl_image_remove(const char *cache, const char *ref, GError **error);
 
-/* Removes the roots no reference uses and what interrupted pulls left;
- * *FREED gets the bytes given back. */
-gboolean nl_image_prune(const char *cache, guint64 *freed, GError **error);
+/* Removes the roots no reference uses and what interrupted pulls left,
+ * but the roots in use, each said to SAY; *FREED gets the bytes given
+ * back. */
+gboolean nl_image_prune(const char *cache, guint64 *freed, const NlProgress *say, GError **error);
 
 /* What init needs of an image's root, checked on the host before the node
  * boots: a shell at /bin/sh for the startup scripts. NULL, or why not. */

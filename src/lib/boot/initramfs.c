@@ -10,7 +10,7 @@
 #include <utime.h>
 #include <sys/stat.h>
 
-#include "guest.h"
+#include "guest-contract.h"
 #include "util.h"
 
 /* Part of the cache key: bump it whenever the archive's layout or the module
@@ -321,7 +321,7 @@ static GPtrArray *read_templates(const char *dir, GError **error) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "template '%s/init' not found", dir);
     return NULL;
   }
-  /* The names the scripts share with the host (guest.h), as shell. */
+  /* The names the scripts share with the host (guest-contract.h), as shell. */
   char *contract = nl_guest_contract();
   Template *t = g_new0(Template, 1);
   t->name = g_strdup("contract");

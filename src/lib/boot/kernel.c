@@ -235,83 +235,60 @@ static GBytes *extract_vmlinux(const char *path, const guint8 *d, gsize len) {
   return NULL;
 }
 
-NlKernel *nl_kernel_find(const char *path, GError **error) {
-  g_autoptr(NlKernel) k = g_new0(NlKernel, 1);
-  k->path = path ? g_strdup(path) : nl_kbuild_default_vmlinux();
-  if (!k->path) {
-    k->path = newest_boot_kernel(error);
-    if (!k->path) return NULL;
-    k->distro = TRUE;
-  }
-
-  /* Mapped, not read: a vmlinux with debug info is hundreds of MB, of which
-   * only the headers are looked at. */
+/* Mapped, not read: a vmlinux with debug info is hundreds of MB, of which
+ * only the headers are looked at. */
+static GMappedFile *map_kernel(const char *path, GError **error) {
   g_autoptr(GError) local = NULL;
-  /* O_NONBLOCK and a regular file only: opening a FIFO would wait for ever. */
-  int fd = open(k->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  struct stat fst;
-  if (fd < 0 || fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s", k->path,
-                fd < 0 ? g_strerror(errno) : "not a regular file");
-    if (fd >= 0) close(fd);
-    return NULL;
-  }
-  g_autoptr(GMappedFile) map = g_mapped_file_new_from_fd(fd, FALSE, &local);
+  struct stat st;
+  int fd = nl_open_regular(path, 0, &st, "cannot read kernel", error);
+  if (fd < 0) return NULL;
+  GMappedFile *map = g_mapped_file_new_from_fd(fd, FALSE, &local);
   close(fd);
-  if (!map) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s", k->path,
+  if (!map)
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read kernel '%s': %s", path,
                 local->message);
-    return NULL;
-  }
-  const guint8 *d = (const guint8 *)g_mapped_file_get_contents(map);
-  gsize len = g_mapped_file_get_length(map);
+  return map;
+}
 
-  if (nl_elf_has_pvh(d, len)) {
-    /* A built tree's vmlinux: the tree says its release, and its modules
-     * are installed under that name, if at all. */
-    k->boot = g_strdup(k->path);
-    g_autofree char *dir = g_path_get_dirname(k->path);
-    g_autofree char *rel = g_build_filename(dir, "include", "config", "kernel.release", NULL);
-    gsize rlen = 0;
-    if (nl_read_file_max(rel, 4096, &k->version, &rlen, NULL)) {
-      g_strchomp(k->version);
-      /* It names a directory of /lib/modules that root packs from. */
-      if (!nl_name_ok(k->version)) {
-        g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
-                    "%s:1: '%s' is not a kernel release (one plain name, no '/', not '..')", rel,
-                    k->version);
-        return NULL;
-      }
-      g_autofree char *moddir = g_build_filename("/lib/modules", k->version, NULL);
-      if (g_file_test(moddir, G_FILE_TEST_IS_DIR)) k->moddir = g_steal_pointer(&moddir);
-    } else {
-      k->version = g_path_get_basename(k->path);
-    }
-    return g_steal_pointer(&k);
-  }
-
-  k->version = nl_kernel_bzimage_version(d, len);
-  if (!k->version) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
-                "'%s' is neither a bzImage nor an ELF kernel with a PVH entry", k->path);
-    return NULL;
-  }
-  if (!nl_name_ok(k->version)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
-                "'%s': its version string '%s' is not a kernel release (one plain name)", k->path,
-                k->version);
-    return NULL;
-  }
+/* The modules of K's release, if they are installed. */
+static void find_moddir(NlKernel *k) {
   g_autofree char *moddir = g_build_filename("/lib/modules", k->version, NULL);
   if (g_file_test(moddir, G_FILE_TEST_IS_DIR)) k->moddir = g_steal_pointer(&moddir);
+}
 
+/* A built tree's vmlinux: the tree says its release, and its modules are
+ * installed under that name, if at all. */
+static gboolean from_vmlinux(NlKernel *k, GError **error) {
+  k->boot = g_strdup(k->path);
+  g_autofree char *dir = g_path_get_dirname(k->path);
+  g_autofree char *rel = g_build_filename(dir, "include", "config", "kernel.release", NULL);
+  gsize rlen = 0;
+  if (!nl_read_file_max(rel, 4096, &k->version, &rlen, NULL)) {
+    k->version = g_path_get_basename(k->path);
+    return TRUE;
+  }
+  g_strchomp(k->version);
+  /* It names a directory of /lib/modules that root packs from. */
+  if (!nl_name_ok(k->version)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                "%s:1: '%s' is not a kernel release (one plain name, no '/', not '..')", rel,
+                k->version);
+    return FALSE;
+  }
+  find_moddir(k);
+  return TRUE;
+}
+
+/* What a bzImage boots: the ELF vmlinux inside it, extracted once into the
+ * cache, or the bzImage itself when it has none. */
+static gboolean boot_bzimage(NlKernel *k, const guint8 *d, gsize len, GError **error) {
   g_autofree char *cache = nl_cache_dir(error);
-  if (!cache) return NULL;
+  if (!cache) return FALSE;
   struct stat st;
   if (stat(k->path, &st) != 0) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot stat '%s': %s", k->path,
                 g_strerror(errno));
-    return NULL;
+    return FALSE;
   }
   /* The last part changes with what netlab does to the image, so that an
    * older netlab's copy is not booted. */
@@ -321,26 +298,55 @@ NlKernel *nl_kernel_find(const char *path, GError **error) {
   g_autofree char *elf = g_build_filename(dir, name, NULL);
   if (g_file_test(elf, G_FILE_TEST_EXISTS)) {
     k->boot = g_steal_pointer(&elf);
-    return g_steal_pointer(&k);
+    return TRUE;
   }
   g_autoptr(GBytes) out = extract_vmlinux(k->path, d, len);
   if (!out) {
     /* No PVH entry or no decompressor: boot the bzImage, only slower. */
     k->boot = g_strdup(k->path);
-    return g_steal_pointer(&k);
+    return TRUE;
   }
   gsize size = 0;
-  guint8 *image = g_bytes_unref_to_data(g_steal_pointer(&out), &size);
+  g_autofree guint8 *image = g_bytes_unref_to_data(g_steal_pointer(&out), &size);
   nl_elf_trim_zeros(image, size);
-  if (!nl_mkdir(dir, 0700, error)) {
-    g_free(image);
-    return NULL;
-  }
-  gboolean ok = nl_write_file(elf, (const char *)image, size, 0644, error);
-  g_free(image);
-  if (!ok) return NULL;
+  if (!nl_mkdir(dir, 0700, error) || !nl_write_file(elf, (const char *)image, size, 0644, error))
+    return FALSE;
   k->boot = g_steal_pointer(&elf);
-  return g_steal_pointer(&k);
+  return TRUE;
+}
+
+/* A bzImage: its setup header says its release. */
+static gboolean from_bzimage(NlKernel *k, const guint8 *d, gsize len, GError **error) {
+  k->version = nl_kernel_bzimage_version(d, len);
+  if (!k->version) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "'%s' is neither a bzImage nor an ELF kernel with a PVH entry", k->path);
+    return FALSE;
+  }
+  if (!nl_name_ok(k->version)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                "'%s': its version string '%s' is not a kernel release (one plain name)", k->path,
+                k->version);
+    return FALSE;
+  }
+  find_moddir(k);
+  return boot_bzimage(k, d, len, error);
+}
+
+NlKernel *nl_kernel_find(const char *path, GError **error) {
+  g_autoptr(NlKernel) k = g_new0(NlKernel, 1);
+  k->path = path ? g_strdup(path) : nl_kbuild_default_vmlinux();
+  if (!k->path) {
+    k->path = newest_boot_kernel(error);
+    if (!k->path) return NULL;
+    k->distro = TRUE;
+  }
+  g_autoptr(GMappedFile) map = map_kernel(k->path, error);
+  if (!map) return NULL;
+  const guint8 *d = (const guint8 *)g_mapped_file_get_contents(map);
+  gsize len = g_mapped_file_get_length(map);
+  gboolean ok = nl_elf_has_pvh(d, len) ? from_vmlinux(k, error) : from_bzimage(k, d, len, error);
+  return ok ? g_steal_pointer(&k) : NULL;
 }
 
 char *nl_kernel_config_lacks(const char *config, const char *const *options) {

@@ -17,10 +17,11 @@ char *nl_log_tail(const char *path, guint lines) {
   nl_log_parts(path, &l);
   GString *text = g_string_new(NULL);
   for (int i = 0; i < 3; i++) {
-    int fd = open(l.path[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO in a log's place opens at once, and is skipped. */
+    int fd = open(l.path[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
     if (fd < 0) continue;
-    if (fstat(fd, &st) == 0 && st.st_size > 0) {
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
       off_t from = st.st_size > TAIL_READ ? st.st_size - TAIL_READ : 0;
       char buf[TAIL_READ];
       ssize_t n = pread(fd, buf, sizeof buf, from);

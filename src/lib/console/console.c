@@ -5,6 +5,7 @@
 #include <linux/sockios.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -18,6 +19,7 @@
 
 #include "layout.h"
 #include "logkeep.h"
+#include "privdrop.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -269,7 +271,9 @@ void nl_log_parts_clear(NlLogParts *l) {
 guint64 nl_console_log_cut(const char *log) {
   g_autofree char *path = nl_layout_console_cut(log);
   g_autofree char *text = NULL;
-  if (!g_file_get_contents(path, &text, NULL, NULL)) return 0;
+  gsize len = 0;
+  /* A counter: a few digits (bounded, never a FIFO's wait). */
+  if (!nl_read_file_max(path, 64, &text, &len, NULL)) return 0;
   return g_ascii_strtoull(text, NULL, 10);
 }
 
@@ -299,7 +303,13 @@ gboolean nl_console_log_write(const char *log, int out) {
   gboolean ok = TRUE;
   guint64 cut = nl_console_log_cut(log);
   for (int i = 0; ok && i < 3; i++) {
-    int fd = open(l.path[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* Regular files only: a FIFO in a log's place would never end. */
+    int fd = open(l.path[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+      close(fd);
+      fd = -1;
+    }
     if (fd < 0) continue;
     off_t pos = 0;
     ok = copy_from(fd, &pos, out);
@@ -311,6 +321,159 @@ gboolean nl_console_log_write(const char *log, int out) {
   }
   nl_log_parts_clear(&l);
   return ok;
+}
+
+/* ---- the post-mortem's copy, with the QEMU user's rights ---------------- */
+
+typedef struct {
+  const char *labdir, *node;
+  int part[3]; /* the head, then the tail's parts, the older first; or -1 */
+  char *name[3];
+  char *left_out; /* the parts that are not regular files, said in the copy */
+  int cut;
+} LogKeep;
+
+/* DIRFD's NAME, a directory of this user's (or root's) that nobody else
+ * can write, not reached through a link; a new fd, or -1 with ERROR. */
+static int open_own_dir(int dirfd, const char *name, const char *path, GError **error) {
+  int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    nl_set_errno(error, errno, "cannot open '%s'", path);
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  if ((st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "'%s' is owned by uid %u, mode %04o: netlab's directories are its user's, "
+                "writable by nobody else",
+                path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* A regular file NAME of DIRFD, not through a link, or -1. O_NONBLOCK: a
+ * FIFO there opens at once (and is then refused) instead of waiting. */
+static int open_part(int dirfd, const char *name, struct stat *st) {
+  int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd >= 0 && (fstat(fd, st) != 0 || !S_ISREG(st->st_mode))) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static gboolean older(const struct stat *a, const struct stat *b) {
+  return a->st_mtim.tv_sec < b->st_mtim.tv_sec ||
+         (a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec <= b->st_mtim.tv_nsec);
+}
+
+/* In the child, with the caller's rights: the logs directory, whole path
+ * checked, and its files. */
+static gboolean keep_open(gpointer data, GError **error) {
+  LogKeep *k = data;
+  g_autofree char *base = nl_layout_data_base();
+  g_autofree char *logs = nl_layout_console_logs(k->labdir);
+  g_autofree char *data_dir = g_path_get_dirname(logs);
+  g_autofree char *id = g_path_get_basename(data_dir);
+  int b = open_own_dir(AT_FDCWD, base, base, error);
+  int d = b < 0 ? -1 : open_own_dir(b, id, data_dir, error);
+  int dir = d < 0 ? -1 : open_own_dir(d, "logs", logs, error);
+  if (b >= 0) close(b);
+  if (d >= 0) close(d);
+  if (dir < 0) return FALSE;
+  g_autofree char *log = nl_layout_console_log(k->labdir, k->node);
+  char *paths[4] = {g_strdup(log), nl_layout_console_part(log, 1), nl_layout_console_part(log, 2),
+                    nl_layout_console_cut(log)};
+  struct stat st[3];
+  int fds[3];
+  GString *left = g_string_new(NULL);
+  for (int i = 0; i < 3; i++) {
+    g_autofree char *name = g_path_get_basename(paths[i]);
+    fds[i] = open_part(dir, name, &st[i]);
+    struct stat ls;
+    if (fds[i] < 0 && fstatat(dir, name, &ls, AT_SYMLINK_NOFOLLOW) == 0)
+      g_string_append_printf(left, "\n[netlab: %s is not a regular file: left out]\n", name);
+  }
+  g_autofree char *cut_name = g_path_get_basename(paths[3]);
+  struct stat cst;
+  k->cut = open_part(dir, cut_name, &cst);
+  close(dir);
+  /* The tail's parts in the order written: the older first. */
+  gboolean swap = fds[1] < 0 || (fds[2] >= 0 && !older(&st[1], &st[2]));
+  int order[3] = {0, swap ? 2 : 1, swap ? 1 : 2};
+  for (int i = 0; i < 3; i++) {
+    k->part[i] = fds[order[i]];
+    k->name[i] = g_path_get_basename(paths[order[i]]);
+  }
+  for (int i = 0; i < 4; i++) g_free(paths[i]);
+  k->left_out = g_string_free(left, FALSE);
+  return TRUE;
+}
+
+/* In the child, with the QEMU user's rights: each part, at most its bound. */
+static gboolean keep_copy(int out, gpointer data, GError **error) {
+  LogKeep *k = data;
+  guint64 cut = 0;
+  char text[64];
+  ssize_t n = k->cut >= 0 ? pread(k->cut, text, sizeof text - 1, 0) : -1;
+  if (n > 0) {
+    text[n] = 0;
+    cut = g_ascii_strtoull(text, NULL, 10);
+  }
+  if (*k->left_out && !nl_write_all(out, k->left_out, strlen(k->left_out)))
+    return nl_set_errno(error, errno, "cannot send the console log back");
+  for (int i = 0; i < 3; i++) {
+    if (k->part[i] < 0) continue;
+    guint64 bound = i == 0 ? NL_LOG_HEAD : NL_LOG_TAIL, done = 0;
+    char buf[65536];
+    while (done < bound) {
+      n = pread(k->part[i], buf, MIN(sizeof buf, bound - done), done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      if (!nl_write_all(out, buf, n))
+        return nl_set_errno(error, errno, "cannot send the console log back");
+      done += n;
+    }
+    struct stat st;
+    if (done == bound && fstat(k->part[i], &st) == 0 && (guint64)st.st_size > bound) {
+      g_autofree char *note =
+          g_strdup_printf("\n[netlab: %s holds %jd bytes, more than the %" G_GUINT64_FORMAT
+                          " netlab-log writes there: the rest is left out]\n",
+                          k->name[i], (intmax_t)st.st_size, bound);
+      if (!nl_write_all(out, note, strlen(note)))
+        return nl_set_errno(error, errno, "cannot send the console log back");
+    }
+    if (i == 0 && cut) {
+      g_autofree char *mark = cut_mark(cut);
+      if (!nl_write_all(out, mark, strlen(mark)))
+        return nl_set_errno(error, errno, "cannot send the console log back");
+    }
+  }
+  return TRUE;
+}
+
+static gboolean keep_sink(const guint8 *buf, gsize len, gpointer data, GError **error) {
+  if (!nl_write_all(GPOINTER_TO_INT(data), buf, len))
+    return nl_set_errno(error, errno, "cannot write the console log's copy");
+  return TRUE;
+}
+
+gboolean nl_console_log_keep(const char *labdir, const char *node, int out, GError **error) {
+  if (!nl_vm_check_name(node, error)) return FALSE;
+  LogKeep k = {.labdir = labdir, .node = node, .part = {-1, -1, -1}, .cut = -1};
+  g_autofree char *what = g_strdup_printf("copying the console log of '%s'", node);
+  NlDrop d = {.what = what,
+              .prepare = keep_open,
+              .work = keep_copy,
+              .data = &k,
+              .max = NL_LOG_HEAD + 2 * (guint64)NL_LOG_TAIL + 16384,
+              .sink = keep_sink,
+              .sink_data = GINT_TO_POINTER(out)};
+  g_autoptr(GBytes) got = nl_drop_run(&d, error);
+  return got != NULL;
 }
 
 gboolean nl_console_log(const char *labdir, const char *node, gboolean follow, GError **error) {
@@ -337,10 +500,10 @@ gboolean nl_console_log(const char *labdir, const char *node, gboolean follow, G
     nl_log_parts(path, &l);
     gboolean ok = TRUE;
     for (int i = 0; ok && i < 3; i++) {
-      int fd = open(l.path[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      int fd = open(l.path[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
       struct stat st;
       if (fd < 0) continue;
-      if (fstat(fd, &st) == 0) {
+      if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
         /* Slots by file name, whatever the order of the tail's parts. */
         int slot = i == 0 ? 0 : g_str_has_suffix(l.path[i], ".1") ? 1 : 2;
         if (seen[slot].ino != st.st_ino || st.st_size < seen[slot].pos) {

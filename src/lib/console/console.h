@@ -27,6 +27,15 @@ void nl_log_parts_clear(NlLogParts *l);
 /* Writes the whole console log LOG (its head, a mark where bytes were cut,
  * then its tail: logkeep.h) to OUT; FALSE when OUT is closed. */
 gboolean nl_console_log_write(const char *log, int out);
+/* Copies the console log of NODE of LABDIR (as nl_console_log_write) to
+ * OUT, for the post-mortem of `netlab test`: netlab-log writes it as the
+ * QEMU user, so it is read in a child with the QEMU user's rights
+ * (privdrop.h). The child opens its files before it drops them, from the
+ * logs directory reached one component at a time from the data directory's
+ * base (O_NOFOLLOW, each the user's and writable by nobody else); a part
+ * that is not a regular file (a link, a FIFO) is left out and said in OUT,
+ * and of each part at most its bound (logkeep.h) is copied. */
+gboolean nl_console_log_keep(const char *labdir, const char *node, int out, GError **error);
 /* How many bytes of the console log LOG were dropped to keep it bounded. */
 guint64 nl_console_log_cut(const char *log);
 /* Copies the console log of NODE (in the lab's data directory, layout.h;

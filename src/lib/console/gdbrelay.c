@@ -82,6 +82,24 @@ static void freezer_want(Freezer *f, gboolean frozen) {
   g_mutex_unlock(&f->lock);
 }
 
+static void freezer_start(Freezer *fz) {
+  g_mutex_init(&fz->lock);
+  g_cond_init(&fz->cond);
+  fz->thread = g_thread_new("freezer", freezer_thread, fz);
+}
+
+/* The lab runs again, and the thread ends. */
+static void freezer_stop(Freezer *fz) {
+  g_mutex_lock(&fz->lock);
+  fz->want = FALSE;
+  fz->quit = TRUE;
+  g_cond_signal(&fz->cond);
+  g_mutex_unlock(&fz->lock);
+  g_thread_join(fz->thread);
+  g_mutex_clear(&fz->lock);
+  g_cond_clear(&fz->cond);
+}
+
 /* ---- the relay ------------------------------------------------------------ */
 
 typedef struct {
@@ -385,22 +403,111 @@ static void child_setup(gpointer data) {
   nl_qemu_user_become(((ChildSetup *)data)->u);
 }
 
-int nl_gdb_session(const NlGdbSession *s, const NlProgress *say, GError **error) {
-  g_auto(NlQemuUser) u = {0};
-  if (!nl_qemu_user(&u, error)) return -1;
+/* A private directory for gdb's socket and copies: only the QEMU user's
+ * group gets in. NULL on failure. */
+static char *gdb_dir(const NlQemuUser *u, GError **error) {
   g_autofree char *tmp = g_build_filename(g_get_tmp_dir(), "netlab-gdb-XXXXXX", NULL);
   if (!g_mkdtemp_full(tmp, 0700)) {
     nl_set_errno(error, errno, "cannot create a directory for gdb");
-    return -1;
+    return NULL;
   }
-  /* Only the QEMU user's group gets in: gdb, its socket, its copies. */
-  if (u.dropped && (chown(tmp, 0, u.gid) != 0 || chmod(tmp, 0750) != 0)) {
+  if (u->dropped && (chown(tmp, 0, u->gid) != 0 || chmod(tmp, 0750) != 0)) {
     nl_set_errno(error, errno, "cannot give '%s' to the QEMU user", tmp);
     rmdir(tmp);
+    return NULL;
+  }
+  return g_steal_pointer(&tmp);
+}
+
+/* The kernel's symbols on gdb's command line. Returns the fd gdb is to
+ * get as its fd 3, or -1. */
+static int add_symbols(GStrvBuilder *b, const NlGdbSession *s, const NlQemuUser *u, const char *tmp,
+                       const NlProgress *say) {
+  if (!s->symbols) return -1;
+  if (!u->dropped) {
+    g_strv_builder_add(b, s->symbols);
     return -1;
   }
+  /* gdb, as the QEMU user, may not reach the file where it is (a kernel
+   * cache under /root): it gets netlab's open file, or a copy when the
+   * file itself is not readable by others. */
+  struct stat st;
+  int sym_fd = open(s->symbols, O_RDONLY | O_CLOEXEC);
+  if (sym_fd >= 0 && fstat(sym_fd, &st) == 0 && (st.st_mode & S_IROTH)) {
+    g_strv_builder_add(b, "/proc/self/fd/3");
+    return sym_fd;
+  }
+  if (sym_fd >= 0) close(sym_fd);
+  g_autofree char *base = g_path_get_basename(s->symbols);
+  g_autofree char *copy = g_build_filename(tmp, base, NULL);
+  if (copy_file(s->symbols, copy) && chmod(copy, 0640) == 0 && chown(copy, 0, u->gid) == 0)
+    g_strv_builder_add(b, copy);
+  else
+    nl_say(say, NL_SAY_WARNING, "cannot hand '%s' to gdb: no symbols", s->symbols);
+  return -1;
+}
+
+/* The kernel's lx- scripts on gdb's command line. */
+static void add_scripts(GStrvBuilder *b, const NlGdbSession *s, const NlQemuUser *u,
+                        const char *tmp) {
+  if (!s->scripts) return;
+  if (u->dropped) {
+    g_autofree char *copy = copy_scripts(s->scripts, tmp);
+    g_autofree char *src = copy ? g_strdup_printf("source %s", copy) : NULL;
+    if (src) g_strv_builder_add_many(b, "-ex", src, NULL);
+    return;
+  }
+  /* gdb loads <vmlinux>-gdb.py itself, with the symbols, once its
+   * directory is trusted; a script elsewhere has to be sourced. */
+  g_autofree char *dir = g_path_get_dirname(s->scripts);
+  g_autofree char *safe = g_strdup_printf("add-auto-load-safe-path %s", dir);
+  g_strv_builder_add_many(b, "-iex", safe, NULL);
+  g_autofree char *own = s->symbols ? g_strconcat(s->symbols, "-gdb.py", NULL) : NULL;
+  if (!own || strcmp(own, s->scripts) != 0) {
+    g_autofree char *src = g_strdup_printf("source %s", s->scripts);
+    g_strv_builder_add_many(b, "-ex", src, NULL);
+  }
+}
+
+/* Runs gdb to its end, with the terminal's signals its own; SYM_FD, if
+ * any, as its fd 3. Its wait status in *STATUS. */
+static gboolean run_gdb(char **argv, NlQemuUser *u, const char *tmp, int sym_fd, int *status,
+                        GError **error) {
+  g_auto(GStrv) env = g_get_environ();
+  if (u->dropped) env = g_environ_setenv(env, "HOME", tmp, TRUE);
+  struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
+  sigaction(SIGINT, &ign, &old_int);
+  sigaction(SIGQUIT, &ign, &old_quit);
+  ChildSetup cs = {u};
+  GPid pid = 0;
+  int source[] = {sym_fd}, dest[] = {3};
+  fflush(NULL);
+  gboolean spawned = g_spawn_async_with_pipes_and_fds(
+      u->dropped ? tmp : NULL, (const char *const *)argv, (const char *const *)env,
+      G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_CHILD_INHERITS_STDIN, child_setup,
+      &cs, -1, -1, -1, source, dest, sym_fd >= 0 ? 1 : 0, &pid, NULL, NULL, NULL, error);
+  *status = 0;
+  if (spawned)
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+    }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGQUIT, &old_quit, NULL);
+  return spawned;
+}
+
+int nl_gdb_session(const NlGdbSession *s, const NlProgress *say, GError **error) {
+  g_auto(NlQemuUser) u = {0};
+  if (!nl_qemu_user(&u, error)) return -1;
+  g_autofree char *tmp = gdb_dir(&u, error);
+  if (!tmp) return -1;
   g_autofree char *sock = g_build_filename(tmp, "stub.sock", NULL);
   int lfd = listen_at(sock, &u, error);
+  int quit[2];
+  if (lfd >= 0 && pipe2(quit, O_CLOEXEC) != 0) {
+    nl_set_errno(error, errno, "pipe");
+    close(lfd);
+    lfd = -1;
+  }
   if (lfd < 0) {
     rm_tree(tmp);
     return -1;
@@ -409,44 +516,8 @@ int nl_gdb_session(const NlGdbSession *s, const NlProgress *say, GError **error)
   g_autoptr(GStrvBuilder) b = g_strv_builder_new();
   g_strv_builder_add_many(b, "gdb", "-q", NULL);
   g_strv_builder_addv(b, (const char **)s->before);
-  int sym_fd = -1;
-  if (s->symbols && u.dropped) {
-    /* gdb, as the QEMU user, may not reach the file where it is (a kernel
-     * cache under /root): it gets netlab's open file, or a copy when the
-     * file itself is not readable by others. */
-    struct stat st;
-    sym_fd = open(s->symbols, O_RDONLY | O_CLOEXEC);
-    if (sym_fd >= 0 && fstat(sym_fd, &st) == 0 && (st.st_mode & S_IROTH)) {
-      g_strv_builder_add(b, "/proc/self/fd/3");
-    } else {
-      if (sym_fd >= 0) close(sym_fd);
-      sym_fd = -1;
-      g_autofree char *base = g_path_get_basename(s->symbols);
-      g_autofree char *copy = g_build_filename(tmp, base, NULL);
-      if (copy_file(s->symbols, copy) && chmod(copy, 0640) == 0 && chown(copy, 0, u.gid) == 0)
-        g_strv_builder_add(b, copy);
-      else
-        nl_say(say, NL_SAY_WARNING, "cannot hand '%s' to gdb: no symbols", s->symbols);
-    }
-  } else if (s->symbols) {
-    g_strv_builder_add(b, s->symbols);
-  }
-  if (s->scripts && u.dropped) {
-    g_autofree char *copy = copy_scripts(s->scripts, tmp);
-    g_autofree char *src = copy ? g_strdup_printf("source %s", copy) : NULL;
-    if (src) g_strv_builder_add_many(b, "-ex", src, NULL);
-  } else if (s->scripts) {
-    /* gdb loads <vmlinux>-gdb.py itself, with the symbols, once its
-     * directory is trusted; a script elsewhere has to be sourced. */
-    g_autofree char *dir = g_path_get_dirname(s->scripts);
-    g_autofree char *safe = g_strdup_printf("add-auto-load-safe-path %s", dir);
-    g_strv_builder_add_many(b, "-iex", safe, NULL);
-    g_autofree char *own = s->symbols ? g_strconcat(s->symbols, "-gdb.py", NULL) : NULL;
-    if (!own || strcmp(own, s->scripts) != 0) {
-      g_autofree char *src = g_strdup_printf("source %s", s->scripts);
-      g_strv_builder_add_many(b, "-ex", src, NULL);
-    }
-  }
+  int sym_fd = add_symbols(b, s, &u, tmp, say);
+  add_scripts(b, s, &u, tmp);
   g_autofree char *target = g_strdup_printf("target remote %s", sock);
   g_strv_builder_add_many(b, "-ex", target, NULL);
   g_strv_builder_addv(b, (const char **)s->after);
@@ -454,38 +525,11 @@ int nl_gdb_session(const NlGdbSession *s, const NlProgress *say, GError **error)
 
   Freezer fz = {.nodes = s->freeze, .labdir = s->vm->labdir, .node = s->vm->node, .say = say};
   gboolean freezing = s->freeze && *s->freeze;
-  if (freezing) {
-    g_mutex_init(&fz.lock);
-    g_cond_init(&fz.cond);
-    fz.thread = g_thread_new("freezer", freezer_thread, &fz);
-  }
-  int quit[2];
-  if (pipe2(quit, O_CLOEXEC) != 0) {
-    nl_set_errno(error, errno, "pipe");
-    return -1;
-  }
+  if (freezing) freezer_start(&fz);
   Serve sv = {.s = s, .say = say, .fz = freezing ? &fz : NULL, .listen = lfd, .quit = quit[0]};
   GThread *server = g_thread_new("gdb-relay", serve, &sv);
-
-  g_auto(GStrv) env = g_get_environ();
-  if (u.dropped) env = g_environ_setenv(env, "HOME", tmp, TRUE);
-  struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
-  sigaction(SIGINT, &ign, &old_int);
-  sigaction(SIGQUIT, &ign, &old_quit);
-  ChildSetup cs = {&u};
-  GPid pid = 0;
-  int source[] = {sym_fd}, dest[] = {3};
-  fflush(NULL);
-  gboolean spawned = g_spawn_async_with_pipes_and_fds(
-      u.dropped ? tmp : NULL, (const char *const *)argv, (const char *const *)env,
-      G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_CHILD_INHERITS_STDIN, child_setup,
-      &cs, -1, -1, -1, source, dest, sym_fd >= 0 ? 1 : 0, &pid, NULL, NULL, NULL, error);
-  int status = 0;
-  if (spawned)
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGQUIT, &old_quit, NULL);
+  int status;
+  gboolean spawned = run_gdb(argv, &u, tmp, sym_fd, &status, error);
   if (sym_fd >= 0) close(sym_fd);
 
   /* gdb is gone: the relay ends, and the lab runs again. */
@@ -496,16 +540,7 @@ int nl_gdb_session(const NlGdbSession *s, const NlProgress *say, GError **error)
   close(quit[0]);
   close(quit[1]);
   close(lfd);
-  if (freezing) {
-    g_mutex_lock(&fz.lock);
-    fz.want = FALSE;
-    fz.quit = TRUE;
-    g_cond_signal(&fz.cond);
-    g_mutex_unlock(&fz.lock);
-    g_thread_join(fz.thread);
-    g_mutex_clear(&fz.lock);
-    g_cond_clear(&fz.cond);
-  }
+  if (freezing) freezer_stop(&fz);
   rm_tree(tmp);
   if (!spawned) {
     g_prefix_error(error, "cannot run gdb: ");

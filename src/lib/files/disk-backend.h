@@ -1,7 +1,8 @@
 /* The interface of netlab-disk.so, the module that wraps libguestfs' C API
- * (src/disk.c). libguestfs pulls in about 40 shared libraries; as a module,
- * only the commands that touch a disk's content load them, and `up` of a
- * lab whose disks need nothing does not load it at all.
+ * (src/modules/disk-libguestfs.c). libguestfs pulls in about 40 shared
+ * libraries; as a module, only the commands that touch a disk's content
+ * load them, and `up` of a lab whose disks need nothing does not load it at
+ * all.
  *
  * A disk's content is written by its guest: the module never mounts it on
  * the host, only in libguestfs' own appliance, and hands back file contents

@@ -129,14 +129,9 @@ static void job_free(NlDiskJob *j) {
 }
 
 gboolean nl_disk_check(const char *path, GError **error) {
-  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "refusing disk '%s': %s", path,
-                fd < 0 ? g_strerror(errno) : "not a regular file");
-    if (fd >= 0) close(fd);
-    return FALSE;
-  }
+  int fd = nl_open_regular(path, O_NOFOLLOW, &st, "refusing disk", error);
+  if (fd < 0) return FALSE;
   gboolean ok = nl_qcow2_check_fd(fd, path, error);
   close(fd);
   return ok;

@@ -1,7 +1,7 @@
 /* Nodes' disks, netlab's side: where they live, which need preparing before
  * a boot, and files in and out of them. libguestfs itself is in
- * netlab-disk.so (src/disk.c, src/disk-backend.h), loaded only when a disk's
- * content is touched.
+ * netlab-disk.so (modules/disk-libguestfs.c, disk-backend.h), loaded only
+ * when a disk's content is touched.
  *
  * Layout: DATA/disks/NODE.qcow2 (the lab's data directory, layout.h), ext4 labelled "netlab", with
  * upper/ and work/ at its root (the overlay's upper and work directories);

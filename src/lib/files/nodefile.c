@@ -187,14 +187,9 @@ static gboolean too_big(GError **error, const NlNodeFiles *f, const char *path, 
 /* A file of the lower layer (the host's root, as the QEMU user sees it),
  * its last component not followed: lookup() resolved the links. */
 static gboolean copy_host_file(const NlNodeFiles *f, const char *path, int fd, GError **error) {
-  int in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   struct stat st;
-  if (in < 0 || fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
-    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "cannot read '%s': %s", path,
-                in < 0 ? g_strerror(errno) : "not a regular file");
-    if (in >= 0) close(in);
-    return FALSE;
-  }
+  int in = nl_open_regular(path, O_NOFOLLOW, &st, "cannot read", error);
+  if (in < 0) return FALSE;
   if ((guint64)st.st_size > NL_NODE_FILE_MAX) {
     close(in);
     return too_big(error, f, path, st.st_size);

@@ -257,8 +257,10 @@ static int open_node_dir(const char *labdir, const char *node, GError **error) {
   return nodefd;
 }
 
-gboolean nl_save_nodes(const char *labdir, char **nodes, const NlSaveOptions *o, NlSaveNote note,
-                       gpointer data, guint *written, guint *usable, GError **error) {
+/* The changes of NODES, read in a child as the QEMU user (save_work): the
+ * records of every node, or NULL. */
+static GBytes *read_changes(const char *labdir, char **nodes, const NlSaveOptions *o,
+                            GError **error) {
   guint n = g_strv_length(nodes);
   g_autofree GHashTable **has = g_new0(GHashTable *, n);
   for (guint i = 0; i < n; i++) {
@@ -268,89 +270,118 @@ gboolean nl_save_nodes(const char *labdir, char **nodes, const NlSaveOptions *o,
     if (fd >= 0) lab_files(fd, "", has[i]);
   }
   SaveWork w = {.o = o, .has = has};
-  g_autoptr(GBytes) got =
+  GBytes *got =
       nl_node_files_run(labdir, nodes, FALSE, save_work, &w, NL_NODE_OP_MAX, NULL, NULL, error);
   for (guint i = 0; i < n; i++) g_hash_table_unref(has[i]);
-  if (!got) return FALSE;
+  return got;
+}
 
+/* The records of the child, written into the lab one node after another. */
+typedef struct {
+  const char *labdir;
+  const NlSaveOptions *o;
+  NlSaveNote note;
+  gpointer data;
+  char *node; /* the node of the records now, its directory in the lab */
+  int nodefd;
+  gint64 since;
+  gboolean skip; /* the rest of this node's records */
+  guint conflicts, failed, written, usable;
+} Saver;
+
+/* An 'F' record into the lab; the line that says what became of it. */
+static char *save_record_file(Saver *sv, const NlRecord *r, GError **error) {
+  const char *node = sv->node;
+  if (bad_path(r->name)) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "'%s' reported a bad path: '%s'", node, r->name);
+    return NULL;
+  }
+  if (r->len > NL_NODE_FILE_MAX) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s:%s: more than %" G_GUINT64_FORMAT " bytes",
+                node, r->name, NL_NODE_FILE_MAX);
+    return NULL;
+  }
+  if (sv->nodefd < 0) sv->nodefd = open_node_dir(sv->labdir, node, error);
+  if (sv->nodefd < 0) return NULL;
+  g_auto(GStrv) comps = g_strsplit(r->name + 1, "/", -1);
+  gboolean existed = FALSE;
+  int res = save_file(sv->nodefd, node, comps, g_strv_length(comps), r->name, r->data, r->len,
+                      r->mode, sv->o, sv->since, &existed, error);
+  if (res < 0) return NULL;
+  if (res == SAVE_WRITTEN) sv->written++;
+  if (res == SAVE_CONFLICT) sv->conflicts++;
+  return g_strdup_printf("%s: %s -> %s%s (%s)", node, r->name, node, r->name,
+                         res == SAVE_SAME       ? "unchanged"
+                         : res == SAVE_CONFLICT ? "NOT saved: the lab's copy changed since the "
+                                                  "node booted; --force overwrites it"
+                         : existed              ? "updated"
+                                                : "new");
+}
+
+/* A 'B' record: the records after it are NODE's. */
+static void save_begin_node(Saver *sv, const char *node) {
+  if (sv->nodefd >= 0) close(sv->nodefd);
+  sv->nodefd = -1;
+  g_free(sv->node);
+  sv->node = g_strdup(node);
+  sv->skip = FALSE;
+  sv->since = sv->o->up_since ? sv->o->up_since : nl_disk_booted(sv->labdir, node);
+  sv->usable++;
+}
+
+static void save_record(Saver *sv, const NlRecord *r) {
+  if (r->type == 'B') {
+    save_begin_node(sv, r->name);
+    return;
+  }
+  if (!sv->node || sv->skip) return;
+  g_autofree char *text = g_strndup((const char *)r->data, r->len);
+  g_autofree char *line = NULL;
+  g_autoptr(GError) e = NULL;
+  if (r->type == 'U') {
+    line = g_strdup_printf("%s: not running and no disk: nothing to save", sv->node);
+    sv->usable--;
+  } else if (r->type == 'E') {
+    g_set_error(&e, NL_ERROR, NL_ERROR_FAILED, "%s", text);
+  } else if (r->type == 'X') {
+    line = g_strdup_printf("netlab: %s: not saved", text);
+    sv->failed++;
+  } else if (r->type == 'N') {
+    line = g_steal_pointer(&text);
+  } else if (r->type == 'F') {
+    line = save_record_file(sv, r, &e);
+  }
+  if (line) sv->note(line, sv->data);
+  if (e) {
+    /* The rest of this node is not saved; the other nodes are. */
+    g_autofree char *msg = g_strdup_printf("netlab: %s", e->message);
+    sv->note(msg, sv->data);
+    sv->failed++;
+    sv->skip = TRUE;
+  }
+}
+
+gboolean nl_save_nodes(const char *labdir, char **nodes, const NlSaveOptions *o, NlSaveNote note,
+                       gpointer data, guint *written, guint *usable, GError **error) {
+  g_autoptr(GBytes) got = read_changes(labdir, nodes, o, error);
+  if (!got) return FALSE;
+  Saver sv = {.labdir = labdir, .o = o, .note = note, .data = data, .nodefd = -1};
   gsize off = 0;
   NlRecord r = {0};
-  int nodefd = -1;
-  g_autofree char *node = NULL;
-  gint64 since = 0;
-  guint conflicts = 0, failed = 0;
-  gboolean skip = FALSE;
-  while (nl_record_next(got, &off, &r, error)) {
-    g_autofree char *text = g_strndup((const char *)r.data, r.len);
-    if (r.type == 'B') {
-      if (nodefd >= 0) close(nodefd);
-      nodefd = -1;
-      g_free(node);
-      node = g_strdup(r.name);
-      skip = FALSE;
-      since = o->up_since ? o->up_since : nl_disk_booted(labdir, node);
-      (*usable)++;
-      continue;
-    }
-    if (!node || skip) continue;
-    if (r.type == 'U') {
-      g_autofree char *line = g_strdup_printf("%s: not running and no disk: nothing to save", node);
-      note(line, data);
-      (*usable)--;
-      continue;
-    }
-    g_autofree char *line = NULL;
-    g_autoptr(GError) e = NULL;
-    if (r.type == 'E') {
-      g_set_error(&e, NL_ERROR, NL_ERROR_FAILED, "%s", text);
-    } else if (r.type == 'X') {
-      line = g_strdup_printf("netlab: %s: not saved", text);
-      failed++;
-    } else if (r.type == 'N') {
-      line = g_steal_pointer(&text);
-    } else if (r.type == 'F' && bad_path(r.name)) {
-      g_set_error(&e, NL_ERROR, NL_ERROR_FAILED, "'%s' reported a bad path: '%s'", node, r.name);
-    } else if (r.type == 'F' && r.len > NL_NODE_FILE_MAX) {
-      g_set_error(&e, NL_ERROR, NL_ERROR_FAILED, "%s:%s: more than %" G_GUINT64_FORMAT " bytes",
-                  node, r.name, NL_NODE_FILE_MAX);
-    } else if (r.type == 'F') {
-      if (nodefd < 0) nodefd = open_node_dir(labdir, node, &e);
-      if (nodefd >= 0) {
-        g_auto(GStrv) comps = g_strsplit(r.name + 1, "/", -1);
-        gboolean existed = FALSE;
-        int res = save_file(nodefd, node, comps, g_strv_length(comps), r.name, r.data, r.len,
-                            r.mode, o, since, &existed, &e);
-        if (res == SAVE_WRITTEN) (*written)++;
-        if (res == SAVE_CONFLICT) conflicts++;
-        if (res >= 0)
-          line = g_strdup_printf("%s: %s -> %s%s (%s)", node, r.name, node, r.name,
-                                 res == SAVE_SAME ? "unchanged"
-                                 : res == SAVE_CONFLICT
-                                     ? "NOT saved: the lab's copy changed since the "
-                                       "node booted; --force overwrites it"
-                                 : existed ? "updated"
-                                           : "new");
-      }
-    }
-    if (line) note(line, data);
-    if (e) {
-      /* The rest of this node is not saved; the other nodes are. */
-      g_autofree char *msg = g_strdup_printf("netlab: %s", e->message);
-      note(msg, data);
-      failed++;
-      skip = TRUE;
-    }
-  }
-  if (nodefd >= 0) close(nodefd);
+  while (nl_record_next(got, &off, &r, error)) save_record(&sv, &r);
+  if (sv.nodefd >= 0) close(sv.nodefd);
+  g_free(sv.node);
+  *written += sv.written;
+  *usable += sv.usable;
   if (error && *error) return FALSE;
-  if (conflicts) {
+  if (sv.conflicts) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
                 "%u file(s) not saved: changed in the lab since the node booted "
                 "(--force overwrites them)",
-                conflicts);
+                sv.conflicts);
     return FALSE;
   }
-  if (failed) {
+  if (sv.failed) {
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "some files were not saved");
     return FALSE;
   }

@@ -37,7 +37,7 @@ gboolean nl_impair_is_none(const NlImpair *imp);
  * left side being the node's and its right the LAN's. */
 GPtrArray *nl_impair_commands(const NlImpair *imp);
 
-/* What one wirefilter between two interfaces (a wire, wire.h) applies for
+/* What one wirefilter between two interfaces (a wire, link.h) applies for
  * both: its left side is A's, its right B's, so what leaves A and what
  * reaches B are one direction. Two stages in a row: delays and jitters
  * add, losses, duplicates and corruption compound, the longer burst and

@@ -676,7 +676,17 @@ static void add_port(Parser *p, const Assignment *a) {
   }
   NlPort port = {.host = h, .guest = g, .udp = proto && g_str_equal(proto, "udp"), .line = a->line};
   g_strlcpy(port.addr, *addr ? addr : "127.0.0.1", sizeof port.addr);
-  g_array_append_val(a->node->ports, port);
+  /* passt sends what the node sends from a forwarded UDP port through the
+   * host's socket of that forward, wherever the node's datagram says: the
+   * host's loopback included, from 127.0.0.1. The node keeps its uplink
+   * (its interfaces are numbered as in Kathará). */
+  if (port.udp)
+    conf_warning(p, a->line,
+                 "udp port %u of '%s' is not forwarded: passt would let the node send from it to "
+                 "the host's loopback",
+                 port.host, a->node->name);
+  else
+    g_array_append_val(a->node->ports, port);
   if (!a->node->bridged_loc.line) a->node->bridged_loc = (NlLoc){p->lab->conf_path, a->line};
   a->node->bridged = TRUE;
 }
@@ -1236,7 +1246,7 @@ static void place_lans(NlLab *lab) {
 }
 
 /* The LANs of exactly two interfaces of nodes that run where `up` runs:
- * each end learns the other (wire.h). Found on the whole lab, so that a
+ * each end learns the other (link.h). Found on the whole lab, so that a
  * partial `up` wires a LAN as the full one does. */
 static void mark_wires(NlLab *lab) {
   g_autoptr(GHashTable) ends =

@@ -33,7 +33,7 @@ typedef struct {
   guint impair_line;  /* of that r1[link] line */
   NlLoc loc;
   /* A LAN of exactly two interfaces, both of nodes on this host, is a wire
-   * (wire.h), not a switch: which end this is (0 or 1; -1 on a switch's
+   * (link.h), not a switch: which end this is (0 or 1; -1 on a switch's
    * LAN), and the other end, found before nl_lab_select() drops nodes. */
   int end;
   char *peer_node;

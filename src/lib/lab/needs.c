@@ -24,9 +24,6 @@ typedef struct {
 
 static void token_clear(Token *t) { g_free(t->text); }
 
-/* Words and separators. Quotes are dropped from a word's text, but an
- * expansion inside double quotes keeps its '$', which is all the scanner
- * needs: a quoted literal name still runs that program. */
 /* P is at the newline ending the line of a `<<WORD`: past the lines of
  * the here-document, to the newline ending its WORD line. */
 static const char *skip_heredoc(const char *p, char **word, guint *line) {
@@ -62,88 +59,103 @@ static void heredoc_note(const char *w, char **heredoc, gboolean *next) {
   }
 }
 
+/* The scanner's state between tokens. */
+typedef struct {
+  GArray *out; /* of Token */
+  guint line;
+  GString *w; /* the word being read, from line wline */
+  guint wline;
+  char *heredoc;         /* the word that ends a pending here-document */
+  gboolean heredoc_word; /* the next word is that word */
+} Lexer;
+
+/* The word being read, begun if none is. */
+static GString *lexer_word(Lexer *lx) {
+  if (!lx->w) {
+    lx->w = g_string_new(NULL);
+    lx->wline = lx->line;
+  }
+  return lx->w;
+}
+
+/* The word read, if any, is a token. */
+static void lexer_flush(Lexer *lx) {
+  if (!lx->w) return;
+  heredoc_note(lx->w->str, &lx->heredoc, &lx->heredoc_word);
+  Token t = {g_string_free(lx->w, FALSE), lx->wline, 0};
+  g_array_append_val(lx->out, t);
+  lx->w = NULL;
+}
+
+static void lexer_sep(Lexer *lx, char c) {
+  Token t = {NULL, lx->line, c};
+  g_array_append_val(lx->out, t);
+}
+
+/* P is at `$(` or '`': the word gets a '$' for the substitution, which is
+ * not read. Returns its last character. */
+static const char *skip_substitution(Lexer *lx, const char *p) {
+  char c = *p;
+  g_string_append_c(lexer_word(lx), '$');
+  int depth = 0;
+  const char *q = c == '`' ? p + 1 : p + 2;
+  for (; *q && (c == '`' ? *q != '`' : (*q != ')' || depth > 0)); q++) {
+    if (*q == '\n') lx->line++;
+    if (c == '$' && *q == '(') depth++;
+    if (c == '$' && *q == ')') depth--;
+  }
+  return *q ? q : q - 1;
+}
+
+/* P is at an opening quote: its text goes into the word. Returns the
+ * closing quote. */
+static const char *read_quoted(Lexer *lx, const char *p) {
+  char c = *p;
+  GString *w = lexer_word(lx);
+  const char *q = p + 1;
+  while (*q && *q != c) {
+    if (*q == '\n') lx->line++;
+    if (c == '"' && (*q == '$' || *q == '`')) g_string_append_c(w, '$');
+    g_string_append_c(w, *q++);
+  }
+  return *q ? q : q - 1;
+}
+
+/* Words and separators. Quotes are dropped from a word's text, but an
+ * expansion inside double quotes keeps its '$', which is all the scanner
+ * needs: a quoted literal name still runs that program. */
 static GArray *tokens(const char *s) {
-  GArray *out = g_array_new(FALSE, FALSE, sizeof(Token));
-  g_array_set_clear_func(out, (GDestroyNotify)token_clear);
-  guint line = 1;
-  GString *w = NULL;
-  guint wline = 0;
-  g_autofree char *heredoc = NULL; /* the word that ends a pending here-document */
-  gboolean heredoc_word = FALSE;   /* the next word is that word */
-#define FLUSH()                                           \
-  do {                                                    \
-    if (w) heredoc_note(w->str, &heredoc, &heredoc_word); \
-    if (w) {                                              \
-      Token t = {g_string_free(w, FALSE), wline, 0};      \
-      g_array_append_val(out, t);                         \
-      w = NULL;                                           \
-    }                                                     \
-  } while (0)
-#define SEP(c)                  \
-  do {                          \
-    Token t = {NULL, line, c};  \
-    g_array_append_val(out, t); \
-  } while (0)
+  Lexer lx = {.out = g_array_new(FALSE, FALSE, sizeof(Token)), .line = 1};
+  g_array_set_clear_func(lx.out, (GDestroyNotify)token_clear);
   for (const char *p = s; *p; p++) {
     char c = *p;
     if (c == '\\' && p[1] == '\n') {
       p++;
-      line++;
-      continue;
-    }
-    if (c == '\\' && p[1]) {
-      if (!w) w = g_string_new(NULL), wline = line;
-      g_string_append_c(w, *++p);
-      continue;
-    }
-    /* $(...) and `...` stay inside their word, unread. */
-    if ((c == '$' && p[1] == '(') || c == '`') {
-      if (!w) w = g_string_new(NULL), wline = line;
-      g_string_append_c(w, '$');
-      int depth = 0;
-      const char *q = c == '`' ? p + 1 : p + 2;
-      for (; *q && (c == '`' ? *q != '`' : (*q != ')' || depth > 0)); q++) {
-        if (*q == '\n') line++;
-        if (c == '$' && *q == '(') depth++;
-        if (c == '$' && *q == ')') depth--;
-      }
-      p = *q ? q : q - 1;
-      continue;
-    }
-    if (c == '#' && !w) {
+      lx.line++;
+    } else if (c == '\\' && p[1]) {
+      g_string_append_c(lexer_word(&lx), *++p);
+    } else if ((c == '$' && p[1] == '(') || c == '`') {
+      /* $(...) and `...` stay inside their word, unread. */
+      p = skip_substitution(&lx, p);
+    } else if (c == '#' && !lx.w) {
       while (p[1] && p[1] != '\n') p++;
-      continue;
+    } else if (c == '\'' || c == '"') {
+      p = read_quoted(&lx, p);
+    } else if (c == '\n' || c == ';' || c == '&' || c == '|' || c == '(' || c == ')') {
+      lexer_flush(&lx);
+      lexer_sep(&lx, c);
+      if (c == '\n') lx.line++;
+      if (c == '\n' && lx.heredoc) p = skip_heredoc(p, &lx.heredoc, &lx.line);
+    } else if (c == ' ' || c == '\t' || c == '\r') {
+      lexer_flush(&lx);
+    } else {
+      g_string_append_c(lexer_word(&lx), c);
     }
-    if (c == '\'' || c == '"') {
-      if (!w) w = g_string_new(NULL), wline = line;
-      const char *q = p + 1;
-      while (*q && *q != c) {
-        if (*q == '\n') line++;
-        if (c == '"' && (*q == '$' || *q == '`')) g_string_append_c(w, '$');
-        g_string_append_c(w, *q++);
-      }
-      p = *q ? q : q - 1;
-      continue;
-    }
-    if (c == '\n' || c == ';' || c == '&' || c == '|' || c == '(' || c == ')') {
-      FLUSH();
-      SEP(c);
-      if (c == '\n') line++;
-      if (c == '\n' && heredoc) p = skip_heredoc(p, &heredoc, &line);
-      continue;
-    }
-    if (c == ' ' || c == '\t' || c == '\r') {
-      FLUSH();
-      continue;
-    }
-    if (!w) w = g_string_new(NULL), wline = line;
-    g_string_append_c(w, c);
   }
-  FLUSH();
-  SEP(0);
-#undef FLUSH
-#undef SEP
-  return out;
+  lexer_flush(&lx);
+  lexer_sep(&lx, 0);
+  g_free(lx.heredoc);
+  return lx.out;
 }
 
 /* Builtins run no program: their arguments are skipped. */
@@ -254,22 +266,30 @@ static void feature(GPtrArray *out, const char *file, guint line, const char *op
   add_why(out, file, line, g_strconcat("CONFIG_", option, NULL), why);
 }
 
+/* The option an iptables match or target NAME needs, if netlab knows it:
+ * SPECIAL, else PREFIX and NAME in capitals when NAME is one of KNOWN. The
+ * feature is said at the option's LINE. */
+static void xt_feature(GPtrArray *out, const char *file, guint line, const char *kind,
+                       const char *name, const char *special, const char *const *known,
+                       const char *prefix) {
+  g_autofree char *up = g_ascii_strup(name, -1);
+  g_autofree char *option = special                        ? g_strdup(special)
+                            : g_strv_contains(known, name) ? g_strconcat(prefix, up, NULL)
+                                                           : NULL;
+  if (option) feature(out, file, line, option, g_strdup_printf("iptables %s '%s'", kind, name));
+}
+
 static void iptables_features(GPtrArray *out, const char *file, Token *words, guint n) {
   gboolean v6 = g_str_has_prefix(words[0].text, "ip6");
   for (guint i = 1; i + 1 < n; i++) {
     const char *opt = words[i].text, *arg = words[i + 1].text;
     if (g_str_equal(opt, "-m") || g_str_equal(opt, "--match")) {
-      g_autofree char *up = g_ascii_strup(arg, -1);
       const char *special = g_str_equal(arg, "mark")       ? "NETFILTER_XT_MARK"
                             : g_str_equal(arg, "connmark") ? "NETFILTER_XT_CONNMARK"
                             : g_str_equal(arg, "set")      ? "NETFILTER_XT_SET"
                                                            : NULL;
-      g_autofree char *option = special ? g_strdup(special)
-                                : g_strv_contains(xt_matches, arg)
-                                    ? g_strconcat("NETFILTER_XT_MATCH_", up, NULL)
-                                    : NULL;
-      if (option)
-        feature(out, file, words[i].line, option, g_strdup_printf("iptables match '%s'", arg));
+      xt_feature(out, file, words[i].line, "match", arg, special, xt_matches,
+                 "NETFILTER_XT_MATCH_");
     } else if (g_str_equal(opt, "-j") || g_str_equal(opt, "--jump")) {
       const char *special =
           g_str_equal(arg, "DNAT") || g_str_equal(arg, "SNAT") ? "NETFILTER_XT_NAT"
@@ -277,12 +297,8 @@ static void iptables_features(GPtrArray *out, const char *file, Token *words, gu
           : g_str_equal(arg, "CONNMARK")                       ? "NETFILTER_XT_CONNMARK"
           : g_str_equal(arg, "REJECT") ? (v6 ? "IP6_NF_TARGET_REJECT" : "IP_NF_TARGET_REJECT")
                                        : NULL;
-      g_autofree char *option = special ? g_strdup(special)
-                                : g_strv_contains(xt_targets, arg)
-                                    ? g_strconcat("NETFILTER_XT_TARGET_", arg, NULL)
-                                    : NULL;
-      if (option)
-        feature(out, file, words[i].line, option, g_strdup_printf("iptables target '%s'", arg));
+      xt_feature(out, file, words[i].line, "target", arg, special, xt_targets,
+                 "NETFILTER_XT_TARGET_");
     }
   }
 }

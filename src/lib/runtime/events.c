@@ -76,12 +76,17 @@ static const char *member(JsonObject *o, const char *name) {
              : NULL;
 }
 
-char *nl_event_text(const char *line) {
+JsonObject *nl_event_object(const char *line) {
   g_autoptr(JsonParser) p = json_parser_new();
   if (!json_parser_load_from_data(p, line, -1, NULL)) return NULL;
   JsonNode *root = json_parser_get_root(p);
   if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return NULL;
-  JsonObject *o = json_node_get_object(root);
+  return json_object_ref(json_node_get_object(root));
+}
+
+char *nl_event_text(const char *line) {
+  g_autoptr(JsonObject) o = nl_event_object(line);
+  if (!o) return NULL;
   const char *type = member(o, "type"), *lab = member(o, "lab");
   if (!type || !lab) return NULL;
   double t = json_object_get_double_member_with_default(o, "time", 0);

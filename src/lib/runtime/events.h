@@ -6,6 +6,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 /* Past this size the log starts over: the old part becomes events.log.1
  * (one older part is kept). Readers follow the new file. */
@@ -29,6 +30,10 @@ char *nl_event_json(double time, const char *labdir, const char *type, const cha
 /* The human form of an event line: "12:00:01.234 hello node r1 stopped
  * (QEMU died: killed, or crashed)". NULL if LINE is not an event. Pure. */
 char *nl_event_text(const char *line);
+
+/* LINE, one JSON object (an event, or a QMP message), parsed: NULL when it
+ * is not one. Pure. */
+JsonObject *nl_event_object(const char *line);
 
 /* Why QEMU ended, from the reason of the last SHUTDOWN event its QMP
  * monitor sent (NULL: none came, QEMU died), and whether the console log

@@ -123,17 +123,19 @@ static G_NORETURN void child(const NlDrop *d, int out, int err, pid_t parent) {
   _exit(ok ? 0 : 1);
 }
 
-GBytes *nl_drop_run(const NlDrop *d, GError **error) {
+/* Forks the child of D; its output and its error message come on *OUT and
+ * *ERR. */
+static pid_t start_child(const NlDrop *d, int *out, int *err, GError **error) {
   int outp[2], errp[2];
   if (pipe2(outp, O_CLOEXEC) != 0) {
     nl_set_errno(error, errno, "%s: pipe", d->what);
-    return NULL;
+    return -1;
   }
   if (pipe2(errp, O_CLOEXEC) != 0) {
     nl_set_errno(error, errno, "%s: pipe", d->what);
     close(outp[0]);
     close(outp[1]);
-    return NULL;
+    return -1;
   }
   pid_t parent = getpid();
   pid_t pid = fork();
@@ -148,13 +150,21 @@ GBytes *nl_drop_run(const NlDrop *d, GError **error) {
     nl_set_errno(error, errno, "%s: fork", d->what);
     close(outp[0]);
     close(errp[0]);
-    return NULL;
+    return -1;
   }
-  g_autoptr(GByteArray) got = g_byte_array_new();
-  GString *msg = g_string_new(NULL);
-  guint64 total = 0;
+  *out = outp[0];
+  *err = errp[0];
+  return pid;
+}
+
+/* Reads the child's output (into GOT, or D's sink), at most D->max bytes,
+ * and its error message (into MSG, bounded) until both end; closes OUT and
+ * ERR. */
+static gboolean read_child(const NlDrop *d, int out, int err, GByteArray *got, GString *msg,
+                           GError **error) {
   GError *local = NULL;
-  struct pollfd pfd[2] = {{outp[0], POLLIN, 0}, {errp[0], POLLIN, 0}};
+  guint64 total = 0;
+  struct pollfd pfd[2] = {{out, POLLIN, 0}, {err, POLLIN, 0}};
   while ((pfd[0].fd >= 0 || pfd[1].fd >= 0) && !local) {
     if (poll(pfd, 2, -1) < 0) {
       if (errno == EINTR) continue;
@@ -190,23 +200,37 @@ GBytes *nl_drop_run(const NlDrop *d, GError **error) {
   }
   for (int i = 0; i < 2; i++)
     if (pfd[i].fd >= 0) close(pfd[i].fd);
-  if (local) kill(pid, SIGKILL);
+  if (!local) return TRUE;
+  g_propagate_error(error, local);
+  return FALSE;
+}
+
+/* The child's failure, in its own words (MSG) if it said any. */
+static void child_failed(const NlDrop *d, int status, const GString *msg, GError **error) {
+  if (msg->len)
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s", msg->str);
+  else if (WIFSIGNALED(status))
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: killed by signal %d", d->what,
+                WTERMSIG(status));
+  else
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s: failed (status %d)", d->what,
+                WEXITSTATUS(status));
+}
+
+GBytes *nl_drop_run(const NlDrop *d, GError **error) {
+  int out, err;
+  pid_t pid = start_child(d, &out, &err, error);
+  if (pid < 0) return NULL;
+  g_autoptr(GByteArray) got = g_byte_array_new();
+  g_autoptr(GString) msg = g_string_new(NULL);
+  gboolean ok = read_child(d, out, err, got, msg, error);
+  if (!ok) kill(pid, SIGKILL);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (!local && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-    if (msg->len)
-      g_set_error(&local, NL_ERROR, NL_ERROR_FAILED, "%s", msg->str);
-    else if (WIFSIGNALED(status))
-      g_set_error(&local, NL_ERROR, NL_ERROR_FAILED, "%s: killed by signal %d", d->what,
-                  WTERMSIG(status));
-    else
-      g_set_error(&local, NL_ERROR, NL_ERROR_FAILED, "%s: failed (status %d)", d->what,
-                  WEXITSTATUS(status));
-  }
-  g_string_free(msg, TRUE);
-  if (local) {
-    g_propagate_error(error, local);
+  if (!ok) return NULL;
+  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    child_failed(d, status, msg, error);
     return NULL;
   }
   return g_byte_array_free_to_bytes(g_steal_pointer(&got));

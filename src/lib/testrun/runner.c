@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -148,6 +149,7 @@ static void on_test_done(GObject *p, GAsyncResult *res, gpointer data) {
 
 typedef struct {
   const char *labdir, *name;
+  pid_t *pid; /* shared with the child, which writes its pid there */
 } Exec;
 
 /* In the test's process, right before the exec: its own process group,
@@ -156,6 +158,7 @@ typedef struct {
 static void own_group(gpointer data) {
   const Exec *e = data;
   setpgid(0, 0);
+  *e->pid = getpid();
   struct stat st;
   if (check_test(e->labdir, e->name, &st) != TEST_OK) {
     static const char msg[] = "netlab: the test's path changed before it could run\n";
@@ -210,7 +213,17 @@ NlTestResult *nl_testrun_one(const char *labdir, const char *name, guint timeout
   g_subprocess_launcher_setenv(l, "NETLAB_LAB", labdir, TRUE);
   g_subprocess_launcher_setenv(l, "NETLAB", self ? self : "netlab", TRUE);
   g_subprocess_launcher_setenv(l, "PATH", pathenv, TRUE);
-  Exec ex = {labdir, name};
+  /* The test's pid, from the test itself: GSubprocess forgets it once the
+   * process is reaped, which a test that ends at once may be before we
+   * ask; its process group outlives it. */
+  pid_t *pid = mmap(NULL, sizeof *pid, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (pid == MAP_FAILED) {
+    r->why = g_strdup_printf("mmap: %s", g_strerror(errno));
+    r->output = g_strdup("");
+    return r;
+  }
+  *pid = 0;
+  Exec ex = {labdir, name, pid};
   g_subprocess_launcher_set_child_setup(l, own_group, &ex, NULL);
   g_autoptr(GError) error = NULL;
   struct stat st;
@@ -218,6 +231,7 @@ NlTestResult *nl_testrun_one(const char *labdir, const char *name, guint timeout
   if (c != TEST_OK) {
     r->why = check_why(c, labdir, name, &st);
     r->output = g_strdup("");
+    munmap(pid, sizeof *pid);
     return r;
   }
   gint64 t0 = g_get_monotonic_time();
@@ -225,9 +239,11 @@ NlTestResult *nl_testrun_one(const char *labdir, const char *name, guint timeout
   if (!p) {
     r->why = g_strdup(error->message);
     r->output = g_strdup("");
+    munmap(pid, sizeof *pid);
     return r;
   }
-  Running t = {.loop = g_main_loop_new(NULL, FALSE), .pid = atoi(g_subprocess_get_identifier(p))};
+  Running t = {.loop = g_main_loop_new(NULL, FALSE), .pid = *pid};
+  munmap(pid, sizeof *pid);
   current = &t;
   guint timer = g_timeout_add_seconds(timeout_s, on_test_timeout, &t);
   g_subprocess_communicate_utf8_async(p, NULL, NULL, on_test_done, &t);

@@ -24,7 +24,7 @@
 #include "disk.h"
 #include "domxml.h"
 #include "exec.h"
-#include "guest.h"
+#include "guest-contract.h"
 #include "image.h"
 #include "initramfs.h"
 #include "kernel.h"
@@ -166,7 +166,7 @@ static gboolean deps_ready(Up *up, const NlNode *node) {
 
 static void start_ready_vms(Up *up);
 
-/* The guest's one line on its control port (guest.h). The guest is not
+/* The guest's one line on its control port (guest-contract.h). The guest is not
  * trusted: anything else (a NUL, a longer line, another word; a startup
  * script writing to the port, say) fails the VM at once rather than
  * leaving `up` waiting for its timeout. */
@@ -982,6 +982,21 @@ static gboolean remote_boot(Up *up, const Plan *plan, const NlNode *node, const 
                         kernel_at, initrd_at, error);
 }
 
+/* What NODE boots, in the state directory: `netlab gdb` finds the symbols
+ * of its kernel there, never in a process's arguments; `image rm` and
+ * `prune` keep the image root it boots on (image.h). */
+static gboolean record_boot(const NlState *st, const NlNode *node, const Boot *b,
+                            const char *image_root, GError **error) {
+  g_autofree char *kernel_key = g_strconcat("kernel.", node->name, NULL);
+  g_autofree char *booted_key = g_strconcat("booted.", node->name, NULL);
+  g_autofree char *image_key = g_strconcat(NL_IMAGE_STATE_KEY, node->name, NULL);
+  g_autofree char *booted =
+      g_strdup_printf("%s (%s)", b->kernel->path, b->kernel->version ? b->kernel->version : "?");
+  return nl_state_set(st, kernel_key, b->kernel->boot, error) &&
+         nl_state_set(st, booted_key, booted, error) &&
+         (!image_root || nl_state_set(st, image_key, image_root, error));
+}
+
 /* NODE's VM, ready to be created: its domain XML, its configuration share,
  * what `netlab gdb` reads of its kernel. */
 static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const NlNode *node,
@@ -1047,16 +1062,8 @@ static gboolean define_vm(Up *up, const Plan *plan, const NlUpOptions *o, const 
       .modules = image_root ? b->kernel->moddir : NULL,
   };
   vm->xml = nl_domain_xml(lab, node, &spec);
-  /* `netlab gdb` finds the symbols of what the VM booted here, never in a
-   * process's arguments. */
-  g_autofree char *kernel_key = g_strconcat("kernel.", node->name, NULL);
-  g_autofree char *booted_key = g_strconcat("booted.", node->name, NULL);
-  g_autofree char *booted =
-      g_strdup_printf("%s (%s)", b->kernel->path, b->kernel->version ? b->kernel->version : "?");
   return check_sock_path(vm->paths.console, error) && check_sock_path(vm->paths.ctl, error) &&
-         check_sock_path(vm->paths.gdb, error) &&
-         nl_state_set(st, kernel_key, b->kernel->boot, error) &&
-         nl_state_set(st, booted_key, booted, error) &&
+         check_sock_path(vm->paths.gdb, error) && record_boot(st, node, b, image_root, error) &&
          (node->host ||
           write_guest_conf(node, &vm->paths, plan->have_shared,
                            image_root ? plan->agent_static : plan->agent,
