@@ -119,6 +119,15 @@ export NETLAB_LAB="$auto"
 pvpanic() { "$NETLAB" exec "$1" -- test -e /sys/bus/platform/drivers/pvpanic-mmio/QEMU0001:00; }
 wait_for 60 pvpanic r1 && wait_for 60 pvpanic r2
 ok $? "each node's pvpanic driver is bound to QEMU's device"
+# A guest that only prints a panic's line: netlab waits (bounded) for a
+# panic QEMU never hears of, then leaves the node be.
+"$NETLAB" exec r1 -- sh -c 'echo "Kernel panic - not syncing: printed by the guest" >/dev/console'
+t0=$(date +%s)
+status_of "$auto" 'vm("r1")["state"] == "running" and not vm("r1").get("vmcore")' >/dev/null
+rc=$?
+t=$(($(date +%s) - t0))
+[ $rc -eq 0 ] && [ $t -le 15 ] && ! ls "$(data_dir "$auto")/vmcores/"r1-*.vmcore >/dev/null 2>&1
+ok $? "a panic line the guest printed: status waits at most 10 s ($t s), r1 runs on, no vmcore"
 panic() {
   timeout 20 "$NETLAB" exec "$1" -- sh -c 'echo c >/proc/sysrq-trigger' >/dev/null 2>&1 &
   wait_for 120 grep -q 'Kernel panic - not syncing: sysrq triggered crash' \
