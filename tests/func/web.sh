@@ -163,6 +163,7 @@ ok $? "r2 boots again"
 echo 'echo c >/proc/sysrq-trigger' | "$NETLAB" console -d "$lab" r2 >/dev/null 2>&1
 wait_for 30 has '"node":"r2","state":"stopped","why":"panic"' "$tmp/ev2.json"
 ok $? "events: r2 stopped after a kernel panic (why: panic)"
+{ grep '"r2"' "$tmp/ev2.json" | tail -4; "$NETLAB" console -d "$lab" --log r2 2>&1 | tail -6; } | diag
 echo 'busybox poweroff -f' | "$NETLAB" console -d "$lab" r1 >/dev/null 2>&1
 wait_for 30 has '"node":"r1","state":"stopped","why":"poweroff"' "$tmp/ev2.json"
 ok $? "events: r1 stopped after its poweroff (why: poweroff)"
