@@ -19,25 +19,34 @@ static char *age(gint64 secs) {
 }
 
 /* NODE:PATH, through the agent or the node's disk. */
-static int ls_node(const char *labdir, const char *node, const char *path, GError **error) {
+static int ls_node(const char *labdir, const char *node, const char *path, gboolean json,
+                   GError **error) {
   fflush(stdout);
-  return nl_node_ls(labdir, node, path, 1, error) ? 0 : -1;
+  return nl_node_ls(labdir, node, path, json, 1, error) ? 0 : -1;
 }
 
 static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_auto(NlTarget) t = {0};
-  const GOptionEntry entries[] = {{NULL}};
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+      {"json", 0, 0, G_OPTION_ARG_NONE, &json,
+       "With NODE:PATH: one JSON object, its entries with type, mode and size", NULL},
+      {NULL}};
   if (!nl_cmd_parse(g, "[NODE:PATH]: list the labs that are up, or a node's directory", entries,
                     &argc, &argv, &t, error))
     return -1;
   g_autofree char *node = NULL, *path = NULL;
   if (argc == 2 && nl_node_path_parse(argv[1], &node, &path))
-    return ls_node(t.labdir, node, path, error);
+    return ls_node(t.labdir, node, path, json, error);
   if (argc > 1) {
     g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
                 "ls: unexpected argument '%s' (NODE:PATH lists "
                 "a node's directory)",
                 argv[1]);
+    return -1;
+  }
+  if (json) {
+    g_set_error(error, NL_ERROR, NL_ERROR_INPUT, "ls: --json lists a node's directory: NODE:PATH");
     return -1;
   }
   g_autoptr(GPtrArray) labs = nl_state_list(error);

@@ -11,6 +11,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <json-glib/json-glib.h>
+
 #include "disk.h"
 #include "exec.h"
 #include "privdrop.h"
@@ -365,7 +367,12 @@ const char *nl_node_files_via(const NlNodeFiles *f) {
 
 gboolean nl_node_files_read(NlNodeFiles *f, const char *path, int fd, GError **error) {
   if (f->statedir) {
-    char *argv[] = {"cat", "--", (char *)path, NULL};
+    /* As from the disk: a regular file only (a FIFO would hold the read
+     * until the agent's timeout, a device would never end). */
+    char *argv[] = {"sh", "-c",
+                    "[ -f \"$1\" ] && exec cat -- \"$1\"; "
+                    "echo \"$2:$1: not a regular file, or no such file\" >&2; exit 1",
+                    "sh", (char *)path, f->node, NULL};
     return agent_run(f, argv, -1, fd, error) == 0;
   }
   g_autofree char *at = NULL;
@@ -407,6 +414,140 @@ static void ls_line(GString *s, const char *name, guint32 mode, guint64 size) {
   g_string_append_printf(s, "%s %10" G_GUINT64_FORMAT " %s\n", perms, size, name);
 }
 
+void nl_file_entry_free(NlFileEntry *e) {
+  if (!e) return;
+  g_free(e->name);
+  g_free(e);
+}
+
+static char mode_type(guint32 mode) {
+  return S_ISDIR(mode)    ? 'd'
+         : S_ISREG(mode)  ? 'f'
+         : S_ISLNK(mode)  ? 'l'
+         : S_ISCHR(mode)  ? 'c'
+         : S_ISBLK(mode)  ? 'b'
+         : S_ISFIFO(mode) ? 'p'
+         : S_ISSOCK(mode) ? 's'
+                          : '?';
+}
+
+static void add_entry(GPtrArray *a, const char *name, char type, guint32 mode, guint64 size) {
+  NlFileEntry *e = g_new0(NlFileEntry, 1);
+  e->name = g_strdup(name);
+  e->type = type;
+  e->mode = mode & 07777;
+  e->size = size;
+  g_ptr_array_add(a, e);
+}
+
+static gint by_name(gconstpointer a, gconstpointer b) {
+  return strcmp((*(NlFileEntry *const *)a)->name, (*(NlFileEntry *const *)b)->name);
+}
+
+/* The guest's find prints "TYPE MODE SIZE NAME\0" for PATH (NAME empty)
+ * then its entries, MAX + 1 at most; the guest wrote it, so every field is
+ * checked and a record that does not parse is skipped. */
+static GPtrArray *agent_list(NlNodeFiles *f, const char *path, guint max, char *type,
+                             gboolean *truncated, GError **error) {
+  int out = memfd_create("netlab-ls", MFD_CLOEXEC);
+  g_autofree char *n = g_strdup_printf("%u", max + 2);
+  char *argv[] = {"bash",
+                  "-c",
+                  "find -H \"$1\" -maxdepth 1 -printf '%y %m %s %P\\0' | head -z -n \"$2\"; "
+                  "r=(\"${PIPESTATUS[@]}\"); [ \"${r[0]}\" = 0 ] || [ \"${r[0]}\" = 141 ]",
+                  "bash",
+                  (char *)path,
+                  n,
+                  NULL};
+  if (agent_run(f, argv, -1, out, error) != 0) {
+    close(out);
+    return NULL;
+  }
+  struct stat st;
+  fstat(out, &st);
+  g_autofree char *text = g_malloc(st.st_size + 1);
+  ssize_t len = pread(out, text, st.st_size, 0);
+  close(out);
+  len = MAX(len, 0);
+  text[len] = '\0';
+  GPtrArray *a = g_ptr_array_new_with_free_func((GDestroyNotify)nl_file_entry_free);
+  gboolean first = TRUE;
+  *type = '?';
+  *truncated = FALSE;
+  for (char *p = text; p < text + len; p += strlen(p) + 1) {
+    char t = 0, *end = NULL;
+    if (strlen(p) < 6 || p[1] != ' ') continue;
+    t = strchr("dflcbps", p[0]) ? p[0] : '?';
+    guint64 mode = g_ascii_strtoull(p + 2, &end, 8);
+    if (!end || *end != ' ') continue;
+    guint64 size = g_ascii_strtoull(end + 1, &end, 10);
+    if (!end || *end != ' ') continue;
+    const char *name = end + 1;
+    if (first) {
+      first = FALSE;
+      *type = t;
+      continue;
+    }
+    if (!*name || strchr(name, '/')) continue;
+    if (a->len == max) {
+      *truncated = TRUE;
+      break;
+    }
+    add_entry(a, name, t, mode, size);
+  }
+  g_ptr_array_sort(a, by_name);
+  return a;
+}
+
+/* The union of both layers' names; lookup() sorts out which wins. */
+static GPtrArray *disk_list(NlNodeFiles *f, const char *path, guint max, char *type,
+                            gboolean *truncated, GError **error) {
+  g_autofree char *at = NULL;
+  NlDiskEntry e = {0};
+  Layer l = find(f, path, &at, &e, error);
+  if (l == LAYER_NONE) return NULL;
+  *type = mode_type(e.mode);
+  *truncated = FALSE;
+  g_autoptr(GPtrArray) a = g_ptr_array_new_with_free_func((GDestroyNotify)nl_file_entry_free);
+  if (!S_ISDIR(e.mode)) return g_steal_pointer(&a);
+  g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  if (l == LAYER_UPPER) {
+    g_auto(GStrv) up = f->b->list(f->app->fs, f->idx, at, error);
+    if (!up) return NULL;
+    for (char **n = up; *n; n++) g_hash_table_add(names, g_strdup(*n));
+  }
+  g_autoptr(GDir) d = g_dir_open(at, 0, NULL);
+  const char *n;
+  while (d && (n = g_dir_read_name(d))) g_hash_table_add(names, g_strdup(n));
+  GList *sorted = g_list_sort(g_hash_table_get_keys(names), (GCompareFunc)strcmp);
+  GError *local = NULL;
+  for (GList *k = sorted; k && !local; k = k->next) {
+    g_autofree char *child = g_build_filename(at, k->data, NULL);
+    g_autofree char *where = NULL;
+    NlDiskEntry ce = {0};
+    if (lookup(f, child, FALSE, &where, &ce, &local) != LAYER_NONE) {
+      if (a->len == max)
+        *truncated = TRUE;
+      else
+        add_entry(a, k->data, mode_type(ce.mode), ce.mode, ce.size);
+    }
+    g_free(ce.path);
+    if (*truncated) break;
+  }
+  g_list_free(sorted);
+  if (local) {
+    g_propagate_error(error, local);
+    return NULL;
+  }
+  return g_steal_pointer(&a);
+}
+
+GPtrArray *nl_node_files_list(NlNodeFiles *f, const char *path, guint max, char *type,
+                              gboolean *truncated, GError **error) {
+  return f->statedir ? agent_list(f, path, max, type, truncated, error)
+                     : disk_list(f, path, max, type, truncated, error);
+}
+
 char *nl_node_files_ls(NlNodeFiles *f, const char *path, GError **error) {
   if (f->statedir) {
     int out = memfd_create("netlab-ls", MFD_CLOEXEC);
@@ -426,44 +567,90 @@ char *nl_node_files_ls(NlNodeFiles *f, const char *path, GError **error) {
     close(out);
     return g_string_free(s, FALSE);
   }
-  g_autofree char *at = NULL;
-  NlDiskEntry e = {0};
-  Layer l = find(f, path, &at, &e, error);
-  if (l == LAYER_NONE) return NULL;
+  char type;
+  gboolean truncated;
+  g_autoptr(GPtrArray) a = disk_list(f, path, G_MAXUINT, &type, &truncated, error);
+  if (!a) return NULL;
   GString *s = g_string_new(NULL);
-  if (!S_ISDIR(e.mode)) {
+  if (type != 'd') {
+    NlDiskEntry e = {0};
+    g_autofree char *at = NULL;
+    if (find(f, path, &at, &e, error) == LAYER_NONE) return g_string_free(s, TRUE);
     ls_line(s, path, e.mode, e.size);
-    return g_string_free(s, FALSE);
   }
-  /* The union of both layers' names; lookup() sorts out which wins. */
-  g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  if (l == LAYER_UPPER) {
-    g_auto(GStrv) up = f->b->list(f->app->fs, f->idx, at, error);
-    if (!up) {
-      g_string_free(s, TRUE);
-      return NULL;
-    }
-    for (char **n = up; *n; n++) g_hash_table_add(names, g_strdup(*n));
-  }
-  g_autoptr(GDir) d = g_dir_open(at, 0, NULL);
-  const char *n;
-  while (d && (n = g_dir_read_name(d))) g_hash_table_add(names, g_strdup(n));
-  GList *sorted = g_list_sort(g_hash_table_get_keys(names), (GCompareFunc)strcmp);
-  for (GList *k = sorted; k; k = k->next) {
-    g_autofree char *child = g_build_filename(at, k->data, NULL);
-    g_autofree char *where = NULL;
-    NlDiskEntry ce = {0};
-    if (lookup(f, child, FALSE, &where, &ce, error) != LAYER_NONE)
-      ls_line(s, k->data, ce.mode, ce.size);
-    g_free(ce.path);
-    if (*error) break;
-  }
-  g_list_free(sorted);
-  if (*error) {
-    g_string_free(s, TRUE);
-    return NULL;
+  for (guint i = 0; i < a->len; i++) {
+    const NlFileEntry *e = a->pdata[i];
+    static const char types[] = "dflcbps";
+    static const guint32 modes[] = {S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK};
+    const char *t = strchr(types, e->type);
+    ls_line(s, e->name, (t ? modes[t - types] : 0) | e->mode, e->size);
   }
   return g_string_free(s, FALSE);
+}
+
+static void json_entry(JsonBuilder *b, const char *name, char type, guint32 mode, guint64 size) {
+  char t[2] = {type, '\0'};
+  if (name) json_builder_set_member_name(b, "name");
+  if (!name) {
+    /* The listed path itself: its type only. */
+  } else if (g_utf8_validate(name, -1, NULL)) {
+    json_builder_add_string_value(b, name);
+  } else {
+    g_autofree char *shown = g_utf8_make_valid(name, -1);
+    json_builder_add_string_value(b, shown);
+    json_builder_set_member_name(b, "name_exact");
+    json_builder_add_boolean_value(b, FALSE);
+  }
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, t);
+  if (mode != G_MAXUINT32) {
+    json_builder_set_member_name(b, "mode");
+    json_builder_add_int_value(b, mode);
+    json_builder_set_member_name(b, "size");
+    json_builder_add_int_value(b, (gint64)MIN(size, (guint64)G_MAXINT64));
+  }
+}
+
+char *nl_ls_json(const char *node, const char *path, char type, GPtrArray *entries,
+                 gboolean truncated, const char *via) {
+  /* Each entry's JSON is measured as it is added: past the bound, the rest
+   * is left out. */
+  GString *list = g_string_new("[");
+  for (guint i = 0; entries && i < entries->len; i++) {
+    const NlFileEntry *e = entries->pdata[i];
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_entry(b, e->name, e->type, e->mode, e->size);
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    g_autofree char *one = json_to_string(root, FALSE);
+    if (list->len + strlen(one) + 512 + strlen(path) * 6 > NL_LS_JSON_MAX) {
+      truncated = TRUE;
+      break;
+    }
+    if (list->len > 1) g_string_append_c(list, ',');
+    g_string_append(list, one);
+  }
+  g_string_append_c(list, ']');
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "node");
+  json_builder_add_string_value(b, node);
+  json_builder_set_member_name(b, "path");
+  json_builder_add_string_value(b, path);
+  json_builder_set_member_name(b, "via");
+  json_builder_add_string_value(b, via);
+  json_builder_set_member_name(b, "truncated");
+  json_builder_add_boolean_value(b, truncated);
+  json_entry(b, NULL, type, G_MAXUINT32, 0);
+  json_builder_end_object(b);
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autofree char *head = json_to_string(root, FALSE);
+  /* The head's closing brace gives way to the entries. */
+  head[strlen(head) - 1] = '\0';
+  char *out = g_strdup_printf("%s,\"entries\":%s}\n", head, list->str);
+  g_string_free(list, TRUE);
+  return out;
 }
 
 void nl_change_free(NlChange *c) {
@@ -652,6 +839,7 @@ typedef struct {
   int fd;        /* copy in: the host file */
   int mode;
   gboolean patch;
+  gboolean json; /* ls: nl_ls_json() */
 } Op;
 
 static NlNodeFiles *of(NlNodeFiles **files, guint n, const char *node, GError **error) {
@@ -752,14 +940,25 @@ static gboolean ls_work(NlNodeFiles **files, guint n, int out, gpointer data, GE
   Op *op = data;
   NlNodeFiles *f = usable_or_error(files[0], error);
   if (!f) return FALSE;
-  g_autofree char *text = nl_node_files_ls(f, op->paths[0], error);
+  g_autofree char *text = NULL;
+  if (op->json) {
+    char type = '?';
+    gboolean truncated = FALSE;
+    g_autoptr(GPtrArray) entries =
+        nl_node_files_list(f, op->paths[0], NL_LS_ENTRIES_MAX, &type, &truncated, error);
+    if (!entries) return FALSE;
+    text = nl_ls_json(nl_node_files_node(f), op->paths[0], type, entries, truncated,
+                      nl_node_files_via(f));
+  } else {
+    text = nl_node_files_ls(f, op->paths[0], error);
+  }
   return text && nl_write_all(out, text, strlen(text));
 }
 
-gboolean nl_node_ls(const char *labdir, const char *node, const char *path, int out,
+gboolean nl_node_ls(const char *labdir, const char *node, const char *path, gboolean json, int out,
                     GError **error) {
   char *nodes[] = {(char *)node, NULL};
   char *paths[] = {(char *)path, NULL};
-  Op op = {.nodes = nodes, .paths = paths};
+  Op op = {.nodes = nodes, .paths = paths, .json = json};
   return run_op(labdir, &op, FALSE, ls_work, NL_NODE_FILE_MAX, out, error);
 }

@@ -39,8 +39,13 @@ gboolean nl_node_copy_in(const char *labdir, int fd, const char *node, const cha
                          GError **error);
 gboolean nl_node_diff(const char *labdir, const char *node, gboolean patch, int out,
                       GError **error);
-gboolean nl_node_ls(const char *labdir, const char *node, const char *path, int out,
+gboolean nl_node_ls(const char *labdir, const char *node, const char *path, gboolean json, int out,
                     GError **error);
+
+/* What `ls --json` lists of a directory at most, and the most its output
+ * holds: the entries past either bound are left out, and it says so. */
+#define NL_LS_ENTRIES_MAX 5000
+#define NL_LS_JSON_MAX (1024 * 1024)
 
 /* In WORK: whether F's node could be reached (running, or with a disk; the
  * stopped ones' disks in a single libguestfs launch), and, when not, the
@@ -60,6 +65,25 @@ gboolean nl_node_files_read(NlNodeFiles *f, const char *path, int fd, GError **e
 gboolean nl_node_files_write(NlNodeFiles *f, int fd, const char *path, int mode, GError **error);
 /* `ls -l`-like lines for PATH (a directory's entries, or the entry). */
 char *nl_node_files_ls(NlNodeFiles *f, const char *path, GError **error);
+
+/* An entry of a listing: TYPE is 'd', 'f', 'l', 'c', 'b', 'p', 's' or '?'. */
+typedef struct {
+  char *name;
+  char type;
+  guint32 mode; /* the permission bits */
+  guint64 size;
+} NlFileEntry;
+void nl_file_entry_free(NlFileEntry *e);
+/* PATH's entries sorted by name, at most MAX (*TRUNCATED when there were
+ * more); none when PATH is not a directory. *TYPE is PATH's own type, its
+ * links followed (within the node's root). */
+GPtrArray *nl_node_files_list(NlNodeFiles *f, const char *path, guint max, char *type,
+                              gboolean *truncated, GError **error);
+/* The JSON `ls --json` prints (doc/netlab.1.scd): at most NL_LS_JSON_MAX
+ * bytes, entries left out past that and "truncated" set. Names that are not
+ * UTF-8 are shown made valid, with "name_exact": false. Pure. */
+char *nl_ls_json(const char *node, const char *path, char type, GPtrArray *entries,
+                 gboolean truncated, const char *via);
 
 /* What the node changed against the host's root, from its upper layer. */
 typedef enum {
