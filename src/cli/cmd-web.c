@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@
 #include "graph.h"
 #include "impair.h"
 #include "layout.h"
+#include "nodefile.h"
 #include "state.h"
 #include "util.h"
 
@@ -77,7 +79,7 @@ struct Web {
   char *origin_host;        /* host:port the server is reached at, or NULL: any */
   gboolean named;           /* labs were named: no other is served */
   GPtrArray *labs;          /* Lab* */
-  GPtrArray *event_clients; /* SoupWebsocketConnection* */
+  GPtrArray *event_clients; /* EventClient* */
   GHashTable *captures;     /* id -> Capture* */
   char *capdir;
   guint next_capture;
@@ -117,12 +119,88 @@ static char *event_key(JsonObject *o) {
   return g_strdup_printf("%s|%s|%s|%s|%s", type, node, ifname, target, pid);
 }
 
-static void broadcast(Web *w, const char *line) {
-  for (guint i = 0; i < w->event_clients->len; i++) {
-    SoupWebsocketConnection *c = w->event_clients->pdata[i];
-    if (soup_websocket_connection_get_state(c) == SOUP_WEBSOCKET_STATE_OPEN)
-      soup_websocket_connection_send_text(c, line);
+/* The stream libsoup writes a page's frames to (pollable: libsoup needs
+ * it so). */
+static GPollableOutputStream *page_stream(SoupWebsocketConnection *ws) {
+  GIOStream *io = soup_websocket_connection_get_io_stream(ws);
+  GOutputStream *out = io ? g_io_stream_get_output_stream(io) : NULL;
+  return out && G_IS_POLLABLE_OUTPUT_STREAM(out) &&
+                 g_pollable_output_stream_can_poll(G_POLLABLE_OUTPUT_STREAM(out))
+             ? G_POLLABLE_OUTPUT_STREAM(out)
+             : NULL;
+}
+
+/* A page's events. libsoup queues whatever it is given, so a page that
+ * stops reading would make the server hold every event from then on. An
+ * event goes to libsoup only while the page's stream can take more (as a
+ * shell's output does, below); the rest waits here, and a page more than
+ * EVENTS_BEHIND_MAX bytes behind is closed with a reason: it connects
+ * again and gets the whole state first, as any page does. */
+#define EVENTS_BEHIND_MAX (1024 * 1024)
+/* Given to libsoup in one go at most, when the stream can take more. */
+#define EVENTS_FLUSH_MAX (64 * 1024)
+
+typedef struct {
+  Web *w;
+  SoupWebsocketConnection *ws;
+  GQueue lines; /* char*, not yet given to libsoup */
+  gsize queued; /* their bytes */
+  GSource *wait;
+  char *client;
+} EventClient;
+
+static void event_client_free(EventClient *c) {
+  if (c->wait) g_source_destroy(c->wait);
+  g_clear_pointer(&c->wait, g_source_unref);
+  g_queue_clear_full(&c->lines, g_free);
+  g_signal_handlers_disconnect_by_data(c->ws, c);
+  g_object_unref(c->ws);
+  g_free(c->client);
+  g_free(c);
+}
+
+static gboolean event_client_flush(GObject *stream, gpointer data) {
+  EventClient *c = data;
+  g_clear_pointer(&c->wait, g_source_unref);
+  gsize sent = 0;
+  while (!g_queue_is_empty(&c->lines) &&
+         soup_websocket_connection_get_state(c->ws) == SOUP_WEBSOCKET_STATE_OPEN) {
+    GPollableOutputStream *out = page_stream(c->ws);
+    if (sent >= EVENTS_FLUSH_MAX || (out && !g_pollable_output_stream_is_writable(out))) {
+      if (!out) break;
+      c->wait = g_pollable_output_stream_create_source(out, NULL);
+      g_source_set_callback(c->wait, (GSourceFunc)(void (*)(void))event_client_flush, c, NULL);
+      g_source_attach(c->wait, NULL);
+      break;
+    }
+    g_autofree char *line = g_queue_pop_head(&c->lines);
+    gsize len = strlen(line);
+    c->queued -= len;
+    sent += len;
+    soup_websocket_connection_send_text(c->ws, line);
   }
+  return G_SOURCE_REMOVE;
+}
+
+static void event_client_send(EventClient *c, const char *line) {
+  if (soup_websocket_connection_get_state(c->ws) != SOUP_WEBSOCKET_STATE_OPEN) return;
+  gsize len = strlen(line);
+  if (c->queued + len > EVENTS_BEHIND_MAX) {
+    g_printerr("netlab: web: the events page of %s fell more than %d KiB behind: closed\n",
+               c->client, EVENTS_BEHIND_MAX / 1024);
+    g_queue_clear_full(&c->lines, g_free);
+    c->queued = 0;
+    soup_websocket_connection_close(c->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                                    "fell behind the events: connect again for the state");
+    return;
+  }
+  g_queue_push_tail(&c->lines, g_strdup(line));
+  c->queued += len;
+  if (!c->wait) event_client_flush(NULL, c);
+}
+
+static void broadcast(Web *w, const char *line) {
+  for (guint i = 0; i < w->event_clients->len; i++) event_client_send(w->event_clients->pdata[i], line);
 }
 
 static void start_graph(Lab *l);
@@ -623,6 +701,245 @@ static void api_post(Web *w, SoupServerMessage *msg, const char *path) {
   }
 }
 
+/* ---- a node's files: `netlab ls --json` and `netlab cat`, as children ---- */
+
+/* The most a viewed file shows; past it, the page says it is cut. */
+#define VIEW_MAX (1024 * 1024)
+/* Read from the child at a time: a download holds one such chunk. */
+#define FILES_CHUNK 65536
+/* What a failing child's stderr gives the page. */
+#define FILES_ERR_MAX 2048
+#define PATH_MAX_LEN 4096
+
+typedef enum { FILES_LS, FILES_VIEW, FILES_GET } FilesKind;
+
+/* One request for a node's files. The server reads the child's output as
+ * data: bounded (a listing, a view) or passed on chunk by chunk, the next
+ * read only once the last chunk is written to the client (a download), so
+ * a client that reads slowly makes the child wait, not the server hold. */
+typedef struct {
+  SoupServerMessage *msg;
+  FilesKind kind;
+  GSubprocess *proc;
+  GInputStream *from;
+  GCancellable *cancel;
+  int err_fd;     /* the child's stderr: a memfd */
+  GByteArray *got; /* a listing, a view: what came */
+  gboolean truncated, started;
+  char *name; /* the file's last component, for a download */
+  char buf[FILES_CHUNK];
+} Files;
+
+static void files_free(Files *f) {
+  g_cancellable_cancel(f->cancel);
+  if (f->proc) g_subprocess_force_exit(f->proc);
+  g_clear_object(&f->proc);
+  g_clear_object(&f->cancel);
+  g_clear_object(&f->msg);
+  if (f->err_fd >= 0) close(f->err_fd);
+  if (f->got) g_byte_array_unref(f->got);
+  g_free(f->name);
+  g_free(f);
+}
+
+/* The child's complaint, at most FILES_ERR_MAX bytes, made valid text. */
+static char *files_error(Files *f) {
+  char buf[FILES_ERR_MAX + 1];
+  ssize_t n = pread(f->err_fd, buf, FILES_ERR_MAX, 0);
+  buf[n > 0 ? n : 0] = '\0';
+  g_autofree char *valid = g_utf8_make_valid(buf, -1);
+  const char *text = g_str_has_prefix(valid, "netlab: ") ? valid + strlen("netlab: ") : valid;
+  return g_strstrip(g_strdup(*text ? text : "the command failed"));
+}
+
+/* Text, or binary: a NUL byte, or bytes that are not UTF-8 (a view cut in
+ * the middle of a character is still text). */
+static gboolean is_text(const guint8 *data, gsize len, gboolean cut) {
+  if (memchr(data, '\0', len)) return FALSE;
+  const char *end = NULL;
+  if (g_utf8_validate_len((const char *)data, len, &end)) return TRUE;
+  return cut && (const guint8 *)end >= data + len - 3 &&
+         g_utf8_get_char_validated(end, data + len - (const guint8 *)end) == (gunichar)-2;
+}
+
+static void files_reply(Files *f, gboolean ok) {
+  if (!ok) {
+    g_autofree char *why = files_error(f);
+    reply_error(f->msg, SOUP_STATUS_UNPROCESSABLE_ENTITY, why);
+  } else if (f->kind == FILES_LS) {
+    g_byte_array_append(f->got, (const guint8 *)"", 1);
+    reply(f->msg, SOUP_STATUS_OK, "application/json", (const char *)f->got->data);
+  } else {
+    gsize len = f->got->len;
+    gboolean text = is_text(f->got->data, len, f->truncated);
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "truncated");
+    json_builder_add_boolean_value(b, f->truncated);
+    json_builder_set_member_name(b, "shown");
+    json_builder_add_int_value(b, len);
+    json_builder_set_member_name(b, "binary");
+    json_builder_add_boolean_value(b, !text);
+    if (text) {
+      g_autofree char *valid = g_utf8_make_valid((const char *)f->got->data, len);
+      json_builder_set_member_name(b, "text");
+      json_builder_add_string_value(b, valid);
+    }
+    json_builder_end_object(b);
+    reply_json(f->msg, SOUP_STATUS_OK, b);
+  }
+  soup_server_message_unpause(f->msg);
+}
+
+static void files_read(Files *f);
+
+static void files_waited(GObject *src, GAsyncResult *res, gpointer data) {
+  g_autoptr(GError) error = NULL;
+  gboolean ok = g_subprocess_wait_check_finish(G_SUBPROCESS(src), res, &error);
+  if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) return;
+  Files *f = data;
+  if (f->kind != FILES_GET || !f->started) {
+    files_reply(f, ok);
+    return;
+  }
+  SoupMessageBody *body = soup_server_message_get_response_body(f->msg);
+  if (ok) {
+    soup_message_body_complete(body);
+    soup_server_message_unpause(f->msg);
+  } else {
+    /* Headers said 200 already: a download cut short must not look whole. */
+    GSocket *sock = soup_server_message_get_socket(f->msg);
+    if (sock) g_socket_close(sock, NULL);
+    soup_server_message_unpause(f->msg);
+  }
+}
+
+static void files_chunk_written(SoupServerMessage *msg, gpointer data) { files_read(data); }
+
+static void files_got(GObject *src, GAsyncResult *res, gpointer data) {
+  g_autoptr(GError) error = NULL;
+  gssize n = g_input_stream_read_finish(G_INPUT_STREAM(src), res, &error);
+  if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) return;
+  Files *f = data;
+  if (n <= 0) {
+    g_subprocess_wait_check_async(f->proc, f->cancel, files_waited, f);
+    return;
+  }
+  if (f->kind == FILES_GET) {
+    if (!f->started) {
+      f->started = TRUE;
+      soup_server_message_set_status(f->msg, SOUP_STATUS_OK, NULL);
+      SoupMessageHeaders *h = soup_server_message_get_response_headers(f->msg);
+      soup_message_headers_set_encoding(h, SOUP_ENCODING_CHUNKED);
+      soup_message_headers_replace(h, "Content-Type", "application/octet-stream");
+      soup_message_headers_replace(h, "Cache-Control", "no-store");
+      soup_message_headers_replace(h, "X-Content-Type-Options", "nosniff");
+      g_autofree char *disp = g_strdup_printf("attachment; filename=\"%s\"", f->name);
+      soup_message_headers_replace(h, "Content-Disposition", disp);
+      soup_message_body_set_accumulate(soup_server_message_get_response_body(f->msg), FALSE);
+      g_signal_connect(f->msg, "wrote-chunk", G_CALLBACK(files_chunk_written), f);
+    }
+    soup_message_body_append(soup_server_message_get_response_body(f->msg), SOUP_MEMORY_COPY,
+                             f->buf, n);
+    soup_server_message_unpause(f->msg);
+    return; /* the next read once this chunk is written */
+  }
+  guint max = f->kind == FILES_LS ? NL_LS_JSON_MAX + 4096 : VIEW_MAX;
+  guint keep = MIN((guint)n, max - f->got->len);
+  g_byte_array_append(f->got, (const guint8 *)f->buf, keep);
+  if (keep < (guint)n) {
+    /* A view shows the beginning; a listing is bounded by ls itself, so
+     * more is not ls's: an error. */
+    f->truncated = TRUE;
+    g_cancellable_cancel(f->cancel);
+    g_subprocess_force_exit(f->proc);
+    if (f->kind == FILES_VIEW) {
+      files_reply(f, TRUE);
+    } else {
+      reply_error(f->msg, SOUP_STATUS_BAD_GATEWAY, "the listing is longer than ls makes it");
+      soup_server_message_unpause(f->msg);
+    }
+    return;
+  }
+  files_read(f);
+}
+
+static void files_read(Files *f) {
+  if (!g_cancellable_is_cancelled(f->cancel))
+    g_input_stream_read_async(f->from, f->buf, sizeof f->buf, G_PRIORITY_DEFAULT, f->cancel,
+                              files_got, f);
+}
+
+/* The message is done with (replied, or the client gone): the child goes. */
+static void files_finished(SoupServerMessage *msg, gpointer data) {
+  Files *f = data;
+  g_signal_handlers_disconnect_by_data(msg, f);
+  files_free(f);
+}
+
+/* A path the page gave: absolute, of sane length, no control character
+ * (a newline or a NUL would be a second argument to someone). */
+static gboolean files_path_ok(const char *raw_query, const char *path) {
+  if (!path || path[0] != '/' || strlen(path) > PATH_MAX_LEN) return FALSE;
+  for (const char *p = path; *p; p++)
+    if ((guchar)*p < 0x20 || *p == 0x7f) return FALSE;
+  /* Decoded, a NUL would end the string early: refused, not cut. */
+  g_autofree char *lower = g_ascii_strdown(raw_query ? raw_query : "", -1);
+  return !strstr(lower, "%00");
+}
+
+static void api_files(Web *w, SoupServerMessage *msg, const char *path, GHashTable *query) {
+  FilesKind kind = strcmp(path, "/api/files/ls") == 0     ? FILES_LS
+                   : strcmp(path, "/api/files/view") == 0 ? FILES_VIEW
+                                                          : FILES_GET;
+  Lab *l = query ? find_lab(w, g_hash_table_lookup(query, "lab")) : NULL;
+  const NlNode *n = l ? find_node(l, g_hash_table_lookup(query, "node")) : NULL;
+  const char *file = query ? g_hash_table_lookup(query, "path") : NULL;
+  if (!n) {
+    reply_error(msg, SOUP_STATUS_NOT_FOUND, "no such lab or node here");
+    return;
+  }
+  if (!files_path_ok(g_uri_get_query(soup_server_message_get_uri(msg)), file)) {
+    reply_error(msg, SOUP_STATUS_BAD_REQUEST,
+                "a path is absolute, at most 4096 bytes, without control characters");
+    return;
+  }
+  /* NODE:PATH as one argument: netlab ls and cat keep it within the node. */
+  g_autofree char *spec = g_strdup_printf("%s:%s", n->name, file);
+  const char *ls_argv[] = {w->self, "ls", "--json", "-d", l->dir, "--", spec, NULL};
+  const char *cat_argv[] = {w->self, "cat", "-d", l->dir, "--", spec, NULL};
+  g_autoptr(GError) error = NULL;
+  int err_fd = memfd_create("netlab-web-stderr", MFD_CLOEXEC);
+  if (err_fd < 0) {
+    reply_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, g_strerror(errno));
+    return;
+  }
+  g_autoptr(GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_take_stderr_fd(launcher, dup(err_fd));
+  GSubprocess *proc = g_subprocess_launcher_spawnv(
+      launcher, kind == FILES_LS ? ls_argv : cat_argv, &error);
+  if (!proc) {
+    close(err_fd);
+    reply_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error->message);
+    return;
+  }
+  Files *f = g_new0(Files, 1);
+  f->msg = g_object_ref(msg);
+  f->kind = kind;
+  f->proc = proc;
+  f->from = g_subprocess_get_stdout_pipe(proc);
+  f->cancel = g_cancellable_new();
+  f->err_fd = err_fd;
+  f->got = g_byte_array_new();
+  g_autofree char *base = g_path_get_basename(file);
+  f->name = g_strdup(strcmp(base, "/") == 0 ? "file" : base);
+  g_strcanon(f->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.", '_');
+  g_signal_connect(msg, "finished", G_CALLBACK(files_finished), f);
+  soup_server_message_pause(msg);
+  files_read(f);
+}
+
 static void handle(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
                    gpointer data) {
   Web *w = data;
@@ -650,6 +967,12 @@ static void handle(SoupServer *server, SoupServerMessage *msg, const char *path,
     api_labs(w, msg);
     return;
   }
+  if (g_strv_contains((const char *const[]){"/api/files/ls", "/api/files/view",
+                                             "/api/files/get", NULL},
+                      path)) {
+    api_files(w, msg, path, query);
+    return;
+  }
   if (g_str_has_prefix(path, "/api/capture/") && g_str_has_suffix(path, ".pcap")) {
     capture_download(w, msg, path);
     return;
@@ -665,24 +988,36 @@ static void handle_ws_auth(SoupServer *server, SoupServerMessage *msg, const cha
 
 /* ---- the events WebSocket ---- */
 
-static void events_closed(SoupWebsocketConnection *c, gpointer data) {
-  Web *w = data;
-  g_ptr_array_remove(w->event_clients, c);
+static void events_closed(SoupWebsocketConnection *ws, gpointer data) {
+  EventClient *c = data;
+  g_ptr_array_remove(c->w->event_clients, c);
+}
+
+static char *client_address(SoupServerMessage *msg) {
+  GSocketAddress *addr = soup_server_message_get_remote_address(msg);
+  return addr ? g_inet_address_to_string(
+                    g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(addr)))
+              : g_strdup("?");
 }
 
 static void ws_events(SoupServer *server, SoupServerMessage *msg, const char *path,
-                      SoupWebsocketConnection *c, gpointer data) {
+                      SoupWebsocketConnection *ws, gpointer data) {
   Web *w = data;
+  EventClient *c = g_new0(EventClient, 1);
+  c->w = w;
+  c->ws = g_object_ref(ws);
+  c->client = client_address(msg);
+  g_queue_init(&c->lines);
+  g_ptr_array_add(w->event_clients, c);
+  g_signal_connect(ws, "closed", G_CALLBACK(events_closed), c);
   /* First the state of everything, then what happens. */
   for (guint i = 0; i < w->labs->len; i++) {
     Lab *l = w->labs->pdata[i];
     for (guint k = 0; k < l->order->len; k++) {
       const char *line = g_hash_table_lookup(l->state, l->order->pdata[k]);
-      if (line) soup_websocket_connection_send_text(c, line);
+      if (line) event_client_send(c, line);
     }
   }
-  g_ptr_array_add(w->event_clients, g_object_ref(c));
-  g_signal_connect(c, "closed", G_CALLBACK(events_closed), w);
 }
 
 /* ---- consoles and shells: a netlab child, joined to the WebSocket ---- */
@@ -753,17 +1088,6 @@ static void pipe_got(GObject *src, GAsyncResult *res, gpointer data) {
   pipe_read(p);
 }
 
-/* The stream libsoup writes the page's frames to (pollable: libsoup needs
- * it so). */
-static GPollableOutputStream *page_stream(Pipe *p) {
-  GIOStream *io = soup_websocket_connection_get_io_stream(p->ws);
-  GOutputStream *out = io ? g_io_stream_get_output_stream(io) : NULL;
-  return out && G_IS_POLLABLE_OUTPUT_STREAM(out) &&
-                 g_pollable_output_stream_can_poll(G_POLLABLE_OUTPUT_STREAM(out))
-             ? G_POLLABLE_OUTPUT_STREAM(out)
-             : NULL;
-}
-
 static gboolean page_writable(GObject *stream, gpointer data) {
   Pipe *p = data;
   g_clear_pointer(&p->wait_out, g_source_unref);
@@ -772,7 +1096,7 @@ static gboolean page_writable(GObject *stream, gpointer data) {
 }
 
 static void pipe_read(Pipe *p) {
-  GPollableOutputStream *out = page_stream(p);
+  GPollableOutputStream *out = page_stream(p->ws);
   if (out && !g_pollable_output_stream_is_writable(out)) {
     p->wait_out = g_pollable_output_stream_create_source(out, NULL);
     g_source_set_callback(p->wait_out, (GSourceFunc)(void (*)(void))page_writable, p, NULL);
@@ -864,11 +1188,7 @@ static void ws_pipe(SoupServerMessage *msg, SoupWebsocketConnection *c, Web *w, 
     soup_websocket_connection_close(c, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "no state");
     return;
   }
-  GSocketAddress *addr = soup_server_message_get_remote_address(msg);
-  g_autofree char *client =
-      addr
-          ? g_inet_address_to_string(g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(addr)))
-          : g_strdup("?");
+  g_autofree char *client = client_address(msg);
   gboolean read_only = console && console_taken(st->dir, l->dir, n->name);
   const char *console_argv[] = {w->self, "console", "-d", l->dir, n->name, NULL};
   const char *log_argv[] = {w->self, "console", "-d", l->dir, "--log", "-f", n->name, NULL};
@@ -1012,7 +1332,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   g_autoptr(GSocketAddress) addr = parse_listen(listen ? listen : DEFAULT_LISTEN, error);
   if (!addr) return -1;
   g_auto(Web) w = {.labs = g_ptr_array_new_with_free_func((GDestroyNotify)lab_free),
-                   .event_clients = g_ptr_array_new_with_free_func(g_object_unref),
+                   .event_clients = g_ptr_array_new_with_free_func((GDestroyNotify)event_client_free),
                    .captures = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                                      (GDestroyNotify)capture_free)};
   const char *webdir = g_getenv("NETLAB_WEB_DIR");

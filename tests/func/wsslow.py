@@ -7,7 +7,9 @@ Origin) with a small receive buffer, sends TEXT as one message, then reads
 nothing for STALL seconds (touching the file READY once the message is sent),
 then reads as fast as it can until the server closes or 30 s pass without a
 byte, and prints the number of payload bytes it received (the first 64 KiB
-of them into the file KEEP, when given).
+of them into the file KEEP, when given). How it ended goes to stderr: "close
+CODE REASON" for a close frame, "eof" when the connection ended without one,
+"silence" after 30 s without a byte.
 """
 import base64
 import os
@@ -62,6 +64,7 @@ time.sleep(float(stall))
 s.settimeout(30)
 buf = b""
 got = 0
+ended = "eof"
 try:
     while True:
         chunk = s.recv(1 << 20)
@@ -85,9 +88,18 @@ try:
                 if keep and got < 65536:
                     keep.write(buf[at:at + min(n, 65536 - got)])
                 got += n
-            buf = buf[at + n:]
             if op == 8:
+                body = buf[at:at + n]
+                code = struct.unpack(">H", body[:2])[0] if n >= 2 else 0
+                ended = f"close {code} {body[2:].decode(errors='replace')}"
                 raise EOFError
-except (socket.timeout, EOFError):
+            buf = buf[at + n:]
+    ended = "eof"
+except socket.timeout:
+    ended = "silence"
+except EOFError:
     pass
+except ConnectionResetError:
+    ended = "eof"
+print(ended, file=sys.stderr)
 print(got)
