@@ -171,6 +171,7 @@ function drawPanel() {
     el('button', {type: 'button', 'data-testid': 'btn-restart', onclick: () => {
       if (confirm(`Boot ${node} again, clean?`)) post('/api/restart', {lab, node});
     }}, 'restart'),
+    el('button', {type: 'button', 'data-testid': 'btn-files', onclick: () => openFiles(lab, node, '/')}, 'files'),
     el('button', {type: 'button', 'data-testid': 'btn-gdb', onclick: () => {
       document.getElementById('gdbhelp').hidden = false;
     }}, 'gdb')));
@@ -260,6 +261,118 @@ function openTerm(kind, lab, node) {
 }
 
 document.getElementById('termclose').addEventListener('click', closeTerm);
+
+// ---- a node's files ----
+// Read through `netlab ls --json` and `netlab cat` on the server, running or
+// stopped node alike; a view shows at most the server's bound (1 MiB).
+
+let files = null; // {lab, node, path}
+
+function filesURL(kind, lab, node, path) {
+  return `/api/files/${kind}?` + new URLSearchParams({lab, node, path});
+}
+
+function joinPath(dir, name) {
+  return (dir.endsWith('/') ? dir : dir + '/') + name;
+}
+
+function parentPath(path) {
+  const p = path.replace(/\/+$/, '').replace(/\/[^/]*$/, '');
+  return p || '/';
+}
+
+function humanSize(n) {
+  if (n < 1024) return `${n}`;
+  const units = ['K', 'M', 'G', 'T'];
+  let i = -1;
+  do { n /= 1024; i++; } while (n >= 1024 && i < units.length - 1);
+  return `${n.toFixed(n < 10 ? 1 : 0)}${units[i]}`;
+}
+
+async function getJSON(url) {
+  const r = await fetch(url, {headers: {'X-Netlab-Token': token}});
+  const j = await r.json().catch(() => ({error: r.statusText || `status ${r.status}`}));
+  if (!r.ok && !j.error) j.error = `status ${r.status}`;
+  return j;
+}
+
+function closeFiles() {
+  files = null;
+  document.getElementById('filebox').hidden = true;
+}
+
+// Lists PATH of NODE; a path that is no directory (a link to a file, say)
+// is viewed instead.
+async function openFiles(lab, node, path) {
+  files = {lab, node, path};
+  const box = document.getElementById('filebox');
+  box.hidden = false;
+  document.getElementById('fileview').hidden = true;
+  document.getElementById('filetitle').textContent = `files of ${node}: ${path}`;
+  document.getElementById('filetitle').dataset.path = path;
+  const list = document.getElementById('filelist');
+  list.textContent = 'loading…';
+  const j = await getJSON(filesURL('ls', lab, node, path));
+  if (!files || files.lab !== lab || files.node !== node || files.path !== path) return;
+  list.textContent = '';
+  if (j.error) {
+    list.append(el('p', {class: 'error', 'data-testid': 'files-error'}, j.error));
+    return;
+  }
+  if (j.type !== 'd') {
+    await openFiles(lab, node, parentPath(path));
+    return viewFile(lab, node, path);
+  }
+  const table = el('table', {'data-testid': 'files-table'},
+    el('tr', {}, el('th', {}, 'name'), el('th', {}, 'type'), el('th', {}, 'size'), el('th', {}, '')));
+  if (path !== '/')
+    table.append(el('tr', {}, el('td', {}, el('a', {href: '#', 'data-testid': 'files-up', onclick: (e) => {
+      e.preventDefault();
+      openFiles(lab, node, parentPath(path));
+    }}, '..')), el('td', {}, 'd'), el('td', {}), el('td', {})));
+  for (const f of j.entries) {
+    const full = joinPath(path, f.name);
+    const open = f.name_exact === false ? null : f.type === 'd' || f.type === 'l'
+      ? () => openFiles(lab, node, full) : f.type === 'f' ? () => viewFile(lab, node, full) : null;
+    const name = open
+      ? el('a', {href: '#', 'data-testid': 'file-' + f.name, onclick: (e) => { e.preventDefault(); open(); }},
+        f.name + (f.type === 'd' ? '/' : ''))
+      : el('span', {'data-testid': 'file-' + f.name}, f.name);
+    table.append(el('tr', {'data-type': f.type},
+      el('td', {}, name), el('td', {}, f.type), el('td', {}, f.type === 'f' ? humanSize(f.size) : ''),
+      el('td', {}, f.type === 'f' && f.name_exact !== false
+        ? el('a', {href: filesURL('get', lab, node, full), download: f.name, 'data-testid': 'dl-file-' + f.name}, 'download')
+        : '')));
+  }
+  list.append(table);
+  if (j.truncated)
+    list.append(el('p', {class: 'hint', 'data-testid': 'files-truncated'},
+      `truncated: the first ${j.entries.length} entries`));
+}
+
+async function viewFile(lab, node, path) {
+  const view = document.getElementById('fileview');
+  view.hidden = false;
+  view.textContent = '';
+  const name = path.replace(/.*\//, '') || 'file';
+  view.append(el('div', {class: 'termbar'},
+    el('span', {'data-testid': 'file-view-title'}, `${node}:${path}`),
+    el('span', {}, el('a', {href: filesURL('get', lab, node, path), download: name, 'data-testid': 'file-download'}, 'download'),
+      ' ', el('button', {type: 'button', onclick: () => { view.hidden = true; }}, 'close'))));
+  const j = await getJSON(filesURL('view', lab, node, path));
+  if (j.error) {
+    view.append(el('p', {class: 'error', 'data-testid': 'file-note'}, j.error));
+  } else if (j.binary) {
+    view.append(el('p', {'data-testid': 'file-note'}, 'binary: download it to see it'));
+  } else {
+    if (j.truncated)
+      view.append(el('p', {class: 'hint', 'data-testid': 'file-note'},
+        `truncated: the first ${humanSize(j.shown)} bytes are shown; download it for the rest`));
+    view.append(el('pre', {'data-testid': 'file-view'}, j.text));
+  }
+}
+
+document.getElementById('fileclose').addEventListener('click', closeFiles);
 
 // ---- events ----
 

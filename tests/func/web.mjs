@@ -4,7 +4,7 @@
 // prints "PASS what" or "FAIL what" per check, "# ..." for measurements.
 import {createRequire} from 'node:module';
 import {execFileSync, spawn} from 'node:child_process';
-import {writeFileSync} from 'node:fs';
+import {readFileSync, writeFileSync} from 'node:fs';
 
 const [url, lab, netlab, artifacts, mode] = process.argv.slice(2);
 const require = createRequire(process.env.NETLAB_SRC + '/web/');
@@ -201,6 +201,47 @@ try {
     await download.saveAs(`${artifacts}/capture.pcap`);
   }
   await shot(page, 'capture');
+
+  // r1's files: / then /etc, /etc/hostname viewed; a file larger than the
+  // view is said truncated and downloads whole; a link or `..` that climbs
+  // out of the node's root stays in it (the host's /etc/hostname is not r1).
+  const until = (fn, arg) => page.waitForFunction(fn, arg, {timeout: 30000}).then(() => true, () => false);
+  const atPath = (p) => until((want) => document.getElementById('filetitle').dataset.path === want &&
+    document.getElementById('filelist').querySelector('table'), p);
+  const viewed = (text) => until((want) => document.querySelector('[data-testid="file-view"]')?.textContent === want, text);
+  await page.click('[data-testid="node-r1"]');
+  await page.click('[data-testid="btn-files"]');
+  check(await atPath('/') && await page.$('[data-testid="file-etc"]') !== null, "the file browser lists r1's /");
+  await page.click('[data-testid="file-etc"]');
+  check(await atPath('/etc') && await page.$('[data-testid="file-hostname"]') !== null, "a click on etc lists r1's /etc");
+  await page.click('[data-testid="file-hostname"]');
+  check(await viewed('r1\n'), "/etc/hostname shows r1's name");
+  await shot(page, 'files');
+  await page.click('[data-testid="files-up"]');
+  check(await atPath('/'), 'up goes back to /');
+  await page.click('[data-testid="file-etc"]');
+  await atPath('/etc');
+  await page.click('[data-testid="file-webfiles"]');
+  check(await atPath('/etc/webfiles'), 'the browser goes down to /etc/webfiles');
+  await page.click('[data-testid="file-big.txt"]');
+  const cut = await until(() => /truncated: the first 1\.0M bytes/.test(
+    document.querySelector('[data-testid="file-note"]')?.textContent || ''));
+  const shown = await page.evaluate(() => document.querySelector('[data-testid="file-view"]')?.textContent.length);
+  check(cut && shown === 1 << 20, `a 2.5 MB file is shown truncated (${shown} bytes shown)`);
+  await shot(page, 'file-truncated');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="file-download"]')]);
+  await dl.saveAs(`${artifacts}/big.txt`);
+  const got = readFileSync(`${artifacts}/big.txt`);
+  const want = execFileSync(netlab, ['cat', '-d', lab, 'r1:/etc/webfiles/big.txt'], {maxBuffer: 64 << 20});
+  check(got.equals(want), `the download is the file, byte for byte (${got.length} bytes of ${want.length})`);
+  await page.click('[data-testid="file-climb"]');
+  check(await viewed('r1\n'), "a relative link that climbs past / shows r1's /etc/hostname");
+  await page.click('[data-testid="file-abs"]');
+  check(await viewed('r1\n'), "an absolute link to /etc/hostname shows r1's");
+  const dots = await page.evaluate(async (l) => (await fetch('/api/files/view?' +
+    new URLSearchParams({lab: l, node: 'r1', path: '/etc/webfiles/../../../../etc/hostname'}))).json(), lab);
+  check(dots.text === 'r1\n', `a path with .. stays in r1 (${JSON.stringify(dots).slice(0, 80)})`);
+  await page.click('#fileclose');
 
   // A QEMU killed: the page shows the node stopped, and how fast.
   const status = JSON.parse(execFileSync(netlab, ['status', '--json', lab]));

@@ -5,7 +5,9 @@
 # token, the topology, r1's console, a link cut and restored from the page,
 # a capture downloaded as pcap; the server's refusals (Origin, POST without
 # the token header); a page that reads slowly costs the server no memory
-# (wsslow.py). Screenshots go to $NETLAB_BUILD/meson-logs/web/.
+# (wsslow.py), an events page that reads nothing is closed; a node's files
+# through the page, r2's from its disk once stopped. Screenshots go to
+# $NETLAB_BUILD/meson-logs/web/.
 . "$(dirname "$0")/lib.sh"
 
 if ! [ -x /usr/bin/chromium ] || ! command -v node >/dev/null ||
@@ -19,6 +21,8 @@ mkdir -p "$art"
 rm -f "$art"/*.png "$art"/capture.pcap "$art"/kill-ms
 
 lab=$(copy_lab hello)
+# r2 keeps its files on a disk: the file browser reads them once it stopped.
+echo 'r2[disk]="256m"' >>"$lab/lab.conf"
 "$NETLAB" events --json --initial-state "$lab" >"$tmp/ev.json" 2>"$tmp/ev.err" &
 evpid=$!
 # Its first line, the initial state, before the lab starts.
@@ -76,6 +80,15 @@ ok $? "events: r1 frozen (paused)"
   wait_for 3 has '"node":"r1","state":"thawed"' "$tmp/ev2.json"
 ok $? "events: r1 thawed"
 
+# For the file browser: in r1 a text file larger than the view shows and
+# links that climb out of the root; in r2, on its disk, such a link.
+"$NETLAB" exec -d "$lab" r1 -- sh -c 'mkdir -p /etc/webfiles && cd /etc/webfiles &&
+  yes 0123456789abcdef | head -c 2500000 >big.txt &&
+  ln -s ../../../../../etc/hostname climb && ln -s /etc/hostname abs' &&
+  "$NETLAB" exec -d "$lab" r2 -- sh -c 'mkdir -p /etc/webfiles &&
+  ln -s ../../../../../etc/hostname /etc/webfiles/climb && sync'
+ok $? "files made in r1 and in r2 for the file browser"
+
 # The server, on a port of its own.
 "$NETLAB" web --listen 127.0.0.1:0 "$lab" >"$tmp/web.out" 2>"$tmp/web.err" &
 webpid=$!
@@ -100,6 +113,14 @@ ok $? "a WebSocket from another origin is refused"
 ok $? "a WebSocket from the page's origin with the token is accepted"
 [ "$(code "$base/api/link")" = 403 ] && [ "$(code "$base/api/link?token=$tok")" = 404 ]
 ok $? "state-changing calls are not reachable with GET"
+files() { code -H "X-Netlab-Token: $tok" "$base/api/files/$1?lab=$lab&$2"; }
+[ "$(code "$base/api/files/view?lab=$lab&node=r1&path=/etc/hostname")" = 403 ] &&
+  [ "$(files view 'node=r1&path=/etc/hostname')" = 200 ]
+ok $? "a node's file needs the token"
+[ "$(files view 'node=r1&path=/etc/a%0ab')" = 400 ] && [ "$(files view 'node=r1&path=/etc/hostname%00')" = 400 ] &&
+  [ "$(files ls 'node=r1&path=etc')" = 400 ] && [ "$(files ls 'node=r9&path=/etc')" = 404 ] &&
+  [ "$(files ls 'node=r1&path=/no/such')" = 422 ]
+ok $? "file paths with a newline, a NUL or not absolute, nodes not in the lab are refused; a missing path is an error"
 
 NETLAB_SRC="$NETLAB_SRC" timeout 600 node "$NETLAB_SRC/tests/func/web.mjs" "$url" "$lab" "$NETLAB" "$art" \
   >"$tmp/mjs.out" 2>&1
@@ -112,6 +133,12 @@ while read -r word what; do
 done <"$tmp/mjs.out"
 grep -q '^PASS the page shows r2 stopped' "$tmp/mjs.out"
 ok $? "the browser run got to its end"
+
+# r2 is stopped: its files come from its disk (libguestfs), and a link that
+# climbs out of its root is still r2's.
+out=$(curl -s --max-time 120 -H "X-Netlab-Token: $tok" "$base/api/files/view?lab=$lab&node=r2&path=/etc/webfiles/climb")
+[ "$out" = '{"truncated":false,"shown":3,"binary":false,"text":"r2\n"}' ]
+ok $? "a stopped r2's file through its disk, its link kept in r2 ($out)"
 
 if [ -f "$art/capture.pcap" ] && tcpdump -nr "$art/capture.pcap" >"$tmp/cap.txt" 2>/dev/null; then
   grep -q 'ICMP echo request' "$tmp/cap.txt" && grep -q 'ICMP echo reply' "$tmp/cap.txt"
@@ -156,6 +183,35 @@ wait $slow
 got=$(cat "$tmp/slow.got")
 [ "${got:-0}" -ge "$flood" ]
 ok $? "web: the slow page then gets all of the flood ($got bytes of $flood and more)"
+
+# An events page that reads nothing while 12 MiB of events happen (console
+# attaches with a long client name, appended to the lab's event log as
+# netlab's commands append theirs): the server keeps at most 1 MiB for it,
+# then closes it with a reason; it would reconnect for the state.
+python3 "$NETLAB_SRC/tests/func/wsslow.py" "$url" "/ws/events" "" 15 "$tmp/evslow.ready" \
+  >"$tmp/evslow.got" 2>"$tmp/evslow.end" &
+evslow=$!
+wait_for 10 test -e "$tmp/evslow.ready"
+rss0=$(rss)
+python3 - "$sd/events.log" "$lab" <<'EOF'
+import json, sys, time
+log, lab = sys.argv[1:3]
+line = json.dumps({"time": time.time(), "lab": lab, "type": "console", "node": "r1",
+                   "state": "attached", "client": "x" * 3800}, separators=(",", ":")) + "\n"
+with open(log, "a") as f:
+    for _ in range((12 << 20) // len(line)):
+        f.write(line)
+EOF
+wait_for 20 grep -q 'events page .* fell more than 1024 KiB behind: closed' "$tmp/web.err"
+ok $? "web: the events page that reads nothing is closed once 1 MiB behind"
+rss1=$(rss)
+[ $((rss1 - rss0)) -lt 8192 ]
+ok $? "web: 12 MiB of events to a page that reads nothing cost the server $((rss1 - rss0)) KiB (< 8 MiB)"
+wait $evslow
+end=$(cat "$tmp/evslow.end")
+case "$end" in "close 1008 fell behind"* | eof) true ;; *) false ;; esac &&
+  [ "$(cat "$tmp/evslow.got")" -lt $((4 << 20)) ]
+ok $? "web: the page got the close ($end) after $(cat "$tmp/evslow.got") bytes"
 
 # Why a node stopped: a panic, a poweroff (QEMU's SHUTDOWN and its reason).
 "$NETLAB" restart -d "$lab" r2 >/dev/null 2>&1
