@@ -168,7 +168,7 @@ rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$webpid/status"; }
 rss0=$(rss)
 flood=$((64 << 20))
 python3 "$NETLAB_SRC/tests/func/wsslow.py" "$url" "/ws/shell?lab=$lab&node=r1" \
-  "head -c $flood /dev/zero | tr '\\0' x; exit$(printf '\r')" 25 "$tmp/slow.ready" >"$tmp/slow.got" 2>&1 &
+  "head -c $flood /dev/zero | tr '\\0' x; exit$(printf '\r')" 25 "$tmp/slow.ready" >"$tmp/slow.got" 2>"$tmp/slow.end" &
 slow=$!
 wait_for 10 test -e "$tmp/slow.ready"
 sleep 15
