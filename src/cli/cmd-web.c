@@ -200,7 +200,8 @@ static void event_client_send(EventClient *c, const char *line) {
 }
 
 static void broadcast(Web *w, const char *line) {
-  for (guint i = 0; i < w->event_clients->len; i++) event_client_send(w->event_clients->pdata[i], line);
+  for (guint i = 0; i < w->event_clients->len; i++)
+    event_client_send(w->event_clients->pdata[i], line);
 }
 
 static void start_graph(Lab *l);
@@ -723,7 +724,7 @@ typedef struct {
   GSubprocess *proc;
   GInputStream *from;
   GCancellable *cancel;
-  int err_fd;     /* the child's stderr: a memfd */
+  int err_fd;      /* the child's stderr: a memfd */
   GByteArray *got; /* a listing, a view: what came */
   gboolean truncated, started;
   char *name; /* the file's last component, for a download */
@@ -917,8 +918,8 @@ static void api_files(Web *w, SoupServerMessage *msg, const char *path, GHashTab
   g_autoptr(GSubprocessLauncher) launcher =
       g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_take_stderr_fd(launcher, dup(err_fd));
-  GSubprocess *proc = g_subprocess_launcher_spawnv(
-      launcher, kind == FILES_LS ? ls_argv : cat_argv, &error);
+  GSubprocess *proc =
+      g_subprocess_launcher_spawnv(launcher, kind == FILES_LS ? ls_argv : cat_argv, &error);
   if (!proc) {
     close(err_fd);
     reply_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error->message);
@@ -967,9 +968,9 @@ static void handle(SoupServer *server, SoupServerMessage *msg, const char *path,
     api_labs(w, msg);
     return;
   }
-  if (g_strv_contains((const char *const[]){"/api/files/ls", "/api/files/view",
-                                             "/api/files/get", NULL},
-                      path)) {
+  if (g_strv_contains(
+          (const char *const[]){"/api/files/ls", "/api/files/view", "/api/files/get", NULL},
+          path)) {
     api_files(w, msg, path, query);
     return;
   }
@@ -1331,10 +1332,11 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
     return -1;
   g_autoptr(GSocketAddress) addr = parse_listen(listen ? listen : DEFAULT_LISTEN, error);
   if (!addr) return -1;
-  g_auto(Web) w = {.labs = g_ptr_array_new_with_free_func((GDestroyNotify)lab_free),
-                   .event_clients = g_ptr_array_new_with_free_func((GDestroyNotify)event_client_free),
-                   .captures = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-                                                     (GDestroyNotify)capture_free)};
+  g_auto(Web)
+      w = {.labs = g_ptr_array_new_with_free_func((GDestroyNotify)lab_free),
+           .event_clients = g_ptr_array_new_with_free_func((GDestroyNotify)event_client_free),
+           .captures =
+               g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)capture_free)};
   const char *webdir = g_getenv("NETLAB_WEB_DIR");
   w.webdir = webdir && *webdir ? g_strdup(webdir) : nl_data_path("web");
   w.self = g_file_read_link("/proc/self/exe", error);

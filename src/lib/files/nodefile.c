@@ -369,10 +369,14 @@ gboolean nl_node_files_read(NlNodeFiles *f, const char *path, int fd, GError **e
   if (f->statedir) {
     /* As from the disk: a regular file only (a FIFO would hold the read
      * until the agent's timeout, a device would never end). */
-    char *argv[] = {"sh", "-c",
+    char *argv[] = {"sh",
+                    "-c",
                     "[ -f \"$1\" ] && exec cat -- \"$1\"; "
                     "echo \"$2:$1: not a regular file, or no such file\" >&2; exit 1",
-                    "sh", (char *)path, f->node, NULL};
+                    "sh",
+                    (char *)path,
+                    f->node,
+                    NULL};
     return agent_run(f, argv, -1, fd, error) == 0;
   }
   g_autofree char *at = NULL;
