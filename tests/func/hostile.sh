@@ -6,11 +6,11 @@
 # stub), and the QEMU user, as after a QEMU escape, plants links and pids in
 # its VM's state directory. Meanwhile root runs the documented commands on
 # that lab: save, test (failing, so the post-mortem runs), cat, cp, diff,
-# console, exec, gdb, capture, down, cat and save of a stopped node, up again
-# (the disk path) and down. r2 is bridged with port forwards: it tries the
-# host's loopback services through its uplink. The QEMU user also makes a
-# console log huge through netlab-log, and links and FIFOs stand in for
-# others, before the post-mortem copies them. Then the host is checked:
+# console, exec, gdb, capture, web's file browser, down, cat and save of a
+# stopped node, up again (the disk path) and down. r2 is bridged with port
+# forwards: it tries the host's loopback services through its uplink. The
+# QEMU user also makes a console log huge through netlab-log, and links and
+# FIFOs stand in for others, before the post-mortem copies them. Then the host is checked:
 #  (a) nothing outside the lab's shared/ changed: manifests of the lab
 #      directory, /etc and /root taken before and after; the victims of
 #      the planted images are intact; the secret is nowhere root wrote;
@@ -297,6 +297,36 @@ a1=$(stat -c %s "$tmp/artifacts/r1/console.log" 2>/dev/null)
 ok $? "the post-mortem's console logs: $a1 bytes of r1's 256 MiB one, r2's link and FIFO left out, no wait (status $rc)"
 n cat r1:/etc/zz-link-secret r1:/srv/zz-link r1:/etc/zz-link-shadow >"$tmp/cat.out" 2>&1
 n cp r1:/etc/zz-link-secret "$tmp/cp.out" >"$tmp/cp.err" 2>&1
+# The same through root's `netlab web` file browser (its `ls --json` and
+# `cat` children): the link to the secret, a guest's FIFO in /shared, the
+# sparse file; the server holds none of it whole. (Not through a function:
+# $! is its pid.)
+"$NETLAB" web --listen 127.0.0.1:0 "$lab" >"$tmp/web.url" 2>"$tmp/web.err" &
+webpid=$!
+wait_for 10 grep -q 'token=' "$tmp/web.url"
+wurl=$(head -1 "$tmp/web.url")
+wf() { curl -s --max-time 150 -H "X-Netlab-Token: ${wurl##*token=}" \
+  "${wurl%%/\?token=*}/api/files/$1?lab=$lab&node=r1&path=$2"; }
+wf view /etc/zz-link-secret >"$tmp/web-secret.out" 2>&1
+wf get /etc/zz-link-secret >"$tmp/web-secret-get.out" 2>&1
+wf ls /etc >"$tmp/web-ls.out" 2>&1
+t=$(date +%s)
+wf view /shared/zz-fifo >"$tmp/web-fifo.out" 2>&1
+tfifo=$(($(date +%s) - t))
+wf view /etc/zz-huge >"$tmp/web-huge.out" 2>&1
+wf get /etc/zz-huge | wc -c >"$tmp/web-huge.bytes"
+web_peak=$(awk '/^VmHWM:/ { print $2 }' "/proc/$webpid/status")
+kill "$webpid"
+wait "$webpid"
+grep -q '"error":"r1:/shared/zz-fifo: not a regular file' "$tmp/web-fifo.out" && [ "$tfifo" -lt 10 ]
+ok $? "web: r1's FIFO is refused at once ($tfifo s)"
+grep -q '^{"truncated":true,"shown":1048576,' "$tmp/web-huge.out" &&
+  [ "$(cat "$tmp/web-huge.bytes")" -le $((64 << 20)) ] && [ "$web_peak" -lt 65536 ]
+ok $? "web: r1's sparse file is shown truncated, downloads $(cat "$tmp/web-huge.bytes") bytes at most (64 MiB), the server's peak $web_peak KiB"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["path"] == "/etc" and d["entries"]' "$tmp/web-ls.out" &&
+  ! grep -q -- "$token" "$tmp"/web-*.out
+ok $? "web: r1's /etc lists as JSON, and neither view nor download gives the secret"
+head -c 300 "$tmp/web-secret.out" | diag
 /usr/bin/time -f '%M' -o "$tmp/diff.rss" "$NETLAB" diff -p r1 >"$tmp/diff.out" 2>"$tmp/diff.err"
 echo "# diff -p: status $?, $(wc -c <"$tmp/diff.out") bytes, $(tail -n 1 "$tmp/diff.rss") KiB at most"
 
