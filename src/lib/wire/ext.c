@@ -227,6 +227,13 @@ static gboolean vlan_ensure(const NlState *st, NlSock *sk, const NlExt *e, GErro
     unrecord(st, e->ifname);
     return TRUE;
   }
+  if (err == -NLE_OPNOTSUPP) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED,
+                "cannot create the VLAN interface '%s': the host's kernel has no 802.1Q support "
+                "(module 8021q)",
+                e->ifname);
+    return FALSE;
+  }
   return err >= 0 || nl_fail(error, err, "create the VLAN interface", e->ifname);
 }
 
