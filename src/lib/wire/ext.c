@@ -270,6 +270,7 @@ gboolean nl_ext_connect(const NlState *st, const NlLab *lab, const char *lan, GE
   if (!sk) return FALSE;
   g_autofree char *br = ext_name(st, 'b', first->ord);
   g_autofree char *tap = ext_name(st, 't', first->ord);
+  g_autoptr(GString) names = g_string_new(NULL);
   if (!record(st, br, REC_BRIDGE, FALSE, error) || !bridge_make(sk, br, error)) return FALSE;
   g_autoptr(NlLink) bridge = link_get(sk, br);
   if (!bridge) return nl_fail(error, -NLE_OBJ_NOTFOUND, "find the bridge", br);
@@ -277,12 +278,16 @@ gboolean nl_ext_connect(const NlState *st, const NlLab *lab, const char *lan, GE
   for (guint i = 0; i < lab->ext->len; i++) {
     const NlExt *e = lab->ext->pdata[i];
     g_autoptr(GError) local = NULL;
-    if (!g_str_equal(e->lan, lan) || connect_one(st, sk, e, bridge, &local)) continue;
+    if (!g_str_equal(e->lan, lan)) continue;
+    g_string_append_printf(names, "%s\n", e->ifname);
+    if (connect_one(st, sk, e, bridge, &local)) continue;
     g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "%s:%u: %s", e->loc.file, e->loc.line,
                 local->message);
     return FALSE;
   }
-  return link_set_up(sk, bridge, TRUE, error);
+  /* For `status` (NL_EXT_KEY). */
+  g_autofree char *key = g_strconcat(NL_EXT_KEY, lan, NULL);
+  return link_set_up(sk, bridge, TRUE, error) && nl_state_set(st, key, names->str, error);
 }
 
 /* ---- down --------------------------------------------------------------- */

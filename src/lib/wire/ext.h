@@ -30,6 +30,10 @@ char *nl_ext_tap_create(const NlState *st, const NlQemuUser *qu, const NlLab *la
  * opened the tap. */
 gboolean nl_ext_connect(const NlState *st, const NlLab *lab, const char *lan, GError **error);
 
+/* The state key NL_EXT_KEY + LAN lists the host interfaces LAN is joined
+ * to, one per line, once it is. */
+#define NL_EXT_KEY "ext."
+
 /* Undoes what ST's records say: the user's interfaces leave netlab's
  * bridges and go down again if netlab brought them up; netlab's VLAN
  * sub-interfaces, taps and bridges are deleted. What fails is added to
