@@ -87,6 +87,24 @@ ok $? "check accepts it"
 grep -q "lab.ext *A: joined to the host's $va" "$tmp/out"
 ok $? "check says what is connected"
 diag <"$tmp/out"
+# A crash of up once the bridge is there (the VM still booting): down finds
+# what up recorded and undoes it.
+h=$(basename "$(data_dir "$lab")")
+h=${h##*-}
+"$NETLAB" up "$lab" >"$tmp/up.out" 2>&1 &
+up_pid=$!
+echo "nl${h}b0 nl${h}t0" >>"$tmp.netlab-ifs"
+wait_for 60 ip link show "nl${h}b0" >/dev/null 2>&1
+ok $? "up made the bridge nl${h}b0"
+kill -9 $up_pid
+wait $up_pid 2>/dev/null
+"$NETLAB" down "$lab" >"$tmp/out" 2>&1
+ok $? "down after up was killed"
+diag <"$tmp/out"
+[ "$(links)" = "$before" ] && [ ! -e /sys/class/net/$va/master ] &&
+  ! ip -o link show $va | grep -q '[<,]UP[,>]'
+ok $? "nothing left of it: $va out of the bridge and down, as it was"
+
 "$NETLAB" up "$lab" >"$tmp/up.out" 2>&1
 ok $? "up"
 diag <"$tmp/up.out"
@@ -108,6 +126,9 @@ ok $? "the host pings pc1 through $vb"
 diag <"$tmp/out"
 "$NETLAB" exec -d "$lab" pc1 -- ping -c 2 -W 5 $net_a.1 >"$tmp/out" 2>&1
 ok $? "pc1 pings the host"
+diag <"$tmp/out"
+"$NETLAB" restart -d "$lab" pc1 >"$tmp/out" 2>&1 && ping -c 2 -W 5 $net_a.2 >>"$tmp/out" 2>&1
+ok $? "restart pc1 (its LAN's bridge stays): the host pings it again"
 diag <"$tmp/out"
 
 # A second lab at once, on another interface: its own names. The first

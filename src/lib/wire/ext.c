@@ -80,11 +80,22 @@ static gboolean link_set_up(NlSock *sk, NlLink *l, gboolean up, GError **error) 
   return err >= 0 || nl_fail(error, err, up ? "bring up" : "bring down", rtnl_link_get_name(l));
 }
 
-/* "nl" + the last 8 hex of the lab's id + KIND + the LAN's rank: at most
- * 15 bytes, and unique per lab (state.h's id hashes the lab's path). */
+/* "nl" + the last 8 hex of the lab's ID (state.h's: it hashes the lab's
+ * path) + KIND + the LAN's rank: at most 15 bytes, unique per lab. */
+static char *id_name(const char *id, char kind, guint ord) {
+  gsize len = strlen(id);
+  return g_strdup_printf("nl%.8s%c%x", id + (len > 8 ? len - 8 : 0), kind, ord);
+}
+
 static char *ext_name(const NlState *st, char kind, guint ord) {
-  gsize len = strlen(st->id);
-  return g_strdup_printf("nl%.8s%c%x", st->id + (len > 8 ? len - 8 : 0), kind, ord);
+  return id_name(st->id, kind, ord);
+}
+
+/* "nlXXXXXXXXb": the start of the names of the bridges of the lab of ID. */
+static char *bridge_prefix(const char *id) {
+  char *name = id_name(id, 'b', 0);
+  name[strlen(name) - 1] = '\0';
+  return name;
 }
 
 static const NlExt *first_ext(const NlLab *lab, const char *lan) {
@@ -132,9 +143,12 @@ static char *check_one(NlSock *sk, const NlLab *lab, const NlExt *e) {
   g_autoptr(NlLink) sub = e->vlan ? link_get(sk, e->ifname) : NULL;
   NlLink *port = e->vlan ? sub : dev;
   char master[IFNAMSIZ];
-  if (port && rtnl_link_get_master(port) > 0)
-    return g_strdup_printf("interface '%s' is already a port of '%s'", e->ifname,
-                           link_name(sk, rtnl_link_get_master(port), master));
+  /* In a bridge of this lab's own: a node restarted in a lab that is up. */
+  g_autofree char *id = nl_layout_lab_id(lab->dir);
+  g_autofree char *ours = bridge_prefix(id);
+  if (port && rtnl_link_get_master(port) > 0 &&
+      !g_str_has_prefix(link_name(sk, rtnl_link_get_master(port), master), ours))
+    return g_strdup_printf("interface '%s' is already a port of '%s'", e->ifname, master);
   return NULL;
 }
 
@@ -328,8 +342,7 @@ void nl_ext_down(const NlState *st, GPtrArray *notes) {
     g_ptr_array_add(notes, g_strdup(local->message));
     return;
   }
-  g_autofree char *bridges = ext_name(st, 'b', 0);
-  bridges[strlen(bridges) - 1] = '\0';
+  g_autofree char *bridges = bridge_prefix(st->id);
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
   const char *n;
   while ((n = g_dir_read_name(d))) g_ptr_array_add(names, g_strdup(n));
