@@ -60,28 +60,36 @@ check_bad "A $va extra" "invalid line" "three words"
 check_bad "A bad/name" "invalid interface name 'bad/name'" "a '/' in a name"
 check_bad "A abcdefghijklmnop" "interface name 'abcdefghijklmnop' is longer" "a 16-byte name"
 check_bad "Z $va" "collision domain 'Z' is not in lab.conf" "a LAN no node is on"
-printf 'A <physical_interface>\n' >"$bad/lab.ext"
-"$NETLAB" up "$bad" >"$tmp/out" 2>&1
-rc=$?
-[ $rc -eq 2 ] && grep -q "lab.ext:1: invalid interface name '<physical_interface>'" "$tmp/out"
-ok $? "up refuses Kathará's placeholder: exit $rc"
-diag <"$tmp/out"
-printf 'A nxm%s\n' "$id" >"$bad/lab.ext"
-"$NETLAB" up "$bad" >"$tmp/out" 2>&1
-rc=$?
-[ $rc -eq 2 ] && grep -q "lab.ext:1: no interface 'nxm$id' on this host" "$tmp/out"
-ok $? "up refuses a missing host interface: exit $rc"
-diag <"$tmp/out"
+# up_bad LAB.EXT-LINE EXPECTED-MESSAGE DESCRIPTION [WRAPPER...]: up refuses it.
+up_bad() {
+  echo "$1" >"$bad/lab.ext"
+  msg=$2 what=$3
+  shift 3
+  "$@" "$NETLAB" up "$bad" >"$tmp/out" 2>&1
+  rc=$?
+  [ $rc -eq 2 ] && grep -q "$bad/lab.ext:1: $msg" "$tmp/out"
+  ok $? "up refuses $what: exit $rc, lab.ext:1: $msg"
+  diag <"$tmp/out"
+}
+up_bad "A $va" "connecting 'A' to the host's '$va' needs CAP_NET_ADMIN" \
+  "a lab.ext without CAP_NET_ADMIN" setpriv --inh-caps=-net_admin --bounding-set=-net_admin
+up_bad "A <physical_interface>" "invalid interface name '<physical_interface>'" \
+  "Kathará's placeholder"
+up_bad "A nxm$id" "no interface 'nxm$id' on this host" "a missing host interface"
 [ ! -e "$(state_of "$bad")" ] && [ -z "$(procs_of "$(state_of "$bad")")" ] &&
   [ "$(links)" = "$before" ]
 ok $? "nothing left by the refused labs: no state directory, process or interface"
 
 # ---- A joined to the host's $va ------------------------------------------
+# lab1 DIR NODE ADDRESS LAB.EXT-LINE: a lab of NODE alone on A, at ADDRESS/24.
+lab1() {
+  mkdir -p "$1"
+  printf '%s[0]="A"\n' "$2" >"$1/lab.conf"
+  echo "ip addr add $3/24 dev eth0" >"$1/$2.startup"
+  echo "$4" >"$1/lab.ext"
+}
 lab=$tmp/ext-$id
-mkdir -p "$lab"
-printf 'LAB_NAME="external"\npc1[0]="A"\n' >"$lab/lab.conf"
-echo "ip addr add $net_a.2/24 dev eth0" >"$lab/pc1.startup"
-printf '# the host side\nA %s\n' $va >"$lab/lab.ext"
+lab1 "$lab" pc1 $net_a.2 "A $va"
 "$NETLAB" check "$lab" >"$tmp/out" 2>&1
 ok $? "check accepts it"
 grep -q "lab.ext *A: joined to the host's $va" "$tmp/out"
@@ -134,10 +142,7 @@ diag <"$tmp/out"
 # A second lab at once, on another interface: its own names. The first
 # lab's interface is refused to it.
 lab2=$tmp/ext2-$id
-mkdir -p "$lab2"
-printf 'pc2[0]="A"\n' >"$lab2/lab.conf"
-echo "ip addr add $net_c.2/24 dev eth0" >"$lab2/pc2.startup"
-printf 'A %s\n' $va >"$lab2/lab.ext"
+lab1 "$lab2" pc2 $net_c.2 "A $va"
 "$NETLAB" check "$lab2" >"$tmp/out" 2>&1
 [ $? -eq 2 ] && grep -q "lab.ext:1: interface '$va' is already a port of '$br'" "$tmp/out"
 ok $? "another lab cannot take $va from $br"
