@@ -125,8 +125,9 @@ tap=$(cd "$sd/ext" && grep -l '^tap' ./* | sed 's|^\./||')
   [ "$(basename "$(readlink /sys/class/net/$tap/master)")" = "$br" ]
 ok $? "bridge $br holds $va and the switch's tap $tap"
 [ "$(cat /sys/class/net/$br/bridge/stp_state)" = 0 ] &&
-  [ "$(cat /sys/class/net/$br/bridge/forward_delay)" = 0 ]
-ok $? "$br: no STP, no forward delay"
+  [ "$(cat /sys/class/net/$br/bridge/forward_delay)" = 0 ] &&
+  [ -z "$(ip -6 -o addr show dev "$br"; ip -6 -o addr show dev "$tap")" ]
+ok $? "$br: no STP, no forward delay; no IPv6 address on it or $tap"
 status_of "$lab" 'lan("A")["kind"] == "switch"' >/dev/null
 ok $? "A is a switch (never a wire)"
 ping -c 2 -W 5 $net_a.2 >"$tmp/out" 2>&1

@@ -9,6 +9,7 @@
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/inet6.h>
 #include <netlink/route/link/vlan.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -78,6 +79,16 @@ static gboolean link_set_up(NlSock *sk, NlLink *l, gboolean up, GError **error) 
     rtnl_link_unset_flags(change, IFF_UP);
   int err = rtnl_link_change(sk, l, change, 0);
   return err >= 0 || nl_fail(error, err, up ? "bring up" : "bring down", rtnl_link_get_name(l));
+}
+
+/* No IPv6 address on netlab's own interfaces (best effort: the host may
+ * have no IPv6): else the host's link-local address on the bridge and the
+ * tap sends solicitations into the lab's LAN, which the lab did not ask
+ * for. The host speaks there only through its own interface. */
+static void quiet_ipv6(NlSock *sk, NlLink *l) {
+  g_autoptr(NlLink) change = rtnl_link_alloc();
+  rtnl_link_inet6_set_addr_gen_mode(change, rtnl_link_inet6_str2addrgenmode("none"));
+  rtnl_link_change(sk, l, change, 0);
 }
 
 /* "nl" + the last 8 hex of the lab's ID (state.h's: it hashes the lab's
@@ -263,6 +274,7 @@ static gboolean enslave(const NlState *st, NlSock *sk, const char *ifname, NlLin
   if (users && !record(st, ifname, was_up ? REC_PORT_UP : REC_PORT_DOWN, TRUE, error)) return FALSE;
   int err = rtnl_link_enslave(sk, bridge, l);
   if (err < 0) return nl_fail(error, err, "add to its bridge the interface", ifname);
+  if (!users) quiet_ipv6(sk, l);
   return was_up || link_set_up(sk, l, TRUE, error);
 }
 
@@ -301,6 +313,7 @@ gboolean nl_ext_connect(const NlState *st, const NlLab *lab, const char *lan, GE
   }
   /* For `status` (NL_EXT_KEY). */
   g_autofree char *key = g_strconcat(NL_EXT_KEY, lan, NULL);
+  quiet_ipv6(sk, bridge);
   return link_set_up(sk, bridge, TRUE, error) && nl_state_set(st, key, names->str, error);
 }
 
