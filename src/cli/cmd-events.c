@@ -96,8 +96,8 @@ typedef enum { RESET_UNKNOWN, RESET_PANIC, RESET_REBOOT } ResetWhy;
 static ResetWhy console_reset_why(Ev *ev, const char *node) {
   g_auto(NlVmPaths) p = {0};
   nl_layout_vm(&p, ev->st->dir, ev->labdir, node);
-  g_autofree char *tail = nl_log_tail(p.log, 40);
-  if (strstr(tail, "Kernel panic")) return RESET_PANIC;
+  g_autofree char *tail = nl_log_tail(p.log, NL_LOG_PANIC_LINES);
+  if (nl_log_panic(tail)) return RESET_PANIC;
   if (strstr(tail, "reboot: Restarting system")) return RESET_REBOOT;
   return RESET_UNKNOWN;
 }

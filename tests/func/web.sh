@@ -30,7 +30,7 @@ ok $rc "labs/hello comes up"
 "$NETLAB" events "$lab" >"$tmp/ev.txt" 2>&1 &
 evtxt=$!
 has() { grep -q "$1" "$2"; }
-wait_for 5 has '"type":"lab","state":"up"' "$tmp/ev.json"
+wait_for 10 has '"type":"lab","state":"up"' "$tmp/ev.json"
 ok $? "events: lab up"
 grep -q '"node":"r1","state":"booting"' "$tmp/ev.json" &&
   grep -q '"node":"r1","state":"ready"' "$tmp/ev.json"
@@ -39,15 +39,15 @@ grep -q '"type":"lab","state":"down"' "$tmp/ev.json"
 ok $? "events --initial-state began with the lab down"
 
 "$NETLAB" link -d "$lab" r1:eth0 down >/dev/null &&
-  wait_for 3 has '"type":"link","node":"r1","interface":"eth0","lan":"A","state":"down"' "$tmp/ev.json"
+  wait_for 10 has '"type":"link","node":"r1","interface":"eth0","lan":"A","state":"down"' "$tmp/ev.json"
 ok $? "events: r1:eth0 down"
 "$NETLAB" link -d "$lab" r1:eth0 set delay=20ms >/dev/null &&
-  wait_for 3 has '"impairment":"delay=20ms"' "$tmp/ev.json"
+  wait_for 10 has '"impairment":"delay=20ms"' "$tmp/ev.json"
 ok $? "events: an impairment set"
 "$NETLAB" link -d "$lab" r1:eth0 reset >/dev/null && "$NETLAB" link -d "$lab" r1:eth0 up >/dev/null &&
-  wait_for 3 has '"type":"link","node":"r1","interface":"eth0","lan":"A","state":"up"' "$tmp/ev.json"
+  wait_for 10 has '"type":"link","node":"r1","interface":"eth0","lan":"A","state":"up"' "$tmp/ev.json"
 ok $? "events: r1:eth0 up"
-wait_for 3 has 'hello link r1:eth0 A up' "$tmp/ev.txt"
+wait_for 10 has 'hello link r1:eth0 A up' "$tmp/ev.txt"
 ok $? "events without --json: one line of text per event"
 
 # One `netlab events` listens to the VMs' QEMU (it holds STATE/events.lock),
@@ -65,15 +65,15 @@ kill $evpid
 wait $evpid
 ok $? "netlab events stops on SIGTERM with status 0"
 took() { h=$(holder); [ "$h" = "$ev2" ] || [ "$h" = "$evtxt" ]; }
-wait_for 3 took
+wait_for 10 took
 ok $? "another netlab events takes over the watch"
 
 # A paused VM is frozen, and thawed when it runs again (QMP STOP, RESUME).
 "$NETLAB" monitor -d "$lab" r1 -- stop >/dev/null 2>&1 &&
-  wait_for 3 has '"node":"r1","state":"frozen","why":"paused"' "$tmp/ev2.json"
+  wait_for 10 has '"node":"r1","state":"frozen","why":"paused"' "$tmp/ev2.json"
 ok $? "events: r1 frozen (paused)"
 "$NETLAB" monitor -d "$lab" r1 -- cont >/dev/null 2>&1 &&
-  wait_for 3 has '"node":"r1","state":"thawed"' "$tmp/ev2.json"
+  wait_for 10 has '"node":"r1","state":"thawed"' "$tmp/ev2.json"
 ok $? "events: r1 thawed"
 
 # The server, on a port of its own.
@@ -163,6 +163,7 @@ ok $? "r2 boots again"
 echo 'echo c >/proc/sysrq-trigger' | "$NETLAB" console -d "$lab" r2 >/dev/null 2>&1
 wait_for 30 has '"node":"r2","state":"stopped","why":"panic"' "$tmp/ev2.json"
 ok $? "events: r2 stopped after a kernel panic (why: panic)"
+{ grep '"r2"' "$tmp/ev2.json" | tail -4; "$NETLAB" console -d "$lab" --log r2 2>&1 | tail -6; } | diag
 echo 'busybox poweroff -f' | "$NETLAB" console -d "$lab" r1 >/dev/null 2>&1
 wait_for 30 has '"node":"r1","state":"stopped","why":"poweroff"' "$tmp/ev2.json"
 ok $? "events: r1 stopped after its poweroff (why: poweroff)"
@@ -171,7 +172,7 @@ kill $webpid
 wait $webpid
 ok $? "netlab web stops on SIGTERM with status 0"
 "$NETLAB" down "$lab" >/dev/null 2>&1
-wait_for 5 has '"type":"lab","state":"down"' "$tmp/ev2.json"
+wait_for 10 has '"type":"lab","state":"down"' "$tmp/ev2.json"
 ok $? "events: lab down"
 kill $ev2 $evtxt 2>/dev/null
 cat "$tmp/web.err" | diag

@@ -1,8 +1,9 @@
 /* The event log's lines: JSON as written, their text form, and why a QEMU
- * stopped from what its QMP monitor said. */
+ * stopped from what its QMP monitor said and its console log's end. */
 #include <string.h>
 #include <time.h>
 
+#include "bootlog.h"
 #include "events.h"
 #include "tap.h"
 
@@ -48,5 +49,22 @@ int main(void) {
   TAP_OK(
       g_str_has_prefix(nl_event_stop_reason("host-signal", FALSE), "QEMU terminated by a signal"),
       "host-signal: terminated");
+
+  /* A panic's report as Debian's kernel prints it, then lines of the trace
+   * and the registers: its first line is 30 to 40 lines from the end. */
+  GString *log = g_string_new(
+      "[    0.000000] Linux version 6.1.0-57-amd64\n[    9.1] sysrq: Trigger a crash\n"
+      "[    9.1] Kernel panic - not syncing: sysrq triggered crash\n");
+  for (int i = 0; i < 60; i++) g_string_append_printf(log, "[    9.2]  ? frame_%d+0x1/0x2\n", i);
+  const char *p = nl_log_panic(log->str);
+  TAP_OK(p && g_str_has_prefix(p, "Kernel panic - not syncing: sysrq"),
+         "a panic 60 lines of backtrace above the end is found");
+  g_string_append(log, "[    0.000000] Linux version 6.1.0-57-amd64\n[    1.0] Run /init\n");
+  TAP_OK(nl_log_panic(log->str) == NULL, "an earlier boot's panic is not the last boot's");
+  g_string_append(log, "[    5.0] Kernel panic - not syncing: Attempted to kill init!\n");
+  p = nl_log_panic(log->str);
+  TAP_OK(p && strstr(p, "kill init"), "the last boot's own panic is");
+  g_string_free(log, TRUE);
+  TAP_OK(nl_log_panic("") == NULL, "an empty log: no panic");
   return tap_done();
 }

@@ -48,9 +48,16 @@ char *nl_log_tail(const char *path, guint lines) {
   return g_string_free(s, FALSE);
 }
 
+const char *nl_log_panic(const char *tail) {
+  const char *panic = NULL, *boot = NULL;
+  for (const char *p = tail; (p = strstr(p, "Kernel panic")); p++) panic = p;
+  for (const char *p = tail; (p = strstr(p, "Linux version ")); p++) boot = p;
+  return panic && (!boot || boot < panic) ? panic : NULL;
+}
+
 char *nl_vm_why_stopped(const NlState *st, const char *domain, const char *log) {
-  g_autofree char *tail = nl_log_tail(log, 40);
-  const char *panic = strstr(tail, "Kernel panic");
+  g_autofree char *tail = nl_log_tail(log, NL_LOG_PANIC_LINES);
+  const char *panic = nl_log_panic(tail);
   if (panic) {
     const char *end = strchr(panic, '\n');
     return g_strdup_printf("kernel panic (%.*s)", (int)(end ? end - panic : 120), panic);

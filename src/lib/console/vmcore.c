@@ -165,9 +165,9 @@ static gboolean panicking(NlVirt *virt, const NlDomainInfo *d, const char *labdi
   if (panicked(virt, d)) return TRUE;
   if (strcmp(d->state, "running") != 0) return FALSE;
   g_autofree char *log = nl_layout_console_log(labdir, node);
-  g_autofree char *tail = nl_log_tail(log, 80);
+  g_autofree char *tail = nl_log_tail(log, NL_LOG_PANIC_LINES);
   gint64 age = log_age(log);
-  if (age >= PANIC_TELL_S || !strstr(tail, "Kernel panic - not syncing")) return FALSE;
+  if (age >= PANIC_TELL_S || !nl_log_panic(tail)) return FALSE;
   for (gint64 end = g_get_monotonic_time() + (PANIC_TELL_S - age) * G_USEC_PER_SEC;
        g_get_monotonic_time() < end;) {
     g_usleep(100 * 1000);
