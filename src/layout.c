@@ -64,6 +64,8 @@ char *nl_layout_lan(const char *statedir, const char *lan) {
   return g_build_filename(statedir, "lan", lan, NULL);
 }
 
+char *nl_layout_ext(const char *statedir) { return g_build_filename(statedir, "ext", NULL); }
+
 char *nl_layout_wires(const char *statedir) { return g_build_filename(statedir, "wire", NULL); }
 
 char *nl_layout_wire(const char *statedir, const char *lan, const char *suffix) {

@@ -73,6 +73,9 @@ char *nl_layout_fifos(const char *statedir);
 char *nl_layout_lans(const char *statedir);
 char *nl_layout_lan(const char *statedir, const char *lan);
 char *nl_layout_lan_mgmt(const char *statedir, const char *lan);
+/* STATE/ext: a file per host interface that lab.ext made netlab create or
+ * change, written before it does (wire/ext.h): what `down` undoes. */
+char *nl_layout_ext(const char *statedir);
 /* STATE/wire and STATE/wire/LAN + SUFFIX: a wire's files (link.h): ".0"
  * and ".1" the point-to-point sockets of its ends, ".0.vnl" and ".1.vnl"
  * their URLs for wirefilter, ".mgmt" its management socket. */

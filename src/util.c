@@ -148,8 +148,13 @@ static char *size_text(gsize n) {
 
 gboolean nl_read_file_max(const char *path, gsize max, char **contents, gsize *len,
                           GError **error) {
+  return nl_read_file_flags(path, 0, max, contents, len, error);
+}
+
+gboolean nl_read_file_flags(const char *path, int flags, gsize max, char **contents, gsize *len,
+                            GError **error) {
   /* O_NONBLOCK: opening a FIFO with no writer must not wait for one. */
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | flags);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0) {
     int e = errno;

@@ -58,6 +58,10 @@ char *nl_data_path(const char *name);
  * file (a FIFO would hang the reader) and a file larger than MAX, saying so
  * with the limit. A missing file is a G_FILE_ERROR_NOENT error. */
 gboolean nl_read_file_max(const char *path, gsize max, char **contents, gsize *len, GError **error);
+/* The same, opened with FLAGS added to open(2)'s (O_NOFOLLOW: a symbolic
+ * link is refused, ELOOP). */
+gboolean nl_read_file_flags(const char *path, int flags, gsize max, char **contents, gsize *len,
+                            GError **error);
 
 /* Opens PATH to read (FLAGS added to O_RDONLY, O_NOFOLLOW say), its status
  * in *ST: a regular file, else -1 and the error "WHAT 'PATH': why". Never

@@ -95,6 +95,20 @@ function drawLab(dir) {
       g.addEventListener('click', () => select(dir, n.name));
       s.append(g);
     }
+  // lab.ext: the host interface a LAN is joined to, a dashed box beyond it.
+  (topo.external || []).forEach((x, i) => {
+    const p = pos.get('lan:' + x.lan);
+    if (!p) return;
+    const dx = p.x - W / 2, dy = p.y - H / 2, d = Math.hypot(dx, dy) || 1;
+    const q = {x: p.x + (80 * dx) / d, y: p.y + (60 * dy) / d + (d < 1.5 ? 60 + 30 * i : 0)};
+    const g = svg('g', {class: 'ext', 'data-testid': 'ext-' + x.interface});
+    g.append(svg('line', {x1: p.x, y1: p.y, x2: q.x, y2: q.y}));
+    g.append(svg('rect', {x: q.x - 50, y: q.y - 12, width: 100, height: 24}));
+    const t = svg('text', {x: q.x, y: q.y + 4});
+    t.textContent = 'host: ' + x.interface;
+    g.append(t);
+    s.append(g);
+  });
   for (const lan of topo.lans) {
     const p = pos.get('lan:' + lan);
     const g = svg('g', {class: 'lan', 'data-testid': 'lan-' + lan});

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cmd.h"
+#include "ext.h"
 #include "image.h"
 #include "kbuild.h"
 #include "lab.h"
@@ -13,7 +14,7 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
   if (!nl_cmd_parse(g, "check a lab", entries, &argc, &argv, &t, error)) return -1;
   const char *labdir = t.labdir;
   g_autoptr(NlLab) lab = nl_cmd_load_lab(labdir, error);
-  if (!lab) return -1;
+  if (!lab || !nl_ext_check(lab, error)) return -1;
 
   printf("lab %s: %u VMs, %u LANs; nothing started\n", lab->dir, lab->nodes->len, lab->lans->len);
   /* What `up` boots when the lab names no kernel (kernel.h). */
@@ -57,6 +58,10 @@ static int run(int argc, char **argv, const NlGlobal *g, GError **error) {
       }
       printf("\n");
     }
+  }
+  for (guint i = 0; i < lab->ext->len; i++) {
+    g_autofree char *what = nl_ext_describe(lab->ext->pdata[i]);
+    printf("%-12s %s\n", "lab.ext", what);
   }
   nl_cmd_print_needs(lab, stdout, "");
   return 0;

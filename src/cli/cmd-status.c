@@ -95,6 +95,11 @@ static void print_text(JsonObject *s) {
     g_autofree char *ps = pid ? g_strdup_printf("%" G_GINT64_FORMAT, pid) : g_strdup("-");
     printf("%-12s %-9s %-8s %-7s %s\n", str(l, "name"), str(l, "state"), ps, str(l, "kind"),
            str(l, "socket"));
+    JsonArray *ext =
+        json_object_has_member(l, "external") ? json_object_get_array_member(l, "external") : NULL;
+    for (guint k = 0; ext && k < json_array_get_length(ext); k++)
+      printf("%-12s joined to the host's %s (lab.ext)\n", "",
+             json_array_get_string_element(ext, k));
   }
   JsonArray *ifs = json_object_get_array_member(s, "interfaces");
   if (json_array_get_length(ifs))

@@ -123,6 +123,15 @@ static void test_good_kathara(void) {
   TAP_STREQ(lab->append, "console=ttyS0 quiet", "LAB_APPEND");
   TAP_OK(lab->kernel == NULL, "no LAB_KERNEL");
 
+  TAP_OK(lab->ext->len == 1, "lab.ext: one line (got %u)", lab->ext->len);
+  if (lab->ext->len == 1) {
+    const NlExt *e = lab->ext->pdata[0];
+    TAP_OK(g_str_equal(e->lan, "A") && g_str_equal(e->ifname, "enp0s3") && e->vlan == 0 &&
+               e->loc.line == 2 && e->loc.file == lab->ext_path,
+           "lab.ext: A on enp0s3, at line 2");
+    TAP_OK(nl_lab_lan_ext(lab, "A") && !nl_lab_lan_ext(lab, "B"), "A is joined to the host, B not");
+  }
+
   TAP_OK(lab->nodes->len == 5, "5 nodes (got %u)", lab->nodes->len);
   if (lab->nodes->len != 5) return;
   r1 = g_ptr_array_index(lab->nodes, 0);

@@ -35,7 +35,8 @@ guint nl_budget_lan_ports(const NlLab *lab, const char *lan) {
     for (guint j = 0; j < node->nics->len; j++)
       if (strcmp(((NlNic *)node->nics->pdata[j])->lan, lan) == 0) nics++;
   }
-  return MAX(SWITCH_PORTS_MIN, nics + CAPTURE_PORTS);
+  /* lab.ext's tap takes a port of its own. */
+  return MAX(SWITCH_PORTS_MIN, nics + CAPTURE_PORTS + (nl_lab_lan_ext(lab, lan) ? 1 : 0));
 }
 
 /* Measured in `up` of 64 VMs: 5 descriptors per VM, and about 20 of its

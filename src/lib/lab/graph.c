@@ -84,6 +84,22 @@ char *nl_graph_dot(const NlLab *lab, GHashTable *addrs) {
       g_string_free(label, TRUE);
     }
   }
+  /* lab.ext: the host's interface a LAN is joined to, dashed. */
+  for (guint i = 0; i < lab->ext->len; i++) {
+    const NlExt *e = lab->ext->pdata[i];
+    g_autofree char *id = g_strconcat("host:", e->ifname, NULL);
+    g_autofree char *label = g_strconcat("host: ", e->ifname, NULL);
+    g_autofree char *to = g_strconcat("lan:", e->lan, NULL);
+    g_string_append(s, "  ");
+    dot_str(s, id);
+    g_string_append(s, " [label=");
+    dot_str(s, label);
+    g_string_append(s, ", shape=box, style=dashed];\n  ");
+    dot_str(s, id);
+    g_string_append(s, " -- ");
+    dot_str(s, to);
+    g_string_append(s, " [style=dashed];\n");
+  }
   g_string_append(s, "}\n");
   return g_string_free(s, FALSE);
 }
@@ -138,6 +154,15 @@ char *nl_graph_mermaid(const NlLab *lab, GHashTable *addrs) {
       g_string_free(label, TRUE);
     }
   }
+  for (guint i = 0; i < lab->ext->len; i++) {
+    const NlExt *e = lab->ext->pdata[i];
+    g_autofree char *id = mermaid_id("h_", e->ifname);
+    g_autofree char *to = mermaid_id("l_", e->lan);
+    g_autofree char *label = g_strconcat("host: ", e->ifname, NULL);
+    g_string_append_printf(s, "  %s[/", id);
+    mermaid_str(s, label);
+    g_string_append_printf(s, "/]\n  %s -.- %s\n", id, to);
+  }
   return g_string_free(s, FALSE);
 }
 
@@ -183,6 +208,19 @@ char *nl_graph_json(const NlLab *lab, GHashTable *addrs) {
       json_builder_end_object(b);
     }
     json_builder_end_array(b);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  /* lab.ext: each LAN joined to a host interface. */
+  json_builder_set_member_name(b, "external");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < lab->ext->len; i++) {
+    const NlExt *e = lab->ext->pdata[i];
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "lan");
+    json_builder_add_string_value(b, e->lan);
+    json_builder_set_member_name(b, "interface");
+    json_builder_add_string_value(b, e->ifname);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);

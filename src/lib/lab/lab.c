@@ -4,6 +4,7 @@
 #include "lab.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 
 #include <string.h>
 
@@ -44,6 +45,9 @@ typedef struct {
   GHashTable *set_at;  /* "r1[mem]" -> line where it was last set */
   GHashTable *dep_at;  /* node name -> line of its first lab.dep rule */
   guint capture_line;  /* of LAB_CAPTURE */
+  GHashTable *lan_set; /* every LAN of lab.conf, for lab.ext; made at its first line */
+  GHashTable *ext_at;  /* lab.ext: interface -> line that connects it */
+  GHashTable *ext_ord; /* lab.ext: LAN -> its rank + 1 */
 } Parser;
 
 /* One NODE[ARG]=VALUE line of lab.conf. */
@@ -66,6 +70,9 @@ static void parser_clear(Parser *p) {
   g_clear_pointer(&p->problems, g_ptr_array_unref);
   g_clear_pointer(&p->set_at, g_hash_table_unref);
   g_clear_pointer(&p->dep_at, g_hash_table_unref);
+  g_clear_pointer(&p->lan_set, g_hash_table_unref);
+  g_clear_pointer(&p->ext_at, g_hash_table_unref);
+  g_clear_pointer(&p->ext_ord, g_hash_table_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Parser, parser_clear)
 
@@ -85,6 +92,7 @@ static void add_problem(Parser *p, const char *file, guint line, const char *for
 
 #define conf_error(p, line, ...) add_problem((p), (p)->lab->conf_path, (line), __VA_ARGS__)
 #define dep_error(p, line, ...) add_problem((p), (p)->lab->dep_path, (line), __VA_ARGS__)
+#define ext_error(p, line, ...) add_problem((p), (p)->lab->ext_path, (line), __VA_ARGS__)
 
 G_GNUC_PRINTF(3, 4)
 static void conf_warning(Parser *p, guint line, const char *format, ...) {
@@ -189,6 +197,8 @@ void nl_lab_free(NlLab *lab) {
   g_free(lab->dir);
   g_free(lab->conf_path);
   g_free(lab->dep_path);
+  g_free(lab->ext_path);
+  g_ptr_array_unref(lab->ext);
   g_free(lab->name);
   g_free(lab->description);
   g_free(lab->author);
@@ -606,26 +616,6 @@ static void set_image(Parser *p, const Assignment *a) {
   g_free(a->node->image);
   a->node->image = g_strdup(a->value);
   a->node->image_loc = (NlLoc){p->lab->conf_path, a->line};
-}
-
-/* lab.ext connects collision domains to the host's interfaces (Kathará's
- * external networks); netlab does not: said at its first rule. */
-static void warn_lab_ext(Parser *p) {
-  g_autofree char *path = g_build_filename(p->lab->dir, "lab.ext", NULL);
-  g_autofree char *text = NULL;
-  if (!p->warnings || !g_file_get_contents(path, &text, NULL, NULL)) return;
-  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-  guint line = 1;
-  for (guint i = 0; lines[i]; i++) {
-    g_strstrip(lines[i]);
-    if (*lines[i] && *lines[i] != '#') {
-      line = i + 1;
-      break;
-    }
-  }
-  g_ptr_array_add(p->warnings, g_strdup_printf("%s:%u: lab.ext is ignored: netlab does not connect "
-                                               "collision domains to the host's interfaces",
-                                               path, line));
 }
 
 static void set_bridged(Parser *p, const Assignment *a) {
@@ -1245,8 +1235,8 @@ static void place_lans(NlLab *lab) {
   }
 }
 
-/* The LANs of exactly two interfaces of nodes that run where `up` runs:
- * each end learns the other (link.h). Found on the whole lab, so that a
+/* The LANs of exactly two interfaces of nodes that run where `up` runs,
+ * and not connected to the host (lab.ext): each end learns the other (link.h). Found on the whole lab, so that a
  * partial `up` wires a LAN as the full one does. */
 static void mark_wires(NlLab *lab) {
   g_autoptr(GHashTable) ends =
@@ -1264,10 +1254,11 @@ static void mark_wires(NlLab *lab) {
     }
   }
   GHashTableIter it;
+  const char *lan;
   GPtrArray *on;
   g_hash_table_iter_init(&it, ends);
-  while (g_hash_table_iter_next(&it, NULL, (gpointer *)&on)) {
-    if (on->len != 4 || !on->pdata[0] || !on->pdata[2]) continue;
+  while (g_hash_table_iter_next(&it, (gpointer *)&lan, (gpointer *)&on)) {
+    if (on->len != 4 || !on->pdata[0] || !on->pdata[2] || nl_lab_lan_ext(lab, lan)) continue;
     for (guint e = 0; e < 2; e++) {
       NlNic *nic = on->pdata[2 * e + 1];
       const NlNode *peer = on->pdata[2 * (1 - e)];
@@ -1278,6 +1269,116 @@ static void mark_wires(NlLab *lab) {
       nic->peer_impair = other->impair;
     }
   }
+}
+
+/* ---- lab.ext ---- */
+
+/* Linux's longest interface name (IFNAMSIZ less its NUL). */
+#define IFNAME_MAX 15
+/* Far more than any lab connects; keeps a bridge's name in IFNAME_MAX. */
+#define EXT_LANS_MAX 4096
+
+static void ext_free(gpointer data) {
+  NlExt *e = data;
+  g_free(e->lan);
+  g_free(e->dev);
+  g_free(e->ifname);
+  g_free(e);
+}
+
+gboolean nl_lab_lan_ext(const NlLab *lab, const char *lan) {
+  for (guint i = 0; i < lab->ext->len; i++)
+    if (g_str_equal(((NlExt *)lab->ext->pdata[i])->lan, lan)) return TRUE;
+  return FALSE;
+}
+
+static GHashTable *lan_set(Parser *p) {
+  if (p->lan_set) return p->lan_set;
+  p->lan_set = g_hash_table_new(g_str_hash, g_str_equal);
+  p->ext_at = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  p->ext_ord = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < p->lab->nodes->len; i++) {
+    const NlNode *node = p->lab->nodes->pdata[i];
+    for (guint j = 0; j < node->nics->len; j++)
+      g_hash_table_add(p->lan_set, ((NlNic *)node->nics->pdata[j])->lan);
+  }
+  return p->lan_set;
+}
+
+/* DEV[.VLAN] into E's dev, vlan and ifname; FALSE with a problem. */
+static gboolean parse_ext_dev(Parser *p, guint line, const char *spec, NlExt *e) {
+  const char *dot = strrchr(spec, '.');
+  guint64 vlan = 0;
+  e->dev = dot ? g_strndup(spec, dot - spec) : g_strdup(spec);
+  if (dot && (!parse_number(dot + 1, &vlan) || vlan < 1 || vlan > 4094)) {
+    ext_error(p, line, "invalid VLAN ID '%s' in '%s': expected a number from 1 to 4094", dot + 1,
+              spec);
+    return FALSE;
+  }
+  if (!match("^[A-Za-z0-9_-]+$", e->dev, NULL)) {
+    ext_error(p, line,
+              "invalid interface name '%s': expected letters, digits, '_' and '-', then "
+              "optionally .VLAN_ID",
+              e->dev);
+    return FALSE;
+  }
+  if (strlen(e->dev) > IFNAME_MAX) {
+    ext_error(p, line, "interface name '%s' is longer than Linux's %d bytes", e->dev, IFNAME_MAX);
+    return FALSE;
+  }
+  e->vlan = vlan;
+  if (!vlan) {
+    e->ifname = g_strdup(e->dev);
+    return TRUE;
+  }
+  /* Kathará's name for the sub-interface: DEV cut so that DEV.VLAN fits. */
+  g_autofree char *tag = g_strdup_printf(".%u", e->vlan);
+  int keep = MIN((int)strlen(e->dev), IFNAME_MAX - (int)strlen(tag));
+  e->ifname = g_strdup_printf("%.*s%s", keep, e->dev, tag);
+  return TRUE;
+}
+
+/* "LAN DEV[.VLAN]", as Kathará's ExtParser reads it (it also takes '#'
+ * lines as comments); Kathará refuses a LAN no node is on. */
+static void parse_ext_line(Parser *p, guint line, const char *text) {
+  g_autoptr(GMatchInfo) m = NULL;
+  if (*text == '\0' || *text == '#' || !control_free(p, p->lab->ext_path, line, text)) return;
+  if (!match("^(\\S+)\\s+(\\S+)$", text, &m)) {
+    ext_error(p, line, "invalid line: '%s' (expected COLLISION_DOMAIN INTERFACE[.VLAN_ID])", text);
+    return;
+  }
+  g_autofree char *lan = g_match_info_fetch(m, 1);
+  g_autofree char *spec = g_match_info_fetch(m, 2);
+  if (!g_hash_table_contains(lan_set(p), lan)) {
+    ext_error(p, line, "collision domain '%s' is not in lab.conf: no node is on it", lan);
+    return;
+  }
+  NlExt *e = g_new0(NlExt, 1);
+  if (!parse_ext_dev(p, line, spec, e)) {
+    ext_free(e);
+    return;
+  }
+  guint first = GPOINTER_TO_UINT(g_hash_table_lookup(p->ext_at, e->ifname));
+  if (first) {
+    ext_error(p, line, "interface '%s' is already connected at line %u", e->ifname, first);
+    ext_free(e);
+    return;
+  }
+  g_hash_table_insert(p->ext_at, g_strdup(e->ifname), GUINT_TO_POINTER(line));
+  guint ord = GPOINTER_TO_UINT(g_hash_table_lookup(p->ext_ord, lan));
+  if (!ord) {
+    ord = g_hash_table_size(p->ext_ord) + 1;
+    if (ord > EXT_LANS_MAX) {
+      ext_error(p, line, "more than %d collision domains connected to the host", EXT_LANS_MAX);
+      ext_free(e);
+      return;
+    }
+    g_hash_table_insert(p->ext_ord, g_strdup(lan), GUINT_TO_POINTER(ord));
+  }
+  e->ord = ord - 1;
+  e->lan = g_steal_pointer(&lan);
+  e->loc = (NlLoc){p->lab->ext_path, line};
+  g_ptr_array_add(p->lab->ext, e);
 }
 
 /* ---- lab.dep ---- */
@@ -1392,15 +1493,19 @@ static char *resolve_lab_dir(const char *dir, GError **error) {
 }
 
 /* The text of PATH; NULL with *MISSING set and no error if it is absent. */
-static char *read_lab_file(const char *path, gboolean *missing, GError **error) {
+static char *read_lab_file_flags(const char *path, int flags, gboolean *missing, GError **error) {
   g_autoptr(GError) local = NULL;
   g_autofree char *contents = NULL;
   gsize len;
 
   *missing = FALSE;
-  if (!nl_read_file_max(path, LAB_FILE_MAX, &contents, &len, &local)) {
+  if (!nl_read_file_flags(path, flags, LAB_FILE_MAX, &contents, &len, &local)) {
     *missing = g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT);
-    if (!*missing) g_set_error_literal(error, NL_ERROR, NL_ERROR_INPUT, local->message);
+    if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_LOOP))
+      g_set_error(error, NL_ERROR, NL_ERROR_INPUT,
+                  "%s: a symbolic link, which netlab does not follow", path);
+    else if (!*missing)
+      g_set_error_literal(error, NL_ERROR, NL_ERROR_INPUT, local->message);
     return NULL;
   }
   /* Also refuses NUL bytes, which would cut lines short. */
@@ -1409,6 +1514,10 @@ static char *read_lab_file(const char *path, gboolean *missing, GError **error) 
     return NULL;
   }
   return g_steal_pointer(&contents);
+}
+
+static char *read_lab_file(const char *path, gboolean *missing, GError **error) {
+  return read_lab_file_flags(path, 0, missing, error);
 }
 
 /* Line by line with memchr: linear, also under ASan, whose strstr (and so
@@ -1429,15 +1538,18 @@ static void parse_lines(Parser *p, const char *contents,
   }
 }
 
-/* lab.conf before lab.dep, each by line: the order of a compiler's errors. */
+/* lab.conf, lab.dep, lab.ext, each by line: the order of a compiler's errors. */
+static int file_rank(const NlLab *lab, const char *file) {
+  return file == lab->dep_path ? 1 : file == lab->ext_path ? 2 : 0;
+}
+
 static int compare_problems(gconstpointer a, gconstpointer b, gpointer user_data) {
   const Problem *x = *(Problem *const *)a;
   const Problem *y = *(Problem *const *)b;
   const NlLab *lab = user_data;
-  gboolean x_dep = x->file == lab->dep_path;
-  gboolean y_dep = y->file == lab->dep_path;
+  int x_rank = file_rank(lab, x->file), y_rank = file_rank(lab, y->file);
 
-  if (x_dep != y_dep) return x_dep - y_dep;
+  if (x_rank != y_rank) return x_rank - y_rank;
   if (x->line != y->line) return (x->line > y->line) - (x->line < y->line);
   return (x->seq > y->seq) - (x->seq < y->seq);
 }
@@ -1464,6 +1576,8 @@ static NlLab *lab_new(char *dir) {
   lab->dir = dir;
   lab->conf_path = g_build_filename(dir, "lab.conf", NULL);
   lab->dep_path = g_build_filename(dir, "lab.dep", NULL);
+  lab->ext_path = g_build_filename(dir, "lab.ext", NULL);
+  lab->ext = g_ptr_array_new_with_free_func(ext_free);
   lab->nodes = g_ptr_array_new_with_free_func(node_free);
   lab->lans = g_ptr_array_new_with_free_func(g_free);
   lab->hosts = g_ptr_array_new_with_free_func(nl_host_free);
@@ -1477,6 +1591,7 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
   g_autoptr(NlLab) lab = NULL;
   g_autofree char *conf = NULL;
   g_autofree char *dep = NULL;
+  g_autofree char *ext = NULL;
   g_auto(Parser) p = {0};
   gboolean missing;
 
@@ -1490,6 +1605,9 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
   if (!conf) return NULL;
   dep = read_lab_file(lab->dep_path, &missing, error);
   if (!dep && !missing) return NULL;
+  /* Not followed if a link: root acts on what it names (wire/ext.h). */
+  ext = read_lab_file_flags(lab->ext_path, O_NOFOLLOW, &missing, error);
+  if (!ext && !missing) return NULL;
 
   p.lab = lab;
   p.problems = g_ptr_array_new_with_free_func(problem_free);
@@ -1498,7 +1616,6 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
   p.dep_at = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
   parse_lines(&p, conf, parse_conf_line);
-  warn_lab_ext(&p);
   for (guint i = 0; i < lab->nodes->len; i++) {
     NlNode *node = g_ptr_array_index(lab->nodes, i);
 
@@ -1519,6 +1636,7 @@ NlLab *nl_lab_load(const char *dir, GPtrArray *warnings, GError **error) {
     parse_lines(&p, dep, parse_dep_line);
     check_dep_cycles(&p);
   }
+  if (ext) parse_lines(&p, ext, parse_ext_line);
   /* Only when nothing else is wrong: with bad lines, it is just noise. */
   if (lab->nodes->len == 0 && p.problems->len == 0) conf_error(&p, 0, "defines no nodes");
 

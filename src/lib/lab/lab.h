@@ -73,6 +73,17 @@ typedef struct {
   NlLoc image_loc;      /* where it was named */
 } NlNode;
 
+/* One line of lab.ext, "LAN DEV[.VLAN]": LAN joined at layer 2 to the host's
+ * interface DEV, or to its 802.1Q sub-interface for VLAN (wire/ext.h). */
+typedef struct {
+  char *lan;    /* a LAN of lab.conf */
+  char *dev;    /* the host's interface, as written */
+  guint vlan;   /* 1..4094; 0: none */
+  char *ifname; /* what joins the LAN: DEV, or DEV.VLAN (DEV cut to fit 15 bytes, as Kathará) */
+  guint ord;    /* the LAN's rank among lab.ext's LANs, by first line: names its bridge */
+  NlLoc loc;
+} NlExt;
+
 /* r1[port]="[ADDR:]HOST:GUEST/PROTO" */
 typedef struct {
   char addr[48]; /* the host address it listens on: 127.0.0.1 unless given */
@@ -85,6 +96,7 @@ typedef struct {
   char *dir;         /* absolute path of the lab directory */
   char *conf_path;   /* dir/lab.conf */
   char *dep_path;    /* dir/lab.dep */
+  char *ext_path;    /* dir/lab.ext */
   char *name;        /* LAB_NAME, or NULL */
   char *description; /* LAB_DESCRIPTION */
   char *author;      /* LAB_AUTHOR */
@@ -104,6 +116,7 @@ typedef struct {
   GPtrArray *nodes;    /* NlNode*, in order of first mention in lab.conf */
   GPtrArray *lans;     /* char*, collision domain names, sorted */
   GHashTable *by_name; /* node name -> NlNode*: nl_lab_find_node() in O(1) */
+  GPtrArray *ext;      /* NlExt*, lab.ext's lines in file order (over the whole lab) */
   /* LAN -> NL_LAN_HERE | NL_LAN_AWAY (GUINT_TO_POINTER), where the nodes on
    * it run, over every node lab.conf has: nl_lab_select() keeps it, so a
    * lab started in parts wires each LAN as a whole one (span.h). */
@@ -113,7 +126,7 @@ typedef struct {
 #define NL_LAN_HERE 1u /* a node where `up` runs */
 #define NL_LAN_AWAY 2u /* a node on another host (LAB_HOSTS) */
 
-/* Reads DIR/lab.conf and DIR/lab.dep (optional), each at most 16 MiB. On a bad lab returns NULL and
+/* Reads DIR/lab.conf, DIR/lab.dep and DIR/lab.ext (both optional), each at most 16 MiB. On a bad lab returns NULL and
  * sets an NL_ERROR_INPUT error whose message holds every problem found, one per
  * line, each as "FILE:LINE: what is wrong". Warnings (unknown keys, which
  * Kathará ignores too) are appended to WARNINGS as "FILE:LINE: ..." strings.
@@ -152,6 +165,9 @@ NlNode *nl_lab_find_node(const NlLab *lab, const char *name);
 /* The interface SPEC names, "NODE:ethN", and its node in *NODE; NULL with an
  * NL_ERROR_INPUT error naming what is unknown. */
 NlNic *nl_lab_find_nic(const NlLab *lab, const char *spec, const NlNode **node, GError **error);
+
+/* Whether lab.ext connects LAN to the host: such a LAN is always a switch. */
+gboolean nl_lab_lan_ext(const NlLab *lab, const char *lan);
 
 /* "52:54:00:aa:bb:cc" into BUF (18 bytes). */
 void nl_mac_format(const guint8 mac[6], char buf[18]);

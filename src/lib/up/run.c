@@ -24,6 +24,7 @@
 #include "disk.h"
 #include "domxml.h"
 #include "exec.h"
+#include "ext.h"
 #include "guest-contract.h"
 #include "image.h"
 #include "initramfs.h"
@@ -930,6 +931,20 @@ static gboolean record_lab(const NlLab *lab, const NlState *st, const NlUpOption
          (!*disk_list || nl_partial_add(st, "disks", disk_list, error));
 }
 
+/* LAN's vde_switch; when lab.ext names it, holding a tap that a bridge
+ * joins to the host's interfaces (ext.h). */
+static gboolean start_switch(const NlLab *lab, const NlState *st, const NlQemuUser *qu,
+                             const char *lan, GError **error) {
+  g_autoptr(GError) local = NULL;
+  g_autofree char *tap = nl_ext_tap_create(st, qu, lab, lan, &local);
+  if (local) {
+    g_propagate_error(error, g_steal_pointer(&local));
+    return FALSE;
+  }
+  return nl_vde_start(st, qu, lan, tap, nl_budget_lan_ports(lab, lan), error) &&
+         (!tap || nl_ext_connect(st, lab, lan, error));
+}
+
 /* A LAN of two interfaces here is a wire (link.h); else a vde_switch per
  * LAN with a NIC here (joining a running lab, per LAN not running yet),
  * joined by a vde_plug to the LAN's vxvde network when it spans hosts
@@ -948,9 +963,7 @@ static gboolean start_switches(const NlLab *lab, const NlState *st, const NlQemu
   for (guint i = 0; i < lab->lans->len; i++) {
     const char *lan = lab->lans->pdata[i];
     if (!nl_lan_here(lab, lan) || nl_lan_wire(lab, lan)) continue;
-    if (!(join && nl_vde_pid(st, lan)) &&
-        !nl_vde_start(st, qu, lan, nl_budget_lan_ports(lab, lan), error))
-      return FALSE;
+    if (!(join && nl_vde_pid(st, lan)) && !start_switch(lab, st, qu, lan, error)) return FALSE;
     g_autofree char *key = g_strconcat("vxvde.", lan, NULL);
     g_autofree char *url = nl_lan_vxvde(lab, lan) ? nl_state_get(st, key) : NULL;
     if (url && !(join && nl_vde_cable_pid(st, lan)) && !nl_vde_cable_start(st, qu, lan, url, error))
@@ -1160,7 +1173,10 @@ gboolean nl_run_up(const NlLab *lab, NlState *st, const NlUpOptions *o, GError *
     return FALSE;
   }
   g_auto(Plan) plan = {0};
-  if (!plan_up(lab, o, &plan, error) || !plan_hosts(lab, st, o, &plan, error)) {
+  /* Before anything starts: a host interface lab.ext names that is missing
+   * refuses the lab, as in Kathará. */
+  if (!nl_ext_check(lab, error) || !plan_up(lab, o, &plan, error) ||
+      !plan_hosts(lab, st, o, &plan, error)) {
     teardown(st, o, lab);
     return FALSE;
   }
@@ -1320,6 +1336,11 @@ gboolean nl_run_down(NlState *st, const NlProgress *say, GError **error) {
   for (guint i = 0; i < notes->len; i++) nl_say(say, NL_SAY_WARNING, "%s", (char *)notes->pdata[i]);
   record_unrecorded(st, ".pid", "qemu", EMULATOR);
   nl_proc_kill_all(st);
+  /* After the switches: a tap goes with nothing holding it. */
+  g_autoptr(GPtrArray) ext_notes = g_ptr_array_new_with_free_func(g_free);
+  nl_ext_down(st, ext_notes);
+  for (guint i = 0; i < ext_notes->len; i++)
+    nl_say(say, NL_SAY_WARNING, "%s", (char *)ext_notes->pdata[i]);
   nl_shared_revoke(st, say);
   return nl_state_remove(st, error);
 }

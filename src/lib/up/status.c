@@ -5,6 +5,7 @@
 #include "bootlog.h"
 #include "console.h"
 #include "disk.h"
+#include "ext.h"
 #include "domxml.h"
 #include "freeze.h"
 #include "layout.h"
@@ -188,6 +189,14 @@ static void add_lans(JsonBuilder *b, const NlState *st) {
     member_str(b, "state", url ? "vxvde" : pid ? "running" : "stopped");
     member_int(b, "pid", pid);
     member_str(b, "socket", sock);
+    /* lab.ext: the host interfaces it is joined to. */
+    g_autofree char *ext_key = g_strconcat(NL_EXT_KEY, *lan, NULL);
+    g_autofree char *ext = nl_state_get(st, ext_key);
+    g_auto(GStrv) ifs = g_strsplit(ext ? g_strstrip(ext) : "", "\n", -1);
+    json_builder_set_member_name(b, "external");
+    json_builder_begin_array(b);
+    for (char **i = ifs; *i && **i; i++) json_builder_add_string_value(b, *i);
+    json_builder_end_array(b);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);

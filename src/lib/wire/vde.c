@@ -81,8 +81,8 @@ gboolean nl_vde_spawn(const NlState *st, const NlQemuUser *qu, const char *kind,
   return FALSE;
 }
 
-gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, guint ports,
-                      GError **error) {
+gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, const char *tap,
+                      guint ports, GError **error) {
   g_autofree char *landir = nl_layout_lans(st->dir);
   g_autofree char *sock = nl_layout_lan(st->dir, lan);
   g_autofree char *mgmt = nl_layout_lan_mgmt(st->dir, lan);
@@ -94,8 +94,9 @@ gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, 
   /* A hub: as a switch, vde_switch drops the 802.1Q frames of every VLAN
    * it was not told of, which a lab's VLAN interfaces and bridges send. A
    * LAN of two interfaces is a wire, never a switch (link.h). */
-  const char *argv[] = {VDE_SWITCH, "--hub",      "-sock", sock, "-mgmt", mgmt, "--mode",
-                        "0600",     "--mgmtmode", "0600",  "-n", nports,  NULL};
+  const char *argv[] = {VDE_SWITCH,   "--hub", "-sock", sock,   "-mgmt", mgmt, "--mode", "0600",
+                        "--mgmtmode", "0600",  "-n",    nports, "--tap", tap,  NULL};
+  if (!tap) argv[12] = NULL;
   return nl_vde_spawn(st, qu, "switch", lan, what, argv, ctl, error);
 }
 

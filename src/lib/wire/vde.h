@@ -12,9 +12,10 @@
 
 /* Starts a switch for LAN, as the QEMU user, with its control directory at
  * STATE/lan/LAN and management socket STATE/lan/LAN.mgmt, and records its
- * pid, with PORTS ports. Returns once QEMU can plug into it. */
-gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, guint ports,
-                      GError **error);
+ * pid, with PORTS ports, holding the tap TAP if not NULL (ext.h). Returns
+ * once QEMU can plug into it. */
+gboolean nl_vde_start(const NlState *st, const NlQemuUser *qu, const char *lan, const char *tap,
+                      guint ports, GError **error);
 
 /* The pid of LAN's running switch, or of its wire (link.h), or 0. */
 int nl_vde_pid(const NlState *st, const char *lan);
