@@ -11,14 +11,17 @@ tap_failed=0
 tap_last=0
 # A failure and the diagnostics after it go to stderr as well: meson shows a
 # failed test's stderr, not its TAP stream, so that is what a CI log keeps.
+# A description is one line, as written: dash's echo would turn a "\n" in
+# it (a JSON string, say) into a line TAP does not know.
 ok() { # ok CONDITION-STATUS DESCRIPTION
   tap_n=$((tap_n + 1))
   tap_last=$1
+  tap_what=$(printf '%s' "$2" | tr '\n' ' ')
   if [ "$1" -eq 0 ]; then
-    echo "ok $tap_n - $2"
+    printf 'ok %s - %s\n' "$tap_n" "$tap_what"
   else
-    echo "not ok $tap_n - $2"
-    echo "not ok $tap_n - $2" >&2
+    printf 'not ok %s - %s\n' "$tap_n" "$tap_what"
+    printf 'not ok %s - %s\n' "$tap_n" "$tap_what" >&2
     tap_failed=$((tap_failed + 1))
   fi
 }
