@@ -223,6 +223,15 @@ socat TCP-LISTEN:$plo,bind=127.0.0.1,reuseaddr,fork SYSTEM:"echo $token" &
 netsrv="$!"
 socat -u UDP-RECV:$plo,bind=127.0.0.1 OPEN:"$tmp/udp.got",creat,append &
 netsrv="$netsrv $!"
+# The same on ::1, where the host has IPv6 (passt then gives the uplink
+# IPv6 too, bound to the default route's interface).
+v6=$(ip -6 route show default 2>/dev/null | head -1)
+if [ -n "$v6" ]; then
+  socat TCP6-LISTEN:$plo,bind='[::1]',ipv6only=1,reuseaddr,fork SYSTEM:"echo $token" &
+  netsrv="$netsrv $!"
+  socat -u UDP6-RECV:$plo,bind='[::1]',ipv6only=1 OPEN:"$tmp/udp6.got",creat,append &
+  netsrv="$netsrv $!"
+fi
 sleep 0.5
 x r2 sh -c "try() { socat -T 3 - \"\$1\",connect-timeout=3 </dev/null 2>&1 | head -c 300; echo; }
   echo \"gateway: \$(try TCP:10.0.2.2:$plo)\"
@@ -241,6 +250,30 @@ sleep 1
 diag <"$tmp/net.out"
 ! grep -q -- "$token" "$tmp/net.out" && [ ! -s "$tmp/udp.got" ] && grep -q '^127.0.0.1 through the uplink' "$tmp/net.out"
 ok $? "r2 reached no service on the host's loopback (gateway, 127.0.0.1 through its uplink, from its forwarded ports; $(wc -c <"$tmp/udp.got" 2>/dev/null || echo 0) bytes of datagrams)"
+# IPv6: guest root turns it on (the lab leaves it off), takes an address
+# on the uplink and sends ::1 there, its own ::1 route removed.
+if [ -n "$v6" ]; then
+  x r2 sh -c "try() { socat -T 3 - \"\$1\",connect-timeout=3 </dev/null 2>&1 | head -c 300; echo; }
+    sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.eth1.disable_ipv6=0
+    ip -6 addr add fd00::15/64 dev eth1 nodad
+    ip -6 route del local ::1 dev lo table local
+    ip -6 route add ::1/128 via fe80::1 dev eth1 onlink
+    echo \"::1 through the uplink: \$(try TCP6:[::1]:$plo)\"
+    echo \"::1 from the forwarded port: \$(try TCP6:[::1]:$plo,sourceport=8080)\"
+    echo udp6-loopback | socat -u - UDP6-SENDTO:[::1]:$plo
+    echo udp6-loopback-forwarded | socat -u - UDP6-SENDTO:[::1]:$plo,sourceport=8081
+    ip -6 route get ::1 | head -1
+    ip -6 route del ::1/128 via fe80::1 dev eth1
+    ip -6 route add local ::1 dev lo table local" >"$tmp/net6.out" 2>&1
+  sleep 1
+  diag <"$tmp/net6.out"
+  ! grep -q -- "$token" "$tmp/net6.out" && [ ! -s "$tmp/udp6.got" ] &&
+    grep -q '^::1 through the uplink' "$tmp/net6.out" && grep -q '^::1 .*dev eth1' "$tmp/net6.out"
+  ok $? "r2 reached no service on the host's ::1 through its uplink, TCP or UDP ($(wc -c <"$tmp/udp6.got" 2>/dev/null || echo 0) bytes of datagrams)"
+else
+  tap_n=$((tap_n + 1))
+  echo "ok $tap_n - r2 and the host's ::1 # SKIP the host has no IPv6 default route: passt gives the uplink no IPv6"
+fi
 ss -Hltnu >"$tmp/ss.out"
 grep -E "[:.]$pfwd[[:space:]]" "$tmp/ss.out" >"$tmp/ss.fwd"
 [ "$(awk '{ print $5 }' "$tmp/ss.fwd")" = "127.0.0.1:$pfwd" ] && ! grep -qE "[:.]$pudp[[:space:]]" "$tmp/ss.out" &&

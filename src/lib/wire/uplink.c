@@ -92,6 +92,11 @@ gboolean nl_uplink_start(const NlState *st, const NlQemuUser *qu, const NlNode *
     return FALSE;
   }
   g_strv_builder_add_many(b, "--outbound-if4", if4, NULL);
+  /* No UDP: passt's UDP sockets are not held to that interface (Debian
+   * 12's passt), so a node's datagrams reached services on the host's
+   * 127.0.0.1 (with --ipv4-only) or ::1 (tests/func/hostile.sh). A node
+   * resolves names over TCP (netlab-lab.conf(5), bridged). */
+  g_strv_builder_add(b, "--no-udp");
   /* Without an IPv6 default route, no IPv6 at all. */
   if (if6)
     g_strv_builder_add_many(b, "--outbound-if6", if6, NULL);
