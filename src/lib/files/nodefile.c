@@ -85,6 +85,28 @@ static int agent_run(NlNodeFiles *f, char **argv, int in, int out, GError **erro
   return rc;
 }
 
+/* What ARGV printed in the node (at most NL_NODE_FILE_MAX bytes, by
+ * agent_run's bound), NUL-terminated, its length in LEN; NULL on error. */
+static char *agent_output(NlNodeFiles *f, char **argv, gsize *len, GError **error) {
+  int out = memfd_create("netlab-agent-out", MFD_CLOEXEC);
+  if (out < 0) {
+    g_set_error(error, NL_ERROR, NL_ERROR_FAILED, "memfd_create: %s", g_strerror(errno));
+    return NULL;
+  }
+  if (agent_run(f, argv, -1, out, error) != 0) {
+    close(out);
+    return NULL;
+  }
+  struct stat st;
+  fstat(out, &st);
+  char *text = g_malloc(st.st_size + 1);
+  ssize_t n = pread(out, text, st.st_size, 0);
+  close(out);
+  *len = n > 0 ? (gsize)n : 0;
+  text[*len] = '\0';
+  return text;
+}
+
 /* ---- the disk's way: the overlay's lookup, on the upper layer and the
  * host's root (the lower one) ------------------------------------------------ */
 
@@ -453,7 +475,6 @@ static gint by_name(gconstpointer a, gconstpointer b) {
  * checked and a record that does not parse is skipped. */
 static GPtrArray *agent_list(NlNodeFiles *f, const char *path, guint max, char *type,
                              gboolean *truncated, GError **error) {
-  int out = memfd_create("netlab-ls", MFD_CLOEXEC);
   g_autofree char *n = g_strdup_printf("%u", max + 2);
   char *argv[] = {"bash",
                   "-c",
@@ -463,17 +484,9 @@ static GPtrArray *agent_list(NlNodeFiles *f, const char *path, guint max, char *
                   (char *)path,
                   n,
                   NULL};
-  if (agent_run(f, argv, -1, out, error) != 0) {
-    close(out);
-    return NULL;
-  }
-  struct stat st;
-  fstat(out, &st);
-  g_autofree char *text = g_malloc(st.st_size + 1);
-  ssize_t len = pread(out, text, st.st_size, 0);
-  close(out);
-  len = MAX(len, 0);
-  text[len] = '\0';
+  gsize len = 0;
+  g_autofree char *text = agent_output(f, argv, &len, error);
+  if (!text) return NULL;
   GPtrArray *a = g_ptr_array_new_with_free_func((GDestroyNotify)nl_file_entry_free);
   gboolean first = TRUE;
   *type = '?';
@@ -695,20 +708,12 @@ static NlChange *classify(const char *path, guint32 mode, gboolean whiteout, gbo
 /* The upper layer through the agent: "TYPE MODE PATH" per entry; a
  * character device there is a whiteout (overlayfs makes no others). */
 static GPtrArray *agent_changes(NlNodeFiles *f, GError **error) {
-  int out = memfd_create("netlab-find", MFD_CLOEXEC);
   char *argv[] = {"find", GUEST_UPPER, "-mindepth", "1", "-printf", "%y %m %P\\0", NULL};
-  if (agent_run(f, argv, -1, out, error) != 0) {
-    close(out);
-    return NULL;
-  }
-  struct stat st;
-  fstat(out, &st);
-  g_autofree char *text = g_malloc(st.st_size + 1);
-  ssize_t n = pread(out, text, st.st_size, 0);
-  close(out);
-  text[n > 0 ? n : 0] = '\0';
+  gsize n = 0;
+  g_autofree char *text = agent_output(f, argv, &n, error);
+  if (!text) return NULL;
   GPtrArray *out_list = g_ptr_array_new_with_free_func((GDestroyNotify)nl_change_free);
-  for (char *p = text; p < text + (n > 0 ? n : 0); p += strlen(p) + 1) {
+  for (char *p = text; p < text + n; p += strlen(p) + 1) {
     char type;
     unsigned mode;
     int used = 0;
